@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Installs what Pylon needs to build, run and test: Debian packages only.
+# Called by `make run`, `make test` and `make bench`; a no-op when all is present.
+set -euo pipefail
+
+PACKAGES=(
+  # toolchain
+  g++ cmake ninja-build make pkg-config
+  # libraries
+  libboost1.81-dev libboost-json1.81-dev libssl-dev libcrypt-dev
+  libspdlog-dev libfmt-dev libcli11-dev
+  # tests and benchmarks
+  googletest libgtest-dev libgmock-dev libbenchmark-dev
+  # real peers: the reference server, the official C and Go clients, Node for the JS client
+  nats-server libnats-dev golang-go golang-github-nats-io-go-nats-dev
+  # tools the tests drive
+  procps iproute2 curl
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+
+# Node.js (for the official JavaScript client): Debian's nodejs+npm, unless a
+# Node.js with its own npm is already installed (some images ship one).
+if ! command -v npm >/dev/null 2>&1; then
+  missing+=(nodejs npm)
+fi
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}"
+if [ "$(id -u)" -ne 0 ]; then
+  SUDO=sudo
+else
+  SUDO=
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
