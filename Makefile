@@ -1,0 +1,32 @@
+# Pylon — the two commands a newcomer needs: `make run` and `make test`.
+BUILD ?= build
+JOBS ?= $(shell nproc)
+CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+.PHONY: all deps build run test bench clean
+
+all: build
+
+deps:
+	@./scripts/install-deps.sh
+
+$(BUILD)/build.ninja:
+	cmake -S . -B $(BUILD) -G Ninja $(CMAKE_FLAGS)
+
+build: deps $(BUILD)/build.ninja
+	cmake --build $(BUILD) -j $(JOBS)
+
+# Starts the 3-node cluster of examples/cluster in the foreground; Ctrl-C stops it.
+run: build
+	./scripts/run-cluster.sh
+
+# Unit, integration and interop tests; ends with CTest's summary.
+test: build
+	./scripts/test.sh $(BUILD)
+
+# Side-by-side benchmark against nats-server; prints ratios.
+bench: build
+	./scripts/bench.sh
+
+clean:
+	rm -rf $(BUILD)

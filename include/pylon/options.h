@@ -1,0 +1,91 @@
+// Server options: one plain struct, filled from flags, then the config file, then
+// checked in one place (pylon::server::validate). Every default is a named constant.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace pylon {
+
+using Duration = std::chrono::nanoseconds;
+
+namespace defaults {
+inline constexpr const char* kHost = "0.0.0.0";
+inline constexpr int kPort = 4222;
+inline constexpr int kHttpPort = 8222;                       // when -m is given without a value... see flags
+inline constexpr int64_t kMaxControlLine = 4096;             // MAX_CONTROL_LINE_SIZE
+inline constexpr int64_t kMaxPayload = 1024 * 1024;          // MAX_PAYLOAD_SIZE
+inline constexpr int64_t kMaxPayloadMax = 8 * 1024 * 1024;   // MAX_PAYLOAD_MAX_SIZE (warned above)
+inline constexpr int64_t kMaxPending = 64 * 1024 * 1024;     // MAX_PENDING_SIZE
+inline constexpr int kMaxConnections = 64 * 1024;            // DEFAULT_MAX_CONNECTIONS
+inline constexpr int kMaxSubscriptions = 0;                  // 0: unlimited
+inline constexpr auto kAuthTimeout = std::chrono::seconds(2);
+inline constexpr auto kPingInterval = std::chrono::minutes(2);
+inline constexpr int kPingMaxOut = 2;
+inline constexpr auto kWriteDeadline = std::chrono::seconds(10);  // DEFAULT_FLUSH_DEADLINE
+inline constexpr auto kLameDuckDuration = std::chrono::minutes(2);
+inline constexpr auto kRouteConnectRetryWait = std::chrono::seconds(1);
+}  // namespace defaults
+
+// One user entry of `authorization { users = [...] }` (permissions come with config issue).
+struct User {
+  std::string user;
+  std::string password;  // plain or bcrypt ($2a$/$2b$)
+};
+
+struct ClusterOptions {
+  std::string name;                 // cluster name; empty: dynamic
+  std::string host;                 // route listener host
+  int port = 0;                     // route listener port; 0: no route listener
+  std::string advertise;
+  bool no_advertise = false;
+  int connect_retries = 0;
+  std::vector<std::string> routes;  // nats-route://[user:pass@]host:port
+  std::string user, password, token;
+  Duration auth_timeout = defaults::kAuthTimeout;
+};
+
+struct Options {
+  // Where clients connect.
+  std::string host = defaults::kHost;
+  int port = defaults::kPort;        // -1: random free port (reported by Server::port())
+  std::string server_name;           // defaults to the server id
+  std::string client_advertise;
+  // Monitoring.
+  std::string http_host;             // empty: same as host
+  int http_port = 0;                 // 0: monitoring off; -1: random
+  // Authorization of clients.
+  std::string user, password, token;
+  std::vector<User> users;
+  Duration auth_timeout = defaults::kAuthTimeout;
+  // Limits.
+  int max_connections = defaults::kMaxConnections;
+  int max_subscriptions = defaults::kMaxSubscriptions;
+  int64_t max_control_line = defaults::kMaxControlLine;
+  int64_t max_payload = defaults::kMaxPayload;
+  int64_t max_pending = defaults::kMaxPending;
+  Duration ping_interval = defaults::kPingInterval;
+  int ping_max = defaults::kPingMaxOut;
+  Duration write_deadline = defaults::kWriteDeadline;
+  Duration lame_duck_duration = defaults::kLameDuckDuration;
+  // Logging.
+  bool debug = false;
+  bool trace = false;
+  bool logtime = true;
+  std::string log_file;              // empty: stderr
+  int64_t log_size_limit = 0;
+  int max_traced_msg_len = 0;        // 0: unlimited
+  std::string pid_file;
+  // Cluster (routes come with the cluster issue; accepted and checked now).
+  ClusterOptions cluster;
+  // Pylon's own: event loops (threads) serving connections; 0: one per core.
+  int event_loops = 0;
+  // Where the config came from (for reload and messages).
+  std::string config_file;
+
+  bool auth_required() const { return !user.empty() || !token.empty() || !users.empty(); }
+};
+
+}  // namespace pylon

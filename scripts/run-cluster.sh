@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Starts the user's 3-node cluster on localhost in the foreground:
+#   node  client  monitoring  routes
+#   a     4222    4333        4248
+#   b     5222    5333        5248
+#   c     6222    6333        6248
+# Every node's log goes to this terminal in the reference format ([pid] time [LVL] ...).
+# Ctrl-C (or SIGTERM) stops all three cleanly.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+BIN=${PYLON_SERVER:-build/pylon-server}
+[ -x "$BIN" ] || { echo "run-cluster: $BIN not built (run 'make run')" >&2; exit 1; }
+
+pids=()
+stop() {
+  trap - INT TERM
+  echo "run-cluster: stopping nodes ${pids[*]}" >&2
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
+  wait
+  echo "run-cluster: all nodes stopped" >&2
+  exit 0
+}
+trap stop INT TERM
+
+start_node() {  # name client-port monitor-port route-port other-route-ports...
+  local name=$1 port=$2 http=$3 route=$4
+  shift 4
+  local routes=()
+  for r in "$@"; do routes+=("nats://localhost:$r"); done
+  local IFS=,
+  "$BIN" --name "$name" -p "$port" -m "$http" --cluster "nats://localhost:$route" \
+    --routes "${routes[*]}" "${PYLON_EXTRA_FLAGS[@]}" &
+  pids+=($!)
+  echo "run-cluster: $name pid $! — clients nats://localhost:$port, monitoring http://localhost:$http, routes localhost:$route" >&2
+}
+
+PYLON_EXTRA_FLAGS=()
+if [ -n "${PYLON_FLAGS:-}" ]; then read -r -a PYLON_EXTRA_FLAGS <<<"$PYLON_FLAGS"; fi
+start_node node-a 4222 4333 4248 5248 6248
+start_node node-b 5222 5333 5248 4248 6248
+start_node node-c 6222 6333 6248 4248 5248
+echo "run-cluster: Ctrl-C stops the cluster" >&2
+wait

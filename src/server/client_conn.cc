@@ -1,0 +1,447 @@
+#include "server/client_conn.h"
+
+#include <boost/asio/post.hpp>
+#include <boost/json.hpp>
+
+#include "proto/subject.h"
+#include "proto/writer.h"
+#include "server/auth.h"
+#include "server/errors.h"
+#include "server/event_loop.h"
+#include "server/router.h"
+#include "server/server.h"
+
+namespace pylon::server {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+
+namespace {
+proto::ParserLimits limits_of(const Options& o) {
+  proto::ParserLimits l;
+  l.max_control_line = o.max_control_line;
+  l.max_payload = o.max_payload;
+  return l;
+}
+
+std::string_view json_string(const json::object& o, std::string_view key) {
+  if (auto* v = o.if_contains(key); v && v->is_string()) return v->get_string();
+  return {};
+}
+
+bool json_bool(const json::object& o, std::string_view key, bool dflt) {
+  if (auto* v = o.if_contains(key); v && v->is_bool()) return v->get_bool();
+  return dflt;
+}
+
+// Shortens a payload for the trace log as the reference does (it prints it quoted).
+std::string trace_payload(std::string_view p) {
+  constexpr size_t kMax = 1024;
+  std::string out = fmt::format("{:?}", p.substr(0, kMax));
+  if (p.size() > kMax) out += "...";
+  return out;
+}
+}  // namespace
+
+ClientConn::ClientConn(Server& server, EventLoop& loop, asio::ip::tcp::socket socket, uint64_t cid)
+    : Connection(server, loop, std::move(socket), Kind::kClient, cid),
+      parser_(proto::Role::kServerOfClient, limits_of(server.options())),
+      auth_timer_(loop.ctx()),
+      ping_timer_(loop.ctx()) {}
+
+ClientConn::~ClientConn() = default;
+
+size_t ClientConn::num_subs() const {
+  std::lock_guard lk(subs_mu_);
+  return subs_.size();
+}
+
+std::string ClientConn::trace_prefix() const {
+  if (name_.empty() && lang_.empty()) return log_prefix();
+  return fmt::format("{} - \"{}:{}\"", log_prefix(), version_.empty() ? "" : "v" + version_, lang_);
+}
+
+void ClientConn::on_start() {
+  auto& srv = server();
+  srv.log().debugf("{} - Client connection created", log_prefix());
+  // INFO goes first, even to a connection we are about to refuse (as the reference does).
+  std::string info = "INFO " + srv.client_info_json(cid(), remote_ip()) + "\r\n";
+  queue_self(info);
+  if (!srv.register_client(std::static_pointer_cast<ClientConn>(shared_from_this()))) {
+    srv.log().error("{} - {}", log_prefix(), err::kMaxConnections);
+    send_err_and_close(err::kMaxConnections, CloseReason::kMaxConnectionsExceeded);
+    return;
+  }
+  if (srv.options().auth_required()) {
+    auth_timer_.expires_after(srv.options().auth_timeout);
+    auth_timer_.async_wait([self = shared_from_this(), this](const boost::system::error_code& ec) {
+      if (ec || closing() || connect_received_) return;
+      server().log().error("{} - {}", log_prefix(), "Authentication Timeout");
+      send_err_and_close(err::kAuthTimeout, CloseReason::kAuthenticationTimeout);
+    });
+  }
+  schedule_ping();
+}
+
+bool ClientConn::on_read(std::string_view data) {
+  auto r = parser_.parse(data, *this);
+  if (r.error != proto::ParseError::kNone) {
+    auto& log = server().log();
+    CloseReason reason = CloseReason::kParseError;
+    switch (r.error) {
+      case proto::ParseError::kMaxPayload:
+        reason = CloseReason::kMaxPayloadExceeded;
+        log.error("{} - maximum payload exceeded: {}", log_prefix(), r.detail);
+        break;
+      case proto::ParseError::kMaxControlLine:
+        reason = CloseReason::kMaxControlLineExceeded;
+        log.error("{} - maximum control line exceeded: {}", log_prefix(), r.detail);
+        break;
+      default:
+        log.error("{} - Client parser ERROR: {}", log_prefix(), r.detail);
+        break;
+    }
+    send_err_and_close(proto::error_text(r.error), reason);
+    return false;
+  }
+  return !r.stopped && !closing();
+}
+
+void ClientConn::on_closing() {
+  auth_timer_.cancel();
+  ping_timer_.cancel();
+}
+
+void ClientConn::on_closed(CloseReason reason) {
+  // Drop every subscription from the index; holders of older match results see `closed`.
+  std::unordered_map<std::string, SubPtr> subs;
+  {
+    std::lock_guard lk(subs_mu_);
+    subs.swap(subs_);
+  }
+  for (auto& [sid, sub] : subs) {
+    sub->closed.store(true, std::memory_order_relaxed);
+    server().index().remove(sub);
+    sub->owner_ref.reset();  // break the cycle sub -> connection
+  }
+  server().remove_client(cid());
+  server().log().debugf("{} - Client connection closed: {}", trace_prefix(), to_string(reason));
+}
+
+void ClientConn::queue_self(std::string_view bytes) {
+  if (enqueue(bytes)) loop().touch(this);
+}
+
+void ClientConn::send_err(std::string_view text) {
+  server().log().tracef("{} - ->> [-ERR '{}']", trace_prefix(), text);
+  std::string line;
+  proto::append_err(line, text);
+  queue_self(line);
+}
+
+void ClientConn::send_err_and_close(std::string_view text, CloseReason reason) {
+  send_err(text);
+  close(reason, /*flush=*/true);
+}
+
+void ClientConn::send_ok() {
+  server().log().tracef("{} - ->> [OK]", trace_prefix());
+  queue_self("+OK\r\n");
+}
+
+bool ClientConn::check_connected() {
+  if (connect_received_ || !server().options().auth_required()) return true;
+  auth_violation();
+  return false;
+}
+
+void ClientConn::auth_violation() {
+  server().log().error("{} - authentication error", log_prefix());
+  send_err_and_close(err::kAuthorization, CloseReason::kAuthenticationViolation);
+}
+
+bool ClientConn::authenticate(std::string_view user, std::string_view pass, std::string_view token) const {
+  const Options& o = server().options();
+  if (!o.auth_required()) return true;
+  if (!o.token.empty()) return !token.empty() && check_password(o.token, token);
+  if (!o.users.empty()) {
+    for (const auto& u : o.users) {
+      if (u.user == user) return check_password(u.password, pass);
+    }
+    return false;
+  }
+  // Compare both parts even when the user is wrong, so timing tells nothing.
+  bool user_ok = user == o.user;
+  bool pass_ok = check_password(o.password, pass);
+  return user_ok && pass_ok;
+}
+
+bool ClientConn::on_connect(std::string_view text) {
+  server().log().tracef("{} - <<- [CONNECT {}]", log_prefix(), text);
+  json::object obj;
+  try {
+    auto v = json::parse(json::string_view(text.data(), text.size()));
+    if (!v.is_object()) throw std::runtime_error("not an object");
+    obj = std::move(v.as_object());
+  } catch (const std::exception& e) {
+    server().log().error("{} - Client parser ERROR: invalid CONNECT: {}", log_prefix(), e.what());
+    send_err_and_close(err::kUnknownProtocol, CloseReason::kParseError);
+    return false;
+  }
+  // Auth first: nothing else of an unauthenticated CONNECT matters.
+  if (!authenticate(json_string(obj, "user"), json_string(obj, "pass"), json_string(obj, "auth_token"))) {
+    auth_violation();
+    return false;
+  }
+  verbose_ = json_bool(obj, "verbose", false);
+  pedantic_ = json_bool(obj, "pedantic", false);
+  echo_ = json_bool(obj, "echo", true);
+  headers_ = json_bool(obj, "headers", false);
+  no_responders_ = json_bool(obj, "no_responders", false);
+  name_ = std::string(json_string(obj, "name"));
+  lang_ = std::string(json_string(obj, "lang"));
+  version_ = std::string(json_string(obj, "version"));
+  if (auto* p = obj.if_contains("protocol"); p && p->is_int64()) protocol_ = static_cast<int>(p->get_int64());
+  if (protocol_ < 0 || protocol_ > 1) {
+    send_err_and_close(err::kBadClientProtocol, CloseReason::kBadClientProtocolVersion);
+    return false;
+  }
+  if (no_responders_ && !headers_) {
+    send_err_and_close(err::kNoRespondersRequiresHeaders, CloseReason::kProtocolViolation);
+    return false;
+  }
+  if (!connect_received_) {
+    connect_received_ = true;
+    auth_timer_.cancel();
+  }
+  if (verbose_) send_ok();
+  return true;
+}
+
+bool ClientConn::on_ping() {
+  server().log().tracef("{} - <<- [PING]", trace_prefix());
+  if (!check_connected()) return false;
+  server().log().tracef("{} - ->> [PONG]", trace_prefix());
+  queue_self("PONG\r\n");
+  return true;
+}
+
+bool ClientConn::on_pong() {
+  server().log().tracef("{} - <<- [PONG]", trace_prefix());
+  if (!check_connected()) return false;
+  pings_out_ = 0;
+  return true;
+}
+
+bool ClientConn::on_pub(const proto::MsgArgs& a, std::string_view payload) {
+  auto& srv = server();
+  if (srv.log().trace()) {
+    if (a.header_len >= 0) {
+      srv.log().tracef("{} - <<- [HPUB {} {}{}{} {}]", trace_prefix(), a.subject, a.reply, a.reply.empty() ? "" : " ",
+                       a.header_len, a.total_len);
+    } else {
+      srv.log().tracef("{} - <<- [PUB {} {}{}{}]", trace_prefix(), a.subject, a.reply, a.reply.empty() ? "" : " ",
+                       a.total_len);
+    }
+    srv.log().tracef("{} - <<- MSG_PAYLOAD: [{}]", trace_prefix(), trace_payload(payload));
+  }
+  if (!check_connected()) return false;
+  if (a.header_len >= 0 && !headers_) {
+    // HPUB from a client that did not announce headers support.
+    srv.log().error("{} - message headers not supported", log_prefix());
+    send_err_and_close("Message headers not supported", CloseReason::kProtocolViolation);
+    return false;
+  }
+  in_msgs.fetch_add(1, std::memory_order_relaxed);
+  in_bytes.fetch_add(payload.size(), std::memory_order_relaxed);
+  srv.stats().in_msgs.fetch_add(1, std::memory_order_relaxed);
+  srv.stats().in_bytes.fetch_add(payload.size(), std::memory_order_relaxed);
+
+  // Wildcards cannot be published to; pedantic clients are told so (the reference's text).
+  if (!proto::valid_publish_subject(a.subject, true)) {
+    if (pedantic_) send_err(err::kInvalidPublishSubject);
+    return true;
+  }
+  if (verbose_) send_ok();
+
+  Message msg{a.subject, a.reply, a.header_len, payload};
+  bool delivered = route_message(srv, loop(), Origin{this, echo_}, msg);
+  if (!delivered && no_responders_ && !a.reply.empty()) send_no_responders(a.reply);
+  return true;
+}
+
+void ClientConn::send_no_responders(std::string_view reply) {
+  // The 503 status goes to this client's own subscription that would receive the reply.
+  SubPtr target;
+  {
+    std::lock_guard lk(subs_mu_);
+    for (auto& [sid, sub] : subs_) {
+      if (sub->queue.empty() && proto::subject_matches(sub->subject, reply)) {
+        target = sub;
+        break;
+      }
+    }
+  }
+  if (!target) return;
+  static constexpr std::string_view kStatus = "NATS/1.0 503\r\n\r\n";
+  if (deliver(*target, reply, {}, static_cast<int64_t>(kStatus.size()), kStatus)) loop().touch(this);
+}
+
+bool ClientConn::deliver(Subscription& sub, std::string_view subject, std::string_view reply, int64_t header_len,
+                         std::string_view payload) {
+  // Auto-unsubscribe: count this delivery; past the limit the subscription is done.
+  int64_t max = sub.max_msgs.load(std::memory_order_relaxed);
+  int64_t n = sub.delivered.fetch_add(1, std::memory_order_relaxed) + 1;
+  if (max > 0 && n > max) return false;
+
+  bool ok;
+  if (header_len >= 0 && !headers_) {
+    // The receiver cannot take headers: deliver the body as a plain MSG.
+    std::string_view body = payload.substr(static_cast<size_t>(header_len));
+    ok = enqueue_with(subject.size() + reply.size() + sub.sid.size() + body.size() + 32, [&](std::string& out) {
+      proto::append_msg(out, subject, sub.sid, reply, body);
+    });
+  } else if (header_len >= 0) {
+    ok = enqueue_with(subject.size() + reply.size() + sub.sid.size() + payload.size() + 48, [&](std::string& out) {
+      proto::append_hmsg(out, subject, sub.sid, reply, static_cast<size_t>(header_len), payload);
+    });
+  } else {
+    ok = enqueue_with(subject.size() + reply.size() + sub.sid.size() + payload.size() + 32, [&](std::string& out) {
+      proto::append_msg(out, subject, sub.sid, reply, payload);
+    });
+  }
+  if (ok) {
+    out_msgs.fetch_add(1, std::memory_order_relaxed);
+    out_bytes.fetch_add(payload.size(), std::memory_order_relaxed);
+    server().stats().out_msgs.fetch_add(1, std::memory_order_relaxed);
+    server().stats().out_bytes.fetch_add(payload.size(), std::memory_order_relaxed);
+    if (server().log().trace()) {
+      server().log().tracef("{} - ->> [{} {} {} {}{}{}]", trace_prefix(), header_len >= 0 && headers_ ? "HMSG" : "MSG",
+                            subject, sub.sid, reply, reply.empty() ? "" : " ", payload.size());
+    }
+  }
+  if (max > 0 && n == max) {
+    auto self = std::static_pointer_cast<ClientConn>(shared_from_this());
+    // Find the SubPtr for this subscription and remove it (any thread).
+    SubPtr victim;
+    {
+      std::lock_guard lk(subs_mu_);
+      auto it = subs_.find(sub.sid);
+      if (it != subs_.end() && it->second.get() == &sub) victim = it->second;
+    }
+    if (victim) expire_subscription(victim);
+  }
+  return ok;
+}
+
+void ClientConn::expire_subscription(const SubPtr& sub) {
+  {
+    std::lock_guard lk(subs_mu_);
+    auto it = subs_.find(sub->sid);
+    if (it == subs_.end() || it->second != sub) return;
+    subs_.erase(it);
+  }
+  sub->closed.store(true, std::memory_order_relaxed);
+  server().index().remove(sub);
+  sub->owner_ref.reset();
+}
+
+bool ClientConn::on_sub(std::string_view subject, std::string_view queue, std::string_view sid) {
+  auto& srv = server();
+  srv.log().tracef("{} - <<- [SUB {} {}{}{}]", trace_prefix(), subject, queue, queue.empty() ? "" : " ", sid);
+  if (!check_connected()) return false;
+  if (!proto::valid_subscribe_subject(subject, pedantic_) ||
+      (!queue.empty() && !proto::valid_queue_name(queue))) {
+    srv.log().error("{} - Invalid subject: {}", log_prefix(), subject);
+    send_err(err::kInvalidSubject);
+    return true;
+  }
+  SubPtr sub;
+  {
+    std::lock_guard lk(subs_mu_);
+    if (subs_.count(std::string(sid))) {
+      // A repeated sid keeps the existing subscription, as the reference does.
+      if (verbose_) send_ok();
+      return true;
+    }
+    int max_subs = srv.options().max_subscriptions;
+    if (max_subs > 0 && static_cast<int>(subs_.size()) >= max_subs) {
+      srv.log().error("{} - {}", log_prefix(), err::kMaxSubscriptions);
+      send_err(err::kMaxSubscriptions);
+      return true;
+    }
+    sub = std::make_shared<Subscription>();
+    sub->owner = this;
+    sub->owner_ref = shared_from_this();
+    sub->subject = std::string(subject);
+    sub->queue = std::string(queue);
+    sub->sid = std::string(sid);
+    subs_.emplace(sub->sid, sub);
+  }
+  srv.index().insert(sub);
+  if (verbose_) send_ok();
+  return true;
+}
+
+bool ClientConn::on_unsub(std::string_view sid, int64_t max_msgs) {
+  auto& srv = server();
+  if (max_msgs >= 0) {
+    srv.log().tracef("{} - <<- [UNSUB {} {}]", trace_prefix(), sid, max_msgs);
+  } else {
+    srv.log().tracef("{} - <<- [UNSUB {}]", trace_prefix(), sid);
+  }
+  if (!check_connected()) return false;
+  SubPtr sub;
+  {
+    std::lock_guard lk(subs_mu_);
+    auto it = subs_.find(std::string(sid));
+    if (it != subs_.end()) {
+      sub = it->second;
+      if (max_msgs > 0 && sub->delivered.load(std::memory_order_relaxed) < max_msgs) {
+        // Auto-unsubscribe: keep it until max_msgs have been delivered.
+        sub->max_msgs.store(max_msgs, std::memory_order_relaxed);
+        sub.reset();
+      } else {
+        subs_.erase(it);
+      }
+    }
+  }
+  if (sub) {
+    sub->closed.store(true, std::memory_order_relaxed);
+    srv.index().remove(sub);
+    sub->owner_ref.reset();
+  }
+  if (verbose_) send_ok();
+  return true;
+}
+
+void ClientConn::schedule_ping() {
+  ping_timer_.expires_after(server().options().ping_interval);
+  ping_timer_.async_wait([self = shared_from_this(), this](const boost::system::error_code& ec) {
+    if (ec || closing()) return;
+    on_ping_timer();
+  });
+}
+
+void ClientConn::on_ping_timer() {
+  auto& srv = server();
+  auto interval = srv.options().ping_interval;
+  // A client that sent us something within the interval is alive: no need to ask.
+  if (std::chrono::steady_clock::now() - last_activity() < interval && pings_out_ == 0) {
+    schedule_ping();
+    return;
+  }
+  if (pings_out_ + 1 > srv.options().ping_max) {
+    srv.log().debugf("{} - Stale Client Connection - Closing", log_prefix());
+    send_err_and_close(err::kStaleConnection, CloseReason::kStaleConnection);
+    loop().flush_touched();
+    return;
+  }
+  ++pings_out_;
+  srv.log().tracef("{} - ->> [PING]", trace_prefix());
+  queue_self("PING\r\n");
+  loop().flush_touched();
+  schedule_ping();
+}
+
+}  // namespace pylon::server

@@ -1,0 +1,220 @@
+#include "server/connection.h"
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
+
+#include "server/event_loop.h"
+#include "server/server.h"
+#include "server/duration.h"
+
+namespace pylon::server {
+
+namespace asio = boost::asio;
+using boost::system::error_code;
+
+namespace {
+// The reference's read-buffer bounds: start small, grow to 64 KiB under load.
+constexpr size_t kStartReadBuf = 512;
+constexpr size_t kMaxReadBuf = 64 * 1024;
+constexpr size_t kMinReadBuf = 64;
+// An outbound buffer larger than this is given back after a small write.
+constexpr size_t kShrinkOutbound = 1024 * 1024;
+}  // namespace
+
+Connection::Connection(Server& server, EventLoop& loop, asio::ip::tcp::socket socket, Kind kind, uint64_t cid)
+    : server_(server), loop_(loop), socket_(std::move(socket)), kind_(kind), cid_(cid),
+      started_at_(std::chrono::system_clock::now()), last_activity_(std::chrono::steady_clock::now()),
+      write_timer_(loop.ctx()) {
+  error_code ec;
+  auto ep = socket_.remote_endpoint(ec);
+  if (!ec) {
+    remote_ip_ = ep.address().to_string();
+    remote_port_ = ep.port();
+  }
+  socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+  log_prefix_ = fmt::format("{}:{} - {}:{}", remote_ip_, remote_port_, kind == Kind::kClient ? "cid" : "rid", cid_);
+}
+
+Connection::~Connection() = default;
+
+void Connection::start() {
+  asio::post(loop_.ctx(), [self = shared_from_this()] {
+    self->read_buf_.resize(kStartReadBuf);
+    self->on_start();
+    if (!self->closing()) self->do_read();
+    self->loop_.flush_touched();
+  });
+}
+
+void Connection::do_read() {
+  reading_ = true;
+  socket_.async_read_some(asio::buffer(read_buf_), [self = shared_from_this()](const error_code& ec, size_t n) {
+    self->reading_ = false;
+    if (ec) {
+      if (!self->closing()) {
+        bool eof = ec == asio::error::eof || ec == asio::error::connection_reset;
+        self->close(eof ? CloseReason::kClientClosed : CloseReason::kReadError, false);
+      }
+      return;
+    }
+    if (self->closing()) return;
+    self->last_activity_ = std::chrono::steady_clock::now();
+    bool more = self->on_read(std::string_view(self->read_buf_.data(), n));
+    // One flush per read batch for every connection this batch delivered to.
+    self->loop_.flush_touched();
+    if (!more || self->closing()) return;
+    // Adapt the buffer: double when a read fills it, halve after repeated short reads.
+    size_t cap = self->read_buf_.size();
+    if (n == cap && cap < kMaxReadBuf) {
+      self->read_buf_.resize(cap * 2);
+      self->short_reads_ = 0;
+    } else if (n < cap / 2 && cap > kMinReadBuf) {
+      if (++self->short_reads_ > 2) {
+        self->read_buf_.resize(cap / 2);
+        self->read_buf_.shrink_to_fit();
+        self->short_reads_ = 0;
+      }
+    } else {
+      self->short_reads_ = 0;
+    }
+    self->do_read();
+  });
+}
+
+bool Connection::enqueue(std::string_view bytes) {
+  return enqueue_with(bytes.size(), [&](std::string& out) { out.append(bytes); });
+}
+
+bool Connection::account_appended_locked(std::unique_lock<std::mutex>& lk, size_t n) {
+  size_t pending = pending_bytes_.fetch_add(n, std::memory_order_relaxed) + n;
+  int64_t max_pending = server_.options().max_pending;
+  if (max_pending > 0 && static_cast<int64_t>(pending) > max_pending) {
+    // Slow consumer: drop this data, cut the connection, never block the publisher.
+    out_pending_.resize(out_pending_.size() - n);
+    pending_bytes_.fetch_sub(n, std::memory_order_relaxed);
+    lk.unlock();
+    if (!closing()) {
+      server_.count_slow_consumer();
+      server_.log().info("{} - Slow Consumer Detected: MaxPending of {} Exceeded", log_prefix_, max_pending);
+      close(CloseReason::kSlowConsumerPendingBytes, false);
+    }
+    return false;
+  }
+  return true;
+}
+
+void Connection::flush_signal() {
+  if (loop_.in_loop()) {
+    start_write();
+    return;
+  }
+  if (!flush_posted_.exchange(true, std::memory_order_acq_rel)) {
+    asio::post(loop_.ctx(), [self = shared_from_this()] {
+      self->flush_posted_.store(false, std::memory_order_release);
+      self->start_write();
+    });
+  }
+}
+
+void Connection::start_write() {
+  if (writing_ || closed_) return;
+  {
+    std::lock_guard lk(out_mu_);
+    if (out_pending_.empty()) {
+      if (flush_on_close_) {
+        // fallthrough below, outside the lock
+      } else {
+        return;
+      }
+    } else {
+      out_pending_.swap(out_writing_);
+    }
+  }
+  if (out_writing_.empty()) {
+    finish_close();  // closing with nothing left to write
+    return;
+  }
+  writing_ = true;
+  write_timer_.expires_after(server_.options().write_deadline);
+  write_timer_.async_wait([self = shared_from_this()](const error_code& ec) {
+    if (ec || !self->writing_ || self->closed_) return;
+    // The peer did not take our data within write_deadline: a slow consumer.
+    if (!self->closing()) {
+      self->server_.count_slow_consumer();
+      self->server_.log().info("{} - Slow Consumer Detected: WriteDeadline of {} exceeded with {} total bytes.",
+                               self->log_prefix_, format_duration(self->server_.options().write_deadline),
+                               self->pending_bytes());
+    }
+    self->close(CloseReason::kSlowConsumerWriteDeadline, false);
+    self->finish_close();
+  });
+  asio::async_write(socket_, asio::buffer(out_writing_),
+                    [self = shared_from_this()](const error_code& ec, size_t n) { self->on_write_done(ec, n); });
+}
+
+void Connection::on_write_done(const error_code& ec, size_t n) {
+  writing_ = false;
+  write_timer_.cancel();
+  pending_bytes_.fetch_sub(out_writing_.size(), std::memory_order_relaxed);
+  if (out_writing_.capacity() > kShrinkOutbound && n < kShrinkOutbound / 4) {
+    std::string().swap(out_writing_);
+  } else {
+    out_writing_.clear();
+  }
+  if (closed_) return;
+  if (ec) {
+    close(CloseReason::kWriteError, false);
+    finish_close();
+    return;
+  }
+  if (closing() && !flush_on_close_) {
+    finish_close();
+    return;
+  }
+  start_write();
+}
+
+void Connection::close(CloseReason reason, bool flush) {
+  {
+    std::lock_guard lk(out_mu_);
+    if (closing_.load(std::memory_order_relaxed)) return;
+    close_reason_ = reason;
+    closing_.store(true, std::memory_order_release);
+  }
+  if (loop_.in_loop()) {
+    close_in_loop(reason, flush);
+  } else {
+    asio::post(loop_.ctx(), [self = shared_from_this(), reason, flush] { self->close_in_loop(reason, flush); });
+  }
+}
+
+void Connection::close_in_loop(CloseReason reason, bool flush) {
+  if (closed_) return;
+  on_closing();
+  if (flush) {
+    flush_on_close_ = true;
+    if (!writing_) start_write();
+    return;  // finish_close runs when the last write completes (or the deadline cuts it)
+  }
+  finish_close();
+}
+
+void Connection::finish_close() {
+  if (closed_) return;
+  closed_ = true;
+  error_code ec;
+  write_timer_.cancel();
+  // Discard unread input first: closing with unread bytes makes the kernel send a reset,
+  // which can destroy our final -ERR in the peer's receive buffer before it reads it.
+  for (size_t avail = socket_.available(ec); !ec && avail > 0; avail = socket_.available(ec)) {
+    char sink[4096];
+    socket_.non_blocking(true, ec);
+    socket_.read_some(asio::buffer(sink), ec);
+  }
+  ec.clear();
+  socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+  socket_.close(ec);
+  on_closed(close_reason_);
+}
+
+}  // namespace pylon::server

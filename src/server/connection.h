@@ -1,0 +1,143 @@
+// The connection core shared by every kind of connection (client, route): the socket,
+// the adaptive read buffer, the outbound buffer with write coalescing, slow-consumer
+// detection, and an orderly close. A kind (ClientConn, RouteConn) adds its protocol by
+// overriding on_start / on_read / on_closed; the core knows nothing of subjects or routes.
+//
+// Threading: a connection is owned by one EventLoop; reads, writes, timers and close run
+// on that loop. Other loops deliver messages into it with enqueue_*(), which append to the
+// outbound buffer under `out_mu_` (a small lock held only for the append), then call
+// flush_signal() once per read batch (via EventLoop::touch/flush_touched).
+//
+// Lifecycle: created by the server on accept/dial -> start() on its loop -> reading ->
+// close(reason) from any thread -> (pending output flushed when the reason allows) ->
+// socket closed -> on_closed() on the loop -> the server drops its reference.
+#pragma once
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+
+#include "server/close_reason.h"
+
+namespace pylon::server {
+
+class EventLoop;
+class Server;
+
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  enum class Kind { kClient, kRoute };
+
+  Connection(Server& server, EventLoop& loop, boost::asio::ip::tcp::socket socket, Kind kind, uint64_t cid);
+  virtual ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // Begins serving; posts to the owning loop.
+  void start();
+
+  Kind kind() const noexcept { return kind_; }
+  uint64_t cid() const noexcept { return cid_; }
+  EventLoop& loop() noexcept { return loop_; }
+  Server& server() const noexcept { return server_; }
+  const std::string& remote_ip() const noexcept { return remote_ip_; }
+  int remote_port() const noexcept { return remote_port_; }
+  // "127.0.0.1:54321 - cid:5" — the prefix of every log line about this connection.
+  const std::string& log_prefix() const noexcept { return log_prefix_; }
+  std::chrono::system_clock::time_point started_at() const noexcept { return started_at_; }
+
+  // Appends protocol bytes to the outbound buffer. Thread-safe. Returns false when the
+  // bytes were dropped (closed, or this append made the connection a slow consumer).
+  // The caller then arranges a flush: loop().touch(this) from a loop thread, or flush_signal().
+  bool enqueue(std::string_view bytes);
+  // Appends with a writer callback (one lock, any number of pieces): fn(std::string& out).
+  template <typename Fn>
+  bool enqueue_with(size_t size_hint, Fn&& fn) {
+    std::unique_lock lk(out_mu_);
+    if (closing_.load(std::memory_order_relaxed)) return false;
+    size_t before = out_pending_.size();
+    out_pending_.reserve(before + size_hint);
+    fn(out_pending_);
+    return account_appended_locked(lk, out_pending_.size() - before);
+  }
+  // Ask the owning loop to write what is pending. Thread-safe; cheap when already asked.
+  void flush_signal();
+
+  // Close from any thread. Idempotent: the first reason wins. When `flush` is true, pending
+  // output (e.g. a final -ERR) is written first, bounded by the write deadline.
+  void close(CloseReason reason, bool flush = true);
+  bool closing() const noexcept { return closing_.load(std::memory_order_acquire); }
+  CloseReason close_reason() const noexcept { return close_reason_; }
+
+  // Statistics (monitoring).
+  std::atomic<uint64_t> in_msgs{0}, in_bytes{0}, out_msgs{0}, out_bytes{0};
+  size_t pending_bytes() const noexcept { return pending_bytes_.load(std::memory_order_relaxed); }
+
+  // Write coalescing: the batch token of the last loop batch that touched us (EventLoop).
+  std::atomic<uint64_t> touch_token_{0};
+
+ protected:
+  // On the loop, once, before the first read.
+  virtual void on_start() = 0;
+  // On the loop, for each chunk read. Return false to stop reading (connection closing).
+  virtual bool on_read(std::string_view data) = 0;
+  // On the loop, once, when closing begins (cancel timers here).
+  virtual void on_closing() {}
+  // On the loop, once, after the socket is closed.
+  virtual void on_closed(CloseReason reason) = 0;
+
+  // Time of the last byte read (for ping-timer decisions). Loop thread.
+  std::chrono::steady_clock::time_point last_activity() const noexcept { return last_activity_; }
+  boost::asio::ip::tcp::socket& socket() noexcept { return socket_; }
+  void set_log_prefix(std::string p) { log_prefix_ = std::move(p); }
+
+ private:
+  bool account_appended_locked(std::unique_lock<std::mutex>& lk, size_t n);
+  void do_read();
+  void start_write();  // loop thread
+  void on_write_done(const boost::system::error_code& ec, size_t n);
+  void finish_close();  // loop thread
+  void close_in_loop(CloseReason reason, bool flush);
+
+  Server& server_;
+  EventLoop& loop_;
+  boost::asio::ip::tcp::socket socket_;
+  Kind kind_;
+  uint64_t cid_;
+  std::string remote_ip_;
+  int remote_port_ = 0;
+  std::string log_prefix_;
+  std::chrono::system_clock::time_point started_at_;
+  std::chrono::steady_clock::time_point last_activity_;
+
+  // Reading (loop thread). The buffer grows when a read fills it and shrinks when reads
+  // stay small, like the reference: idle connections cost little, busy ones read big.
+  std::string read_buf_;
+  int short_reads_ = 0;
+
+  // Outbound. out_pending_ is appended by any thread under out_mu_; out_writing_ belongs
+  // to the loop while a write is in flight.
+  std::mutex out_mu_;
+  std::string out_pending_;
+  std::string out_writing_;
+  std::atomic<size_t> pending_bytes_{0};  // pending + writing
+  std::atomic<bool> flush_posted_{false};
+  bool writing_ = false;                  // loop thread
+  boost::asio::steady_timer write_timer_;
+
+  std::atomic<bool> closing_{false};
+  std::atomic<bool> close_posted_{false};
+  CloseReason close_reason_ = CloseReason::kClientClosed;
+  bool closed_ = false;       // loop thread: socket closed, on_closed called
+  bool flush_on_close_ = false;
+  bool reading_ = false;
+};
+
+}  // namespace pylon::server

@@ -1,0 +1,51 @@
+#include "server/event_loop.h"
+
+#include "server/connection.h"
+
+namespace pylon::server {
+
+EventLoop::EventLoop(int index)
+    : ctx_(1), work_(boost::asio::make_work_guard(ctx_)), index_(index),
+      batch_((static_cast<uint64_t>(index) + 1) << 48) {}
+
+EventLoop::~EventLoop() { stop(); }
+
+void EventLoop::start() {
+  thread_ = std::thread([this] {
+    tid_.store(std::this_thread::get_id(), std::memory_order_release);
+    ctx_.run();
+  });
+}
+
+void EventLoop::stop() {
+  // Connections are closed before this; whatever handlers remain are dropped.
+  work_.reset();
+  ctx_.stop();
+  if (thread_.joinable()) {
+    if (std::this_thread::get_id() == thread_.get_id()) {
+      thread_.detach();
+    } else {
+      thread_.join();
+    }
+  }
+}
+
+void EventLoop::touch(Connection* c) {
+  // Several loops may touch one connection at once; the token only dedupes within
+  // this loop's batch, and a second flush signal is harmless.
+  if (c->touch_token_.exchange(batch_, std::memory_order_relaxed) != batch_) {
+    touched_.push_back(c->shared_from_this());
+  }
+}
+
+void EventLoop::flush_touched() {
+  if (touched_.empty()) {
+    ++batch_;
+    return;
+  }
+  for (auto& c : touched_) c->flush_signal();
+  touched_.clear();
+  ++batch_;
+}
+
+}  // namespace pylon::server

@@ -1,0 +1,52 @@
+// An event loop: one thread running one io_context. Each connection is owned by one
+// loop and all its socket I/O and timers run there.
+//
+// Write coalescing lives here too: while a loop processes a read batch, every connection
+// that received a message is "touched" once; at the end of the batch each touched
+// connection gets one flush signal, so one write carries many messages.
+#pragma once
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include <atomic>
+#include <memory>
+#include <thread>
+#include <vector>
+
+namespace pylon::server {
+
+class Connection;
+
+class EventLoop {
+ public:
+  explicit EventLoop(int index);
+  ~EventLoop();
+  EventLoop(const EventLoop&) = delete;
+  EventLoop& operator=(const EventLoop&) = delete;
+
+  boost::asio::io_context& ctx() noexcept { return ctx_; }
+  int index() const noexcept { return index_; }
+
+  void start();
+  // Lets the loop run out of work and joins its thread.
+  void stop();
+  // True when called from this loop's thread.
+  bool in_loop() const noexcept { return std::this_thread::get_id() == tid_.load(std::memory_order_acquire); }
+
+  // Loop thread only. Remembers that `c` got data in this batch (once per batch).
+  void touch(Connection* c);
+  // Loop thread only. Signals every touched connection to write, and forgets them.
+  void flush_touched();
+
+ private:
+  boost::asio::io_context ctx_;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
+  std::thread thread_;
+  std::atomic<std::thread::id> tid_{};
+  int index_;
+  uint64_t batch_;  // unique per loop and batch: (index << 48) | counter
+  std::vector<std::shared_ptr<Connection>> touched_;
+};
+
+}  // namespace pylon::server

@@ -1,0 +1,81 @@
+// The server's logger, in the reference server's line format:
+//   [<pid>] 2026/11/24 20:15:00.123456 [INF] <message>
+// (without the timestamp when logtime is off). Levels: FTL ERR WRN INF DBG TRC.
+// Thread-safe; writes whole lines. Reopen (SIGUSR1, log rotation) and a size limit
+// (log_size_limit: the file is renamed with a timestamp suffix and a new one started).
+//
+// We use a small logger of our own rather than spdlog: the exact reference line format,
+// reopen-on-signal and size rotation are a few lines here and awkward to bend spdlog into.
+#pragma once
+
+#include <fmt/format.h>
+
+#include <atomic>
+#include <cstdio>
+#include <mutex>
+#include <string>
+#include <string_view>
+
+namespace pylon::server {
+
+enum class LogLevel { kFatal, kError, kWarn, kInfo, kDebug, kTrace };
+
+class Logger {
+ public:
+  Logger();
+  ~Logger();
+  Logger(const Logger&) = delete;
+  Logger& operator=(const Logger&) = delete;
+
+  // Log to `path` (appending), or to stderr when empty. Throws std::runtime_error.
+  void open(const std::string& path);
+  // Reopen the same file (after an external rotation). No-op for stderr.
+  void reopen();
+  void set_time(bool on) { time_ = on; }
+  void set_debug(bool on) { debug_.store(on, std::memory_order_relaxed); }
+  void set_trace(bool on) { trace_.store(on, std::memory_order_relaxed); }
+  void set_size_limit(int64_t bytes) { size_limit_ = bytes; }
+  bool debug() const { return debug_.load(std::memory_order_relaxed); }
+  bool trace() const { return trace_.load(std::memory_order_relaxed); }
+
+  void write(LogLevel level, std::string_view msg);
+
+  template <typename... Args>
+  void info(fmt::format_string<Args...> f, Args&&... args) {
+    write(LogLevel::kInfo, fmt::format(f, std::forward<Args>(args)...));
+  }
+  template <typename... Args>
+  void warn(fmt::format_string<Args...> f, Args&&... args) {
+    write(LogLevel::kWarn, fmt::format(f, std::forward<Args>(args)...));
+  }
+  template <typename... Args>
+  void error(fmt::format_string<Args...> f, Args&&... args) {
+    write(LogLevel::kError, fmt::format(f, std::forward<Args>(args)...));
+  }
+  template <typename... Args>
+  void fatal(fmt::format_string<Args...> f, Args&&... args) {
+    write(LogLevel::kFatal, fmt::format(f, std::forward<Args>(args)...));
+  }
+  template <typename... Args>
+  void debugf(fmt::format_string<Args...> f, Args&&... args) {
+    if (debug()) write(LogLevel::kDebug, fmt::format(f, std::forward<Args>(args)...));
+  }
+  template <typename... Args>
+  void tracef(fmt::format_string<Args...> f, Args&&... args) {
+    if (trace()) write(LogLevel::kTrace, fmt::format(f, std::forward<Args>(args)...));
+  }
+
+ private:
+  void rotate_locked();
+
+  std::mutex mu_;
+  FILE* file_ = nullptr;  // nullptr: stderr
+  std::string path_;
+  std::string pid_prefix_;
+  bool time_ = true;
+  std::atomic<bool> debug_{false}, trace_{false};
+  int64_t size_limit_ = 0;
+  int64_t written_ = 0;
+};
+
+}  // namespace pylon::server

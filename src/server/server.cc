@@ -1,0 +1,197 @@
+#include "server/server.h"
+
+#include <boost/asio/post.hpp>
+#include <boost/json.hpp>
+
+#include <future>
+#include <random>
+#include <stdexcept>
+#include <thread>
+
+#include "server/client_conn.h"
+#include "server/duration.h"
+
+namespace pylon::server {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+using asio::ip::tcp;
+
+namespace {
+// A server id in the reference's shape: 'N' + 55 base32 characters (an nkey public key's
+// length), random per start.
+std::string make_server_id() {
+  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  std::random_device rd;
+  std::string id = "N";
+  for (int i = 0; i < 55; ++i) id += kAlphabet[rd() % 32];
+  return id;
+}
+}  // namespace
+
+Server::Server(Options opts, std::shared_ptr<Logger> log)
+    : opts_(std::move(opts)), log_(log ? std::move(log) : std::make_shared<Logger>()), id_(make_server_id()) {
+  name_ = opts_.server_name.empty() ? id_ : opts_.server_name;
+  int n = opts_.event_loops > 0 ? opts_.event_loops : static_cast<int>(std::thread::hardware_concurrency());
+  if (n <= 0) n = 1;
+  for (int i = 0; i < n; ++i) loops_.push_back(std::make_unique<EventLoop>(i));
+}
+
+Server::~Server() { shutdown(); }
+
+std::string Server::client_url() const {
+  std::string host = opts_.host;
+  if (host.empty() || host == "0.0.0.0" || host == "::") host = "127.0.0.1";
+  return fmt::format("nats://{}:{}", host, port_);
+}
+
+void Server::start() {
+  start_time_ = std::chrono::system_clock::now();
+  log_->info("Starting pylon-server");
+  log_->info("  Version:  {} (NATS protocol of nats-server {})", kPylonVersion, kNatsCompatVersion);
+  log_->info("  Name:     {}", name_);
+  log_->info("  ID:       {}", id_);
+  if (!opts_.config_file.empty()) log_->info("Using configuration file: {}", opts_.config_file);
+
+  for (auto& l : loops_) l->start();
+
+  auto& ctx = loops_[0]->ctx();
+  boost::system::error_code ec;
+  auto addr = asio::ip::make_address(opts_.host.empty() ? "0.0.0.0" : opts_.host, ec);
+  if (ec) {
+    // A host name: resolve it.
+    tcp::resolver resolver(ctx);
+    auto results = resolver.resolve(opts_.host, "", ec);
+    if (ec || results.empty()) throw std::runtime_error(fmt::format("cannot resolve host {}", opts_.host));
+    addr = results.begin()->endpoint().address();
+  }
+  int want_port = opts_.port < 0 ? 0 : opts_.port;
+  acceptor_ = std::make_unique<tcp::acceptor>(ctx);
+  tcp::endpoint ep(addr, static_cast<unsigned short>(want_port));
+  acceptor_->open(ep.protocol(), ec);
+  if (!ec) acceptor_->set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acceptor_->bind(ep, ec);
+  if (!ec) acceptor_->listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    acceptor_.reset();
+    for (auto& l : loops_) l->stop();
+    throw std::runtime_error(
+        fmt::format("Error listening on port: {}:{}, \"{}\"", opts_.host, want_port, ec.message()));
+  }
+  port_ = acceptor_->local_endpoint().port();
+  log_->info("Listening for client connections on {}:{}", opts_.host, port_);
+  running_ = true;
+  log_->info("Server is ready");
+  asio::post(ctx, [this] { do_accept(); });
+}
+
+EventLoop& Server::next_loop() { return *loops_[next_loop_.fetch_add(1, std::memory_order_relaxed) % loops_.size()]; }
+
+void Server::do_accept() {
+  EventLoop& loop = next_loop();
+  acceptor_->async_accept(loop.ctx(), [this, &loop](const boost::system::error_code& ec, tcp::socket sock) {
+    if (ec) {
+      if (ec == asio::error::operation_aborted || !running_) return;
+      log_->error("Error accepting client connection: {}", ec.message());
+      // Too many open files and the like: back off briefly rather than spin.
+      auto t = std::make_shared<asio::steady_timer>(loops_[0]->ctx(), std::chrono::milliseconds(10));
+      t->async_wait([this, t](const boost::system::error_code&) {
+        if (running_) do_accept();
+      });
+      return;
+    }
+    if (!running_) return;
+    uint64_t cid = next_cid_.fetch_add(1, std::memory_order_relaxed) + 1;
+    stats_.total_connections.fetch_add(1, std::memory_order_relaxed);
+    auto c = std::make_shared<ClientConn>(*this, loop, std::move(sock), cid);
+    c->start();
+    do_accept();
+  });
+}
+
+std::string Server::client_info_json(uint64_t cid, const std::string& client_ip) const {
+  json::object o;
+  o["server_id"] = id_;
+  o["server_name"] = name_;
+  o["version"] = kNatsCompatVersion;
+  o["proto"] = 1;
+  o["go"] = "c++20";
+  o["host"] = opts_.host;
+  o["port"] = port_;
+  o["headers"] = true;
+  if (opts_.auth_required()) o["auth_required"] = true;
+  o["max_payload"] = opts_.max_payload;
+  o["client_id"] = cid;
+  o["client_ip"] = client_ip;
+  o["pylon"] = kPylonVersion;
+  return json::serialize(o);
+}
+
+bool Server::register_client(const std::shared_ptr<ClientConn>& c) {
+  std::lock_guard lk(mu_);
+  if (shutting_down_) return false;
+  if (opts_.max_connections > 0 && static_cast<int>(clients_.size()) >= opts_.max_connections) return false;
+  clients_.emplace(c->cid(), c);
+  return true;
+}
+
+void Server::remove_client(uint64_t cid) {
+  std::lock_guard lk(mu_);
+  clients_.erase(cid);
+  if (clients_.empty()) cv_.notify_all();
+}
+
+size_t Server::num_clients() const {
+  std::lock_guard lk(mu_);
+  return clients_.size();
+}
+
+std::vector<std::shared_ptr<ClientConn>> Server::clients() const {
+  std::lock_guard lk(mu_);
+  std::vector<std::shared_ptr<ClientConn>> out;
+  out.reserve(clients_.size());
+  for (auto& [cid, c] : clients_) out.push_back(c);
+  return out;
+}
+
+void Server::shutdown() {
+  {
+    std::unique_lock lk(mu_);
+    if (shutting_down_) {
+      cv_.wait(lk, [this] { return shutdown_done_; });
+      return;
+    }
+    shutting_down_ = true;
+  }
+  bool was_running = running_.exchange(false);
+  if (was_running) log_->info("Initiating Shutdown...");
+  if (acceptor_) {
+    std::promise<void> closed;
+    asio::post(loops_[0]->ctx(), [this, &closed] {
+      boost::system::error_code ec;
+      acceptor_->close(ec);
+      closed.set_value();
+    });
+    closed.get_future().wait();
+  }
+  for (auto& c : clients()) c->close(CloseReason::kServerShutdown, false);
+  {
+    std::unique_lock lk(mu_);
+    cv_.wait_for(lk, std::chrono::seconds(5), [this] { return clients_.empty(); });
+    clients_.clear();
+  }
+  for (auto& l : loops_) l->stop();
+  if (was_running) log_->info("Server Exiting..");
+  {
+    std::lock_guard lk(mu_);
+    shutdown_done_ = true;
+  }
+  cv_.notify_all();
+}
+
+void Server::wait() {
+  std::unique_lock lk(mu_);
+  cv_.wait(lk, [this] { return shutdown_done_; });
+}
+
+}  // namespace pylon::server

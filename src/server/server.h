@@ -1,0 +1,103 @@
+// The server: listeners, event loops, the registry of connections, the subscription index,
+// server-wide statistics. Embeddable (pylon::Server in include/pylon/server.h wraps it).
+//
+// Threading: start()/shutdown() from any one controlling thread. The client registry is
+// guarded by `mu_`; the index has its own lock (sub_index.h); statistics are atomics.
+#pragma once
+
+#include <boost/asio/ip/tcp.hpp>
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "pylon/options.h"
+#include "server/event_loop.h"
+#include "server/log.h"
+#include "server/sub_index.h"
+
+namespace pylon::server {
+
+class ClientConn;
+class Connection;
+
+// Server-wide counters, as /varz reports them.
+struct ServerStats {
+  std::atomic<uint64_t> in_msgs{0}, in_bytes{0}, out_msgs{0}, out_bytes{0};
+  std::atomic<uint64_t> slow_consumers{0};
+  std::atomic<uint64_t> total_connections{0};
+};
+
+// The version of the NATS server protocol and feature set we implement. Clients gate
+// features on INFO's "version" (e.g. headers, no-responders), so we report the reference
+// release we are compatible with; our own version travels in INFO's "pylon" field.
+inline constexpr const char* kNatsCompatVersion = "2.9.10";
+inline constexpr const char* kPylonVersion = PYLON_VERSION;
+
+class Server {
+ public:
+  explicit Server(Options opts, std::shared_ptr<Logger> log = nullptr);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds the listeners and starts the loops. Throws std::runtime_error (e.g. port in use).
+  void start();
+  // Closes listeners and every connection, stops the loops. Idempotent; blocks until done.
+  void shutdown();
+  // Blocks until shutdown() has completed (from another thread or a signal).
+  void wait();
+  bool running() const noexcept { return running_.load(); }
+
+  const Options& options() const noexcept { return opts_; }
+  Logger& log() noexcept { return *log_; }
+  SubIndex& index() noexcept { return index_; }
+  ServerStats& stats() noexcept { return stats_; }
+  const std::string& id() const noexcept { return id_; }
+  const std::string& name() const noexcept { return name_; }
+  int port() const noexcept { return port_; }
+  std::string client_url() const;
+  std::chrono::system_clock::time_point start_time() const noexcept { return start_time_; }
+
+  // The INFO JSON a client gets on connect (without client_id/client_ip, added per client).
+  std::string client_info_json(uint64_t cid, const std::string& client_ip) const;
+
+  // Registry. register_client() refuses when max_connections is reached.
+  bool register_client(const std::shared_ptr<ClientConn>& c);
+  void remove_client(uint64_t cid);
+  size_t num_clients() const;
+  std::vector<std::shared_ptr<ClientConn>> clients() const;
+
+  void count_slow_consumer() noexcept { stats_.slow_consumers.fetch_add(1, std::memory_order_relaxed); }
+
+ private:
+  void do_accept();
+  EventLoop& next_loop();
+
+  Options opts_;
+  std::shared_ptr<Logger> log_;
+  std::string id_;
+  std::string name_;
+  SubIndex index_;
+  ServerStats stats_;
+  std::chrono::system_clock::time_point start_time_;
+
+  std::vector<std::unique_ptr<EventLoop>> loops_;
+  std::atomic<size_t> next_loop_{0};
+  std::unique_ptr<boost::asio::ip::tcp::acceptor> acceptor_;
+  int port_ = 0;
+  std::atomic<uint64_t> next_cid_{0};
+
+  mutable std::mutex mu_;
+  std::unordered_map<uint64_t, std::shared_ptr<ClientConn>> clients_;
+  std::condition_variable cv_;
+  std::atomic<bool> running_{false};
+  bool shutdown_done_ = false;
+  bool shutting_down_ = false;
+};
+
+}  // namespace pylon::server

@@ -1,0 +1,463 @@
+// The subscription index: a token trie with a match-result cache in front. See sub_index.h
+// for the locking and cache rules; the matching semantics follow the reference's sublist.go.
+#include "server/sub_index.h"
+
+#include <array>
+#include <cassert>
+#include <mutex>
+#include <span>
+
+#include "proto/subject.h"
+
+namespace pylon::server {
+
+namespace {
+
+constexpr std::string_view kPartialWildcard = "*";  // exactly one token
+constexpr std::string_view kFullWildcard = ">";     // one or more tokens, last only
+
+bool is_wildcard_token(std::string_view t) noexcept {
+  return t == kPartialWildcard || t == kFullWildcard;
+}
+
+bool has_wildcard_token(std::string_view subject) noexcept {
+  proto::Tokens toks(subject);
+  std::string_view t;
+  while (toks.next(t)) {
+    if (is_wildcard_token(t)) return true;
+  }
+  return false;
+}
+
+// True when `pattern` (which may hold wildcards) matches `subject`, with the same rules as
+// the trie walk: a '*' or '>' token in `subject` is taken literally (a pattern's '*' matches
+// it like any other token). This runs for every cached subject on a wildcard insert or
+// removal, so it is one pass over the bytes with no library calls (memchr per token cost
+// twice as much). `p` and `s` sit at the start of a token; past the end means "no more tokens".
+bool pattern_matches(std::string_view pattern, std::string_view subject) noexcept {
+  const size_t pn = pattern.size(), sn = subject.size();
+  size_t p = 0, s = 0;
+  while (p <= pn) {
+    if (s > sn) return false;  // the pattern has more tokens than the subject
+    if (p < pn && (p + 1 == pn || pattern[p + 1] == '.')) {
+      if (pattern[p] == '>') return true;  // and the subject has at least one token left
+      if (pattern[p] == '*') {
+        while (s < sn && subject[s] != '.') ++s;
+        p += 2;
+        s += 1;
+        continue;
+      }
+    }
+    while (p < pn && pattern[p] != '.') {
+      if (s >= sn || subject[s] != pattern[p]) return false;
+      ++p;
+      ++s;
+    }
+    if (s < sn && subject[s] != '.') return false;  // the subject's token is longer
+    ++p;
+    ++s;
+  }
+  return s > sn;  // and the subject has no tokens left
+}
+
+// The subscriptions of one trie node (plain, or one queue group): O(1) add, remove and
+// membership, and a dense vector so a match copies them out with no hashing. Small sets
+// (the common case) find members by a linear scan; past kIndexFrom members a pointer ->
+// position map takes over, so a subject with 100k subscribers does not make removal
+// quadratic. Removal moves the last member into the hole, so order is not preserved.
+class SubSet {
+ public:
+  bool empty() const noexcept { return items_.empty(); }
+  const std::vector<SubPtr>& items() const noexcept { return items_; }
+
+  // False when `sub` is already a member.
+  bool add(const SubPtr& sub) {
+    if (find(sub.get()) != kNone) return false;
+    items_.push_back(sub);
+    if (!pos_.empty()) {
+      pos_.emplace(sub.get(), items_.size() - 1);
+    } else if (items_.size() > kIndexFrom) {
+      for (size_t i = 0; i < items_.size(); ++i) pos_.emplace(items_[i].get(), i);
+    }
+    return true;
+  }
+
+  // False when `sub` is not a member.
+  bool erase(const Subscription* sub) {
+    size_t i = find(sub);
+    if (i == kNone) return false;
+    if (i != items_.size() - 1) {
+      items_[i] = std::move(items_.back());
+      if (!pos_.empty()) pos_[items_[i].get()] = i;
+    }
+    items_.pop_back();
+    if (!pos_.empty()) {
+      pos_.erase(sub);
+      if (items_.size() < kIndexFrom / 2) pos_.clear();  // hysteresis: no rebuild ping-pong
+    }
+    return true;
+  }
+
+ private:
+  static constexpr size_t kIndexFrom = 16;
+  static constexpr size_t kNone = static_cast<size_t>(-1);
+
+  size_t find(const Subscription* sub) const {
+    if (!pos_.empty()) {
+      auto it = pos_.find(sub);
+      return it == pos_.end() ? kNone : it->second;
+    }
+    for (size_t i = 0; i < items_.size(); ++i) {
+      if (items_[i].get() == sub) return i;
+    }
+    return kNone;
+  }
+
+  std::vector<SubPtr> items_;
+  std::unordered_map<const Subscription*, size_t> pos_;  // empty while the set is small
+};
+
+struct QueueGroup {
+  std::string name;
+  SubSet members;
+};
+
+const std::shared_ptr<const MatchResult>& empty_result() {
+  static const std::shared_ptr<const MatchResult> empty = std::make_shared<const MatchResult>();
+  return empty;
+}
+
+// Builds one MatchResult from the nodes a trie walk reaches. Queue members are merged by
+// group name across nodes, so a queue group subscribed on "a.*" and "a.b" is one group.
+class ResultBuilder {
+ public:
+  void add(const SubSet& plain, const std::vector<QueueGroup>& queues) {
+    if (!plain.empty()) {
+      const auto& subs = plain.items();
+      result().plain.insert(result().plain.end(), subs.begin(), subs.end());
+    }
+    for (const QueueGroup& g : queues) {
+      auto& groups = result().queues;
+      size_t i = 0;
+      while (i < groups.size() && groups[i].front()->queue != g.name) ++i;
+      if (i == groups.size()) groups.emplace_back();
+      const auto& subs = g.members.items();
+      groups[i].insert(groups[i].end(), subs.begin(), subs.end());
+    }
+  }
+
+  // The shared empty result when nothing matched: no allocation for subjects without interest.
+  std::shared_ptr<const MatchResult> finish() {
+    if (!result_) return empty_result();
+    return std::move(result_);
+  }
+
+ private:
+  MatchResult& result() {
+    if (!result_) result_ = std::make_shared<MatchResult>();
+    return *result_;
+  }
+  std::shared_ptr<MatchResult> result_;
+};
+
+}  // namespace
+
+// One token of a subscription subject on one path: the subscriptions that end here and the
+// level of tokens that follow. A node with neither is pruned by remove().
+struct SubIndex::Node {
+  std::unique_ptr<Level> next;  // null when no subscription continues past this token
+  SubSet plain;
+  std::vector<QueueGroup> queues;  // few per node in practice: linear search by name
+
+  bool empty() const noexcept { return plain.empty() && queues.empty() && !next; }
+
+  bool add(const SubPtr& sub) {
+    if (sub->queue.empty()) return plain.add(sub);
+    for (auto& g : queues) {
+      if (g.name == sub->queue) return g.members.add(sub);
+    }
+    queues.push_back(QueueGroup{sub->queue, {}});
+    return queues.back().members.add(sub);
+  }
+
+  bool remove(const Subscription& sub) {
+    if (sub.queue.empty()) return plain.erase(&sub);
+    for (auto it = queues.begin(); it != queues.end(); ++it) {
+      if (it->name != sub.queue) continue;
+      if (!it->members.erase(&sub)) return false;
+      if (it->members.empty()) queues.erase(it);
+      return true;
+    }
+    return false;
+  }
+};
+
+// The children of one node (or of the root): literal tokens by hash, plus at most one '*'
+// and one '>' child, as in the reference.
+struct SubIndex::Level {
+  std::unordered_map<std::string, std::unique_ptr<Node>, StringHash, std::equal_to<>> literals;
+  std::unique_ptr<Node> pwc;  // '*'
+  std::unique_ptr<Node> fwc;  // '>'
+
+  bool empty() const noexcept { return literals.empty() && !pwc && !fwc; }
+
+  // The child for a subscription token ('*' and '>' are the wildcard children).
+  Node* child(std::string_view token) const {
+    if (token == kPartialWildcard) return pwc.get();
+    if (token == kFullWildcard) return fwc.get();
+    return literal(token);
+  }
+
+  // The child for a token of a literal subject: wildcards are not special here.
+  Node* literal(std::string_view token) const {
+    auto it = literals.find(token);  // transparent: no std::string built
+    return it == literals.end() ? nullptr : it->second.get();
+  }
+
+  Node& child_or_create(std::string_view token) {
+    std::unique_ptr<Node>* slot;
+    if (token == kPartialWildcard) {
+      slot = &pwc;
+    } else if (token == kFullWildcard) {
+      slot = &fwc;
+    } else {
+      auto it = literals.find(token);
+      if (it != literals.end()) return *it->second;
+      slot = &literals.emplace(std::string(token), nullptr).first->second;
+    }
+    if (!*slot) *slot = std::make_unique<Node>();
+    return **slot;
+  }
+
+  void erase_child(std::string_view token) {
+    if (token == kPartialWildcard) {
+      pwc.reset();
+    } else if (token == kFullWildcard) {
+      fwc.reset();
+    } else if (auto it = literals.find(token); it != literals.end()) {
+      literals.erase(it);
+    }
+  }
+
+  // The reference's matchLevel: at each level a '>' child matches all the remaining tokens,
+  // a '*' child matches this token (recurse with the rest), and the literal child continues
+  // the walk. `toks` is a literal subject's tokens, none empty.
+  void collect(std::span<const std::string_view> toks, ResultBuilder& out) const {
+    const Level* l = this;
+    const Node* n = nullptr;
+    const Node* star = nullptr;
+    for (size_t i = 0; i < toks.size(); ++i) {
+      if (l == nullptr) return;
+      if (l->fwc) out.add(l->fwc->plain, l->fwc->queues);
+      star = l->pwc.get();
+      if (star != nullptr && star->next && i + 1 < toks.size()) {
+        star->next->collect(toks.subspan(i + 1), out);
+      }
+      n = l->literal(toks[i]);
+      l = n != nullptr ? n->next.get() : nullptr;
+    }
+    if (n != nullptr) out.add(n->plain, n->queues);
+    if (star != nullptr) out.add(star->plain, star->queues);
+  }
+
+  // Follows `sub`'s path from this level (`token` is its next token, `rest` the ones after)
+  // and removes it where the path ends; on the way back up, drops every node and level the
+  // removal left empty, so churn of unique subjects does not grow the trie.
+  // Returns false when `sub` was not there.
+  bool remove(std::string_view token, proto::Tokens& rest, const Subscription& sub) {
+    Node* n = child(token);
+    if (n == nullptr) return false;
+    std::string_view next_token;
+    bool found;
+    if (rest.next(next_token)) {
+      found = n->next && n->next->remove(next_token, rest, sub);
+      if (found && n->next->empty()) n->next.reset();
+    } else {
+      found = n->remove(sub);
+    }
+    if (found && n->empty()) erase_child(token);
+    return found;
+  }
+
+  // Calls visit(const Node&) for every node below this level, depth first.
+  template <typename F>
+  void for_each_node(const F& visit) const {
+    auto descend = [&](const Node& n) {
+      visit(n);
+      if (n.next) n.next->for_each_node(visit);
+    };
+    for (const auto& entry : literals) descend(*entry.second);
+    if (pwc) descend(*pwc);
+    if (fwc) descend(*fwc);
+  }
+};
+
+
+SubIndex::SubIndex(size_t cache_max) : root_(std::make_unique<Level>()), cache_max_(cache_max) {
+  cache_.reserve(cache_max_);
+}
+
+SubIndex::~SubIndex() = default;
+
+void SubIndex::insert(const SubPtr& sub) {
+  assert(sub && !sub->subject.empty());
+  std::unique_lock lock(mu_);
+  Level* l = root_.get();
+  Node* n = nullptr;
+  proto::Tokens toks(sub->subject);
+  std::string_view t;
+  while (toks.next(t)) {
+    if (n != nullptr) {
+      if (!n->next) n->next = std::make_unique<Level>();
+      l = n->next.get();
+    }
+    n = &l->child_or_create(t);
+  }
+  if (!n->add(sub)) return;  // already in the index: nothing changed
+  sub->closed.store(false, std::memory_order_relaxed);
+  ++count_;
+  ++generation_;
+  inserts_.fetch_add(1, std::memory_order_relaxed);
+  invalidate_cache_locked(sub->subject);
+}
+
+bool SubIndex::remove(const SubPtr& sub) {
+  if (!sub) return false;
+  std::unique_lock lock(mu_);
+  proto::Tokens toks(sub->subject);
+  std::string_view first;
+  toks.next(first);
+  if (!root_->remove(first, toks, *sub)) return false;
+  // Holders of an earlier match result skip it from now on.
+  sub->closed.store(true, std::memory_order_relaxed);
+  --count_;
+  ++generation_;
+  removes_.fetch_add(1, std::memory_order_relaxed);
+  invalidate_cache_locked(sub->subject);
+  return true;
+}
+
+// Hot path. A hit costs the shared lock, one hash probe (no allocation: transparent lookup)
+// and a reference-count increment.
+std::shared_ptr<const MatchResult> SubIndex::match(std::string_view subject) {
+  matches_.fetch_add(1, std::memory_order_relaxed);
+  std::shared_ptr<const MatchResult> result;
+  uint64_t generation;
+  {
+    std::shared_lock lock(mu_);
+    if (cache_max_ > 0) {
+      auto it = cache_.find(subject);
+      if (it != cache_.end()) {
+        cache_hits_.fetch_add(1, std::memory_order_relaxed);
+        return it->second;
+      }
+    }
+    generation = generation_;
+    result = match_locked(subject);
+  }
+  if (!result) return empty_result();  // not a valid subject: nothing to cache
+  if (cache_max_ > 0) {
+    std::unique_lock lock(mu_);
+    // A mutation between the two locks may have changed the answer; store only a result
+    // that is still current (the next match recomputes otherwise).
+    if (generation_ == generation) store_locked(subject, result);
+  }
+  return result;
+}
+
+// Returns null for a subject with an empty token (not a valid literal subject).
+// mu_ held (shared or exclusive) on entry.
+std::shared_ptr<const MatchResult> SubIndex::match_locked(std::string_view subject) const {
+  // Tokens on the stack for all but very long subjects: no allocation on the miss path
+  // besides the result itself.
+  constexpr size_t kInlineTokens = 32;
+  std::array<std::string_view, kInlineTokens> inline_tokens;
+  std::vector<std::string_view> long_tokens;
+  size_t n = 0;
+  proto::Tokens toks(subject);
+  std::string_view t;
+  while (toks.next(t)) {
+    if (t.empty()) return nullptr;
+    if (n < kInlineTokens) {
+      inline_tokens[n] = t;
+    } else {
+      if (long_tokens.empty()) long_tokens.assign(inline_tokens.begin(), inline_tokens.end());
+      long_tokens.push_back(t);
+    }
+    ++n;
+  }
+  std::span<const std::string_view> tokens =
+      n <= kInlineTokens ? std::span<const std::string_view>(inline_tokens.data(), n)
+                         : std::span<const std::string_view>(long_tokens);
+  ResultBuilder builder;
+  root_->collect(tokens, builder);
+  return builder.finish();
+}
+
+// Drops every cached subject that `pattern` matches: the one key for a literal pattern, a
+// scan of the (bounded) cache for a wildcard one. mu_ held exclusively on entry.
+void SubIndex::invalidate_cache_locked(std::string_view pattern) {
+  if (cache_.empty()) return;
+  if (!has_wildcard_token(pattern)) {
+    if (auto it = cache_.find(pattern); it != cache_.end()) cache_.erase(it);
+    return;
+  }
+  for (auto it = cache_.begin(); it != cache_.end();) {
+    if (pattern_matches(pattern, it->first)) {
+      it = cache_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+// mu_ held exclusively on entry.
+void SubIndex::store_locked(std::string_view subject, std::shared_ptr<const MatchResult> result) {
+  if (cache_.find(subject) != cache_.end()) return;  // another miss of the same generation won
+  if (cache_.size() >= cache_max_) {
+    // Evict one entry at random: the first entry of a random non-empty bucket. The load
+    // factor is near 1 when the cache is full, so this probes about two buckets.
+    rng_state_ ^= rng_state_ << 13;
+    rng_state_ ^= rng_state_ >> 7;
+    rng_state_ ^= rng_state_ << 17;
+    const size_t buckets = cache_.bucket_count();
+    size_t b = rng_state_ % buckets;
+    while (cache_.bucket_size(b) == 0) b = (b + 1) % buckets;
+    cache_.erase(cache_.find(cache_.begin(b)->first));
+  }
+  cache_.emplace(std::string(subject), std::move(result));
+}
+
+size_t SubIndex::count() const {
+  std::shared_lock lock(mu_);
+  return count_;
+}
+
+size_t SubIndex::cache_size() const {
+  std::shared_lock lock(mu_);
+  return cache_.size();
+}
+
+std::vector<SubPtr> SubIndex::all() const {
+  std::shared_lock lock(mu_);
+  std::vector<SubPtr> subs;
+  subs.reserve(count_);
+  root_->for_each_node([&](const Node& n) {
+    const auto& plain = n.plain.items();
+    subs.insert(subs.end(), plain.begin(), plain.end());
+    for (const QueueGroup& g : n.queues) {
+      const auto& members = g.members.items();
+      subs.insert(subs.end(), members.begin(), members.end());
+    }
+  });
+  return subs;
+}
+
+size_t SubIndex::node_count() const {
+  std::shared_lock lock(mu_);
+  size_t nodes = 0;
+  root_->for_each_node([&](const Node&) { ++nodes; });
+  return nodes;
+}
+
+}  // namespace pylon::server

@@ -1,0 +1,130 @@
+// pylon-server: the NATS-protocol message server.
+#include <fmt/format.h>
+#include <signal.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+
+#include "server/config/config.h"
+#include "server/flags.h"
+#include "server/log.h"
+#include "server/server.h"
+#include "server/signals.h"
+
+using namespace pylon;
+using namespace pylon::server;
+
+namespace {
+
+int run(CommandLine& cl) {
+  auto log = std::make_shared<Logger>();
+  Options& o = cl.opts;
+  log->set_time(o.logtime);
+  log->set_debug(o.debug);
+  log->set_trace(o.trace);
+  log->set_size_limit(o.log_size_limit);
+  try {
+    log->open(o.log_file);
+  } catch (const std::exception& e) {
+    std::cerr << "pylon-server: " << e.what() << "\n";
+    return 1;
+  }
+  for (const auto& w : cl.warnings) log->warn("{}", w);
+
+  // Block the signals we handle before any thread starts, so only sigwait sees them.
+  sigset_t set;
+  sigemptyset(&set);
+  for (int s : {SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2, SIGQUIT}) sigaddset(&set, s);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  server::Server srv(o, log);
+  try {
+    srv.start();
+  } catch (const std::exception& e) {
+    log->fatal("{}", e.what());
+    return 1;
+  }
+  if (!o.pid_file.empty()) {
+    std::ofstream pf(o.pid_file, std::ios::trunc);
+    if (!pf) {
+      log->fatal("Could not write pidfile: open {}: {}", o.pid_file, std::strerror(errno));
+      srv.shutdown();
+      return 1;
+    }
+    pf << ::getpid();
+  }
+
+  for (;;) {
+    int sig = 0;
+    if (sigwait(&set, &sig) != 0) continue;
+    if (sig == SIGINT || sig == SIGTERM || sig == SIGQUIT) {
+      log->info("Trapped \"{}\" signal", sig == SIGINT ? "interrupt" : sig == SIGTERM ? "terminated" : "quit");
+      break;
+    }
+    if (sig == SIGUSR1) {
+      log->info("Trapped \"user defined signal 1\" signal");
+      log->reopen();
+      log->info("File log re-opened");
+      continue;
+    }
+    if (sig == SIGHUP) {
+      log->info("Trapped \"hangup\" signal");
+      log->error("Failed to reload server configuration: configuration reload is not supported yet");
+      continue;
+    }
+    if (sig == SIGUSR2) {
+      log->info("Trapped \"user defined signal 2\" signal");
+      log->error("Lame duck mode is not supported yet; use SIGTERM to stop");
+      continue;
+    }
+  }
+  srv.shutdown();
+  if (!o.pid_file.empty()) ::unlink(o.pid_file.c_str());
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CommandLine cl;
+  try {
+    cl = parse_command_line(argc, argv);
+  } catch (const FlagError& e) {
+    std::cerr << "pylon-server: " << e.what() << "\n" << "Run 'pylon-server --help' for the options.\n";
+    return 1;
+  } catch (const config::ConfigError& e) {
+    std::cerr << "pylon-server: " << e.what() << "\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "pylon-server: " << e.what() << "\n";
+    return 1;
+  }
+  switch (cl.action) {
+    case CommandLine::Action::kHelp:
+      std::cout << usage_text();
+      return 0;
+    case CommandLine::Action::kVersion:
+      std::cout << fmt::format("pylon-server: v{} (NATS protocol of nats-server v{})\n", kPylonVersion,
+                               kNatsCompatVersion);
+      return 0;
+    case CommandLine::Action::kTestConfig:
+      std::cout << fmt::format("pylon-server: configuration file {} is valid\n", cl.opts.config_file);
+      return 0;
+    case CommandLine::Action::kSignal:
+      try {
+        send_signal_command(cl.signal, cl.opts.pid_file);
+        return 0;
+      } catch (const std::exception& e) {
+        std::cerr << "pylon-server: " << e.what() << "\n";
+        return 1;
+      }
+    case CommandLine::Action::kRun:
+      break;
+  }
+  return run(cl);
+}
