@@ -26,7 +26,7 @@ test: build
 
 # Side-by-side benchmark against nats-server; prints ratios.
 bench: build
-	./scripts/bench.sh
+	BUILD_DIR=$(BUILD) ./scripts/bench.sh
 
 clean:
 	rm -rf $(BUILD)

@@ -6,6 +6,7 @@
 #include "proto/subject.h"
 #include "proto/writer.h"
 #include "server/auth.h"
+#include "server/cluster.h"
 #include "server/errors.h"
 #include "server/event_loop.h"
 #include "server/router.h"
@@ -87,7 +88,7 @@ bool ClientConn::on_read(std::string_view data) {
   auto r = parser_.parse(data, *this);
   if (r.error != proto::ParseError::kNone) {
     auto& log = server().log();
-    CloseReason reason = CloseReason::kParseError;
+    CloseReason reason = CloseReason::kProtocolViolation;
     switch (r.error) {
       case proto::ParseError::kMaxPayload:
         reason = CloseReason::kMaxPayloadExceeded;
@@ -101,10 +102,22 @@ bool ClientConn::on_read(std::string_view data) {
         log.error("{} - Client parser ERROR: {}", log_prefix(), r.detail);
         break;
     }
-    send_err_and_close(proto::error_text(r.error), reason);
+    // As the reference: malformed arguments close without an -ERR; the rest say why.
+    if (proto::sends_err(r.error)) {
+      send_err_and_close(proto::error_text(r.error), reason);
+    } else {
+      close(reason, true);
+    }
     return false;
   }
   return !r.stopped && !closing();
+}
+
+bool ClientConn::on_err(std::string_view text) {
+  // A client has no business sending -ERR; the reference logs it and closes.
+  server().log().error("{} - Client Error '{}'", log_prefix(), text);
+  close(CloseReason::kParseError, true);
+  return false;
 }
 
 void ClientConn::on_closing() {
@@ -113,6 +126,7 @@ void ClientConn::on_closing() {
 }
 
 void ClientConn::on_closed(CloseReason reason) {
+  server().closed_clients().add(*this, reason);  // monitoring: /connz?state=closed
   // Drop every subscription from the index; holders of older match results see `closed`.
   std::unordered_map<std::string, SubPtr> subs;
   {
@@ -122,6 +136,7 @@ void ClientConn::on_closed(CloseReason reason) {
   for (auto& [sid, sub] : subs) {
     sub->closed.store(true, std::memory_order_relaxed);
     server().index().remove(sub);
+    server().cluster().local_sub_removed(*sub);
     sub->owner_ref.reset();  // break the cycle sub -> connection
   }
   server().remove_client(cid());
@@ -184,8 +199,9 @@ bool ClientConn::on_connect(std::string_view text) {
     if (!v.is_object()) throw std::runtime_error("not an object");
     obj = std::move(v.as_object());
   } catch (const std::exception& e) {
+    // The reference closes silently on a CONNECT it cannot read.
     server().log().error("{} - Client parser ERROR: invalid CONNECT: {}", log_prefix(), e.what());
-    send_err_and_close(err::kUnknownProtocol, CloseReason::kParseError);
+    close(CloseReason::kProtocolViolation, true);
     return false;
   }
   // Auth first: nothing else of an unauthenticated CONNECT matters.
@@ -193,8 +209,9 @@ bool ClientConn::on_connect(std::string_view text) {
     auth_violation();
     return false;
   }
-  verbose_ = json_bool(obj, "verbose", false);
-  pedantic_ = json_bool(obj, "pedantic", false);
+  // Absent fields keep the reference's defaults: verbose and pedantic on, echo on.
+  verbose_ = json_bool(obj, "verbose", true);
+  pedantic_ = json_bool(obj, "pedantic", true);
   echo_ = json_bool(obj, "echo", true);
   headers_ = json_bool(obj, "headers", false);
   no_responders_ = json_bool(obj, "no_responders", false);
@@ -202,7 +219,7 @@ bool ClientConn::on_connect(std::string_view text) {
   lang_ = std::string(json_string(obj, "lang"));
   version_ = std::string(json_string(obj, "version"));
   if (auto* p = obj.if_contains("protocol"); p && p->is_int64()) protocol_ = static_cast<int>(p->get_int64());
-  if (protocol_ < 0 || protocol_ > 1) {
+  if (protocol_.load() < 0 || protocol_.load() > 1) {
     send_err_and_close(err::kBadClientProtocol, CloseReason::kBadClientProtocolVersion);
     return false;
   }
@@ -213,6 +230,12 @@ bool ClientConn::on_connect(std::string_view text) {
   if (!connect_received_) {
     connect_received_ = true;
     auth_timer_.cancel();
+    // Monitoring: estimate the RTT from accept to CONNECT until a PONG measures it (as the reference).
+    auto now = std::chrono::system_clock::now();
+    rtt_ns_.store(std::max<int64_t>(1, std::chrono::duration_cast<std::chrono::nanoseconds>(now - started_at()).count()),
+                  std::memory_order_relaxed);
+    activity_ns_.store(std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count(),
+                       std::memory_order_relaxed);
   }
   if (verbose_) send_ok();
   return true;
@@ -230,6 +253,12 @@ bool ClientConn::on_pong() {
   server().log().tracef("{} - <<- [PONG]", trace_prefix());
   if (!check_connected()) return false;
   pings_out_ = 0;
+  if (ping_sent_ != std::chrono::steady_clock::time_point{}) {  // monitoring: RTT of our PING
+    auto rtt = std::chrono::steady_clock::now() - ping_sent_;
+    rtt_ns_.store(std::max<int64_t>(1, std::chrono::duration_cast<std::chrono::nanoseconds>(rtt).count()),
+                  std::memory_order_relaxed);
+    ping_sent_ = {};
+  }
   return true;
 }
 
@@ -248,14 +277,16 @@ bool ClientConn::on_pub(const proto::MsgArgs& a, std::string_view payload) {
   if (!check_connected()) return false;
   if (a.header_len >= 0 && !headers_) {
     // HPUB from a client that did not announce headers support.
+    // The reference closes silently.
     srv.log().error("{} - message headers not supported", log_prefix());
-    send_err_and_close("Message headers not supported", CloseReason::kProtocolViolation);
+    close(CloseReason::kProtocolViolation, true);
     return false;
   }
   in_msgs.fetch_add(1, std::memory_order_relaxed);
   in_bytes.fetch_add(payload.size(), std::memory_order_relaxed);
   srv.stats().in_msgs.fetch_add(1, std::memory_order_relaxed);
   srv.stats().in_bytes.fetch_add(payload.size(), std::memory_order_relaxed);
+  batch_activity_ = true;
 
   // Wildcards cannot be published to; pedantic clients are told so (the reference's text).
   if (!proto::valid_publish_subject(a.subject, true)) {
@@ -343,6 +374,7 @@ void ClientConn::expire_subscription(const SubPtr& sub) {
   }
   sub->closed.store(true, std::memory_order_relaxed);
   server().index().remove(sub);
+  server().cluster().local_sub_removed(*sub);
   sub->owner_ref.reset();
 }
 
@@ -350,6 +382,7 @@ bool ClientConn::on_sub(std::string_view subject, std::string_view queue, std::s
   auto& srv = server();
   srv.log().tracef("{} - <<- [SUB {} {}{}{}]", trace_prefix(), subject, queue, queue.empty() ? "" : " ", sid);
   if (!check_connected()) return false;
+  batch_activity_ = true;
   if (!proto::valid_subscribe_subject(subject, pedantic_) ||
       (!queue.empty() && !proto::valid_queue_name(queue))) {
     srv.log().error("{} - Invalid subject: {}", log_prefix(), subject);
@@ -379,6 +412,7 @@ bool ClientConn::on_sub(std::string_view subject, std::string_view queue, std::s
     subs_.emplace(sub->sid, sub);
   }
   srv.index().insert(sub);
+  srv.cluster().local_sub_added(*sub);
   if (verbose_) send_ok();
   return true;
 }
@@ -391,6 +425,7 @@ bool ClientConn::on_unsub(std::string_view sid, int64_t max_msgs) {
     srv.log().tracef("{} - <<- [UNSUB {}]", trace_prefix(), sid);
   }
   if (!check_connected()) return false;
+  batch_activity_ = true;
   SubPtr sub;
   {
     std::lock_guard lk(subs_mu_);
@@ -409,6 +444,7 @@ bool ClientConn::on_unsub(std::string_view sid, int64_t max_msgs) {
   if (sub) {
     sub->closed.store(true, std::memory_order_relaxed);
     srv.index().remove(sub);
+    srv.cluster().local_sub_removed(*sub);
     sub->owner_ref.reset();
   }
   if (verbose_) send_ok();
@@ -439,6 +475,7 @@ void ClientConn::on_ping_timer() {
   }
   ++pings_out_;
   srv.log().tracef("{} - ->> [PING]", trace_prefix());
+  ping_sent_ = std::chrono::steady_clock::now();
   queue_self("PING\r\n");
   loop().flush_touched();
   schedule_ping();

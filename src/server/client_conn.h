@@ -12,6 +12,7 @@
 #include <random>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "proto/parser.h"
 #include "server/connection.h"
@@ -32,6 +33,23 @@ class ClientConn final : public Connection, private proto::ParserHandler {
   const std::string& lang() const noexcept { return lang_; }
   const std::string& version() const noexcept { return version_; }
   size_t num_subs() const;
+  int protocol() const noexcept { return protocol_; }
+  bool connected() const noexcept { return connect_received_; }
+
+  // Monitoring (/connz; any thread). A copy of the subscriptions; the round-trip time (estimated
+  // at CONNECT, then measured by our PINGs); when the client last published or (un)subscribed.
+  std::vector<SubPtr> subscriptions() const {
+    std::lock_guard lk(subs_mu_);
+    std::vector<SubPtr> out;
+    out.reserve(subs_.size());
+    for (const auto& [sid, sub] : subs_) out.push_back(sub);
+    return out;
+  }
+  std::chrono::nanoseconds rtt() const noexcept { return std::chrono::nanoseconds(rtt_ns_.load(std::memory_order_relaxed)); }
+  std::chrono::system_clock::time_point last_activity_at() const noexcept {
+    int64_t ns = activity_ns_.load(std::memory_order_relaxed);
+    return ns == 0 ? started_at() : std::chrono::system_clock::time_point(std::chrono::nanoseconds(ns));
+  }
 
   // Delivers one message to `sub` (owned by this client). Called from any loop.
   // Returns true when the message was queued.
@@ -53,7 +71,7 @@ class ClientConn final : public Connection, private proto::ParserHandler {
   bool on_ping() override;
   bool on_pong() override;
   bool on_ok() override { return true; }
-  bool on_err(std::string_view) override { return true; }
+  bool on_err(std::string_view text) override;
   bool on_pub(const proto::MsgArgs& args, std::string_view payload) override;
   bool on_sub(std::string_view subject, std::string_view queue, std::string_view sid) override;
   bool on_unsub(std::string_view sid, int64_t max_msgs) override;
@@ -79,17 +97,22 @@ class ClientConn final : public Connection, private proto::ParserHandler {
   int pings_out_ = 0;
 
   // CONNECT state.
-  bool connect_received_ = false;
-  bool verbose_ = false;
-  bool pedantic_ = false;
+  std::atomic<bool> connect_received_{false};
+  bool verbose_ = true;   // the reference's defaultOpts, until CONNECT says otherwise
+  bool pedantic_ = true;
   bool echo_ = true;
   bool headers_ = false;
   bool no_responders_ = false;
-  int protocol_ = 0;
+  std::atomic<int> protocol_{0};
   std::string name_, lang_, version_;
 
   mutable std::mutex subs_mu_;
   std::unordered_map<std::string, SubPtr> subs_;  // by sid
+  // Monitoring (see rtt(), last_activity_at()).
+  std::atomic<int64_t> rtt_ns_{0};
+  std::atomic<int64_t> activity_ns_{0};                // system_clock since epoch; 0: started_at()
+  bool batch_activity_ = false;                        // loop thread: a PUB/SUB/UNSUB in this read
+  std::chrono::steady_clock::time_point ping_sent_{};  // loop thread: our outstanding PING
 };
 
 }  // namespace pylon::server

@@ -24,7 +24,8 @@ constexpr size_t kShrinkOutbound = 1024 * 1024;
 Connection::Connection(Server& server, EventLoop& loop, asio::ip::tcp::socket socket, Kind kind, uint64_t cid)
     : server_(server), loop_(loop), socket_(std::move(socket)), kind_(kind), cid_(cid),
       started_at_(std::chrono::system_clock::now()), last_activity_(std::chrono::steady_clock::now()),
-      write_timer_(loop.ctx()) {
+      write_timer_(loop.ctx()),
+      stall_timer_(loop.ctx()) {
   error_code ec;
   auto ep = socket_.remote_endpoint(ec);
   if (!ec) {
@@ -61,7 +62,7 @@ void Connection::do_read() {
     self->last_activity_ = std::chrono::steady_clock::now();
     bool more = self->on_read(std::string_view(self->read_buf_.data(), n));
     // One flush per read batch for every connection this batch delivered to.
-    self->loop_.flush_touched();
+    auto stalled = self->loop_.flush_touched();
     if (!more || self->closing()) return;
     // Adapt the buffer: double when a read fills it, halve after repeated short reads.
     size_t cap = self->read_buf_.size();
@@ -77,8 +78,72 @@ void Connection::do_read() {
     } else {
       self->short_reads_ = 0;
     }
+    if (stalled && stalled.get() != self.get() && self->kind_ == Kind::kClient) {
+      // A receiver is filling up: give it time to drain before reading more from this producer.
+      self->read_paused_ = true;
+      self->stall_timer_.expires_after(stalled->stall_duration());
+      self->stall_timer_.async_wait([self](const error_code& ec) {
+        if (!ec) {
+          self->server_.log().debugf("{} - Timed out of fast producer stall", self->log_prefix_);
+          self->resume_read();
+        }
+      });
+      stalled->add_stall_waiter(self);
+      return;
+    }
     self->do_read();
   });
+}
+
+void Connection::resume_read() {
+  if (!read_paused_ || closing()) return;
+  read_paused_ = false;
+  stall_timer_.cancel();
+  do_read();
+}
+
+bool Connection::stalled() const noexcept {
+  int64_t mp = server_.options().max_pending;
+  return mp > 0 && static_cast<int64_t>(pending_bytes()) > mp / 2;
+}
+
+std::chrono::milliseconds Connection::stall_duration() const noexcept {
+  // The reference's stallDuration: 100ms, growing with how far past half full we are, 1s when full.
+  using namespace std::chrono;
+  int64_t mp = server_.options().max_pending;
+  int64_t pb = static_cast<int64_t>(pending_bytes());
+  milliseconds ttl(100);
+  if (pb >= mp) return milliseconds(1000);
+  int64_t half = mp / 2;
+  if (pb > half) {
+    int64_t step = std::max<int64_t>(half / 10, 1);
+    ttl += milliseconds(100 * ((pb - half) / step));
+  }
+  return std::min(ttl, milliseconds(1000));
+}
+
+void Connection::add_stall_waiter(const std::shared_ptr<Connection>& producer) {
+  {
+    std::lock_guard lk(out_mu_);
+    if (!closing_.load(std::memory_order_relaxed) && stalled()) {
+      stall_waiters_.push_back(producer);
+      return;
+    }
+  }
+  // Drained (or gone) meanwhile: the producer goes on at once.
+  asio::post(producer->loop_.ctx(), [producer] { producer->resume_read(); });
+}
+
+void Connection::notify_stall_waiters() {
+  std::vector<std::weak_ptr<Connection>> waiters;
+  {
+    std::lock_guard lk(out_mu_);
+    if (stall_waiters_.empty()) return;
+    waiters.swap(stall_waiters_);
+  }
+  for (auto& w : waiters) {
+    if (auto p = w.lock()) asio::post(p->loop_.ctx(), [p] { p->resume_read(); });
+  }
 }
 
 bool Connection::enqueue(std::string_view bytes) {
@@ -161,6 +226,7 @@ void Connection::on_write_done(const error_code& ec, size_t n) {
   } else {
     out_writing_.clear();
   }
+  if (!stalled()) notify_stall_waiters();
   if (closed_) return;
   if (ec) {
     close(CloseReason::kWriteError, false);
@@ -204,6 +270,8 @@ void Connection::finish_close() {
   closed_ = true;
   error_code ec;
   write_timer_.cancel();
+  stall_timer_.cancel();
+  notify_stall_waiters();
   // Discard unread input first: closing with unread bytes makes the kernel send a reset,
   // which can destroy our final -ERR in the peer's receive buffer before it reads it.
   for (size_t avail = socket_.available(ec); !ec && avail > 0; avail = socket_.available(ec)) {

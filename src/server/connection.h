@@ -23,6 +23,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "server/close_reason.h"
 
@@ -83,6 +84,16 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Write coalescing: the batch token of the last loop batch that touched us (EventLoop).
   std::atomic<uint64_t> touch_token_{0};
 
+  // Fast-producer stall, as the reference: a receiver more than half full (max_pending/2)
+  // is "stalled"; a client that just delivered to it pauses reading until the receiver has
+  // drained below that mark, or for at most stall_duration(). So a healthy but briefly
+  // slower subscriber is not cut off while a publisher floods it; one that stays behind
+  // still reaches max_pending and is cut as a slow consumer.
+  bool stalled() const noexcept;
+  std::chrono::milliseconds stall_duration() const noexcept;
+  // Any thread: `producer` wants to resume reading when we drain.
+  void add_stall_waiter(const std::shared_ptr<Connection>& producer);
+
  protected:
   // On the loop, once, before the first read.
   virtual void on_start() = 0;
@@ -101,6 +112,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
  private:
   bool account_appended_locked(std::unique_lock<std::mutex>& lk, size_t n);
   void do_read();
+  // Loop thread: continue reading after a stall (idempotent).
+  void resume_read();
+  void notify_stall_waiters();
   void start_write();  // loop thread
   void on_write_done(const boost::system::error_code& ec, size_t n);
   void finish_close();  // loop thread
@@ -138,6 +152,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool closed_ = false;       // loop thread: socket closed, on_closed called
   bool flush_on_close_ = false;
   bool reading_ = false;
+
+  // Producer side of a stall (loop thread).
+  boost::asio::steady_timer stall_timer_;
+  bool read_paused_ = false;
+  // Receiver side: producers waiting for us to drain (under out_mu_).
+  std::vector<std::weak_ptr<Connection>> stall_waiters_;
 };
 
 }  // namespace pylon::server

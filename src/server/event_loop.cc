@@ -38,14 +38,16 @@ void EventLoop::touch(Connection* c) {
   }
 }
 
-void EventLoop::flush_touched() {
-  if (touched_.empty()) {
-    ++batch_;
-    return;
-  }
-  for (auto& c : touched_) c->flush_signal();
-  touched_.clear();
+std::shared_ptr<Connection> EventLoop::flush_touched() {
   ++batch_;
+  if (touched_.empty()) return nullptr;
+  std::shared_ptr<Connection> stalled;
+  for (auto& c : touched_) {
+    c->flush_signal();
+    if (c->stalled() && (!stalled || c->pending_bytes() > stalled->pending_bytes())) stalled = c;
+  }
+  touched_.clear();
+  return stalled;
 }
 
 }  // namespace pylon::server

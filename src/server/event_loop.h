@@ -37,7 +37,8 @@ class EventLoop {
   // Loop thread only. Remembers that `c` got data in this batch (once per batch).
   void touch(Connection* c);
   // Loop thread only. Signals every touched connection to write, and forgets them.
-  void flush_touched();
+  // Returns the fullest touched connection when one is stalled (see Connection::stalled).
+  std::shared_ptr<Connection> flush_touched();
 
  private:
   boost::asio::io_context ctx_;

@@ -1,9 +1,13 @@
 #include "server/router.h"
 
 #include <cstdint>
+#include <random>
+#include <vector>
 
+#include "proto/parser.h"
 #include "server/client_conn.h"
 #include "server/event_loop.h"
+#include "server/route_conn.h"
 #include "server/server.h"
 
 namespace pylon::server {
@@ -14,7 +18,8 @@ namespace {
 uint64_t next_random() {
   thread_local uint64_t state = [] {
     std::random_device rd;
-    return (static_cast<uint64_t>(rd()) << 32) ^ rd() ^ reinterpret_cast<uintptr_t>(&state);
+    uint64_t s = (static_cast<uint64_t>(rd()) << 32) ^ rd();
+    return s ? s : 0x9E3779B97F4A7C15ULL;
   }();
   // xorshift64*
   state ^= state >> 12;
@@ -23,16 +28,43 @@ uint64_t next_random() {
   return state * 0x2545F4914F6CDD1DULL;
 }
 
-// Delivers to one subscription; false when it did not take the message.
-bool deliver_to(EventLoop& loop, const Origin& origin, Subscription& sub, const Message& msg) {
+bool is_client(const Subscription& s) { return s.owner->kind() == Connection::Kind::kClient; }
+
+// Delivers to one local client subscription; false when it did not take the message.
+bool deliver_local(EventLoop& loop, const Origin& origin, Subscription& sub, const Message& msg) {
   if (sub.closed.load(std::memory_order_relaxed)) return false;
   Connection* owner = sub.owner;
   if (owner == origin.conn && !origin.echo) return false;
-  if (owner->kind() != Connection::Kind::kClient) return false;  // routes: cluster issue
   auto* client = static_cast<ClientConn*>(owner);
   if (!client->deliver(sub, msg.subject, msg.reply, msg.header_len, msg.payload)) return false;
   loop.touch(owner);
   return true;
+}
+
+// Tries local client members of a queue group, starting at a random one.
+bool deliver_to_local_member(EventLoop& loop, const Origin& origin, const std::vector<SubPtr>& group,
+                             const Message& msg) {
+  size_t n = group.size();
+  size_t start = static_cast<size_t>(next_random() % n);
+  for (size_t i = 0; i < n; ++i) {
+    Subscription& s = *group[(start + i) % n];
+    if (is_client(s) && deliver_local(loop, origin, s, msg)) return true;
+  }
+  return false;
+}
+
+// One outgoing copy per route, with the queue groups it was chosen for.
+struct RouteTarget {
+  RouteConn* route;
+  std::vector<std::string_view> queues;
+};
+
+RouteTarget& target_for(std::vector<RouteTarget>& targets, RouteConn* r) {
+  for (auto& t : targets) {
+    if (t.route == r) return t;
+  }
+  targets.push_back(RouteTarget{r, {}});
+  return targets.back();
 }
 
 }  // namespace
@@ -40,20 +72,67 @@ bool deliver_to(EventLoop& loop, const Origin& origin, Subscription& sub, const 
 bool route_message(Server& server, EventLoop& loop, const Origin& origin, const Message& msg) {
   auto result = server.index().match(msg.subject);
   bool delivered = false;
+  std::vector<RouteTarget> targets;  // allocates only when a route is interested
+
   for (const auto& sub : result->plain) {
-    delivered |= deliver_to(loop, origin, *sub, msg);
+    if (is_client(*sub)) {
+      delivered |= deliver_local(loop, origin, *sub, msg);
+    } else if (!sub->closed.load(std::memory_order_relaxed)) {
+      auto* r = static_cast<RouteConn*>(sub->owner);
+      if (r->registered()) target_for(targets, r);
+    }
   }
   for (const auto& group : result->queues) {
     if (group.empty()) continue;
-    // Start at a random member; if it cannot take the message (closed, echo), try the next.
-    size_t n = group.size();
-    size_t start = static_cast<size_t>(next_random() % n);
-    for (size_t i = 0; i < n; ++i) {
-      if (deliver_to(loop, origin, *group[(start + i) % n], msg)) {
-        delivered = true;
+    if (deliver_to_local_member(loop, origin, group, msg)) {
+      delivered = true;
+      continue;
+    }
+    // No local member: pick a route by the peers' queue weights (member counts).
+    int64_t total = 0;
+    for (const auto& s : group) {
+      if (!is_client(*s) && !s->closed.load(std::memory_order_relaxed) && static_cast<RouteConn*>(s->owner)->registered())
+        total += s->weight.load(std::memory_order_relaxed);
+    }
+    if (total <= 0) continue;
+    int64_t pick = static_cast<int64_t>(next_random() % static_cast<uint64_t>(total));
+    for (const auto& s : group) {
+      if (is_client(*s) || s->closed.load(std::memory_order_relaxed)) continue;
+      auto* r = static_cast<RouteConn*>(s->owner);
+      if (!r->registered()) continue;
+      pick -= s->weight.load(std::memory_order_relaxed);
+      if (pick < 0) {
+        target_for(targets, r).queues.push_back(s->queue);
         break;
       }
     }
+  }
+  for (auto& t : targets) {
+    if (t.route->send_message(msg.subject, msg.reply, msg.header_len, msg.payload, t.queues)) {
+      loop.touch(t.route);
+      delivered = true;
+    }
+  }
+  return delivered;
+}
+
+bool route_inbound_message(Server& server, EventLoop& loop, RouteConn* from, const Message& msg,
+                           std::string_view queues) {
+  auto result = server.index().match(msg.subject);
+  bool delivered = false;
+  Origin origin{from, true};
+  for (const auto& sub : result->plain) {
+    if (is_client(*sub)) delivered |= deliver_local(loop, origin, *sub, msg);
+  }
+  if (queues.empty()) return delivered;
+  for (const auto& group : result->queues) {
+    if (group.empty()) continue;
+    // Only the groups the sender chose us for.
+    std::string_view name = group.front()->queue;
+    bool listed = false;
+    std::string_view rest = queues, q;
+    while (!listed && proto::next_queue(rest, q)) listed = q == name;
+    if (listed) delivered |= deliver_to_local_member(loop, origin, group, msg);
   }
   return delivered;
 }

@@ -1,6 +1,12 @@
 // Message routing: given a published message, find the interested subscriptions and
-// deliver it — every plain subscriber once, one member of each queue group — appending to
-// receivers' outbound buffers and touching them for the end-of-batch flush.
+// deliver it — every plain subscriber once, one member of each queue group cluster-wide —
+// appending to receivers' outbound buffers and touching them for the end-of-batch flush.
+//
+// Cluster rules (as nats-server 2.9): a queue group prefers a local member; only when none
+// can take the message does it go to a route, picked by the peers' queue weights, with the
+// group's name on that route's RMSG. Each route gets at most one copy of a message. A message
+// that arrived from a route is delivered to local clients only (full mesh, one hop), and to a
+// queue group only if the sender named the group.
 //
 // Hot path: one index lookup (usually a cache hit), then per receiver one small locked
 // append. The payload is copied once, into the receiver's outbound buffer.
@@ -12,6 +18,7 @@ namespace pylon::server {
 
 class Connection;
 class EventLoop;
+class RouteConn;
 class Server;
 
 struct Message {
@@ -27,8 +34,13 @@ struct Origin {
   bool echo = true;            // false: never deliver to origin's own subscriptions
 };
 
-// Delivers `msg` to local subscribers. Runs on `loop` (the origin's loop).
-// Returns true when at least one subscriber was given the message.
+// Delivers a client's message to local subscribers and to the routes with interest.
+// Runs on `loop` (the origin's loop). True when anyone (local or a route) was given it.
 bool route_message(Server& server, EventLoop& loop, const Origin& origin, const Message& msg);
+
+// Delivers a message that arrived on route `from` to local clients. `queues` is the
+// space-separated list of queue groups the sender chose us for.
+bool route_inbound_message(Server& server, EventLoop& loop, RouteConn* from, const Message& msg,
+                           std::string_view queues);
 
 }  // namespace pylon::server

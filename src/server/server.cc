@@ -8,8 +8,16 @@
 #include <stdexcept>
 #include <thread>
 
+#include <ifaddrs.h>
+#include <netinet/in.h>
+
+#include "proto/writer.h"
 #include "server/client_conn.h"
+#include "server/cluster.h"
+#include "server/route_conn.h"
 #include "server/duration.h"
+#include "server/monitor/monitor.h"
+#include "server/url.h"
 
 namespace pylon::server {
 
@@ -35,6 +43,7 @@ Server::Server(Options opts, std::shared_ptr<Logger> log)
   int n = opts_.event_loops > 0 ? opts_.event_loops : static_cast<int>(std::thread::hardware_concurrency());
   if (n <= 0) n = 1;
   for (int i = 0; i < n; ++i) loops_.push_back(std::make_unique<EventLoop>(i));
+  cluster_ = std::make_unique<Cluster>(*this);
 }
 
 Server::~Server() { shutdown(); }
@@ -81,8 +90,95 @@ void Server::start() {
   port_ = acceptor_->local_endpoint().port();
   log_->info("Listening for client connections on {}:{}", opts_.host, port_);
   running_ = true;
-  log_->info("Server is ready");
   asio::post(ctx, [this] { do_accept(); });
+  // ---- HTTP monitoring (src/server/monitor) ----
+  if (opts_.http_port != 0) {
+    try {
+      monitor_ = std::make_unique<monitor::Monitor>(*this);
+      monitor_->start();
+    } catch (...) {
+      shutdown();
+      throw;
+    }
+  }
+  // ---- end HTTP monitoring ----
+  try {
+    cluster_->start();
+  } catch (...) {
+    shutdown();
+    throw;
+  }
+  log_->info("Server is ready");
+}
+
+void Server::track_connection(const std::shared_ptr<Connection>& c) {
+  std::lock_guard lk(mu_);
+  others_.emplace(c->cid(), c);
+}
+
+void Server::untrack_connection(uint64_t cid) {
+  std::lock_guard lk(mu_);
+  others_.erase(cid);
+  if (others_.empty() && clients_.empty()) cv_.notify_all();
+}
+
+std::vector<std::string> Server::own_client_urls() const {
+  std::vector<std::string> urls;
+  auto join = [](const std::string& h, int p) {
+    return h.find(':') != std::string::npos ? fmt::format("[{}]:{}", h, p) : fmt::format("{}:{}", h, p);
+  };
+  if (!opts_.client_advertise.empty()) {
+    std::string h;
+    int p = 0;
+    try {
+      split_host_port(opts_.client_advertise, h, p);
+    } catch (const std::exception&) {
+      h = opts_.client_advertise;
+    }
+    urls.push_back(join(h, p ? p : port_));
+    return urls;
+  }
+  std::string host = opts_.host.empty() ? "0.0.0.0" : opts_.host;
+  if (host == "0.0.0.0" || host == "::") {
+    // As the reference: every global unicast address of this host.
+    ifaddrs* ifs = nullptr;
+    if (::getifaddrs(&ifs) == 0) {
+      for (ifaddrs* i = ifs; i; i = i->ifa_next) {
+        if (!i->ifa_addr) continue;
+        boost::system::error_code ec;
+        asio::ip::address a;
+        if (i->ifa_addr->sa_family == AF_INET) {
+          auto* sin = reinterpret_cast<sockaddr_in*>(i->ifa_addr);
+          a = asio::ip::address_v4(ntohl(sin->sin_addr.s_addr));
+        } else if (i->ifa_addr->sa_family == AF_INET6) {
+          auto* sin6 = reinterpret_cast<sockaddr_in6*>(i->ifa_addr);
+          asio::ip::address_v6::bytes_type b;
+          std::memcpy(b.data(), sin6->sin6_addr.s6_addr, 16);
+          auto v6 = asio::ip::address_v6(b);
+          if (v6.is_link_local() || v6.is_multicast()) continue;
+          a = v6;
+        } else {
+          continue;
+        }
+        if (a.is_loopback() || a.is_unspecified() || a.is_multicast()) continue;
+        std::string s = a.to_string();
+        if (std::find(urls.begin(), urls.end(), join(s, port_)) == urls.end()) urls.push_back(join(s, port_));
+      }
+      ::freeifaddrs(ifs);
+    }
+  }
+  if (urls.empty()) urls.push_back(join(host, port_));
+  return urls;
+}
+
+void Server::send_async_info_to_clients() {
+  std::string line;
+  proto::append_info(line, client_info_json(0, {}));
+  for (auto& c : clients()) {
+    if (c->protocol() >= 1 && c->connected()) {
+      if (c->enqueue(line)) c->flush_signal();
+    }
+  }
 }
 
 EventLoop& Server::next_loop() { return *loops_[next_loop_.fetch_add(1, std::memory_order_relaxed) % loops_.size()]; }
@@ -101,7 +197,7 @@ void Server::do_accept() {
       return;
     }
     if (!running_) return;
-    uint64_t cid = next_cid_.fetch_add(1, std::memory_order_relaxed) + 1;
+    uint64_t cid = next_cid();
     stats_.total_connections.fetch_add(1, std::memory_order_relaxed);
     auto c = std::make_shared<ClientConn>(*this, loop, std::move(sock), cid);
     c->start();
@@ -121,8 +217,16 @@ std::string Server::client_info_json(uint64_t cid, const std::string& client_ip)
   o["headers"] = true;
   if (opts_.auth_required()) o["auth_required"] = true;
   o["max_payload"] = opts_.max_payload;
-  o["client_id"] = cid;
-  o["client_ip"] = client_ip;
+  if (cid != 0) {
+    o["client_id"] = cid;
+    o["client_ip"] = client_ip;
+  }
+  if (cluster_->enabled() && !opts_.cluster.no_advertise) {
+    json::array urls;
+    for (auto& u : cluster_->connect_urls()) urls.emplace_back(u);
+    o["connect_urls"] = std::move(urls);
+  }
+  if (lame_duck_) o["ldm"] = true;
   o["pylon"] = kPylonVersion;
   return json::serialize(o);
 }
@@ -138,7 +242,7 @@ bool Server::register_client(const std::shared_ptr<ClientConn>& c) {
 void Server::remove_client(uint64_t cid) {
   std::lock_guard lk(mu_);
   clients_.erase(cid);
-  if (clients_.empty()) cv_.notify_all();
+  if (clients_.empty() && others_.empty()) cv_.notify_all();
 }
 
 size_t Server::num_clients() const {
@@ -165,6 +269,7 @@ void Server::shutdown() {
   }
   bool was_running = running_.exchange(false);
   if (was_running) log_->info("Initiating Shutdown...");
+  if (monitor_) monitor_->stop();  // HTTP monitoring first
   if (acceptor_) {
     std::promise<void> closed;
     asio::post(loops_[0]->ctx(), [this, &closed] {
@@ -174,11 +279,21 @@ void Server::shutdown() {
     });
     closed.get_future().wait();
   }
+  cluster_->stop();
   for (auto& c : clients()) c->close(CloseReason::kServerShutdown, false);
   {
+    std::vector<std::shared_ptr<Connection>> others;
+    {
+      std::lock_guard lk(mu_);
+      for (auto& [cid, c] : others_) others.push_back(c);
+    }
+    for (auto& c : others) c->close(CloseReason::kServerShutdown, false);
+  }
+  {
     std::unique_lock lk(mu_);
-    cv_.wait_for(lk, std::chrono::seconds(5), [this] { return clients_.empty(); });
+    cv_.wait_for(lk, std::chrono::seconds(5), [this] { return clients_.empty() && others_.empty(); });
     clients_.clear();
+    others_.clear();
   }
   for (auto& l : loops_) l->stop();
   if (was_running) log_->info("Server Exiting..");
@@ -188,6 +303,8 @@ void Server::shutdown() {
   }
   cv_.notify_all();
 }
+
+int Server::http_port() const noexcept { return monitor_ ? monitor_->port() : 0; }
 
 void Server::wait() {
   std::unique_lock lk(mu_);

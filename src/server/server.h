@@ -18,12 +18,17 @@
 #include "pylon/options.h"
 #include "server/event_loop.h"
 #include "server/log.h"
+#include "server/monitor/conn_info.h"
 #include "server/sub_index.h"
 
 namespace pylon::server {
 
 class ClientConn;
+class Cluster;
 class Connection;
+namespace monitor {
+class Monitor;
+}
 
 // Server-wide counters, as /varz reports them.
 struct ServerStats {
@@ -63,8 +68,23 @@ class Server {
   std::string client_url() const;
   std::chrono::system_clock::time_point start_time() const noexcept { return start_time_; }
 
-  // The INFO JSON a client gets on connect (without client_id/client_ip, added per client).
+  // The INFO JSON a client gets: on connect with its client_id/client_ip, and (cid 0)
+  // as the async INFO sent when the cluster's connect_urls change.
   std::string client_info_json(uint64_t cid, const std::string& client_ip) const;
+  // This server's own client URLs ("host:port", as the reference advertises them).
+  std::vector<std::string> own_client_urls() const;
+  // Sends the current INFO (with connect_urls) to every client that speaks protocol 1.
+  void send_async_info_to_clients();
+  bool lame_duck() const noexcept { return lame_duck_.load(); }
+
+  Cluster& cluster() noexcept { return *cluster_; }
+  EventLoop& loop(size_t i) noexcept { return *loops_[i]; }
+  size_t num_loops() const noexcept { return loops_.size(); }
+  EventLoop& next_loop();
+  uint64_t next_cid() noexcept { return next_cid_.fetch_add(1, std::memory_order_relaxed) + 1; }
+  // Connections that are not clients (routes) are tracked here so shutdown can close them.
+  void track_connection(const std::shared_ptr<Connection>& c);
+  void untrack_connection(uint64_t cid);
 
   // Registry. register_client() refuses when max_connections is reached.
   bool register_client(const std::shared_ptr<ClientConn>& c);
@@ -74,9 +94,13 @@ class Server {
 
   void count_slow_consumer() noexcept { stats_.slow_consumers.fetch_add(1, std::memory_order_relaxed); }
 
+  // Monitoring: recently closed client connections (/connz?state=closed), and the HTTP
+  // monitor's bound port (0 when monitoring is off).
+  monitor::ClosedConns& closed_clients() noexcept { return closed_clients_; }
+  int http_port() const noexcept;
+
  private:
   void do_accept();
-  EventLoop& next_loop();
 
   Options opts_;
   std::shared_ptr<Logger> log_;
@@ -94,6 +118,11 @@ class Server {
 
   mutable std::mutex mu_;
   std::unordered_map<uint64_t, std::shared_ptr<ClientConn>> clients_;
+  std::unordered_map<uint64_t, std::shared_ptr<Connection>> others_;  // routes
+  std::unique_ptr<Cluster> cluster_;
+  monitor::ClosedConns closed_clients_;
+  std::unique_ptr<monitor::Monitor> monitor_;  // HTTP monitoring; set in start() when http_port != 0
+  std::atomic<bool> lame_duck_{false};
   std::condition_variable cv_;
   std::atomic<bool> running_{false};
   bool shutdown_done_ = false;

@@ -2,6 +2,7 @@
 // for the locking and cache rules; the matching semantics follow the reference's sublist.go.
 #include "server/sub_index.h"
 
+#include <algorithm>
 #include <array>
 #include <cassert>
 #include <mutex>
@@ -294,7 +295,9 @@ struct SubIndex::Level {
 
 
 SubIndex::SubIndex(size_t cache_max) : root_(std::make_unique<Level>()), cache_max_(cache_max) {
-  cache_.reserve(cache_max_);
+  // Up to 64k subjects' buckets up front; a larger cache grows (and stays near load factor 1,
+  // which the random eviction relies on) as it fills.
+  cache_.reserve(std::min<size_t>(cache_max_, size_t{1} << 16));
 }
 
 SubIndex::~SubIndex() = default;
@@ -436,6 +439,18 @@ size_t SubIndex::count() const {
 size_t SubIndex::cache_size() const {
   std::shared_lock lock(mu_);
   return cache_.size();
+}
+
+SubIndex::CacheFanout SubIndex::cache_fanout() const {
+  std::shared_lock lock(mu_);
+  CacheFanout f;
+  for (const auto& [subject, result] : cache_) {
+    size_t n = result->plain.size() + result->queues.size();
+    ++f.entries;
+    f.total += n;
+    f.max = std::max(f.max, n);
+  }
+  return f;
 }
 
 std::vector<SubPtr> SubIndex::all() const {

@@ -93,6 +93,13 @@ class SubIndex {
   uint64_t inserts() const noexcept { return inserts_.load(std::memory_order_relaxed); }
   uint64_t removes() const noexcept { return removes_.load(std::memory_order_relaxed); }
 
+  // Fanout of the cached results, as /subsz reports it (the reference's max_fanout and
+  // avg_fanout = total / entries): per cached subject, plain subscriptions + queue groups.
+  struct CacheFanout {
+    size_t entries = 0, max = 0, total = 0;
+  };
+  CacheFanout cache_fanout() const;
+
   // Every subscription (for monitoring and for sending interest to a new route).
   std::vector<SubPtr> all() const;
 

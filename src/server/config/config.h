@@ -12,7 +12,8 @@
 //   # comment      // comment                       (to the end of the line)
 //   name { ... }   name = { ... }                   maps; entries end at a new line, ',' or ';'
 //   [ a, b ]       [ a \n b ]                       arrays; elements end at ',' or a new line
-//   { ... }                                         the whole file may be wrapped in braces
+//   { ... }         a '{' where a top-level key could start is skipped, so the whole file may
+//                   be wrapped in braces (we require each such '{' to be closed)
 //   "text"   escapes \t \n \r \" \\ \xHH (no \u: the reference rejects it)
 //   'text'   raw, no escapes            ( ... )  raw block ending at a line holding only ')'
 //   bare     unquoted text up to white space, a new line, ',', ';', ']' or '}'. It may hold
@@ -33,7 +34,8 @@
 //            reference does not report such keys as unknown fields.
 //            Exception: an unquoted value starting with "$2a$" is a bcrypt hash, taken
 //            literally (only $2a$; quote $2b$/$2y$ hashes).
-//   include path     (also 'path' / "path"; keyword in any case, only followed by white space)
+//   include path     (also 'path' / "path"; keyword in any case, only when followed by white
+//            space: `include: x` is a key, but `include = x` includes a file named "=")
 //            parses another file relative to the including file's directory and merges its
 //            top-level keys into the current map. Variables of the including file are not
 //            visible inside the included one (only the environment is).
@@ -42,9 +44,10 @@
 // Deliberate differences from the reference (all where the reference silently drops or mangles
 // input, or fails): `[1]` and `[1, 2]` parse (the reference fails on an integer directly before
 // ']'); a key with no value at the end of the file, a dangling key before '}', an unknown size
-// suffix (1kbb), integer overflow from a suffix, an unclosed top-level '{', a stray '}' or '/'
-// and include cycles are errors; absolute include paths are absolute (the reference joins them
-// onto the including directory); a leading UTF-8 byte-order mark is skipped.
+// suffix (1kbb), integer overflow from a suffix, an unclosed top-level '{', a stray '}', a stray
+// '/' after a value or where a top-level key should start, and include cycles are errors; absolute include
+// paths are absolute (the reference joins them onto the including directory); a leading UTF-8
+// byte-order mark is skipped. Values are never interpolated: "nats://$USER@h" stays as written.
 // ---------------------------------------------------------------------------------------------
 #pragma once
 

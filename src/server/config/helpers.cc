@@ -11,13 +11,13 @@ namespace {
 constexpr uint64_t kTop = uint64_t{1} << 63;
 
 std::string go_quote(std::string_view s) {
-  // Enough of strconv.Quote for error messages: escape quotes, backslashes and controls.
+  // As Go's time package quotes in its errors: \" \\, and \xNN for controls and non-ASCII.
   std::string out = "\"";
   for (unsigned char c : s) {
     if (c == '"' || c == '\\') {
       out += '\\';
       out += static_cast<char>(c);
-    } else if (c < 0x20 || c == 0x7f) {
+    } else if (c < 0x20 || c >= 0x80) {
       static const char* hex = "0123456789abcdef";
       out += "\\x";
       out += hex[c >> 4];

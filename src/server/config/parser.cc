@@ -141,42 +141,37 @@ class Parser {
       if (src_[i] == '\n') line_starts_.push_back(i + 1);
   }
 
-  // lexTop / lexTopValueEnd: the file is a map, optionally wrapped in '{' '}'.
+  // lexTop / lexTopValueEnd: the file is a map. As in the reference, a '{' where a top-level
+  // key could start is skipped, so the whole file may be wrapped in braces; we also require
+  // each such '{' to be closed by a '}' (where a key could start or after a value).
   Value parse_document() {
     if (src_.substr(0, 3) == "\xEF\xBB\xBF") p_ = 3;  // byte-order mark
     Value root = Value::map(here());
     ScopeGuard scope(scopes_, &root);
-    skip_space_and_comments();
-    std::optional<Position> brace;
-    if (peek() == '{') {
-      brace = here();
-      root.set_pos(*brace);
-      adv();
-    }
+    std::vector<Position> braces;
     for (;;) {
       skip_space_and_comments();
-      if (eof()) {
-        if (brace)
-          fail(here(), "expected '}' to close the map opened at " + line_col(*brace) +
-                           ", found end of file");
-        break;
-      }
-      if (peek() == '}') {
-        if (!brace) fail(here(), "unexpected '}': no map is open here");
+      int c = peek();
+      if (c < 0) break;
+      if (c == '{') {
+        if (root.as_map().empty() && braces.empty()) root.set_pos(here());
+        braces.push_back(here());
         adv();
-        expect_end_after_top_brace();
-        break;
+        continue;
+      }
+      if (c == '}') {
+        close_top_brace(braces);
+        continue;
       }
       std::string what = parse_entry(root, /*top=*/true);
-      if (top_value_end(what, brace.has_value())) {
-        expect_end_after_top_brace();
-        break;
-      }
+      top_value_end(what, braces);
     }
+    if (!braces.empty())
+      fail(here(), "expected '}' to close the map opened at " + line_col(braces.back()) +
+                       ", found end of file");
     return root;
   }
 
- private:
   struct ScopeGuard {
     std::vector<Value*>& v;
     ScopeGuard(std::vector<Value*>& vec, Value* m) : v(vec) { v.push_back(m); }
@@ -191,19 +186,34 @@ class Parser {
   void adv(size_t n = 1) { p_ = std::min(src_.size(), p_ + n); }
 
   Position pos_at(size_t off) const {
+    off = std::min(off, src_.size());
     auto it = std::upper_bound(line_starts_.begin(), line_starts_.end(), off);
     size_t li = static_cast<size_t>(it - line_starts_.begin()) - 1;
+    // Positions are mostly asked for in increasing order: continue counting from the last one
+    // on the same line, so that a very long line is not rescanned for each value.
+    size_t from = line_starts_[li];
     int col = 1;
-    for (size_t i = line_starts_[li]; i < off && i < src_.size(); ++i)
+    if (col_cache_line_ == li && col_cache_off_ <= off) {
+      from = col_cache_off_;
+      col = col_cache_col_;
+    }
+    for (size_t i = from; i < off; ++i)
       if ((static_cast<unsigned char>(src_[i]) & 0xC0) != 0x80) ++col;
+    col_cache_line_ = li;
+    col_cache_off_ = off;
+    col_cache_col_ = col;
     return Position{file_, static_cast<int>(li + 1), col};
   }
   Position here() const { return pos_at(p_); }
 
+  // Byte length of the UTF-8 character at off; 1 for an invalid sequence (as Go decodes it).
   size_t char_len(size_t off) const {
     unsigned char c = static_cast<unsigned char>(src_[off]);
     size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 1;
-    return std::min(n, src_.size() - off);
+    if (off + n > src_.size()) return 1;
+    for (size_t i = 1; i < n; ++i)
+      if ((static_cast<unsigned char>(src_[off + i]) & 0xC0) != 0x80) return 1;
+    return n;
   }
 
   // Byte length of the character at off if Go's unicode.IsSpace holds for it, else 0.
@@ -273,8 +283,16 @@ class Parser {
     int c = peek();
     if (c == '=' || c == ':' || c == ',' || c == ';' || (!top && c == ']'))
       fail(kpos, std::string("expected a key") + (top ? "" : " or '}'") + ", found " + found());
+    if (c == '/') {  // a lone '/' (not a "//" comment)
+      if (top) fail(kpos, "expected a key, found '/'");
+      // lexMapKeyStart drops it, and takes the next character as the key's first, whatever it is.
+      adv();
+      kstart = p_;
+      if (!eof()) adv(char_len(p_));
+      c = peek();
+    }
     std::string key;
-    if (c == '"' || c == '\'') {
+    if (p_ == kstart && (c == '"' || c == '\'')) {
       adv();
       size_t end = src_.find(static_cast<char>(c), p_);
       if (end == npos) {
@@ -320,8 +338,8 @@ class Parser {
     return "the value of " + squote(key);
   }
 
-  // lexTopValueEnd. Returns true if it consumed the '}' closing a top-level brace.
-  bool top_value_end(const std::string& what, bool brace_open) {
+  // lexTopValueEnd.
+  void top_value_end(const std::string& what, std::vector<Position>& braces) {
     for (;;) {
       int c = peek();
       if (is_ws(c)) {
@@ -330,25 +348,24 @@ class Parser {
       }
       if (at_comment()) {
         skip_comment();
-        return false;
+        return;
       }
       if (c < 0 || is_nl(c) || c == ';' || c == ',') {
         adv();
-        return false;
+        return;
       }
-      if (c == '}' && brace_open) {
-        adv();
-        return true;
+      if (c == '}' && !braces.empty()) {
+        close_top_brace(braces);
+        return;
       }
-      value_end_error(what, brace_open ? "a new line, ';', ',' or '}'" : "a new line, ';' or ','");
+      value_end_error(what, braces.empty() ? "a new line, ';' or ','" : "a new line, ';', ',' or '}'");
     }
   }
 
-  void expect_end_after_top_brace() {
-    skip_space_and_comments();
-    if (!eof())
-      fail(here(), "expected end of file after the '}' that closes the top-level map, found " +
-                       found());
+  void close_top_brace(std::vector<Position>& braces) {
+    if (braces.empty()) fail(here(), "unexpected '}': no map is open here");
+    braces.pop_back();
+    adv();
   }
 
   [[noreturn]] void value_end_error(const std::string& what, const std::string& expected) {
@@ -810,8 +827,11 @@ class Parser {
                                           : "line " + std::to_string(e.pos.line) + ", column " +
                                                 std::to_string(e.pos.column);
       if (e.pos.file != "$" + name) throw;  // an error from a nested expansion: already explained
+      std::string inner = e.message;  // it names the synthetic key 'pk': name the variable instead
+      for (size_t at = inner.find("'pk'"); at != npos; at = inner.find("'pk'", at + 1))
+        inner.replace(at, 4, "$" + name);
       fail(pos, "environment variable " + name + " (used as $" + name +
-                    ") does not hold a valid value: " + where + ": " + e.message);
+                    ") does not hold a valid value: " + where + ": " + inner);
     }
     const Value* found_v = doc.find("pk");
     Value v = found_v ? *found_v : Value::string("", pos);
@@ -859,6 +879,7 @@ class Parser {
   void include_file(Value& map, const std::string& name, const Position& ipos) {
     fs::path path(name);
     if (path.is_relative() && !base_dir_.empty()) path = base_dir_ / path;
+    path = path.lexically_normal();  // as Go's filepath.Join cleans the path
     std::string canon = canonical_key(path);
     auto& open = sh_.includes;
     auto cyc = std::find_if(open.begin(), open.end(),
@@ -894,6 +915,8 @@ class Parser {
   fs::path base_dir_;
   Shared& sh_;
   std::vector<size_t> line_starts_;
+  mutable size_t col_cache_line_ = npos, col_cache_off_ = 0;
+  mutable int col_cache_col_ = 1;
   std::vector<Value*> scopes_;  // maps under construction, innermost last
   size_t last_num_start_ = npos;  // the number just parsed, for error hints
   size_t last_num_end_ = npos;

@@ -1,0 +1,548 @@
+#include "server/cluster.h"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/json.hpp>
+
+#include <future>
+#include <random>
+
+#include "proto/writer.h"
+#include "server/client_conn.h"
+#include "server/event_loop.h"
+#include "server/route_conn.h"
+#include "server/server.h"
+
+namespace pylon::server {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+using asio::ip::tcp;
+
+namespace {
+constexpr auto kRouteReconnect = std::chrono::seconds(1);   // DEFAULT_ROUTE_RECONNECT
+constexpr auto kRouteDialTimeout = std::chrono::seconds(1);  // DEFAULT_ROUTE_DIAL
+constexpr std::string_view kGlobalAccount = "$G";
+
+std::chrono::milliseconds jitter(int max_ms) {
+  thread_local std::mt19937 rng{std::random_device{}()};
+  return std::chrono::milliseconds(std::uniform_int_distribution<int>(0, max_ms)(rng));
+}
+
+std::string host_port_key(const std::string& host, int port) {
+  std::string h = host;
+  for (auto& c : h) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (h == "localhost") h = "127.0.0.1";
+  return fmt::format("{}:{}", h, port);
+}
+
+std::string random_cluster_name() {
+  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+  std::random_device rd;
+  std::string s;
+  for (int i = 0; i < 22; ++i) s += kAlphabet[rd() % 36];
+  return s;
+}
+}  // namespace
+
+Cluster::Cluster(Server& server) : server_(server) {
+  const auto& c = server_.options().cluster;
+  enabled_ = c.port != 0 || !c.routes.empty();
+  name_ = c.name;
+  dynamic_ = name_.empty();
+  if (dynamic_) name_ = random_cluster_name();
+}
+
+Cluster::~Cluster() = default;
+
+std::string Cluster::cluster_name() const {
+  std::lock_guard lk(mu_);
+  return name_;
+}
+
+bool Cluster::name_dynamic() const {
+  std::lock_guard lk(mu_);
+  return dynamic_;
+}
+
+const std::string& Cluster::route_user() const { return server_.options().cluster.user; }
+const std::string& Cluster::route_password() const {
+  const auto& c = server_.options().cluster;
+  return c.token.empty() ? c.password : c.token;
+}
+
+void Cluster::start() {
+  if (!enabled_) return;
+  const auto& c = server_.options().cluster;
+  auto& log = server_.log();
+  {
+    std::lock_guard lk(mu_);
+    running_ = true;
+  }
+  log.info("Cluster name is {}", cluster_name());
+  if (dynamic_) log.warn("Cluster name was dynamically generated, consider setting one");
+  if (c.port != 0) {
+    auto& ctx = server_.loop(0).ctx();
+    boost::system::error_code ec;
+    std::string host = c.host.empty() ? "0.0.0.0" : c.host;
+    tcp::resolver resolver(ctx);
+    auto results = resolver.resolve(host, std::to_string(c.port < 0 ? 0 : c.port), ec);
+    if (ec || results.empty()) throw std::runtime_error(fmt::format("cannot resolve cluster host {}", host));
+    tcp::endpoint ep = results.begin()->endpoint();
+    acceptor_ = std::make_unique<tcp::acceptor>(ctx);
+    acceptor_->open(ep.protocol(), ec);
+    if (!ec) acceptor_->set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec) acceptor_->bind(ep, ec);
+    if (!ec) acceptor_->listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+      acceptor_.reset();
+      throw std::runtime_error(fmt::format("Error listening on router port: {} - {}", c.port, ec.message()));
+    }
+    port_ = acceptor_->local_endpoint().port();
+    log.info("Listening for route connections on {}:{}", host, port_);
+    asio::post(ctx, [this] { do_accept(); });
+  }
+  for (const auto& r : c.routes) {
+    try {
+      explicit_routes_.push_back(parse_url(r));
+    } catch (const std::exception& e) {
+      log.error("Error parsing route URL {}: {}", r, e.what());
+    }
+  }
+  for (const auto& u : explicit_routes_) solicit(u, true, 0);
+}
+
+void Cluster::stop() {
+  std::vector<std::shared_ptr<RouteConn>> routes;
+  std::vector<std::shared_ptr<asio::steady_timer>> timers;
+  {
+    std::lock_guard lk(mu_);
+    if (!running_) return;
+    running_ = false;
+    for (auto& [id, r] : by_id_) routes.push_back(r);
+    timers.swap(timers_);
+  }
+  if (acceptor_) {
+    std::promise<void> done;
+    asio::post(server_.loop(0).ctx(), [this, &done] {
+      boost::system::error_code ec;
+      acceptor_->close(ec);
+      done.set_value();
+    });
+    done.get_future().wait();
+  }
+  for (auto& t : timers) {
+    asio::post(t->get_executor(), [t] { t->cancel(); });
+  }
+  for (auto& r : routes) r->close(CloseReason::kServerShutdown, false);
+}
+
+void Cluster::do_accept() {
+  EventLoop& loop = server_.next_loop();
+  acceptor_->async_accept(loop.ctx(), [this, &loop](const boost::system::error_code& ec, tcp::socket sock) {
+    if (ec) {
+      if (ec == asio::error::operation_aborted) return;
+      server_.log().error("Error accepting route connection: {}", ec.message());
+    } else {
+      bool running;
+      {
+        std::lock_guard lk(mu_);
+        running = running_;
+      }
+      if (!running) return;
+      auto r = std::make_shared<RouteConn>(server_, loop, std::move(sock), server_.next_cid(), std::nullopt, false);
+      server_.track_connection(r);
+      r->start();
+    }
+    if (acceptor_ && acceptor_->is_open()) do_accept();
+  });
+}
+
+bool Cluster::is_explicit(const Url& url) const {
+  std::string key = host_port_key(url.host, url.port);
+  for (const auto& e : explicit_routes_) {
+    if (host_port_key(e.host, e.port) == key) return true;
+  }
+  return false;
+}
+
+bool Cluster::configured_route_for(const std::string& host, int port) const {
+  return is_explicit(Url{"", "", "", host, port});
+}
+
+void Cluster::dial_later(const Url& url, bool explicit_route, int attempt, std::chrono::milliseconds delay) {
+  auto& loop = server_.loop(0);
+  auto t = std::make_shared<asio::steady_timer>(loop.ctx(), delay);
+  {
+    std::lock_guard lk(mu_);
+    if (!running_) return;
+    timers_.push_back(t);
+  }
+  t->async_wait([this, t, url, explicit_route, attempt](const boost::system::error_code& ec) {
+    {
+      std::lock_guard lk(mu_);
+      std::erase(timers_, t);
+      if (ec || !running_) return;
+    }
+    solicit(url, explicit_route, attempt);
+  });
+}
+
+void Cluster::solicit(const Url& url, bool explicit_route, int attempt) {
+  {
+    std::lock_guard lk(mu_);
+    if (!running_) return;
+  }
+  EventLoop& loop = server_.next_loop();
+  auto sock = std::make_shared<tcp::socket>(loop.ctx());
+  auto resolver = std::make_shared<tcp::resolver>(loop.ctx());
+  auto deadline = std::make_shared<asio::steady_timer>(loop.ctx(), kRouteDialTimeout);
+  server_.log().debugf("Trying to connect to route on {}:{}", url.host, url.port);
+  auto on_fail = [this, url, explicit_route, attempt](const std::string& why) {
+    int n = attempt + 1;
+    // The reference reports the first failure and then only now and then.
+    if (n == 1 || n % 3600 == 0) {
+      server_.log().error("Error trying to connect to route (attempt {}): {}", n, why);
+    } else {
+      server_.log().debugf("Error trying to connect to route (attempt {}): {}", n, why);
+    }
+    if (!explicit_route) {
+      int retries = server_.options().cluster.connect_retries;
+      if (retries <= 0 || n > retries) return;
+    }
+    dial_later(url, explicit_route, n, std::chrono::duration_cast<std::chrono::milliseconds>(kRouteReconnect));
+  };
+  deadline->async_wait([sock](const boost::system::error_code& ec) {
+    if (!ec) {
+      boost::system::error_code ignore;
+      sock->close(ignore);
+    }
+  });
+  resolver->async_resolve(
+      url.host, std::to_string(url.port),
+      [this, sock, resolver, deadline, url, explicit_route, &loop, on_fail](const boost::system::error_code& ec,
+                                                                             tcp::resolver::results_type results) {
+        if (ec) {
+          deadline->cancel();
+          on_fail(ec.message());
+          return;
+        }
+        asio::async_connect(*sock, results,
+                            [this, sock, deadline, url, explicit_route, &loop, on_fail](
+                                const boost::system::error_code& ec2, const tcp::endpoint&) {
+                              deadline->cancel();
+                              if (ec2) {
+                                on_fail(ec2 == asio::error::operation_aborted ? "i/o timeout" : ec2.message());
+                                return;
+                              }
+                              {
+                                std::lock_guard lk(mu_);
+                                if (!running_) return;
+                              }
+                              auto r = std::make_shared<RouteConn>(server_, loop, std::move(*sock),
+                                                                   server_.next_cid(), url, explicit_route);
+                              server_.track_connection(r);
+                              r->start();
+                            });
+      });
+}
+
+std::string Cluster::route_info_json() const {
+  const auto& o = server_.options();
+  json::object j;
+  j["server_id"] = server_.id();
+  j["server_name"] = server_.name();
+  j["version"] = kNatsCompatVersion;
+  j["proto"] = 2;  // RouteProtoV2: interest carries the account
+  j["go"] = "c++20";
+  std::string host = o.cluster.host.empty() ? "0.0.0.0" : o.cluster.host;
+  int port = port_;
+  if (!o.cluster.advertise.empty()) {
+    try {
+      std::string h;
+      int p = 0;
+      split_host_port(o.cluster.advertise, h, p);
+      host = h;
+      if (p) port = p;
+      j["ip"] = fmt::format("nats-route://{}:{}/", h, port);
+    } catch (const std::exception&) {
+    }
+  }
+  j["host"] = host;
+  j["port"] = port;
+  j["headers"] = true;
+  if (!o.cluster.user.empty() || !o.cluster.token.empty()) j["auth_required"] = true;
+  j["max_payload"] = o.max_payload;
+  {
+    std::lock_guard lk(mu_);
+    j["cluster"] = name_;
+    if (dynamic_) j["cluster_dynamic"] = true;
+  }
+  if (!o.cluster.no_advertise) {
+    json::array urls;
+    for (const auto& u : server_.own_client_urls()) urls.emplace_back(u);
+    j["connect_urls"] = std::move(urls);
+  }
+  if (server_.lame_duck()) j["ldm"] = true;
+  j["lnoc"] = true;
+  return json::serialize(j);
+}
+
+bool Cluster::check_cluster_name(RouteConn& r, const std::string& remote, bool remote_dynamic) {
+  std::vector<std::shared_ptr<RouteConn>> to_close;
+  {
+    std::lock_guard lk(mu_);
+    if (remote == name_) return true;
+    // A dynamic name yields to a fixed one, or to the greater of two dynamic ones.
+    if (!dynamic_ || (remote_dynamic && remote < name_)) return false;
+    server_.log().info("Cluster name updated to {}", remote);
+    name_ = remote;
+    dynamic_ = remote_dynamic;
+    for (auto& [id, other] : by_id_) {
+      if (other.get() != &r) to_close.push_back(other);
+    }
+  }
+  // Routes that negotiated the old name start over (they redial) under the new one.
+  for (auto& o : to_close) o->close(CloseReason::kClusterNameConflict, false);
+  return true;
+}
+
+bool Cluster::register_route(const std::shared_ptr<RouteConn>& r, const RouteInfo& info) {
+  std::string forward;
+  std::vector<std::shared_ptr<RouteConn>> others;
+  std::shared_ptr<RouteConn> replaced;
+  {
+    std::lock_guard lk(mu_);
+    if (!running_) return false;
+    auto it = by_id_.find(info.id);
+    if (it != by_id_.end()) {
+      // Two connections to one server (both sides dialled at once). Both ends keep the one
+      // dialled by the server with the smaller id, so they agree without talking.
+      auto& existing = it->second;
+      const std::string& smaller = std::min(server_.id(), info.id);
+      auto dialled_by = [&](const RouteConn& c) { return c.solicited() ? server_.id() : info.id; };
+      if (dialled_by(*existing) == smaller || dialled_by(*r) != smaller) return false;
+      replaced = existing;
+      replaced->unregister();
+      it->second = r;
+    } else {
+      by_id_.emplace(info.id, r);
+    }
+    for (auto& [id, o] : by_id_) {
+      if (o != r) others.push_back(o);
+    }
+    remote_urls_[info.id] = info.ldm ? std::vector<std::string>{} : info.connect_urls;
+    dialing_.erase(host_port_key(info.host, info.port));
+    if (!others.empty() && !replaced) {
+      // Tell every other member about the newcomer, so they route to it (gossip).
+      json::object j;
+      j["server_id"] = info.id;
+      j["server_name"] = info.name;
+      j["version"] = info.version;
+      j["proto"] = info.proto;
+      j["host"] = info.host;
+      j["port"] = info.port;
+      j["headers"] = info.headers;
+      if (info.auth_required) j["auth_required"] = true;
+      j["max_payload"] = info.max_payload;
+      j["ip"] = info.ip;
+      j["cluster"] = info.cluster;
+      if (info.dynamic) j["cluster_dynamic"] = true;
+      if (!info.connect_urls.empty()) {
+        json::array urls;
+        for (auto& u : info.connect_urls) urls.emplace_back(u);
+        j["connect_urls"] = std::move(urls);
+      }
+      j["lnoc"] = info.lnoc;
+      proto::append_info(forward, json::serialize(j));
+    }
+  }
+  auto& log = server_.log();
+  if (replaced) {
+    log.debugf("Replacing duplicate route to {} with the one dialled by the smaller server id", info.id);
+    replaced->close(CloseReason::kDuplicateRoute, false);
+  }
+  log.info("{} - Route connection to {} ({}) registered", r->log_prefix(), info.name, info.id);
+  send_local_interest(*r);
+  if (!forward.empty()) {
+    for (auto& o : others) {
+      if (o->enqueue(forward)) o->flush_signal();
+    }
+  }
+  if (!server_.options().cluster.no_advertise) notify_clients();
+  return true;
+}
+
+void Cluster::route_closed(RouteConn& r) {
+  bool was_registered = false;
+  bool connected_elsewhere = false;
+  bool running;
+  const RouteInfo& info = r.remote();
+  {
+    std::lock_guard lk(mu_);
+    running = running_;
+    auto it = info.id.empty() ? by_id_.end() : by_id_.find(info.id);
+    if (it != by_id_.end() && it->second.get() == &r) {
+      by_id_.erase(it);
+      remote_urls_.erase(info.id);
+      was_registered = true;
+    }
+    connected_elsewhere = !info.id.empty() && by_id_.count(info.id) > 0;
+  }
+  server_.untrack_connection(r.cid());
+  if (was_registered && !server_.options().cluster.no_advertise) notify_clients();
+  if (!running || !r.solicited() || connected_elsewhere || info.id == server_.id()) return;
+  const Url& url = *r.solicit_url();
+  if (r.explicit_route()) {
+    server_.log().debugf("Attempting reconnect for solicited route \"{}\"", url.str());
+    dial_later(url, true, 0, std::chrono::duration_cast<std::chrono::milliseconds>(kRouteReconnect) + jitter(100));
+  } else if (was_registered) {
+    dial_later(url, false, 0, jitter(100));
+  }
+}
+
+void Cluster::gossip_received(RouteConn& from, const RouteInfo& info) {
+  Url url;
+  {
+    std::lock_guard lk(mu_);
+    if (!running_ || info.id == server_.id() || by_id_.count(info.id)) return;
+    if (configured_route_for(info.host, info.port)) return;  // our explicit dialer handles it
+    try {
+      url = parse_url(info.ip);
+    } catch (const std::exception& e) {
+      server_.log().error("Error parsing URL from INFO: {}", e.what());
+      return;
+    }
+    if (!dialing_.insert(host_port_key(url.host, url.port)).second) return;
+  }
+  if (info.auth_required) {
+    url.user = route_user();
+    url.password = route_password();
+  }
+  server_.log().info("Learned of cluster member {} ({}) at {}:{} from {}; connecting", info.name, info.id, url.host,
+                     url.port, from.remote().name);
+  solicit(url, false, 0);
+}
+
+void Cluster::update_remote_urls(const std::string& remote_id, const std::vector<std::string>& urls, bool ldm) {
+  {
+    std::lock_guard lk(mu_);
+    auto it = remote_urls_.find(remote_id);
+    if (it == remote_urls_.end()) return;
+    std::vector<std::string> now = ldm ? std::vector<std::string>{} : urls;
+    if (it->second == now) return;
+    it->second = std::move(now);
+  }
+  if (!server_.options().cluster.no_advertise) notify_clients();
+}
+
+std::string Cluster::interest_key(const Subscription& sub) const {
+  return sub.queue.empty() ? sub.subject : sub.subject + " " + sub.queue;
+}
+
+void Cluster::local_sub_added(const Subscription& sub) {
+  if (!enabled_) return;
+  std::string line;
+  {
+    std::lock_guard lk(mu_);
+    int& n = interest_[interest_key(sub)];
+    ++n;
+    if (!sub.queue.empty()) {
+      proto::append_rs_sub(line, kGlobalAccount, sub.subject, sub.queue, n);
+    } else if (n == 1) {
+      proto::append_rs_sub(line, kGlobalAccount, sub.subject, {}, 0);
+    }
+    if (!line.empty()) broadcast(line);
+  }
+}
+
+void Cluster::local_sub_removed(const Subscription& sub) {
+  if (!enabled_) return;
+  std::string line;
+  {
+    std::lock_guard lk(mu_);
+    auto it = interest_.find(interest_key(sub));
+    if (it == interest_.end()) return;
+    int n = --it->second;
+    if (n <= 0) {
+      interest_.erase(it);
+      proto::append_rs_unsub(line, kGlobalAccount, sub.subject, sub.queue);
+    } else if (!sub.queue.empty()) {
+      proto::append_rs_sub(line, kGlobalAccount, sub.subject, sub.queue, n);
+    }
+    if (!line.empty()) broadcast(line);
+  }
+}
+
+// mu_ held: the order of interest updates on each route must follow the order of changes.
+void Cluster::broadcast(const std::string& bytes, const RouteConn* except) {
+  for (auto& [id, r] : by_id_) {
+    if (r.get() == except) continue;
+    if (r->enqueue(bytes)) r->flush_signal();
+  }
+}
+
+void Cluster::send_local_interest(RouteConn& r) {
+  std::string buf;
+  {
+    std::lock_guard lk(mu_);
+    for (const auto& [key, n] : interest_) {
+      auto sp = key.find(' ');
+      if (sp == std::string::npos) {
+        proto::append_rs_sub(buf, kGlobalAccount, key, {}, 0);
+      } else {
+        proto::append_rs_sub(buf, kGlobalAccount, std::string_view(key).substr(0, sp),
+                             std::string_view(key).substr(sp + 1), n);
+      }
+    }
+    if (!buf.empty() && r.enqueue(buf)) r.flush_signal();
+  }
+}
+
+std::vector<std::string> Cluster::connect_urls() const {
+  std::vector<std::string> out = server_.own_client_urls();
+  std::lock_guard lk(mu_);
+  for (const auto& [id, urls] : remote_urls_) {
+    for (const auto& u : urls) {
+      if (std::find(out.begin(), out.end(), u) == out.end()) out.push_back(u);
+    }
+  }
+  return out;
+}
+
+void Cluster::notify_clients() { server_.send_async_info_to_clients(); }
+
+std::vector<RouteSnapshot> Cluster::routes() const {
+  std::vector<std::shared_ptr<RouteConn>> rs;
+  {
+    std::lock_guard lk(mu_);
+    for (auto& [id, r] : by_id_) rs.push_back(r);
+  }
+  std::vector<RouteSnapshot> out;
+  for (auto& r : rs) {
+    RouteSnapshot s;
+    s.rid = r->cid();
+    s.remote_id = r->remote().id;
+    s.remote_name = r->remote().name;
+    s.ip = r->remote_ip();
+    s.port = r->remote_port();
+    s.did_solicit = r->solicited();
+    s.in_msgs = r->in_msgs.load();
+    s.out_msgs = r->out_msgs.load();
+    s.in_bytes = r->in_bytes.load();
+    s.out_bytes = r->out_bytes.load();
+    s.pending_size = r->pending_bytes();
+    s.subs = r->remote_interest();
+    s.start = r->started_at();
+    out.push_back(std::move(s));
+  }
+  std::sort(out.begin(), out.end(), [](const RouteSnapshot& a, const RouteSnapshot& b) { return a.rid < b.rid; });
+  return out;
+}
+
+size_t Cluster::num_routes() const {
+  std::lock_guard lk(mu_);
+  return by_id_.size();
+}
+
+}  // namespace pylon::server

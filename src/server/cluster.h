@@ -1,0 +1,131 @@
+// Cluster mode: the route listener, solicited routes and their redial, the registry of
+// routes by remote server id, gossip of new members, propagation of local interest, and the
+// client URLs (connect_urls) that clients learn. Wire format: nats-server 2.9's route
+// protocol (shared/ROUTE-PROTOCOL.md), so Pylon and nats-server nodes mesh together.
+//
+// Invariants:
+//  - at most one registered route per remote server id (a second one is a "Duplicate Route");
+//  - messages that arrive on a route are delivered locally only (full mesh, one hop);
+//  - every registered route has been sent our whole local interest, and every change of it
+//    afterwards (RS+ on 0->1 for plain subjects, RS+ with the new weight for queues, RS- at 0).
+//
+// Locking: `mu_` guards the registry, the interest counts and the URL sets. It is never held
+// while calling into a connection that could call back into the cluster; enqueueing bytes into
+// a route (Connection::enqueue) is fine under it (that takes only the route's outbound lock).
+#pragma once
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "server/sub_index.h"
+#include "server/url.h"
+
+namespace pylon::server {
+
+class EventLoop;
+class RouteConn;
+class Server;
+
+// What a peer told us in its route INFO (the fields we use).
+struct RouteInfo {
+  std::string id, name, version, cluster, host, ip;
+  int port = 0;
+  int proto = 0;
+  bool headers = false, auth_required = false, dynamic = false, lnoc = false, ldm = false;
+  int64_t max_payload = 0;
+  std::vector<std::string> connect_urls;
+};
+
+// A route, as monitoring shows it.
+struct RouteSnapshot {
+  uint64_t rid = 0;
+  std::string remote_id, remote_name, ip;
+  int port = 0;
+  bool did_solicit = false;
+  uint64_t in_msgs = 0, out_msgs = 0, in_bytes = 0, out_bytes = 0;
+  size_t pending_size = 0;
+  std::vector<std::string> subs;  // remote interest: "subject" or "subject queue"
+  std::chrono::system_clock::time_point start;
+};
+
+class Cluster {
+ public:
+  explicit Cluster(Server& server);
+  ~Cluster();
+
+  // Starts the route listener (when cluster.port != 0) and dials the configured routes.
+  // Throws std::runtime_error when the listener cannot bind.
+  void start();
+  void stop();
+
+  bool enabled() const noexcept { return enabled_; }
+  int port() const noexcept { return port_; }
+  std::string cluster_name() const;
+  bool name_dynamic() const;
+
+  // Our route INFO JSON (for a new route connection).
+  std::string route_info_json() const;
+
+  // Routes call these (from their loops).
+  // Registers a route after its INFO; false when one to that server exists (duplicate).
+  bool register_route(const std::shared_ptr<RouteConn>& r, const RouteInfo& info);
+  void route_closed(RouteConn& r);
+  // An INFO on route `from` about another server: dial it unless known.
+  void gossip_received(RouteConn& from, const RouteInfo& info);
+  // Cluster-name negotiation as the reference: adopt the peer's name when ours is dynamic
+  // (and theirs is fixed or sorts higher). Returns false when the names conflict.
+  bool check_cluster_name(RouteConn& r, const std::string& remote, bool remote_dynamic);
+  // The peer's client URLs changed (INFO update, e.g. lame duck).
+  void update_remote_urls(const std::string& remote_id, const std::vector<std::string>& urls, bool ldm);
+
+  // Local interest changes (client subscriptions). Any thread.
+  void local_sub_added(const Subscription& sub);
+  void local_sub_removed(const Subscription& sub);
+
+  // Every client URL of the cluster (ours first), for client INFO connect_urls.
+  std::vector<std::string> connect_urls() const;
+  std::vector<RouteSnapshot> routes() const;
+  size_t num_routes() const;
+
+  // Credentials we present when dialling a route whose URL has none.
+  const std::string& route_user() const;
+  const std::string& route_password() const;
+
+ private:
+  void do_accept();
+  void solicit(const Url& url, bool explicit_route, int attempt);
+  void dial_later(const Url& url, bool explicit_route, int attempt, std::chrono::milliseconds delay);
+  bool is_explicit(const Url& url) const;
+  bool configured_route_for(const std::string& host, int port) const;
+  void send_local_interest(RouteConn& r);
+  void broadcast(const std::string& bytes, const RouteConn* except = nullptr);
+  void notify_clients();  // async INFO with the new connect_urls
+  std::string interest_key(const Subscription& sub) const;
+
+  Server& server_;
+  bool enabled_ = false;
+  int port_ = 0;
+  std::unique_ptr<boost::asio::ip::tcp::acceptor> acceptor_;
+  std::vector<Url> explicit_routes_;
+
+  mutable std::mutex mu_;
+  bool running_ = false;
+  std::string name_;
+  bool dynamic_ = false;
+  std::unordered_map<std::string, std::shared_ptr<RouteConn>> by_id_;  // registered routes
+  std::set<std::string> dialing_;                                       // "host:port" being dialled
+  // Local interest: key "<subject>" or "<subject> <queue>" -> local subscription count.
+  std::unordered_map<std::string, int> interest_;
+  std::map<std::string, std::vector<std::string>> remote_urls_;  // remote id -> client URLs
+  std::vector<std::shared_ptr<boost::asio::steady_timer>> timers_;
+};
+
+}  // namespace pylon::server

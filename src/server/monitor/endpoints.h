@@ -1,0 +1,80 @@
+// The monitoring endpoints' JSON, built from server state with Boost.JSON. Field names, types
+// and units are the reference server's (nats-server 2.9 monitor.go); docs/monitoring.md lists
+// them and the few we leave out.
+#pragma once
+
+#include <boost/json/object.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "server/monitor/conn_info.h"
+#include "server/monitor/query.h"
+
+namespace pylon::server {
+class Server;
+}
+
+namespace pylon::server::monitor {
+
+// ---- /connz ------------------------------------------------------------------------------
+enum class ConnState { kOpen, kClosed, kAll };
+
+struct ConnzOptions {
+  std::string sort = "cid";
+  int subs = 0;  // 0 none, 1 subscriptions_list, 2 subscriptions_list_detail (subs=detail)
+  int64_t offset = 0;
+  int64_t limit = 1024;  // DefaultConnListSize
+  uint64_t cid = 0;
+  ConnState state = ConnState::kOpen;
+};
+
+inline constexpr int64_t kDefaultListSize = 1024;  // DefaultConnListSize, DefaultSubListSize
+
+// Parses and checks /connz's parameters; false with the reference's 400 text in *err.
+bool parse_connz(const Query& q, ConnzOptions* out, std::string* err);
+
+// `open`: snapshots of the open connections asked for (all, or the one with opts.cid);
+// `num_open`: how many are open in total; `closed`: the closed ring (all of it).
+boost::json::object build_connz(const std::string& server_id, SysTime now, const ConnzOptions& opts,
+                                std::vector<ConnSnapshot> open, size_t num_open, std::vector<ConnSnapshot> closed);
+
+// ---- /varz -------------------------------------------------------------------------------
+struct ProcessUsage {
+  int64_t rss_bytes = 0;
+  double cpu_percent = 0;
+};
+
+boost::json::object build_varz(Server& server, SysTime now, int http_port, const ProcessUsage& usage,
+                               const std::map<std::string, uint64_t>& http_req_stats);
+
+// ---- /routez -----------------------------------------------------------------------------
+// `subs`: 0 none, 1 subscriptions_list, 2 subscriptions_list_detail.
+boost::json::object build_routez(Server& server, SysTime now, int subs);
+
+// ---- /subsz ------------------------------------------------------------------------------
+struct SubszOptions {
+  bool subs = false;
+  int64_t offset = 0;
+  int64_t limit = kDefaultListSize;
+  std::string test;  // a literal subject: only subscriptions it would be delivered to
+};
+bool parse_subsz(const Query& q, SubszOptions* out, std::string* err);
+boost::json::object build_subsz(Server& server, SysTime now, const SubszOptions& opts);
+
+// ---- /healthz ----------------------------------------------------------------------------
+boost::json::object build_healthz(Server& server);
+
+// Reads this process's resident memory and CPU time (Linux /proc; zeros elsewhere).
+struct CpuSample {
+  double cpu_seconds = 0;    // user + system
+  double wall_seconds = 0;   // since the process started
+  bool ok = false;
+};
+CpuSample sample_cpu();
+int64_t resident_bytes();
+
+}  // namespace pylon::server::monitor

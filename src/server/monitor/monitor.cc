@@ -1,0 +1,369 @@
+#include "server/monitor/monitor.h"
+
+#include <boost/asio/post.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/json.hpp>
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <future>
+#include <stdexcept>
+#include <unordered_map>
+
+#include "server/client_conn.h"
+#include "server/event_loop.h"
+#include "server/monitor/format.h"
+#include "server/server.h"
+
+namespace pylon::server::monitor {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace json = boost::json;
+using asio::ip::tcp;
+
+namespace {
+constexpr auto kIdleTimeout = std::chrono::seconds(30);  // an idle keep-alive HTTP connection is closed
+
+constexpr const char* kJson = "application/json";
+constexpr const char* kText = "text/plain; charset=utf-8";
+constexpr const char* kHtml = "text/html; charset=utf-8";
+
+std::string join_host_port(const std::string& host, int port) {
+  return host.find(':') != std::string::npos ? fmt::format("[{}]:{}", host, port) : fmt::format("{}:{}", host, port);
+}
+
+std::string index_html(const Server& server) {
+  // Our own page: the endpoints this server answers, as links relative to the index.
+  static constexpr const char* kLinks[][2] = {
+      {"varz", "General"}, {"connz", "Connections"}, {"subsz", "Subscriptions"},
+      {"routez", "Routes"}, {"healthz", "Health Probe"},
+  };
+  std::string links;
+  for (const auto& l : kLinks) links += fmt::format("  <a href=\"./{}\">{}</a>\n", l[0], l[1]);
+  return fmt::format(
+      "<html lang=\"en\">\n<head>\n<title>Pylon monitoring</title>\n<style type=\"text/css\">\n"
+      "  body {{ font-family: ui-sans-serif, system-ui, sans-serif; margin-left: 32px }}\n"
+      "  a {{ display: block; margin-left: 7px; padding-bottom: 6px; text-decoration: none }}\n"
+      "  a:hover {{ font-weight: 600 }}\n"
+      "</style>\n</head>\n<body>\n<h2>Pylon {} (NATS protocol of nats-server {})</h2>\n<p>Server {}</p>\n{}"
+      "</body>\n</html>\n",
+      kPylonVersion, kNatsCompatVersion, server.name(), links);
+}
+}  // namespace
+
+// ---- one HTTP connection ------------------------------------------------------------------
+
+class Monitor::Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(Monitor& mon, EventLoop& loop, tcp::socket sock) : mon_(mon), loop_(loop), stream_(std::move(sock)) {}
+
+  void start() {
+    asio::post(loop_.ctx(), [self = shared_from_this()] { self->read(); });
+  }
+
+  // Any thread.
+  void close() {
+    asio::post(loop_.ctx(), [self = shared_from_this()] {
+      beast::error_code ec;
+      self->stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
+      self->stream_.close();
+    });
+  }
+
+ private:
+  void read() {
+    req_ = {};
+    stream_.expires_after(kIdleTimeout);
+    http::async_read(stream_, buf_, req_, [self = shared_from_this()](beast::error_code ec, size_t) {
+      self->on_read(ec);
+    });
+  }
+
+  void on_read(beast::error_code ec) {
+    if (ec) {
+      stream_.close();  // the peer left, timed out, or sent something that is not HTTP
+      return;
+    }
+    if (!mon_.running_.load()) {
+      stream_.close();
+      return;
+    }
+    std::string target(req_.target());
+    mon_.handle(target, loop_, [self = shared_from_this()](unsigned status, std::string type, std::string body) {
+      self->respond(status, std::move(type), std::move(body));
+    });
+  }
+
+  void respond(unsigned status, std::string type, std::string body) {
+    auto res = std::make_shared<http::response<http::string_body>>(static_cast<http::status>(status), req_.version());
+    res->set(http::field::content_type, type);
+    res->keep_alive(req_.keep_alive());
+    res->body() = std::move(body);
+    res->prepare_payload();
+    if (req_.method() == http::verb::head) res->body().clear();  // Content-Length stays
+    stream_.expires_after(kIdleTimeout);
+    http::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code ec, size_t) {
+      if (ec || !res->keep_alive()) {
+        beast::error_code ignored;
+        self->stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+        self->stream_.close();
+        return;
+      }
+      self->read();
+    });
+  }
+
+  Monitor& mon_;
+  EventLoop& loop_;
+  beast::tcp_stream stream_;
+  beast::flat_buffer buf_;
+  http::request<http::string_body> req_;
+};
+
+// ---- the listener -------------------------------------------------------------------------
+
+Monitor::Monitor(Server& server) : server_(server) {}
+
+Monitor::~Monitor() { stop(); }
+
+void Monitor::start() {
+  const Options& opts = server_.options();
+  host_ = opts.http_host.empty() ? opts.host : opts.http_host;
+  if (host_.empty()) host_ = "0.0.0.0";
+  auto& ctx = server_.loop(0).ctx();
+  boost::system::error_code ec;
+  auto addr = asio::ip::make_address(host_, ec);
+  if (ec) {
+    tcp::resolver resolver(ctx);
+    auto results = resolver.resolve(host_, "", ec);
+    if (ec || results.empty()) throw std::runtime_error(fmt::format("Can't listen to the monitor port: cannot resolve {}", host_));
+    addr = results.begin()->endpoint().address();
+  }
+  int want = opts.http_port < 0 ? 0 : opts.http_port;
+  auto acc = std::make_unique<tcp::acceptor>(ctx);
+  tcp::endpoint ep(addr, static_cast<unsigned short>(want));
+  acc->open(ep.protocol(), ec);
+  if (!ec) acc->set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acc->bind(ep, ec);
+  if (!ec) acc->listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    throw std::runtime_error(fmt::format("Can't listen to the monitor port: listen tcp {}: {}",
+                                         join_host_port(host_, want), ec.message()));
+  }
+  port_ = acc->local_endpoint().port();
+  acceptor_ = std::move(acc);
+  {
+    std::lock_guard lk(mu_);
+    cpu_sample_ = sample_cpu();
+    if (cpu_sample_.ok && cpu_sample_.wall_seconds > 0) {
+      cpu_percent_ = 100.0 * cpu_sample_.cpu_seconds / cpu_sample_.wall_seconds;
+    }
+  }
+  server_.log().info("Starting http monitor on {}", join_host_port(host_, port_));
+  running_ = true;
+  asio::post(ctx, [this] { do_accept(); });
+}
+
+void Monitor::stop() {
+  if (!running_.exchange(false)) return;
+  EventLoop& loop0 = server_.loop(0);
+  auto close_acceptor = [this] {
+    boost::system::error_code ec;
+    if (acceptor_) acceptor_->close(ec);
+  };
+  if (loop0.in_loop()) {
+    close_acceptor();
+  } else {
+    std::promise<void> done;
+    asio::post(loop0.ctx(), [&] {
+      close_acceptor();
+      done.set_value();
+    });
+    done.get_future().wait();
+  }
+  std::vector<std::weak_ptr<Session>> sessions;
+  {
+    std::lock_guard lk(mu_);
+    sessions.swap(sessions_);
+  }
+  for (auto& w : sessions) {
+    if (auto s = w.lock()) s->close();
+  }
+}
+
+void Monitor::do_accept() {
+  EventLoop& loop = server_.next_loop();
+  acceptor_->async_accept(loop.ctx(), [this, &loop](const boost::system::error_code& ec, tcp::socket sock) {
+    if (!running_.load()) return;
+    if (ec) {
+      if (ec == asio::error::operation_aborted) return;
+      server_.log().error("Error accepting monitoring connection: {}", ec.message());
+      auto t = std::make_shared<asio::steady_timer>(server_.loop(0).ctx(), std::chrono::milliseconds(10));
+      t->async_wait([this, t](const boost::system::error_code&) {
+        if (running_.load()) do_accept();
+      });
+      return;
+    }
+    auto s = std::make_shared<Session>(*this, loop, std::move(sock));
+    {
+      std::lock_guard lk(mu_);
+      // Forget finished sessions now and then, so the list stays as long as the open ones.
+      if (sessions_.size() >= 64) {
+        std::erase_if(sessions_, [](const std::weak_ptr<Session>& w) { return w.expired(); });
+      }
+      sessions_.push_back(s);
+    }
+    s->start();
+    do_accept();
+  });
+}
+
+// ---- requests -----------------------------------------------------------------------------
+
+void Monitor::count_request(const std::string& path) {
+  std::lock_guard lk(mu_);
+  ++req_stats_[path];
+}
+
+ProcessUsage Monitor::usage() {
+  ProcessUsage u;
+  u.rss_bytes = resident_bytes();
+  std::lock_guard lk(mu_);
+  // The reference samples CPU once a second and reports the share of one core used over the
+  // last interval, in tenths of a percent.
+  CpuSample now = sample_cpu();
+  if (now.ok && cpu_sample_.ok && now.wall_seconds - cpu_sample_.wall_seconds >= 1.0) {
+    cpu_percent_ = 100.0 * (now.cpu_seconds - cpu_sample_.cpu_seconds) / (now.wall_seconds - cpu_sample_.wall_seconds);
+    cpu_sample_ = now;
+  } else if (now.ok && !cpu_sample_.ok) {
+    cpu_sample_ = now;
+  }
+  u.cpu_percent = std::round(std::max(cpu_percent_, 0.0) * 10.0) / 10.0;
+  return u;
+}
+
+void Monitor::gather_clients(uint64_t cid, bool with_subs, EventLoop& home,
+                             std::function<void(std::vector<ConnSnapshot>, size_t)> done) {
+  auto clients = server_.clients();
+  size_t num_open = clients.size();
+  std::unordered_map<EventLoop*, std::vector<std::shared_ptr<ClientConn>>> by_loop;
+  for (auto& c : clients) {
+    if (cid != 0 && c->cid() != cid) continue;
+    by_loop[&c->loop()].push_back(std::move(c));
+  }
+  if (by_loop.empty()) {
+    asio::post(home.ctx(), [done = std::move(done), num_open] { done({}, num_open); });
+    return;
+  }
+  struct State {
+    std::mutex mu;
+    std::vector<ConnSnapshot> out;
+    size_t left;
+    std::function<void(std::vector<ConnSnapshot>, size_t)> done;
+    EventLoop* home;
+    size_t num_open;
+  };
+  auto st = std::make_shared<State>();
+  st->left = by_loop.size();
+  st->done = std::move(done);
+  st->home = &home;
+  st->num_open = num_open;
+  for (auto& [loop, conns] : by_loop) {
+    asio::post(loop->ctx(), [st, with_subs, conns = std::move(conns)] {
+      std::vector<ConnSnapshot> part;
+      part.reserve(conns.size());
+      for (const auto& c : conns) part.push_back(snapshot(*c, with_subs));
+      bool last;
+      {
+        std::lock_guard lk(st->mu);
+        for (auto& p : part) st->out.push_back(std::move(p));
+        last = --st->left == 0;
+      }
+      if (last) {
+        asio::post(st->home->ctx(), [st] { st->done(std::move(st->out), st->num_open); });
+      }
+    });
+  }
+}
+
+void Monitor::handle(const std::string& target, EventLoop& home, Reply reply) {
+  Query q(target);
+  const std::string& path = q.path();
+  std::string callback = q.get("callback");
+  // JSON answers honour ?callback= (JSONP), as the reference's ResponseHandler.
+  auto send_json = [reply, callback](const json::value& v, bool indent = true) {
+    std::string body = indent ? pretty(v) : json::serialize(v);
+    if (!callback.empty()) {
+      reply(200, "application/javascript", fmt::format("{}({})", callback, body));
+    } else {
+      reply(200, kJson, std::move(body));
+    }
+  };
+  auto bad_request = [reply](const std::string& text) { reply(400, kText, text); };
+  auto now = [] { return std::chrono::system_clock::now(); };
+  std::string err;
+
+  if (path == "/") {
+    count_request("/");
+    reply(200, kHtml, index_html(server_));
+  } else if (path == "/varz") {
+    count_request("/varz");
+    std::map<std::string, uint64_t> stats;
+    {
+      std::lock_guard lk(mu_);
+      stats = req_stats_;
+    }
+    send_json(build_varz(server_, now(), port_, usage(), stats));
+  } else if (path == "/connz") {
+    ConnzOptions opts;
+    if (!parse_connz(q, &opts, &err)) return bad_request(err);
+    count_request("/connz");
+    bool want_open = opts.state != ConnState::kClosed;
+    auto finish = [this, opts, send_json, now](std::vector<ConnSnapshot> open, size_t num_open) {
+      std::vector<ConnSnapshot> closed;
+      if (opts.state != ConnState::kOpen) closed = server_.closed_clients().list();
+      send_json(build_connz(server_.id(), now(), opts, std::move(open), num_open, std::move(closed)));
+    };
+    if (want_open) {
+      gather_clients(opts.cid, opts.subs != 0, home, std::move(finish));
+    } else {
+      finish({}, server_.num_clients());
+    }
+  } else if (path == "/routez") {
+    count_request("/routez");
+    std::string subs = q.get("subs");
+    int mode = 0;
+    if (subs == "detail" || subs == "Detail" || subs == "DETAIL") {
+      mode = 2;
+    } else {
+      auto b = q.get_bool("subs", &err);
+      if (!b) return bad_request(err);
+      mode = *b ? 1 : 0;
+    }
+    send_json(build_routez(server_, now(), mode));
+  } else if (path == "/subsz" || path == "/subscriptionsz") {
+    count_request("/subsz");
+    SubszOptions opts;
+    if (!parse_subsz(q, &opts, &err)) return bad_request(err);
+    send_json(build_subsz(server_, now(), opts));
+  } else if (path == "/healthz") {
+    count_request("/healthz");
+    for (const char* p : {"js-enabled", "js-enabled-only", "js-server-only"}) {
+      if (!q.get_bool(p, &err)) return bad_request(err);
+    }
+    json::object h = build_healthz(server_);
+    if (h.contains("error")) {
+      reply(503, kJson, json::serialize(h));
+    } else {
+      send_json(h, /*indent=*/false);
+    }
+  } else {
+    reply(404, kText, "404 page not found\n");
+  }
+}
+
+}  // namespace pylon::server::monitor

@@ -1,0 +1,77 @@
+// The HTTP monitoring server: the reference server's endpoints (/varz, /connz, /routez, /subsz,
+// /healthz and the / index), served with Boost.Beast on the server's own event loops.
+//
+// The listener lives on loop 0; each accepted HTTP connection goes to the next loop (round
+// robin), like client connections. Requests are answered on that loop. Facts owned by a client
+// connection's loop (its CONNECT fields, subscriptions) are read on that loop: /connz posts a
+// snapshot task to every loop holding a client and answers when the last one reports back.
+//
+// Lifecycle: Server::start() creates and starts it after the client listener (when
+// Options::http_port != 0; -1 picks a free port); Server::shutdown() stops it first, which
+// closes the listener and every open HTTP connection.
+#pragma once
+
+#include <boost/asio/ip/tcp.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "server/monitor/endpoints.h"
+
+namespace pylon::server {
+class EventLoop;
+class Server;
+}  // namespace pylon::server
+
+namespace pylon::server::monitor {
+
+class Monitor {
+ public:
+  explicit Monitor(Server& server);
+  ~Monitor();
+  Monitor(const Monitor&) = delete;
+  Monitor& operator=(const Monitor&) = delete;
+
+  // Binds http_host:http_port and starts accepting. Throws std::runtime_error when it cannot.
+  void start();
+  // Closes the listener and every HTTP connection. Idempotent.
+  void stop();
+  // The bound port (after start()).
+  int port() const noexcept { return port_; }
+
+  class Session;  // one HTTP connection (monitor.cc)
+
+  // Answers one request; calls `reply(status, content_type, body)` on `home`'s thread,
+  // possibly later (after gathering from other loops). Used by Session.
+  using Reply = std::function<void(unsigned status, std::string content_type, std::string body)>;
+  void handle(const std::string& target, EventLoop& home, Reply reply);
+
+ private:
+  void do_accept();
+  void count_request(const std::string& path);
+  ProcessUsage usage();
+  // Snapshots of the open client connections (all, or the one with `cid`), each taken on its
+  // own loop; `done(snapshots, number_open)` runs on `home`.
+  void gather_clients(uint64_t cid, bool with_subs, EventLoop& home,
+                      std::function<void(std::vector<ConnSnapshot>, size_t)> done);
+
+  Server& server_;
+  std::string host_;
+  int port_ = 0;
+  std::unique_ptr<boost::asio::ip::tcp::acceptor> acceptor_;
+  std::atomic<bool> running_{false};
+
+  std::mutex mu_;  // guards everything below
+  std::map<std::string, uint64_t> req_stats_;
+  std::vector<std::weak_ptr<Session>> sessions_;
+  CpuSample cpu_sample_;
+  double cpu_percent_ = 0;
+};
+
+}  // namespace pylon::server::monitor

@@ -1,0 +1,167 @@
+// /varz: server identity, configuration and counters; /healthz; process usage.
+#include <boost/json.hpp>
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "server/cluster.h"
+#include "server/monitor/endpoints.h"
+#include "server/monitor/format.h"
+#include "server/server.h"
+#include "server/url.h"
+
+namespace pylon::server::monitor {
+
+namespace json = boost::json;
+
+namespace {
+// Go's time.Duration marshals as an integer count of nanoseconds.
+int64_t ns(std::chrono::nanoseconds d) { return d.count(); }
+// The reference reports auth and TLS timeouts as float seconds.
+double seconds(std::chrono::nanoseconds d) { return std::chrono::duration<double>(d).count(); }
+
+constexpr double kDefaultTlsTimeoutSecs = 2;  // TLS_TIMEOUT: the reference reports it without TLS
+
+// "host:port" of a route URL, as the reference lists configured routes (urlsToStrings).
+std::string route_host_port(const std::string& u) {
+  try {
+    Url url = parse_url(u);
+    return url.host.find(':') != std::string::npos ? fmt::format("[{}]:{}", url.host, url.port)
+                                                   : fmt::format("{}:{}", url.host, url.port);
+  } catch (const std::exception&) {
+    return u;
+  }
+}
+}  // namespace
+
+json::object build_varz(Server& server, SysTime now, int http_port, const ProcessUsage& usage,
+                        const std::map<std::string, uint64_t>& http_req_stats) {
+  const Options& opts = server.options();
+  Cluster& cluster = server.cluster();
+  ServerStats& st = server.stats();
+  json::object v;
+  v["server_id"] = server.id();
+  v["server_name"] = server.name();
+  v["version"] = kNatsCompatVersion;
+  v["proto"] = 1;
+  v["go"] = "c++20";  // as our INFO says; the reference puts its Go version here
+  v["host"] = opts.host;
+  v["port"] = server.port();
+  if (opts.auth_required()) v["auth_required"] = true;
+  if (cluster.enabled() && !opts.cluster.no_advertise) {
+    json::array urls;
+    for (auto& u : cluster.connect_urls()) urls.emplace_back(u);
+    if (!urls.empty()) v["connect_urls"] = std::move(urls);
+  }
+  v["max_connections"] = opts.max_connections;
+  if (opts.max_subscriptions > 0) v["max_subscriptions"] = opts.max_subscriptions;
+  v["ping_interval"] = ns(opts.ping_interval);
+  v["ping_max"] = opts.ping_max;
+  v["http_host"] = opts.http_host.empty() ? opts.host : opts.http_host;
+  v["http_port"] = http_port;
+  v["http_base_path"] = "";
+  v["https_port"] = 0;
+  v["auth_timeout"] = seconds(opts.auth_timeout);
+  v["max_control_line"] = opts.max_control_line;
+  v["max_payload"] = opts.max_payload;
+  v["max_pending"] = opts.max_pending;
+
+  json::object cl;
+  if (cluster.enabled()) {
+    const auto& c = opts.cluster;
+    if (auto name = cluster.cluster_name(); !name.empty()) cl["name"] = name;
+    if (!c.host.empty()) cl["addr"] = c.host;
+    if (cluster.port() != 0) cl["cluster_port"] = cluster.port();
+    cl["auth_timeout"] = seconds(c.auth_timeout);
+    if (!c.routes.empty()) {
+      json::array urls;
+      for (const auto& r : c.routes) urls.emplace_back(route_host_port(r));
+      cl["urls"] = std::move(urls);
+    }
+    cl["tls_timeout"] = kDefaultTlsTimeoutSecs;
+  }
+  v["cluster"] = std::move(cl);
+  // Gateways, leaf nodes, MQTT, WebSocket and JetStream are not part of Pylon: the reference
+  // shows them as empty objects when they are not configured, and so do we.
+  v["gateway"] = json::object();
+  v["leaf"] = json::object();
+  v["mqtt"] = json::object();
+  v["websocket"] = json::object();
+  v["jetstream"] = json::object();
+  v["tls_timeout"] = kDefaultTlsTimeoutSecs;
+  v["write_deadline"] = ns(opts.write_deadline);
+  v["start"] = rfc3339(server.start_time());
+  v["now"] = rfc3339(now);
+  v["uptime"] = uptime(now - server.start_time());
+  v["mem"] = usage.rss_bytes;
+  v["cores"] = std::max(1u, std::thread::hardware_concurrency());
+  v["gomaxprocs"] = server.num_loops();  // the threads serving connections: our event loops
+  v["cpu"] = usage.cpu_percent;
+  v["connections"] = server.num_clients();
+  v["total_connections"] = st.total_connections.load(std::memory_order_relaxed);
+  size_t routes = cluster.num_routes();
+  v["routes"] = routes;
+  v["remotes"] = routes;  // servers we have a route to: one route per remote server
+  v["leafnodes"] = 0;
+  v["in_msgs"] = st.in_msgs.load(std::memory_order_relaxed);
+  v["out_msgs"] = st.out_msgs.load(std::memory_order_relaxed);
+  v["in_bytes"] = st.in_bytes.load(std::memory_order_relaxed);
+  v["out_bytes"] = st.out_bytes.load(std::memory_order_relaxed);
+  v["slow_consumers"] = st.slow_consumers.load(std::memory_order_relaxed);
+  v["subscriptions"] = server.index().count();
+  json::object req;
+  for (const auto& [path, n] : http_req_stats) req[path] = n;
+  v["http_req_stats"] = std::move(req);
+  v["config_load_time"] = rfc3339(server.start_time());
+  v["pylon"] = kPylonVersion;
+  return v;
+}
+
+json::object build_healthz(Server& server) {
+  json::object o;
+  if (server.running()) {
+    o["status"] = "ok";
+  } else {
+    o["status"] = "error";
+    o["error"] = "server is not running";
+  }
+  return o;
+}
+
+CpuSample sample_cpu() {
+  CpuSample s;
+  std::ifstream f("/proc/self/stat");
+  std::string line;
+  if (!f || !std::getline(f, line)) return s;
+  // Fields after the command name (which may hold spaces), counted from field 3 ("state").
+  auto close = line.rfind(')');
+  if (close == std::string::npos) return s;
+  std::istringstream in(line.substr(close + 2));
+  std::vector<std::string> fields;
+  for (std::string x; in >> x;) fields.push_back(x);
+  // utime is field 14, stime 15, starttime 22 (1-based, man proc); fields[0] is field 3.
+  if (fields.size() < 20) return s;
+  double ticks = static_cast<double>(::sysconf(_SC_CLK_TCK));
+  double utime = std::stod(fields[11]), stime = std::stod(fields[12]), start = std::stod(fields[19]);
+  std::ifstream up("/proc/uptime");
+  double uptime_secs = 0;
+  if (!(up >> uptime_secs)) return s;
+  s.cpu_seconds = (utime + stime) / ticks;
+  s.wall_seconds = uptime_secs - start / ticks;
+  s.ok = true;
+  return s;
+}
+
+int64_t resident_bytes() {
+  std::ifstream f("/proc/self/statm");
+  int64_t size = 0, resident = 0;
+  if (!(f >> size >> resident)) return 0;
+  return resident * static_cast<int64_t>(::sysconf(_SC_PAGESIZE));
+}
+
+}  // namespace pylon::server::monitor

@@ -1,0 +1,427 @@
+#include "server/route_conn.h"
+
+#include <boost/json.hpp>
+
+#include "proto/writer.h"
+#include "server/auth.h"
+#include "server/errors.h"
+#include "server/event_loop.h"
+#include "server/router.h"
+#include "server/server.h"
+
+namespace pylon::server {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+
+namespace {
+constexpr std::string_view kGlobalAccount = "$G";
+
+proto::ParserLimits route_limits() {
+  proto::ParserLimits l;
+  l.max_control_line = 1 << 20;  // the reference checks control lines of clients only
+  l.max_payload = -1;            // and routes carry any payload (mpay -1)
+  return l;
+}
+
+std::string_view jstr(const json::object& o, std::string_view k) {
+  if (auto* v = o.if_contains(k); v && v->is_string()) return v->get_string();
+  return {};
+}
+bool jbool(const json::object& o, std::string_view k) {
+  if (auto* v = o.if_contains(k); v && v->is_bool()) return v->get_bool();
+  return false;
+}
+int64_t jint(const json::object& o, std::string_view k) {
+  if (auto* v = o.if_contains(k); v && v->is_number()) return v->to_number<int64_t>();
+  return 0;
+}
+
+std::string interest_key(std::string_view subject, std::string_view queue) {
+  std::string k(subject);
+  if (!queue.empty()) {
+    k += ' ';
+    k += queue;
+  }
+  return k;
+}
+}  // namespace
+
+RouteConn::RouteConn(Server& server, EventLoop& loop, asio::ip::tcp::socket socket, uint64_t rid,
+                     std::optional<Url> solicit_url, bool explicit_route)
+    : Connection(server, loop, std::move(socket), Kind::kRoute, rid),
+      parser_(proto::Role::kServerOfRoute, route_limits()),
+      solicit_url_(std::move(solicit_url)),
+      explicit_route_(explicit_route),
+      auth_timer_(loop.ctx()),
+      ping_timer_(loop.ctx()) {}
+
+RouteConn::~RouteConn() = default;
+
+void RouteConn::queue_self(std::string_view bytes) {
+  if (enqueue(bytes)) loop().touch(this);
+}
+
+void RouteConn::send_err_and_close(std::string_view text, CloseReason reason) {
+  std::string line;
+  proto::append_err(line, text);
+  queue_self(line);
+  close(reason, true);
+}
+
+void RouteConn::on_start() {
+  auto& srv = server();
+  srv.log().info("{} - Route connection created", log_prefix());
+  if (solicited()) send_connect();
+  std::string info;
+  proto::append_info(info, srv.cluster().route_info_json());
+  queue_self(info);
+  const auto& c = srv.options().cluster;
+  if (!solicited() && (!c.user.empty() || !c.token.empty())) {
+    auth_timer_.expires_after(c.auth_timeout);
+    auth_timer_.async_wait([self = shared_from_this(), this](const boost::system::error_code& ec) {
+      if (ec || closing() || connect_received_) return;
+      server().log().error("{} - Route authentication timeout", log_prefix());
+      send_err_and_close(err::kAuthTimeout, CloseReason::kAuthenticationTimeout);
+    });
+  }
+  schedule_ping();
+}
+
+void RouteConn::send_connect() {
+  auto& srv = server();
+  std::string user = solicit_url_->user, pass = solicit_url_->password;
+  if (user.empty()) {
+    user = srv.cluster().route_user();
+    pass = srv.cluster().route_password();
+  }
+  json::object o;
+  o["echo"] = true;
+  o["verbose"] = false;
+  o["pedantic"] = false;
+  if (!user.empty()) o["user"] = user;
+  if (!pass.empty()) o["pass"] = pass;
+  o["tls_required"] = false;
+  o["headers"] = true;
+  o["name"] = srv.id();
+  o["cluster"] = srv.cluster().cluster_name();
+  o["cluster_dynamic"] = srv.cluster().name_dynamic();
+  o["lnoc"] = true;
+  std::string line;
+  proto::append_connect(line, json::serialize(o));
+  srv.log().debugf("{} - Route connect msg sent", log_prefix());
+  queue_self(line);
+}
+
+bool RouteConn::on_read(std::string_view data) {
+  auto r = parser_.parse(data, *this);
+  if (r.error != proto::ParseError::kNone) {
+    server().log().error("{} - Route parser ERROR: {}", log_prefix(), r.detail);
+    if (proto::sends_err(r.error)) {
+      send_err_and_close(proto::error_text(r.error), CloseReason::kProtocolViolation);
+    } else {
+      close(CloseReason::kProtocolViolation, true);
+    }
+    return false;
+  }
+  return !r.stopped && !closing();
+}
+
+void RouteConn::on_closing() {
+  auth_timer_.cancel();
+  ping_timer_.cancel();
+}
+
+void RouteConn::on_closed(CloseReason reason) {
+  std::unordered_map<std::string, SubPtr> subs;
+  {
+    std::lock_guard lk(subs_mu_);
+    subs.swap(subs_);
+  }
+  for (auto& [k, sub] : subs) {
+    server().index().remove(sub);
+    sub->owner_ref.reset();
+  }
+  auto& log = server().log();
+  if (remote_.id.empty()) {
+    log.info("{} - Route connection closed: {}", log_prefix(), to_string(reason));
+  } else {
+    log.info("{} - Route connection to {} ({}) closed: {}", log_prefix(), remote_.name, remote_.id,
+             to_string(reason));
+  }
+  server().cluster().route_closed(*this);
+}
+
+bool RouteConn::on_connect(std::string_view text) {
+  auto& srv = server();
+  srv.log().tracef("{} - <<- [CONNECT {}]", log_prefix(), text);
+  json::object o;
+  try {
+    auto v = json::parse(json::string_view(text.data(), text.size()));
+    if (!v.is_object()) throw std::runtime_error("not an object");
+    o = std::move(v.as_object());
+  } catch (const std::exception& e) {
+    srv.log().error("{} - Route parser ERROR: invalid CONNECT: {}", log_prefix(), e.what());
+    send_err_and_close(err::kUnknownProtocol, CloseReason::kParseError);
+    return false;
+  }
+  if (!jstr(o, "lang").empty()) {
+    // A client on the route port.
+    srv.log().error("{} - attempted to connect to route port", log_prefix());
+    send_err_and_close("attempted to connect to route port", CloseReason::kProtocolViolation);
+    return false;
+  }
+  const auto& c = srv.options().cluster;
+  bool auth_ok = true;
+  if (!c.token.empty()) {
+    auto tok = !jstr(o, "auth_token").empty() ? jstr(o, "auth_token")
+               : !jstr(o, "pass").empty()     ? jstr(o, "pass")
+                                              : jstr(o, "user");
+    auth_ok = !tok.empty() && check_password(c.token, tok);
+  } else if (!c.user.empty()) {
+    bool user_ok = jstr(o, "user") == c.user;
+    bool pass_ok = check_password(c.password, jstr(o, "pass"));
+    auth_ok = user_ok && pass_ok;
+  }
+  if (!auth_ok) {
+    srv.log().error("{} - Route authentication error", log_prefix());
+    send_err_and_close(err::kAuthorization, CloseReason::kAuthenticationViolation);
+    return false;
+  }
+  if (!srv.cluster().check_cluster_name(*this, std::string(jstr(o, "cluster")), jbool(o, "cluster_dynamic"))) {
+    std::string text2 = fmt::format("Rejecting connection, cluster name \"{}\" does not match \"{}\"",
+                                    jstr(o, "cluster"), srv.cluster().cluster_name());
+    srv.log().error("{} - {}", log_prefix(), text2);
+    send_err_and_close(text2, CloseReason::kClusterNameConflict);
+    return false;
+  }
+  connect_received_ = true;
+  auth_timer_.cancel();
+  connect_name_ = std::string(jstr(o, "name"));
+  peer_headers_ = jbool(o, "headers");
+  return true;
+}
+
+bool RouteConn::on_info(std::string_view text) {
+  auto& srv = server();
+  srv.log().tracef("{} - <<- [INFO {}]", log_prefix(), text);
+  if (!solicited() && !connect_received_) {
+    srv.log().error("{} - Route sent INFO before CONNECT", log_prefix());
+    send_err_and_close(err::kAuthorization, CloseReason::kAuthenticationViolation);
+    return false;
+  }
+  json::object o;
+  try {
+    auto v = json::parse(json::string_view(text.data(), text.size()));
+    if (!v.is_object()) throw std::runtime_error("not an object");
+    o = std::move(v.as_object());
+  } catch (const std::exception& e) {
+    srv.log().error("{} - Route parser ERROR: invalid INFO: {}", log_prefix(), e.what());
+    send_err_and_close(err::kUnknownProtocol, CloseReason::kParseError);
+    return false;
+  }
+  RouteInfo info;
+  info.id = std::string(jstr(o, "server_id"));
+  info.name = std::string(jstr(o, "server_name"));
+  info.version = std::string(jstr(o, "version"));
+  info.cluster = std::string(jstr(o, "cluster"));
+  info.host = std::string(jstr(o, "host"));
+  info.ip = std::string(jstr(o, "ip"));
+  info.port = static_cast<int>(jint(o, "port"));
+  info.proto = static_cast<int>(jint(o, "proto"));
+  info.headers = jbool(o, "headers");
+  info.auth_required = jbool(o, "auth_required");
+  info.dynamic = jbool(o, "cluster_dynamic");
+  info.lnoc = jbool(o, "lnoc");
+  info.ldm = jbool(o, "ldm");
+  info.max_payload = jint(o, "max_payload");
+  if (auto* urls = o.if_contains("connect_urls"); urls && urls->is_array()) {
+    for (auto& u : urls->get_array()) {
+      if (u.is_string()) info.connect_urls.emplace_back(u.get_string());
+    }
+  }
+  if (info.id.empty()) {
+    send_err_and_close(err::kUnknownProtocol, CloseReason::kProtocolViolation);
+    return false;
+  }
+  auto& cluster = srv.cluster();
+
+  if (info_received_) {
+    if (info.id != remote_.id) {
+      // Gossip: the peer tells us about another member of the cluster.
+      cluster.gossip_received(*this, info);
+    } else {
+      remote_.ldm = info.ldm;
+      cluster.update_remote_urls(remote_.id, info.connect_urls, info.ldm);
+    }
+    return true;
+  }
+
+  if (info.id == srv.id()) {
+    srv.log().debugf("{} - Detected route to self, ignoring", log_prefix());
+    remote_ = info;
+    close(CloseReason::kDuplicateRoute, false);
+    return false;
+  }
+  if (!info.cluster.empty() && !cluster.check_cluster_name(*this, info.cluster, info.dynamic)) {
+    srv.log().error("{} - Rejecting route, cluster name \"{}\" does not match \"{}\"", log_prefix(), info.cluster,
+                    cluster.cluster_name());
+    close(CloseReason::kClusterNameConflict, false);
+    return false;
+  }
+  info_received_ = true;
+  peer_headers_ = info.headers;
+  // Gossip needs the peer's route URL; build it from the TCP address when not advertised.
+  if (info.ip.empty()) {
+    std::string host = remote_ip();
+    if (host.find(':') != std::string::npos) host = "[" + host + "]";
+    info.ip = fmt::format("nats-route://{}:{}/", host, info.port);
+  }
+  remote_ = info;
+  set_log_prefix(fmt::format("{}:{} - rid:{}", remote_ip(), remote_port(), cid()));
+  auto self = std::static_pointer_cast<RouteConn>(shared_from_this());
+  if (!cluster.register_route(self, info)) {
+    srv.log().debugf("{} - Detected duplicate remote route \"{}\"", log_prefix(), info.id);
+    close(CloseReason::kDuplicateRoute, true);
+    return false;
+  }
+  registered_.store(true, std::memory_order_release);
+  return true;
+}
+
+bool RouteConn::on_ping() {
+  server().log().tracef("{} - <<- [PING]", log_prefix());
+  queue_self(proto::kPongOp);
+  return true;
+}
+
+bool RouteConn::on_pong() {
+  server().log().tracef("{} - <<- [PONG]", log_prefix());
+  pings_out_ = 0;
+  return true;
+}
+
+bool RouteConn::on_err(std::string_view text) {
+  server().log().error("{} - Route error from {}: '{}'", log_prefix(), remote_.name.empty() ? "peer" : remote_.name,
+                       text);
+  return true;
+}
+
+bool RouteConn::on_rs_sub(std::string_view account, std::string_view subject, std::string_view queue,
+                          int32_t weight) {
+  auto& srv = server();
+  if (srv.log().trace()) {
+    srv.log().tracef("{} - <<- [RS+ {} {}{}{}{}]", log_prefix(), account, subject, queue.empty() ? "" : " ", queue,
+                     queue.empty() ? "" : fmt::format(" {}", weight));
+  }
+  if (!registered() || account != kGlobalAccount) return true;  // one account: $G
+  std::string key = interest_key(subject, queue);
+  SubPtr sub;
+  {
+    std::lock_guard lk(subs_mu_);
+    auto it = subs_.find(key);
+    if (it != subs_.end()) {
+      // A repeated RS+ for a queue updates its weight.
+      it->second->weight.store(weight > 0 ? weight : 1, std::memory_order_relaxed);
+      return true;
+    }
+    sub = std::make_shared<Subscription>();
+    sub->owner = this;
+    sub->owner_ref = shared_from_this();
+    sub->subject = std::string(subject);
+    sub->queue = std::string(queue);
+    sub->sid = key;
+    sub->weight.store(queue.empty() ? 1 : (weight > 0 ? weight : 1), std::memory_order_relaxed);
+    subs_.emplace(key, sub);
+  }
+  srv.index().insert(sub);
+  return true;
+}
+
+bool RouteConn::on_rs_unsub(std::string_view account, std::string_view subject, std::string_view queue) {
+  auto& srv = server();
+  srv.log().tracef("{} - <<- [RS- {} {}{}{}]", log_prefix(), account, subject, queue.empty() ? "" : " ", queue);
+  if (account != kGlobalAccount) return true;
+  SubPtr sub;
+  {
+    std::lock_guard lk(subs_mu_);
+    auto it = subs_.find(interest_key(subject, queue));
+    if (it == subs_.end()) return true;
+    sub = it->second;
+    subs_.erase(it);
+  }
+  srv.index().remove(sub);
+  sub->owner_ref.reset();
+  return true;
+}
+
+bool RouteConn::on_rmsg(const proto::MsgArgs& a, std::string_view payload) {
+  auto& srv = server();
+  if (srv.log().trace()) {
+    srv.log().tracef("{} - <<- [RMSG {} {}{}{}{}{} {}]", log_prefix(), a.account, a.subject,
+                     a.reply.empty() ? "" : " ", a.reply, a.queues.empty() ? "" : " ", a.queues, payload.size());
+  }
+  in_msgs.fetch_add(1, std::memory_order_relaxed);
+  in_bytes.fetch_add(payload.size(), std::memory_order_relaxed);
+  srv.stats().in_msgs.fetch_add(1, std::memory_order_relaxed);
+  srv.stats().in_bytes.fetch_add(payload.size(), std::memory_order_relaxed);
+  if (a.account != kGlobalAccount) return true;
+  Message msg{a.subject, a.reply, a.header_len, payload};
+  route_inbound_message(srv, loop(), this, msg, a.queues);
+  return true;
+}
+
+bool RouteConn::send_message(std::string_view subject, std::string_view reply, int64_t header_len,
+                             std::string_view payload, std::span<const std::string_view> queues) {
+  bool ok;
+  size_t hint = subject.size() + reply.size() + payload.size() + 48;
+  for (auto q : queues) hint += q.size() + 1;
+  if (header_len >= 0 && peer_headers_) {
+    ok = enqueue_with(hint, [&](std::string& out) {
+      proto::append_routed_hmsg(out, kGlobalAccount, subject, reply, queues, header_len, payload);
+    });
+  } else {
+    // Headers are stripped for a peer that did not announce them.
+    std::string_view body = header_len >= 0 ? payload.substr(static_cast<size_t>(header_len)) : payload;
+    ok = enqueue_with(hint, [&](std::string& out) {
+      proto::append_rmsg(out, kGlobalAccount, subject, reply, queues, body);
+    });
+  }
+  if (ok) {
+    out_msgs.fetch_add(1, std::memory_order_relaxed);
+    out_bytes.fetch_add(payload.size(), std::memory_order_relaxed);
+    server().stats().out_msgs.fetch_add(1, std::memory_order_relaxed);
+    server().stats().out_bytes.fetch_add(payload.size(), std::memory_order_relaxed);
+  }
+  return ok;
+}
+
+std::vector<std::string> RouteConn::remote_interest() const {
+  std::lock_guard lk(subs_mu_);
+  std::vector<std::string> out;
+  out.reserve(subs_.size());
+  for (auto& [k, s] : subs_) out.push_back(k);
+  return out;
+}
+
+void RouteConn::schedule_ping() {
+  ping_timer_.expires_after(server().options().ping_interval);
+  ping_timer_.async_wait([self = shared_from_this(), this](const boost::system::error_code& ec) {
+    if (ec || closing()) return;
+    if (pings_out_ + 1 > server().options().ping_max) {
+      server().log().error("{} - Stale Route Connection - Closing", log_prefix());
+      std::string line;
+      proto::append_err(line, err::kStaleConnection);
+      queue_self(line);
+      close(CloseReason::kStaleConnection, true);
+      loop().flush_touched();
+      return;
+    }
+    ++pings_out_;
+    queue_self(proto::kPingOp);
+    loop().flush_touched();
+    schedule_ping();
+  });
+}
+
+}  // namespace pylon::server

@@ -1,0 +1,101 @@
+// A route: a connection to another server of the cluster, speaking nats-server 2.9's
+// route protocol (INFO/CONNECT handshake, RS+/RS- interest, RMSG/HMSG, PING/PONG).
+//
+// Lifecycle: accepted (we send INFO and expect CONNECT first) or solicited (we send CONNECT
+// then INFO) -> the peer's INFO registers it with the Cluster (or it is closed as a duplicate
+// route) -> interest is exchanged -> messages flow -> on close its remote interest leaves the
+// index and, if we dialled an explicit route, the Cluster redials it.
+#pragma once
+
+#include <boost/asio/steady_timer.hpp>
+
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <unordered_map>
+
+#include "proto/parser.h"
+#include "server/cluster.h"
+#include "server/connection.h"
+#include "server/sub_index.h"
+#include "server/url.h"
+
+namespace pylon::server {
+
+class RouteConn final : public Connection, private proto::ParserHandler {
+ public:
+  // `solicit_url` is set when we dialled the peer; `explicit_route` when it is configured.
+  RouteConn(Server& server, EventLoop& loop, boost::asio::ip::tcp::socket socket, uint64_t rid,
+            std::optional<Url> solicit_url, bool explicit_route);
+  ~RouteConn() override;
+
+  bool solicited() const noexcept { return solicit_url_.has_value(); }
+  bool explicit_route() const noexcept { return explicit_route_; }
+  const std::optional<Url>& solicit_url() const noexcept { return solicit_url_; }
+  // Valid once the peer's INFO arrived (loop thread wrote it before registering).
+  const RouteInfo& remote() const noexcept { return remote_; }
+  bool registered() const noexcept { return registered_.load(std::memory_order_acquire); }
+  // A route replaced by a duplicate stops taking messages at once (Cluster).
+  void unregister() noexcept { registered_.store(false, std::memory_order_release); }
+
+  // Sends a message to this peer with the queue groups chosen for it. Any thread.
+  bool send_message(std::string_view subject, std::string_view reply, int64_t header_len, std::string_view payload,
+                    std::span<const std::string_view> queues);
+
+  // The peer's interest, for monitoring ("subject" or "subject queue").
+  std::vector<std::string> remote_interest() const;
+
+ private:
+  // Connection
+  void on_start() override;
+  bool on_read(std::string_view data) override;
+  void on_closing() override;
+  void on_closed(CloseReason reason) override;
+
+  // proto::ParserHandler
+  bool on_connect(std::string_view json) override;
+  bool on_info(std::string_view json) override;
+  bool on_ping() override;
+  bool on_pong() override;
+  bool on_ok() override { return true; }
+  bool on_err(std::string_view text) override;
+  bool on_rs_sub(std::string_view account, std::string_view subject, std::string_view queue, int32_t weight) override;
+  bool on_rs_unsub(std::string_view account, std::string_view subject, std::string_view queue) override;
+  bool on_rmsg(const proto::MsgArgs& args, std::string_view payload) override;
+  bool on_ls_sub(std::string_view origin, std::string_view account, std::string_view subject, std::string_view queue,
+                 int32_t weight) override {
+    return on_rs_sub(account, subject, queue, weight);
+  }
+  bool on_ls_unsub(std::string_view origin, std::string_view account, std::string_view subject,
+                   std::string_view queue) override {
+    return on_rs_unsub(account, subject, queue);
+  }
+  bool on_lmsg(std::string_view origin, const proto::MsgArgs& args, std::string_view payload) override {
+    return on_rmsg(args, payload);
+  }
+
+  void send_connect();
+  void send_err_and_close(std::string_view text, CloseReason reason);
+  void queue_self(std::string_view bytes);
+  void schedule_ping();
+
+  proto::Parser parser_;
+  std::optional<Url> solicit_url_;
+  bool explicit_route_;
+  boost::asio::steady_timer auth_timer_;
+  boost::asio::steady_timer ping_timer_;
+  int pings_out_ = 0;
+
+  bool connect_received_ = false;  // accepted side: CONNECT seen
+  bool info_received_ = false;
+  bool peer_headers_ = false;      // both sides support headers
+  std::string connect_name_;       // the server id the peer gave in CONNECT
+  RouteInfo remote_;
+  std::atomic<bool> registered_{false};
+
+  mutable std::mutex subs_mu_;
+  std::unordered_map<std::string, SubPtr> subs_;  // "subject" / "subject queue" -> remote interest
+};
+
+}  // namespace pylon::server

@@ -1,0 +1,946 @@
+// The wire-protocol parser: every op in every role, every error, and the promise that
+// any split of a byte stream yields the same callbacks as the whole stream.
+#include "proto/parser.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace pylon::proto {
+
+// Readable failure messages (internal linkage: the unit-test binary links many files).
+[[maybe_unused]] static std::ostream& operator<<(std::ostream& os, ParseError e) {
+  switch (e) {
+    case ParseError::kNone: return os << "kNone";
+    case ParseError::kUnknownOp: return os << "kUnknownOp";
+    case ParseError::kMaxControlLine: return os << "kMaxControlLine";
+    case ParseError::kMaxPayload: return os << "kMaxPayload";
+    case ParseError::kBadArgs: return os << "kBadArgs";
+  }
+  return os << "?";
+}
+
+namespace {
+
+// Records every callback as one readable line, copying the views at once.
+class Recorder : public ParserHandler {
+ public:
+  std::vector<std::string> events;
+  // Stop (return false) at the callback with this index (0-based); -1: never.
+  int stop_at = -1;
+  // Where the last payload view pointed (to prove zero copy).
+  const char* last_payload_data = nullptr;
+
+  bool on_connect(std::string_view json) override { return add("CONNECT " + std::string(json)); }
+  bool on_info(std::string_view json) override { return add("INFO " + std::string(json)); }
+  bool on_ping() override { return add("PING"); }
+  bool on_pong() override { return add("PONG"); }
+  bool on_ok() override { return add("+OK"); }
+  bool on_err(std::string_view text) override { return add("-ERR " + std::string(text)); }
+  bool on_pub(const MsgArgs& a, std::string_view payload) override {
+    last_payload_data = payload.data();
+    return add("PUB" + msg(a, payload));
+  }
+  bool on_sub(std::string_view subject, std::string_view queue, std::string_view sid) override {
+    return add("SUB subject=" + s(subject) + " queue=" + s(queue) + " sid=" + s(sid));
+  }
+  bool on_unsub(std::string_view sid, int64_t max_msgs) override {
+    return add("UNSUB sid=" + s(sid) + " max=" + std::to_string(max_msgs));
+  }
+  bool on_msg(const MsgArgs& a, std::string_view payload) override {
+    last_payload_data = payload.data();
+    return add("MSG" + msg(a, payload));
+  }
+  bool on_rs_sub(std::string_view account, std::string_view subject, std::string_view queue,
+                 int32_t weight) override {
+    return add("RS+ account=" + s(account) + " subject=" + s(subject) + " queue=" + s(queue) +
+               " weight=" + std::to_string(weight));
+  }
+  bool on_rs_unsub(std::string_view account, std::string_view subject, std::string_view queue) override {
+    return add("RS- account=" + s(account) + " subject=" + s(subject) + " queue=" + s(queue));
+  }
+  bool on_rmsg(const MsgArgs& a, std::string_view payload) override {
+    last_payload_data = payload.data();
+    return add("RMSG" + msg(a, payload));
+  }
+  bool on_ls_sub(std::string_view origin, std::string_view account, std::string_view subject,
+                 std::string_view queue, int32_t weight) override {
+    return add("LS+ origin=" + s(origin) + " account=" + s(account) + " subject=" + s(subject) +
+               " queue=" + s(queue) + " weight=" + std::to_string(weight));
+  }
+  bool on_ls_unsub(std::string_view origin, std::string_view account, std::string_view subject,
+                   std::string_view queue) override {
+    return add("LS- origin=" + s(origin) + " account=" + s(account) + " subject=" + s(subject) +
+               " queue=" + s(queue));
+  }
+  bool on_lmsg(std::string_view origin, const MsgArgs& a, std::string_view payload) override {
+    last_payload_data = payload.data();
+    return add("LMSG origin=" + s(origin) + msg(a, payload));
+  }
+
+ private:
+  static std::string s(std::string_view v) { return std::string(v); }
+  static std::string msg(const MsgArgs& a, std::string_view payload) {
+    std::string out;
+    if (!a.account.empty()) out += " account=" + s(a.account);
+    out += " subject=" + s(a.subject);
+    if (!a.sid.empty()) out += " sid=" + s(a.sid);
+    if (!a.reply.empty()) out += " reply=" + s(a.reply);
+    if (!a.queues.empty()) out += " queues=[" + s(a.queues) + "]";
+    if (a.header_len >= 0) out += " hdr=" + std::to_string(a.header_len);
+    out += " total=" + std::to_string(a.total_len);
+    out += " payload=" + s(payload);
+    return out;
+  }
+  bool add(std::string e) {
+    events.push_back(std::move(e));
+    return stop_at < 0 || static_cast<int>(events.size()) - 1 != stop_at;
+  }
+};
+
+struct Outcome {
+  std::vector<std::string> events;
+  ParseError error = ParseError::kNone;
+  size_t consumed = 0;  // summed over all feeds
+  bool idle = false;
+
+  bool operator==(const Outcome& o) const {
+    return events == o.events && error == o.error && idle == o.idle;
+  }
+};
+
+std::ostream& operator<<(std::ostream& os, const Outcome& o) {
+  os << "error=" << o.error << " idle=" << o.idle << " events:\n";
+  for (const auto& e : o.events) os << "  " << e << "\n";
+  return os;
+}
+
+// Feeds `stream` in chunks ending at the given cut points. Every chunk lives in its own
+// heap block that is scribbled over and freed right after parse() returns, so a parser
+// that kept a view into an old read buffer shows garbage (or trips ASan).
+Outcome feed(Role role, std::string_view stream, const std::vector<size_t>& cuts, ParserLimits limits = {}) {
+  Parser parser(role, limits);
+  Recorder rec;
+  Outcome out;
+  size_t from = 0;
+  std::vector<size_t> ends = cuts;
+  ends.push_back(stream.size());
+  for (size_t end : ends) {
+    if (end < from) continue;
+    const size_t len = end - from;
+    auto chunk = std::make_unique<char[]>(len + 1);
+    std::memcpy(chunk.get(), stream.data() + from, len);
+    ParseResult r = parser.parse(std::string_view(chunk.get(), len), rec);
+    std::memset(chunk.get(), '#', len);
+    out.consumed += r.consumed;
+    if (r.error != ParseError::kNone) {
+      out.error = r.error;
+      break;
+    }
+    EXPECT_FALSE(r.stopped);
+    EXPECT_EQ(r.consumed, len);
+    from = end;
+  }
+  out.events = rec.events;
+  out.idle = parser.idle();
+  return out;
+}
+
+Outcome whole(Role role, std::string_view stream, ParserLimits limits = {}) { return feed(role, stream, {}, limits); }
+
+Outcome byte_by_byte(Role role, std::string_view stream, ParserLimits limits = {}) {
+  std::vector<size_t> cuts;
+  for (size_t i = 1; i < stream.size(); ++i) cuts.push_back(i);
+  return feed(role, stream, cuts, limits);
+}
+
+std::vector<std::string> events_of(Role role, std::string_view stream) {
+  Outcome o = whole(role, stream);
+  EXPECT_EQ(o.error, ParseError::kNone) << stream;
+  return o.events;
+}
+
+ParseError error_of(Role role, std::string_view stream, ParserLimits limits = {}) {
+  return whole(role, stream, limits).error;
+}
+
+using Events = std::vector<std::string>;
+constexpr Role kClientConn = Role::kServerOfClient;
+constexpr Role kRouteConn = Role::kServerOfRoute;
+constexpr Role kClient = Role::kClient;
+
+// ---- Operations a server reads from a client -----------------------------------------
+
+TEST(ParserClientOps, ConnectPassesTheJsonThrough) {
+  EXPECT_EQ(events_of(kClientConn, "CONNECT {\"verbose\":false,\"pedantic\":true}\r\n"),
+            Events{"CONNECT {\"verbose\":false,\"pedantic\":true}"});
+}
+
+TEST(ParserClientOps, ConnectNeedsNoSpaceAndAnEmptyOneReachesTheHandler) {
+  EXPECT_EQ(events_of(kClientConn, "CONNECT{}\r\n"), Events{"CONNECT {}"});
+  EXPECT_EQ(events_of(kClientConn, "CONNECT \t {}\r\n"), Events{"CONNECT {}"});
+  // The reference fails these in its JSON decoding, not the parser: the handler decides.
+  EXPECT_EQ(events_of(kClientConn, "CONNECT\r\n"), Events{"CONNECT "});
+  EXPECT_EQ(events_of(kClientConn, "CONNECT \r\n"), Events{"CONNECT "});
+}
+
+TEST(ParserClientOps, PingAndPong) {
+  EXPECT_EQ(events_of(kClientConn, "PING\r\nPONG\r\n"), (Events{"PING", "PONG"}));
+}
+
+TEST(ParserClientOps, PingIgnoresWhatFollowsTheNameUpToTheLineEnd) {
+  // As the reference: "PINGXYZ\r\n" is answered with a PONG.
+  EXPECT_EQ(events_of(kClientConn, "PINGXYZ\r\nPONG foo\r\n"), (Events{"PING", "PONG"}));
+}
+
+TEST(ParserClientOps, PubWithoutReply) {
+  EXPECT_EQ(events_of(kClientConn, "PUB foo 5\r\nhello\r\n"),
+            Events{"PUB subject=foo total=5 payload=hello"});
+}
+
+TEST(ParserClientOps, PubWithReply) {
+  EXPECT_EQ(events_of(kClientConn, "PUB foo.bar INBOX.22 11\r\nhello world\r\n"),
+            Events{"PUB subject=foo.bar reply=INBOX.22 total=11 payload=hello world"});
+}
+
+TEST(ParserClientOps, PubWithEmptyPayload) {
+  EXPECT_EQ(events_of(kClientConn, "PUB foo 0\r\n\r\n"), Events{"PUB subject=foo total=0 payload="});
+}
+
+TEST(ParserClientOps, PubPayloadMayHoldCrLf) {
+  EXPECT_EQ(events_of(kClientConn, "PUB foo 4\r\n\r\n\r\n\r\n"),
+            Events{"PUB subject=foo total=4 payload=\r\n\r\n"});
+}
+
+TEST(ParserClientOps, HpubWithoutReply) {
+  EXPECT_EQ(events_of(kClientConn, "HPUB foo 12 17\r\nname:derek\r\nHELLO\r\n"),
+            Events{"PUB subject=foo hdr=12 total=17 payload=name:derek\r\nHELLO"});
+}
+
+TEST(ParserClientOps, HpubWithReplyAndZeroHeaders) {
+  EXPECT_EQ(events_of(kClientConn, "HPUB foo INBOX.22 0 5\r\nHELLO\r\n"),
+            Events{"PUB subject=foo reply=INBOX.22 hdr=0 total=5 payload=HELLO"});
+}
+
+TEST(ParserClientOps, SubPlainAndQueue) {
+  EXPECT_EQ(events_of(kClientConn, "SUB foo 1\r\nSUB foo.* workers 22\r\n"),
+            (Events{"SUB subject=foo queue= sid=1", "SUB subject=foo.* queue=workers sid=22"}));
+}
+
+TEST(ParserClientOps, UnsubWithAndWithoutMax) {
+  EXPECT_EQ(events_of(kClientConn, "UNSUB 1\r\nUNSUB 2 10\r\n"),
+            (Events{"UNSUB sid=1 max=-1", "UNSUB sid=2 max=10"}));
+}
+
+TEST(ParserClientOps, UnsubWithANonNumericMaxIsAPlainUnsubscribeLikeTheReference) {
+  EXPECT_EQ(events_of(kClientConn, "UNSUB 1 x\r\n"), Events{"UNSUB sid=1 max=-1"});
+}
+
+TEST(ParserClientOps, OkErrAndInfoAreTolerated) {
+  EXPECT_EQ(events_of(kClientConn, "+OK\r\n-ERR 'Stale Connection'\r\nINFO {}\r\n"),
+            (Events{"+OK", "-ERR Stale Connection", "INFO {}"}));
+}
+
+TEST(ParserClientOps, OpNamesAreCaseInsensitive) {
+  EXPECT_EQ(events_of(kClientConn,
+                      "pub a 1\r\nx\r\nPub b 1\r\ny\r\npUb c 1\r\nz\r\nhPuB d 0 0\r\n\r\nsub e 1\r\n"
+                      "Unsub 1\r\nping\r\npOnG\r\nconnect {}\r\n+ok\r\n-err 'e'\r\ninfo {}\r\n"),
+            (Events{"PUB subject=a total=1 payload=x", "PUB subject=b total=1 payload=y",
+                    "PUB subject=c total=1 payload=z", "PUB subject=d hdr=0 total=0 payload=",
+                    "SUB subject=e queue= sid=1", "UNSUB sid=1 max=-1", "PING", "PONG", "CONNECT {}", "+OK",
+                    "-ERR e", "INFO {}"}));
+}
+
+TEST(ParserClientOps, SpacesAndTabsBetweenArgumentsAreOneSeparator) {
+  for (std::string arg : {"foo 22", " foo 22", "foo 22 ", "foo   22", " \t foo \t 22 \t ", "\tfoo\t22"}) {
+    EXPECT_EQ(events_of(kClientConn, "PUB " + arg + "\r\n" + std::string(22, 'x') + "\r\n"),
+              Events{"PUB subject=foo total=22 payload=" + std::string(22, 'x')})
+        << arg;
+  }
+  for (std::string arg : {"foo bar 2", "  foo   bar  2  ", "\t\tfoo\t\t\tbar\t\t2\t\t", "\t \tfoo\t \t bar\t 2\t"}) {
+    EXPECT_EQ(events_of(kClientConn, "PUB " + arg + "\r\nok\r\n"),
+              Events{"PUB subject=foo reply=bar total=2 payload=ok"})
+        << arg;
+  }
+  EXPECT_EQ(events_of(kClientConn, "HPUB\t foo \tbar  11 \t22 \r\n" + std::string(22, 'h') + "\r\n"),
+            Events{"PUB subject=foo reply=bar hdr=11 total=22 payload=" + std::string(22, 'h')});
+  EXPECT_EQ(events_of(kClientConn, "SUB\tfoo\t\tq\t 7 \r\n"), Events{"SUB subject=foo queue=q sid=7"});
+}
+
+TEST(ParserClientOps, ABareNewlineEndsAControlLine) {
+  // The reference drops an optional '\r' before the '\n' of a control line.
+  EXPECT_EQ(events_of(kClientConn, "SUB foo 1\nPUB foo 2\nok\r\nPING\n"),
+            (Events{"SUB subject=foo queue= sid=1", "PUB subject=foo total=2 payload=ok", "PING"}));
+}
+
+TEST(ParserClientOps, ManyOpsInOneBufferAreAllConsumed) {
+  std::string stream;
+  Events expected;
+  for (int i = 0; i < 200; ++i) {
+    std::string subj = "s." + std::to_string(i);
+    std::string body(i % 7, 'a' + i % 26);
+    stream += "PUB " + subj + " " + std::to_string(body.size()) + "\r\n" + body + "\r\n";
+    expected.push_back("PUB subject=" + subj + " total=" + std::to_string(body.size()) + " payload=" + body);
+    if (i % 10 == 0) {
+      stream += "PING\r\n";
+      expected.push_back("PING");
+    }
+  }
+  Parser parser(kClientConn);
+  Recorder rec;
+  ParseResult r = parser.parse(stream, rec);
+  EXPECT_EQ(r.error, ParseError::kNone);
+  EXPECT_FALSE(r.stopped);
+  EXPECT_EQ(r.consumed, stream.size());
+  EXPECT_EQ(rec.events, expected);
+  EXPECT_TRUE(parser.idle());
+}
+
+TEST(ParserClientOps, AWholePayloadIsHandedOverWithoutACopy) {
+  std::string stream = "PUB foo 5\r\nhello\r\n";
+  Parser parser(kClientConn);
+  Recorder rec;
+  parser.parse(stream, rec);
+  EXPECT_EQ(rec.last_payload_data, stream.data() + std::strlen("PUB foo 5\r\n"));
+}
+
+// ---- Operations a server reads from a route ----------------------------------------
+
+TEST(ParserRouteOps, HandshakeAndKeepalive) {
+  EXPECT_EQ(events_of(kRouteConn, "CONNECT {\"name\":\"S1\"}\r\nINFO {\"server_id\":\"S1\"}\r\nPING\r\nPONG\r\n"
+                                  "+OK\r\n-ERR 'Duplicate Route'\r\n"),
+            (Events{"CONNECT {\"name\":\"S1\"}", "INFO {\"server_id\":\"S1\"}", "PING", "PONG", "+OK",
+                    "-ERR Duplicate Route"}));
+}
+
+TEST(ParserRouteOps, RsPlusPlainAndQueueWithWeight) {
+  EXPECT_EQ(events_of(kRouteConn, "RS+ $G foo.bar\r\nRS+ $G foo.> workers 3\r\n"),
+            (Events{"RS+ account=$G subject=foo.bar queue= weight=0",
+                    "RS+ account=$G subject=foo.> queue=workers weight=3"}));
+}
+
+TEST(ParserRouteOps, RsMinusPlainAndQueue) {
+  EXPECT_EQ(events_of(kRouteConn, "RS- $G foo.bar\r\nRS- $G foo.> workers\r\n"),
+            (Events{"RS- account=$G subject=foo.bar queue=", "RS- account=$G subject=foo.> queue=workers"}));
+}
+
+TEST(ParserRouteOps, RmsgPlain) {
+  EXPECT_EQ(events_of(kRouteConn, "RMSG $foo foo 5\r\nhello\r\n"),
+            Events{"RMSG account=$foo subject=foo total=5 payload=hello"});
+}
+
+TEST(ParserRouteOps, RmsgWithReply) {
+  EXPECT_EQ(events_of(kRouteConn, "RMSG $G foo.bar INBOX.22 11\r\nhello world\r\n"),
+            Events{"RMSG account=$G subject=foo.bar reply=INBOX.22 total=11 payload=hello world"});
+}
+
+TEST(ParserRouteOps, RmsgWithReplyAndQueueGroups) {
+  EXPECT_EQ(events_of(kRouteConn, "RMSG $G foo.bar + reply baz 11\r\nhello world\r\n"),
+            Events{"RMSG account=$G subject=foo.bar reply=reply queues=[baz] total=11 payload=hello world"});
+  EXPECT_EQ(events_of(kRouteConn, "RMSG $G foo + r q1 q2  q3 2\r\nok\r\n"),
+            Events{"RMSG account=$G subject=foo reply=r queues=[q1 q2  q3] total=2 payload=ok"});
+}
+
+TEST(ParserRouteOps, RmsgWithQueueGroupsAndNoReply) {
+  EXPECT_EQ(events_of(kRouteConn, "RMSG $G foo.bar | baz 11\r\nhello world\r\n"),
+            Events{"RMSG account=$G subject=foo.bar queues=[baz] total=11 payload=hello world"});
+  EXPECT_EQ(events_of(kRouteConn, "RMSG $G foo | q1 q2 q3 q4 q5 q6 q7 2\r\nok\r\n"),
+            Events{"RMSG account=$G subject=foo queues=[q1 q2 q3 q4 q5 q6 q7] total=2 payload=ok"});
+}
+
+TEST(ParserRouteOps, RmsgWithPlusReplyAndNoQueueGroups) {
+  EXPECT_EQ(events_of(kRouteConn, "RMSG $G foo + r 2\r\nok\r\n"),
+            Events{"RMSG account=$G subject=foo reply=r total=2 payload=ok"});
+}
+
+TEST(ParserRouteOps, RoutedHmsgCarriesHeaderAndTotalSizes) {
+  EXPECT_EQ(events_of(kRouteConn, "HMSG $foo foo 3 8\r\nXXXhello\r\n"),
+            Events{"RMSG account=$foo subject=foo hdr=3 total=8 payload=XXXhello"});
+  EXPECT_EQ(events_of(kRouteConn, "HMSG $G foo.bar INBOX.22 3 14\r\nOK:hello world\r\n"),
+            Events{"RMSG account=$G subject=foo.bar reply=INBOX.22 hdr=3 total=14 payload=OK:hello world"});
+  EXPECT_EQ(events_of(kRouteConn, "HMSG $G foo.bar + reply baz 3 14\r\nOK:hello world\r\n"),
+            Events{"RMSG account=$G subject=foo.bar reply=reply queues=[baz] hdr=3 total=14 payload=OK:hello world"});
+  EXPECT_EQ(events_of(kRouteConn, "HMSG $G foo.bar | baz bat 3 14\r\nOK:hello world\r\n"),
+            Events{"RMSG account=$G subject=foo.bar queues=[baz bat] hdr=3 total=14 payload=OK:hello world"});
+}
+
+TEST(ParserRouteOps, LeafOriginVariants) {
+  EXPECT_EQ(events_of(kRouteConn, "LS+ C1 $G foo\r\nLS+ C1 $G foo q 2\r\n"),
+            (Events{"LS+ origin=C1 account=$G subject=foo queue= weight=0",
+                    "LS+ origin=C1 account=$G subject=foo queue=q weight=2"}));
+  // The reference sends LS- without the origin.
+  EXPECT_EQ(events_of(kRouteConn, "LS- $G foo\r\nLS- $G foo q\r\n"),
+            (Events{"LS- origin= account=$G subject=foo queue=", "LS- origin= account=$G subject=foo queue=q"}));
+  EXPECT_EQ(events_of(kRouteConn, "LMSG C1 $G foo 0 2\r\nok\r\n"),
+            Events{"LMSG origin=C1 account=$G subject=foo hdr=0 total=2 payload=ok"});
+  EXPECT_EQ(events_of(kRouteConn, "LMSG C1 $G foo r 0 2\r\nok\r\n"),
+            Events{"LMSG origin=C1 account=$G subject=foo reply=r hdr=0 total=2 payload=ok"});
+  EXPECT_EQ(events_of(kRouteConn, "LMSG C1 $G foo + r q1 q2 0 2\r\nok\r\n"),
+            Events{"LMSG origin=C1 account=$G subject=foo reply=r queues=[q1 q2] hdr=0 total=2 payload=ok"});
+  EXPECT_EQ(events_of(kRouteConn, "LMSG C1 $G foo | q1 1 2\r\nok\r\n"),
+            Events{"LMSG origin=C1 account=$G subject=foo queues=[q1] hdr=1 total=2 payload=ok"});
+}
+
+TEST(ParserRouteOps, QueueListIsWalkedWithNextQueue) {
+  struct Queues : ParserHandler {
+    std::vector<std::string> names;
+    bool on_rmsg(const MsgArgs& a, std::string_view) override {
+      std::string_view rest = a.queues, q;
+      while (next_queue(rest, q)) names.emplace_back(q);
+      return true;
+    }
+  } h;
+  Parser parser(kRouteConn);
+  parser.parse("RMSG $G foo | q1 \t q2 q3 0\r\n\r\n", h);
+  EXPECT_EQ(h.names, (std::vector<std::string>{"q1", "q2", "q3"}));
+}
+
+// ---- Operations a client reads from a server ---------------------------------------
+
+TEST(ParserClientSide, InfoMsgHmsgAndControl) {
+  EXPECT_EQ(events_of(kClient, "INFO {\"server_id\":\"X\"}\r\nMSG foo 1 5\r\nhello\r\nMSG foo 1 _INBOX.x 2\r\nhi\r\n"
+                               "HMSG foo 2 12 17\r\nNATS/1.0\r\n\r\nHELLO\r\nHMSG foo 2 r 0 1\r\n!\r\n"
+                               "PING\r\nPONG\r\n+OK\r\n-ERR 'Authorization Violation'\r\n"),
+            (Events{"INFO {\"server_id\":\"X\"}", "MSG subject=foo sid=1 total=5 payload=hello",
+                    "MSG subject=foo sid=1 reply=_INBOX.x total=2 payload=hi",
+                    "MSG subject=foo sid=2 hdr=12 total=17 payload=NATS/1.0\r\n\r\nHELLO",
+                    "MSG subject=foo sid=2 reply=r hdr=0 total=1 payload=!", "PING", "PONG", "+OK",
+                    "-ERR Authorization Violation"}));
+}
+
+TEST(ParserClientSide, ErrTextLosesItsQuotesOnlyWhenBothArePresent) {
+  EXPECT_EQ(events_of(kClient, "-ERR 'a b'  \r\n-ERR plain\r\n-ERR 'half\r\n"),
+            (Events{"-ERR a b", "-ERR plain", "-ERR 'half"}));
+}
+
+TEST(ParserClientSide, MaxPayloadIsNotEnforcedOnMessagesFromTheServer) {
+  ParserLimits limits;
+  limits.max_payload = 2;
+  EXPECT_EQ(whole(kClient, "MSG foo 1 5\r\nhello\r\n", limits).events,
+            Events{"MSG subject=foo sid=1 total=5 payload=hello"});
+}
+
+// ---- Which ops each role accepts ------------------------------------------------------
+
+struct RoleCase {
+  Role role;
+  const char* op;  // a complete, well-formed op
+  bool allowed;
+};
+
+TEST(ParserRoles, OpsOutsideTheRoleAreUnknownOperations) {
+  const char* kConnect = "CONNECT {}\r\n";
+  const char* kInfo = "INFO {}\r\n";
+  const char* kPub = "PUB foo 2\r\nok\r\n";
+  const char* kHpub = "HPUB foo 0 2\r\nok\r\n";
+  const char* kSub = "SUB foo 1\r\n";
+  const char* kUnsub = "UNSUB 1\r\n";
+  const char* kMsg = "MSG foo 1 2\r\nok\r\n";
+  const char* kHmsgClient = "HMSG foo 1 0 2\r\nok\r\n";
+  const char* kHmsgRoute = "HMSG $G foo 0 2\r\nok\r\n";
+  const char* kRsSub = "RS+ $G foo\r\n";
+  const char* kRsUnsub = "RS- $G foo\r\n";
+  const char* kLsSub = "LS+ C $G foo\r\n";
+  const char* kLsUnsub = "LS- $G foo\r\n";
+  const char* kRmsg = "RMSG $G foo 2\r\nok\r\n";
+  const char* kLmsg = "LMSG C $G foo 0 2\r\nok\r\n";
+  const std::vector<RoleCase> cases = {
+      {kClientConn, kConnect, true}, {kClientConn, kInfo, true},    {kClientConn, kPub, true},
+      {kClientConn, kHpub, true},    {kClientConn, kSub, true},     {kClientConn, kUnsub, true},
+      {kClientConn, kMsg, false},    {kClientConn, kHmsgClient, false}, {kClientConn, kRsSub, false},
+      {kClientConn, kRsUnsub, false}, {kClientConn, kLsSub, false}, {kClientConn, kLsUnsub, false},
+      {kClientConn, kRmsg, false},   {kClientConn, kLmsg, false},
+
+      {kRouteConn, kConnect, true},  {kRouteConn, kInfo, true},     {kRouteConn, kPub, false},
+      {kRouteConn, kHpub, false},    {kRouteConn, kSub, false},     {kRouteConn, kUnsub, false},
+      {kRouteConn, kMsg, false},     {kRouteConn, kHmsgRoute, true}, {kRouteConn, kRsSub, true},
+      {kRouteConn, kRsUnsub, true},  {kRouteConn, kLsSub, true},    {kRouteConn, kLsUnsub, true},
+      {kRouteConn, kRmsg, true},     {kRouteConn, kLmsg, true},
+
+      {kClient, kConnect, false},    {kClient, kInfo, true},        {kClient, kPub, false},
+      {kClient, kHpub, false},       {kClient, kSub, false},        {kClient, kUnsub, false},
+      {kClient, kMsg, true},         {kClient, kHmsgClient, true},  {kClient, kRsSub, false},
+      {kClient, kRsUnsub, false},    {kClient, kLsSub, false},      {kClient, kLsUnsub, false},
+      {kClient, kRmsg, false},       {kClient, kLmsg, false},
+  };
+  for (const RoleCase& c : cases) {
+    Outcome o = whole(c.role, c.op);
+    if (c.allowed) {
+      EXPECT_EQ(o.error, ParseError::kNone) << "role " << static_cast<int>(c.role) << ": " << c.op;
+      EXPECT_EQ(o.events.size(), 1u) << c.op;
+    } else {
+      EXPECT_EQ(o.error, ParseError::kUnknownOp) << "role " << static_cast<int>(c.role) << ": " << c.op;
+      EXPECT_TRUE(o.events.empty()) << c.op;
+    }
+  }
+}
+
+TEST(ParserRoles, PingPongOkErrWorkInEveryRole) {
+  for (Role role : {kClientConn, kRouteConn, kClient}) {
+    EXPECT_EQ(events_of(role, "PING\r\nPONG\r\n+OK\r\n-ERR 'x'\r\n"), (Events{"PING", "PONG", "+OK", "-ERR x"}));
+  }
+}
+
+// ---- Errors -------------------------------------------------------------------------
+
+TEST(ParserErrors, ErrorTextsAreTheReferenceServersWords) {
+  EXPECT_EQ(error_text(ParseError::kUnknownOp), "Unknown Protocol Operation");
+  EXPECT_EQ(error_text(ParseError::kMaxControlLine), "maximum control line exceeded");
+  EXPECT_EQ(error_text(ParseError::kMaxPayload), "Maximum Payload Violation");
+  // Malformed arguments make the reference close the connection without a word.
+  EXPECT_EQ(error_text(ParseError::kBadArgs), "");
+  EXPECT_FALSE(sends_err(ParseError::kBadArgs));
+  EXPECT_FALSE(sends_err(ParseError::kNone));
+  EXPECT_TRUE(sends_err(ParseError::kUnknownOp));
+  EXPECT_TRUE(sends_err(ParseError::kMaxControlLine));
+  EXPECT_TRUE(sends_err(ParseError::kMaxPayload));
+}
+
+TEST(ParserErrors, TheReferencesShouldFailListFails) {
+  // parser_test.go TestShouldFail, each with the error our parser reports. Incomplete
+  // inputs that are already wrong fail at once; the JSON-less CONNECT/INFO lines are
+  // the handler's to refuse (see ParserClientOps.ConnectNeedsNoSpace...).
+  const std::vector<std::pair<const char*, ParseError>> cases = {
+      {"xxx", ParseError::kUnknownOp},
+      {"Px", ParseError::kUnknownOp},
+      {"PIx", ParseError::kUnknownOp},
+      {"PINx", ParseError::kUnknownOp},
+      {" PING", ParseError::kUnknownOp},
+      {"POx", ParseError::kUnknownOp},
+      {"PONx", ParseError::kUnknownOp},
+      {"+x", ParseError::kUnknownOp},
+      {"+Ox", ParseError::kUnknownOp},
+      {"-x", ParseError::kUnknownOp},
+      {"-Ex", ParseError::kUnknownOp},
+      {"-ERx", ParseError::kUnknownOp},
+      {"-ERRx", ParseError::kUnknownOp},
+      {"Cx", ParseError::kUnknownOp},
+      {"COx", ParseError::kUnknownOp},
+      {"CONx", ParseError::kUnknownOp},
+      {"CONNx", ParseError::kUnknownOp},
+      {"CONNEx", ParseError::kUnknownOp},
+      {"CONNECx", ParseError::kUnknownOp},
+      {"PUx", ParseError::kUnknownOp},
+      {"PUB foo\r\n", ParseError::kBadArgs},
+      {"PUB  \r\n", ParseError::kBadArgs},
+      {"PUB foo bar       \r\n", ParseError::kBadArgs},
+      {"PUB foo 2\r\nok \r\n", ParseError::kUnknownOp},
+      {"PUB foo 2\r\nok\r \n", ParseError::kUnknownOp},
+      {"Sx", ParseError::kUnknownOp},
+      {"SUx", ParseError::kUnknownOp},
+      {"SUB\r\n", ParseError::kUnknownOp},
+      {"SUB  \r\n", ParseError::kBadArgs},
+      {"SUB foo\r\n", ParseError::kBadArgs},
+      {"SUB foo bar baz 22\r\n", ParseError::kBadArgs},
+      {"Ux", ParseError::kUnknownOp},
+      {"UNx", ParseError::kUnknownOp},
+      {"UNSx", ParseError::kUnknownOp},
+      {"UNSUx", ParseError::kUnknownOp},
+      {"UNSUBx", ParseError::kUnknownOp},
+      {"UNSUBUNSUB 1\r\n", ParseError::kUnknownOp},
+      {"UNSUB_2\r\n", ParseError::kUnknownOp},
+      {"UNSUB_UNSUB_UNSUB 2\r\n", ParseError::kUnknownOp},
+      {"UNSUB_\t2\r\n", ParseError::kUnknownOp},
+      {"UNSUB\r\n", ParseError::kUnknownOp},
+      {"UNSUB \r\n", ParseError::kBadArgs},
+      {"UNSUB          \t       \r\n", ParseError::kBadArgs},
+      {"UNSUB 1 2 3\r\n", ParseError::kBadArgs},
+      {"Ix", ParseError::kUnknownOp},
+      {"INx", ParseError::kUnknownOp},
+      {"INFx", ParseError::kUnknownOp},
+      {"M", ParseError::kUnknownOp},  // MSG from a client
+      {"R", ParseError::kUnknownOp},  // route ops from a client
+      {"L", ParseError::kUnknownOp},
+  };
+  for (const auto& [input, expected] : cases) {
+    EXPECT_EQ(error_of(kClientConn, input), expected) << input;
+  }
+  // And for a route (MSG is not a route op; RMSG is).
+  for (const char* input : {"Mx", "MSx", "MSGx", "MSG  \r\n", "MSG $foo foo 5\r\nhello\r\n", "Rx", "RSx", "RMx",
+                            "Lx", "LSx", "RS+x"}) {
+    EXPECT_EQ(error_of(kRouteConn, input), ParseError::kUnknownOp) << input;
+  }
+}
+
+TEST(ParserErrors, AnOpNameMustBeFollowedByASpace) {
+  EXPECT_EQ(error_of(kClientConn, "PUBfoo 1\r\nx\r\n"), ParseError::kUnknownOp);
+  EXPECT_EQ(error_of(kClientConn, "SUB\tfoo 1\r\n"), ParseError::kNone);
+  EXPECT_EQ(error_of(kClientConn, "-ERR\r\n"), ParseError::kUnknownOp);
+  EXPECT_EQ(error_of(kRouteConn, "RS+$G foo\r\n"), ParseError::kUnknownOp);
+}
+
+TEST(ParserErrors, MalformedPubArguments) {
+  EXPECT_EQ(error_of(kClientConn, "PUB foo bar baz 3\r\n"), ParseError::kBadArgs);  // too many
+  EXPECT_EQ(error_of(kClientConn, "PUB foo x\r\n"), ParseError::kBadArgs);          // not a number
+  EXPECT_EQ(error_of(kClientConn, "PUB foo -1\r\n"), ParseError::kBadArgs);
+  EXPECT_EQ(error_of(kClientConn, "PUB foo 1a\r\n"), ParseError::kBadArgs);
+  // Sizes are at most 9 digits (CVE-2019-13126): longer ones are malformed, not too big.
+  EXPECT_EQ(error_of(kClientConn, "PUB foo 3333333333333333333333333333333333333333333333333333\r\n"),
+            ParseError::kBadArgs);
+  EXPECT_EQ(error_of(kClientConn, "PUB foo 0000000001\r\n"), ParseError::kBadArgs);
+}
+
+TEST(ParserErrors, MalformedPubDetailNamesTheProblem) {
+  Parser parser(kClientConn);
+  Recorder rec;
+  ParseResult r = parser.parse("PUB foo\r\n", rec);
+  EXPECT_EQ(r.error, ParseError::kBadArgs);
+  EXPECT_NE(r.detail.find("processPub Parse Error"), std::string::npos) << r.detail;
+  EXPECT_NE(r.detail.find("foo"), std::string::npos) << r.detail;
+}
+
+TEST(ParserErrors, MalformedHpubArguments) {
+  EXPECT_EQ(error_of(kClientConn, "HPUB foo 3\r\n"), ParseError::kBadArgs);            // no total
+  EXPECT_EQ(error_of(kClientConn, "HPUB foo 5 3\r\n"), ParseError::kBadArgs);          // header > total
+  EXPECT_EQ(error_of(kClientConn, "HPUB foo x 3\r\n"), ParseError::kBadArgs);
+  EXPECT_EQ(error_of(kClientConn, "HPUB foo 1 x\r\n"), ParseError::kBadArgs);
+  EXPECT_EQ(error_of(kClientConn, "HPUB a b c 1 2\r\n"), ParseError::kBadArgs);        // too many
+}
+
+TEST(ParserErrors, MalformedRouteArguments) {
+  EXPECT_EQ(error_of(kRouteConn, "RS+ $G\r\n"), ParseError::kBadArgs);
+  EXPECT_EQ(error_of(kRouteConn, "RS+ $G foo q\r\n"), ParseError::kBadArgs);  // queue without weight
+  EXPECT_EQ(error_of(kRouteConn, "RS+ $G foo q x\r\n"), ParseError::kBadArgs);
+  EXPECT_EQ(error_of(kRouteConn, "RS+ $G foo q 1 2\r\n"), ParseError::kBadArgs);
+  EXPECT_EQ(error_of(kRouteConn, "RS- $G\r\n"), ParseError::kBadArgs);
+  EXPECT_EQ(error_of(kRouteConn, "RS- $G foo q x\r\n"), ParseError::kBadArgs);
+  EXPECT_EQ(error_of(kRouteConn, "LS+ C $G\r\n"), ParseError::kBadArgs);
+  EXPECT_EQ(error_of(kRouteConn, "RMSG $G 5\r\n"), ParseError::kBadArgs);
+  EXPECT_EQ(error_of(kRouteConn, "RMSG $G foo x\r\n"), ParseError::kBadArgs);
+  EXPECT_EQ(error_of(kRouteConn, "RMSG $G foo * q 1\r\n"), ParseError::kBadArgs);   // bad reply indicator
+  EXPECT_EQ(error_of(kRouteConn, "RMSG $G foo ++ r q 1\r\n"), ParseError::kBadArgs);
+  EXPECT_EQ(error_of(kRouteConn, "HMSG $foo foo 10 8\r\n"), ParseError::kBadArgs);  // header > total
+  EXPECT_EQ(error_of(kRouteConn, "HMSG $G foo 8\r\n"), ParseError::kBadArgs);
+  EXPECT_EQ(error_of(kRouteConn, "LMSG C $G foo 2\r\n"), ParseError::kBadArgs);
+}
+
+TEST(ParserErrors, MalformedClientSideMessages) {
+  EXPECT_EQ(error_of(kClient, "MSG foo 5\r\n"), ParseError::kBadArgs);
+  EXPECT_EQ(error_of(kClient, "MSG foo 1 r x 5\r\n"), ParseError::kBadArgs);
+  EXPECT_EQ(error_of(kClient, "HMSG foo 1 5\r\n"), ParseError::kBadArgs);
+  EXPECT_EQ(error_of(kClient, "HMSG foo 1 6 5\r\n"), ParseError::kBadArgs);
+}
+
+TEST(ParserErrors, APayloadMustBeFollowedByCrLf) {
+  EXPECT_EQ(error_of(kClientConn, "PUB foo 2\r\nokX\r\n"), ParseError::kUnknownOp);
+  EXPECT_EQ(error_of(kClientConn, "PUB foo 2\r\nok\n"), ParseError::kUnknownOp);
+  EXPECT_EQ(error_of(kClientConn, "PUB foo.bar 11\r\nhello world hello world\r\n"), ParseError::kUnknownOp);
+  EXPECT_EQ(error_of(kRouteConn, "RMSG $G foo 2\r\nok\rX"), ParseError::kUnknownOp);
+  EXPECT_EQ(error_of(kClient, "MSG foo 1 2\r\nokok"), ParseError::kUnknownOp);
+}
+
+TEST(ParserErrors, TheParserStaysFailed) {
+  Parser parser(kClientConn);
+  Recorder rec;
+  EXPECT_EQ(parser.parse("FOO\r\n", rec).error, ParseError::kUnknownOp);
+  ParseResult again = parser.parse("PING\r\n", rec);
+  EXPECT_EQ(again.error, ParseError::kUnknownOp);
+  EXPECT_EQ(again.consumed, 0u);
+  EXPECT_TRUE(rec.events.empty());
+}
+
+TEST(ParserErrors, OpsBeforeTheErrorAreDelivered) {
+  Outcome o = whole(kClientConn, "PING\r\nSUB foo 1\r\nBAD\r\nPING\r\n");
+  EXPECT_EQ(o.error, ParseError::kUnknownOp);
+  EXPECT_EQ(o.events, (Events{"PING", "SUB subject=foo queue= sid=1"}));
+  EXPECT_EQ(o.consumed, std::strlen("PING\r\nSUB foo 1\r\n"));  // the offending byte
+}
+
+// ---- Limits ---------------------------------------------------------------------------
+
+ParserLimits control_line(int64_t n) {
+  ParserLimits l;
+  l.max_control_line = n;
+  return l;
+}
+
+TEST(ParserLimitChecks, ControlLineOverTheLimitFails) {
+  // As the reference's TestMaxControlLine: the arguments "foo.bar.baz 2" exceed 8 bytes.
+  EXPECT_EQ(error_of(kClientConn, "PUB foo.bar.baz 2\r\nok\r\n", control_line(8)), ParseError::kMaxControlLine);
+}
+
+TEST(ParserLimitChecks, AnUnfinishedControlLineOverTheLimitFailsBeforeItsEnd) {
+  EXPECT_EQ(error_of(kClientConn, "PUB foo.bar.ba", control_line(8)), ParseError::kMaxControlLine);
+  Outcome o = byte_by_byte(kClientConn, "PUB foo.bar.baz 2\r\nok\r\n", control_line(8));
+  EXPECT_EQ(o.error, ParseError::kMaxControlLine);
+  EXPECT_EQ(o.consumed, std::strlen("PUB foo.bar.b"));  // failed on the 9th argument byte
+}
+
+TEST(ParserLimitChecks, TheLimitCountsArgumentsOnly) {
+  // "foo 2" is 5 bytes: the op name, the spaces after it and the CRLF are not counted.
+  EXPECT_EQ(error_of(kClientConn, "PUB    foo 2\r\nok\r\n", control_line(5)), ParseError::kNone);
+  EXPECT_EQ(error_of(kClientConn, "PUB    foo 22\r\n", control_line(5)), ParseError::kMaxControlLine);
+  // Exactly at the limit, even split right after the '\r'.
+  EXPECT_EQ(byte_by_byte(kClientConn, "PUB foo 2\r\nok\r\n", control_line(5)).error, ParseError::kNone);
+  EXPECT_EQ(feed(kClientConn, "PUB foo 2\r\nok\r\n", {10}, control_line(5)).error, ParseError::kNone);
+}
+
+TEST(ParserLimitChecks, TheLimitAppliesToEveryClientControlLine) {
+  EXPECT_EQ(error_of(kClientConn, "CONNECT {\"verbose\":false}\r\n", control_line(8)), ParseError::kMaxControlLine);
+  EXPECT_EQ(error_of(kClientConn, "SUB foo.bar.baz 1\r\n", control_line(8)), ParseError::kMaxControlLine);
+  EXPECT_EQ(error_of(kClientConn, "UNSUB 123456789\r\n", control_line(8)), ParseError::kMaxControlLine);
+}
+
+TEST(ParserLimitChecks, RoutesAndServersAreNotHeldToTheControlLineLimit) {
+  // Like the reference (overMaxControlLineLimit only checks clients).
+  EXPECT_EQ(error_of(kRouteConn, "RMSG $G foo.bar.baz 2\r\nok\r\n", control_line(8)), ParseError::kNone);
+  EXPECT_EQ(error_of(kClient, "INFO {\"connect_urls\":[\"a\",\"b\"]}\r\n", control_line(8)), ParseError::kNone);
+}
+
+TEST(ParserLimitChecks, ANegativeControlLineLimitMeansNone) {
+  EXPECT_EQ(error_of(kClientConn, "SUB " + std::string(100000, 'a') + " 1\r\n", control_line(-1)),
+            ParseError::kNone);
+}
+
+ParserLimits payload_limit(int64_t n) {
+  ParserLimits l;
+  l.max_payload = n;
+  return l;
+}
+
+TEST(ParserLimitChecks, PubOverMaxPayloadFailsAtTheControlLine) {
+  // Only the control line is fed: the violation is known before any payload byte.
+  Parser parser(kClientConn, payload_limit(1000));
+  Recorder rec;
+  ParseResult r = parser.parse("PUB foo 1001\r\n", rec);
+  EXPECT_EQ(r.error, ParseError::kMaxPayload);
+  EXPECT_NE(r.detail.find("1001 vs 1000"), std::string::npos) << r.detail;
+  EXPECT_EQ(error_of(kClientConn, "HPUB foo 10 1001\r\n", payload_limit(1000)), ParseError::kMaxPayload);
+}
+
+TEST(ParserLimitChecks, PubAtMaxPayloadIsFine) {
+  std::string body(1000, 'x');
+  EXPECT_EQ(whole(kClientConn, "PUB foo 1000\r\n" + body + "\r\n", payload_limit(1000)).events,
+            Events{"PUB subject=foo total=1000 payload=" + body});
+}
+
+TEST(ParserLimitChecks, MalformedArgumentsWinOverMaxPayload) {
+  // The reference checks the arguments before the size limit.
+  EXPECT_EQ(error_of(kClientConn, "HPUB foo 2000 1001\r\n", payload_limit(1000)), ParseError::kBadArgs);
+}
+
+TEST(ParserLimitChecks, ANegativeMaxPayloadMeansNone) {
+  std::string body(5000, 'x');
+  EXPECT_EQ(error_of(kClientConn, "PUB foo 5000\r\n" + body + "\r\n", payload_limit(-1)), ParseError::kNone);
+}
+
+TEST(ParserLimitChecks, RoutedMessagesAreNotHeldToMaxPayload) {
+  EXPECT_EQ(error_of(kRouteConn, "RMSG $G foo 5\r\nhello\r\n", payload_limit(1)), ParseError::kNone);
+}
+
+TEST(ParserLimitChecks, LimitsCanChangeBetweenFeeds) {
+  Parser parser(kClientConn, payload_limit(10));
+  Recorder rec;
+  EXPECT_EQ(parser.parse("PUB a 5\r\nhello\r\n", rec).error, ParseError::kNone);
+  parser.set_limits(payload_limit(4));
+  EXPECT_EQ(parser.limits().max_payload, 4);
+  EXPECT_EQ(parser.parse("PUB a 5\r\n", rec).error, ParseError::kMaxPayload);
+}
+
+// ---- Stopping ---------------------------------------------------------------------------
+
+TEST(ParserStop, AHandlerReturningFalseStopsJustAfterItsOp) {
+  const std::string stream = "PING\r\nPUB a 2\r\nok\r\nSUB b 1\r\nPONG\r\n";
+  const std::vector<size_t> ends = {6, 19, 28, 34};  // just after each op
+  for (int stop = 0; stop < 4; ++stop) {
+    Parser parser(kClientConn);
+    Recorder rec;
+    rec.stop_at = stop;
+    ParseResult r = parser.parse(stream, rec);
+    EXPECT_TRUE(r.stopped) << stop;
+    EXPECT_EQ(r.error, ParseError::kNone);
+    EXPECT_EQ(r.consumed, ends[stop]) << stop;
+    EXPECT_EQ(rec.events.size(), static_cast<size_t>(stop + 1));
+    EXPECT_TRUE(parser.idle());
+    // The rest can still be fed.
+    rec.stop_at = -1;
+    ParseResult rest = parser.parse(std::string_view(stream).substr(r.consumed), rec);
+    EXPECT_FALSE(rest.stopped);
+    EXPECT_EQ(rec.events, events_of(kClientConn, stream));
+  }
+}
+
+TEST(ParserStop, StoppingOnASplitMessageCountsOnlyThisFeedsBytes) {
+  Parser parser(kClientConn);
+  Recorder rec;
+  rec.stop_at = 0;
+  EXPECT_EQ(parser.parse("PUB a 5\r\nhel", rec).consumed, 12u);
+  ParseResult r = parser.parse("lo\r\nPING\r\n", rec);
+  EXPECT_TRUE(r.stopped);
+  EXPECT_EQ(r.consumed, 4u);
+  EXPECT_EQ(rec.events, Events{"PUB subject=a total=5 payload=hello"});
+}
+
+// ---- Split reads ----------------------------------------------------------------------
+
+// One stream per role exercising every op, with odd spacing, empty payloads, payloads
+// holding CRLF, and queue lists.
+std::string client_stream() {
+  return "CONNECT {\"verbose\":false,\"pedantic\":false,\"name\":\"x y\"}\r\n"
+         "PING\r\npong\r\n"
+         "SUB foo 1\r\nSUB\tbar.* \t workers 2\r\n"
+         "PUB foo 5\r\nhello\r\n"
+         "PUB foo INBOX.1 0\r\n\r\n"
+         "pub  foo   INBOX.2   4  \r\n\r\n\r\n\r\n"
+         "HPUB foo 12 17\r\nname:derek\r\nHELLO\r\n"
+         "HPUB foo r 0 0\r\n\r\n"
+         "UNSUB 1\nUNSUB 2 100\r\n"
+         "+OK\r\n-ERR 'oops'\r\nINFO {}\r\n"
+         "PINGXX\r\n"
+         "PUB big 300\r\n" + std::string(300, 'B') + "\r\n";
+}
+
+std::string route_stream() {
+  return "CONNECT {\"name\":\"S\"}\r\nINFO {\"server_id\":\"S\",\"connect_urls\":[\"a:1\",\"b:2\"]}\r\n"
+         "RS+ $G foo\r\nRS+ $G bar q 3\r\nRS- $G foo\r\nRS- $G bar q\r\n"
+         "RMSG $G foo 5\r\nhello\r\nRMSG $G foo r 0\r\n\r\n"
+         "RMSG $G foo + r q1 q2 q3 q4 q5 q6 q7 q8 2\r\nok\r\nRMSG $G foo | q1 2\r\nok\r\n"
+         "HMSG $G foo 3 8\r\nXXXhello\r\nHMSG $G foo + r q 3 8\r\nXXXhello\r\n"
+         "LS+ C $G foo\r\nLS+ C $G foo q 1\r\nLS- $G foo\r\nLMSG C $G foo | q 1 2\r\nok\r\n"
+         "PING\r\nPONG\r\n+OK\r\n-ERR 'x'\r\n"
+         "RMSG $G big 1000\r\n" + std::string(1000, 'R') + "\r\n";
+}
+
+std::string server_stream() {
+  return "INFO {\"server_id\":\"X\",\"max_payload\":1048576}\r\n+OK\r\nPING\r\n"
+         "MSG foo 1 5\r\nhello\r\nMSG foo 1 r 0\r\n\r\n"
+         "HMSG foo 2 12 17\r\nNATS/1.0\r\n\r\nHELLO\r\nHMSG foo 2 r 0 0\r\n\r\n"
+         "-ERR 'Permissions Violation for Subscription to \"x\"'\r\nPONG\r\n";
+}
+
+struct SplitCase {
+  Role role;
+  std::string stream;
+  ParserLimits limits;
+};
+
+std::vector<SplitCase> split_cases() {
+  std::vector<SplitCase> cases = {
+      {kClientConn, client_stream(), {}},
+      {kRouteConn, route_stream(), {}},
+      {kClient, server_stream(), {}},
+      // Streams that end in an error: the ops before it, and the error, never depend on splits.
+      {kClientConn, client_stream() + "PUB foo 2\r\nokX\r\n", {}},
+      {kClientConn, client_stream() + "PUB foo\r\n", {}},
+      {kClientConn, client_stream() + "PUB foo 2000\r\n", payload_limit(1000)},
+      {kClientConn, client_stream() + "SUB " + std::string(200, 's') + " 1\r\n", control_line(100)},
+      {kRouteConn, route_stream() + "PUB foo 1\r\nx\r\n", {}},
+  };
+  return cases;
+}
+
+TEST(ParserSplits, ByteByByteGivesTheSameCallbacksAsWhole) {
+  for (const SplitCase& c : split_cases()) {
+    Outcome w = whole(c.role, c.stream, c.limits);
+    EXPECT_GT(w.events.size(), 8u);
+    EXPECT_EQ(byte_by_byte(c.role, c.stream, c.limits), w) << c.stream;
+  }
+}
+
+TEST(ParserSplits, EveryTwoWaySplitGivesTheSameCallbacks) {
+  for (const SplitCase& c : split_cases()) {
+    Outcome w = whole(c.role, c.stream, c.limits);
+    for (size_t cut = 1; cut < c.stream.size(); ++cut) {
+      ASSERT_EQ(feed(c.role, c.stream, {cut}, c.limits), w) << "cut at " << cut << " of " << c.stream;
+    }
+  }
+}
+
+TEST(ParserSplits, RandomSplitsGiveTheSameCallbacks) {
+  std::mt19937 rng(20240611);  // fixed seed: failures reproduce
+  for (const SplitCase& c : split_cases()) {
+    Outcome w = whole(c.role, c.stream, c.limits);
+    for (int iter = 0; iter < 300; ++iter) {
+      std::vector<size_t> cuts;
+      std::uniform_int_distribution<size_t> step(1, iter % 3 == 0 ? 4 : 64);
+      for (size_t at = step(rng); at < c.stream.size(); at += step(rng)) cuts.push_back(at);
+      ASSERT_EQ(feed(c.role, c.stream, cuts, c.limits), w) << "iteration " << iter;
+    }
+  }
+}
+
+TEST(ParserSplits, RandomStreamsWithCorruptionSplitTheSame) {
+  // Streams glued from ops of every role, some bytes flipped: whatever the outcome (ops,
+  // then maybe an error), it must not depend on the read boundaries.
+  const std::vector<std::string> ops = {
+      "PING\r\n", "PONG\r\n", "+OK\r\n", "-ERR 'x'\r\n", "INFO {}\r\n", "CONNECT {}\r\n",
+      "PUB a 3\r\nabc\r\n", "PUB a r 0\r\n\r\n", "HPUB a 1 3\r\nabc\r\n", "SUB a q 1\r\n", "UNSUB 1 5\r\n",
+      "MSG a 1 3\r\nabc\r\n", "HMSG a 1 r 1 3\r\nabc\r\n", "RS+ $G a q 2\r\n", "RS- $G a\r\n",
+      "RMSG $G a + r q1 q2 3\r\nabc\r\n", "HMSG $G a | q 1 3\r\nabc\r\n", "LS+ C $G a\r\n",
+      "LMSG C $G a 0 3\r\nabc\r\n", "pub\tb  12\nhello world!\r\n"};
+  const std::string noise = " \t\r\n+-PUBMSG0123456789x";
+  std::mt19937 rng(7);
+  for (int iter = 0; iter < 600; ++iter) {
+    std::string stream;
+    const int count = 1 + static_cast<int>(rng() % 12);
+    for (int k = 0; k < count; ++k) stream += ops[rng() % ops.size()];
+    if (iter % 2 == 1) {  // corrupt a few bytes
+      for (int k = 0; k < 1 + static_cast<int>(rng() % 3); ++k) stream[rng() % stream.size()] = noise[rng() % noise.size()];
+    }
+    ParserLimits limits;
+    limits.max_control_line = 3 + static_cast<int64_t>(rng() % 20);
+    limits.max_payload = static_cast<int64_t>(rng() % 16);
+    for (Role role : {kClientConn, kRouteConn, kClient}) {
+      Outcome w = whole(role, stream, limits);
+      ASSERT_EQ(byte_by_byte(role, stream, limits), w) << stream;
+      for (int split = 0; split < 3; ++split) {
+        std::vector<size_t> cuts;
+        for (size_t at = 1 + rng() % 7; at < stream.size(); at += 1 + rng() % 7) cuts.push_back(at);
+        ASSERT_EQ(feed(role, stream, cuts, limits), w) << stream;
+      }
+    }
+  }
+}
+
+TEST(ParserSplits, WholeStreamsEndIdleAndConsumeEverything) {
+  for (Role role : {kClientConn, kRouteConn, kClient}) {
+    std::string stream = role == kClientConn ? client_stream() : role == kRouteConn ? route_stream() : server_stream();
+    Outcome o = whole(role, stream);
+    EXPECT_EQ(o.error, ParseError::kNone);
+    EXPECT_EQ(o.consumed, stream.size());
+    EXPECT_TRUE(o.idle);
+  }
+}
+
+TEST(ParserSplits, IdleOnlyBetweenOperations) {
+  Parser parser(kClientConn);
+  Recorder rec;
+  EXPECT_TRUE(parser.idle());
+  parser.parse("PU", rec);
+  EXPECT_FALSE(parser.idle());
+  parser.parse("B foo 2\r\no", rec);
+  EXPECT_FALSE(parser.idle());
+  parser.parse("k\r", rec);
+  EXPECT_FALSE(parser.idle());
+  parser.parse("\n", rec);
+  EXPECT_TRUE(parser.idle());
+  EXPECT_EQ(rec.events, Events{"PUB subject=foo total=2 payload=ok"});
+}
+
+TEST(ParserSplits, ALargePayloadArrivesInManyReads) {
+  std::string body(1 << 20, '\0');
+  for (size_t i = 0; i < body.size(); ++i) body[i] = static_cast<char>('a' + (i * 7) % 26);
+  const std::string stream = "PUB big.one _INBOX.r " + std::to_string(body.size()) + "\r\n" + body + "\r\nPING\r\n";
+  std::vector<size_t> cuts;
+  for (size_t at = 3; at < stream.size(); at += 4096) cuts.push_back(at);
+  Outcome o = feed(kClientConn, stream, cuts);
+  EXPECT_EQ(o.error, ParseError::kNone);
+  ASSERT_EQ(o.events.size(), 2u);
+  EXPECT_EQ(o.events[0], "PUB subject=big.one reply=_INBOX.r total=1048576 payload=" + body);
+  EXPECT_EQ(o.events[1], "PING");
+}
+
+TEST(ParserSplits, ALongControlLineArrivesInManyReads) {
+  const std::string info = "{\"connect_urls\":[" + std::string(20000, 'u') + "]}";
+  std::vector<size_t> cuts;
+  for (size_t at = 1; at < info.size(); at += 1000) cuts.push_back(at);
+  Outcome o = feed(kClient, "INFO " + info + "\r\n", cuts);
+  EXPECT_EQ(o.events, Events{"INFO " + info});
+}
+
+}  // namespace
+}  // namespace pylon::proto

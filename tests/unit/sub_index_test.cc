@@ -1,0 +1,569 @@
+// The subscription index: matching semantics (literal, '*', '>'), queue grouping, the
+// result cache (never stale, bounded), trie pruning and concurrent use.
+#include "server/sub_index.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <random>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace pylon::server {
+namespace {
+
+SubPtr make_sub(std::string subject, std::string queue = {}, std::string sid = {}) {
+  auto s = std::make_shared<Subscription>();
+  s->subject = std::move(subject);
+  s->queue = std::move(queue);
+  s->sid = std::move(sid);
+  return s;
+}
+
+// The subjects of the plain subscriptions in a result, sorted (the index keeps no order).
+std::vector<std::string> plain_subjects(const MatchResult& r) {
+  std::vector<std::string> out;
+  for (const auto& s : r.plain) out.push_back(s->subject);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+bool matches_subject(SubIndex& idx, const std::string& pattern, const std::string& subject) {
+  auto sub = make_sub(pattern);
+  idx.insert(sub);
+  auto r = idx.match(subject);
+  bool found = std::any_of(r->plain.begin(), r->plain.end(), [&](const SubPtr& s) { return s == sub; });
+  EXPECT_TRUE(idx.remove(sub));
+  return found;
+}
+
+// An independent token matcher the index is checked against.
+std::vector<std::string> split(const std::string& s) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  for (;;) {
+    size_t dot = s.find('.', start);
+    out.push_back(s.substr(start, dot - start));
+    if (dot == std::string::npos) return out;
+    start = dot + 1;
+  }
+}
+
+bool reference_match(const std::string& pattern, const std::string& subject) {
+  auto p = split(pattern), s = split(subject);
+  for (size_t i = 0; i < p.size(); ++i) {
+    if (p[i] == ">") return s.size() > i;
+    if (i >= s.size()) return false;
+    if (p[i] != "*" && p[i] != s[i]) return false;
+  }
+  return p.size() == s.size();
+}
+
+bool contains(const MatchResult& r, const SubPtr& sub) {
+  if (std::find(r.plain.begin(), r.plain.end(), sub) != r.plain.end()) return true;
+  for (const auto& g : r.queues) {
+    if (std::find(g.begin(), g.end(), sub) != g.end()) return true;
+  }
+  return false;
+}
+
+// --- matching -------------------------------------------------------------------------
+
+TEST(SubIndexMatch, LiteralSubjectMatchesOnlyItself) {
+  SubIndex idx;
+  auto foo_bar = make_sub("foo.bar");
+  idx.insert(foo_bar);
+  idx.insert(make_sub("foo.baz"));
+  idx.insert(make_sub("foo"));
+  idx.insert(make_sub("foo.bar.baz"));
+
+  auto r = idx.match("foo.bar");
+  ASSERT_EQ(r->plain.size(), 1u);
+  EXPECT_EQ(r->plain[0], foo_bar);
+  EXPECT_TRUE(r->queues.empty());
+  EXPECT_TRUE(idx.match("foo.qux")->plain.empty());
+  EXPECT_TRUE(idx.match("bar")->plain.empty());
+}
+
+TEST(SubIndexMatch, StarMatchesExactlyOneTokenAtAnyPosition) {
+  SubIndex idx;
+  EXPECT_TRUE(matches_subject(idx, "*", "foo"));
+  EXPECT_FALSE(matches_subject(idx, "*", "foo.bar"));
+  EXPECT_TRUE(matches_subject(idx, "*.bar", "foo.bar"));
+  EXPECT_TRUE(matches_subject(idx, "foo.*", "foo.bar"));
+  EXPECT_FALSE(matches_subject(idx, "foo.*", "foo"));
+  EXPECT_FALSE(matches_subject(idx, "foo.*", "foo.bar.baz"));
+  EXPECT_TRUE(matches_subject(idx, "foo.*.baz", "foo.bar.baz"));
+  EXPECT_FALSE(matches_subject(idx, "foo.*.baz", "foo.bar.qux"));
+  EXPECT_TRUE(matches_subject(idx, "*.*.*", "a.b.c"));
+  EXPECT_FALSE(matches_subject(idx, "*.*.*", "a.b"));
+  EXPECT_EQ(idx.node_count(), 0u);
+}
+
+TEST(SubIndexMatch, FullWildcardNeedsAtLeastOneToken) {
+  SubIndex idx;
+  EXPECT_TRUE(matches_subject(idx, ">", "foo"));
+  EXPECT_TRUE(matches_subject(idx, ">", "foo.bar.baz"));
+  EXPECT_TRUE(matches_subject(idx, "foo.>", "foo.bar"));
+  EXPECT_TRUE(matches_subject(idx, "foo.>", "foo.bar.baz.qux"));
+  EXPECT_FALSE(matches_subject(idx, "foo.>", "foo"));
+  EXPECT_FALSE(matches_subject(idx, "foo.>", "bar.baz"));
+}
+
+TEST(SubIndexMatch, MixedWildcards) {
+  SubIndex idx;
+  EXPECT_TRUE(matches_subject(idx, "*.bar.>", "foo.bar.baz"));
+  EXPECT_TRUE(matches_subject(idx, "*.bar.>", "foo.bar.baz.qux"));
+  EXPECT_FALSE(matches_subject(idx, "*.bar.>", "foo.bar"));
+  EXPECT_FALSE(matches_subject(idx, "*.bar.>", "foo.baz.qux"));
+  EXPECT_TRUE(matches_subject(idx, "*.*.>", "a.b.c"));
+  EXPECT_FALSE(matches_subject(idx, "*.*.>", "a.b"));
+}
+
+TEST(SubIndexMatch, EveryMatchingPatternContributes) {
+  SubIndex idx;
+  for (const char* p : {"foo.bar", "foo.*", "*.bar", "*.*", "foo.>", ">", "foo.bar.>", "foo", "*"}) {
+    idx.insert(make_sub(p));
+  }
+  EXPECT_EQ(plain_subjects(*idx.match("foo.bar")),
+            (std::vector<std::string>{"*.*", "*.bar", ">", "foo.*", "foo.>", "foo.bar"}));
+  EXPECT_EQ(plain_subjects(*idx.match("foo")), (std::vector<std::string>{"*", ">", "foo"}));
+}
+
+TEST(SubIndexMatch, SubjectWithEmptyTokenMatchesNothingAndIsNotCached) {
+  SubIndex idx;
+  idx.insert(make_sub(">"));
+  for (const char* s : {"", ".", "foo.", ".foo", "foo..bar"}) {
+    auto r = idx.match(s);
+    EXPECT_TRUE(r->plain.empty()) << s;
+  }
+  EXPECT_EQ(idx.cache_size(), 0u);
+}
+
+TEST(SubIndexMatch, DuplicateSubscriptionsAreEachReturned) {
+  SubIndex idx;
+  auto a = make_sub("foo", {}, "1");
+  auto b = make_sub("foo", {}, "2");  // same subject, same owner, another SUB
+  idx.insert(a);
+  idx.insert(b);
+  EXPECT_EQ(idx.count(), 2u);
+  auto r = idx.match("foo");
+  ASSERT_EQ(r->plain.size(), 2u);
+  EXPECT_TRUE(contains(*r, a));
+  EXPECT_TRUE(contains(*r, b));
+}
+
+TEST(SubIndexMatch, InsertingTheSameSubscriptionTwiceKeepsOneEntry) {
+  SubIndex idx;
+  auto a = make_sub("foo");
+  idx.insert(a);
+  idx.insert(a);
+  EXPECT_EQ(idx.count(), 1u);
+  EXPECT_EQ(idx.inserts(), 1u);
+  EXPECT_EQ(idx.match("foo")->plain.size(), 1u);
+}
+
+TEST(SubIndexMatch, ManySubscribersOnOneSubjectCanAllBeRemoved) {
+  // Large per-node sets switch to an indexed lookup; removal must keep it consistent.
+  SubIndex idx;
+  std::vector<SubPtr> subs;
+  for (int i = 0; i < 1000; ++i) subs.push_back(make_sub("hot", i % 2 ? "q" : ""));
+  for (const auto& s : subs) idx.insert(s);
+  std::mt19937 rng(7);
+  std::shuffle(subs.begin(), subs.end(), rng);
+  for (size_t i = 0; i < subs.size(); ++i) {
+    ASSERT_TRUE(idx.remove(subs[i])) << i;
+    ASSERT_FALSE(idx.remove(subs[i])) << i;
+    if (i % 97 == 0) {
+      auto r = idx.match("hot");
+      size_t n = r->plain.size();
+      for (const auto& g : r->queues) n += g.size();
+      ASSERT_EQ(n, subs.size() - i - 1);
+    }
+  }
+  EXPECT_EQ(idx.count(), 0u);
+  EXPECT_EQ(idx.node_count(), 0u);
+}
+
+// --- queue groups ---------------------------------------------------------------------
+
+TEST(SubIndexQueues, PlainAndQueueSubscriptionsAreSeparated) {
+  SubIndex idx;
+  auto plain = make_sub("foo");
+  auto worker = make_sub("foo", "workers");
+  idx.insert(plain);
+  idx.insert(worker);
+  auto r = idx.match("foo");
+  ASSERT_EQ(r->plain.size(), 1u);
+  EXPECT_EQ(r->plain[0], plain);
+  ASSERT_EQ(r->queues.size(), 1u);
+  ASSERT_EQ(r->queues[0].size(), 1u);
+  EXPECT_EQ(r->queues[0][0], worker);
+}
+
+TEST(SubIndexQueues, OneGroupPerQueueNameAcrossMatchingPatterns) {
+  SubIndex idx;
+  auto w1 = make_sub("orders.new", "workers");
+  auto w2 = make_sub("orders.*", "workers");
+  auto w3 = make_sub("orders.>", "workers");
+  auto a1 = make_sub("orders.*", "audit");
+  auto a2 = make_sub(">", "audit");
+  auto other = make_sub("orders.old", "workers");  // does not match
+  for (const auto& s : {w1, w2, w3, a1, a2, other}) idx.insert(s);
+
+  auto r = idx.match("orders.new");
+  EXPECT_TRUE(r->plain.empty());
+  ASSERT_EQ(r->queues.size(), 2u);
+  std::set<SubPtr> workers, audit;
+  for (const auto& g : r->queues) {
+    ASSERT_FALSE(g.empty());
+    auto& target = g.front()->queue == "workers" ? workers : audit;
+    for (const auto& s : g) {
+      EXPECT_EQ(s->queue, g.front()->queue) << "a group holds one queue name only";
+      target.insert(s);
+    }
+  }
+  EXPECT_EQ(workers, (std::set<SubPtr>{w1, w2, w3}));
+  EXPECT_EQ(audit, (std::set<SubPtr>{a1, a2}));
+}
+
+TEST(SubIndexQueues, RemovingTheLastMemberDropsTheGroup) {
+  SubIndex idx;
+  auto w = make_sub("foo", "workers");
+  idx.insert(w);
+  ASSERT_EQ(idx.match("foo")->queues.size(), 1u);
+  EXPECT_TRUE(idx.remove(w));
+  EXPECT_TRUE(idx.match("foo")->queues.empty());
+}
+
+// --- insert / remove ------------------------------------------------------------------
+
+TEST(SubIndexRemove, RemovingAnAbsentSubscriptionReturnsFalse) {
+  SubIndex idx;
+  auto a = make_sub("foo.bar");
+  EXPECT_FALSE(idx.remove(a));
+  idx.insert(make_sub("foo.bar"));       // same subject, another object
+  idx.insert(make_sub("foo.bar", "q"));  // same subject, a queue sub
+  EXPECT_FALSE(idx.remove(a));
+  EXPECT_FALSE(idx.remove(make_sub("foo.bar", "other-queue")));
+  EXPECT_FALSE(idx.remove(make_sub("foo")));
+  EXPECT_FALSE(idx.remove(make_sub("foo.bar.baz")));
+  EXPECT_FALSE(idx.remove(make_sub("foo.*")));
+  EXPECT_FALSE(idx.remove(nullptr));
+  EXPECT_EQ(idx.count(), 2u);
+  EXPECT_EQ(idx.removes(), 0u);
+}
+
+TEST(SubIndexRemove, RemoveMarksTheSubscriptionClosedAndInsertReopensIt) {
+  SubIndex idx;
+  auto a = make_sub("foo");
+  idx.insert(a);
+  EXPECT_FALSE(a->closed);
+  EXPECT_TRUE(idx.remove(a));
+  EXPECT_TRUE(a->closed);
+  idx.insert(a);
+  EXPECT_FALSE(a->closed);
+}
+
+TEST(SubIndexRemove, CountersFollowMutationsAndMatches) {
+  SubIndex idx;
+  auto a = make_sub("foo"), b = make_sub("foo.*");
+  idx.insert(a);
+  idx.insert(b);
+  idx.remove(a);
+  idx.match("foo.bar");
+  idx.match("foo.bar");
+  EXPECT_EQ(idx.inserts(), 2u);
+  EXPECT_EQ(idx.removes(), 1u);
+  EXPECT_EQ(idx.count(), 1u);
+  EXPECT_EQ(idx.matches(), 2u);
+  EXPECT_EQ(idx.cache_hits(), 1u);
+}
+
+TEST(SubIndexRemove, EmptyTrieNodesArePruned) {
+  SubIndex idx;
+  auto deep = make_sub("a.b.c.d");
+  auto mid = make_sub("a.b");
+  auto star = make_sub("a.*.c");
+  auto fwc = make_sub("a.>");
+  idx.insert(deep);
+  EXPECT_EQ(idx.node_count(), 4u);
+  idx.insert(mid);
+  idx.insert(star);
+  idx.insert(fwc);
+  EXPECT_EQ(idx.node_count(), 7u);  // a, b, c, d, *, c, >
+
+  EXPECT_TRUE(idx.remove(deep));
+  EXPECT_EQ(idx.node_count(), 5u);  // "a.b" still holds a and b
+  EXPECT_TRUE(idx.remove(star));
+  EXPECT_EQ(idx.node_count(), 3u);
+  EXPECT_TRUE(idx.remove(fwc));
+  EXPECT_TRUE(idx.remove(mid));
+  EXPECT_EQ(idx.node_count(), 0u);
+}
+
+TEST(SubIndexRemove, ChurnOfUniqueSubjectsDoesNotGrowTheTrie) {
+  SubIndex idx;
+  auto steady = make_sub("steady.subject");
+  idx.insert(steady);
+  const size_t baseline = idx.node_count();
+  for (int i = 0; i < 20000; ++i) {
+    std::string n = std::to_string(i);
+    auto inbox = make_sub("_INBOX." + n + ".reply");
+    auto wild = make_sub("svc." + n + ".*", "q");
+    idx.insert(inbox);
+    idx.insert(wild);
+    idx.match("_INBOX." + n + ".reply");
+    idx.match("svc." + n + ".x");
+    ASSERT_TRUE(idx.remove(inbox));
+    ASSERT_TRUE(idx.remove(wild));
+  }
+  EXPECT_EQ(idx.node_count(), baseline);
+  EXPECT_EQ(idx.count(), 1u);
+}
+
+TEST(SubIndexAll, ReturnsEverySubscription) {
+  SubIndex idx;
+  std::set<SubPtr> expected;
+  for (const char* p : {"a", "a.b", "a.*", "a.>", ">", "*.b.c"}) {
+    for (const char* q : {"", "q1", "q2"}) {
+      auto s = make_sub(p, q);
+      expected.insert(s);
+      idx.insert(s);
+    }
+  }
+  auto dup = make_sub("a.b");
+  expected.insert(dup);
+  idx.insert(dup);
+  auto all = idx.all();
+  EXPECT_EQ(all.size(), expected.size());
+  EXPECT_EQ(std::set<SubPtr>(all.begin(), all.end()), expected);
+  EXPECT_TRUE(SubIndex().all().empty());
+}
+
+TEST(SubIndexResults, ResultHeldAfterRemovalStaysValid) {
+  SubIndex idx;
+  auto sub = make_sub("foo.bar", "", "sid-1");
+  idx.insert(sub);
+  auto held = idx.match("foo.bar");
+  EXPECT_TRUE(idx.remove(sub));
+  sub.reset();  // the index and this test no longer own it; the result does
+  ASSERT_EQ(held->plain.size(), 1u);
+  EXPECT_EQ(held->plain[0]->sid, "sid-1");
+  EXPECT_EQ(held->plain[0]->subject, "foo.bar");
+  EXPECT_TRUE(held->plain[0]->closed) << "holders must be able to see it was removed";
+  EXPECT_TRUE(idx.match("foo.bar")->plain.empty());
+}
+
+// --- cache ----------------------------------------------------------------------------
+
+TEST(SubIndexCache, RepeatedMatchIsACacheHit) {
+  SubIndex idx;
+  idx.insert(make_sub("foo.*"));
+  auto first = idx.match("foo.bar");
+  EXPECT_EQ(idx.cache_hits(), 0u);
+  EXPECT_EQ(idx.cache_size(), 1u);
+  auto second = idx.match("foo.bar");
+  EXPECT_EQ(idx.cache_hits(), 1u);
+  EXPECT_EQ(first, second) << "a hit returns the cached result itself";
+}
+
+TEST(SubIndexCache, SubjectsWithoutInterestAreCachedToo) {
+  SubIndex idx;
+  EXPECT_TRUE(idx.match("nobody.listens")->plain.empty());
+  EXPECT_TRUE(idx.match("nobody.listens")->plain.empty());
+  EXPECT_EQ(idx.cache_hits(), 1u);
+}
+
+TEST(SubIndexCache, InsertOfLiteralInvalidatesThatSubject) {
+  SubIndex idx;
+  EXPECT_TRUE(idx.match("foo.bar")->plain.empty());
+  idx.match("foo.baz");
+  auto a = make_sub("foo.bar");
+  idx.insert(a);
+  EXPECT_EQ(plain_subjects(*idx.match("foo.bar")), std::vector<std::string>{"foo.bar"});
+  EXPECT_EQ(idx.cache_size(), 2u) << "foo.baz is untouched";
+}
+
+TEST(SubIndexCache, InsertOfWildcardInvalidatesEveryMatchingSubject) {
+  SubIndex idx;
+  for (const char* s : {"foo.a", "foo.b", "foo.a.b", "bar.a"}) EXPECT_TRUE(idx.match(s)->plain.empty());
+  idx.insert(make_sub("foo.*"));
+  EXPECT_EQ(idx.match("foo.a")->plain.size(), 1u);
+  EXPECT_EQ(idx.match("foo.b")->plain.size(), 1u);
+  EXPECT_TRUE(idx.match("foo.a.b")->plain.empty());
+  EXPECT_TRUE(idx.match("bar.a")->plain.empty());
+  idx.insert(make_sub(">", "q"));
+  for (const char* s : {"foo.a", "foo.b", "foo.a.b", "bar.a"}) {
+    EXPECT_EQ(idx.match(s)->queues.size(), 1u) << s;
+  }
+}
+
+TEST(SubIndexCache, RemoveOfLiteralAndWildcardInvalidates) {
+  SubIndex idx;
+  auto lit = make_sub("foo.bar");
+  auto star = make_sub("foo.*");
+  auto fwc = make_sub("foo.>", "q");
+  for (const auto& s : {lit, star, fwc}) idx.insert(s);
+  auto r = idx.match("foo.bar");
+  EXPECT_EQ(r->plain.size(), 2u);
+  EXPECT_EQ(r->queues.size(), 1u);
+  idx.match("foo.bar");  // cached now
+
+  ASSERT_TRUE(idx.remove(lit));
+  EXPECT_EQ(plain_subjects(*idx.match("foo.bar")), std::vector<std::string>{"foo.*"});
+  ASSERT_TRUE(idx.remove(star));
+  EXPECT_TRUE(idx.match("foo.bar")->plain.empty());
+  EXPECT_EQ(idx.match("foo.bar")->queues.size(), 1u);
+  ASSERT_TRUE(idx.remove(fwc));
+  EXPECT_TRUE(idx.match("foo.bar")->queues.empty());
+}
+
+TEST(SubIndexCache, WildcardTokensInAPublishSubjectAreTakenLiterally) {
+  // Non-pedantic publishers may send "foo.*"; the cache must agree with the trie for it.
+  SubIndex idx;
+  idx.match("foo.*");
+  idx.insert(make_sub("foo.bar"));
+  EXPECT_TRUE(idx.match("foo.*")->plain.empty());
+  idx.insert(make_sub("foo.*"));
+  EXPECT_EQ(idx.match("foo.*")->plain.size(), 1u);
+}
+
+TEST(SubIndexCache, RandomMutationSequencesNeverLeaveAStaleResult) {
+  // Matches go through the cache; after every step each result must equal a brute force.
+  const std::vector<std::string> patterns = {"a", "b", "a.b", "a.c", "a.*", "*.b", "*", ">",
+                                             "a.>", "*.*", "a.b.c", "a.*.c", "*.b.>", "b.>"};
+  const std::vector<std::string> subjects = {"a", "b", "c", "a.b", "a.c", "b.b", "a.b.c",
+                                             "a.x.c", "b.b.b", "c.b.a.d"};
+  for (size_t cache_max : {size_t{0}, size_t{3}, size_t{1024}}) {
+    SubIndex idx(cache_max);
+    std::vector<SubPtr> live;
+    std::mt19937 rng(42 + cache_max);
+    for (int step = 0; step < 3000; ++step) {
+      if (live.empty() || rng() % 2) {
+        auto s = make_sub(patterns[rng() % patterns.size()], rng() % 3 ? "" : "q" + std::to_string(rng() % 2));
+        idx.insert(s);
+        live.push_back(s);
+      } else {
+        size_t i = rng() % live.size();
+        ASSERT_TRUE(idx.remove(live[i]));
+        live.erase(live.begin() + i);
+      }
+      for (int k = 0; k < 4; ++k) {
+        const std::string& subject = subjects[rng() % subjects.size()];
+        auto r = idx.match(subject);
+        std::multiset<Subscription*> got, want;
+        for (const auto& s : r->plain) got.insert(s.get());
+        for (const auto& g : r->queues) {
+          for (const auto& s : g) got.insert(s.get());
+        }
+        for (const auto& s : live) {
+          if (reference_match(s->subject, subject)) want.insert(s.get());
+        }
+        ASSERT_EQ(got, want) << "step " << step << " subject " << subject << " cache_max " << cache_max;
+      }
+    }
+    EXPECT_LE(idx.cache_size(), cache_max);
+  }
+}
+
+TEST(SubIndexCache, CacheIsBoundedByCacheMax) {
+  SubIndex idx(8);
+  idx.insert(make_sub(">"));
+  for (int i = 0; i < 1000; ++i) {
+    auto r = idx.match("subject." + std::to_string(i));
+    ASSERT_EQ(r->plain.size(), 1u);
+    ASSERT_LE(idx.cache_size(), 8u);
+  }
+  EXPECT_EQ(idx.cache_size(), 8u);
+}
+
+TEST(SubIndexCache, CacheMaxZeroDisablesTheCache) {
+  SubIndex idx(0);
+  idx.insert(make_sub("foo"));
+  idx.match("foo");
+  idx.match("foo");
+  EXPECT_EQ(idx.cache_size(), 0u);
+  EXPECT_EQ(idx.cache_hits(), 0u);
+  EXPECT_EQ(idx.match("foo")->plain.size(), 1u);
+}
+
+TEST(SubIndexCache, FanoutCountsPlainSubscriptionsAndQueueGroupsPerCachedSubject) {
+  SubIndex idx;
+  idx.insert(make_sub("a"));
+  idx.insert(make_sub("a"));
+  idx.insert(make_sub("a", "q"));
+  idx.insert(make_sub(">", "q"));  // same group as above: still one
+  idx.insert(make_sub("b"));
+  idx.match("a");  // 2 plain + 1 group
+  idx.match("b");  // 1 plain + 1 group
+  idx.match("c");  // 1 group
+  auto f = idx.cache_fanout();
+  EXPECT_EQ(f.entries, 3u);
+  EXPECT_EQ(f.max, 3u);
+  EXPECT_EQ(f.total, 6u);
+}
+
+// --- concurrency ----------------------------------------------------------------------
+
+TEST(SubIndexConcurrency, MatchersNeverSeeAStaleResultWhileAWriterMutates) {
+  // The writer announces each round after its insert returned, before its remove starts
+  // and after its remove returned. A sub inserted before a match starts, whose removal had
+  // not started when the match ended, must be in the result; a sub removed before a match
+  // starts must not be. A result computed before a mutation and stored after it would break
+  // this.
+  SubIndex idx(64);
+  constexpr int kRounds = 2000;
+  std::atomic<int> inserted_round{-1}, removing_round{-1}, removed_round{-1};
+  std::vector<SubPtr> subs(kRounds);
+  for (int i = 0; i < kRounds; ++i) subs[i] = make_sub(i % 2 ? "load.*" : "load.>", i % 3 ? "" : "q");
+  std::atomic<bool> done{false};
+  std::atomic<long> checks{0};
+
+  auto matcher = [&](int id) {
+    const std::string subjects[] = {"load.x", "load.y", "other." + std::to_string(id)};
+    size_t k = 0;
+    while (!done.load(std::memory_order_acquire)) {
+      const int ins = inserted_round.load(std::memory_order_acquire);
+      const int rem = removed_round.load(std::memory_order_acquire);
+      const std::string& subject = subjects[k++ % 2];
+      auto r = idx.match(subject);
+      const int removing_after = removing_round.load(std::memory_order_acquire);
+      if (ins > removing_after) {
+        ASSERT_TRUE(contains(*r, subs[ins])) << "missing sub of round " << ins;
+      }
+      if (rem >= 0) {
+        ASSERT_FALSE(contains(*r, subs[rem])) << "stale sub of round " << rem;
+      }
+      idx.match(subjects[2]);  // churn unrelated cache entries
+      checks.fetch_add(1, std::memory_order_relaxed);
+    }
+  };
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 3; ++t) threads.emplace_back(matcher, t);
+
+  for (int i = 0; i < kRounds; ++i) {
+    idx.insert(subs[i]);
+    inserted_round.store(i, std::memory_order_release);
+    if (i % 7 == 0) std::this_thread::yield();
+    removing_round.store(i, std::memory_order_release);
+    ASSERT_TRUE(idx.remove(subs[i]));
+    removed_round.store(i, std::memory_order_release);
+    // Also churn literal interest and unrelated wildcards.
+    auto lit = make_sub("load.x");
+    idx.insert(lit);
+    idx.insert(make_sub("unrelated." + std::to_string(i) + ".>"));
+    idx.remove(lit);
+  }
+  done.store(true, std::memory_order_release);
+  for (auto& t : threads) t.join();
+  EXPECT_GT(checks.load(), 0);
+  EXPECT_EQ(idx.count(), static_cast<size_t>(kRounds));  // the "unrelated" ones
+  EXPECT_LE(idx.cache_size(), 64u);
+}
+
+}  // namespace
+}  // namespace pylon::server

@@ -1,0 +1,72 @@
+// `pylon`: the command-line tool for Pylon and any NATS server.
+// Subcommands: bench (more arrive with the client library).
+#include <CLI/CLI.hpp>
+
+#include <string>
+
+#include "bench.h"
+
+#ifndef PYLON_VERSION
+#define PYLON_VERSION "0.0.0"
+#endif
+
+namespace {
+
+void add_bench(CLI::App& app, pylon::tools::BenchOptions& o, int& rc) {
+  CLI::App* cmd = app.add_subcommand(
+      "bench",
+      "Measure publish/subscribe throughput: --pub publisher and --sub subscriber connections,\n"
+      "--msgs messages of --size bytes in total; every subscriber must receive all of them.");
+  cmd->add_option("subject", o.subject, "Subject to publish to and subscribe on")->required();
+  cmd->add_option("-s,--server", o.server, "Server URL (nats://[user:pass@|token@]host:port)")
+      ->capture_default_str();
+  cmd->add_option("--pub", o.pubs, "Number of publishers (each its own connection and thread)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 10000));
+  cmd->add_option("--sub", o.subs, "Number of subscribers (each its own connection and thread)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 10000));
+  cmd->add_option("--msgs", o.msgs, "Messages to publish in total, split over the publishers")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 50));
+  cmd->add_option("--size", o.size, "Payload size of each message in bytes")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{0}, int64_t{64} << 20));
+  cmd->add_option("--csv", o.csv_file, "Also write per-client and aggregate results to this CSV file");
+  cmd->add_flag("--json", o.json, "Print the report as one JSON object on stdout");
+  cmd->add_option("--timeout", o.timeout_s,
+                  "Seconds the whole run may take; then report what arrived and exit 1")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  cmd->add_flag_callback("--no-progress", [&o] { o.progress = false; }, "Do not print the progress line on stderr");
+  cmd->add_option("--batch", o.batch_bytes, "Bytes of PUB operations per write (advanced)")
+      ->capture_default_str()
+      ->check(CLI::Range(size_t{1}, size_t{64} << 20));
+  cmd->callback([&o, &rc] {
+    if (o.pubs == 0 && o.subs == 0) throw CLI::ValidationError("--pub/--sub", "need at least one publisher or subscriber");
+    rc = pylon::tools::run_bench(o);
+  });
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"pylon: command-line tool for Pylon and NATS servers"};
+  app.set_version_flag("-v,--version", std::string("pylon ") + PYLON_VERSION);
+  app.require_subcommand(1);
+  app.fallthrough(false);
+
+  int rc = 0;
+  pylon::tools::BenchOptions bench;
+  add_bench(app, bench, rc);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    // CLI11 uses 0 for --help/--version and 1.. for errors; keep "bad usage" at 2
+    // so scripts can tell it from an incomplete benchmark (1).
+    return code == 0 ? 0 : 2;
+  }
+  return rc;
+}
