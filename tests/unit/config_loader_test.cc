@@ -1,0 +1,137 @@
+// Options from config files: the user's node files load into the expected options, flags
+// override the file, and mistakes are reported with file:line:column.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <string>
+
+#include "server/config/config.h"
+#include "server/config_loader.h"
+#include "server/flags.h"
+
+namespace {
+
+std::string testdata(const std::string& name) {
+  std::string f = __FILE__;
+  return f.substr(0, f.rfind('/')) + "/testdata/config/" + name;
+}
+
+std::string write_temp(const std::string& name, const std::string& text) {
+  std::string path = ::testing::TempDir() + name;
+  std::ofstream(path) << text;
+  return path;
+}
+
+TEST(ConfigLoader, TheUsersNodeFileLoadsIntoOptions) {
+  pylon::Options o;
+  auto warnings = pylon::server::load_config_file(testdata("nodea.conf"), o);
+  EXPECT_TRUE(warnings.empty()) << warnings.front();
+  EXPECT_EQ(o.host, "localhost");
+  EXPECT_EQ(o.port, 4222);
+  EXPECT_EQ(o.http_host, "localhost");
+  EXPECT_EQ(o.http_port, 4333);
+  EXPECT_EQ(o.user, "ruser");
+  EXPECT_EQ(o.password.rfind("$2a$11$", 0), 0u) << "bcrypt hash taken literally";
+  EXPECT_EQ(o.auth_timeout, std::chrono::seconds(2));
+  EXPECT_EQ(o.cluster.host, "localhost");
+  EXPECT_EQ(o.cluster.port, 4248);
+  EXPECT_EQ(o.cluster.user, "ruser");
+  EXPECT_EQ(o.cluster.password, "T0pS3cr3t");
+  ASSERT_EQ(o.cluster.routes.size(), 2u);
+  EXPECT_EQ(o.cluster.routes[0], "nats-route://ruser:T0pS3cr3t@localhost:5248");
+  EXPECT_FALSE(o.debug);
+  EXPECT_TRUE(o.logtime);
+  EXPECT_EQ(o.pid_file, "/tmp/nodea.pid");
+  EXPECT_EQ(o.max_connections, 100);
+  EXPECT_EQ(o.max_subscriptions, 1000);
+  EXPECT_EQ(o.max_control_line, 512);
+  EXPECT_EQ(o.max_payload, 65536);
+  EXPECT_EQ(o.write_deadline, std::chrono::seconds(2));
+}
+
+TEST(ConfigLoader, AllThreeUserFilesLoad) {
+  for (const char* f : {"nodea.conf", "nodeb.conf", "nodec.conf"}) {
+    pylon::Options o;
+    EXPECT_NO_THROW(pylon::server::load_config_file(testdata(f), o)) << f;
+    EXPECT_EQ(o.cluster.routes.size(), 2u) << f;
+  }
+}
+
+TEST(ConfigLoader, FlagsOverrideTheFile) {
+  std::string path = testdata("nodea.conf");
+  const char* argv[] = {"pylon-server", "-c", path.c_str(), "-p", "5999", "-D"};
+  auto cl = pylon::server::parse_command_line(6, argv);
+  EXPECT_EQ(cl.opts.port, 5999);
+  EXPECT_TRUE(cl.opts.debug);
+  EXPECT_EQ(cl.opts.max_payload, 65536) << "the rest still comes from the file";
+}
+
+TEST(ConfigLoader, UnknownKeysAreWarningsWithTheirPosition) {
+  auto path = write_temp("unknown.conf", "port: 4222\nfoo_bar: 1\n");
+  pylon::Options o;
+  auto w = pylon::server::load_config_file(path, o);
+  ASSERT_EQ(w.size(), 1u);
+  EXPECT_NE(w[0].find("unknown.conf:2:1: unknown field \"foo_bar\""), std::string::npos) << w[0];
+}
+
+TEST(ConfigLoader, BadValuesNameFileLineAndColumn) {
+  auto path = write_temp("badtype.conf", "port: 4222\nmax_connections: \"many\"\n");
+  pylon::Options o;
+  try {
+    pylon::server::load_config_file(path, o);
+    FAIL() << "a string for max_connections was accepted";
+  } catch (const pylon::config::ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("badtype.conf:2:18"), std::string::npos) << e.what();
+  }
+}
+
+TEST(ConfigLoader, UnsupportedFeaturesAreRefusedNotIgnored) {
+  auto path = write_temp("js.conf", "jetstream {\n  store_dir: /tmp/x\n}\n");
+  pylon::Options o;
+  try {
+    pylon::server::load_config_file(path, o);
+    FAIL() << "jetstream was silently accepted";
+  } catch (const pylon::config::ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("js.conf:1:1"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("JetStream is not supported"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Flags, GoStyleSpellingsAreEquivalent) {
+  for (auto args : std::vector<std::vector<const char*>>{{"x", "-p", "4999"}, {"x", "-p=4999"}, {"x", "--port", "4999"},
+                                                        {"x", "--port=4999"}}) {
+    auto cl = pylon::server::parse_command_line(static_cast<int>(args.size()), args.data());
+    EXPECT_EQ(cl.opts.port, 4999);
+  }
+}
+
+TEST(Flags, UnknownAndUnsupportedFlagsAreRefusedByName) {
+  const char* unknown[] = {"x", "--bogus"};
+  try {
+    pylon::server::parse_command_line(2, unknown);
+    FAIL();
+  } catch (const pylon::server::FlagError& e) {
+    EXPECT_NE(std::string(e.what()).find("-bogus"), std::string::npos);
+  }
+  const char* js[] = {"x", "-js"};
+  try {
+    pylon::server::parse_command_line(2, js);
+    FAIL();
+  } catch (const pylon::server::FlagError& e) {
+    EXPECT_NE(std::string(e.what()).find("JetStream"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Flags, ClusterAndRoutesAreParsed) {
+  const char* argv[] = {"x", "-cluster", "nats://localhost:4248", "-routes",
+                        "nats://localhost:5248, nats://localhost:6248", "-DV"};
+  auto cl = pylon::server::parse_command_line(6, argv);
+  EXPECT_EQ(cl.opts.cluster.host, "localhost");
+  EXPECT_EQ(cl.opts.cluster.port, 4248);
+  ASSERT_EQ(cl.opts.cluster.routes.size(), 2u);
+  EXPECT_EQ(cl.opts.cluster.routes[1], "nats://localhost:6248");
+  EXPECT_TRUE(cl.opts.debug);
+  EXPECT_TRUE(cl.opts.trace);
+}
+
+}  // namespace

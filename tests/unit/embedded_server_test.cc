@@ -1,0 +1,116 @@
+// pylon::Server embedded in-process, as the reference server is in its own Go tests:
+// start on an ephemeral port, talk to it, shut it down.
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <string>
+
+#include "pylon/server.h"
+
+namespace {
+
+// A blocking loopback client that reads until `want` appears or the deadline passes.
+class RawClient {
+ public:
+  explicit RawClient(int port) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+    timeval tv{0, 100000};
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  }
+  ~RawClient() { ::close(fd_); }
+  bool connected() const { return connected_; }
+  void send(const std::string& s) { ASSERT_EQ(::send(fd_, s.data(), s.size(), MSG_NOSIGNAL), (ssize_t)s.size()); }
+  bool read_until(const std::string& want, std::chrono::milliseconds deadline = std::chrono::seconds(5)) {
+    auto end = std::chrono::steady_clock::now() + deadline;
+    char buf[4096];
+    while (std::chrono::steady_clock::now() < end) {
+      if (got_.find(want) != std::string::npos) return true;
+      ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+      if (n > 0) got_.append(buf, static_cast<size_t>(n));
+      if (n == 0) break;
+    }
+    return got_.find(want) != std::string::npos;
+  }
+  const std::string& got() const { return got_; }
+  // True when the server closes the connection (recv sees EOF) before the deadline.
+  bool closed_by_peer(std::chrono::milliseconds deadline = std::chrono::seconds(5)) {
+    auto end = std::chrono::steady_clock::now() + deadline;
+    char buf[4096];
+    while (std::chrono::steady_clock::now() < end) {
+      ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+      if (n == 0) return true;
+      if (n > 0) got_.append(buf, static_cast<size_t>(n));
+      if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) return true;
+    }
+    return false;
+  }
+
+ private:
+  int fd_ = -1;
+  bool connected_ = false;
+  std::string got_;
+};
+
+pylon::Options ephemeral() {
+  pylon::Options o;
+  o.host = "127.0.0.1";
+  o.port = -1;  // any free port
+  o.event_loops = 2;
+  return o;
+}
+
+TEST(EmbeddedServer, StartsOnAnEphemeralPortAndServesClients) {
+  pylon::Server server(ephemeral());
+  server.start();
+  ASSERT_GT(server.port(), 0);
+  EXPECT_EQ(server.client_url(), "nats://127.0.0.1:" + std::to_string(server.port()));
+
+  RawClient sub(server.port());
+  ASSERT_TRUE(sub.connected());
+  ASSERT_TRUE(sub.read_until("INFO "));
+  EXPECT_NE(sub.got().find(server.id()), std::string::npos) << "INFO names the server id";
+  sub.send("CONNECT {\"verbose\":false}\r\nSUB greet.* 7\r\nPING\r\n");
+  ASSERT_TRUE(sub.read_until("PONG\r\n"));
+
+  RawClient pub(server.port());
+  pub.send("CONNECT {\"verbose\":false}\r\nPUB greet.world 5\r\nhello\r\nPING\r\n");
+  ASSERT_TRUE(pub.read_until("PONG\r\n"));
+  EXPECT_TRUE(sub.read_until("MSG greet.world 7 5\r\nhello\r\n"));
+  server.shutdown();
+}
+
+TEST(EmbeddedServer, ShutdownClosesClientsAndIsIdempotent) {
+  pylon::Server server(ephemeral());
+  server.start();
+  RawClient c(server.port());
+  ASSERT_TRUE(c.read_until("INFO "));
+  server.shutdown();
+  server.shutdown();  // a second call returns at once
+  server.wait();      // already done: returns
+  EXPECT_TRUE(c.closed_by_peer()) << "shutdown closes client connections";
+}
+
+TEST(EmbeddedServer, TwoServersOnTheSameAddressFailClearly) {
+  pylon::Server a(ephemeral());
+  a.start();
+  pylon::Options o = ephemeral();
+  o.port = a.port();
+  pylon::Server b(o);
+  try {
+    b.start();
+    FAIL() << "a second server bound the same port";
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find("Error listening on port"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
