@@ -26,9 +26,9 @@ start_node() {  # name client-port monitor-port route-port other-route-ports...
   local name=$1 port=$2 http=$3 route=$4
   shift 4
   local routes=()
-  for r in "$@"; do routes+=("nats://localhost:$r"); done
+  for r in "$@"; do routes+=("nats://127.0.0.1:$r"); done
   local IFS=,
-  "$BIN" --name "$name" -p "$port" -m "$http" --cluster "nats://localhost:$route" \
+  "$BIN" --name "$name" -a 127.0.0.1 -p "$port" -m "$http" --cluster "nats://127.0.0.1:$route" \
     --routes "${routes[*]}" "${PYLON_EXTRA_FLAGS[@]}" &
   pids+=($!)
   echo "run-cluster: $name pid $! — clients nats://localhost:$port, monitoring http://localhost:$http, routes localhost:$route" >&2
