@@ -29,10 +29,25 @@ inline constexpr auto kLameDuckDuration = std::chrono::minutes(2);
 inline constexpr auto kRouteConnectRetryWait = std::chrono::seconds(1);
 }  // namespace defaults
 
-// One user entry of `authorization { users = [...] }` (permissions come with config issue).
+// Subject permissions of a user: a subject is allowed when `allow` is empty or one of its
+// patterns covers it, and no `deny` pattern does (wildcards as in subscriptions).
+struct SubjectPermission {
+  std::vector<std::string> allow;
+  std::vector<std::string> deny;
+  bool empty() const { return allow.empty() && deny.empty(); }
+};
+
+struct Permissions {
+  SubjectPermission publish;
+  SubjectPermission subscribe;
+  bool empty() const { return publish.empty() && subscribe.empty(); }
+};
+
+// One user entry of `authorization { users = [...] }`.
 struct User {
   std::string user;
   std::string password;  // plain or bcrypt ($2a$/$2b$)
+  Permissions permissions;
 };
 
 struct ClusterOptions {

@@ -9,6 +9,7 @@
 #include "server/cluster.h"
 #include "server/errors.h"
 #include "server/event_loop.h"
+#include "server/permissions.h"
 #include "server/router.h"
 #include "server/server.h"
 
@@ -175,13 +176,19 @@ void ClientConn::auth_violation() {
   send_err_and_close(err::kAuthorization, CloseReason::kAuthenticationViolation);
 }
 
-bool ClientConn::authenticate(std::string_view user, std::string_view pass, std::string_view token) const {
+bool ClientConn::authenticate(std::string_view user, std::string_view pass, std::string_view token) {
   const Options& o = server().options();
+  perms_ = nullptr;
   if (!o.auth_required()) return true;
   if (!o.token.empty()) return !token.empty() && check_password(o.token, token);
   if (!o.users.empty()) {
     for (const auto& u : o.users) {
-      if (u.user == user) return check_password(u.password, pass);
+      if (u.user == user) {
+        if (!check_password(u.password, pass)) return false;
+        user_ = u.user;
+        if (!u.permissions.empty()) perms_ = &u.permissions;
+        return true;
+      }
     }
     return false;
   }
@@ -275,6 +282,11 @@ bool ClientConn::on_pub(const proto::MsgArgs& a, std::string_view payload) {
     srv.log().tracef("{} - <<- MSG_PAYLOAD: [{}]", trace_prefix(), trace_payload(payload));
   }
   if (!check_connected()) return false;
+  if (perms_ && !can_publish(*perms_, a.subject)) {
+    srv.log().error("{} - Publish Violation - User \"{}\", Subject \"{}\"", log_prefix(), user_, a.subject);
+    send_err(fmt::format("Permissions Violation for Publish to \"{}\"", a.subject));
+    return true;
+  }
   if (a.header_len >= 0 && !headers_) {
     // HPUB from a client that did not announce headers support.
     // The reference closes silently.
@@ -321,6 +333,8 @@ void ClientConn::send_no_responders(std::string_view reply) {
 bool ClientConn::deliver(Subscription& sub, std::string_view subject, std::string_view reply, int64_t header_len,
                          std::string_view payload) {
   // Auto-unsubscribe: count this delivery; past the limit the subscription is done.
+  // A wildcard subscription that a deny pattern covers only in part is filtered here.
+  if (perms_ && !perms_->subscribe.deny.empty() && subscribe_denied(*perms_, subject)) return false;
   int64_t max = sub.max_msgs.load(std::memory_order_relaxed);
   int64_t n = sub.delivered.fetch_add(1, std::memory_order_relaxed) + 1;
   if (max > 0 && n > max) return false;
@@ -387,6 +401,18 @@ bool ClientConn::on_sub(std::string_view subject, std::string_view queue, std::s
       (!queue.empty() && !proto::valid_queue_name(queue))) {
     srv.log().error("{} - Invalid subject: {}", log_prefix(), subject);
     send_err(err::kInvalidSubject);
+    return true;
+  }
+  if (perms_ && !can_subscribe(*perms_, subject)) {
+    if (queue.empty()) {
+      srv.log().error("{} - Subscription Violation - User \"{}\", Subject \"{}\", SID {}", log_prefix(), user_,
+                      subject, sid);
+      send_err(fmt::format("Permissions Violation for Subscription to \"{}\"", subject));
+    } else {
+      srv.log().error("{} - Subscription Violation - User \"{}\", Subject \"{}\", Queue: \"{}\", SID {}",
+                      log_prefix(), user_, subject, queue, sid);
+      send_err(fmt::format("Permissions Violation for Subscription to \"{}\" using queue \"{}\"", subject, queue));
+    }
     return true;
   }
   SubPtr sub;

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "proto/parser.h"
+#include "pylon/options.h"
 #include "server/connection.h"
 #include "server/sub_index.h"
 
@@ -84,7 +85,8 @@ class ClientConn final : public Connection, private proto::ParserHandler {
   // True when an operation other than CONNECT may run; else it is an auth violation.
   bool check_connected();
   void auth_violation();
-  bool authenticate(std::string_view user, std::string_view pass, std::string_view token) const;
+  // Checks credentials; on success sets perms_ (nullptr: no restrictions).
+  bool authenticate(std::string_view user, std::string_view pass, std::string_view token);
   void schedule_ping();
   void on_ping_timer();
   void remove_subscription_locked(std::unordered_map<std::string, SubPtr>::iterator it);
@@ -105,6 +107,11 @@ class ClientConn final : public Connection, private proto::ParserHandler {
   bool no_responders_ = false;
   std::atomic<int> protocol_{0};
   std::string name_, lang_, version_;
+
+  // The authenticated user's permissions (points into the server's options, which live as
+  // long as the server); nullptr when the user has none.
+  const Permissions* perms_ = nullptr;
+  std::string user_;  // for log lines
 
   mutable std::mutex subs_mu_;
   std::unordered_map<std::string, SubPtr> subs_;  // by sid

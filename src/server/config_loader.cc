@@ -6,6 +6,7 @@
 #include <cctype>
 #include <stdexcept>
 
+#include "proto/subject.h"
 #include "server/config/config.h"
 #include "server/url.h"
 
@@ -93,7 +94,7 @@ struct Loader {
             std::string uk = lower(ue.key);
             if (uk == "user" || uk == "username") usr.user = ue.value.as_string();
             else if (uk == "password" || uk == "pass") usr.password = ue.value.as_string();
-            else if (uk == "permissions") unsupported(ue, "per-user permissions");
+            else if (uk == "permissions") permissions(ue.value, usr.permissions);
             else unknown(ue);
           }
           if (usr.user.empty()) fail(u.pos(), "a user entry needs a \"user\"");
@@ -107,6 +108,44 @@ struct Loader {
     }
     if (!token.empty() && !user.empty()) {
       fail(v.pos(), "can not have a token and a user in the same authorization block");
+    }
+  }
+
+  // A subject list: a single string or an array of strings.
+  std::vector<std::string> subjects(const Value& v) {
+    std::vector<std::string> out;
+    if (v.is_string()) {
+      out.push_back(v.as_string());
+    } else {
+      for (const auto& s : v.as_array()) out.push_back(s.as_string());
+    }
+    for (size_t i = 0; i < out.size(); ++i) {
+      if (!proto::valid_subscribe_subject(out[i])) fail(v.pos(), fmt::format("invalid subject \"{}\" in permissions", out[i]));
+    }
+    return out;
+  }
+
+  // publish = "a.b" | ["a.*", ...] | { allow = [...], deny = [...] }
+  void subject_permission(const Value& v, SubjectPermission& p) {
+    if (!v.is_map()) {
+      p.allow = subjects(v);
+      return;
+    }
+    for (const auto& e : v.as_map()) {
+      std::string k = lower(e.key);
+      if (k == "allow") p.allow = subjects(e.value);
+      else if (k == "deny") p.deny = subjects(e.value);
+      else unknown(e);
+    }
+  }
+
+  void permissions(const Value& v, Permissions& p) {
+    for (const auto& e : v.as_map()) {
+      std::string k = lower(e.key);
+      if (k == "publish" || k == "pub") subject_permission(e.value, p.publish);
+      else if (k == "subscribe" || k == "sub") subject_permission(e.value, p.subscribe);
+      else if (k == "allow_responses" || k == "responses") unsupported(e, "allow_responses");
+      else unknown(e);
     }
   }
 
