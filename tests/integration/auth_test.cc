@@ -76,3 +76,53 @@ TEST(Authorization, WrongPasswordOfAKnownUserIsRefusedAndLoggedWithTheAddress) {
   EXPECT_NE(log.find("authentication error"), std::string::npos) << log;
   EXPECT_EQ(log.find("wrong"), std::string::npos) << "the log never shows the password";
 }
+
+namespace {
+// Runs a shell command and returns its stdout.
+std::string run_capture(const std::string& cmd) {
+  std::string out;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (!p) return out;
+  char buf[512];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  ::pclose(p);
+  return out;
+}
+
+std::string field(const std::string& out, const std::string& name) {
+  auto at = out.find(name + ": ");
+  if (at == std::string::npos) return {};
+  auto start = at + name.size() + 2;
+  return out.substr(start, out.find('\n', start) - start);
+}
+}  // namespace
+
+TEST(Mkpasswd, AHashFromPylonMkpasswdIsAcceptedByTheServer) {
+  std::string out = run_capture(std::string("echo 'correct horse' | ") + PYLON_TOOL_BIN + " mkpasswd -p --cost 4");
+  std::string hash = field(out, "bcrypt hash");
+  ASSERT_EQ(hash.rfind("$2", 0), 0u) << out;
+  ServerProcess srv(with_config("listen: 127.0.0.1:{PORT}\nauthorization { user: u, password: \"" + hash + "\" }\n", {}));
+  ASSERT_TRUE(srv.start());
+  RawClient good;
+  ASSERT_TRUE(good.connect(srv.port()));
+  ASSERT_TRUE(good.read_info());
+  EXPECT_TRUE(good.handshake(R"({"verbose":false,"pedantic":false,"user":"u","pass":"correct horse"})"));
+  RawClient bad;
+  ASSERT_TRUE(bad.connect(srv.port()));
+  ASSERT_TRUE(bad.read_info());
+  EXPECT_FALSE(bad.handshake(R"({"verbose":false,"pedantic":false,"user":"u","pass":"wrong horse"})"));
+}
+
+TEST(Mkpasswd, WithoutPromptItGeneratesAStrongPasswordAndItsHash) {
+  std::string out = run_capture(std::string(PYLON_TOOL_BIN) + " mkpasswd --cost 4 </dev/null");
+  std::string pass = field(out, "pass");
+  std::string hash = field(out, "bcrypt hash");
+  EXPECT_EQ(pass.size(), 22u) << out;
+  ServerProcess srv(with_config("listen: 127.0.0.1:{PORT}\nauthorization { user: u, password: \"" + hash + "\" }\n", {}));
+  ASSERT_TRUE(srv.start());
+  RawClient c;
+  ASSERT_TRUE(c.connect(srv.port()));
+  ASSERT_TRUE(c.read_info());
+  EXPECT_TRUE(c.handshake(R"({"verbose":false,"pedantic":false,"user":"u","pass":")" + pass + R"("})"));
+}

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "bench.h"
+#include "mkpasswd.h"
 
 #ifndef PYLON_VERSION
 #define PYLON_VERSION "0.0.0"
@@ -59,6 +60,7 @@ int main(int argc, char** argv) {
   int rc = 0;
   pylon::tools::BenchOptions bench;
   add_bench(app, bench, rc);
+  pylon::tools::add_mkpasswd(app, rc);
 
   try {
     app.parse(argc, argv);
