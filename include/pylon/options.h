@@ -26,6 +26,7 @@ inline constexpr auto kPingInterval = std::chrono::minutes(2);
 inline constexpr int kPingMaxOut = 2;
 inline constexpr auto kWriteDeadline = std::chrono::seconds(10);  // DEFAULT_FLUSH_DEADLINE
 inline constexpr auto kLameDuckDuration = std::chrono::minutes(2);
+inline constexpr auto kLameDuckGracePeriod = std::chrono::seconds(10);
 inline constexpr auto kRouteConnectRetryWait = std::chrono::seconds(1);
 }  // namespace defaults
 
@@ -85,6 +86,7 @@ struct Options {
   int ping_max = defaults::kPingMaxOut;
   Duration write_deadline = defaults::kWriteDeadline;
   Duration lame_duck_duration = defaults::kLameDuckDuration;
+  Duration lame_duck_grace_period = defaults::kLameDuckGracePeriod;
   // Logging.
   bool debug = false;
   bool trace = false;

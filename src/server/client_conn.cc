@@ -216,6 +216,9 @@ bool ClientConn::on_connect(std::string_view text) {
     auth_violation();
     return false;
   }
+  conn_user_ = std::string(json_string(obj, "user"));
+  conn_pass_ = std::string(json_string(obj, "pass"));
+  conn_token_ = std::string(json_string(obj, "auth_token"));
   // Absent fields keep the reference's defaults: verbose and pedantic on, echo on.
   verbose_ = json_bool(obj, "verbose", true);
   pedantic_ = json_bool(obj, "pedantic", true);
@@ -282,7 +285,7 @@ bool ClientConn::on_pub(const proto::MsgArgs& a, std::string_view payload) {
     srv.log().tracef("{} - <<- MSG_PAYLOAD: [{}]", trace_prefix(), trace_payload(payload));
   }
   if (!check_connected()) return false;
-  if (perms_ && !can_publish(*perms_, a.subject)) {
+  if (const Permissions* p = perms_.load(); p && !can_publish(*p, a.subject)) {
     srv.log().error("{} - Publish Violation - User \"{}\", Subject \"{}\"", log_prefix(), user_, a.subject);
     send_err(fmt::format("Permissions Violation for Publish to \"{}\"", a.subject));
     return true;
@@ -334,7 +337,10 @@ bool ClientConn::deliver(Subscription& sub, std::string_view subject, std::strin
                          std::string_view payload) {
   // Auto-unsubscribe: count this delivery; past the limit the subscription is done.
   // A wildcard subscription that a deny pattern covers only in part is filtered here.
-  if (perms_ && !perms_->subscribe.deny.empty() && subscribe_denied(*perms_, subject)) return false;
+  if (const Permissions* p = perms_.load(std::memory_order_acquire);
+      p && !p->subscribe.deny.empty() && subscribe_denied(*p, subject)) {
+    return false;
+  }
   int64_t max = sub.max_msgs.load(std::memory_order_relaxed);
   int64_t n = sub.delivered.fetch_add(1, std::memory_order_relaxed) + 1;
   if (max > 0 && n > max) return false;
@@ -379,6 +385,18 @@ bool ClientConn::deliver(Subscription& sub, std::string_view subject, std::strin
   return ok;
 }
 
+void ClientConn::revalidate() {
+  asio::post(loop().ctx(), [self = std::static_pointer_cast<ClientConn>(shared_from_this())] {
+    if (self->closing()) return;
+    self->parser_.set_limits(limits_of(self->server().options()));
+    if (!self->connect_received_) return;  // the auth timer or CONNECT will decide
+    if (!self->authenticate(self->conn_user_, self->conn_pass_, self->conn_token_)) {
+      self->auth_violation();
+      self->loop().flush_touched();
+    }
+  });
+}
+
 void ClientConn::expire_subscription(const SubPtr& sub) {
   {
     std::lock_guard lk(subs_mu_);
@@ -403,7 +421,7 @@ bool ClientConn::on_sub(std::string_view subject, std::string_view queue, std::s
     send_err(err::kInvalidSubject);
     return true;
   }
-  if (perms_ && !can_subscribe(*perms_, subject)) {
+  if (const Permissions* p = perms_.load(); p && !can_subscribe(*p, subject)) {
     if (queue.empty()) {
       srv.log().error("{} - Subscription Violation - User \"{}\", Subject \"{}\", SID {}", log_prefix(), user_,
                       subject, sid);

@@ -57,6 +57,10 @@ class ClientConn final : public Connection, private proto::ParserHandler {
   bool deliver(Subscription& sub, std::string_view subject, std::string_view reply, int64_t header_len,
                std::string_view payload);
 
+  // After a config reload: checks the credentials again (closing the connection with
+  // -ERR 'Authorization Violation' when they no longer pass) and takes the new limits. Any thread.
+  void revalidate();
+
   // Removes a subscription that reached its auto-unsubscribe limit. Any thread.
   void expire_subscription(const SubPtr& sub);
 
@@ -110,8 +114,10 @@ class ClientConn final : public Connection, private proto::ParserHandler {
 
   // The authenticated user's permissions (points into the server's options, which live as
   // long as the server); nullptr when the user has none.
-  const Permissions* perms_ = nullptr;
+  std::atomic<const Permissions*> perms_{nullptr};
   std::string user_;  // for log lines
+  // What the client presented in CONNECT, kept to check it again after a reload.
+  std::string conn_user_, conn_pass_, conn_token_;
 
   mutable std::mutex subs_mu_;
   std::unordered_map<std::string, SubPtr> subs_;  // by sid

@@ -159,6 +159,11 @@ void Cluster::do_accept() {
 }
 
 bool Cluster::is_explicit(const Url& url) const {
+  std::lock_guard lk(mu_);
+  return is_explicit_locked(url);
+}
+
+bool Cluster::is_explicit_locked(const Url& url) const {
   std::string key = host_port_key(url.host, url.port);
   for (const auto& e : explicit_routes_) {
     if (host_port_key(e.host, e.port) == key) return true;
@@ -167,7 +172,7 @@ bool Cluster::is_explicit(const Url& url) const {
 }
 
 bool Cluster::configured_route_for(const std::string& host, int port) const {
-  return is_explicit(Url{"", "", "", host, port});
+  return is_explicit_locked(Url{"", "", "", host, port});
 }
 
 void Cluster::dial_later(const Url& url, bool explicit_route, int attempt, std::chrono::milliseconds delay) {
@@ -183,6 +188,7 @@ void Cluster::dial_later(const Url& url, bool explicit_route, int attempt, std::
       std::lock_guard lk(mu_);
       std::erase(timers_, t);
       if (ec || !running_) return;
+      if (explicit_route && !is_explicit_locked(url)) return;  // removed by a reload
     }
     solicit(url, explicit_route, attempt);
   });
@@ -393,7 +399,7 @@ void Cluster::route_closed(RouteConn& r) {
   if (was_registered && !server_.options().cluster.no_advertise) notify_clients();
   if (!running || !r.solicited() || connected_elsewhere || info.id == server_.id()) return;
   const Url& url = *r.solicit_url();
-  if (r.explicit_route()) {
+  if (r.explicit_route() && is_explicit(url)) {
     server_.log().debugf("Attempting reconnect for solicited route \"{}\"", url.str());
     dial_later(url, true, 0, std::chrono::duration_cast<std::chrono::milliseconds>(kRouteReconnect) + jitter(100));
   } else if (was_registered) {
@@ -434,6 +440,51 @@ void Cluster::update_remote_urls(const std::string& remote_id, const std::vector
     it->second = std::move(now);
   }
   if (!server_.options().cluster.no_advertise) notify_clients();
+}
+
+void Cluster::reload_routes(const std::vector<std::string>& routes) {
+  if (!enabled_) return;
+  std::vector<Url> next;
+  for (const auto& r : routes) {
+    try {
+      next.push_back(parse_url(r));
+    } catch (const std::exception& e) {
+      server_.log().error("Error parsing route URL {}: {}", r, e.what());
+    }
+  }
+  auto key = [](const Url& u) { return host_port_key(u.host, u.port); };
+  std::vector<Url> added;
+  std::vector<std::shared_ptr<RouteConn>> removed;
+  {
+    std::lock_guard lk(mu_);
+    for (const auto& n : next) {
+      bool known = std::any_of(explicit_routes_.begin(), explicit_routes_.end(),
+                               [&](const Url& e) { return key(e) == key(n); });
+      if (!known) added.push_back(n);
+    }
+    for (auto& [id, r] : by_id_) {
+      if (!r->solicited() || !r->explicit_route()) continue;
+      bool kept = std::any_of(next.begin(), next.end(), [&](const Url& n) { return key(n) == key(*r->solicit_url()); });
+      if (!kept) removed.push_back(r);
+    }
+    explicit_routes_ = next;
+  }
+  for (auto& r : removed) {
+    server_.log().info("{} - Removing route {} (no longer configured)", r->log_prefix(), r->solicit_url()->str());
+    r->close(CloseReason::kRouteRemoved, false);
+  }
+  for (const auto& u : added) {
+    server_.log().info("Adding route {}", u.str());
+    solicit(u, true, 0);
+  }
+}
+
+void Cluster::send_lame_duck() {
+  if (!enabled_) return;
+  std::string line;
+  proto::append_info(line, route_info_json());
+  std::lock_guard lk(mu_);
+  broadcast(line);
 }
 
 std::string Cluster::interest_key(const Subscription& sub) const {

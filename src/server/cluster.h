@@ -86,6 +86,11 @@ class Cluster {
   // The peer's client URLs changed (INFO update, e.g. lame duck).
   void update_remote_urls(const std::string& remote_id, const std::vector<std::string>& urls, bool ldm);
 
+  // Config reload: the explicit routes are now `routes`; dial the new, drop the removed.
+  void reload_routes(const std::vector<std::string>& routes);
+  // Lame duck: tell every route (INFO with "ldm") so peers stop advertising our URLs.
+  void send_lame_duck();
+
   // Local interest changes (client subscriptions). Any thread.
   void local_sub_added(const Subscription& sub);
   void local_sub_removed(const Subscription& sub);
@@ -104,6 +109,7 @@ class Cluster {
   void solicit(const Url& url, bool explicit_route, int attempt);
   void dial_later(const Url& url, bool explicit_route, int attempt, std::chrono::milliseconds delay);
   bool is_explicit(const Url& url) const;
+  bool is_explicit_locked(const Url& url) const;  // mu_ held
   bool configured_route_for(const std::string& host, int port) const;
   void send_local_interest(RouteConn& r);
   void broadcast(const std::string& bytes, const RouteConn* except = nullptr);

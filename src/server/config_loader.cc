@@ -208,6 +208,7 @@ struct Loader {
       else if (k == "ping_interval") o.ping_interval = duration(e);
       else if (k == "ping_max") o.ping_max = to_int(v, 0, 1 << 30, "ping_max");
       else if (k == "lame_duck_duration") o.lame_duck_duration = duration(e);
+      else if (k == "lame_duck_grace_period") o.lame_duck_grace_period = duration(e);
       else if (k == "event_loops") o.event_loops = to_int(v, 0, 1024, "event_loops");
       else if (k == "tls") unsupported(e, "TLS");
       else if (k == "jetstream") unsupported(e, "JetStream");

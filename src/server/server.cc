@@ -18,6 +18,7 @@
 #include "server/duration.h"
 #include "server/monitor/monitor.h"
 #include "server/url.h"
+#include "server/config_loader.h"
 
 namespace pylon::server {
 
@@ -38,9 +39,11 @@ std::string make_server_id() {
 }  // namespace
 
 Server::Server(Options opts, std::shared_ptr<Logger> log)
-    : opts_(std::move(opts)), log_(log ? std::move(log) : std::make_shared<Logger>()), id_(make_server_id()) {
-  name_ = opts_.server_name.empty() ? id_ : opts_.server_name;
-  int n = opts_.event_loops > 0 ? opts_.event_loops : static_cast<int>(std::thread::hardware_concurrency());
+    : log_(log ? std::move(log) : std::make_shared<Logger>()), id_(make_server_id()) {
+  generations_.push_back(std::move(opts));
+  current_.store(&generations_.back());
+  name_ = options().server_name.empty() ? id_ : options().server_name;
+  int n = options().event_loops > 0 ? options().event_loops : static_cast<int>(std::thread::hardware_concurrency());
   if (n <= 0) n = 1;
   for (int i = 0; i < n; ++i) loops_.push_back(std::make_unique<EventLoop>(i));
   cluster_ = std::make_unique<Cluster>(*this);
@@ -49,7 +52,7 @@ Server::Server(Options opts, std::shared_ptr<Logger> log)
 Server::~Server() { shutdown(); }
 
 std::string Server::client_url() const {
-  std::string host = opts_.host;
+  std::string host = options().host;
   if (host.empty() || host == "0.0.0.0" || host == "::") host = "127.0.0.1";
   return fmt::format("nats://{}:{}", host, port_);
 }
@@ -60,21 +63,21 @@ void Server::start() {
   log_->info("  Version:  {} (NATS protocol of nats-server {})", kPylonVersion, kNatsCompatVersion);
   log_->info("  Name:     {}", name_);
   log_->info("  ID:       {}", id_);
-  if (!opts_.config_file.empty()) log_->info("Using configuration file: {}", opts_.config_file);
+  if (!options().config_file.empty()) log_->info("Using configuration file: {}", options().config_file);
 
   for (auto& l : loops_) l->start();
 
   auto& ctx = loops_[0]->ctx();
   boost::system::error_code ec;
-  auto addr = asio::ip::make_address(opts_.host.empty() ? "0.0.0.0" : opts_.host, ec);
+  auto addr = asio::ip::make_address(options().host.empty() ? "0.0.0.0" : options().host, ec);
   if (ec) {
     // A host name: resolve it.
     tcp::resolver resolver(ctx);
-    auto results = resolver.resolve(opts_.host, "", ec);
-    if (ec || results.empty()) throw std::runtime_error(fmt::format("cannot resolve host {}", opts_.host));
+    auto results = resolver.resolve(options().host, "", ec);
+    if (ec || results.empty()) throw std::runtime_error(fmt::format("cannot resolve host {}", options().host));
     addr = results.begin()->endpoint().address();
   }
-  int want_port = opts_.port < 0 ? 0 : opts_.port;
+  int want_port = options().port < 0 ? 0 : options().port;
   acceptor_ = std::make_unique<tcp::acceptor>(ctx);
   tcp::endpoint ep(addr, static_cast<unsigned short>(want_port));
   acceptor_->open(ep.protocol(), ec);
@@ -85,14 +88,14 @@ void Server::start() {
     acceptor_.reset();
     for (auto& l : loops_) l->stop();
     throw std::runtime_error(
-        fmt::format("Error listening on port: {}:{}, \"{}\"", opts_.host, want_port, ec.message()));
+        fmt::format("Error listening on port: {}:{}, \"{}\"", options().host, want_port, ec.message()));
   }
   port_ = acceptor_->local_endpoint().port();
-  log_->info("Listening for client connections on {}:{}", opts_.host, port_);
+  log_->info("Listening for client connections on {}:{}", options().host, port_);
   running_ = true;
   asio::post(ctx, [this] { do_accept(); });
   // ---- HTTP monitoring (src/server/monitor) ----
-  if (opts_.http_port != 0) {
+  if (options().http_port != 0) {
     try {
       monitor_ = std::make_unique<monitor::Monitor>(*this);
       monitor_->start();
@@ -127,18 +130,19 @@ std::vector<std::string> Server::own_client_urls() const {
   auto join = [](const std::string& h, int p) {
     return h.find(':') != std::string::npos ? fmt::format("[{}]:{}", h, p) : fmt::format("{}:{}", h, p);
   };
-  if (!opts_.client_advertise.empty()) {
+  if (lame_duck_) return urls;  // a lame duck no longer invites clients
+  if (!options().client_advertise.empty()) {
     std::string h;
     int p = 0;
     try {
-      split_host_port(opts_.client_advertise, h, p);
+      split_host_port(options().client_advertise, h, p);
     } catch (const std::exception&) {
-      h = opts_.client_advertise;
+      h = options().client_advertise;
     }
     urls.push_back(join(h, p ? p : port_));
     return urls;
   }
-  std::string host = opts_.host.empty() ? "0.0.0.0" : opts_.host;
+  std::string host = options().host.empty() ? "0.0.0.0" : options().host;
   if (host == "0.0.0.0" || host == "::") {
     // As the reference: every global unicast address of this host.
     ifaddrs* ifs = nullptr;
@@ -212,16 +216,16 @@ std::string Server::client_info_json(uint64_t cid, const std::string& client_ip)
   o["version"] = kNatsCompatVersion;
   o["proto"] = 1;
   o["go"] = "c++20";
-  o["host"] = opts_.host;
+  o["host"] = options().host;
   o["port"] = port_;
   o["headers"] = true;
-  if (opts_.auth_required()) o["auth_required"] = true;
-  o["max_payload"] = opts_.max_payload;
+  if (options().auth_required()) o["auth_required"] = true;
+  o["max_payload"] = options().max_payload;
   if (cid != 0) {
     o["client_id"] = cid;
     o["client_ip"] = client_ip;
   }
-  if (cluster_->enabled() && !opts_.cluster.no_advertise) {
+  if (cluster_->enabled() && !options().cluster.no_advertise) {
     json::array urls;
     for (auto& u : cluster_->connect_urls()) urls.emplace_back(u);
     o["connect_urls"] = std::move(urls);
@@ -234,7 +238,7 @@ std::string Server::client_info_json(uint64_t cid, const std::string& client_ip)
 bool Server::register_client(const std::shared_ptr<ClientConn>& c) {
   std::lock_guard lk(mu_);
   if (shutting_down_) return false;
-  if (opts_.max_connections > 0 && static_cast<int>(clients_.size()) >= opts_.max_connections) return false;
+  if (options().max_connections > 0 && static_cast<int>(clients_.size()) >= options().max_connections) return false;
   clients_.emplace(c->cid(), c);
   return true;
 }
@@ -305,6 +309,103 @@ void Server::shutdown() {
 }
 
 int Server::http_port() const noexcept { return monitor_ ? monitor_->port() : 0; }
+
+std::string Server::reload(Options next) {
+  const Options& cur = options();
+  // What a running server cannot change (as the reference refuses them by name).
+  auto refuse = [](std::string_view field) { return fmt::format("config reload not supported for {}", field); };
+  if (next.host != cur.host) return refuse("host");
+  if (next.port != cur.port && !(cur.port < 0 && next.port < 0)) return refuse("port");
+  if (next.http_host != cur.http_host) return refuse("http host");
+  if (next.http_port != cur.http_port) return refuse("http_port");
+  if (next.cluster.host != cur.cluster.host) return refuse("cluster host");
+  if (next.cluster.port != cur.cluster.port) return refuse("cluster port");
+  if (next.cluster.name != cur.cluster.name) return refuse("cluster name");
+  if (next.server_name != cur.server_name) return refuse("server_name");
+  if (next.event_loops != cur.event_loops) return refuse("event_loops");
+  try {
+    validate_options(next);
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  const Options* installed;
+  {
+    std::lock_guard lk(mu_);
+    generations_.push_back(std::move(next));
+    installed = &generations_.back();
+  }
+  const Options& old = cur;
+  current_.store(installed, std::memory_order_release);
+  const Options& now = *installed;
+
+  log_->set_time(now.logtime);
+  log_->set_debug(now.debug);
+  log_->set_trace(now.trace);
+  log_->set_size_limit(now.log_size_limit);
+  if (now.log_file != old.log_file) {
+    try {
+      log_->open(now.log_file);
+    } catch (const std::exception& e) {
+      log_->error("{}", e.what());
+    }
+  }
+  cluster_->reload_routes(now.cluster.routes);
+  // Connected clients: credentials and limits are checked again; those no longer allowed go.
+  for (auto& c : clients()) c->revalidate();
+  log_->info("Reloaded server configuration");
+  return {};
+}
+
+void Server::enter_lame_duck() {
+  {
+    std::lock_guard lk(mu_);
+    if (shutting_down_ || lame_duck_ || !running_) return;
+    lame_duck_ = true;
+  }
+  log_->info("Entering lame duck mode, stop accepting new clients");
+  {
+    std::promise<void> closed;
+    asio::post(loops_[0]->ctx(), [this, &closed] {
+      boost::system::error_code ec;
+      if (acceptor_) acceptor_->close(ec);
+      closed.set_value();
+    });
+    closed.get_future().wait();
+  }
+  // Routes drop our client URLs; clients learn we are going (INFO with "ldm") and where else to go.
+  cluster_->send_lame_duck();
+  send_async_info_to_clients();
+
+  std::thread([this] {
+    const Options& o = options();
+    auto grace = o.lame_duck_grace_period;
+    auto dur = o.lame_duck_duration - grace;
+    if (dur <= Duration::zero()) dur = std::chrono::seconds(1);
+    auto wait_or_stop = [this](Duration d) {
+      std::unique_lock lk(mu_);
+      return !cv_.wait_for(lk, d, [this] { return shutting_down_; });
+    };
+    if (!wait_or_stop(grace)) return;
+    auto cs = clients();
+    if (!cs.empty()) {
+      log_->info("Closing existing clients");
+      // Spread the closes over the duration so clients do not all reconnect elsewhere at once.
+      auto step = dur / static_cast<int64_t>(cs.size());
+      size_t batch = 1;
+      if (step < std::chrono::milliseconds(1)) {
+        batch = static_cast<size_t>(cs.size() / std::max<int64_t>(1, std::chrono::duration_cast<std::chrono::milliseconds>(dur).count())) + 1;
+        step = std::chrono::milliseconds(1);
+      } else if (step > std::chrono::seconds(1)) {
+        step = std::chrono::seconds(1);
+      }
+      for (size_t i = 0; i < cs.size(); ++i) {
+        cs[i]->close(CloseReason::kServerShutdown, true);
+        if ((i + 1) % batch == 0 && i + 1 < cs.size() && !wait_or_stop(step)) return;
+      }
+    }
+    shutdown();
+  }).detach();
+}
 
 void Server::wait() {
   std::unique_lock lk(mu_);

@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -54,11 +55,19 @@ class Server {
   void start();
   // Closes listeners and every connection, stops the loops. Idempotent; blocks until done.
   void shutdown();
+  // Applies a reloaded configuration (SIGHUP). Returns "" on success, else why it was
+  // refused; the running configuration is then kept.
+  std::string reload(Options next);
+  // Lame duck mode: stop accepting clients, tell clients and routes, close the clients
+  // spread over lame_duck_duration (after lame_duck_grace_period), then shut down.
+  void enter_lame_duck();
   // Blocks until shutdown() has completed (from another thread or a signal).
   void wait();
   bool running() const noexcept { return running_.load(); }
 
-  const Options& options() const noexcept { return opts_; }
+  // The options in force. A reload installs a new generation; older ones stay alive (reloads
+  // are rare), so a reference taken by a connection stays valid.
+  const Options& options() const noexcept { return *current_.load(std::memory_order_acquire); }
   Logger& log() noexcept { return *log_; }
   SubIndex& index() noexcept { return index_; }
   ServerStats& stats() noexcept { return stats_; }
@@ -102,7 +111,8 @@ class Server {
  private:
   void do_accept();
 
-  Options opts_;
+  std::deque<Options> generations_;  // stable addresses; guarded by mu_ for push_back
+  std::atomic<const Options*> current_{nullptr};
   std::shared_ptr<Logger> log_;
   std::string id_;
   std::string name_;

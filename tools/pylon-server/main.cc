@@ -20,7 +20,7 @@ using namespace pylon::server;
 
 namespace {
 
-int run(CommandLine& cl) {
+int run(CommandLine& cl, int argc, char** argv) {
   auto log = std::make_shared<Logger>();
   Options& o = cl.opts;
   log->set_time(o.logtime);
@@ -60,8 +60,13 @@ int run(CommandLine& cl) {
   }
 
   for (;;) {
-    int sig = 0;
-    if (sigwait(&set, &sig) != 0) continue;
+    // Wake now and then: lame duck mode ends in a shutdown that no signal announces.
+    timespec tick{0, 200 * 1000 * 1000};
+    int sig = sigtimedwait(&set, nullptr, &tick);
+    if (sig < 0) {
+      if (!srv.running()) break;
+      continue;
+    }
     if (sig == SIGINT || sig == SIGTERM || sig == SIGQUIT) {
       log->info("Trapped \"{}\" signal", sig == SIGINT ? "interrupt" : sig == SIGTERM ? "terminated" : "quit");
       break;
@@ -74,12 +79,20 @@ int run(CommandLine& cl) {
     }
     if (sig == SIGHUP) {
       log->info("Trapped \"hangup\" signal");
-      log->error("Failed to reload server configuration: configuration reload is not supported yet");
+      // Read the file again and apply the same flags on top, as at start.
+      try {
+        CommandLine next = parse_command_line(argc, argv);
+        for (const auto& w : next.warnings) log->warn("{}", w);
+        std::string why = srv.reload(std::move(next.opts));
+        if (!why.empty()) log->error("Failed to reload server configuration: {}", why);
+      } catch (const std::exception& e) {
+        log->error("Failed to reload server configuration: {}", e.what());
+      }
       continue;
     }
     if (sig == SIGUSR2) {
       log->info("Trapped \"user defined signal 2\" signal");
-      log->error("Lame duck mode is not supported yet; use SIGTERM to stop");
+      srv.enter_lame_duck();
       continue;
     }
   }
@@ -126,5 +139,5 @@ int main(int argc, char** argv) {
     case CommandLine::Action::kRun:
       break;
   }
-  return run(cl);
+  return run(cl, argc, argv);
 }

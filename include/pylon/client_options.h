@@ -1,0 +1,108 @@
+// Options of a client connection (pylon::Connection): one plain struct; every default
+// is a named constant below, and matches the official Go client (nats.go) unless noted.
+//
+// Callbacks run on the connection's callback thread (see connection.h, "Threading"),
+// never on the thread doing I/O, one at a time and in the order the events happened.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "pylon/error.h"
+
+namespace pylon {
+
+class Connection;
+class Subscription;
+
+namespace client_defaults {
+using namespace std::chrono_literals;
+inline constexpr const char* kUrl = "nats://127.0.0.1:4222";
+inline constexpr int kMaxReconnects = 60;                     // per server
+inline constexpr std::chrono::milliseconds kReconnectWait = 2s;
+inline constexpr std::chrono::milliseconds kReconnectJitter = 100ms;
+inline constexpr std::chrono::milliseconds kConnectTimeout = 2s;
+inline constexpr std::chrono::milliseconds kPingInterval = 2min;
+inline constexpr int kMaxPingsOut = 2;
+inline constexpr int64_t kReconnectBufferSize = 8 * 1024 * 1024;
+inline constexpr std::chrono::milliseconds kDrainTimeout = 30s;
+inline constexpr std::chrono::milliseconds kFlushTimeout = 10s;
+inline constexpr int64_t kSubPendingMsgsLimit = 512 * 1024;
+inline constexpr int64_t kSubPendingBytesLimit = 64 * 1024 * 1024;
+inline constexpr const char* kInboxPrefix = "_INBOX";
+}  // namespace client_defaults
+
+struct ClientOptions {
+  // ---- Where to connect ------------------------------------------------------------
+  // Server URLs: "nats://[user:password@|token@]host[:port]" ("nats://" and the port
+  // 4222 may be left out). Empty: client_defaults::kUrl. Servers learnt from the
+  // cluster (INFO connect_urls) join this pool while connected.
+  std::vector<std::string> servers;
+  // Try the servers in the order given (initial connect and reconnect). By default
+  // the pool is shuffled once, so many clients spread over a cluster.
+  bool no_randomize = false;
+
+  // ---- Reconnecting ----------------------------------------------------------------
+  bool allow_reconnect = true;
+  // Reconnect attempts per server before it leaves the pool; -1: forever. When the
+  // pool is empty the connection closes (closed callback; last_error() says why).
+  int max_reconnects = client_defaults::kMaxReconnects;
+  // Pause after each full pass over the pool, plus a random jitter in [0, jitter).
+  std::chrono::milliseconds reconnect_wait = client_defaults::kReconnectWait;
+  std::chrono::milliseconds reconnect_jitter = client_defaults::kReconnectJitter;
+  // Bytes of publishes kept while disconnected and sent after reconnecting. A publish
+  // that would go over it fails with Error::kReconnectBufferExceeded. -1: no
+  // buffering (every publish while disconnected fails).
+  int64_t reconnect_buffer_size = client_defaults::kReconnectBufferSize;
+  // When the first connect() finds no server: false (default) -> connect() throws;
+  // true -> connect() returns and the connection keeps trying as if reconnecting.
+  bool retry_on_failed_connect = false;
+
+  // ---- Connection --------------------------------------------------------------------
+  // TCP connect + INFO + CONNECT/PING + PONG must finish within this.
+  std::chrono::milliseconds connect_timeout = client_defaults::kConnectTimeout;
+  // Client PINGs; after max_pings_out unanswered ones the connection is stale and is
+  // dropped (then reconnects).
+  std::chrono::milliseconds ping_interval = client_defaults::kPingInterval;
+  int max_pings_out = client_defaults::kMaxPingsOut;
+
+  // ---- CONNECT fields ----------------------------------------------------------------
+  std::string name;          // shown in the server's monitoring (connz)
+  bool verbose = false;      // the server acknowledges each operation with +OK
+  bool pedantic = false;     // the server (and this client) check subjects strictly
+  bool echo = true;          // receive our own publishes on our own subscriptions
+  bool no_responders = true; // requests to a subject nobody serves fail at once (kNoResponders)
+  // Credentials for servers whose URL has none. A URL's own credentials win.
+  std::string user, password, token;
+
+  // ---- Subscriptions, requests, drain -------------------------------------------------
+  // Per subscription: messages/bytes received but not yet handled. Over either, new
+  // messages are dropped and the async-error callback gets Error::kSlowConsumer.
+  // -1: no limit.
+  int64_t sub_pending_msgs_limit = client_defaults::kSubPendingMsgsLimit;
+  int64_t sub_pending_bytes_limit = client_defaults::kSubPendingBytesLimit;
+  std::string inbox_prefix = client_defaults::kInboxPrefix;
+  std::chrono::milliseconds drain_timeout = client_defaults::kDrainTimeout;
+
+  // ---- Callbacks (on the callback thread; see the top of this file) -------------------
+  // The connection was lost (or closed while connected); `why` is the cause.
+  std::function<void(Connection&, const ErrorInfo& why)> on_disconnected;
+  // Connected again (connected_url() tells where); subscriptions are replayed and the
+  // reconnect buffer has been sent.
+  std::function<void(Connection&)> on_reconnected;
+  // Closed for good (close(), drain, or reconnects ran out); last_error() says why.
+  std::function<void(Connection&)> on_closed;
+  // New servers were learnt from the cluster (discovered_servers() lists them).
+  std::function<void(Connection&)> on_discovered_servers;
+  // Something went wrong without closing the connection: a slow consumer, a
+  // permissions violation, an unexpected -ERR. `sub` is the subscription concerned,
+  // or null.
+  std::function<void(Connection&, const Subscription* sub, const ErrorInfo& error)> on_async_error;
+  // The server entered lame-duck mode (it is about to shut down; reconnect elsewhere soon).
+  std::function<void(Connection&)> on_lame_duck;
+};
+
+}  // namespace pylon

@@ -1,0 +1,248 @@
+// client::Core — the state machine behind pylon::Connection.
+//
+// Lifecycle: kDisconnected -> connect() -> kConnecting -> kConnected
+//   <-> kReconnecting (transport lost; walk the pool; replay subscriptions; send the
+//   reconnect buffer) -> kDrainingSubs -> kDrainingPubs -> kClosed (terminal).
+//
+// Threads and locking
+// -------------------
+// * The I/O strand (io_strand_) owns the transport: socket, parser, read buffer, the
+//   write in flight (wbuf_), the timers and the coroutines (connect, reconnect, read,
+//   drain). Members marked [io] are touched only there.
+// * Application threads call publish/subscribe/flush/request: they take mu_, append
+//   the operation to out_ and, if no write is pending, post one do_write() to the
+//   strand (write coalescing: many publishes per socket write). Members marked [mu] are
+//   guarded by mu_. Nothing is called back while mu_ is held.
+// * The callback strand (cb_strand_) runs message handlers and connection events in
+//   order; owner_mu_ is held around each, so the Connection can detach itself safely.
+// * Lock order: mu_ -> SubState::qmu. owner_mu_ is never taken with mu_ held.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+
+#include "client/server_pool.h"
+#include "client/sub_state.h"
+#include "client/waiter.h"
+#include "proto/parser.h"
+#include "pylon/connection.h"
+
+namespace pylon::client {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using std::chrono::milliseconds;
+using Strand = asio::strand<asio::io_context::executor_type>;
+
+// Above this many unsent bytes a publisher waits for the socket (backpressure), unless
+// it runs on the I/O thread.
+inline constexpr size_t kMaxOutboundBytes = 32 * 1024 * 1024;
+inline constexpr size_t kReadBufferBytes = 64 * 1024;
+inline constexpr size_t kMaxReadBufferBytes = 1024 * 1024;
+
+// One TCP connection to one server: created per attempt, dropped when lost.
+struct Transport {
+  explicit Transport(const Strand& ex);
+  tcp::socket socket;
+  tcp::resolver resolver;
+  proto::Parser parser;
+  std::vector<char> rbuf;
+  size_t left_begin = 0, left_end = 0;  // bytes read but not parsed after the handshake stopped
+  bool timed_out = false;               // the connect deadline closed it
+  ServerPool::EntryPtr server;
+};
+using TransportPtr = std::shared_ptr<Transport>;
+
+class Core : public std::enable_shared_from_this<Core>, private proto::ParserHandler {
+ public:
+  // external: run on the caller's io_context; null: own I/O and callback threads.
+  Core(ClientOptions opts, asio::io_context* external);
+  ~Core() override;
+  Core(const Core&) = delete;
+  Core& operator=(const Core&) = delete;
+
+  // ---- Owner and threads (called by Connection) ------------------------------------
+  void start(Connection* owner);
+  // Closes (bounded wait), stops callbacks reaching the owner, joins own threads.
+  void shutdown();
+
+  // ---- Lifecycle ---------------------------------------------------------------------
+  void connect();
+  void start_connect(std::function<void(const ErrorInfo&)> done);
+  void close();
+  void drain(milliseconds timeout);
+
+  // ---- Publishing --------------------------------------------------------------------
+  void publish(std::string_view subject, std::string_view reply, const Headers* headers, int status,
+               std::string_view status_description, std::string_view data);
+  void flush(milliseconds timeout);
+  void start_flush(milliseconds timeout, std::function<void(const ErrorInfo&)> done);
+
+  // ---- Subscriptions (also called by Subscription) ---------------------------------------
+  Subscription subscribe(std::string_view subject, std::string_view queue, MessageHandler handler, bool sync);
+  void unsubscribe(const std::shared_ptr<SubState>& s, int64_t max);  // max <= 0: now
+  void drain_subscription(const std::shared_ptr<SubState>& s);
+  Message next_msg(SubState& s, milliseconds timeout);
+
+  // ---- Requests ------------------------------------------------------------------------
+  Message request(Message msg, milliseconds timeout);
+  void start_request(Message msg, milliseconds timeout, std::function<void(const ErrorInfo&, Message)> done);
+  std::string new_inbox() const;
+
+  // ---- Introspection ---------------------------------------------------------------------
+  Status status() const;
+  std::string connected_url() const;
+  std::string connected_server_id() const;
+  ServerInfo server_info() const;
+  int64_t max_payload() const;
+  std::vector<std::string> servers() const;
+  std::vector<std::string> discovered_servers() const;
+  ErrorInfo last_error() const;
+  Statistics stats() const;
+  const ClientOptions& options() const noexcept { return opts_; }
+  asio::any_io_executor callback_executor() const { return cb_strand_; }
+
+ private:
+  enum class Phase { kInfo, kPong, kRunning };
+
+  // ---- Connecting (core_connect.cc) ---------------------------------------------------
+  void spawn(asio::awaitable<void> coroutine);  // on the I/O strand, keeping the Core alive
+  asio::awaitable<void> initial_connect(std::function<void(const ErrorInfo&)> done);
+  asio::awaitable<void> reconnect_loop();
+  // One attempt: TCP connect, INFO, CONNECT+PING, PONG, within connect_timeout.
+  // On success *out holds the transport and *info the server's INFO.
+  asio::awaitable<ErrorInfo> attempt(ServerPool::EntryPtr server, TransportPtr* out, ServerInfo* info);
+  // Reads and parses until the handshake step of phase_ is done (or fails).
+  asio::awaitable<ErrorInfo> read_handshake_step(const TransportPtr& tr);
+  void on_connected(const TransportPtr& tr, ServerInfo info, bool reconnect);  // [io]
+  void on_transport_error(const TransportPtr& tr, const ErrorInfo& why);     // [io]
+  asio::awaitable<void> read_loop(TransportPtr tr);
+  bool feed(const TransportPtr& tr, std::string_view data);  // false: stop reading
+  void start_ping_timer();
+  void on_ping_timer();
+  ErrorInfo io_error(const boost::system::error_code& ec, const Transport& tr) const;
+
+  // ---- Writing ----------------------------------------------------------------------------
+  void kick_locked();  // [mu] make sure a do_write() will look at out_
+  void do_write();     // [io]
+  // Rebuilds out_ keeping only the publishes (SUB/UNSUB/PING are replayed or obsolete).
+  void keep_publishes_locked();
+
+  // ---- Closing (core.cc) ------------------------------------------------------------------
+  void begin_close();                                       // [io] flush what is buffered, then finalize
+  void finalize_close(const ErrorInfo& why);                 // [io]
+  bool live_locked() const noexcept;                         // connected or draining
+  void ensure_not_io_thread(const char* what) const;
+  void wait_closed(std::optional<milliseconds> bound);
+
+  // ---- Delivery (core_pubsub.cc) ----------------------------------------------------------
+  void enqueue(const std::shared_ptr<SubState>& s, Message&& m);  // [io]
+  void run_handler(const std::shared_ptr<SubState>& s, Message& m, int64_t bytes);  // [cb]
+  void register_pong(std::shared_ptr<PongWaiter> w);         // throws when closed
+  void append_sub_locked(std::string& buf, const SubState& s) const;
+  void end_after_pending(const std::shared_ptr<SubState>& s, ErrorInfo why);  // [io]
+
+  // ---- Requests (core_request.cc) ----------------------------------------------------------
+  void ensure_reply_subscription_locked();
+  std::shared_ptr<ReplyWaiter> register_request(Message& msg, std::function<void(const ErrorInfo&, Message)> done);
+  void on_reply(Message& m);  // [io]
+  void forget_request(const std::string& token);
+
+  // ---- Drain (core_drain.cc) ---------------------------------------------------------------
+  asio::awaitable<void> drain_flow(std::vector<std::shared_ptr<SubState>> subs, milliseconds timeout);
+  asio::awaitable<ErrorInfo> ping_pong();  // [io] a flush awaited by a coroutine
+
+  // ---- Events ----------------------------------------------------------------------------
+  void post_event(std::function<void(Connection&)> fn);
+  void post_async_error(std::shared_ptr<SubState> s, ErrorInfo e);
+
+  // ---- ParserHandler (core_protocol.cc) [io] ---------------------------------------------
+  bool on_info(std::string_view json) override;
+  bool on_ping() override;
+  bool on_pong() override;
+  bool on_ok() override { return true; }
+  bool on_err(std::string_view text) override;
+  bool on_msg(const proto::MsgArgs& args, std::string_view payload) override;
+  void apply_info_locked(const ServerInfo& info, bool* has_new);
+
+  const ClientOptions opts_;
+
+  // Executors first: they outlive every I/O object below.
+  std::unique_ptr<asio::io_context> own_io_, own_cb_;
+  asio::io_context* io_ctx_;
+  asio::io_context* cb_ctx_;
+  Strand io_strand_;
+  Strand cb_strand_;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> io_work_, cb_work_;
+  std::thread io_thread_, cb_thread_;
+  std::mutex threads_mu_;
+  std::condition_variable threads_cv_;
+  bool io_thread_done_ = false;          // [threads_mu_]
+  std::shared_ptr<Core> orphan_self_;    // [threads_mu_] kept alive by a detached thread
+
+  std::recursive_mutex owner_mu_;
+  Connection* owner_ = nullptr;          // [owner_mu_]
+  std::atomic<bool> events_stopped_{false};  // the callback thread is ending: post nothing more
+
+  // ---- Shared state [mu] -------------------------------------------------------------------
+  mutable std::mutex mu_;
+  std::condition_variable state_cv_;     // status changes
+  std::condition_variable out_cv_;       // out_ drained (backpressure)
+  Status status_ = Status::kDisconnected;
+  bool closing_ = false;                 // close() called: flushing the last bytes
+  bool closed_done_ = false;             // kClosed and its events queued: close() may return
+  bool connected_once_ = false;
+  std::string out_;                      // operations not yet handed to the socket
+  bool write_pending_ = false;           // a do_write() is posted or a write is in flight
+  ServerPool pool_;
+  ServerInfo info_;
+  ErrorInfo last_error_;
+  ErrorInfo drain_error_;                // why a drain ended badly (timeout, lost)
+  std::unordered_map<uint64_t, std::shared_ptr<SubState>> subs_;
+  uint64_t next_sid_ = 1;
+  std::deque<std::shared_ptr<PongWaiter>> pongs_;          // PINGs sent, FIFO (null: keepalive)
+  std::vector<std::shared_ptr<PongWaiter>> deferred_pongs_;  // flushes while disconnected
+  int pings_out_ = 0;
+  // The shared reply subscription "<prefix>.<nuid>.*" and the requests waiting on it.
+  std::shared_ptr<SubState> reply_sub_;
+  std::string reply_prefix_;             // "<prefix>.<nuid>."
+  std::unordered_map<std::string, std::shared_ptr<ReplyWaiter>> requests_;
+  uint64_t next_token_ = 1;
+
+  // ---- I/O strand only [io] ------------------------------------------------------------------
+  TransportPtr tr_;                      // the live transport (null while not connected)
+  TransportPtr attempt_tr_;              // the transport of a connect attempt in progress
+  TransportPtr parsing_tr_;              // the transport whose bytes are being parsed
+  std::string wbuf_;                     // the write in flight
+  bool writing_ = false;
+  Phase phase_ = Phase::kInfo;
+  std::string hs_info_;                  // handshake: INFO text
+  std::string hs_err_;                   // handshake: -ERR text
+  bool hs_step_done_ = false;
+  asio::steady_timer ping_timer_;
+  asio::steady_timer reconnect_timer_;
+  asio::steady_timer close_timer_;
+  asio::steady_timer drain_timer_;
+
+  // ---- Statistics (lock-free) ------------------------------------------------------------------
+  std::atomic<uint64_t> in_msgs_{0}, in_bytes_{0}, out_msgs_{0}, out_bytes_{0}, reconnects_{0};
+};
+
+}  // namespace pylon::client

@@ -1,0 +1,507 @@
+// client::Core: connecting, the handshake, reading, writing, keepalive and reconnecting.
+// Everything here runs on the I/O strand unless it says otherwise.
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <future>
+#include <random>
+
+#include "client/core.h"
+#include "client/handshake_json.h"
+#include "proto/writer.h"
+
+namespace pylon::client {
+
+namespace {
+
+inline auto use_nothrow(boost::system::error_code& ec) { return asio::redirect_error(asio::use_awaitable, ec); }
+
+}  // namespace
+
+void Core::spawn(asio::awaitable<void> coroutine) {
+  // Posted, never run inline: a coroutine started from a parser callback must not run
+  // inside the parse. The completion handler keeps the Core alive as long as the
+  // coroutine (which uses `this`) exists.
+  asio::post(io_strand_, [self = shared_from_this(), c = std::move(coroutine)]() mutable {
+    asio::co_spawn(self->io_strand_, std::move(c), [self](std::exception_ptr e) {
+      if (e) std::rethrow_exception(e);  // a bug: the coroutines handle their own errors
+    });
+  });
+}
+
+// ---- Initial connect ------------------------------------------------------------------------
+
+void Core::connect() {
+  ensure_not_io_thread("connect()");
+  std::promise<ErrorInfo> done;
+  auto result = done.get_future();
+  start_connect([&done](const ErrorInfo& e) { done.set_value(e); });
+  ErrorInfo e = result.get();
+  if (e) throw Exception(e);
+}
+
+void Core::start_connect(std::function<void(const ErrorInfo&)> done) {
+  {
+    std::lock_guard lk(mu_);
+    if (status_ == Status::kClosed) throw Exception(Error::kConnectionClosed, "");
+    if (status_ != Status::kDisconnected) throw Exception(Error::kInvalidArgument, "connect() called twice");
+    status_ = Status::kConnecting;
+  }
+  spawn(initial_connect(std::move(done)));
+}
+
+asio::awaitable<void> Core::initial_connect(std::function<void(const ErrorInfo&)> done) {
+  std::vector<ServerPool::EntryPtr> order;
+  {
+    std::lock_guard lk(mu_);
+    order = pool_.entries();
+  }
+  ErrorInfo last;
+  for (const auto& srv : order) {
+    {
+      std::lock_guard lk(mu_);
+      if (status_ == Status::kClosed) break;
+      pool_.set_current(srv);
+    }
+    TransportPtr tr;
+    ServerInfo info;
+    ErrorInfo e = co_await attempt(srv, &tr, &info);
+    if (!e) {
+      on_connected(tr, std::move(info), false);
+      done({});
+      co_return;
+    }
+    std::lock_guard lk(mu_);
+    srv->last_error = e;
+    last_error_ = e;
+    last = std::move(e);
+  }
+  bool closed = false;
+  bool retry = false;
+  {
+    std::lock_guard lk(mu_);
+    closed = status_ == Status::kClosed;
+    retry = !closed && opts_.retry_on_failed_connect && opts_.allow_reconnect;
+    if (retry) {
+      status_ = Status::kReconnecting;
+    } else if (!closed) {
+      status_ = Status::kDisconnected;  // connect() may be called again
+      out_.clear();
+    }
+    state_cv_.notify_all();
+  }
+  if (closed) {
+    done(ErrorInfo(Error::kConnectionClosed, "closed while connecting"));
+  } else if (retry) {
+    done({});
+    spawn(reconnect_loop());
+  } else if (last == Error::kAuthorization || last == Error::kTlsNotSupported) {
+    done(last);
+  } else {
+    done(ErrorInfo(Error::kNoServers, last.message));
+  }
+}
+
+// ---- One attempt: TCP, INFO, CONNECT+PING, PONG ---------------------------------------------
+
+asio::awaitable<ErrorInfo> Core::attempt(ServerPool::EntryPtr srv, TransportPtr* out, ServerInfo* info_out) {
+  auto tr = std::make_shared<Transport>(io_strand_);
+  tr->server = srv;
+  attempt_tr_ = tr;
+  const std::string url = srv->url.str();
+
+  asio::steady_timer deadline(io_strand_);
+  deadline.expires_after(opts_.connect_timeout);
+  deadline.async_wait([tr](const boost::system::error_code& ec) {
+    if (ec) return;
+    tr->timed_out = true;
+    boost::system::error_code ignored;
+    tr->socket.close(ignored);
+    tr->resolver.cancel();
+  });
+  struct Done {  // whatever way we leave, the deadline goes and the attempt ends
+    asio::steady_timer& t;
+    TransportPtr& a;
+    ~Done() {
+      t.cancel();
+      a.reset();
+    }
+  } done_guard{deadline, attempt_tr_};
+
+  auto closed = [this] {
+    std::lock_guard lk(mu_);
+    return status_ == Status::kClosed;
+  };
+  auto fail = [&](const boost::system::error_code& ec) -> ErrorInfo {
+    if (tr->timed_out) return ErrorInfo(Error::kTimeout, "connecting to " + url);
+    if (closed()) return ErrorInfo(Error::kConnectionClosed, "");
+    return io_error(ec, *tr);
+  };
+
+  boost::system::error_code ec;
+  auto endpoints =
+      co_await tr->resolver.async_resolve(srv->url.host, std::to_string(srv->url.port), use_nothrow(ec));
+  if (ec || tr->timed_out || closed()) co_return fail(ec);
+  co_await asio::async_connect(tr->socket, endpoints, use_nothrow(ec));
+  if (ec || tr->timed_out || closed()) co_return fail(ec);
+  tr->socket.set_option(tcp::no_delay(true), ec);
+
+  // The server speaks first: INFO.
+  phase_ = Phase::kInfo;
+  hs_info_.clear();
+  hs_err_.clear();
+  if (ErrorInfo e = co_await read_handshake_step(tr)) co_return e;
+  if (!hs_err_.empty()) co_return ErrorInfo(Error::kServerError, "'" + hs_err_ + "' from " + url);
+  bool tls_required = false;
+  ServerInfo info;
+  try {
+    info = parse_info(hs_info_, &tls_required);
+  } catch (const Exception& e) {
+    co_return ErrorInfo(e.info().code, e.info().message + " from " + url);
+  }
+  if (tls_required) co_return ErrorInfo(Error::kTlsNotSupported, url + " requires TLS");
+
+  std::string hello;
+  proto::append_connect(hello, connect_json(opts_, srv->url));
+  hello.append(proto::kPingOp);
+  co_await asio::async_write(tr->socket, asio::buffer(hello), use_nothrow(ec));
+  if (ec || tr->timed_out || closed()) co_return fail(ec);
+
+  // PONG: the server accepted CONNECT (authorization included).
+  phase_ = Phase::kPong;
+  if (ErrorInfo e = co_await read_handshake_step(tr)) co_return e;
+  if (!hs_err_.empty()) {
+    std::string lower = hs_err_;
+    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    Error code = lower.find("authorization") != std::string::npos || lower.find("authentication") != std::string::npos
+                     ? Error::kAuthorization
+                     : Error::kServerError;
+    co_return ErrorInfo(code, "'" + hs_err_ + "' from " + url);
+  }
+  if (!hs_info_.empty()) {  // an INFO that came while we waited for the PONG is newer
+    try {
+      info = parse_info(hs_info_);
+    } catch (const Exception&) {
+    }
+  }
+  *out = tr;
+  *info_out = std::move(info);
+  co_return ErrorInfo{};
+}
+
+asio::awaitable<ErrorInfo> Core::read_handshake_step(const TransportPtr& tr) {
+  hs_step_done_ = false;
+  const std::string url = tr->server->url.str();
+  for (;;) {
+    std::string_view data;
+    if (tr->left_end > tr->left_begin) {
+      data = {tr->rbuf.data() + tr->left_begin, tr->left_end - tr->left_begin};
+    } else {
+      boost::system::error_code ec;
+      size_t n = co_await tr->socket.async_read_some(asio::buffer(tr->rbuf), use_nothrow(ec));
+      if (tr->timed_out) co_return ErrorInfo(Error::kTimeout, "connecting to " + url);
+      {
+        std::lock_guard lk(mu_);
+        if (status_ == Status::kClosed) co_return ErrorInfo(Error::kConnectionClosed, "");
+      }
+      if (ec) co_return io_error(ec, *tr);
+      tr->left_begin = 0;
+      tr->left_end = n;
+      data = {tr->rbuf.data(), n};
+    }
+    parsing_tr_ = tr;
+    proto::ParseResult r = tr->parser.parse(data, *this);
+    parsing_tr_.reset();
+    tr->left_begin += r.consumed;
+    if (r.error != proto::ParseError::kNone) {
+      co_return ErrorInfo(Error::kProtocol, r.detail + " (from " + url + ")");
+    }
+    if (hs_step_done_) co_return ErrorInfo{};
+    tr->left_begin = tr->left_end = 0;  // everything was consumed; read more
+  }
+}
+
+// ---- Connected -------------------------------------------------------------------------------
+
+void Core::on_connected(const TransportPtr& tr, ServerInfo info, bool reconnect) {
+  bool has_new = false;
+  bool lame_duck = info.lame_duck;
+  {
+    std::lock_guard lk(mu_);
+    tr_ = tr;
+    phase_ = Phase::kRunning;
+    pool_.set_current(tr->server);
+    tr->server->reconnects = 0;
+    tr->server->did_connect = true;
+    apply_info_locked(info, &has_new);
+    // Replay the subscriptions, then what was published meanwhile, then the flushes
+    // that were asked for while disconnected.
+    std::string replay;
+    for (const auto& [sid, s] : subs_) append_sub_locked(replay, *s);
+    if (!replay.empty()) out_.insert(0, replay);
+    for (auto& w : deferred_pongs_) {
+      out_.append(proto::kPingOp);
+      pongs_.push_back(std::move(w));
+    }
+    deferred_pongs_.clear();
+    pings_out_ = 0;
+    status_ = Status::kConnected;
+    connected_once_ = true;
+    // A write of a lost transport may still be in flight; do_write() hands over then.
+    write_pending_ = true;
+    asio::post(io_strand_, [self = shared_from_this()] { self->do_write(); });
+    state_cv_.notify_all();
+    out_cv_.notify_all();
+  }
+  start_ping_timer();
+  spawn(read_loop(tr));
+  if (reconnect) {
+    reconnects_.fetch_add(1, std::memory_order_relaxed);
+    post_event([](Connection& c) {
+      if (c.options().on_reconnected) c.options().on_reconnected(c);
+    });
+    if (has_new) {
+      post_event([](Connection& c) {
+        if (c.options().on_discovered_servers) c.options().on_discovered_servers(c);
+      });
+    }
+    if (lame_duck) {
+      post_event([](Connection& c) {
+        if (c.options().on_lame_duck) c.options().on_lame_duck(c);
+      });
+    }
+  }
+}
+
+void Core::apply_info_locked(const ServerInfo& info, bool* has_new) {
+  std::vector<std::string> urls = info.connect_urls;
+  info_ = info;
+  *has_new = pool_.apply_connect_urls(urls, !opts_.no_randomize);
+}
+
+// ---- Reading ----------------------------------------------------------------------------------
+
+asio::awaitable<void> Core::read_loop(TransportPtr tr) {
+  if (tr->left_end > tr->left_begin) {
+    if (!feed(tr, {tr->rbuf.data() + tr->left_begin, tr->left_end - tr->left_begin})) co_return;
+  }
+  for (;;) {
+    boost::system::error_code ec;
+    size_t n = co_await tr->socket.async_read_some(asio::buffer(tr->rbuf), use_nothrow(ec));
+    if (tr != tr_) co_return;  // dropped meanwhile
+    if (ec) {
+      on_transport_error(tr, io_error(ec, *tr));
+      co_return;
+    }
+    if (!feed(tr, {tr->rbuf.data(), n})) co_return;
+    // A full read: the server is sending fast; read more per call (up to a bound).
+    if (n == tr->rbuf.size() && tr->rbuf.size() < kMaxReadBufferBytes) tr->rbuf.resize(tr->rbuf.size() * 2);
+  }
+}
+
+bool Core::feed(const TransportPtr& tr, std::string_view data) {
+  parsing_tr_ = tr;
+  proto::ParseResult r = tr->parser.parse(data, *this);
+  parsing_tr_.reset();
+  if (r.error != proto::ParseError::kNone) {
+    on_transport_error(tr, ErrorInfo(Error::kProtocol, r.detail + " (from " + tr->server->url.str() + ")"));
+    return false;
+  }
+  return !r.stopped && tr == tr_;
+}
+
+ErrorInfo Core::io_error(const boost::system::error_code& ec, const Transport& tr) const {
+  const std::string url = tr.server ? tr.server->url.str() : std::string("server");
+  if (ec == asio::error::eof) return ErrorInfo(Error::kIo, url + " closed the connection");
+  return ErrorInfo(Error::kIo, url + ": " + ec.message());
+}
+
+// ---- Writing ----------------------------------------------------------------------------------
+
+void Core::kick_locked() {
+  if (write_pending_ || !live_locked()) return;
+  write_pending_ = true;
+  asio::post(io_strand_, [self = shared_from_this()] { self->do_write(); });
+}
+
+void Core::do_write() {
+  if (writing_) return;  // the write in flight calls us again when it ends
+  TransportPtr tr = tr_;
+  {
+    std::lock_guard lk(mu_);
+    if (!tr || !live_locked() || out_.empty()) {
+      write_pending_ = false;
+      if (closing_ && tr) {
+        // close(): the last bytes are out.
+        asio::post(io_strand_, [self = shared_from_this()] { self->finalize_close({}); });
+      }
+      return;
+    }
+    wbuf_.swap(out_);  // out_ takes wbuf_'s spare capacity for the next batch
+    out_cv_.notify_all();
+  }
+  writing_ = true;
+  asio::async_write(tr->socket, asio::buffer(wbuf_),
+                    [self = shared_from_this(), tr](const boost::system::error_code& ec, size_t) {
+                      self->writing_ = false;
+                      self->wbuf_.clear();
+                      if (tr != self->tr_) {  // a lost transport: hand over to the current one
+                        if (self->tr_) self->do_write();
+                        return;
+                      }
+                      if (ec) {
+                        self->on_transport_error(tr, self->io_error(ec, *tr));
+                        return;
+                      }
+                      self->do_write();
+                    });
+}
+
+void Core::keep_publishes_locked() {
+  // Re-parse what was not written yet as a server would, keeping PUB/HPUB only: the
+  // subscriptions are replayed from subs_ and the PINGs' waiters were failed.
+  struct Keep : proto::ParserHandler {
+    std::string out;
+    bool on_pub(const proto::MsgArgs& a, std::string_view payload) override {
+      if (a.header_len >= 0) {
+        proto::append_hpub(out, a.subject, a.reply, a.header_len, payload);
+      } else {
+        proto::append_pub(out, a.subject, a.reply, payload);
+      }
+      return true;
+    }
+  } keep;
+  proto::Parser p(proto::Role::kServerOfClient, proto::ParserLimits{-1, -1});
+  p.parse(out_, keep);
+  out_.swap(keep.out);
+}
+
+// ---- Keepalive --------------------------------------------------------------------------------
+
+void Core::start_ping_timer() {
+  ping_timer_.expires_after(opts_.ping_interval);
+  ping_timer_.async_wait([self = shared_from_this(), tr = tr_](const boost::system::error_code& ec) {
+    if (ec || tr != self->tr_) return;
+    self->on_ping_timer();
+  });
+}
+
+void Core::on_ping_timer() {
+  bool stale = false;
+  {
+    std::lock_guard lk(mu_);
+    if (!live_locked()) return;
+    if (++pings_out_ > opts_.max_pings_out) {
+      stale = true;
+    } else {
+      out_.append(proto::kPingOp);
+      pongs_.push_back(nullptr);  // a keepalive: nobody waits for its PONG
+      kick_locked();
+    }
+  }
+  if (stale) {
+    on_transport_error(tr_, ErrorInfo(Error::kStaleConnection,
+                                      "no PONG for " + std::to_string(opts_.max_pings_out) + " PINGs"));
+    return;
+  }
+  start_ping_timer();
+}
+
+// ---- Losing the server and reconnecting ----------------------------------------------------------
+
+void Core::on_transport_error(const TransportPtr& tr, const ErrorInfo& why) {
+  if (!tr || tr != tr_) return;  // already handled
+  std::vector<std::shared_ptr<PongWaiter>> lost_pongs;
+  bool reconnect = false;
+  {
+    std::lock_guard lk(mu_);
+    if (status_ == Status::kClosed) return;
+    const bool draining = status_ == Status::kDrainingSubs || status_ == Status::kDrainingPubs;
+    reconnect = opts_.allow_reconnect && !closing_ && !draining;
+    if (reconnect) {
+      last_error_ = why;
+      status_ = Status::kReconnecting;
+      keep_publishes_locked();
+      for (auto& w : pongs_) {
+        if (w) lost_pongs.push_back(std::move(w));
+      }
+      pongs_.clear();
+      pings_out_ = 0;
+      write_pending_ = false;
+      state_cv_.notify_all();
+      out_cv_.notify_all();
+    }
+  }
+  boost::system::error_code ignored;
+  tr->socket.close(ignored);
+  tr_.reset();
+  ping_timer_.cancel();
+  if (!reconnect) {
+    finalize_close(why);
+    return;
+  }
+  for (auto& w : lost_pongs) w->fire(ErrorInfo(Error::kDisconnected, why.message));
+  post_event([why](Connection& c) {
+    if (c.options().on_disconnected) c.options().on_disconnected(c, why);
+  });
+  spawn(reconnect_loop());
+}
+
+asio::awaitable<void> Core::reconnect_loop() {
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  size_t tried = 0;  // servers tried since the last pause
+  ErrorInfo last;
+  for (;;) {
+    ServerPool::EntryPtr srv;
+    bool pause = false;
+    {
+      std::lock_guard lk(mu_);
+      if (status_ == Status::kClosed) co_return;
+      srv = pool_.select_next(opts_.max_reconnects);
+      if (!srv) break;
+      // Like the Go client: a pause after each full pass over the pool.
+      pause = tried + 1 >= pool_.size();
+    }
+    if (pause) {
+      tried = 0;
+      auto wait = opts_.reconnect_wait;
+      if (opts_.reconnect_jitter.count() > 0) {
+        wait += milliseconds(static_cast<int64_t>(rng() % static_cast<uint64_t>(opts_.reconnect_jitter.count())));
+      }
+      reconnect_timer_.expires_after(wait);
+      boost::system::error_code ec;
+      co_await reconnect_timer_.async_wait(use_nothrow(ec));
+    } else {
+      ++tried;
+    }
+    {
+      std::lock_guard lk(mu_);
+      if (status_ == Status::kClosed) co_return;
+      srv->reconnects++;
+    }
+    TransportPtr tr;
+    ServerInfo info;
+    ErrorInfo e = co_await attempt(srv, &tr, &info);
+    {
+      std::lock_guard lk(mu_);
+      if (status_ == Status::kClosed) co_return;
+      if (e) {
+        srv->last_error = e;
+        last = e;
+      }
+    }
+    if (!e) {
+      on_connected(tr, std::move(info), true);
+      co_return;
+    }
+  }
+  // Every server used up its attempts.
+  std::string detail = last ? "last attempt: " + last.message : "the server pool is empty";
+  finalize_close(ErrorInfo(Error::kNoServers, detail));
+}
+
+}  // namespace pylon::client

@@ -1,0 +1,288 @@
+// client::Core: publishing, flushing, subscriptions and message delivery.
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <future>
+
+#include "client/core.h"
+#include "client/headers_codec.h"
+#include "proto/subject.h"
+#include "proto/writer.h"
+
+namespace pylon::client {
+
+namespace {
+
+bool has_whitespace(std::string_view s) {
+  return s.find_first_of(" \t\r\n") != std::string_view::npos;
+}
+
+}  // namespace
+
+// ---- Publishing ----------------------------------------------------------------------------
+
+void Core::publish(std::string_view subject, std::string_view reply, const Headers* headers, int status,
+                   std::string_view status_description, std::string_view data) {
+  if (subject.empty() || !proto::valid_publish_subject(subject, opts_.pedantic)) {
+    throw Exception(Error::kInvalidSubject, "'" + std::string(subject) + "'");
+  }
+  if (has_whitespace(reply)) throw Exception(Error::kInvalidSubject, "reply '" + std::string(reply) + "'");
+  const bool with_headers = (headers && !headers->empty()) || status != 0;
+  size_t hdr_len = 0;
+  if (with_headers) {
+    for (const auto& [k, v] : *headers) {
+      if (!valid_header_key(k) || !valid_header_value(v)) {
+        throw Exception(Error::kInvalidArgument, "header '" + k + "' cannot be sent");
+      }
+    }
+    hdr_len = encoded_headers_size(*headers, status, status_description);
+  }
+  const size_t total = hdr_len + data.size();
+
+  std::unique_lock lk(mu_);
+  switch (status_) {
+    case Status::kDisconnected: throw Exception(Error::kNotConnected, "");
+    case Status::kClosed: throw Exception(Error::kConnectionClosed, "");
+    case Status::kDrainingPubs: throw Exception(Error::kConnectionDraining, "");
+    default: break;
+  }
+  if (closing_) throw Exception(Error::kConnectionClosed, "");
+  if (info_.max_payload > 0 && static_cast<int64_t>(total) > info_.max_payload) {
+    throw Exception(Error::kMaxPayload, std::to_string(total) + " bytes > " + std::to_string(info_.max_payload) +
+                                            " (publishing to " + std::string(subject) + ")");
+  }
+  if (with_headers && connected_once_ && !info_.headers) throw Exception(Error::kHeadersNotSupported, "");
+
+  if (!live_locked()) {
+    // Reconnecting: the publish waits in the reconnect buffer, within its bound.
+    const size_t op = subject.size() + reply.size() + total + 40;
+    if (opts_.reconnect_buffer_size < 0 ||
+        out_.size() + op > static_cast<size_t>(opts_.reconnect_buffer_size)) {
+      throw Exception(Error::kReconnectBufferExceeded,
+                      "disconnected, and the reconnect buffer (" + std::to_string(opts_.reconnect_buffer_size) +
+                          " bytes) cannot take " + std::to_string(op) + " more bytes");
+    }
+  } else if (out_.size() > kMaxOutboundBytes && !io_ctx_->get_executor().running_in_this_thread()) {
+    // Backpressure: the socket is behind; wait for it rather than grow without bound.
+    out_cv_.wait(lk, [this] { return out_.size() <= kMaxOutboundBytes || !live_locked() || closing_; });
+    if (status_ == Status::kClosed || closing_) throw Exception(Error::kConnectionClosed, "");
+  }
+
+  if (with_headers) {
+    proto::append_hpub_line(out_, subject, reply, static_cast<int64_t>(hdr_len), static_cast<int64_t>(total));
+    encode_headers(out_, *headers, status, status_description);
+    proto::append_payload(out_, data);
+  } else {
+    proto::append_pub(out_, subject, reply, data);
+  }
+  out_msgs_.fetch_add(1, std::memory_order_relaxed);
+  out_bytes_.fetch_add(total, std::memory_order_relaxed);
+  kick_locked();
+}
+
+// ---- Flush ---------------------------------------------------------------------------------
+
+void Core::register_pong(std::shared_ptr<PongWaiter> w) {
+  std::lock_guard lk(mu_);
+  if (status_ == Status::kClosed || closing_) throw Exception(Error::kConnectionClosed, "");
+  if (status_ == Status::kDisconnected) throw Exception(Error::kNotConnected, "");
+  if (live_locked()) {
+    out_.append(proto::kPingOp);
+    pongs_.push_back(std::move(w));
+    kick_locked();
+  } else {
+    deferred_pongs_.push_back(std::move(w));  // sent after the reconnect's replay
+  }
+}
+
+void Core::flush(milliseconds timeout) {
+  if (timeout.count() <= 0) throw Exception(Error::kInvalidArgument, "flush timeout must be > 0");
+  ensure_not_io_thread("flush()");
+  std::promise<ErrorInfo> answer;
+  auto result = answer.get_future();
+  auto w = std::make_shared<PongWaiter>([&answer](const ErrorInfo& e) { answer.set_value(e); });
+  register_pong(w);
+  if (result.wait_for(timeout) == std::future_status::timeout) {
+    w->fire(ErrorInfo(Error::kTimeout, "flush: no PONG within " + std::to_string(timeout.count()) + " ms"));
+  }
+  ErrorInfo e = result.get();
+  if (e) throw Exception(e);
+}
+
+void Core::start_flush(milliseconds timeout, std::function<void(const ErrorInfo&)> done) {
+  if (timeout.count() <= 0) throw Exception(Error::kInvalidArgument, "flush timeout must be > 0");
+  auto timer = std::make_shared<asio::steady_timer>(io_strand_);
+  auto w = std::make_shared<PongWaiter>([timer, done = std::move(done)](const ErrorInfo& e) {
+    asio::post(timer->get_executor(), [timer] { timer->cancel(); });
+    done(e);
+  });
+  register_pong(w);
+  timer->expires_after(timeout);
+  timer->async_wait([w, timeout](const boost::system::error_code& ec) {
+    if (!ec) w->fire(ErrorInfo(Error::kTimeout, "flush: no PONG within " + std::to_string(timeout.count()) + " ms"));
+  });
+}
+
+// ---- Subscriptions --------------------------------------------------------------------------
+
+void Core::append_sub_locked(std::string& buf, const SubState& s) const {
+  proto::append_sub(buf, s.subject, s.queue, s.sid_str);
+  if (s.max > 0 && s.received < static_cast<uint64_t>(s.max)) {
+    proto::append_unsub(buf, s.sid_str, s.max - static_cast<int64_t>(s.received));
+  }
+}
+
+Subscription Core::subscribe(std::string_view subject, std::string_view queue, MessageHandler handler, bool sync) {
+  if (subject.empty() || !proto::valid_subscribe_subject(subject, opts_.pedantic)) {
+    throw Exception(Error::kInvalidSubject, "'" + std::string(subject) + "'");
+  }
+  if (!queue.empty() && !proto::valid_queue_name(queue)) {
+    throw Exception(Error::kInvalidQueueName, "'" + std::string(queue) + "'");
+  }
+  if (!sync && !handler) throw Exception(Error::kInvalidArgument, "subscribe needs a message handler");
+  std::lock_guard lk(mu_);
+  switch (status_) {
+    case Status::kDisconnected: throw Exception(Error::kNotConnected, "");
+    case Status::kClosed: throw Exception(Error::kConnectionClosed, "");
+    case Status::kDrainingSubs:
+    case Status::kDrainingPubs: throw Exception(Error::kConnectionDraining, "");
+    default: break;
+  }
+  if (closing_) throw Exception(Error::kConnectionClosed, "");
+  const uint64_t sid = next_sid_++;
+  auto s = std::make_shared<SubState>(weak_from_this(), sid, std::string(subject), std::string(queue),
+                                      sync ? MessageHandler{} : std::move(handler), opts_.sub_pending_msgs_limit,
+                                      opts_.sub_pending_bytes_limit);
+  subs_.emplace(sid, s);
+  if (live_locked()) {  // else the reconnect replays it
+    append_sub_locked(out_, *s);
+    kick_locked();
+  }
+  return SubState::handle(std::move(s));
+}
+
+void Core::unsubscribe(const std::shared_ptr<SubState>& s, int64_t max) {
+  bool ended_now = false;
+  {
+    std::lock_guard lk(mu_);
+    if (status_ == Status::kClosed) throw Exception(Error::kConnectionClosed, "");
+    auto it = subs_.find(s->sid);
+    if (it == subs_.end() || it->second != s) throw Exception(Error::kInvalidSubscription, s->subject);
+    if (max > 0 && s->received < static_cast<uint64_t>(max)) {
+      s->max = max;
+      if (live_locked()) {
+        proto::append_unsub(out_, s->sid_str, max);
+        kick_locked();
+      }
+      return;
+    }
+    subs_.erase(it);
+    if (live_locked()) {
+      proto::append_unsub(out_, s->sid_str);
+      kick_locked();
+    }
+    ended_now = max <= 0;
+  }
+  if (ended_now) {
+    s->end(ErrorInfo(Error::kInvalidSubscription, s->subject + " was unsubscribed"), true);
+  } else {
+    // The limit was reached already: what arrived is still handled.
+    asio::post(io_strand_, [self = shared_from_this(), s] {
+      self->end_after_pending(s, ErrorInfo(Error::kMaxMessagesDelivered, s->subject));
+    });
+  }
+}
+
+// ---- Delivery --------------------------------------------------------------------------------
+
+void Core::enqueue(const std::shared_ptr<SubState>& s, Message&& m) {
+  const int64_t bytes = static_cast<int64_t>(m.data.size());
+  const int64_t lm = s->limit_msgs.load(std::memory_order_relaxed);
+  const int64_t lb = s->limit_bytes.load(std::memory_order_relaxed);
+  auto over = [&] {
+    return (lm >= 0 && s->pending_msgs.load(std::memory_order_relaxed) + 1 > lm) ||
+           (lb >= 0 && s->pending_bytes.load(std::memory_order_relaxed) + bytes > lb);
+  };
+  if (s->is_sync()) {
+    std::lock_guard lk(s->qmu);
+    if (!s->active.load()) return;
+    if (over()) {
+      s->dropped.fetch_add(1, std::memory_order_relaxed);
+      if (!s->slow.exchange(true)) {
+        s->slow_report = true;
+        s->qcv.notify_all();
+        post_async_error(s, ErrorInfo(Error::kSlowConsumer, "subject " + s->subject));
+      }
+      return;
+    }
+    s->slow.store(false);
+    s->pending_msgs.fetch_add(1);
+    s->pending_bytes.fetch_add(bytes);
+    s->q.push_back(std::move(m));
+    s->qcv.notify_one();
+    return;
+  }
+  if (over()) {
+    s->dropped.fetch_add(1, std::memory_order_relaxed);
+    if (!s->slow.exchange(true)) post_async_error(s, ErrorInfo(Error::kSlowConsumer, "subject " + s->subject));
+    return;
+  }
+  s->slow.store(false);
+  s->pending_msgs.fetch_add(1);
+  s->pending_bytes.fetch_add(bytes);
+  asio::post(cb_strand_, [self = shared_from_this(), s, m = std::move(m), bytes]() mutable {
+    self->run_handler(s, m, bytes);
+  });
+}
+
+void Core::run_handler(const std::shared_ptr<SubState>& s, Message& m, int64_t bytes) {
+  s->pending_msgs.fetch_sub(1);
+  s->pending_bytes.fetch_sub(bytes);
+  if (s->discard.load()) return;
+  std::lock_guard lk(owner_mu_);
+  if (!owner_) return;
+  try {
+    s->handler(m);
+  } catch (const std::exception& e) {
+    post_async_error(s, ErrorInfo(Error::kHandlerException, s->subject + ": " + e.what()));
+  } catch (...) {
+    post_async_error(s, ErrorInfo(Error::kHandlerException, s->subject));
+  }
+  s->delivered.fetch_add(1, std::memory_order_relaxed);
+}
+
+void Core::end_after_pending(const std::shared_ptr<SubState>& s, ErrorInfo why) {
+  if (s->is_sync() || s->internal) {
+    s->end(why, false);  // next_msg() still returns what is queued
+    return;
+  }
+  // Runs after every message already queued for the callback strand.
+  asio::post(cb_strand_, [s, why = std::move(why)] { s->end(why, false); });
+}
+
+Message Core::next_msg(SubState& s, milliseconds timeout) {
+  if (!s.is_sync()) throw Exception(Error::kSyncSubscriptionRequired, s.subject);
+  ensure_not_io_thread("next_msg()");
+  std::unique_lock lk(s.qmu);
+  if (s.slow_report) {
+    s.slow_report = false;
+    throw Exception(Error::kSlowConsumer, "subject " + s.subject + ": " + std::to_string(s.dropped.load()) +
+                                              " messages dropped so far");
+  }
+  s.qcv.wait_for(lk, timeout, [&] { return !s.q.empty() || !s.active.load() || s.slow_report; });
+  if (!s.q.empty()) {
+    Message m = std::move(s.q.front());
+    s.q.pop_front();
+    s.pending_msgs.fetch_sub(1);
+    s.pending_bytes.fetch_sub(static_cast<int64_t>(m.data.size()));
+    s.delivered.fetch_add(1, std::memory_order_relaxed);
+    return m;
+  }
+  if (s.slow_report) {
+    s.slow_report = false;
+    throw Exception(Error::kSlowConsumer, "subject " + s.subject);
+  }
+  if (!s.active.load()) throw Exception(s.end_reason);
+  throw Exception(Error::kTimeout, "no message on " + s.subject + " within " + std::to_string(timeout.count()) + " ms");
+}
+
+}  // namespace pylon::client
