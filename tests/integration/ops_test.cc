@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <filesystem>
 #include <fstream>
 
 #include "harness.h"
@@ -116,4 +117,40 @@ TEST(LameDuck, ClientsAreToldThenClosedAndTheServerExits) {
   EXPECT_TRUE(c.expect_closed(5s)) << "closed within lame_duck_duration";
   EXPECT_TRUE(wait_for([&] { return !srv.running(); }, 10s)) << "the server exits after lame duck mode";
   EXPECT_NE(srv.log().find("Entering lame duck mode"), std::string::npos);
+}
+
+TEST(LogFile, ReopenOnSigusr1AfterAnExternalRotation) {
+  if (using_reference_server()) GTEST_SKIP() << "pylon-specific log text";
+  ServerProcess srv(with_args({"-l", "{DIR}/pylon.log"}));
+  ASSERT_TRUE(srv.start());
+  std::string path = srv.dir() + "/pylon.log";
+  std::string rotated = srv.dir() + "/pylon.log.1";
+  ASSERT_EQ(std::rename(path.c_str(), rotated.c_str()), 0);
+  ASSERT_EQ(::kill(srv.pid(), SIGUSR1), 0);
+  auto contains = [](const std::string& file, const std::string& needle) {
+    std::ifstream in(file);
+    std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    return all.find(needle) != std::string::npos;
+  };
+  EXPECT_TRUE(wait_for([&] { return contains(path, "File log re-opened"); }, 5s)) << "a new file is started";
+  EXPECT_TRUE(contains(rotated, "Server is ready")) << "the old file keeps what was written before";
+}
+
+TEST(LogFile, SizeLimitRotatesTheFile) {
+  if (using_reference_server()) GTEST_SKIP() << "pylon-specific rotation naming";
+  ServerProcess srv(with_args({"-l", "{DIR}/pylon.log", "--log_size_limit", "2000", "-D"}));
+  ASSERT_TRUE(srv.start());
+  // Each connection logs a debug line or two; enough of them pass the limit.
+  for (int i = 0; i < 40; ++i) {
+    RawClient c;
+    ASSERT_TRUE(c.connect(srv.port()));
+    ASSERT_TRUE(c.read_info());
+  }
+  EXPECT_TRUE(wait_for([&] {
+    int n = 0;
+    for (const auto& e : std::filesystem::directory_iterator(srv.dir())) {
+      if (e.path().filename().string().rfind("pylon.log.", 0) == 0) ++n;
+    }
+    return n >= 1;
+  }, 5s)) << "a rotated file pylon.log.<time> appears";
 }
