@@ -216,7 +216,12 @@ void Cluster::solicit(const Url& url, bool explicit_route, int attempt) {
       int retries = server_.options().cluster.connect_retries;
       if (retries <= 0 || n > retries) return;
     }
-    dial_later(url, explicit_route, n, std::chrono::duration_cast<std::chrono::milliseconds>(kRouteReconnect));
+    // Backoff: every second at first (as the reference), then less often for a peer that
+    // stays away, never longer than 5 s so a returning node rejoins quickly.
+    auto wait = n < 10 ? std::chrono::milliseconds(kRouteReconnect)
+                : n < 30 ? std::chrono::milliseconds(2000)
+                         : std::chrono::milliseconds(5000);
+    dial_later(url, explicit_route, n, wait + jitter(100));
   };
   deadline->async_wait([sock](const boost::system::error_code& ec) {
     if (!ec) {
