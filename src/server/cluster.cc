@@ -401,7 +401,7 @@ void Cluster::route_closed(RouteConn& r) {
     connected_elsewhere = !info.id.empty() && by_id_.count(info.id) > 0;
   }
   server_.untrack_connection(r.cid());
-  if (was_registered && !server_.options().cluster.no_advertise) notify_clients();
+  if (was_registered && running && !server_.options().cluster.no_advertise) notify_clients();
   if (!running || !r.solicited() || connected_elsewhere || info.id == server_.id()) return;
   const Url& url = *r.solicit_url();
   if (r.explicit_route() && is_explicit(url)) {

@@ -2,7 +2,7 @@
 // deliver it — every plain subscriber once, one member of each queue group cluster-wide —
 // appending to receivers' outbound buffers and touching them for the end-of-batch flush.
 //
-// Cluster rules (as nats-server 2.9): a queue group prefers a local member; only when none
+// Cluster rules: a queue group prefers a local member (see docs/architecture.md); only when none
 // can take the message does it go to a route, picked by the peers' queue weights, with the
 // group's name on that route's RMSG. Each route gets at most one copy of a message. A message
 // that arrived from a route is delivered to local clients only (full mesh, one hop), and to a

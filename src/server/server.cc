@@ -176,6 +176,13 @@ std::vector<std::string> Server::own_client_urls() const {
 }
 
 void Server::send_async_info_to_clients() {
+  {
+    // A server going down tells clients nothing: routes closing during shutdown would
+    // otherwise shrink every client's server list to this dying node (the reference
+    // also stays silent once shutdown has begun).
+    std::lock_guard lk(mu_);
+    if (shutting_down_) return;
+  }
   std::string line;
   proto::append_info(line, client_info_json(0, {}));
   for (auto& c : clients()) {
