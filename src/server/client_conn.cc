@@ -87,6 +87,11 @@ void ClientConn::on_start() {
 
 bool ClientConn::on_read(std::string_view data) {
   auto r = parser_.parse(data, *this);
+  if (batch_activity_) {  // monitoring: last activity, once per read batch (as the reference)
+    batch_activity_ = false;
+    auto now = std::chrono::system_clock::now().time_since_epoch();
+    activity_ns_.store(std::chrono::duration_cast<std::chrono::nanoseconds>(now).count(), std::memory_order_relaxed);
+  }
   if (r.error != proto::ParseError::kNone) {
     auto& log = server().log();
     CloseReason reason = CloseReason::kProtocolViolation;
@@ -297,10 +302,10 @@ bool ClientConn::on_pub(const proto::MsgArgs& a, std::string_view payload) {
     close(CloseReason::kProtocolViolation, true);
     return false;
   }
-  in_msgs.fetch_add(1, std::memory_order_relaxed);
-  in_bytes.fetch_add(payload.size(), std::memory_order_relaxed);
-  srv.stats().in_msgs.fetch_add(1, std::memory_order_relaxed);
-  srv.stats().in_bytes.fetch_add(payload.size(), std::memory_order_relaxed);
+  // Written only by this connection's loop: no locked increment needed.
+  LoopCounters::bump(in_msgs, 1);
+  LoopCounters::bump(in_bytes, payload.size());
+  srv.count_in(payload.size());
   batch_activity_ = true;
 
   // Wildcards cannot be published to; pedantic clients are told so (the reference's text).
@@ -364,8 +369,7 @@ bool ClientConn::deliver(Subscription& sub, std::string_view subject, std::strin
   if (ok) {
     out_msgs.fetch_add(1, std::memory_order_relaxed);
     out_bytes.fetch_add(payload.size(), std::memory_order_relaxed);
-    server().stats().out_msgs.fetch_add(1, std::memory_order_relaxed);
-    server().stats().out_bytes.fetch_add(payload.size(), std::memory_order_relaxed);
+    server().count_out(payload.size());
     if (server().log().trace()) {
       server().log().tracef("{} - ->> [{} {} {} {}{}{}]", trace_prefix(), header_len >= 0 && headers_ ? "HMSG" : "MSG",
                             subject, sub.sid, reply, reply.empty() ? "" : " ", payload.size());

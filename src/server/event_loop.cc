@@ -4,6 +4,12 @@
 
 namespace pylon::server {
 
+namespace {
+thread_local EventLoop* t_current = nullptr;
+}  // namespace
+
+EventLoop* EventLoop::current() noexcept { return t_current; }
+
 EventLoop::EventLoop(int index)
     : ctx_(1), work_(boost::asio::make_work_guard(ctx_)), index_(index),
       batch_((static_cast<uint64_t>(index) + 1) << 48) {}
@@ -13,6 +19,7 @@ EventLoop::~EventLoop() { stop(); }
 void EventLoop::start() {
   thread_ = std::thread([this] {
     tid_.store(std::this_thread::get_id(), std::memory_order_release);
+    t_current = this;
     ctx_.run();
   });
 }

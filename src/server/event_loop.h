@@ -18,6 +18,15 @@ namespace pylon::server {
 
 class Connection;
 
+// Message counters kept per loop: only the loop's own thread writes them (plain
+// load+store, no locked instruction on the hot path); monitoring sums them.
+struct LoopCounters {
+  std::atomic<uint64_t> in_msgs{0}, in_bytes{0}, out_msgs{0}, out_bytes{0};
+  static void bump(std::atomic<uint64_t>& c, uint64_t n) noexcept {
+    c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
+};
+
 class EventLoop {
  public:
   explicit EventLoop(int index);
@@ -34,6 +43,11 @@ class EventLoop {
   // True when called from this loop's thread.
   bool in_loop() const noexcept { return std::this_thread::get_id() == tid_.load(std::memory_order_acquire); }
 
+  // The loop whose thread is running now (nullptr outside loop threads).
+  static EventLoop* current() noexcept;
+  LoopCounters& counters() noexcept { return counters_; }
+  const LoopCounters& counters() const noexcept { return counters_; }
+
   // Loop thread only. Remembers that `c` got data in this batch (once per batch).
   void touch(Connection* c);
   // Loop thread only. Signals every touched connection to write, and forgets them.
@@ -48,6 +62,7 @@ class EventLoop {
   int index_;
   uint64_t batch_;  // unique per loop and batch: (index << 48) | counter
   std::vector<std::shared_ptr<Connection>> touched_;
+  LoopCounters counters_;
 };
 
 }  // namespace pylon::server

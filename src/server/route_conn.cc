@@ -361,10 +361,10 @@ bool RouteConn::on_rmsg(const proto::MsgArgs& a, std::string_view payload) {
     srv.log().tracef("{} - <<- [RMSG {} {}{}{}{}{} {}]", log_prefix(), a.account, a.subject,
                      a.reply.empty() ? "" : " ", a.reply, a.queues.empty() ? "" : " ", a.queues, payload.size());
   }
-  in_msgs.fetch_add(1, std::memory_order_relaxed);
-  in_bytes.fetch_add(payload.size(), std::memory_order_relaxed);
-  srv.stats().in_msgs.fetch_add(1, std::memory_order_relaxed);
-  srv.stats().in_bytes.fetch_add(payload.size(), std::memory_order_relaxed);
+  // Written only by this connection's loop: no locked increment needed.
+  LoopCounters::bump(in_msgs, 1);
+  LoopCounters::bump(in_bytes, payload.size());
+  srv.count_in(payload.size());
   if (a.account != kGlobalAccount) return true;
   Message msg{a.subject, a.reply, a.header_len, payload};
   route_inbound_message(srv, loop(), this, msg, a.queues);
@@ -390,8 +390,7 @@ bool RouteConn::send_message(std::string_view subject, std::string_view reply, i
   if (ok) {
     out_msgs.fetch_add(1, std::memory_order_relaxed);
     out_bytes.fetch_add(payload.size(), std::memory_order_relaxed);
-    server().stats().out_msgs.fetch_add(1, std::memory_order_relaxed);
-    server().stats().out_bytes.fetch_add(payload.size(), std::memory_order_relaxed);
+    server().count_out(payload.size());
   }
   return ok;
 }

@@ -114,6 +114,42 @@ void Server::start() {
   log_->info("Server is ready");
 }
 
+MessageTotals Server::message_totals() const {
+  MessageTotals t;
+  for (const auto& l : loops_) {
+    const auto& c = l->counters();
+    t.in_msgs += c.in_msgs.load(std::memory_order_relaxed);
+    t.in_bytes += c.in_bytes.load(std::memory_order_relaxed);
+    t.out_msgs += c.out_msgs.load(std::memory_order_relaxed);
+    t.out_bytes += c.out_bytes.load(std::memory_order_relaxed);
+  }
+  t.in_msgs += foreign_.in_msgs.load(std::memory_order_relaxed);
+  t.in_bytes += foreign_.in_bytes.load(std::memory_order_relaxed);
+  t.out_msgs += foreign_.out_msgs.load(std::memory_order_relaxed);
+  t.out_bytes += foreign_.out_bytes.load(std::memory_order_relaxed);
+  return t;
+}
+
+void Server::count_in(uint64_t bytes) noexcept {
+  if (EventLoop* l = EventLoop::current()) {
+    LoopCounters::bump(l->counters().in_msgs, 1);
+    LoopCounters::bump(l->counters().in_bytes, bytes);
+  } else {
+    foreign_.in_msgs.fetch_add(1, std::memory_order_relaxed);
+    foreign_.in_bytes.fetch_add(bytes, std::memory_order_relaxed);
+  }
+}
+
+void Server::count_out(uint64_t bytes) noexcept {
+  if (EventLoop* l = EventLoop::current()) {
+    LoopCounters::bump(l->counters().out_msgs, 1);
+    LoopCounters::bump(l->counters().out_bytes, bytes);
+  } else {
+    foreign_.out_msgs.fetch_add(1, std::memory_order_relaxed);
+    foreign_.out_bytes.fetch_add(bytes, std::memory_order_relaxed);
+  }
+}
+
 void Server::track_connection(const std::shared_ptr<Connection>& c) {
   std::lock_guard lk(mu_);
   others_.emplace(c->cid(), c);

@@ -31,11 +31,15 @@ namespace monitor {
 class Monitor;
 }
 
-// Server-wide counters, as /varz reports them.
+// Server-wide counters, as /varz reports them. Message counts live per event loop
+// (LoopCounters) and are summed here on demand, so the hot path takes no shared cache line.
 struct ServerStats {
-  std::atomic<uint64_t> in_msgs{0}, in_bytes{0}, out_msgs{0}, out_bytes{0};
   std::atomic<uint64_t> slow_consumers{0};
   std::atomic<uint64_t> total_connections{0};
+};
+
+struct MessageTotals {
+  uint64_t in_msgs = 0, in_bytes = 0, out_msgs = 0, out_bytes = 0;
 };
 
 // The version of the NATS server protocol and feature set we implement. Clients gate
@@ -101,6 +105,12 @@ class Server {
   size_t num_clients() const;
   std::vector<std::shared_ptr<ClientConn>> clients() const;
 
+  // Sum of every loop's message counters.
+  MessageTotals message_totals() const;
+  // Counts on the calling loop (any loop thread; others fall back to loop 0 atomically).
+  void count_in(uint64_t bytes) noexcept;
+  void count_out(uint64_t bytes) noexcept;
+
   void count_slow_consumer() noexcept { stats_.slow_consumers.fetch_add(1, std::memory_order_relaxed); }
 
   // Monitoring: recently closed client connections (/connz?state=closed), and the HTTP
@@ -118,6 +128,7 @@ class Server {
   std::string name_;
   SubIndex index_;
   ServerStats stats_;
+  LoopCounters foreign_;  // counts made outside loop threads (rare)
   std::chrono::system_clock::time_point start_time_;
 
   std::vector<std::unique_ptr<EventLoop>> loops_;

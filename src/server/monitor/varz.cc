@@ -108,10 +108,11 @@ json::object build_varz(Server& server, SysTime now, int http_port, const Proces
   v["routes"] = routes;
   v["remotes"] = routes;  // servers we have a route to: one route per remote server
   v["leafnodes"] = 0;
-  v["in_msgs"] = st.in_msgs.load(std::memory_order_relaxed);
-  v["out_msgs"] = st.out_msgs.load(std::memory_order_relaxed);
-  v["in_bytes"] = st.in_bytes.load(std::memory_order_relaxed);
-  v["out_bytes"] = st.out_bytes.load(std::memory_order_relaxed);
+  MessageTotals mt = server.message_totals();
+  v["in_msgs"] = mt.in_msgs;
+  v["out_msgs"] = mt.out_msgs;
+  v["in_bytes"] = mt.in_bytes;
+  v["out_bytes"] = mt.out_bytes;
   v["slow_consumers"] = st.slow_consumers.load(std::memory_order_relaxed);
   v["subscriptions"] = server.index().count();
   json::object req;
