@@ -583,6 +583,7 @@ std::vector<RouteSnapshot> Cluster::routes() const {
     s.ip = r->remote_ip();
     s.port = r->remote_port();
     s.did_solicit = r->solicited();
+    s.is_configured = r->explicit_route();
     s.in_msgs = r->in_msgs.load();
     s.out_msgs = r->out_msgs.load();
     s.in_bytes = r->in_bytes.load();

@@ -50,6 +50,7 @@ struct RouteSnapshot {
   std::string remote_id, remote_name, ip;
   int port = 0;
   bool did_solicit = false;
+  bool is_configured = false;  // dialled because it is in the configured routes
   uint64_t in_msgs = 0, out_msgs = 0, in_bytes = 0, out_bytes = 0;
   size_t pending_size = 0;
   std::vector<std::string> subs;  // remote interest: "subject" or "subject queue"
