@@ -34,7 +34,7 @@ bool check_password(std::string_view stored, std::string_view given) {
 
 std::string bcrypt_hash(std::string_view password, int cost) {
   char salt[CRYPT_GENSALT_OUTPUT_SIZE];
-  if (!crypt_gensalt_rn("$2b$", cost, nullptr, 0, salt, sizeof salt)) {
+  if (!crypt_gensalt_rn("$2a$", cost, nullptr, 0, salt, sizeof salt)) {
     throw std::runtime_error("bcrypt: cannot generate a salt");
   }
   auto data = std::make_unique<crypt_data>();

@@ -321,21 +321,15 @@ bool Cluster::check_cluster_name(RouteConn& r, const std::string& remote, bool r
 bool Cluster::register_route(const std::shared_ptr<RouteConn>& r, const RouteInfo& info) {
   std::string forward;
   std::vector<std::shared_ptr<RouteConn>> others;
-  std::shared_ptr<RouteConn> replaced;
   {
     std::lock_guard lk(mu_);
     if (!running_) return false;
     auto it = by_id_.find(info.id);
     if (it != by_id_.end()) {
-      // Two connections to one server (both sides dialled at once). Both ends keep the one
-      // dialled by the server with the smaller id, so they agree without talking.
-      auto& existing = it->second;
-      const std::string& smaller = std::min(server_.id(), info.id);
-      auto dialled_by = [&](const RouteConn& c) { return c.solicited() ? server_.id() : info.id; };
-      if (dialled_by(*existing) == smaller || dialled_by(*r) != smaller) return false;
-      replaced = existing;
-      replaced->unregister();
-      it->second = r;
+      // Two connections to one server (both sides dialled at once): as the reference, the
+      // route already carrying traffic stays and the newcomer is closed. (Swapping to the new
+      // one loses messages until the peer's interest has crossed it.)
+      return false;
     } else {
       by_id_.emplace(info.id, r);
     }
@@ -344,7 +338,7 @@ bool Cluster::register_route(const std::shared_ptr<RouteConn>& r, const RouteInf
     }
     remote_urls_[info.id] = info.ldm ? std::vector<std::string>{} : info.connect_urls;
     dialing_.erase(host_port_key(info.host, info.port));
-    if (!others.empty() && !replaced) {
+    if (!others.empty()) {
       // Tell every other member about the newcomer, so they route to it (gossip).
       json::object j;
       j["server_id"] = info.id;
@@ -369,10 +363,6 @@ bool Cluster::register_route(const std::shared_ptr<RouteConn>& r, const RouteInf
     }
   }
   auto& log = server_.log();
-  if (replaced) {
-    log.debugf("Replacing duplicate route to {} with the one dialled by the smaller server id", info.id);
-    replaced->close(CloseReason::kDuplicateRoute, false);
-  }
   log.info("{} - Route connection to {} ({}) registered", r->log_prefix(), info.name, info.id);
   send_local_interest(*r);
   if (!forward.empty()) {

@@ -36,8 +36,6 @@ class RouteConn final : public Connection, private proto::ParserHandler {
   // Valid once the peer's INFO arrived (loop thread wrote it before registering).
   const RouteInfo& remote() const noexcept { return remote_; }
   bool registered() const noexcept { return registered_.load(std::memory_order_acquire); }
-  // A route replaced by a duplicate stops taking messages at once (Cluster).
-  void unregister() noexcept { registered_.store(false, std::memory_order_release); }
 
   // Sends a message to this peer with the queue groups chosen for it. Any thread.
   bool send_message(std::string_view subject, std::string_view reply, int64_t header_len, std::string_view payload,
