@@ -1,8 +1,9 @@
 // Options of a client connection (pylon::Connection): one plain struct; every default
 // is a named constant below, and matches the official Go client (nats.go) unless noted.
 //
-// Callbacks run on the connection's callback thread (see connection.h, "Threading"),
-// never on the thread doing I/O, one at a time and in the order the events happened.
+// Callbacks run on the connection's callback thread (or callback strand, on the caller's
+// io_context; see connection.h, "Threading"), never inside the I/O, one at a time and in
+// the order the events happened.
 #pragma once
 
 #include <chrono>

@@ -21,9 +21,13 @@
 // * Every public member function is thread-safe, except the destructor (do not destroy
 //   the connection while another thread calls it).
 // * Blocking calls (connect, flush, request, next_msg, drain, close) may be made from
-//   callbacks (requests and flushes are answered on the I/O thread, not the callback
-//   thread). On the caller's io_context they must not be made from a thread running that
-//   io_context (they throw Error::kWouldBlock): use the async_* forms there.
+//   callbacks: replies and PONGs are handled on the I/O thread. (A handler blocking on a
+//   request that another handler of the same connection answers waits for its timeout:
+//   both need the one callback thread.) drain() from a callback only starts the drain.
+// * On the caller's io_context, connect/flush/request/next_msg throw Error::kWouldBlock
+//   on a thread running that io_context (use the async_* forms); close() and drain()
+//   there start and return.
+// * The connection may be destroyed from one of its own callbacks.
 //
 // Asynchronous forms
 // ------------------
@@ -121,9 +125,9 @@ class Connection {
   void close();
   // Unsubscribes everything, lets every message already received be handled, flushes
   // the last publishes, then closes. Blocks until closed; throws kDrainTimeout (after
-  // closing) if it took longer than `timeout`. Called from a callback it starts the
-  // drain and returns at once (on_closed tells when it is done).
-  void drain(std::chrono::milliseconds timeout = client_defaults::kDrainTimeout);
+  // closing) if it took longer than `timeout` (0: ClientOptions::drain_timeout). Called
+  // from a callback it starts the drain and returns at once (on_closed tells when done).
+  void drain(std::chrono::milliseconds timeout = std::chrono::milliseconds::zero());
 
   // ---- Publishing --------------------------------------------------------------------
   // Publishes are buffered and written by the I/O thread (many per write). While

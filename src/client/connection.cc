@@ -31,7 +31,9 @@ Connection::~Connection() { core_->shutdown(); }
 
 void Connection::connect() { core_->connect(); }
 void Connection::close() { core_->close(); }
-void Connection::drain(std::chrono::milliseconds timeout) { core_->drain(timeout); }
+void Connection::drain(std::chrono::milliseconds timeout) {
+  core_->drain(timeout.count() == 0 ? core_->options().drain_timeout : timeout);
+}
 
 void Connection::publish(std::string_view subject, std::string_view data) {
   core_->publish(subject, {}, nullptr, 0, {}, data);

@@ -76,23 +76,25 @@ void Core::start(Connection* owner) {
   if (!own_io_) return;
   io_work_.emplace(own_io_->get_executor());
   cb_work_.emplace(own_cb_->get_executor());
+  // When the Connection is destroyed from one of these threads, each of them holds a
+  // reference (orphan_*) released only after its run() returned, so ~Core never runs
+  // inside a handler of the io_context it destroys.
   io_thread_ = std::thread([this] {
     own_io_->run();
     std::shared_ptr<Core> keep;
     {
       std::lock_guard lk(threads_mu_);
       io_thread_done_ = true;
-      keep = std::move(orphan_self_);
+      keep = std::move(orphan_io_);
+      threads_cv_.notify_all();  // under the lock: after it, this thread touches no member
     }
-    threads_cv_.notify_all();
-    // `keep` may hold the last reference: ~Core then runs here, on a detached thread.
   });
   cb_thread_ = std::thread([this] {
     own_cb_->run();
     std::shared_ptr<Core> keep;
     {
       std::lock_guard lk(threads_mu_);
-      keep = std::move(orphan_self_);
+      keep = std::move(orphan_cb_);
     }
   });
 }
@@ -125,11 +127,12 @@ void Core::shutdown() {
       owner_ = nullptr;
     }
     std::lock_guard lk(threads_mu_);
-    orphan_self_ = shared_from_this();
+    orphan_io_ = shared_from_this();
+    orphan_cb_ = shared_from_this();
     io_work_.reset();
     cb_work_.reset();
-    if (on_io) io_thread_.detach();
-    if (on_cb) cb_thread_.detach();
+    io_thread_.detach();
+    cb_thread_.detach();
     return;
   }
   // The callbacks queued so far (the closed event among them) still run, then the
@@ -160,7 +163,8 @@ void Core::close() {
   }
   asio::post(io_strand_, [self = shared_from_this()] { self->begin_close(); });
   if (io_ctx_->get_executor().running_in_this_thread()) return;  // cannot wait for ourselves
-  wait_closed(std::nullopt);
+  // On the caller's io_context, nobody may be running it: wait within a bound.
+  wait_closed(own_io_ ? std::nullopt : std::optional<milliseconds>(opts_.connect_timeout + std::chrono::seconds(2)));
 }
 
 void Core::wait_closed(std::optional<milliseconds> bound) {
@@ -271,6 +275,8 @@ void Core::ensure_not_io_thread(const char* what) const {
 
 void Core::post_event(std::function<void(Connection&)> fn) {
   if (events_stopped_.load()) return;
+  // Events keep their place after the messages that came before them.
+  if (io_strand_.running_in_this_thread()) flush_callback_batch();
   asio::post(cb_strand_, [self = shared_from_this(), fn = std::move(fn)] {
     std::lock_guard lk(self->owner_mu_);
     if (!self->owner_) return;

@@ -154,6 +154,8 @@ class Core : public std::enable_shared_from_this<Core>, private proto::ParserHan
 
   // ---- Delivery (core_pubsub.cc) ----------------------------------------------------------
   void enqueue(const std::shared_ptr<SubState>& s, Message&& m);  // [io]
+  // Hands the messages gathered during one read to the callback strand in one post.
+  void flush_callback_batch();  // [io]
   void run_handler(const std::shared_ptr<SubState>& s, Message& m, int64_t bytes);  // [cb]
   void register_pong(std::shared_ptr<PongWaiter> w);         // throws when closed
   void append_sub_locked(std::string& buf, const SubState& s) const;
@@ -195,7 +197,7 @@ class Core : public std::enable_shared_from_this<Core>, private proto::ParserHan
   std::mutex threads_mu_;
   std::condition_variable threads_cv_;
   bool io_thread_done_ = false;          // [threads_mu_]
-  std::shared_ptr<Core> orphan_self_;    // [threads_mu_] kept alive by a detached thread
+  std::shared_ptr<Core> orphan_io_, orphan_cb_;  // [threads_mu_] see start()
 
   std::recursive_mutex owner_mu_;
   Connection* owner_ = nullptr;          // [owner_mu_]
@@ -231,6 +233,9 @@ class Core : public std::enable_shared_from_this<Core>, private proto::ParserHan
   TransportPtr attempt_tr_;              // the transport of a connect attempt in progress
   TransportPtr parsing_tr_;              // the transport whose bytes are being parsed
   std::string wbuf_;                     // the write in flight
+  // Messages for callbacks gathered while parsing one read (one post per read, not per
+  // message: the hot path of a subscriber).
+  std::vector<std::pair<std::shared_ptr<SubState>, Message>> cb_batch_;
   bool writing_ = false;
   Phase phase_ = Phase::kInfo;
   std::string hs_info_;                  // handshake: INFO text

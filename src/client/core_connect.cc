@@ -241,7 +241,9 @@ void Core::on_connected(const TransportPtr& tr, ServerInfo info, bool reconnect)
     // Replay the subscriptions, then what was published meanwhile, then the flushes
     // that were asked for while disconnected.
     std::string replay;
-    for (const auto& [sid, s] : subs_) append_sub_locked(replay, *s);
+    for (const auto& [sid, s] : subs_) {
+      if (!s->draining) append_sub_locked(replay, *s);  // a draining one must not come back
+    }
     if (!replay.empty()) out_.insert(0, replay);
     for (auto& w : deferred_pongs_) {
       out_.append(proto::kPingOp);
@@ -307,6 +309,7 @@ bool Core::feed(const TransportPtr& tr, std::string_view data) {
   parsing_tr_ = tr;
   proto::ParseResult r = tr->parser.parse(data, *this);
   parsing_tr_.reset();
+  flush_callback_batch();
   if (r.error != proto::ParseError::kNone) {
     on_transport_error(tr, ErrorInfo(Error::kProtocol, r.detail + " (from " + tr->server->url.str() + ")"));
     return false;
@@ -422,6 +425,7 @@ void Core::on_transport_error(const TransportPtr& tr, const ErrorInfo& why) {
     if (status_ == Status::kClosed) return;
     const bool draining = status_ == Status::kDrainingSubs || status_ == Status::kDrainingPubs;
     reconnect = opts_.allow_reconnect && !closing_ && !draining;
+    if (draining) drain_error_ = ErrorInfo(Error::kDisconnected, "drain: " + why.message);
     if (reconnect) {
       last_error_ = why;
       status_ = Status::kReconnecting;

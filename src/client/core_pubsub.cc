@@ -26,7 +26,9 @@ void Core::publish(std::string_view subject, std::string_view reply, const Heade
     throw Exception(Error::kInvalidSubject, "'" + std::string(subject) + "'");
   }
   if (has_whitespace(reply)) throw Exception(Error::kInvalidSubject, "reply '" + std::string(reply) + "'");
-  const bool with_headers = (headers && !headers->empty()) || status != 0;
+  static const Headers kNoHeaders;
+  if (!headers) headers = &kNoHeaders;
+  const bool with_headers = !headers->empty() || status != 0;
   size_t hdr_len = 0;
   if (with_headers) {
     for (const auto& [k, v] : *headers) {
@@ -39,32 +41,35 @@ void Core::publish(std::string_view subject, std::string_view reply, const Heade
   const size_t total = hdr_len + data.size();
 
   std::unique_lock lk(mu_);
-  switch (status_) {
-    case Status::kDisconnected: throw Exception(Error::kNotConnected, "");
-    case Status::kClosed: throw Exception(Error::kConnectionClosed, "");
-    case Status::kDrainingPubs: throw Exception(Error::kConnectionDraining, "");
-    default: break;
-  }
-  if (closing_) throw Exception(Error::kConnectionClosed, "");
-  if (info_.max_payload > 0 && static_cast<int64_t>(total) > info_.max_payload) {
-    throw Exception(Error::kMaxPayload, std::to_string(total) + " bytes > " + std::to_string(info_.max_payload) +
-                                            " (publishing to " + std::string(subject) + ")");
-  }
-  if (with_headers && connected_once_ && !info_.headers) throw Exception(Error::kHeadersNotSupported, "");
-
-  if (!live_locked()) {
-    // Reconnecting: the publish waits in the reconnect buffer, within its bound.
-    const size_t op = subject.size() + reply.size() + total + 40;
-    if (opts_.reconnect_buffer_size < 0 ||
-        out_.size() + op > static_cast<size_t>(opts_.reconnect_buffer_size)) {
-      throw Exception(Error::kReconnectBufferExceeded,
-                      "disconnected, and the reconnect buffer (" + std::to_string(opts_.reconnect_buffer_size) +
-                          " bytes) cannot take " + std::to_string(op) + " more bytes");
+  for (;;) {
+    switch (status_) {
+      case Status::kDisconnected: throw Exception(Error::kNotConnected, "");
+      case Status::kClosed: throw Exception(Error::kConnectionClosed, "");
+      case Status::kDrainingPubs: throw Exception(Error::kConnectionDraining, "");
+      default: break;
     }
-  } else if (out_.size() > kMaxOutboundBytes && !io_ctx_->get_executor().running_in_this_thread()) {
-    // Backpressure: the socket is behind; wait for it rather than grow without bound.
+    if (closing_) throw Exception(Error::kConnectionClosed, "");
+    if (info_.max_payload > 0 && static_cast<int64_t>(total) > info_.max_payload) {
+      throw Exception(Error::kMaxPayload, std::to_string(total) + " bytes > " + std::to_string(info_.max_payload) +
+                                              " (publishing to " + std::string(subject) + ")");
+    }
+    if (with_headers && connected_once_ && !info_.headers) throw Exception(Error::kHeadersNotSupported, "");
+
+    if (!live_locked()) {
+      // Reconnecting: the publish waits in the reconnect buffer, within its bound.
+      const size_t op = subject.size() + reply.size() + total + 40;
+      if (opts_.reconnect_buffer_size < 0 ||
+          out_.size() + op > static_cast<size_t>(opts_.reconnect_buffer_size)) {
+        throw Exception(Error::kReconnectBufferExceeded,
+                        "disconnected, and the reconnect buffer (" + std::to_string(opts_.reconnect_buffer_size) +
+                            " bytes) cannot take " + std::to_string(op) + " more bytes");
+      }
+      break;
+    }
+    if (out_.size() <= kMaxOutboundBytes || io_ctx_->get_executor().running_in_this_thread()) break;
+    // Backpressure: the socket is behind; wait for it rather than grow without bound,
+    // then look at the state again (it may have changed meanwhile).
     out_cv_.wait(lk, [this] { return out_.size() <= kMaxOutboundBytes || !live_locked() || closing_; });
-    if (status_ == Status::kClosed || closing_) throw Exception(Error::kConnectionClosed, "");
   }
 
   if (with_headers) {
@@ -229,9 +234,18 @@ void Core::enqueue(const std::shared_ptr<SubState>& s, Message&& m) {
   s->slow.store(false);
   s->pending_msgs.fetch_add(1);
   s->pending_bytes.fetch_add(bytes);
-  asio::post(cb_strand_, [self = shared_from_this(), s, m = std::move(m), bytes]() mutable {
-    self->run_handler(s, m, bytes);
+  cb_batch_.emplace_back(s, std::move(m));
+}
+
+void Core::flush_callback_batch() {
+  if (cb_batch_.empty()) return;
+  asio::post(cb_strand_, [self = shared_from_this(), batch = std::move(cb_batch_)]() mutable {
+    for (auto& [s, m] : batch) {
+      const auto bytes = static_cast<int64_t>(m.data.size());
+      self->run_handler(s, m, bytes);
+    }
   });
+  cb_batch_ = {};
 }
 
 void Core::run_handler(const std::shared_ptr<SubState>& s, Message& m, int64_t bytes) {
@@ -256,6 +270,7 @@ void Core::end_after_pending(const std::shared_ptr<SubState>& s, ErrorInfo why) 
     return;
   }
   // Runs after every message already queued for the callback strand.
+  flush_callback_batch();
   asio::post(cb_strand_, [s, why = std::move(why)] { s->end(why, false); });
 }
 

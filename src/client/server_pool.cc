@@ -156,6 +156,13 @@ bool ServerPool::apply_connect_urls(const std::vector<std::string>& urls, bool r
     } catch (const Exception&) {
       continue;  // a URL we cannot use is not worth failing the INFO for
     }
+    // A learnt URL has no credentials: use those of the server that told us about it
+    // (the Go client does the same), so a cluster with authorization still works.
+    if (u.user.empty() && current_) {
+      u.user = current_->url.user;
+      u.password = current_->url.password;
+      u.has_password = current_->url.has_password;
+    }
     if (!seen_.count(u.host_port())) has_new = true;
     add(std::move(u), true);
   }

@@ -7,7 +7,8 @@
 //    it when it has used up its reconnect attempts;
 //  - an INFO's connect_urls add the servers not seen before (implicit) and remove the
 //    implicit ones no longer listed (except the current one); new ones trigger the
-//    discovered-servers callback.
+//    discovered-servers callback. A learnt URL without credentials borrows those of
+//    the current server's URL.
 // Not thread-safe: the connection guards it with its lock.
 #pragma once
 

@@ -1,10 +1,11 @@
 // `pylon`: the command-line tool for Pylon and any NATS server.
-// Subcommands: bench (more arrive with the client library).
+// Subcommands: bench, mkpasswd, pub, sub, req, reply.
 #include <CLI/CLI.hpp>
 
 #include <string>
 
 #include "bench.h"
+#include "client_commands.h"
 #include "mkpasswd.h"
 
 #ifndef PYLON_VERSION
@@ -61,6 +62,10 @@ int main(int argc, char** argv) {
   pylon::tools::BenchOptions bench;
   add_bench(app, bench, rc);
   pylon::tools::add_mkpasswd(app, rc);
+  pylon::tools::add_pub(app, rc);
+  pylon::tools::add_sub(app, rc);
+  pylon::tools::add_req(app, rc);
+  pylon::tools::add_reply(app, rc);
 
   try {
     app.parse(argc, argv);

@@ -1,0 +1,467 @@
+// pylon::Connection against a live server: the same suite runs against an embedded
+// Pylon server and against the reference nats-server (skipped when not installed).
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "test_support.h"
+
+namespace pylon::test {
+namespace {
+
+class ConnectionTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == "nats-server" && !have_nats_server()) GTEST_SKIP() << "nats-server not installed";
+    server_ = make_server(GetParam());
+    server_->start();
+  }
+
+  std::unique_ptr<Connection> connect(ClientOptions o) {
+    auto c = std::make_unique<Connection>(std::move(o));
+    c->connect();
+    return c;
+  }
+  std::unique_ptr<Connection> connect() { return connect(client_options(server_->url())); }
+
+  std::unique_ptr<TestServer> server_;
+};
+
+TEST_P(ConnectionTest, ConnectsAndDescribesTheServer) {
+  auto c = connect();
+  EXPECT_EQ(c->status(), Status::kConnected);
+  EXPECT_EQ(c->connected_url(), server_->url());
+  ServerInfo info = c->server_info();
+  EXPECT_FALSE(info.server_id.empty());
+  EXPECT_GT(info.max_payload, 0);
+  EXPECT_TRUE(info.headers);
+  EXPECT_EQ(c->servers(), std::vector<std::string>{server_->url()});
+  EXPECT_TRUE(c->discovered_servers().empty());
+  EXPECT_FALSE(c->last_error());
+  c->close();
+  EXPECT_EQ(c->status(), Status::kClosed);
+  EXPECT_TRUE(c->connected_url().empty());
+}
+
+TEST_P(ConnectionTest, PublishedMessagesReachSubscribersInOrder) {
+  auto c = connect();
+  Inbox inbox;
+  auto sub = c->subscribe("orders.*", inbox.handler());
+  c->flush();
+  for (int i = 0; i < 100; ++i) c->publish("orders.new", "order " + std::to_string(i));
+  ASSERT_TRUE(inbox.wait_size(100));
+  auto msgs = inbox.messages();
+  for (int i = 0; i < 100; ++i) {
+    EXPECT_EQ(msgs[i].data, "order " + std::to_string(i));
+    EXPECT_EQ(msgs[i].subject, "orders.new");
+  }
+  EXPECT_TRUE(wait_for([&] { return sub.delivered() == 100; }));
+  Statistics st = c->stats();
+  EXPECT_EQ(st.out_msgs, 100u);
+  EXPECT_EQ(st.in_msgs, 100u);
+  EXPECT_GT(st.in_bytes, 0u);
+  EXPECT_EQ(st.in_bytes, st.out_bytes);
+}
+
+TEST_P(ConnectionTest, MessagesFromAnotherConnectionArrive) {
+  auto sub_conn = connect();
+  auto pub_conn = connect();
+  Inbox inbox;
+  auto sub = sub_conn->subscribe("a.>", inbox.handler());
+  sub_conn->flush();
+  pub_conn->publish("a.b.c", "deep");
+  pub_conn->publish("x.y", "elsewhere");
+  pub_conn->flush();
+  ASSERT_TRUE(inbox.wait_size(1));
+  EXPECT_FALSE(wait_for([&] { return inbox.size() > 1; }, 100ms));
+  EXPECT_EQ(inbox.messages()[0].data, "deep");
+}
+
+TEST_P(ConnectionTest, AQueueGroupGetsEachMessageOnce) {
+  auto c = connect();
+  Inbox w1, w2, all;
+  auto s1 = c->queue_subscribe("jobs", "workers", w1.handler());
+  auto s2 = c->queue_subscribe("jobs", "workers", w2.handler());
+  auto s3 = c->subscribe("jobs", all.handler());
+  c->flush();
+  for (int i = 0; i < 200; ++i) c->publish("jobs", std::to_string(i));
+  ASSERT_TRUE(all.wait_size(200));
+  ASSERT_TRUE(wait_for([&] { return w1.size() + w2.size() == 200; }));
+  EXPECT_FALSE(wait_for([&] { return w1.size() + w2.size() > 200; }, 100ms));
+  EXPECT_EQ(s1.queue(), "workers");
+  EXPECT_TRUE(s3.queue().empty());
+}
+
+TEST_P(ConnectionTest, RequestGetsTheReply) {
+  auto svc = connect();
+  auto cli = connect();
+  auto sub = svc->subscribe("time.now", [&](Message& m) { svc->publish(m.reply, "reply to " + m.data); });
+  svc->flush();
+  for (int i = 0; i < 20; ++i) {
+    Message r = cli->request("time.now", "q" + std::to_string(i), 2s);
+    EXPECT_EQ(r.data, "reply to q" + std::to_string(i));
+  }
+}
+
+TEST_P(ConnectionTest, RequestsFromManyThreadsShareOneInbox) {
+  auto svc = connect();
+  auto cli = connect();
+  auto sub = svc->subscribe("echo", [&](Message& m) { svc->publish(m.reply, m.data); });
+  svc->flush();
+  std::atomic<int> ok{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 25; ++i) {
+        std::string body = std::to_string(t) + "/" + std::to_string(i);
+        if (cli->request("echo", body, 5s).data == body) ++ok;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(ok.load(), 100);
+  EXPECT_EQ(cli->stats().in_msgs, 100u) << "every reply came back on the shared inbox, once";
+}
+
+TEST_P(ConnectionTest, RequestWithoutRespondersFailsAtOnce) {
+  auto c = connect();
+  auto start = Clock::now();
+  try {
+    c->request("nobody.home", "hello?", 5s);
+    FAIL() << "expected kNoResponders";
+  } catch (const Exception& e) {
+    EXPECT_EQ(e.code(), Error::kNoResponders) << e.what();
+    EXPECT_NE(std::string(e.what()).find("nobody.home"), std::string::npos) << e.what();
+  }
+  EXPECT_LT(Clock::now() - start, 2s) << "no-responders must not wait for the timeout";
+}
+
+TEST_P(ConnectionTest, RequestTimesOutWhenTheResponderIsSilent) {
+  auto c = connect();
+  auto sub = c->subscribe("silent", [](Message&) {});
+  c->flush();
+  try {
+    c->request("silent", "x", 100ms);
+    FAIL() << "expected kTimeout";
+  } catch (const Exception& e) {
+    EXPECT_EQ(e.code(), Error::kTimeout) << e.what();
+    EXPECT_EQ(e.code(), std::errc::timed_out) << "maps to the generic condition";
+  }
+}
+
+TEST_P(ConnectionTest, HeadersTravelWithTheMessage) {
+  auto c = connect();
+  auto sub = c->subscribe_sync("with.headers");
+  c->flush();
+  Headers h;
+  h.add("Trace-Id", "abc-123").add("Multi", "one").add("Multi", "two");
+  c->publish("with.headers", "body", h);
+  Message m = sub.next_msg(2s);
+  EXPECT_EQ(m.data, "body");
+  EXPECT_EQ(m.headers.get("Trace-Id"), "abc-123");
+  EXPECT_EQ(m.headers.values("Multi"), (std::vector<std::string_view>{"one", "two"}));
+  EXPECT_EQ(m.status, 0);
+
+  // A request carrying headers, answered with headers.
+  auto svc = c->subscribe("hdr.svc", [&](Message& req) {
+    Message reply;
+    reply.subject = req.reply;
+    reply.data = "ok";
+    reply.headers.set("Echo", std::string(req.headers.get("Ask").value_or("?")));
+    c->publish(reply);
+  });
+  c->flush();
+  Message req;
+  req.subject = "hdr.svc";
+  req.headers.set("Ask", "42");
+  Message r = c->request(req, 2s);
+  EXPECT_EQ(r.headers.get("Echo"), "42");
+}
+
+TEST_P(ConnectionTest, AutoUnsubscribeStopsAfterN) {
+  auto c = connect();
+  Inbox inbox;
+  auto sub = c->subscribe("limited", inbox.handler());
+  sub.auto_unsubscribe(3);
+  c->flush();
+  for (int i = 0; i < 10; ++i) c->publish("limited", std::to_string(i));
+  c->flush();
+  ASSERT_TRUE(inbox.wait_size(3));
+  EXPECT_FALSE(wait_for([&] { return inbox.size() > 3; }, 100ms));
+  EXPECT_TRUE(wait_for([&] { return !sub.valid(); }));
+  EXPECT_THROW(sub.unsubscribe(), Exception);
+}
+
+TEST_P(ConnectionTest, SyncSubscriptionReadsWithTimeout) {
+  auto c = connect();
+  auto sub = c->subscribe_sync("sync.subj");
+  c->flush();
+  try {
+    sub.next_msg(50ms);
+    FAIL();
+  } catch (const Exception& e) {
+    EXPECT_EQ(e.code(), Error::kTimeout);
+  }
+  c->publish("sync.subj", "one");
+  c->publish("sync.subj", "two");
+  EXPECT_EQ(sub.next_msg(2s).data, "one");
+  EXPECT_EQ(sub.next_msg(2s).data, "two");
+  sub.unsubscribe();
+  EXPECT_FALSE(sub.valid());
+  try {
+    sub.next_msg(10ms);
+    FAIL();
+  } catch (const Exception& e) {
+    EXPECT_EQ(e.code(), Error::kInvalidSubscription);
+  }
+  auto async_sub = c->subscribe("async", [](Message&) {});
+  EXPECT_THROW(async_sub.next_msg(1ms), Exception);
+}
+
+TEST_P(ConnectionTest, SyncAutoUnsubscribeReportsTheLimit) {
+  auto c = connect();
+  auto sub = c->queue_subscribe_sync("two.only", "q");
+  sub.auto_unsubscribe(2);
+  c->flush();
+  for (int i = 0; i < 5; ++i) c->publish("two.only", std::to_string(i));
+  EXPECT_EQ(sub.next_msg(2s).data, "0");
+  EXPECT_EQ(sub.next_msg(2s).data, "1");
+  try {
+    sub.next_msg(200ms);
+    FAIL();
+  } catch (const Exception& e) {
+    EXPECT_EQ(e.code(), Error::kMaxMessagesDelivered) << e.what();
+  }
+}
+
+TEST_P(ConnectionTest, UnsubscribeStopsDelivery) {
+  auto c = connect();
+  Inbox inbox;
+  auto sub = c->subscribe("stop.me", inbox.handler());
+  c->flush();
+  c->publish("stop.me", "1");
+  ASSERT_TRUE(inbox.wait_size(1));
+  sub.unsubscribe();
+  c->publish("stop.me", "2");
+  c->flush();
+  EXPECT_FALSE(wait_for([&] { return inbox.size() > 1; }, 100ms));
+}
+
+TEST_P(ConnectionTest, FlushConfirmsAndFailsWhenClosed) {
+  auto c = connect();
+  for (int i = 0; i < 1000; ++i) c->publish("flush.me", "x");
+  c->flush(5s);
+  c->close();
+  try {
+    c->flush(1s);
+    FAIL();
+  } catch (const Exception& e) {
+    EXPECT_EQ(e.code(), Error::kConnectionClosed);
+  }
+  EXPECT_THROW(c->publish("x", "y"), Exception);
+  EXPECT_THROW(c->subscribe("x", [](Message&) {}), Exception);
+}
+
+TEST_P(ConnectionTest, DrainHandlesEverythingReceivedThenCloses) {
+  ClientOptions o = client_options(server_->url());
+  Events ev;
+  ev.attach(o);
+  auto c = connect(o);
+  auto pub = connect();
+  std::atomic<int> handled{0};
+  auto sub = c->subscribe("drain.me", [&](Message&) {
+    std::this_thread::sleep_for(1ms);  // a slow handler: messages queue up
+    ++handled;
+  });
+  c->flush();
+  for (int i = 0; i < 200; ++i) pub->publish("drain.me", "x");
+  pub->flush();
+  ASSERT_TRUE(wait_for([&] { return c->stats().in_msgs == 200; }));
+  c->drain(10s);
+  EXPECT_EQ(handled.load(), 200);
+  EXPECT_EQ(c->status(), Status::kClosed);
+  EXPECT_FALSE(sub.valid());
+  EXPECT_TRUE(wait_for([&] { return ev.closed == 1; }));
+}
+
+TEST_P(ConnectionTest, SubscriptionDrainKeepsTheConnection) {
+  auto c = connect();
+  Inbox inbox;
+  auto sub = c->subscribe("sub.drain", inbox.handler());
+  c->flush();
+  for (int i = 0; i < 50; ++i) c->publish("sub.drain", "x");
+  sub.drain();
+  ASSERT_TRUE(wait_for([&] { return !sub.valid(); }));
+  EXPECT_EQ(inbox.size(), 50u) << "everything published before the drain arrives";
+  EXPECT_TRUE(c->is_connected());
+}
+
+TEST_P(ConnectionTest, InvalidArgumentsAreTypedErrors) {
+  auto c = connect();
+  auto code_of = [](auto&& f) -> std::error_code {
+    try {
+      f();
+    } catch (const Exception& e) {
+      return e.code();
+    }
+    return {};
+  };
+  EXPECT_EQ(code_of([&] { c->publish("", "x"); }), Error::kInvalidSubject);
+  EXPECT_EQ(code_of([&] { c->publish("has space", "x"); }), Error::kInvalidSubject);
+  EXPECT_EQ(code_of([&] { c->publish("a..b", "x"); }), Error::kInvalidSubject);
+  EXPECT_EQ(code_of([&] { (void)c->subscribe("a..b", [](Message&) {}); }), Error::kInvalidSubject);
+  EXPECT_EQ(code_of([&] { (void)c->queue_subscribe("a", "bad queue", [](Message&) {}); }), Error::kInvalidQueueName);
+  EXPECT_EQ(code_of([&] { c->flush(0ms); }), Error::kInvalidArgument);
+  std::string big(static_cast<size_t>(c->max_payload()) + 1, 'x');
+  EXPECT_EQ(code_of([&] { c->publish("big", big); }), Error::kMaxPayload);
+  EXPECT_TRUE(c->is_connected()) << "a refused publish leaves the connection alone";
+}
+
+TEST_P(ConnectionTest, EchoOffSkipsOwnMessages) {
+  ClientOptions o = client_options(server_->url());
+  o.echo = false;
+  auto c = connect(o);
+  auto other = connect();
+  Inbox inbox;
+  auto sub = c->subscribe("echo.test", inbox.handler());
+  c->flush();
+  c->publish("echo.test", "mine");
+  other->publish("echo.test", "theirs");
+  other->flush();
+  ASSERT_TRUE(inbox.wait_size(1));
+  c->flush();
+  EXPECT_FALSE(wait_for([&] { return inbox.size() > 1; }, 100ms));
+  EXPECT_EQ(inbox.messages()[0].data, "theirs");
+}
+
+TEST_P(ConnectionTest, VerboseAndPedanticModesWork) {
+  ClientOptions o = client_options(server_->url());
+  o.verbose = true;  // the server acknowledges every operation with +OK
+  o.pedantic = true;
+  auto c = connect(o);
+  auto sub = c->subscribe_sync("verbose.subj");
+  c->publish("verbose.subj", "acked");
+  EXPECT_EQ(sub.next_msg(2s).data, "acked");
+  c->flush();
+  EXPECT_FALSE(c->last_error());
+}
+
+TEST_P(ConnectionTest, SlowConsumerDropsAndReports) {
+  ClientOptions o = client_options(server_->url());
+  Events ev;
+  ev.attach(o);
+  auto c = connect(o);
+  auto sub = c->subscribe_sync("slow");
+  sub.set_pending_limits(10, -1);
+  c->flush();
+  for (int i = 0; i < 30; ++i) c->publish("slow", std::to_string(i));
+  c->flush();
+  ASSERT_TRUE(wait_for([&] { return sub.dropped() == 20; }));
+  EXPECT_TRUE(wait_for([&] { return ev.async_errors >= 1; }));
+  EXPECT_EQ(ev.errors().at(0), Error::kSlowConsumer);
+  try {
+    sub.next_msg(1s);
+    FAIL();
+  } catch (const Exception& e) {
+    EXPECT_EQ(e.code(), Error::kSlowConsumer);
+  }
+  EXPECT_EQ(sub.next_msg(1s).data, "0") << "the queued messages are still there";
+  EXPECT_EQ(c->last_error(), Error::kSlowConsumer);
+}
+
+TEST_P(ConnectionTest, ConnectFailsWithNoServers) {
+  ClientOptions o = client_options("nats://127.0.0.1:" + std::to_string(free_port()));
+  Connection c(o);
+  try {
+    c.connect();
+    FAIL();
+  } catch (const Exception& e) {
+    EXPECT_EQ(e.code(), Error::kNoServers) << e.what();
+    EXPECT_NE(std::string(e.what()).find("127.0.0.1"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(c.status(), Status::kDisconnected);
+  EXPECT_THROW(c.publish("a", "b"), Exception);
+}
+
+TEST_P(ConnectionTest, FirstReachableServerOfThePoolIsUsed) {
+  const std::string dead = "nats://127.0.0.1:" + std::to_string(free_port());
+  ClientOptions o = client_options(dead);
+  o.servers.push_back(server_->url());
+  auto c = connect(o);
+  EXPECT_EQ(c->connected_url(), server_->url());
+  EXPECT_EQ(c->servers(), (std::vector<std::string>{dead, server_->url()})) << "no_randomize keeps the order";
+}
+
+INSTANTIATE_TEST_SUITE_P(Servers, ConnectionTest, ::testing::Values("pylon", "nats-server"),
+                         [](const auto& info) { return info.param == "pylon" ? "Pylon" : "NatsServer"; });
+
+// ---- Authorization ----------------------------------------------------------------------------
+
+class AuthTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == "nats-server" && !have_nats_server()) GTEST_SKIP() << "nats-server not installed";
+  }
+};
+
+TEST_P(AuthTest, UserAndPasswordFromTheUrlOrTheOptions) {
+  ServerSetup s;
+  s.user = "alice";
+  s.password = "s3cret";
+  auto server = make_server(GetParam(), s);
+  server->start();
+  const std::string hostport = "127.0.0.1:" + std::to_string(server->port());
+  {
+    Connection c(client_options("nats://alice:s3cret@" + hostport));
+    c.connect();
+    EXPECT_TRUE(c.is_connected());
+    EXPECT_EQ(c.connected_url(), "nats://" + hostport) << "credentials never show in URLs";
+  }
+  {
+    ClientOptions o = client_options("nats://" + hostport);
+    o.user = "alice";
+    o.password = "s3cret";
+    Connection c(o);
+    c.connect();
+    EXPECT_TRUE(c.is_connected());
+  }
+  {
+    Connection c(client_options("nats://alice:wrong@" + hostport));
+    try {
+      c.connect();
+      FAIL();
+    } catch (const Exception& e) {
+      EXPECT_EQ(e.code(), Error::kAuthorization) << e.what();
+    }
+  }
+}
+
+TEST_P(AuthTest, TokenFromTheUrlOrTheOptions) {
+  ServerSetup s;
+  s.token = "t0ken";
+  auto server = make_server(GetParam(), s);
+  server->start();
+  const std::string hostport = "127.0.0.1:" + std::to_string(server->port());
+  {
+    Connection c(client_options("nats://t0ken@" + hostport));
+    c.connect();
+    EXPECT_TRUE(c.is_connected());
+  }
+  {
+    ClientOptions o = client_options("nats://" + hostport);
+    o.token = "t0ken";
+    Connection c(o);
+    c.connect();
+    EXPECT_TRUE(c.is_connected());
+  }
+  {
+    Connection c(client_options("nats://" + hostport));
+    EXPECT_THROW(c.connect(), Exception);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Servers, AuthTest, ::testing::Values("pylon", "nats-server"),
+                         [](const auto& info) { return info.param == "pylon" ? "Pylon" : "NatsServer"; });
+
+}  // namespace
+}  // namespace pylon::test

@@ -1,0 +1,247 @@
+// The code of docs/client.md, compiled and run. Every ```cpp block of the guide must
+// appear here line for line (indentation aside): DocsTest.EveryGuideSnippetIsHere checks
+// that, so the guide cannot drift from code that builds and works.
+#include <gtest/gtest.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <thread>
+
+#include "pylon/connection.h"
+#include "test_support.h"
+
+#ifndef PYLON_SOURCE_DIR
+#define PYLON_SOURCE_DIR "."
+#endif
+
+namespace {
+
+using namespace std::chrono_literals;
+
+void connect_and_publish(const std::string& url) {
+  pylon::ClientOptions opts;
+  opts.servers = {url};          // or {"nats://a:4222", "nats://b:4222", ...}
+  opts.name = "order-service";
+  pylon::Connection conn(opts);
+  conn.connect();                // throws pylon::Exception (kNoServers, kAuthorization, ...)
+
+  conn.publish("orders.new", "order 42");
+  conn.flush();                  // the server has it (PING/PONG round trip)
+}
+
+void subscribe_with_callback(const std::string& url) {
+  pylon::ClientOptions opts;
+  opts.servers = {url};
+  pylon::Connection conn(opts);
+  conn.connect();
+
+  std::atomic<int> seen{0};
+  pylon::Subscription sub = conn.subscribe("orders.*", [&](pylon::Message& m) {
+    std::cout << m.subject << ": " << m.data << "\n";  // on the callback thread
+    ++seen;
+  });
+  conn.publish("orders.new", "order 43");
+  conn.flush();
+  // ... later
+  sub.unsubscribe();
+}
+
+void queue_and_sync(const std::string& url) {
+  pylon::ClientOptions opts;
+  opts.servers = {url};
+  pylon::Connection conn(opts);
+  conn.connect();
+
+  // Workers in one queue group share the messages: each goes to one of them.
+  auto worker = conn.queue_subscribe("jobs", "workers", [](pylon::Message& m) { /* work */ });
+
+  // A synchronous subscription is read when you want.
+  pylon::Subscription sub = conn.subscribe_sync("events");
+  sub.auto_unsubscribe(2);       // stop after two messages
+  conn.publish("events", "one");
+  conn.publish("events", "two");
+  pylon::Message first = sub.next_msg(1s);   // throws kTimeout when nothing comes
+  pylon::Message second = sub.next_msg(1s);
+}
+
+void request_reply(const std::string& url) {
+  pylon::ClientOptions opts;
+  opts.servers = {url};
+  pylon::Connection conn(opts);
+  conn.connect();
+
+  // A service answers on the request's reply subject.
+  auto svc = conn.subscribe("time.now", [&](pylon::Message& req) {
+    conn.publish(req.reply, "12:00");
+  });
+
+  pylon::Message reply = conn.request("time.now", "", 2s);
+  std::cout << reply.data << "\n";
+
+  try {
+    conn.request("nobody.listens", "", 2s);
+  } catch (const pylon::Exception& e) {
+    if (e.code() == pylon::Error::kNoResponders) std::cout << "no such service\n";
+  }
+}
+
+void headers(const std::string& url) {
+  pylon::ClientOptions opts;
+  opts.servers = {url};
+  pylon::Connection conn(opts);
+  conn.connect();
+  auto sub = conn.subscribe_sync("traced");
+
+  pylon::Headers h;
+  h.add("Trace-Id", "abc-123");
+  conn.publish("traced", "body", h);
+
+  pylon::Message m = sub.next_msg(1s);
+  std::cout << m.headers.get("Trace-Id").value_or("none") << "\n";   // abc-123
+}
+
+void typed_errors(const std::string& url) {
+  pylon::ClientOptions opts;
+  opts.servers = {url};
+  pylon::Connection conn(opts);
+  conn.connect();
+
+  try {
+    conn.publish("bad subject", "x");
+  } catch (const pylon::Exception& e) {
+    if (e.code() == pylon::Error::kInvalidSubject) {   // typed: compare with the enum
+      std::cerr << e.what() << "\n";                    // "invalid subject: 'bad subject'"
+    }
+  }
+}
+
+void cluster_client(const std::string& url) {
+  pylon::ClientOptions opts;
+  opts.servers = {url};                     // list every node you know
+  opts.no_randomize = true;                 // try them in this order
+  opts.max_reconnects = 5;                  // per server; -1: forever
+  opts.reconnect_wait = 2s;
+  opts.reconnect_buffer_size = 8 << 20;     // publishes kept while disconnected
+  opts.on_disconnected = [](pylon::Connection&, const pylon::ErrorInfo& why) {
+    std::cerr << "disconnected: " << why.message << "\n";
+  };
+  opts.on_reconnected = [](pylon::Connection& c) {
+    std::cerr << "reconnected to " << c.connected_url() << "\n";
+  };
+  opts.on_discovered_servers = [](pylon::Connection& c) {
+    for (const auto& s : c.discovered_servers()) std::cerr << "learnt " << s << "\n";
+  };
+  opts.on_closed = [](pylon::Connection& c) {
+    std::cerr << "closed: " << c.last_error().message << "\n";
+  };
+  opts.on_async_error = [](pylon::Connection&, const pylon::Subscription* sub, const pylon::ErrorInfo& e) {
+    std::cerr << "error: " << e.message << "\n";   // e.g. kSlowConsumer
+  };
+  pylon::Connection conn(opts);
+  conn.connect();
+}
+
+void drain_and_close(const std::string& url) {
+  pylon::ClientOptions opts;
+  opts.servers = {url};
+  pylon::Connection conn(opts);
+  conn.connect();
+  auto sub = conn.subscribe("work", [](pylon::Message&) { /* slow work */ });
+
+  // Stop taking new messages, finish the ones received, flush, close.
+  conn.drain(10s);
+}
+
+boost::asio::awaitable<void> ask(pylon::Connection& conn) {
+  pylon::Message r = co_await conn.async_request("time.now", "", 2s, boost::asio::use_awaitable);
+  std::cout << r.data << "\n";
+  co_await conn.async_flush(2s, boost::asio::use_awaitable);
+}
+
+void coroutines(const std::string& url) {
+  pylon::ClientOptions opts;
+  opts.servers = {url};
+  pylon::Connection conn(opts);
+  conn.connect();
+  auto svc = conn.subscribe("time.now", [&](pylon::Message& req) { conn.publish(req.reply, "12:00"); });
+
+  boost::asio::io_context io;
+  boost::asio::co_spawn(io, ask(conn), boost::asio::detached);
+  io.run();
+}
+
+void on_your_io_context(const std::string& url) {
+  boost::asio::io_context io;
+  pylon::ClientOptions opts;
+  opts.servers = {url};
+  pylon::Connection conn(io, opts);         // no threads of its own
+
+  boost::asio::co_spawn(io, [&]() -> boost::asio::awaitable<void> {
+    co_await conn.async_connect(boost::asio::use_awaitable);
+    conn.publish("hello", "from the caller's thread");
+    co_await conn.async_flush(2s, boost::asio::use_awaitable);
+    conn.close();
+  }, boost::asio::detached);
+  io.run();                                 // all I/O and callbacks run here
+}
+
+class DocsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    server_ = pylon::test::make_pylon();
+    server_->start();
+  }
+  std::unique_ptr<pylon::test::TestServer> server_;
+};
+
+TEST_F(DocsTest, SnippetsRun) {
+  const std::string url = server_->url();
+  EXPECT_NO_THROW(connect_and_publish(url));
+  EXPECT_NO_THROW(subscribe_with_callback(url));
+  EXPECT_NO_THROW(queue_and_sync(url));
+  EXPECT_NO_THROW(request_reply(url));
+  EXPECT_NO_THROW(headers(url));
+  EXPECT_NO_THROW(typed_errors(url));
+  EXPECT_NO_THROW(cluster_client(url));
+  EXPECT_NO_THROW(drain_and_close(url));
+  EXPECT_NO_THROW(coroutines(url));
+  EXPECT_NO_THROW(on_your_io_context(url));
+}
+
+std::string trim(const std::string& s) {
+  size_t b = s.find_first_not_of(" \t"), e = s.find_last_not_of(" \t\r");
+  return b == std::string::npos ? std::string() : s.substr(b, e - b + 1);
+}
+
+std::vector<std::string> lines_of(std::istream& in) {
+  std::vector<std::string> out;
+  std::string line;
+  while (std::getline(in, line)) out.push_back(trim(line));
+  return out;
+}
+
+TEST(DocsGuide, EveryGuideSnippetIsHere) {
+  std::ifstream guide(std::string(PYLON_SOURCE_DIR) + "/docs/client.md");
+  std::ifstream self(std::string(PYLON_SOURCE_DIR) + "/tests/client/docs_snippets_test.cc");
+  ASSERT_TRUE(guide && self);
+  std::vector<std::string> code = lines_of(self);
+  std::vector<std::string> doc = lines_of(guide);
+  int blocks = 0;
+  for (size_t i = 0; i < doc.size(); ++i) {
+    if (doc[i] != "```cpp") continue;
+    std::vector<std::string> block;
+    for (++i; i < doc.size() && doc[i] != "```"; ++i) block.push_back(doc[i]);
+    ++blocks;
+    auto it = std::search(code.begin(), code.end(), block.begin(), block.end());
+    EXPECT_NE(it, code.end()) << "docs/client.md snippet #" << blocks << " is not in this file:\n"
+                              << testing::PrintToString(block);
+  }
+  EXPECT_GE(blocks, 8) << "the guide's snippets were found";
+}
+
+}  // namespace

@@ -1,0 +1,126 @@
+// `pylon pub`, `pylon sub`, `pylon req`, `pylon reply` as a user runs them, against Pylon
+// and nats-server.
+#include <gtest/gtest.h>
+
+#include <signal.h>
+
+#include "test_support.h"
+
+#ifndef PYLON_TOOL_BIN
+#define PYLON_TOOL_BIN "pylon"
+#endif
+
+namespace pylon::test {
+namespace {
+
+class ToolsTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == "nats-server" && !have_nats_server()) GTEST_SKIP() << "nats-server not installed";
+    server_ = make_server(GetParam());
+    server_->start();
+  }
+  std::unique_ptr<Process> tool(std::vector<std::string> args, const std::string& name) {
+    args.insert(args.begin(), PYLON_TOOL_BIN);
+    return std::make_unique<Process>(std::move(args), name);
+  }
+  // Runs a tool to its end; returns {exit status, output}.
+  std::pair<int, std::string> run(std::vector<std::string> args) {
+    auto p = tool(std::move(args), "run");
+    int rc = p->wait(30s);
+    return {rc, p->output()};
+  }
+  std::unique_ptr<TestServer> server_;
+};
+
+TEST_P(ToolsTest, PubReachesSub) {
+  auto sub = tool({"sub", "-s", server_->url(), "greet.*", "--count", "3", "--raw"}, "sub");
+  ASSERT_TRUE(sub->wait_output("Listening on \"greet.*\""));
+  auto [rc, out] = run({"pub", "-s", server_->url(), "greet.joe", "hello {{count}}", "--count", "3"});
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("Published 3 messages"), std::string::npos) << out;
+  EXPECT_EQ(sub->wait(10s), 0) << sub->output();
+  std::string got = sub->output();
+  EXPECT_NE(got.find("hello 1\nhello 2\nhello 3\n"), std::string::npos) << got;
+}
+
+TEST_P(ToolsTest, SubShowsSubjectReplyAndHeaders) {
+  auto sub = tool({"sub", "-s", server_->url(), "h", "--count", "1", "--headers"}, "sub");
+  ASSERT_TRUE(sub->wait_output("Listening"));
+  auto [rc, out] = run({"pub", "-s", server_->url(), "h", "body", "--reply", "r.1", "-H", "Trace:7"});
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("Published 4 bytes to \"h\""), std::string::npos) << out;
+  EXPECT_EQ(sub->wait(10s), 0);
+  std::string got = sub->output();
+  EXPECT_NE(got.find("[#1] Received on \"h\" with reply \"r.1\"\nTrace: 7\nbody\n"), std::string::npos) << got;
+}
+
+TEST_P(ToolsTest, ReqGetsReplyFromReply) {
+  auto rep = tool({"reply", "-s", server_->url(), "svc.echo", "--echo", "--count", "2"}, "reply");
+  ASSERT_TRUE(rep->wait_output("Answering requests on \"svc.echo\""));
+  auto [rc, out] = run({"req", "-s", server_->url(), "svc.echo", "ping", "--raw"});
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_EQ(out, "ping\n");
+  auto [rc2, out2] = run({"req", "-s", server_->url(), "svc.echo", "again"});
+  EXPECT_EQ(rc2, 0) << out2;
+  EXPECT_NE(out2.find("Received reply in"), std::string::npos) << out2;
+  EXPECT_EQ(rep->wait(10s), 0) << rep->output();
+  EXPECT_NE(rep->output().find("[#2] Received on \"svc.echo\": again"), std::string::npos) << rep->output();
+}
+
+TEST_P(ToolsTest, ReplyAnswersWithTheGivenResponseInAQueueGroup) {
+  auto rep = tool({"reply", "-s", server_->url(), "svc.fixed", "answer {{count}}", "--queue", "q"}, "reply");
+  ASSERT_TRUE(rep->wait_output("Answering"));
+  auto [rc, out] = run({"req", "-s", server_->url(), "svc.fixed", "x", "--count", "3", "--raw"});
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("answer 1\nanswer 2\nanswer 3\n"), std::string::npos) << out;
+  rep->signal(SIGINT);
+  EXPECT_EQ(rep->wait(10s), 0) << "Ctrl-C ends it cleanly";
+}
+
+TEST_P(ToolsTest, FailuresAreReportedWithExitCodes) {
+  auto [rc, out] = run({"req", "-s", server_->url(), "nobody.here", "x"});
+  EXPECT_EQ(rc, 1);
+  EXPECT_NE(out.find("no responders available for request: nobody.here"), std::string::npos) << out;
+  const std::string dead = "nats://127.0.0.1:" + std::to_string(free_port());
+  auto [rc2, out2] = run({"pub", "-s", dead, "x", "y"});
+  EXPECT_EQ(rc2, 1);
+  EXPECT_NE(out2.find("no servers available"), std::string::npos) << out2;
+  auto [rc3, out3] = run({"pub", "-s", server_->url()});
+  EXPECT_EQ(rc3, 2) << "bad usage";
+}
+
+TEST_P(ToolsTest, ServerListsFallThroughToALiveServer) {
+  const std::string dead = "nats://127.0.0.1:" + std::to_string(free_port());
+  auto [rc, out] = run({"pub", "-s", dead + "," + server_->url(), "--no-randomize", "x", "y"});
+  EXPECT_EQ(rc, 0) << out;
+  auto [rc2, out2] = run({"pub", "-s", dead, "-s", server_->url(), "x", "y"});
+  EXPECT_EQ(rc2, 0) << out2;
+}
+
+INSTANTIATE_TEST_SUITE_P(Servers, ToolsTest, ::testing::Values("pylon", "nats-server"),
+                         [](const auto& info) { return info.param == "pylon" ? "Pylon" : "NatsServer"; });
+
+TEST(ToolsAuth, UserPasswordAndToken) {
+  ServerSetup s;
+  s.user = "bob";
+  s.password = "pw";
+  auto server = make_pylon(s);
+  server->start();
+  auto run = [](std::vector<std::string> args) {
+    args.insert(args.begin(), PYLON_TOOL_BIN);
+    Process p(args, "auth");
+    return p.wait(30s);
+  };
+  EXPECT_EQ(run({"pub", "-s", server->url(), "--user", "bob", "--password", "pw", "x", "y"}), 0);
+  EXPECT_EQ(run({"pub", "-s", server->url(), "--user", "bob", "--password", "nope", "x", "y"}), 1);
+  ServerSetup t;
+  t.token = "tok";
+  auto tserver = make_pylon(t);
+  tserver->start();
+  EXPECT_EQ(run({"pub", "-s", tserver->url(), "--token", "tok", "x", "y"}), 0);
+  EXPECT_EQ(run({"pub", "-s", "nats://tok@127.0.0.1:" + std::to_string(tserver->port()), "x", "y"}), 0);
+}
+
+}  // namespace
+}  // namespace pylon::test
