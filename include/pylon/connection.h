@@ -227,7 +227,7 @@ class Connection {
 
   // Turns an Asio handler (possibly move-only) into a std::function that posts it to its
   // associated executor (default: the callback executor), keeping that executor busy
-  // until then.
+  // until the post is done.
   template <typename... Args, typename Handler>
   std::function<void(Args...)> wrap(Handler handler) {
     auto ex = boost::asio::get_associated_executor(handler, callback_executor());
@@ -239,10 +239,10 @@ class Connection {
     auto st = std::make_shared<State>(State{std::move(handler), boost::asio::make_work_guard(ex)});
     return [st](Args... args) {
       auto target = st->work.get_executor();
-      boost::asio::post(target, [st, ... a = std::move(args)]() mutable {
-        std::move(st->handler)(std::move(a)...);
-        st->work.reset();
-      });
+      boost::asio::post(target, [st, ... a = std::move(args)]() mutable { std::move(st->handler)(std::move(a)...); });
+      // Only now, with post() returned, may the target's io_context run out of work (and
+      // be destroyed by its owner).
+      st->work.reset();
     };
   }
 

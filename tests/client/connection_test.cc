@@ -334,6 +334,16 @@ TEST_P(ConnectionTest, EchoOffSkipsOwnMessages) {
   EXPECT_EQ(inbox.messages()[0].data, "theirs");
 }
 
+TEST_P(ConnectionTest, LargeMessagesArriveWhole) {
+  auto c = connect();
+  auto sub = c->subscribe_sync("large");
+  c->flush();
+  std::string big(static_cast<size_t>(c->max_payload()), '\0');
+  for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>('a' + i % 26);
+  for (int i = 0; i < 3; ++i) c->publish("large", big);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(sub.next_msg(5s).data, big);
+}
+
 TEST_P(ConnectionTest, VerboseAndPedanticModesWork) {
   ClientOptions o = client_options(server_->url());
   o.verbose = true;  // the server acknowledges every operation with +OK
