@@ -152,19 +152,24 @@ void RouteConn::on_closed(CloseReason reason) {
   server().cluster().route_closed(*this);
 }
 
+bool RouteConn::parse_object(std::string_view text, std::string_view op, json::object& out) {
+  try {
+    auto v = json::parse(json::string_view(text.data(), text.size()));
+    if (!v.is_object()) throw std::runtime_error("not an object");
+    out = std::move(v.as_object());
+    return true;
+  } catch (const std::exception& e) {
+    server().log().error("{} - Route parser ERROR: invalid {}: {}", log_prefix(), op, e.what());
+    send_err_and_close(err::kUnknownProtocol, CloseReason::kParseError);
+    return false;
+  }
+}
+
 bool RouteConn::on_connect(std::string_view text) {
   auto& srv = server();
   srv.log().tracef("{} - <<- [CONNECT {}]", log_prefix(), text);
   json::object o;
-  try {
-    auto v = json::parse(json::string_view(text.data(), text.size()));
-    if (!v.is_object()) throw std::runtime_error("not an object");
-    o = std::move(v.as_object());
-  } catch (const std::exception& e) {
-    srv.log().error("{} - Route parser ERROR: invalid CONNECT: {}", log_prefix(), e.what());
-    send_err_and_close(err::kUnknownProtocol, CloseReason::kParseError);
-    return false;
-  }
+  if (!parse_object(text, "CONNECT", o)) return false;
   if (!jstr(o, "lang").empty()) {
     // A client on the route port.
     srv.log().error("{} - attempted to connect to route port", log_prefix());
@@ -211,15 +216,7 @@ bool RouteConn::on_info(std::string_view text) {
     return false;
   }
   json::object o;
-  try {
-    auto v = json::parse(json::string_view(text.data(), text.size()));
-    if (!v.is_object()) throw std::runtime_error("not an object");
-    o = std::move(v.as_object());
-  } catch (const std::exception& e) {
-    srv.log().error("{} - Route parser ERROR: invalid INFO: {}", log_prefix(), e.what());
-    send_err_and_close(err::kUnknownProtocol, CloseReason::kParseError);
-    return false;
-  }
+  if (!parse_object(text, "INFO", o)) return false;
   RouteInfo info;
   info.id = std::string(jstr(o, "server_id"));
   info.name = std::string(jstr(o, "server_name"));

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <boost/asio/steady_timer.hpp>
+#include <boost/json/object.hpp>
 
 #include <mutex>
 #include <optional>
@@ -74,6 +75,8 @@ class RouteConn final : public Connection, private proto::ParserHandler {
   }
 
   void send_connect();
+  // Parses a CONNECT/INFO JSON object; on failure logs, answers and closes (false).
+  bool parse_object(std::string_view text, std::string_view op, boost::json::object& out);
   void send_err_and_close(std::string_view text, CloseReason reason);
   void queue_self(std::string_view bytes);
   void schedule_ping();
