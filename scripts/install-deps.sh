@@ -13,8 +13,11 @@ PACKAGES=(
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   # real peers: the reference server, the official C and Go clients, Node for the JS client
   nats-server libnats-dev golang-go golang-github-nats-io-go-nats-dev
-  # tools the tests drive
-  procps iproute2 curl
+  # tools the tests drive: the monitoring dashboard's browser test (headless Chromium and a
+  # font to render it), `pylon top` under tmux, promtool (Debian's prometheus) to validate /metrics
+  procps iproute2 curl chromium fonts-dejavu-core tmux prometheus
+  # `pylon top`'s terminal view
+  libncurses-dev
 )
 
 missing=()
