@@ -12,8 +12,7 @@
 namespace {
 
 std::string testdata(const std::string& name) {
-  std::string f = __FILE__;
-  return f.substr(0, f.rfind('/')) + "/testdata/config/" + name;
+  return std::string(PYLON_SOURCE_DIR) + "/tests/unit/testdata/config/" + name;
 }
 
 std::string write_temp(const std::string& name, const std::string& text) {

@@ -19,16 +19,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::string fixture_dir() {
-#ifdef PYLON_SOURCE_DIR
-  return std::string(PYLON_SOURCE_DIR) + "/tests/unit/testdata/config/";
-#else
-  std::string f = __FILE__;
-  auto slash = f.rfind('/');
-  return (slash == std::string::npos ? std::string(".") : f.substr(0, slash)) +
-         "/testdata/config/";
-#endif
-}
+std::string fixture_dir() { return std::string(PYLON_SOURCE_DIR) + "/tests/unit/testdata/config/"; }
 
 std::string fx(const std::string& name) { return fixture_dir() + name; }
 
