@@ -316,9 +316,10 @@ class Metrics : public ::testing::Test {
  protected:
   void SetUp() override { SKIP_IF_REFERENCE("/metrics and Pylon's route RTT are Pylon's own"); }
 
-  // Two Pylon nodes routed to each other; `names` exercise label escaping.
-  void start_pair(const std::vector<std::string>& names = {"m1", "m2"}) {
-    auto cfgs = cluster::mesh_configs({Kind::kPylon, Kind::kPylon});
+  // Two nodes routed to each other; `names` exercise label escaping.
+  void start_pair(const std::vector<std::string>& names = {"m1", "m2"},
+                  const std::vector<Kind>& kinds = {Kind::kPylon, Kind::kPylon}) {
+    auto cfgs = cluster::mesh_configs(kinds);
     for (size_t i = 0; i < cfgs.size(); ++i) {
       cfgs[i].name = names[i];
       nodes_.push_back(std::make_unique<Node>(cfgs[i]));
@@ -577,6 +578,34 @@ TEST_F(Metrics, RoutezRttIsMeasuredAndLastActivityAdvancesWithTraffic) {
   size_t delivered = 0;
   ASSERT_NO_FATAL_FAILURE(send_and_settle(*pub, *sub_client, *col, "activity", 5, &delivered));
   EXPECT_GT(rfc3339_ns(jstr(*route_of(1), "last_activity")), mid1) << "later messages did not advance it";
+}
+
+TEST_F(Metrics, RouteToNatsServerHasRttAndActivity) {
+  // Our PING to the reference server is answered as any other: the RTT does not depend on
+  // the peer being Pylon; and its RMSGs count as activity.
+  ASSERT_NO_FATAL_FAILURE(start_pair({"pylon1", "nats2"}, {Kind::kPylon, Kind::kNats}));
+  std::string nats_id = node(1).server_id();
+  auto route = [&]() -> std::optional<json::object> {
+    auto rz = node(0).routez();
+    return rz ? route_to(*rz, nats_id) : std::nullopt;
+  };
+  ASSERT_TRUE(route());
+  int64_t last = rfc3339_ns(jstr(*route(), "last_activity"));
+  EXPECT_TRUE(wait_for([&] { return route() && jstr(*route(), "rtt") != "0s"; }, 10s, 50ms))
+      << "rtt to nats-server still 0s";
+  auto pub = pinned(1), sub_client = pinned(0);
+  ASSERT_TRUE(pub && sub_client);
+  auto col = std::make_shared<Collector>();
+  auto sub = cluster::AsyncSub::make(*sub_client, "from.nats", col);
+  ASSERT_TRUE(sub);
+  ASSERT_TRUE(cluster::await_interest(*pub, "from.nats", *col, "n"));
+  size_t delivered = 0;
+  ASSERT_NO_FATAL_FAILURE(send_and_settle(*pub, *sub_client, *col, "from.nats", 5, &delivered));
+  EXPECT_GT(rfc3339_ns(jstr(*route(), "last_activity")), last);
+  Exposition m = get_metrics(node(0).http_port());
+  const Labels peer{{"remote_id", nats_id}, {"remote_name", "nats2"}};
+  EXPECT_GT(m.value("pylon_route_rtt_seconds", peer), 0);
+  EXPECT_GE(m.value("pylon_route_in_messages_total", peer), 5);
 }
 
 }  // namespace
