@@ -430,13 +430,13 @@ size_t RouteConn::remote_interest_count() const {
 }
 
 void RouteConn::schedule_ping(bool first) {
-  auto interval = std::chrono::duration_cast<std::chrono::milliseconds>(server().options().ping_interval);
+  std::chrono::nanoseconds interval = server().options().ping_interval;
   if (first) {
     // Shortened, plus up to 20% jitter so the routes of a restarted node do not ping in step.
-    interval = std::min<std::chrono::milliseconds>(interval, kFirstPingInterval);
+    interval = std::min<std::chrono::nanoseconds>(interval, kFirstPingInterval);
     thread_local std::minstd_rand rng{std::random_device{}()};
-    auto jitter = interval.count() / 5;
-    if (jitter > 0) interval += std::chrono::milliseconds(std::uniform_int_distribution<int64_t>(0, jitter)(rng));
+    int64_t jitter = interval.count() / 5;
+    if (jitter > 0) interval += std::chrono::nanoseconds(std::uniform_int_distribution<int64_t>(0, jitter)(rng));
   }
   ping_timer_.expires_after(interval);
   ping_timer_.async_wait([self = shared_from_this(), this](const boost::system::error_code& ec) {
