@@ -53,7 +53,9 @@ class RouteConn final : public Connection, private proto::ParserHandler {
   // first PONG, about a second after the route comes up); when the peer last sent us
   // messages or interest (RMSG, RS+, RS-), as the reference's route "last_activity"
   // (PING/PONG and INFO do not count). Starts as the connection's start time.
-  std::chrono::nanoseconds rtt() const noexcept { return std::chrono::nanoseconds(rtt_ns_.load(std::memory_order_relaxed)); }
+  std::chrono::nanoseconds rtt() const noexcept {
+    return std::chrono::nanoseconds(rtt_ns_.load(std::memory_order_relaxed));
+  }
   std::chrono::system_clock::time_point last_activity_at() const noexcept {
     int64_t ns = activity_ns_.load(std::memory_order_relaxed);
     return ns == 0 ? started_at() : std::chrono::system_clock::time_point(std::chrono::nanoseconds(ns));

@@ -15,6 +15,7 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -259,6 +260,28 @@ Promtool promtool_check(const std::string& exposition, const TempDir& dir) {
   return r;
 }
 
+// The metric names in the first column of docs/monitoring.md's /metrics table.
+std::set<std::string> documented_families() {
+  std::string doc = read_file(std::string(PYLON_SOURCE_DIR) + "/docs/monitoring.md");
+  auto start = doc.find("### `/metrics`");
+  EXPECT_NE(start, std::string::npos) << "no /metrics section in docs/monitoring.md";
+  std::set<std::string> out;
+  if (start == std::string::npos) return out;
+  auto end = doc.find("\n## ", start);
+  std::istringstream in(doc.substr(start, end == std::string::npos ? std::string::npos : end - start));
+  for (std::string line; std::getline(in, line);) {
+    if (!line.starts_with("| `")) continue;
+    std::string first = line.substr(1, line.find('|', 1) - 1);
+    for (size_t a = first.find('`'); a != std::string::npos; a = first.find('`', a)) {
+      size_t b = first.find('`', a + 1);
+      if (b == std::string::npos) break;
+      out.insert(first.substr(a + 1, b - a - 1));
+      a = b + 1;
+    }
+  }
+  return out;
+}
+
 // ------------------------------------------------------------------ fetching
 
 Exposition get_metrics(int http_port) {
@@ -399,18 +422,12 @@ TEST_F(Metrics, ClusterExpositionPassesPromtoolAndAgreesWithVarzAndRoutez) {
         EXPECT_TRUE(s.name.ends_with("_total")) << s.name;
       }
     }
-    for (const char* family :
-         {"pylon_server_info", "pylon_server_start_time_seconds", "pylon_server_uptime_seconds",
-          "pylon_client_connections", "pylon_client_connections_accepted_total", "pylon_subscriptions",
-          "pylon_slow_consumers_total", "pylon_in_messages_total", "pylon_out_messages_total", "pylon_in_bytes_total",
-          "pylon_out_bytes_total", "pylon_routes", "pylon_route_info", "pylon_route_in_messages_total",
-          "pylon_route_out_messages_total", "pylon_route_in_bytes_total", "pylon_route_out_bytes_total",
-          "pylon_route_pending_bytes", "pylon_route_subscriptions", "pylon_route_rtt_seconds",
-          "pylon_route_start_time_seconds", "pylon_route_last_activity_timestamp_seconds",
-          "pylon_http_requests_total", "process_cpu_seconds_total", "process_resident_memory_bytes",
-          "process_virtual_memory_bytes", "process_start_time_seconds", "process_open_fds", "process_max_fds"}) {
-      EXPECT_FALSE(e->all(family).empty()) << "no samples of " << family;
-    }
+    // The families are exactly those docs/monitoring.md lists, and in a cluster with traffic
+    // every one of them has samples.
+    std::set<std::string> families;
+    for (const auto& [name, type] : e->types) families.insert(name);
+    EXPECT_EQ(families, documented_families());
+    for (const auto& f : families) EXPECT_FALSE(e->all(f).empty()) << "no samples of " << f;
 
     // The same moment through /metrics and /varz: nothing moves between them (no traffic),
     // which the two /varz around the scrape prove.
@@ -436,6 +453,7 @@ TEST_F(Metrics, ClusterExpositionPassesPromtoolAndAgreesWithVarzAndRoutez) {
     EXPECT_EQ(m.value("pylon_client_connections"), jnum(after, "connections"));
     EXPECT_EQ(m.value("pylon_client_connections"), 1);
     EXPECT_EQ(m.value("pylon_client_connections_accepted_total"), jnum(after, "total_connections"));
+    EXPECT_EQ(m.value("pylon_max_client_connections"), jnum(after, "max_connections"));
     EXPECT_EQ(m.value("pylon_subscriptions"), jnum(after, "subscriptions"));
     EXPECT_EQ(m.value("pylon_slow_consumers_total"), jnum(after, "slow_consumers"));
     EXPECT_EQ(m.value("pylon_routes"), jnum(after, "routes"));
@@ -516,7 +534,9 @@ TEST_F(Metrics, SlowConsumerCounterRisesWhenOneIsCut) {
   auto deadline = Clock::now() + 60s;
   double cut = 0;
   for (int sent = 0; cut == 0 && sent < 256 * 1024 && Clock::now() < deadline;) {
-    for (int i = 0; i < 100; ++i, ++sent) ASSERT_EQ(natsConnection_PublishString(pub.get(), "flood", pad.c_str()), NATS_OK);
+    for (int i = 0; i < 100; ++i, ++sent) {
+      ASSERT_EQ(natsConnection_PublishString(pub.get(), "flood", pad.c_str()), NATS_OK);
+    }
     ASSERT_TRUE(flush(pub.get()));
     cut = get_metrics(http).value("pylon_slow_consumers_total");
   }

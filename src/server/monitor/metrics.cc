@@ -102,13 +102,17 @@ std::string build_metrics(Server& server, SysTime now, const std::map<std::strin
             {"pylon_version", kPylonVersion},
             {"cluster", cluster_name}},
            uint64_t{1});
-  e.family("pylon_server_start_time_seconds", Type::kGauge, "When the server started, in seconds since the Unix epoch.");
+  e.family("pylon_server_start_time_seconds", Type::kGauge,
+           "When the server started, in seconds since the Unix epoch.");
   e.sample(unix_seconds(server.start_time()));
   e.family("pylon_server_uptime_seconds", Type::kGauge, "Seconds since the server started.");
   e.sample(seconds(now - server.start_time()));
 
   e.family("pylon_client_connections", Type::kGauge, "Client connections open now.");
   e.sample(uint64_t{c.connections});
+  e.family("pylon_max_client_connections", Type::kGauge,
+           "The most client connections the server accepts at once (max_connections).");
+  e.sample(static_cast<double>(server.options().max_connections));
   e.family("pylon_client_connections_accepted_total", Type::kCounter,
            "Client connections accepted since the server started.");
   e.sample(c.total_connections);

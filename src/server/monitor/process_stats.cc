@@ -86,7 +86,8 @@ ProcessStats read_process_stats() {
     p.cpu_seconds = (to_double(fields[field(14)]) + to_double(fields[field(15)])) / ticks;
     p.start_time_seconds = boot_time() + to_double(fields[field(22)]) / ticks;
     p.virtual_bytes = static_cast<int64_t>(to_double(fields[field(23)]));
-    p.resident_bytes = static_cast<int64_t>(to_double(fields[field(24)])) * static_cast<int64_t>(::sysconf(_SC_PAGESIZE));
+    p.resident_bytes =
+        static_cast<int64_t>(to_double(fields[field(24)])) * static_cast<int64_t>(::sysconf(_SC_PAGESIZE));
     p.ok = true;
   }
   std::error_code ec;
