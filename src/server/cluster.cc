@@ -558,7 +558,7 @@ std::vector<std::string> Cluster::connect_urls() const {
 
 void Cluster::notify_clients() { server_.send_async_info_to_clients(); }
 
-std::vector<RouteSnapshot> Cluster::routes() const {
+std::vector<RouteSnapshot> Cluster::routes(bool with_interest) const {
   std::vector<std::shared_ptr<RouteConn>> rs;
   {
     std::lock_guard lk(mu_);
@@ -579,8 +579,15 @@ std::vector<RouteSnapshot> Cluster::routes() const {
     s.in_bytes = r->in_bytes.load();
     s.out_bytes = r->out_bytes.load();
     s.pending_size = r->pending_bytes();
-    s.subs = r->remote_interest();
+    if (with_interest) {
+      s.subs = r->remote_interest();
+      s.num_subs = s.subs.size();
+    } else {
+      s.num_subs = r->remote_interest_count();
+    }
     s.start = r->started_at();
+    s.last_activity = r->last_activity_at();
+    s.rtt = r->rtt();
     out.push_back(std::move(s));
   }
   std::sort(out.begin(), out.end(), [](const RouteSnapshot& a, const RouteSnapshot& b) { return a.rid < b.rid; });

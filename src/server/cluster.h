@@ -53,8 +53,11 @@ struct RouteSnapshot {
   bool is_configured = false;  // dialled because it is in the configured routes
   uint64_t in_msgs = 0, out_msgs = 0, in_bytes = 0, out_bytes = 0;
   size_t pending_size = 0;
-  std::vector<std::string> subs;  // remote interest: "subject" or "subject queue"
+  size_t num_subs = 0;            // remote interest entries
+  std::vector<std::string> subs;  // remote interest: "subject" or "subject queue" (when asked for)
   std::chrono::system_clock::time_point start;
+  std::chrono::system_clock::time_point last_activity;  // last RMSG/RS+/RS- read (start until then)
+  std::chrono::nanoseconds rtt{0};                        // of our last answered PING; 0 before the first
 };
 
 class Cluster {
@@ -98,7 +101,9 @@ class Cluster {
 
   // Every client URL of the cluster (ours first), for client INFO connect_urls.
   std::vector<std::string> connect_urls() const;
-  std::vector<RouteSnapshot> routes() const;
+  // The registered routes, by rid. `with_interest` copies each route's interest list (costly
+  // with many subscriptions; /metrics needs only the counts).
+  std::vector<RouteSnapshot> routes(bool with_interest = true) const;
   size_t num_routes() const;
 
   // Credentials we present when dialling a route whose URL has none.

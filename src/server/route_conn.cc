@@ -2,6 +2,8 @@
 
 #include <boost/json.hpp>
 
+#include <random>
+
 #include "proto/writer.h"
 #include "server/auth.h"
 #include "server/errors.h"
@@ -16,6 +18,14 @@ namespace json = boost::json;
 
 namespace {
 constexpr std::string_view kGlobalAccount = "$G";
+// The reference's firstPingInterval: a route's first PING (and so its first RTT) comes after
+// at most this long, whatever the ping interval.
+constexpr auto kFirstPingInterval = std::chrono::seconds(1);
+
+int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 
 proto::ParserLimits route_limits() {
   proto::ParserLimits l;
@@ -85,7 +95,7 @@ void RouteConn::on_start() {
       send_err_and_close(err::kAuthTimeout, CloseReason::kAuthenticationTimeout);
     });
   }
-  schedule_ping();
+  schedule_ping(/*first=*/true);
 }
 
 void RouteConn::send_connect() {
@@ -115,6 +125,11 @@ void RouteConn::send_connect() {
 
 bool RouteConn::on_read(std::string_view data) {
   auto r = parser_.parse(data, *this);
+  if (batch_activity_) {
+    // Once per read batch, not per message: one clock read however many RMSGs it carried.
+    batch_activity_ = false;
+    activity_ns_.store(now_ns(), std::memory_order_relaxed);
+  }
   if (r.error != proto::ParseError::kNone) {
     server().log().error("{} - Route parser ERROR: {}", log_prefix(), r.detail);
     if (proto::sends_err(r.error)) {
@@ -295,6 +310,12 @@ bool RouteConn::on_ping() {
 bool RouteConn::on_pong() {
   server().log().tracef("{} - <<- [PONG]", log_prefix());
   pings_out_ = 0;
+  if (ping_sent_ != std::chrono::steady_clock::time_point{}) {  // monitoring: RTT of our PING
+    auto rtt = std::chrono::steady_clock::now() - ping_sent_;
+    rtt_ns_.store(std::max<int64_t>(1, std::chrono::duration_cast<std::chrono::nanoseconds>(rtt).count()),
+                  std::memory_order_relaxed);
+    ping_sent_ = {};
+  }
   return true;
 }
 
@@ -311,6 +332,7 @@ bool RouteConn::on_rs_sub(std::string_view account, std::string_view subject, st
     srv.log().tracef("{} - <<- [RS+ {} {}{}{}{}]", log_prefix(), account, subject, queue.empty() ? "" : " ", queue,
                      queue.empty() ? "" : fmt::format(" {}", weight));
   }
+  batch_activity_ = true;
   if (!registered() || account != kGlobalAccount) return true;  // one account: $G
   std::string key = interest_key(subject, queue);
   SubPtr sub;
@@ -338,6 +360,7 @@ bool RouteConn::on_rs_sub(std::string_view account, std::string_view subject, st
 bool RouteConn::on_rs_unsub(std::string_view account, std::string_view subject, std::string_view queue) {
   auto& srv = server();
   srv.log().tracef("{} - <<- [RS- {} {}{}{}]", log_prefix(), account, subject, queue.empty() ? "" : " ", queue);
+  batch_activity_ = true;
   if (account != kGlobalAccount) return true;
   SubPtr sub;
   {
@@ -358,6 +381,7 @@ bool RouteConn::on_rmsg(const proto::MsgArgs& a, std::string_view payload) {
     srv.log().tracef("{} - <<- [RMSG {} {}{}{}{}{} {}]", log_prefix(), a.account, a.subject,
                      a.reply.empty() ? "" : " ", a.reply, a.queues.empty() ? "" : " ", a.queues, payload.size());
   }
+  batch_activity_ = true;
   // Written only by this connection's loop: no locked increment needed.
   LoopCounters::bump(in_msgs, 1);
   LoopCounters::bump(in_bytes, payload.size());
@@ -400,8 +424,21 @@ std::vector<std::string> RouteConn::remote_interest() const {
   return out;
 }
 
-void RouteConn::schedule_ping() {
-  ping_timer_.expires_after(server().options().ping_interval);
+size_t RouteConn::remote_interest_count() const {
+  std::lock_guard lk(subs_mu_);
+  return subs_.size();
+}
+
+void RouteConn::schedule_ping(bool first) {
+  std::chrono::nanoseconds interval = server().options().ping_interval;
+  if (first) {
+    // Shortened, plus up to 20% jitter so the routes of a restarted node do not ping in step.
+    interval = std::min<std::chrono::nanoseconds>(interval, kFirstPingInterval);
+    thread_local std::minstd_rand rng{std::random_device{}()};
+    int64_t jitter = interval.count() / 5;
+    if (jitter > 0) interval += std::chrono::nanoseconds(std::uniform_int_distribution<int64_t>(0, jitter)(rng));
+  }
+  ping_timer_.expires_after(interval);
   ping_timer_.async_wait([self = shared_from_this(), this](const boost::system::error_code& ec) {
     if (ec || closing()) return;
     if (pings_out_ + 1 > server().options().ping_max) {
@@ -414,6 +451,8 @@ void RouteConn::schedule_ping() {
       return;
     }
     ++pings_out_;
+    // PONGs answer in order: the RTT is measured from the oldest PING still unanswered.
+    if (ping_sent_ == std::chrono::steady_clock::time_point{}) ping_sent_ = std::chrono::steady_clock::now();
     queue_self(proto::kPingOp);
     loop().flush_touched();
     schedule_ping();

@@ -10,6 +10,9 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/json/object.hpp>
 
+#include <atomic>
+#include <chrono>
+
 #include <mutex>
 #include <optional>
 #include <span>
@@ -42,8 +45,21 @@ class RouteConn final : public Connection, private proto::ParserHandler {
   bool send_message(std::string_view subject, std::string_view reply, int64_t header_len, std::string_view payload,
                     std::span<const std::string_view> queues);
 
-  // The peer's interest, for monitoring ("subject" or "subject queue").
+  // The peer's interest, for monitoring ("subject" or "subject queue"), and its size.
   std::vector<std::string> remote_interest() const;
+  size_t remote_interest_count() const;
+
+  // Monitoring (any thread). The round-trip time of our last answered PING (0 until the
+  // first PONG, about a second after the route comes up); when the peer last sent us
+  // messages or interest (RMSG, RS+, RS-), as the reference's route "last_activity"
+  // (PING/PONG and INFO do not count). Starts as the connection's start time.
+  std::chrono::nanoseconds rtt() const noexcept {
+    return std::chrono::nanoseconds(rtt_ns_.load(std::memory_order_relaxed));
+  }
+  std::chrono::system_clock::time_point last_activity_at() const noexcept {
+    int64_t ns = activity_ns_.load(std::memory_order_relaxed);
+    return ns == 0 ? started_at() : std::chrono::system_clock::time_point(std::chrono::nanoseconds(ns));
+  }
 
  private:
   // Connection
@@ -79,7 +95,9 @@ class RouteConn final : public Connection, private proto::ParserHandler {
   bool parse_object(std::string_view text, std::string_view op, boost::json::object& out);
   void send_err_and_close(std::string_view text, CloseReason reason);
   void queue_self(std::string_view bytes);
-  void schedule_ping();
+  // The first PING goes out soon after the route is up (so its RTT is known early), the
+  // following ones every ping_interval, as the reference's setFirstPingTimer.
+  void schedule_ping(bool first = false);
 
   proto::Parser parser_;
   std::optional<Url> solicit_url_;
@@ -87,6 +105,7 @@ class RouteConn final : public Connection, private proto::ParserHandler {
   boost::asio::steady_timer auth_timer_;
   boost::asio::steady_timer ping_timer_;
   int pings_out_ = 0;
+  std::chrono::steady_clock::time_point ping_sent_{};  // loop thread: the oldest unanswered PING
 
   bool connect_received_ = false;  // accepted side: CONNECT seen
   bool info_received_ = false;
@@ -97,6 +116,11 @@ class RouteConn final : public Connection, private proto::ParserHandler {
 
   mutable std::mutex subs_mu_;
   std::unordered_map<std::string, SubPtr> subs_;  // "subject" / "subject queue" -> remote interest
+
+  // Monitoring (see rtt(), last_activity_at()).
+  std::atomic<int64_t> rtt_ns_{0};
+  std::atomic<int64_t> activity_ns_{0};  // system_clock since epoch; 0: started_at()
+  bool batch_activity_ = false;          // loop thread: an RMSG/RS+/RS- in this read
 };
 
 }  // namespace pylon::server

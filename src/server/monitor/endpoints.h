@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "server/monitor/conn_info.h"
+#include "server/monitor/process_stats.h"
 #include "server/monitor/query.h"
 
 namespace pylon::server {
@@ -43,6 +44,19 @@ boost::json::object build_connz(const std::string& server_id, SysTime now, const
                                 std::vector<ConnSnapshot> open, size_t num_open, std::vector<ConnSnapshot> closed);
 
 // ---- /varz -------------------------------------------------------------------------------
+// The server-wide counters, gathered once for /varz and /metrics alike. Cheap: atomics, the
+// per-loop message counters summed, and two short registry locks (clients, routes); nothing
+// a message's path takes.
+struct ServerCounters {
+  size_t connections = 0;          // open client connections
+  uint64_t total_connections = 0;  // client connections accepted since the start
+  size_t routes = 0;
+  size_t subscriptions = 0;  // in the index: client subscriptions and route interest
+  uint64_t slow_consumers = 0;
+  uint64_t in_msgs = 0, out_msgs = 0, in_bytes = 0, out_bytes = 0;
+};
+ServerCounters gather_counters(Server& server);
+
 struct ProcessUsage {
   int64_t rss_bytes = 0;
   double cpu_percent = 0;
@@ -67,14 +81,5 @@ boost::json::object build_subsz(Server& server, SysTime now, const SubszOptions&
 
 // ---- /healthz ----------------------------------------------------------------------------
 boost::json::object build_healthz(Server& server);
-
-// Reads this process's resident memory and CPU time (Linux /proc; zeros elsewhere).
-struct CpuSample {
-  double cpu_seconds = 0;    // user + system
-  double wall_seconds = 0;   // since the process started
-  bool ok = false;
-};
-CpuSample sample_cpu();
-int64_t resident_bytes();
 
 }  // namespace pylon::server::monitor

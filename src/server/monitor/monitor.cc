@@ -15,6 +15,7 @@
 #include "server/client_conn.h"
 #include "server/event_loop.h"
 #include "server/monitor/format.h"
+#include "server/monitor/metrics.h"
 #include "server/server.h"
 
 namespace pylon::server::monitor {
@@ -40,7 +41,7 @@ std::string index_html(const Server& server) {
   // Our own page: the endpoints this server answers, as links relative to the index.
   static constexpr const char* kLinks[][2] = {
       {"varz", "General"}, {"connz", "Connections"}, {"subsz", "Subscriptions"},
-      {"routez", "Routes"}, {"healthz", "Health Probe"},
+      {"routez", "Routes"}, {"healthz", "Health Probe"}, {"metrics", "Prometheus Metrics"},
   };
   std::string links;
   for (const auto& l : kLinks) links += fmt::format("  <a href=\"./{}\">{}</a>\n", l[0], l[1]);
@@ -361,6 +362,14 @@ void Monitor::handle(const std::string& target, EventLoop& home, Reply reply) {
     } else {
       send_json(h, /*indent=*/false);
     }
+  } else if (path == "/metrics") {
+    count_request("/metrics");  // before the copy, so this scrape counts itself, as /varz does
+    std::map<std::string, uint64_t> stats;
+    {
+      std::lock_guard lk(mu_);
+      stats = req_stats_;
+    }
+    reply(200, kMetricsContentType, build_metrics(server_, now(), stats));
   } else {
     reply(404, kText, "404 page not found\n");
   }

@@ -91,31 +91,11 @@ json::object build_subsz(Server& server, SysTime now, const SubszOptions& opts) 
   return full;
 }
 
-namespace {
-// Route facts the cluster may or may not provide yet (RouteSnapshot grows with the cluster
-// work); each is used when present.
-template <typename R>
-bool is_configured(const R& r) {
-  if constexpr (requires { r.is_configured; }) return r.is_configured;
-  else return false;
-}
-template <typename R>
-SysTime last_activity(const R& r) {
-  if constexpr (requires { r.last_activity; }) return r.last_activity;
-  else return r.start;
-}
-template <typename R>
-std::chrono::nanoseconds rtt(const R& r) {
-  if constexpr (requires { r.rtt; }) return std::chrono::duration_cast<std::chrono::nanoseconds>(r.rtt);
-  else return std::chrono::nanoseconds(0);
-}
-}  // namespace
-
 json::object build_routez(Server& server, SysTime now, int subs) {
   json::object o;
   o["server_id"] = server.id();
   o["now"] = rfc3339(now);
-  auto routes = server.cluster().routes();
+  auto routes = server.cluster().routes(/*with_interest=*/subs != 0);
   o["num_routes"] = routes.size();
   json::array list;
   for (const auto& r : routes) {
@@ -123,21 +103,20 @@ json::object build_routez(Server& server, SysTime now, int subs) {
     ri["rid"] = r.rid;
     ri["remote_id"] = r.remote_id;
     ri["did_solicit"] = r.did_solicit;
-    ri["is_configured"] = is_configured(r);
+    ri["is_configured"] = r.is_configured;
     ri["ip"] = r.ip;
     ri["port"] = r.port;
     ri["start"] = rfc3339(r.start);
-    SysTime last = last_activity(r);
-    ri["last_activity"] = rfc3339(last);
-    ri["rtt"] = format_duration(rtt(r));
+    ri["last_activity"] = rfc3339(r.last_activity);
+    ri["rtt"] = format_duration(r.rtt);
     ri["uptime"] = uptime(now - r.start);
-    ri["idle"] = uptime(now - last);
+    ri["idle"] = uptime(now - r.last_activity);
     ri["pending_size"] = r.pending_size;
     ri["in_msgs"] = r.in_msgs;
     ri["out_msgs"] = r.out_msgs;
     ri["in_bytes"] = r.in_bytes;
     ri["out_bytes"] = r.out_bytes;
-    ri["subscriptions"] = r.subs.size();
+    ri["subscriptions"] = r.num_subs;
     if (!r.subs.empty() && subs != 0) {
       // Entries are "subject" or "subject queue".
       json::array a;

@@ -1,12 +1,10 @@
-// /varz: server identity, configuration and counters; /healthz; process usage.
+// /varz: server identity, configuration and counters; /healthz; the counters /varz and
+// /metrics share.
 #include <boost/json.hpp>
 
 #include <fmt/format.h>
-#include <unistd.h>
 
 #include <chrono>
-#include <fstream>
-#include <sstream>
 #include <thread>
 
 #include "server/cluster.h"
@@ -39,11 +37,26 @@ std::string route_host_port(const std::string& u) {
 }
 }  // namespace
 
+ServerCounters gather_counters(Server& server) {
+  ServerCounters c;
+  ServerStats& st = server.stats();
+  c.connections = server.num_clients();
+  c.total_connections = st.total_connections.load(std::memory_order_relaxed);
+  c.routes = server.cluster().num_routes();
+  c.subscriptions = server.index().count();
+  c.slow_consumers = st.slow_consumers.load(std::memory_order_relaxed);
+  MessageTotals mt = server.message_totals();
+  c.in_msgs = mt.in_msgs;
+  c.out_msgs = mt.out_msgs;
+  c.in_bytes = mt.in_bytes;
+  c.out_bytes = mt.out_bytes;
+  return c;
+}
+
 json::object build_varz(Server& server, SysTime now, int http_port, const ProcessUsage& usage,
                         const std::map<std::string, uint64_t>& http_req_stats) {
   const Options& opts = server.options();
   Cluster& cluster = server.cluster();
-  ServerStats& st = server.stats();
   json::object v;
   v["server_id"] = server.id();
   v["server_name"] = server.name();
@@ -102,19 +115,18 @@ json::object build_varz(Server& server, SysTime now, int http_port, const Proces
   v["cores"] = std::max(1u, std::thread::hardware_concurrency());
   v["gomaxprocs"] = server.num_loops();  // the threads serving connections: our event loops
   v["cpu"] = usage.cpu_percent;
-  v["connections"] = server.num_clients();
-  v["total_connections"] = st.total_connections.load(std::memory_order_relaxed);
-  size_t routes = cluster.num_routes();
-  v["routes"] = routes;
-  v["remotes"] = routes;  // servers we have a route to: one route per remote server
+  ServerCounters counts = gather_counters(server);
+  v["connections"] = counts.connections;
+  v["total_connections"] = counts.total_connections;
+  v["routes"] = counts.routes;
+  v["remotes"] = counts.routes;  // servers we have a route to: one route per remote server
   v["leafnodes"] = 0;
-  MessageTotals mt = server.message_totals();
-  v["in_msgs"] = mt.in_msgs;
-  v["out_msgs"] = mt.out_msgs;
-  v["in_bytes"] = mt.in_bytes;
-  v["out_bytes"] = mt.out_bytes;
-  v["slow_consumers"] = st.slow_consumers.load(std::memory_order_relaxed);
-  v["subscriptions"] = server.index().count();
+  v["in_msgs"] = counts.in_msgs;
+  v["out_msgs"] = counts.out_msgs;
+  v["in_bytes"] = counts.in_bytes;
+  v["out_bytes"] = counts.out_bytes;
+  v["slow_consumers"] = counts.slow_consumers;
+  v["subscriptions"] = counts.subscriptions;
   json::object req;
   for (const auto& [path, n] : http_req_stats) req[path] = n;
   v["http_req_stats"] = std::move(req);
@@ -132,37 +144,6 @@ json::object build_healthz(Server& server) {
     o["error"] = "server is not running";
   }
   return o;
-}
-
-CpuSample sample_cpu() {
-  CpuSample s;
-  std::ifstream f("/proc/self/stat");
-  std::string line;
-  if (!f || !std::getline(f, line)) return s;
-  // Fields after the command name (which may hold spaces), counted from field 3 ("state").
-  auto close = line.rfind(')');
-  if (close == std::string::npos) return s;
-  std::istringstream in(line.substr(close + 2));
-  std::vector<std::string> fields;
-  for (std::string x; in >> x;) fields.push_back(x);
-  // utime is field 14, stime 15, starttime 22 (1-based, man proc); fields[0] is field 3.
-  if (fields.size() < 20) return s;
-  double ticks = static_cast<double>(::sysconf(_SC_CLK_TCK));
-  double utime = std::stod(fields[11]), stime = std::stod(fields[12]), start = std::stod(fields[19]);
-  std::ifstream up("/proc/uptime");
-  double uptime_secs = 0;
-  if (!(up >> uptime_secs)) return s;
-  s.cpu_seconds = (utime + stime) / ticks;
-  s.wall_seconds = uptime_secs - start / ticks;
-  s.ok = true;
-  return s;
-}
-
-int64_t resident_bytes() {
-  std::ifstream f("/proc/self/statm");
-  int64_t size = 0, resident = 0;
-  if (!(f >> size >> resident)) return 0;
-  return resident * static_cast<int64_t>(::sysconf(_SC_PAGESIZE));
 }
 
 }  // namespace pylon::server::monitor
