@@ -1,0 +1,72 @@
+// A cluster of n nodes on fixed ports (so a node can be restarted on the same ones), each
+// with explicit routes to all the others, ready when every node's /routez shows a route to
+// every other node.
+import { freePorts, ServerProcess } from './server.mjs';
+import { SLOW_WAIT_MS, waitFor } from './wait.mjs';
+
+export class Cluster {
+  constructor(nodes) {
+    this.nodes = nodes;
+  }
+
+  // Every running node has a route to every other running node (by server id).
+  async waitForMesh({ timeout = SLOW_WAIT_MS } = {}) {
+    const up = this.nodes.filter((n) => n.running);
+    await waitFor(async () => {
+      const ids = new Map();
+      for (const n of up) ids.set(n, (await n.http('/varz')).server_id);
+      for (const n of up) {
+        const routez = await n.http('/routez');
+        const remote = new Set(routez.routes.map((r) => r.remote_id));
+        for (const other of up) if (other !== n && !remote.has(ids.get(other))) return false;
+      }
+      return true;
+    }, { timeout, what: `a full route mesh among ${up.map((n) => n.name).join(', ')}` });
+  }
+
+  // `node` knows that each of `from` (nodes) has interest in `subject` (exactly as
+  // subscribed, wildcards included; queue subscriptions appear under their subject), so a
+  // message published on `node` is routed to them. Seen in /routez?subs=1.
+  async waitForInterest(node, subject, from, { timeout = SLOW_WAIT_MS } = {}) {
+    const ids = await Promise.all(from.map(async (n) => (await n.http('/varz')).server_id));
+    await waitFor(async () => {
+      const routez = await node.http('/routez?subs=1');
+      return ids.every((id) => routez.routes.some((r) => r.remote_id === id && (r.subscriptions_list ?? []).includes(subject)));
+    }, { timeout, what: `${node.name} to learn the interest of ${from.map((n) => n.name).join(', ')} in '${subject}'` });
+  }
+
+  // Every running node's /varz lists every running node's client URL in connect_urls.
+  async waitForConnectUrls({ timeout = SLOW_WAIT_MS } = {}) {
+    const up = this.nodes.filter((n) => n.running);
+    const want = up.map((n) => `127.0.0.1:${n.clientPort}`);
+    await waitFor(async () => {
+      for (const n of up) {
+        const urls = (await n.http('/varz')).connect_urls ?? [];
+        if (!want.every((u) => urls.includes(u))) return false;
+      }
+      return true;
+    }, { timeout, what: `connect_urls of every node to list ${want.join(', ')}` });
+  }
+}
+
+// Starts n nodes (node-a, node-b, ...) in the scope and waits for the full mesh.
+export async function startCluster(scope, n = 3, { clusterName = 'pylon-js', args } = {}) {
+  const ports = await freePorts(3 * n);
+  const nodes = [];
+  for (let i = 0; i < n; i++) {
+    nodes.push(scope.adopt(new ServerProcess({
+      name: `node-${String.fromCharCode(97 + i)}`,
+      dir: scope.dir,
+      clientPort: ports[3 * i],
+      httpPort: ports[3 * i + 1],
+      clusterPort: ports[3 * i + 2],
+      clusterName,
+      args,
+    })));
+  }
+  for (const node of nodes) node.routes = nodes.filter((o) => o !== node).map((o) => o.routeUrl);
+  await Promise.all(nodes.map((node) => node.start()));
+  const cluster = new Cluster(nodes);
+  await cluster.waitForMesh();
+  return cluster;
+}

@@ -1,0 +1,103 @@
+// Publish/subscribe as a JS user does it: plain subjects, '*' and '>' wildcards, order,
+// auto-unsubscribe, unsubscribe, no echo.
+import assert from 'node:assert/strict';
+import { StringCodec } from 'nats';
+import { Collector, serverTest } from '../lib/harness.mjs';
+
+const sc = StringCodec();
+const text = (m) => ({ subject: m.subject, data: sc.decode(m.data) });
+
+serverTest('pubsub: a subscriber on another connection gets each message, in order', async (s) => {
+  const server = await s.startServer();
+  const sub = await s.connect(server);
+  const pub = await s.connect(server);
+  const got = new Collector(sub.subscribe('orders.created'), { decode: text });
+  await sub.flush(); // the SUB is registered before anything is published
+
+  const n = 1000;
+  for (let i = 0; i < n; i++) pub.publish('orders.created', sc.encode(`order ${i}`));
+  await pub.flush();
+  const msgs = await got.untilCount(n);
+  assert.deepEqual(msgs.map((m) => m.data), Array.from({ length: n }, (_, i) => `order ${i}`));
+  assert.ok(msgs.every((m) => m.subject === 'orders.created'));
+});
+
+serverTest("pubsub: '*' matches exactly one token, '>' one or more", async (s) => {
+  const server = await s.startServer();
+  const sub = await s.connect(server);
+  const pub = await s.connect(server);
+  const star = new Collector(sub.subscribe('sensor.*.temp'), { decode: text });
+  const tail = new Collector(sub.subscribe('sensor.>'), { decode: text });
+  const mid = new Collector(sub.subscribe('*.kitchen.*'), { decode: text });
+  await sub.flush();
+
+  const subjects = ['sensor.kitchen.temp', 'sensor.hall.temp', 'sensor.kitchen', 'sensor.kitchen.temp.max',
+    'sensor', 'other.kitchen.temp', 'sensor.kitchen.humidity'];
+  for (const subj of subjects) pub.publish(subj, sc.encode(subj));
+  // A last message every subscription matches marks the end of the stream.
+  pub.publish('sensor.end.temp', sc.encode('end'));
+  await pub.flush();
+
+  // The end marker matches '*' and '>' but not '*.kitchen.*'; once it arrived, everything
+  // published before it has been delivered to this connection (one connection, in order).
+  await star.untilCount(3);
+  await tail.untilCount(6);
+  await sub.flush();
+  assert.deepEqual(star.messages.map((m) => m.subject), ['sensor.kitchen.temp', 'sensor.hall.temp', 'sensor.end.temp']);
+  assert.deepEqual(tail.messages.map((m) => m.subject), ['sensor.kitchen.temp', 'sensor.hall.temp', 'sensor.kitchen',
+    'sensor.kitchen.temp.max', 'sensor.kitchen.humidity', 'sensor.end.temp']);
+  assert.deepEqual(mid.messages.map((m) => m.subject), ['sensor.kitchen.temp', 'other.kitchen.temp', 'sensor.kitchen.humidity']);
+});
+
+serverTest('pubsub: a subscription with max ends after that many messages', async (s) => {
+  const server = await s.startServer();
+  const nc = await s.connect(server);
+  const sub = nc.subscribe('limited', { max: 3 });
+  const got = new Collector(sub, { decode: text });
+  for (let i = 0; i < 10; i++) nc.publish('limited', sc.encode(String(i)));
+  await got.done; // the iterator ends when the subscription auto-unsubscribes
+  assert.deepEqual(got.messages.map((m) => m.data), ['0', '1', '2']);
+  assert.ok(sub.isClosed());
+  // The server dropped the interest too.
+  await nc.flush();
+  const subsz = await server.http('/subsz?subs=1');
+  assert.ok(!(subsz.subscriptions_list ?? []).some((x) => x.subject === 'limited'), 'no subscription on "limited" left');
+});
+
+serverTest('pubsub: after unsubscribe() nothing more is delivered', async (s) => {
+  const server = await s.startServer();
+  const nc = await s.connect(server);
+  const pub = await s.connect(server);
+  const sub = nc.subscribe('news');
+  const got = new Collector(sub, { decode: text });
+  await nc.flush();
+  pub.publish('news', sc.encode('before'));
+  await got.untilCount(1);
+  sub.unsubscribe();
+  await nc.flush();
+  const witness = new Collector(nc.subscribe('news'), { decode: text }); // a second sub still gets it
+  await nc.flush();
+  pub.publish('news', sc.encode('after'));
+  await witness.untilCount(1);
+  assert.deepEqual(got.messages.map((m) => m.data), ['before']);
+  assert.equal(witness.messages[0].data, 'after');
+});
+
+serverTest('pubsub: noEcho keeps a connection from getting its own messages', async (s) => {
+  const server = await s.startServer();
+  const quiet = await s.connect(server, { noEcho: true });
+  const other = await s.connect(server);
+  const own = new Collector(quiet.subscribe('chat'), { decode: text });
+  const theirs = new Collector(other.subscribe('chat'), { decode: text });
+  await quiet.flush();
+  await other.flush();
+  quiet.publish('chat', sc.encode('from quiet'));
+  other.publish('chat', sc.encode('from other'));
+  await quiet.flush();
+  await other.flush();
+  await theirs.untilCount(2);
+  await own.untilCount(1);
+  await quiet.flush(); // anything else routed to it would precede this PONG
+  assert.deepEqual(own.messages.map((m) => m.data), ['from other']);
+  assert.deepEqual(theirs.messages.map((m) => m.data).sort(), ['from other', 'from quiet']);
+});
