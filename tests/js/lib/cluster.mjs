@@ -5,8 +5,31 @@ import { freePorts, ServerProcess } from './server.mjs';
 import { SLOW_WAIT_MS, waitFor } from './wait.mjs';
 
 export class Cluster {
-  constructor(nodes) {
+  constructor(scope, nodes, { clusterName, args }) {
+    this.scope = scope;
     this.nodes = nodes;
+    this.clusterName = clusterName;
+    this.args = args;
+  }
+
+  // A node joining later with a route to just `routesTo` (the others learn it by gossip).
+  // Started, and the full mesh awaited.
+  async addNode(routesTo) {
+    const [clientPort, httpPort, clusterPort] = await freePorts(3);
+    const node = this.scope.adopt(new ServerProcess({
+      name: nodeName(this.nodes.length),
+      dir: this.scope.dir,
+      clientPort,
+      httpPort,
+      clusterPort,
+      clusterName: this.clusterName,
+      routes: routesTo.map((n) => n.routeUrl),
+      args: this.args,
+    }));
+    this.nodes.push(node);
+    await node.start();
+    await this.waitForMesh();
+    return node;
   }
 
   // Every running node has a route to every other running node (by server id).
@@ -49,13 +72,15 @@ export class Cluster {
   }
 }
 
+const nodeName = (i) => `node-${String.fromCharCode(97 + i)}`;
+
 // Starts n nodes (node-a, node-b, ...) in the scope and waits for the full mesh.
 export async function startCluster(scope, n = 3, { clusterName = 'pylon-js', args } = {}) {
   const ports = await freePorts(3 * n);
   const nodes = [];
   for (let i = 0; i < n; i++) {
     nodes.push(scope.adopt(new ServerProcess({
-      name: `node-${String.fromCharCode(97 + i)}`,
+      name: nodeName(i),
       dir: scope.dir,
       clientPort: ports[3 * i],
       httpPort: ports[3 * i + 1],
@@ -66,7 +91,7 @@ export async function startCluster(scope, n = 3, { clusterName = 'pylon-js', arg
   }
   for (const node of nodes) node.routes = nodes.filter((o) => o !== node).map((o) => o.routeUrl);
   await Promise.all(nodes.map((node) => node.start()));
-  const cluster = new Cluster(nodes);
+  const cluster = new Cluster(scope, nodes, { clusterName, args });
   await cluster.waitForMesh();
   return cluster;
 }

@@ -2,5 +2,5 @@
 export { serverKind, serverBinary, isReference, freePorts, ServerProcess } from './server.mjs';
 export { serverTest, Scope, StatusLog } from './scope.mjs';
 export { Cluster, startCluster } from './cluster.mjs';
-export { waitFor, within, Collector, MSG_WAIT_MS, SLOW_WAIT_MS } from './wait.mjs';
+export { waitFor, within, collect, Collector, MSG_WAIT_MS, SLOW_WAIT_MS } from './wait.mjs';
 export { RawConn, rawConnect } from './raw.mjs';

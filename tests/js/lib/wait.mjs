@@ -39,26 +39,33 @@ export async function within(promise, timeout, what) {
   }
 }
 
-// Collects what a subscription receives (through the client's async iterator, as a JS user
-// reads messages) so a test can wait for a count and then look at every message.
+// Subscribes and collects what the subscription receives. It uses a callback, which the
+// client calls synchronously in wire order, so "the marker arrived on one subscription"
+// implies "everything sent before it to this connection arrived on the others" (an async
+// iterator per subscription would be drained in interleaved microtasks instead).
+// opts: decode (message -> stored value), and the client's SubOpts (queue, max).
+export function collect(nc, subject, { decode = (m) => m, ...subOpts } = {}) {
+  return new Collector(nc, subject, decode, subOpts);
+}
+
 export class Collector {
-  constructor(sub, { decode = (m) => m } = {}) {
-    this.sub = sub;
+  constructor(nc, subject, decode, subOpts) {
     this.messages = [];
     this.error = undefined;
+    this.closed = false;
     this.waiters = new Set();
-    this.done = (async () => {
-      try {
-        for await (const m of sub) {
-          this.messages.push(decode(m));
-          this.wake();
-        }
-      } catch (e) {
-        this.error = e;
-      }
+    this.sub = nc.subscribe(subject, {
+      ...subOpts,
+      callback: (err, m) => {
+        if (err) this.error = err; // e.g. a permissions violation; the client closes the sub
+        else this.messages.push(decode(m));
+        this.wake();
+      },
+    });
+    this.done = this.sub.closed.then(() => {
       this.closed = true;
       this.wake();
-    })();
+    });
   }
 
   wake() {

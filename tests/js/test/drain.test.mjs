@@ -2,7 +2,7 @@
 // takes nothing new, and then closes.
 import assert from 'node:assert/strict';
 import { ErrorCode, StringCodec } from 'nats';
-import { Collector, serverTest, waitFor } from '../lib/harness.mjs';
+import { collect, serverTest, waitFor } from '../lib/harness.mjs';
 
 const sc = StringCodec();
 
@@ -48,16 +48,16 @@ serverTest('drain: a drained subscription stops, the connection stays open', asy
   const server = await s.startServer();
   const nc = await s.connect(server);
   const pub = await s.connect(server);
-  const sub = nc.subscribe('feed');
-  const got = new Collector(sub);
-  const other = new Collector(nc.subscribe('feed'));
+  const got = collect(nc, 'feed');
+  const sub = got.sub;
+  const other = collect(nc, 'feed');
   await nc.flush();
   for (let i = 0; i < 100; i++) pub.publish('feed', sc.encode(String(i)));
   await pub.flush();
   await got.untilCount(1);
 
   await sub.drain();
-  await got.done; // the iterator ends once the drained subscription is closed
+  await got.done; // the subscription is closed once drained
   assert.ok(sub.isClosed());
   const before = got.count;
   assert.equal(before, 100, 'messages published before the drain were all delivered');

@@ -2,14 +2,14 @@
 // plain message next to a message with headers.
 import assert from 'node:assert/strict';
 import { headers, StringCodec } from 'nats';
-import { Collector, serverTest } from '../lib/harness.mjs';
+import { collect, serverTest } from '../lib/harness.mjs';
 
 const sc = StringCodec();
 
 serverTest('headers: keys, repeated values and the payload arrive as sent', async (s) => {
   const server = await s.startServer();
   const sub = await s.connect(server);
-  const got = new Collector(sub.subscribe('with.headers'));
+  const got = collect(sub, 'with.headers');
   await sub.flush();
   const pub = await s.connect(server);
 
@@ -44,7 +44,7 @@ serverTest('headers: keys, repeated values and the payload arrive as sent', asyn
 serverTest('headers: a large header block and payload arrive intact', async (s) => {
   const server = await s.startServer();
   const sub = await s.connect(server);
-  const got = new Collector(sub.subscribe('big.headers'));
+  const got = collect(sub, 'big.headers');
   await sub.flush();
   const pub = await s.connect(server);
   const h = headers();

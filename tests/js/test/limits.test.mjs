@@ -2,7 +2,7 @@
 // server itself refuses an oversize PUB with -ERR 'Maximum Payload Violation'.
 import assert from 'node:assert/strict';
 import { ErrorCode, headers } from 'nats';
-import { Collector, rawConnect, serverTest } from '../lib/harness.mjs';
+import { collect, rawConnect, serverTest } from '../lib/harness.mjs';
 
 const LIMIT = 1024;
 
@@ -10,7 +10,7 @@ serverTest('limits: a message of max_payload bytes goes through, one more is ref
   const server = await s.startServer({ config: `max_payload: ${LIMIT}\n` });
   const nc = await s.connect(server);
   assert.equal(nc.info.max_payload, LIMIT, 'the server advertises its max_payload in INFO');
-  const got = new Collector(nc.subscribe('sized'));
+  const got = collect(nc, 'sized');
   await nc.flush();
 
   nc.publish('sized', new Uint8Array(LIMIT).fill(7));
@@ -37,7 +37,7 @@ serverTest('limits: the default max_payload (1 MiB) message round-trips', async 
   const server = await s.startServer();
   const nc = await s.connect(server);
   assert.equal(nc.info.max_payload, 1024 * 1024);
-  const got = new Collector(nc.subscribe('mib'));
+  const got = collect(nc, 'mib');
   await nc.flush();
   const payload = new Uint8Array(nc.info.max_payload).map((_, i) => (i * 31) % 256);
   nc.publish('mib', payload);
@@ -48,7 +48,7 @@ serverTest('limits: the default max_payload (1 MiB) message round-trips', async 
 serverTest("limits: a raw PUB over max_payload gets -ERR 'Maximum Payload Violation' and is closed", async (s) => {
   const server = await s.startServer({ config: `max_payload: ${LIMIT}\n` });
   const watcher = await s.connect(server);
-  const got = new Collector(watcher.subscribe('oversize'));
+  const got = collect(watcher, 'oversize');
   await watcher.flush();
 
   // The JS client will not send this, so a raw connection does.

@@ -2,7 +2,7 @@
 // asynchronous error (a 'Permissions Violation' -ERR), and the connection stays up.
 import assert from 'node:assert/strict';
 import { ErrorCode, Events, StringCodec } from 'nats';
-import { Collector, serverTest } from '../lib/harness.mjs';
+import { collect, serverTest } from '../lib/harness.mjs';
 
 const sc = StringCodec();
 const CONFIG = `
@@ -20,7 +20,7 @@ authorization {
 serverTest('permissions: a denied publish is an async error and is not delivered', async (s) => {
   const server = await s.startServer({ config: CONFIG });
   const admin = await s.connect(server, { user: 'admin', pass: 'pw' });
-  const watch = new Collector(admin.subscribe('>'));
+  const watch = collect(admin, '>');
   await admin.flush();
   const nc = await s.connect(server, { user: 'limited', pass: 'pw', expectErrors: true });
   const status = s.statusOf(nc);
@@ -53,22 +53,28 @@ serverTest('permissions: a denied subscription ends with a permissions error', a
   const nc = await s.connect(server, { user: 'limited', pass: 'pw', expectErrors: true });
   const status = s.statusOf(nc);
 
-  const denied = new Collector(nc.subscribe('private.stuff'));
-  await denied.done; // the iterator ends with the server's error
-  assert.ok(denied.error, 'the subscription iterator throws');
+  const denied = collect(nc, 'private.stuff');
+  await denied.done; // the callback gets the server's error, then the client closes the sub
+  assert.ok(denied.error, 'the subscription callback got an error');
   assert.equal(denied.error.code, ErrorCode.PermissionsViolation);
   assert.match(denied.error.message, /Permissions Violation for Subscription to "private\.stuff"/);
   const event = await status.next(Events.Error, { what: 'the subscription permissions violation' });
   assert.deepEqual(event.permissionContext, { operation: 'subscription', subject: 'private.stuff', queue: undefined });
 
+  // Read with an async iterator, the same error ends the loop.
+  const iterated = nc.subscribe('private.iterated');
+  await assert.rejects((async () => {
+    for await (const m of iterated) assert.fail(`no message expected, got one on ${m.subject}`);
+  })(), (e) => e.code === ErrorCode.PermissionsViolation && /Subscription to "private\.iterated"/.test(e.message));
+
   // A queue subscription names its queue group in the error.
-  const deniedQueue = new Collector(nc.subscribe('public.secret', { queue: 'workers' }));
+  const deniedQueue = collect(nc, 'public.secret', { queue: 'workers' });
   await deniedQueue.done;
   assert.equal(deniedQueue.error?.code, ErrorCode.PermissionsViolation);
   assert.match(deniedQueue.error.message, /Permissions Violation for Subscription to "public\.secret" using queue "workers"/);
 
   // Allowed subscriptions on the same connection work.
-  const ok = new Collector(nc.subscribe('public.news'));
+  const ok = collect(nc, 'public.news');
   await nc.flush();
   const admin = await s.connect(server, { user: 'admin', pass: 'pw' });
   admin.publish('public.news', sc.encode('hello'));

@@ -2,7 +2,7 @@
 // auto-unsubscribe, unsubscribe, no echo.
 import assert from 'node:assert/strict';
 import { StringCodec } from 'nats';
-import { Collector, serverTest } from '../lib/harness.mjs';
+import { collect, serverTest } from '../lib/harness.mjs';
 
 const sc = StringCodec();
 const text = (m) => ({ subject: m.subject, data: sc.decode(m.data) });
@@ -11,7 +11,7 @@ serverTest('pubsub: a subscriber on another connection gets each message, in ord
   const server = await s.startServer();
   const sub = await s.connect(server);
   const pub = await s.connect(server);
-  const got = new Collector(sub.subscribe('orders.created'), { decode: text });
+  const got = collect(sub, 'orders.created', { decode: text });
   await sub.flush(); // the SUB is registered before anything is published
 
   const n = 1000;
@@ -26,9 +26,9 @@ serverTest("pubsub: '*' matches exactly one token, '>' one or more", async (s) =
   const server = await s.startServer();
   const sub = await s.connect(server);
   const pub = await s.connect(server);
-  const star = new Collector(sub.subscribe('sensor.*.temp'), { decode: text });
-  const tail = new Collector(sub.subscribe('sensor.>'), { decode: text });
-  const mid = new Collector(sub.subscribe('*.kitchen.*'), { decode: text });
+  const star = collect(sub, 'sensor.*.temp', { decode: text });
+  const tail = collect(sub, 'sensor.>', { decode: text });
+  const mid = collect(sub, '*.kitchen.*', { decode: text });
   await sub.flush();
 
   const subjects = ['sensor.kitchen.temp', 'sensor.hall.temp', 'sensor.kitchen', 'sensor.kitchen.temp.max',
@@ -53,10 +53,10 @@ serverTest('pubsub: a subscription with max ends after that many messages', asyn
   const server = await s.startServer();
   const nc = await s.connect(server);
   const sub = nc.subscribe('limited', { max: 3 });
-  const got = new Collector(sub, { decode: text });
   for (let i = 0; i < 10; i++) nc.publish('limited', sc.encode(String(i)));
-  await got.done; // the iterator ends when the subscription auto-unsubscribes
-  assert.deepEqual(got.messages.map((m) => m.data), ['0', '1', '2']);
+  const got = [];
+  for await (const m of sub) got.push(sc.decode(m.data)); // ends when the sub auto-unsubscribes
+  assert.deepEqual(got, ['0', '1', '2']);
   assert.ok(sub.isClosed());
   // The server dropped the interest too.
   await nc.flush();
@@ -68,14 +68,14 @@ serverTest('pubsub: after unsubscribe() nothing more is delivered', async (s) =>
   const server = await s.startServer();
   const nc = await s.connect(server);
   const pub = await s.connect(server);
-  const sub = nc.subscribe('news');
-  const got = new Collector(sub, { decode: text });
+  const got = collect(nc, 'news', { decode: text });
+  const sub = got.sub;
   await nc.flush();
   pub.publish('news', sc.encode('before'));
   await got.untilCount(1);
   sub.unsubscribe();
   await nc.flush();
-  const witness = new Collector(nc.subscribe('news'), { decode: text }); // a second sub still gets it
+  const witness = collect(nc, 'news', { decode: text }); // a second sub still gets it
   await nc.flush();
   pub.publish('news', sc.encode('after'));
   await witness.untilCount(1);
@@ -87,8 +87,8 @@ serverTest('pubsub: noEcho keeps a connection from getting its own messages', as
   const server = await s.startServer();
   const quiet = await s.connect(server, { noEcho: true });
   const other = await s.connect(server);
-  const own = new Collector(quiet.subscribe('chat'), { decode: text });
-  const theirs = new Collector(other.subscribe('chat'), { decode: text });
+  const own = collect(quiet, 'chat', { decode: text });
+  const theirs = collect(other, 'chat', { decode: text });
   await quiet.flush();
   await other.flush();
   quiet.publish('chat', sc.encode('from quiet'));

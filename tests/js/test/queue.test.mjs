@@ -2,7 +2,7 @@
 // plain subscribers and other groups each get their own copy.
 import assert from 'node:assert/strict';
 import { StringCodec } from 'nats';
-import { Collector, serverTest, waitFor } from '../lib/harness.mjs';
+import { collect, serverTest, waitFor } from '../lib/harness.mjs';
 
 const sc = StringCodec();
 const data = (m) => sc.decode(m.data);
@@ -12,12 +12,12 @@ serverTest('queue: each message reaches one member of the group, every member wo
   const members = [];
   for (let i = 0; i < 3; i++) {
     const nc = await s.connect(server, { name: `worker-${i}` });
-    members.push({ nc, got: new Collector(nc.subscribe('jobs', { queue: 'workers' }), { decode: data }) });
+    members.push({ nc, got: collect(nc, 'jobs', { queue: 'workers', decode: data }) });
     await nc.flush();
   }
   const watcher = await s.connect(server);
-  const all = new Collector(watcher.subscribe('jobs'), { decode: data });
-  const audit = new Collector(watcher.subscribe('jobs', { queue: 'auditors' }), { decode: data });
+  const all = collect(watcher, 'jobs', { decode: data });
+  const audit = collect(watcher, 'jobs', { queue: 'auditors', decode: data });
   await watcher.flush();
 
   const pub = await s.connect(server);
@@ -44,9 +44,9 @@ serverTest('queue: when a member leaves, the others get all of the following mes
   const server = await s.startServer();
   const a = await s.connect(server);
   const b = await s.connect(server);
-  const subA = a.subscribe('tasks', { queue: 'q' });
-  const gotA = new Collector(subA, { decode: data });
-  const gotB = new Collector(b.subscribe('tasks', { queue: 'q' }), { decode: data });
+  const gotA = collect(a, 'tasks', { queue: 'q', decode: data });
+  const subA = gotA.sub;
+  const gotB = collect(b, 'tasks', { queue: 'q', decode: data });
   await a.flush();
   await b.flush();
   subA.unsubscribe();
