@@ -21,6 +21,13 @@ const usage = `usage: node tests/js/run.mjs [--server pylon|nats-server] [--deps
   $PYLON_NATS_SERVER_BIN (default /usr/sbin/nats-server). PYLON_TEST_TRACE=1 starts the
   servers with -D -V.`;
 
+// lib/deps.mjs needs module.register(), which came in Node 20.6.
+const [major, minor] = process.versions.node.split('.').map(Number);
+if (major < 20 || (major === 20 && minor < 6)) {
+  console.error(`node ${process.versions.node} is too old for this suite: it needs 20.6 or newer`);
+  process.exit(1);
+}
+
 let server = process.env.PYLON_TEST_SERVER || 'pylon';
 let deps = process.env.PYLON_JS_DEPS || join(repo, 'build', 'js');
 const filters = [];

@@ -32,6 +32,26 @@ export class Cluster {
     return node;
   }
 
+  // The node whose client listener is `hostPort` ('127.0.0.1:4222', as nc.getServer() says).
+  nodeAt(hostPort) {
+    const node = this.nodes.find((n) => `127.0.0.1:${n.clientPort}` === hostPort);
+    if (!node) throw new Error(`no node of this cluster listens on ${hostPort}`);
+    return node;
+  }
+
+  // A message published on `pubNode` now reaches the subscription on `subject` held on
+  // `subNode`: locally registered (/subsz) or, across nodes, known through the route.
+  async waitForSubscriber(pubNode, subNode, subject, { timeout = SLOW_WAIT_MS } = {}) {
+    if (pubNode === subNode) {
+      await waitFor(async () => {
+        const subsz = await subNode.http('/subsz?subs=1');
+        return (subsz.subscriptions_list ?? []).some((x) => x.subject === subject);
+      }, { timeout, what: `${subNode.name} to hold a subscription on '${subject}'` });
+    } else {
+      await this.waitForInterest(pubNode, subject, [subNode], { timeout });
+    }
+  }
+
   // Every running node has a route to every other running node (by server id).
   async waitForMesh({ timeout = SLOW_WAIT_MS } = {}) {
     const up = this.nodes.filter((n) => n.running);
