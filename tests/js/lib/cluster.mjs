@@ -95,7 +95,8 @@ export class Cluster {
 const nodeName = (i) => `node-${String.fromCharCode(97 + i)}`;
 
 // Starts n nodes (node-a, node-b, ...) in the scope and waits for the full mesh.
-export async function startCluster(scope, n = 3, { clusterName = 'pylon-js', args } = {}) {
+// opts: clusterName, args (extra flags), config (text of every node's config file).
+export async function startCluster(scope, n = 3, { clusterName = 'pylon-js', args, config } = {}) {
   const ports = await freePorts(3 * n);
   const nodes = [];
   for (let i = 0; i < n; i++) {
@@ -107,6 +108,7 @@ export async function startCluster(scope, n = 3, { clusterName = 'pylon-js', arg
       clusterPort: ports[3 * i + 2],
       clusterName,
       args,
+      config,
     })));
   }
   for (const node of nodes) node.routes = nodes.filter((o) => o !== node).map((o) => o.routeUrl);

@@ -88,8 +88,11 @@ export class ServerProcess {
     this.unexpectedExit = undefined; // set when a process ended that no one stopped
     this.incarnations = 0;
     if (opts.config !== undefined) {
+      // With a config file the name goes into it, not on the command line: nats-server
+      // refuses a reload (SIGHUP) when a flag set server_name ("config reload not
+      // supported for ServerName").
       this.configPath = join(this.dir, `${this.name}.conf`);
-      writeFileSync(this.configPath, opts.config);
+      writeFileSync(this.configPath, `server_name: "${this.name}"\n${opts.config}`);
     }
   }
 
@@ -106,8 +109,9 @@ export class ServerProcess {
   }
 
   args() {
-    const a = ['-a', '127.0.0.1', '-p', String(this.clientPort), '-m', String(this.httpPort), '-n', this.name];
+    const a = ['-a', '127.0.0.1', '-p', String(this.clientPort), '-m', String(this.httpPort)];
     if (this.configPath) a.push('-c', this.configPath);
+    else a.push('-n', this.name);
     if (this.clusterPort) {
       a.push('--cluster', this.routeUrl, '--cluster_name', this.clusterName ?? 'pylon-js');
       if (this.routes.length) a.push('--routes', this.routes.join(','));
@@ -177,6 +181,19 @@ export class ServerProcess {
     this.stopping = true;
     child.kill('SIGKILL');
     await this.exited;
+  }
+
+  // Replaces the config file's text (the server name stays first), e.g. before a reload.
+  writeConfig(text) {
+    writeFileSync(this.configPath, `server_name: "${this.name}"\n${text}`);
+  }
+
+  // Sends a signal by PID (SIGHUP: reload, SIGUSR2: lame duck mode). With expectExit the
+  // process ending afterwards is not an error.
+  signal(sig, { expectExit = false } = {}) {
+    if (!this.child) throw new Error(`${this.name} is not running`);
+    if (expectExit) this.stopping = true;
+    this.child.kill(sig);
   }
 
   // GET on the monitoring port; the parsed JSON body (or the Response when raw).

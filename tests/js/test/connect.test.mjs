@@ -1,8 +1,8 @@
 // Connecting, the server's INFO as the JS client sees it, flush and rtt.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { ErrorCode } from 'nats';
-import { freePorts, serverTest } from '../lib/harness.mjs';
+import { DebugEvents, ErrorCode, Events } from 'nats';
+import { freePorts, serverTest, waitFor } from '../lib/harness.mjs';
 
 // The installed client's version, which it sends in CONNECT.
 const natsVersion = JSON.parse(readFileSync(new URL(import.meta.resolve('nats/package.json')), 'utf8')).version;
@@ -69,4 +69,25 @@ serverTest('connect: close() ends the connection and closed() resolves without e
   assert.equal(await closed, undefined);
   assert.ok(nc.isClosed());
   assert.throws(() => nc.publish('after.close', 'x'), (e) => e.code === ErrorCode.ConnectionClosed);
+});
+
+serverTest('connect: verbose and pedantic connections work (+OK after each operation)', async (s) => {
+  const server = await s.startServer();
+  const nc = await s.connect(server, { verbose: true, pedantic: true });
+  const sub = nc.subscribe('verbose.echo', { max: 1 });
+  nc.publish('verbose.echo', 'hello');
+  for await (const m of sub) assert.equal(new TextDecoder().decode(m.data), 'hello');
+  assert.equal(sub.getReceived(), 1);
+  await nc.flush();
+});
+
+serverTest("connect: the client's keepalive PINGs are answered", async (s) => {
+  const server = await s.startServer();
+  // A PING every 50 ms, and the connection counts as stale after 2 unanswered.
+  const nc = await s.connect(server, { pingInterval: 50, maxPingOut: 2 });
+  const status = s.statusOf(nc);
+  await waitFor(() => status.ofType(DebugEvents.PingTimer).length >= 10, { what: '10 keepalive PINGs' });
+  assert.equal(status.ofType(DebugEvents.StaleConnection).length, 0, 'never stale');
+  assert.equal(status.ofType(Events.Disconnect).length, 0);
+  assert.ok(!nc.isClosed());
 });

@@ -119,3 +119,24 @@ serverTest('failover: with every node down, the client closes after its reconnec
   assert.equal(status.ofType(Events.Reconnect).length, 0, 'and never got back');
   assert.throws(() => nc.publish('into.the.void', sc.encode('x')), (e) => e.code === ErrorCode.ConnectionClosed);
 });
+
+serverTest('failover: a node in lame duck mode sends its clients to the other nodes', async (s) => {
+  const cluster = await startCluster(s, 3, { config: 'lame_duck_grace_period: "500ms"\nlame_duck_duration: "30s"\n' });
+  const [a, b, c] = cluster.nodes;
+  const nc = await s.connect(a, FAILOVER);
+  const status = s.statusOf(nc);
+  const got = collect(nc, 'ldm.move', { decode: data });
+  await nc.flush();
+  const pub = await s.connect(c);
+  await cluster.waitForSubscriber(c, a, 'ldm.move');
+  await flowsThrough(pub, got, 'ldm.move', ['before']);
+
+  a.signal('SIGUSR2', { expectExit: true });
+  await status.next(Events.LDM, { what: 'the lame duck INFO from node-a' });
+  await status.next(Events.Reconnect, { timeout: SLOW_WAIT_MS, what: 'the client to move to another node' });
+  const now = cluster.nodeAt(nc.getServer());
+  assert.ok(now === b || now === c, `moved to ${now.name}`);
+  await cluster.waitForSubscriber(c, now, 'ldm.move');
+  await flowsThrough(pub, got, 'ldm.move', ['after-1', 'after-2']);
+  await within(a.exited, SLOW_WAIT_MS, 'node-a to exit after lame duck mode');
+});
