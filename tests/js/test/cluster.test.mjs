@@ -1,7 +1,7 @@
 // A 3-node cluster seen from the JS client: messages and queue groups across nodes, and
 // the cluster's client URLs (connect_urls) growing and shrinking the client's server list.
 import assert from 'node:assert/strict';
-import { Events, StringCodec } from 'nats';
+import { Events, headers, StringCodec } from 'nats';
 import { collect, serverTest, SLOW_WAIT_MS, startCluster, waitFor } from '../lib/harness.mjs';
 
 const sc = StringCodec();
@@ -131,4 +131,48 @@ serverTest('cluster: the client learns a node that joins later from connect_urls
   });
   await waitFor(() => pool().length === 2, { what: 'the server list to shrink back to two' });
   assert.deepEqual(pool(), [hostPort(a), hostPort(b)].sort());
+});
+
+serverTest('cluster: headers and a 1 MiB payload cross the routes intact', async (s) => {
+  const cluster = await startCluster(s, 3);
+  const [a, b] = cluster.nodes;
+  const sub = await s.connect(b);
+  const got = collect(sub, 'across.>');
+  await sub.flush();
+  await cluster.waitForInterest(a, 'across.>', [b]);
+  const pub = await s.connect(a);
+  const h = headers();
+  h.set('X-Trace', 'node-a');
+  h.append('X-Trace', 'route');
+  const big = new Uint8Array(pub.info.max_payload - 200).map((_, i) => (i * 7) % 256);
+  pub.publish('across.headers', sc.encode('with headers'), { headers: h });
+  pub.publish('across.big', big);
+  pub.publish('across.both', big.subarray(0, 1000), { headers: h });
+  await pub.flush();
+  const [first, second, third] = await got.untilCount(3);
+  assert.equal(sc.decode(first.data), 'with headers');
+  assert.deepEqual(first.headers.values('X-Trace'), ['node-a', 'route']);
+  // Compared as Buffers: the client hands out Uint8Array or Buffer views, by how it parsed.
+  assert.ok(Buffer.from(second.data).equals(Buffer.from(big)), 'the 1 MiB payload is intact');
+  assert.equal(second.headers, undefined);
+  assert.ok(Buffer.from(third.data).equals(Buffer.from(big.subarray(0, 1000))), 'the payload next to headers is intact');
+  assert.deepEqual(third.headers.values('X-Trace'), ['node-a', 'route']);
+});
+
+serverTest('cluster: a remote subscription that reached its max stops getting messages, and its interest goes away', async (s) => {
+  const cluster = await startCluster(s, 3);
+  const [a, b] = cluster.nodes;
+  const sub = await s.connect(b);
+  const got = collect(sub, 'limited.remote', { max: 3, decode: data });
+  await sub.flush();
+  await cluster.waitForInterest(a, 'limited.remote', [b]);
+  const pub = await s.connect(a);
+  for (let i = 0; i < 10; i++) pub.publish('limited.remote', sc.encode(String(i)));
+  await pub.flush();
+  await got.done;
+  assert.deepEqual(got.messages, ['0', '1', '2']);
+  await waitFor(async () => {
+    const routez = await a.http('/routez?subs=1');
+    return !routez.routes.some((r) => (r.subscriptions_list ?? []).includes('limited.remote'));
+  }, { timeout: SLOW_WAIT_MS, what: "node-a to drop node-b's interest in 'limited.remote'" });
 });

@@ -94,3 +94,16 @@ serverTest('permissions: request/reply within the allowed subjects works', async
   const reply = await nc.request('allowed.svc', sc.encode('?'), { timeout: 5_000 });
   assert.equal(sc.decode(reply.data), 'served');
 });
+
+serverTest('permissions: a wildcard subscription does not deliver the subjects its deny list names', async (s) => {
+  const server = await s.startServer({ config: CONFIG });
+  const nc = await s.connect(server, { user: 'limited', pass: 'pw' });
+  const got = collect(nc, 'public.>');
+  await nc.flush();
+  const admin = await s.connect(server, { user: 'admin', pass: 'pw' });
+  for (const subject of ['public.a', 'public.secret', 'public.b']) admin.publish(subject, sc.encode(subject));
+  await admin.flush();
+  await got.untilCount(2);
+  await nc.flush();
+  assert.deepEqual(got.messages.map((m) => m.subject), ['public.a', 'public.b']);
+});
