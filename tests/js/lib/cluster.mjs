@@ -95,12 +95,14 @@ export class Cluster {
 const nodeName = (i) => `node-${String.fromCharCode(97 + i)}`;
 
 // Starts n nodes (node-a, node-b, ...) in the scope and waits for the full mesh.
-// opts: clusterName, args (extra flags), config (text of every node's config file).
-export async function startCluster(scope, n = 3, { clusterName = 'pylon-js', args, config } = {}) {
+// opts: clusterName, args (extra flags), config (text of every node's config file),
+// binaries (per node; default: the server under test for all).
+export async function startCluster(scope, n = 3, { clusterName = 'pylon-js', args, config, binaries = [] } = {}) {
   const ports = await freePorts(3 * n);
   const nodes = [];
   for (let i = 0; i < n; i++) {
     nodes.push(scope.adopt(new ServerProcess({
+      bin: binaries[i],
       name: nodeName(i),
       dir: scope.dir,
       clientPort: ports[3 * i],

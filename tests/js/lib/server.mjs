@@ -70,10 +70,10 @@ for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
 }
 
 export class ServerProcess {
-  // opts: name, dir (for log and config), clientPort, httpPort, clusterPort (0: no cluster),
+  // opts: bin (default: the server under test), name, dir (for log and config), clientPort, httpPort, clusterPort (0: no cluster),
   // routes (route URLs), clusterName, config (text of a config file), args (extra flags).
   constructor(opts) {
-    this.bin = serverBinary();
+    this.bin = opts.bin ?? serverBinary();
     this.name = opts.name;
     this.dir = opts.dir;
     this.clientPort = opts.clientPort;

@@ -2,7 +2,7 @@
 // server itself refuses an oversize PUB with -ERR 'Maximum Payload Violation'.
 import assert from 'node:assert/strict';
 import { ErrorCode, headers } from 'nats';
-import { collect, rawConnect, serverTest } from '../lib/harness.mjs';
+import { collect, rawConnect, serverTest, waitFor } from '../lib/harness.mjs';
 
 const LIMIT = 1024;
 
@@ -60,8 +60,33 @@ serverTest("limits: a raw PUB over max_payload gets -ERR 'Maximum Payload Violat
   assert.equal(await raw.readLine(), "-ERR 'Maximum Payload Violation'");
   await raw.closedByServer();
 
+  // Logged in the reference's words (nats-server: "... - cid:4 - maximum payload exceeded: 1025 vs 1024").
+  const line = await waitFor(() => server.logText().split('\n').find((l) => l.includes('[ERR]') && l.includes('maximum payload')),
+    { what: 'the [ERR] log line of the violation' });
+  assert.match(line, new RegExp(` - maximum payload exceeded: ${LIMIT + 1} vs ${LIMIT}$`));
+
   // Nothing was delivered, and other clients are unaffected.
   watcher.publish('oversize', 'small');
   await got.untilCount(1);
   assert.equal(new TextDecoder().decode(got.messages[0].data), 'small');
+});
+
+serverTest("limits: a subject longer than max_control_line closes the client with 'maximum control line exceeded'", async (s) => {
+  const server = await s.startServer({ config: 'max_control_line: 1024\n' });
+  // A short name: nats-server puts the client's name into its log lines.
+  const nc = await s.connect(server, { expectErrors: true, name: 'mcl' });
+  const closed = nc.closed();
+  nc.publish(`long.${'x'.repeat(1100)}`, 'payload');
+  const err = await closed;
+  // The server sends the -ERR and closes. Should it close with bytes of ours still unread,
+  // its kernel resets the connection and the client may see the reset instead of the -ERR
+  // (nats-server does the same).
+  if (err?.code !== 'ECONNRESET') {
+    assert.equal(err?.code, ErrorCode.ProtocolError, `closed with: ${err}`);
+    assert.equal(err.message, "'maximum control line exceeded'");
+  }
+  const line = await waitFor(() => server.logText().split('\n').find((l) => l.includes('[ERR]') && l.includes('control line')),
+    { what: 'the [ERR] log line of the violation' });
+  assert.match(line, / - maximum control line exceeded: .*max_control_line 1024/);
+  assert.equal(line.split('maximum control line exceeded').length - 1, 1, `said once: ${line}`);
 });

@@ -101,3 +101,39 @@ serverTest('pubsub: noEcho keeps a connection from getting its own messages', as
   assert.deepEqual(own.messages.map((m) => m.data), ['from other']);
   assert.deepEqual(theirs.messages.map((m) => m.data).sort(), ['from other', 'from quiet']);
 });
+
+serverTest('pubsub: unsubscribe(n) after some messages ends the subscription at n in total', async (s) => {
+  const server = await s.startServer();
+  const nc = await s.connect(server);
+  const pub = await s.connect(server);
+  const got = collect(nc, 'counted', { decode: text });
+  await nc.flush();
+  pub.publish('counted', sc.encode('0'));
+  pub.publish('counted', sc.encode('1'));
+  await got.untilCount(2);
+  got.sub.unsubscribe(5);
+  await nc.flush();
+  for (let i = 2; i < 10; i++) pub.publish('counted', sc.encode(String(i)));
+  await pub.flush();
+  await got.done;
+  assert.deepEqual(got.messages.map((m) => m.data), ['0', '1', '2', '3', '4']);
+});
+
+serverTest('pubsub: binary payloads, CRLF inside payloads and UTF-8 subjects arrive byte for byte', async (s) => {
+  const server = await s.startServer();
+  const nc = await s.connect(server);
+  const got = collect(nc, 'bytes.>');
+  await nc.flush();
+  const binary = new Uint8Array(256).map((_, i) => i);
+  const crlf = sc.encode('line one\r\nPUB fake 1\r\nx\r\n\r\n');
+  nc.publish('bytes.binary', binary);
+  nc.publish('bytes.crlf', crlf);
+  nc.publish('bytes.empty');
+  nc.publish('bytes.ñandú.日本', sc.encode('utf-8 subject'));
+  const [b, c, e, u] = await got.untilCount(4);
+  assert.ok(Buffer.from(b.data).equals(Buffer.from(binary)));
+  assert.ok(Buffer.from(c.data).equals(Buffer.from(crlf)));
+  assert.equal(e.data.length, 0);
+  assert.equal(u.subject, 'bytes.ñandú.日本');
+  assert.equal(sc.decode(u.data), 'utf-8 subject');
+});
