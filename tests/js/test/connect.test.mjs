@@ -1,11 +1,12 @@
 // Connecting, the server's INFO as the JS client sees it, flush and rtt.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { DebugEvents, ErrorCode, Events } from 'nats';
 import { freePorts, serverTest, waitFor } from '../lib/harness.mjs';
 
 // The installed client's version, which it sends in CONNECT.
-const natsVersion = JSON.parse(readFileSync(new URL(import.meta.resolve('nats/package.json')), 'utf8')).version;
+const natsVersion = JSON.parse(readFileSync(join(process.env.PYLON_JS_DEPS, 'node_modules', 'nats', 'package.json'), 'utf8')).version;
 
 serverTest('connect: the client sees the server INFO it advertises', async (s) => {
   const server = await s.startServer({ name: 'info-node' });
