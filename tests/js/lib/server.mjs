@@ -133,28 +133,38 @@ export class ServerProcess {
     this.child = child;
     this.stopping = false;
     live.add(child);
+    let spawnError;
     this.exited = new Promise((resolve) => {
-      child.once('exit', (code, signal) => {
+      const ended = (code, signal) => {
         live.delete(child);
         if (this.child === child) this.child = undefined;
         if (!this.stopping) this.unexpectedExit = `${this.name} exited on its own (code ${code}, signal ${signal})`;
         resolve({ code, signal });
+      };
+      child.once('exit', ended);
+      child.once('error', (e) => { // could not be spawned: no 'exit' follows
+        spawnError = e;
+        ended(null, null);
       });
     });
-    const spawnError = new Promise((_, reject) => child.once('error', reject));
-    let exitedEarly = false;
-    this.exited.then(() => { exitedEarly = true; });
+    const exitedFirst = this.exited.then(({ code, signal }) => {
+      throw new Error(spawnError ? `cannot run ${this.bin}: ${spawnError.message}`
+        : `the process exited (code ${code}, signal ${signal})`);
+    });
+    let settled = false; // ends the /healthz polling when the process exited first
     try {
       await Promise.race([
-        spawnError,
-        waitFor(async () => {
-          if (exitedEarly) throw new Error('exited');
-          return (await this.http('/healthz', { raw: true })).ok;
-        }, { timeout, what: `${this.name} (${this.url}) to answer /healthz` }),
+        exitedFirst,
+        waitFor(async () => settled || (await this.http('/healthz', { raw: true })).ok,
+          { timeout, what: `${this.name} (${this.url}) to answer /healthz` }),
       ]);
     } catch (e) {
-      if (this.child) await this.kill();
-      throw new Error(`${this.name} did not start: ${exitedEarly ? 'the process exited' : e.message}\n${this.logTail()}`);
+      await this.kill();
+      this.unexpectedExit = undefined; // the start failure is the error reported
+      throw new Error(`${this.name} did not start: ${e.message}\n${this.logTail()}`);
+    } finally {
+      settled = true;
+      exitedFirst.catch(() => {}); // settles later, when the server ends; nobody waits for it here
     }
     return this;
   }
