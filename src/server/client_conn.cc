@@ -98,11 +98,11 @@ bool ClientConn::on_read(std::string_view data) {
     switch (r.error) {
       case proto::ParseError::kMaxPayload:
         reason = CloseReason::kMaxPayloadExceeded;
-        log.error("{} - maximum payload exceeded: {}", log_prefix(), r.detail);
+        log.error("{} - {}", log_prefix(), r.detail);  // "maximum payload exceeded: 1025 vs 1024"
         break;
       case proto::ParseError::kMaxControlLine:
         reason = CloseReason::kMaxControlLineExceeded;
-        log.error("{} - maximum control line exceeded: {}", log_prefix(), r.detail);
+        log.error("{} - {}", log_prefix(), r.detail);  // "maximum control line exceeded: max_control_line ..."
         break;
       default:
         log.error("{} - Client parser ERROR: {}", log_prefix(), r.detail);
