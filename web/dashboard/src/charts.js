@@ -37,13 +37,18 @@ export class RateChart {
       this.shape = shape;
       this.plot?.destroy();
       this.plot = new uPlot(this.options(ids, history, colorOf), data, this.container);
+      this.hovering = false;
+      this.plot.over.addEventListener('mouseenter', () => { this.hovering = true; });
+      this.plot.over.addEventListener('mouseleave', () => { this.hovering = false; });
     } else {
       this.plot.setData(data);
     }
+    // Away from the cursor, the legend shows the newest values rather than dashes.
+    if (!this.hovering && data[0].length) this.plot.setLegend({ idx: data[0].length - 1 });
   }
 
   options(ids, history, colorOf) {
-    const series = [{}];
+    const series = [{ label: 'Time', value: (u, v) => (v == null ? '–' : new Date(v * 1000).toLocaleTimeString()) }];
     for (const id of ids) {
       const name = history.byServer.get(id).name;
       const stroke = colorOf(id);

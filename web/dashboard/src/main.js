@@ -42,8 +42,8 @@ function start() {
 
   function render() {
     const servers = model.servers;
-    // Colours are handed out in name order, so a reload gives the same picture.
-    [...servers].sort((a, b) => a.name.localeCompare(b.name)).forEach((s) => colorOf(s.id));
+    // Colours go to polled servers in name order, so a reload gives the same picture.
+    servers.filter((s) => s.monitored).sort((a, b) => a.name.localeCompare(b.name)).forEach((s) => colorOf(s.id));
     topology.update(servers, model.routes);
     msgs.update(model.history, colorOf);
     bytesChart.update(model.history, colorOf);

@@ -24,10 +24,10 @@ function perSecond(cur, prev, seconds) {
 
 // One polled monitoring URL.
 class Node {
-  constructor(base, source) {
+  constructor(base, source, reader) {
     this.base = base;
     this.source = source;  // 'page' | 'servers' | 'route'
-    this.reader = new NodeReader(base);
+    this.reader = reader;  // get(path) -> the parsed JSON
     this.aliasOf = null;   // another base answering with the same server_id: not polled again
     this.up = false;
     this.error = null;
@@ -102,7 +102,10 @@ class Node {
 }
 
 export class ClusterModel {
-  constructor(bases) {
+  // `bases`: [{base, source}] to start from; `readerFor(base)`: how to read a node (tests
+  // pass a fake; the page reads over HTTP).
+  constructor(bases, readerFor = (base) => new NodeReader(base)) {
+    this.readerFor = readerFor;
     this.nodes = [];  // in the order found: the page's node first
     this.polls = 0;
     for (const { base, source } of bases) this.addNode(base, source);
@@ -114,7 +117,7 @@ export class ClusterModel {
 
   addNode(base, source) {
     if (!base || this.nodes.some((n) => n.base === base)) return;
-    this.nodes.push(new Node(base, source));
+    this.nodes.push(new Node(base, source, this.readerFor(base)));
   }
 
   async poll() {

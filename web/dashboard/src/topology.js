@@ -119,7 +119,7 @@ export class Topology {
     for (const r of routes) {
       elements.push({
         group: 'edges', classes: 'route',
-        data: { id: `r:${r.key}`, source: `s:${r.a}`, target: `s:${r.b}`, label: r.msgRate == null ? '' : fmt.rate(r.msgRate) },
+        data: { id: `r:${r.key}`, source: `s:${r.a}`, target: `s:${r.b}`, label: r.msgRate == null ? '' : `${fmt.count(r.msgRate)} msgs/s` },
       });
     }
     this.apply(elements, layout(servers, clientsOf));
