@@ -7,8 +7,8 @@ import cytoscape from 'cytoscape';
 import * as fmt from './format.js';
 
 const MAX_CLIENTS_SHOWN = 10;  // per server; the rest become one "+N more" node
-const SERVER_RING = 150;       // radius of the servers' circle
-const CLIENT_RING = 78;        // distance of a server's clients from it
+const SERVER_RING = 165;       // radius of the servers' circle
+const CLIENT_RING = 96;        // distance of a server's clients from it
 
 const STYLE = [
   {
@@ -75,7 +75,6 @@ export class Topology {
       style: STYLE,
       elements: [],
       layout: { name: 'preset' },
-      wheelSensitivity: 0.3,
       boxSelectionEnabled: false,
       minZoom: 0.3,
       maxZoom: 3,
