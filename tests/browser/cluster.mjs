@@ -59,14 +59,16 @@ export class Cluster {
     return proc;
   }
 
-  async start(names = ['node-a', 'node-b', 'node-c']) {
+  // `names`: one node each; `binOf(name)`: its server binary (pylon-server unless told; the
+  // flags are the reference's, so nats-server takes the same).
+  async start(names = ['node-a', 'node-b', 'node-c'], binOf = () => this.serverBin) {
     const ports = await freePorts(names.length * 3);
     this.nodes = names.map((name, i) => ({
       name, port: ports[i * 3], http: ports[i * 3 + 1], route: ports[i * 3 + 2],
     }));
     for (const n of this.nodes) {
       const others = this.nodes.filter((o) => o !== n).map((o) => `nats://127.0.0.1:${o.route}`);
-      n.proc = this.run(this.serverBin, [
+      n.proc = this.run(binOf(n.name), [
         '--name', n.name, '--cluster_name', 'dashboard-test', '-a', '127.0.0.1', '-p', String(n.port),
         '-m', String(n.http), '--cluster', `nats://127.0.0.1:${n.route}`, '--routes', others.join(','),
       ], `${n.name}.log`);

@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Cluster, waitFor, getJson } from './cluster.mjs';
@@ -140,6 +140,38 @@ test('the JSON answers carry Access-Control-Allow-Origin: *', async () => {
   for (const path of ['/varz', '/routez', '/connz']) {
     const res = await fetch(`${a.monitor}${path}`);
     assert.equal(res.headers.get('access-control-allow-origin'), '*', path);
+  }
+});
+
+test('a nats-server peer: drawn from the routes, polled over JSONP once given with ?servers=', async (t) => {
+  const natsServer = process.env.PYLON_NATS_SERVER_BIN || '/usr/sbin/nats-server';
+  if (!existsSync(natsServer)) {
+    t.skip(`${natsServer} is not installed`);
+    return;
+  }
+  const mixed = new Cluster({ serverBin: process.env.PYLON_SERVER_BIN, toolBin: process.env.PYLON_TOOL_BIN, outDir: OUT });
+  const tab = await context.newPage();
+  try {
+    await mixed.start(['pylon-x', 'nats-y'], (name) => (name === 'nats-y' ? natsServer : process.env.PYLON_SERVER_BIN));
+    const [x, y] = mixed.nodes;
+    // Without ?servers=: nats-server advertises no monitor_url, so it is known from the route only.
+    await tab.goto(`${x.monitor}/dashboard`);
+    await tab.waitForFunction(() => window.pylonDashboard?.nodes === 2 && window.pylonDashboard.routes === 1,
+      null, { timeout: 20000 });
+    let m = await tab.evaluate(() => window.pylonDashboard);
+    assert.deepEqual(m.servers.map((s) => [s.name === 'pylon-x', s.monitored]).sort(), [[false, false], [true, true]]);
+    // With it: nats-server sends no CORS header, so the page reads it over JSONP.
+    await tab.goto(`${x.monitor}/dashboard?servers=127.0.0.1:${y.http}`);
+    await tab.waitForFunction(() => window.pylonDashboard?.servers.filter((s) => s.monitored && s.up).length === 2,
+      null, { timeout: 20000 });
+    m = await tab.evaluate(() => window.pylonDashboard);
+    assert.deepEqual(m.servers.map((s) => s.name).sort(), ['nats-y', 'pylon-x']);
+    assert.equal(m.routes, 1);
+    const res = await fetch(`${y.monitor}/varz`);
+    assert.equal(res.headers.get('access-control-allow-origin'), null, 'nats-server sends no CORS header');
+  } finally {
+    await tab.close();
+    await mixed.stop();
   }
 });
 
