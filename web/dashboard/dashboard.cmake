@@ -7,7 +7,7 @@ set(PYLON_WEB_BUILD ${CMAKE_BINARY_DIR}/web-dashboard)
 
 find_program(NPM_BIN npm)
 find_program(NODE_BIN NAMES node nodejs)
-if(NOT NPM_BIN OR NOT NODE_BIN)
+if(NOT EXISTS "${NPM_BIN}" OR NOT EXISTS "${NODE_BIN}")
   message(FATAL_ERROR
     "npm and node are needed to build /dashboard (web/dashboard is bundled into pylon-server).\n"
     "Install Node.js 20 and npm (Debian: apt-get install nodejs npm, or run scripts/install-deps.sh).")

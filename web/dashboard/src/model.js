@@ -14,6 +14,8 @@ export const PENDING_SHARE = 0.1;
 export const PENDING_FLOOR = 1 << 20;
 
 const SLOW_REASON = /^Slow Consumer/;
+const OPEN_LIMIT = 1024;   // open connections read per node (the reference's default page)
+const CLOSED_LIMIT = 100;  // recently closed connections searched for slow consumers
 
 // Per-second rate of a counter between two samples; a counter that went down (the server
 // restarted) gives no rate.
@@ -50,8 +52,9 @@ class Node {
     const [varz, routez, connz, closed] = await Promise.all([
       this.reader.get('/varz'),
       this.reader.get('/routez'),
-      this.reader.get('/connz?limit=1024'),
-      this.reader.get('/connz?state=closed&limit=1024'),
+      this.reader.get(`/connz?limit=${OPEN_LIMIT}`),
+      // The most recently closed only: the ring holds thousands, and this runs every second.
+      this.reader.get(`/connz?state=closed&sort=stop&limit=${CLOSED_LIMIT}`),
     ]);
     const t = parseTime(varz.now) || Date.now();
     const seconds = this.sample ? (t - this.sample.t) / 1000 : 0;
