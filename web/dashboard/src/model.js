@@ -40,6 +40,7 @@ class Node {
     this.sample = null;  // {t, id, in_msgs, ...} of the previous /varz
     this.rates = { inMsgs: null, outMsgs: null, inBytes: null, outBytes: null };
     this.slowSince = 0;  // when slow_consumers last rose (ms epoch)
+    this.lastSeen = 0;   // when it last answered (ms epoch); 0: never
     this.connSamples = new Map();  // cid -> {t, msgs, bytes}
     this.routeSamples = new Map(); // rid -> {t, msgs}
   }
@@ -77,6 +78,7 @@ class Node {
     this.closedSlow = (closed.connections || []).filter((c) => SLOW_REASON.test(c.reason || ''));
     this.up = true;
     this.error = null;
+    this.lastSeen = Date.now();
   }
 
   // Adds msgRate/byteRate (in + out, per second) to each entry, from the previous poll's counters.
@@ -189,6 +191,7 @@ export class ClusterModel {
         source: n.source,
         up: n.up,
         error: n.error,
+        lastSeen: n.lastSeen,
         monitored: true,
         version: v.version,
         cluster: v.cluster?.name || '',
@@ -199,6 +202,18 @@ export class ClusterModel {
         rates: n.rates,
         clients: n.up ? clients : [],
         closedSlow: n.up ? closedSlow : [],
+      });
+    }
+    // A node given by hand (or the page's own) that never answered is still shown, by its URL:
+    // a mistyped ?servers= entry must not just vanish. One found through a route is already
+    // on the graph as that route's peer.
+    for (const n of this.nodes) {
+      if (n.aliasOf || n.id || n.source === 'route') continue;
+      const id = `url:${n.base}`;
+      byId.set(id, {
+        id, name: new URL(n.base).host, base: n.base, source: n.source, up: false, monitored: true,
+        error: n.error || 'no answer yet', lastSeen: 0, clients: [], closedSlow: [], rates: {},
+        slowConsumers: 0, slowRising: false,
       });
     }
     // Routes, one per pair of servers (A's route to B and B's to A are the same link).
@@ -235,7 +250,7 @@ export class ClusterModel {
     const h = this.history;
     h.x.push(Date.now() / 1000);
     for (const s of this.servers) {
-      if (!s.monitored) continue;
+      if (!s.monitored || !s.lastSeen) continue;
       if (!h.byServer.has(s.id)) {
         const pad = () => new Array(h.x.length - 1).fill(null);
         h.byServer.set(s.id, { name: s.name, inMsgs: pad(), outMsgs: pad(), inBytes: pad(), outBytes: pad() });

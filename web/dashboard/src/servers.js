@@ -32,9 +32,19 @@ export function renderServers(container, servers, colorOf) {
         card.append(line('id', fmt.shortId(s.id)), line('monitoring', 'not polled (add it with ?servers=)'));
         return card;
       }
+      if (!s.up) {
+        // What it said before it went away would be stale: say when it was last seen.
+        card.append(
+          line('status', `down: ${s.error}`, 'bad'),
+          line('last seen', s.lastSeen ? new Date(s.lastSeen).toLocaleTimeString() : 'never'),
+          line('version', s.version || '?'),
+          line('monitoring', s.base),
+        );
+        return card;
+      }
       const r = s.rates;
       card.append(
-        line('status', s.up ? 'up' : `down: ${s.error}`, s.up ? 'ok' : 'bad'),
+        line('status', 'up', 'ok'),
         line('version', s.version || '?'),
         line('uptime', s.uptime || '?'),
         line('clients / subs', `${s.clients.length} / ${s.subscriptions ?? 0}`),

@@ -152,3 +152,18 @@ test('a node that stops answering is shown down, without its routes and clients'
   assert.equal(m.connections.length, 0);
   assert.equal(m.history.byServer.get('B').inMsgs.at(-1), null, 'a gap in the chart, not a zero');
 });
+
+test('a ?servers= entry that never answers is shown down, by its URL, with the error', async () => {
+  const a = fakeNode('A', 'node-a');
+  const { readerFor } = readers({ 'http://a:8222': a });
+  const m = new ClusterModel([
+    { base: 'http://a:8222', source: 'page' }, { base: 'http://typo:8222', source: 'servers' },
+  ], readerFor);
+  await m.poll();
+  const bad = m.servers.find((s) => s.base === 'http://typo:8222');
+  assert.ok(bad, JSON.stringify(m.servers));
+  assert.equal(bad.name, 'typo:8222');
+  assert.equal(bad.up, false);
+  assert.match(bad.error, /Failed to fetch/);
+  assert.deepEqual([...m.history.byServer.keys()], ['A'], 'no chart line for a server never seen');
+});
