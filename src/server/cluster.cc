@@ -296,6 +296,14 @@ std::string Cluster::route_info_json() const {
   }
   if (server_.lame_duck()) j["ldm"] = true;
   j["lnoc"] = true;
+  // A Pylon extra (nats-server 2.9 unmarshals INFO into its Info struct, which drops unknown
+  // fields): where our HTTP monitoring answers, so /dashboard on any node finds all the others.
+  if (int http_port = server_.http_port(); http_port > 0) {
+    std::string h = o.http_host.empty() ? o.host : o.http_host;
+    if (h.empty()) h = "0.0.0.0";
+    if (h.find(':') != std::string::npos) h = "[" + h + "]";
+    j["monitor_url"] = fmt::format("http://{}:{}", h, http_port);
+  }
   return json::serialize(j);
 }
 
@@ -570,6 +578,7 @@ std::vector<RouteSnapshot> Cluster::routes(bool with_interest) const {
     s.rid = r->cid();
     s.remote_id = r->remote().id;
     s.remote_name = r->remote().name;
+    s.monitor_url = r->remote().monitor_url;
     s.ip = r->remote_ip();
     s.port = r->remote_port();
     s.did_solicit = r->solicited();

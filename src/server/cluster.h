@@ -42,12 +42,16 @@ struct RouteInfo {
   bool headers = false, auth_required = false, dynamic = false, lnoc = false, ldm = false;
   int64_t max_payload = 0;
   std::vector<std::string> connect_urls;
+  // Pylon's extra INFO field: the peer's HTTP monitoring URL ("http://host:port"), with an
+  // unspecified host (0.0.0.0, ::) replaced by the route's remote IP. Empty for nats-server.
+  std::string monitor_url;
 };
 
 // A route, as monitoring shows it.
 struct RouteSnapshot {
   uint64_t rid = 0;
   std::string remote_id, remote_name, ip;
+  std::string monitor_url;  // RouteInfo::monitor_url (a Pylon extra in /routez)
   int port = 0;
   bool did_solicit = false;
   bool is_configured = false;  // dialled because it is in the configured routes

@@ -47,6 +47,26 @@ int64_t jint(const json::object& o, std::string_view k) {
   return 0;
 }
 
+// A peer's advertised "http://host:port" as we can reach it: a peer listening on every
+// interface (0.0.0.0, ::) is reached at the address its route came from. Anything that is not
+// an http(s) URL with a port is dropped, so /routez never shows a link we could not follow.
+std::string monitor_url_seen_from_here(std::string_view advertised, const std::string& route_ip) {
+  std::string_view scheme;
+  for (std::string_view s : {"http://", "https://"}) {
+    if (advertised.starts_with(s)) scheme = s;
+  }
+  auto colon = advertised.rfind(':');
+  if (scheme.empty() || colon == std::string_view::npos || colon < scheme.size()) return {};
+  std::string_view host = advertised.substr(scheme.size(), colon - scheme.size());
+  std::string_view port = advertised.substr(colon + 1);
+  if (port.empty() || port.find_first_not_of("0123456789") != std::string_view::npos) return {};
+  std::string h(host);
+  if (h.empty() || h == "0.0.0.0" || h == "[::]") {
+    h = route_ip.find(':') != std::string::npos ? "[" + route_ip + "]" : route_ip;
+  }
+  return fmt::format("{}{}:{}", scheme, h, port);
+}
+
 std::string interest_key(std::string_view subject, std::string_view queue) {
   std::string k(subject);
   if (!queue.empty()) {
@@ -252,6 +272,7 @@ bool RouteConn::on_info(std::string_view text) {
       if (u.is_string()) info.connect_urls.emplace_back(u.get_string());
     }
   }
+  info.monitor_url = monitor_url_seen_from_here(jstr(o, "monitor_url"), remote_ip());
   if (info.id.empty()) {
     send_err_and_close(err::kUnknownProtocol, CloseReason::kProtocolViolation);
     return false;

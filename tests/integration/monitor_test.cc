@@ -533,6 +533,95 @@ TEST(MonitorCluster, RoutezShowsRoutes) {
   EXPECT_EQ(num(va.at("cluster").as_object(), "cluster_port"), cluster_port);
 }
 
+// ---- Pylon extras for /dashboard (docs/monitoring.md, "Dashboard") -----------------------
+
+TEST_F(Monitor, DashboardIsServedWithItsAssetsAndJsonAllowsAnyOrigin) {
+  if (using_reference_server()) GTEST_SKIP() << "/dashboard and the CORS header are Pylon extras";
+  for (const char* path : {"/dashboard", "/dashboard/"}) {
+    auto page = http_get(http, path);
+    ASSERT_TRUE(page) << path;
+    EXPECT_EQ(page->status, 200) << path;
+    EXPECT_NE(page->headers.find("content-type: text/html; charset=utf-8"), std::string::npos) << page->headers;
+    EXPECT_NE(page->body.find("src=\"/dashboard/dashboard.js\""), std::string::npos) << page->body;
+    EXPECT_NE(page->body.find("href=\"/dashboard/dashboard.css\""), std::string::npos) << page->body;
+  }
+  // The bundle holds the graph and chart libraries (their license comments stay at its end).
+  auto js = http_get(http, "/dashboard/dashboard.js");
+  ASSERT_TRUE(js);
+  EXPECT_EQ(js->status, 200);
+  EXPECT_NE(js->headers.find("content-type: text/javascript; charset=utf-8"), std::string::npos) << js->headers;
+  EXPECT_NE(js->body.find("cytoscape"), std::string::npos);
+  EXPECT_NE(js->body.find("pylonDashboard"), std::string::npos);
+  auto css = http_get(http, "/dashboard/dashboard.css");
+  ASSERT_TRUE(css);
+  EXPECT_EQ(css->status, 200);
+  EXPECT_NE(css->headers.find("content-type: text/css; charset=utf-8"), std::string::npos) << css->headers;
+  EXPECT_NE(css->body.find(".u-legend"), std::string::npos) << "uPlot's stylesheet is bundled";
+  auto missing = http_get(http, "/dashboard/nothing.js");
+  ASSERT_TRUE(missing);
+  EXPECT_EQ(missing->status, 404);
+  auto idx = http_get(http, "/");
+  ASSERT_TRUE(idx);
+  EXPECT_NE(idx->body.find("./dashboard"), std::string::npos);
+
+  for (const char* path : {"/varz", "/connz", "/routez", "/subsz", "/healthz"}) {
+    auto r = http_get(http, path);
+    ASSERT_TRUE(r) << path;
+    EXPECT_NE(r->headers.find("access-control-allow-origin: *"), std::string::npos) << path << ":\n" << r->headers;
+  }
+  auto page = http_get(http, "/dashboard");
+  ASSERT_TRUE(page);
+  EXPECT_EQ(page->headers.find("access-control-allow-origin"), std::string::npos) << "only the JSON is shared";
+  EXPECT_EQ(num(get_json(http, "/varz").at("http_req_stats").as_object(), "/dashboard"), 6);
+}
+
+// Each Pylon node advertises its monitoring URL in its route INFO; /routez shows the peer's.
+// A node whose monitor listens on every interface is shown at the address its route came from.
+TEST(MonitorCluster, RoutesAdvertiseTheirMonitorUrl) {
+  if (using_reference_server()) GTEST_SKIP() << "monitor_url is a Pylon extra";
+  int cluster_port = pick_free_port();
+  ServerProcess a(with_args({"-m", "-1", "--cluster_name", "mon", "-cluster",
+                             "nats://127.0.0.1:" + std::to_string(cluster_port)}));
+  ASSERT_TRUE(a.start());
+  ServerOptions bo = with_args({"-a", "0.0.0.0", "-p", "{PORT}", "-m", "-1", "--cluster_name", "mon", "-cluster",
+                                "nats://127.0.0.1:" + std::to_string(pick_free_port()), "-routes",
+                                "nats://127.0.0.1:" + std::to_string(cluster_port)});
+  bo.port_flag = false;
+  ServerProcess b(bo);
+  ASSERT_TRUE(b.start());
+  int ha = monitor_port(a), hb = monitor_port(b);
+  ASSERT_GT(ha, 0);
+  ASSERT_GT(hb, 0);
+  json::object ra, rb;
+  ASSERT_TRUE(wait_for([&] {
+    ra = get_json(ha, "/routez");
+    rb = get_json(hb, "/routez");
+    return num(ra, "num_routes") == 1 && num(rb, "num_routes") == 1;
+  }, 10s)) << json::serialize(ra) << "\n" << json::serialize(rb);
+  // b listens on 0.0.0.0: a reaches it at the route's address, 127.0.0.1.
+  EXPECT_EQ(str(arr(ra, "routes")[0].as_object(), "monitor_url"), "http://127.0.0.1:" + std::to_string(hb));
+  EXPECT_EQ(str(arr(rb, "routes")[0].as_object(), "monitor_url"), "http://127.0.0.1:" + std::to_string(ha));
+}
+
+TEST(MonitorCluster, NoMonitorUrlFromANodeWithoutMonitoring) {
+  if (using_reference_server()) GTEST_SKIP() << "monitor_url is a Pylon extra";
+  int cluster_port = pick_free_port();
+  ServerProcess a(with_args({"-m", "-1", "--cluster_name", "mon", "-cluster",
+                             "nats://127.0.0.1:" + std::to_string(cluster_port)}));
+  ASSERT_TRUE(a.start());
+  ServerProcess b(with_args({"--cluster_name", "mon", "-cluster", "nats://127.0.0.1:" + std::to_string(pick_free_port()),
+                             "-routes", "nats://127.0.0.1:" + std::to_string(cluster_port)}));
+  ASSERT_TRUE(b.start());
+  int ha = monitor_port(a);
+  ASSERT_GT(ha, 0);
+  json::object ra;
+  ASSERT_TRUE(wait_for([&] {
+    ra = get_json(ha, "/routez");
+    return num(ra, "num_routes") == 1;
+  }, 10s)) << json::serialize(ra);
+  EXPECT_FALSE(arr(ra, "routes")[0].as_object().contains("monitor_url")) << json::serialize(ra);
+}
+
 // ---- the same scenario against the reference server: the sets of fields must agree -------
 
 // Fields of the reference's JSON we intentionally do not produce (docs/monitoring.md).

@@ -14,6 +14,7 @@
 
 #include "server/client_conn.h"
 #include "server/event_loop.h"
+#include "server/monitor/dashboard.h"
 #include "server/monitor/format.h"
 #include "server/monitor/metrics.h"
 #include "server/server.h"
@@ -42,6 +43,7 @@ std::string index_html(const Server& server) {
   static constexpr const char* kLinks[][2] = {
       {"varz", "General"}, {"connz", "Connections"}, {"subsz", "Subscriptions"},
       {"routez", "Routes"}, {"healthz", "Health Probe"}, {"metrics", "Prometheus Metrics"},
+      {"dashboard", "Dashboard"},
   };
   std::string links;
   for (const auto& l : kLinks) links += fmt::format("  <a href=\"./{}\">{}</a>\n", l[0], l[1]);
@@ -102,6 +104,10 @@ class Monitor::Session : public std::enable_shared_from_this<Session> {
   void respond(unsigned status, std::string type, std::string body) {
     auto res = std::make_shared<http::response<http::string_body>>(static_cast<http::status>(status), req_.version());
     res->set(http::field::content_type, type);
+    // Any origin may read our JSON (the dashboard of one node polls all the others). The
+    // reference sends no CORS header but answers JSONP, which already lets any page read it,
+    // so this exposes nothing new.
+    if (type == kJson) res->set(http::field::access_control_allow_origin, "*");
     res->keep_alive(req_.keep_alive());
     res->body() = std::move(body);
     res->prepare_payload();
@@ -370,6 +376,13 @@ void Monitor::handle(const std::string& target, EventLoop& home, Reply reply) {
       stats = req_stats_;
     }
     reply(200, kMetricsContentType, build_metrics(server_, now(), stats));
+  } else if (is_dashboard_path(path)) {
+    count_request("/dashboard");
+    if (const DashboardAsset* a = find_dashboard_asset(path)) {
+      reply(200, std::string(a->content_type), std::string(a->body));
+    } else {
+      reply(404, kText, "404 page not found\n");
+    }
   } else {
     reply(404, kText, "404 page not found\n");
   }

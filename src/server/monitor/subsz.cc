@@ -117,6 +117,8 @@ json::object build_routez(Server& server, SysTime now, int subs) {
     ri["in_bytes"] = r.in_bytes;
     ri["out_bytes"] = r.out_bytes;
     ri["subscriptions"] = r.num_subs;
+    // A Pylon extra, for /dashboard: the peer's monitoring URL, when it advertised one.
+    if (!r.monitor_url.empty()) ri["monitor_url"] = r.monitor_url;
     if (!r.subs.empty() && subs != 0) {
       // Entries are "subject" or "subject queue".
       json::array a;

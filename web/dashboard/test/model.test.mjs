@@ -1,0 +1,169 @@
+// The dashboard's cluster model without a browser: nodes answer from canned /varz, /routez and
+// /connz documents (the fields the reference server's monitoring has), and the tests check
+// what the page would show. Run: node --test web/dashboard/test/
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ClusterModel, PENDING_FLOOR } from '../src/model.js';
+
+const T0 = Date.parse('2026-12-01T10:00:00Z');
+const at = (s) => new Date(T0 + s * 1000).toISOString().replace('Z', '123456Z');  // nanosecond-style
+
+// A fake node: `state` is mutated by a test between polls.
+function fakeNode(id, name, extra = {}) {
+  return {
+    up: true,
+    t: 0,
+    varz: { server_id: id, server_name: name, in_msgs: 0, out_msgs: 0, in_bytes: 0, out_bytes: 0,
+      slow_consumers: 0, max_pending: 64 << 20, cluster: { name: 'c1' }, ...extra },
+    routes: [],
+    conns: [],
+    closed: [],
+  };
+}
+
+function readers(nodes) {
+  const asked = [];
+  const readerFor = (base) => ({
+    async get(path) {
+      asked.push(base + path);
+      const n = nodes[base];
+      if (!n || !n.up) throw new TypeError('Failed to fetch');
+      if (path === '/varz') return { ...n.varz, now: at(n.t) };
+      if (path === '/routez') return { routes: n.routes };
+      if (path.startsWith('/connz?state=closed')) return { connections: n.closed };
+      if (path.startsWith('/connz')) return { connections: n.conns };
+      throw new Error(`unexpected ${path}`);
+    },
+  });
+  return { readerFor, asked };
+}
+
+test('rates come from counter deltas over the servers\' own clock', async () => {
+  const a = fakeNode('A', 'node-a');
+  const { readerFor } = readers({ 'http://a:8222': a });
+  const m = new ClusterModel([{ base: 'http://a:8222', source: 'page' }], readerFor);
+  await m.poll();
+  assert.equal(m.servers[0].rates.inMsgs, null, 'no rate from a single sample');
+  Object.assign(a.varz, { in_msgs: 1000, out_msgs: 2000, in_bytes: 4096, out_bytes: 8192 });
+  a.t = 2;
+  await m.poll();
+  assert.deepEqual(m.servers[0].rates, { inMsgs: 500, outMsgs: 1000, inBytes: 2048, outBytes: 4096 });
+  assert.deepEqual(m.history.byServer.get('A').inMsgs, [null, 500]);
+  assert.equal(m.history.x.length, 2);
+});
+
+test('a restarted server (new server_id, counters from zero) gives no bogus rate', async () => {
+  const a = fakeNode('A', 'node-a', { in_msgs: 5000 });
+  const { readerFor } = readers({ 'http://a:8222': a });
+  const m = new ClusterModel([{ base: 'http://a:8222', source: 'page' }], readerFor);
+  await m.poll();
+  Object.assign(a.varz, { server_id: 'A2', in_msgs: 10 });
+  a.t = 1;
+  await m.poll();
+  assert.equal(m.servers[0].rates.inMsgs, null);
+});
+
+test('routes advertise monitor_url: the model finds the other nodes and draws each route once', async () => {
+  const a = fakeNode('A', 'node-a');
+  const b = fakeNode('B', 'node-b');
+  a.routes = [{ rid: 1, remote_id: 'B', monitor_url: 'http://b:8222', in_msgs: 0, out_msgs: 0 }];
+  b.routes = [{ rid: 1, remote_id: 'A', monitor_url: 'http://a:8222', in_msgs: 0, out_msgs: 0 }];
+  const { readerFor, asked } = readers({ 'http://a:8222': a, 'http://b:8222': b });
+  const m = new ClusterModel([{ base: 'http://a:8222', source: 'page' }], readerFor);
+  await m.poll();
+  assert.equal(m.servers.length, 2);
+  assert.equal(m.servers.find((s) => s.id === 'B').monitored, false, 'B is known from the route only so far');
+  await m.poll();
+  assert.ok(asked.includes('http://b:8222/varz'));
+  assert.deepEqual(m.servers.map((s) => [s.name, s.monitored]).sort(), [['node-a', true], ['node-b', true]]);
+  assert.equal(m.routes.length, 1);
+  assert.equal(m.routes[0].seenBy, 2);
+});
+
+test('a peer without monitor_url (nats-server) is shown, but not polled', async () => {
+  const a = fakeNode('A', 'node-a');
+  a.routes = [{ rid: 1, remote_id: 'NATSSERVERID', ip: '10.0.0.2', in_msgs: 0, out_msgs: 0 }];
+  const { readerFor, asked } = readers({ 'http://a:8222': a });
+  const m = new ClusterModel([{ base: 'http://a:8222', source: 'page' }], readerFor);
+  await m.poll();
+  await m.poll();
+  const peer = m.servers.find((s) => s.id === 'NATSSERVERID');
+  assert.equal(peer.monitored, false);
+  assert.equal(peer.name, 'NATSSERV', 'named by the start of its server id');
+  assert.equal(m.routes.length, 1);
+  assert.ok(asked.every((u) => u.startsWith('http://a:8222')));
+});
+
+test('two URLs of one server are polled as one', async () => {
+  const a = fakeNode('A', 'node-a');
+  const { readerFor, asked } = readers({ 'http://a:8222': a, 'http://127.0.0.1:8222': a });
+  const m = new ClusterModel([
+    { base: 'http://a:8222', source: 'page' }, { base: 'http://127.0.0.1:8222', source: 'servers' },
+  ], readerFor);
+  await m.poll();
+  assert.equal(m.servers.length, 1);
+  const before = asked.length;
+  await m.poll();
+  assert.ok(asked.slice(before).every((u) => u.startsWith('http://a:8222')), 'the alias is no longer polled');
+});
+
+test('slow consumers: rising counter, high pending bytes, and connections closed as Slow Consumer', async () => {
+  const a = fakeNode('A', 'node-a');
+  a.conns = [
+    { cid: 1, name: 'fast', pending_bytes: 0, in_msgs: 0, out_msgs: 0 },
+    { cid: 2, name: 'lagging', pending_bytes: PENDING_FLOOR, in_msgs: 0, out_msgs: 0 },
+  ];
+  a.closed = [
+    { cid: 3, name: 'cut', reason: 'Slow Consumer (Write Deadline)' },
+    { cid: 4, name: 'left', reason: 'Client Closed' },
+  ];
+  const { readerFor } = readers({ 'http://a:8222': a });
+  const m = new ClusterModel([{ base: 'http://a:8222', source: 'page' }], readerFor);
+  await m.poll();
+  assert.equal(m.servers[0].slowRising, false);
+  a.varz.slow_consumers = 1;
+  a.t = 1;
+  await m.poll();
+  assert.equal(m.servers[0].slowRising, true);
+  const slow = m.connections.filter((c) => c.slow).map((c) => c.name).sort();
+  assert.deepEqual(slow, ['cut', 'lagging']);
+  assert.deepEqual(m.connections.map((c) => c.name).sort(), ['cut', 'fast', 'lagging'], 'other closed ones are left out');
+  assert.equal(m.connections.find((c) => c.name === 'cut').state, 'Slow Consumer (Write Deadline)');
+});
+
+test('a node that stops answering is shown down, without its routes and clients', async () => {
+  const a = fakeNode('A', 'node-a');
+  const b = fakeNode('B', 'node-b');
+  a.routes = [{ rid: 1, remote_id: 'B', monitor_url: 'http://b:8222' }];
+  b.routes = [{ rid: 1, remote_id: 'A', monitor_url: 'http://a:8222' }];
+  b.conns = [{ cid: 1, name: 'worker' }];
+  const { readerFor } = readers({ 'http://a:8222': a, 'http://b:8222': b });
+  const m = new ClusterModel([{ base: 'http://a:8222', source: 'page' }], readerFor);
+  await m.poll();
+  await m.poll();
+  assert.equal(m.connections.length, 1);
+  b.up = false;
+  a.routes = [];
+  await m.poll();
+  const down = m.servers.find((s) => s.id === 'B');
+  assert.equal(down.up, false);
+  assert.match(down.error, /Failed to fetch/);
+  assert.equal(m.routes.length, 0);
+  assert.equal(m.connections.length, 0);
+  assert.equal(m.history.byServer.get('B').inMsgs.at(-1), null, 'a gap in the chart, not a zero');
+});
+
+test('a ?servers= entry that never answers is shown down, by its URL, with the error', async () => {
+  const a = fakeNode('A', 'node-a');
+  const { readerFor } = readers({ 'http://a:8222': a });
+  const m = new ClusterModel([
+    { base: 'http://a:8222', source: 'page' }, { base: 'http://typo:8222', source: 'servers' },
+  ], readerFor);
+  await m.poll();
+  const bad = m.servers.find((s) => s.base === 'http://typo:8222');
+  assert.ok(bad, JSON.stringify(m.servers));
+  assert.equal(bad.name, 'typo:8222');
+  assert.equal(bad.up, false);
+  assert.match(bad.error, /Failed to fetch/);
+  assert.deepEqual([...m.history.byServer.keys()], ['A'], 'no chart line for a server never seen');
+});
