@@ -118,6 +118,12 @@ void poll_loop(Poller& poller, Shared& sh, Clock::duration delay) {
 
 enum class Prompt { kNone, kSort, kLimit };
 
+std::string format_seconds(double s) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%gs", s);
+  return buf;
+}
+
 std::string seconds_ago(Clock::time_point t) {
   auto s = std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - t).count();
   return std::to_string(s) + "s ago";
@@ -203,8 +209,8 @@ int run_screen(const TopOptions& o, Poller& poller, Snapshot first) {
         view.raw_bytes = raw;
         view.delay_s = o.delay_s;
         if (!error.empty())
-          view.error = "error: " + error + " - retrying every " + std::to_string(o.delay_s).substr(0, 4) +
-                       "s, data from " + seconds_ago(shown_at);
+          view.error = "error: " + error + " - retrying every " + format_seconds(o.delay_s) + ", data from " +
+                       seconds_ago(shown_at);
         Query q = current_query();
         std::vector<Line> lines = help ? render_help(q, o.delay_s) : render(shown, view);
         const int rows = LINES - 1;  // the bottom line is for prompts and hints

@@ -146,9 +146,10 @@ std::vector<Line> render(const Snapshot& s, const ViewOptions& o) {
   std::string order = key ? std::string(key->description) : s.query.sort;
   if (key && !key->server_param.empty()) order += " (sorted by the server)";
   else order += ", highest first";
-  std::string summary = fmt("Connections Polled: %zu of %lld  Sort: %s = %s  Limit: %d  Refresh: %gs", s.conns.size(),
-                            static_cast<long long>(s.conns_total), s.query.sort.c_str(), order.c_str(), s.query.limit,
-                            o.delay_s);
+  // The sort's description last: on a narrow screen it is what gets cut.
+  std::string summary = fmt("Connections Polled: %zu of %lld  Limit: %d  Refresh: %gs  Sort: %s = %s", s.conns.size(),
+                            static_cast<long long>(s.conns_total), s.query.limit, o.delay_s, s.query.sort.c_str(),
+                            order.c_str());
   if (s.polls < 2) summary += "  (rates after the next refresh)";
   out.push_back({summary});
 
