@@ -114,7 +114,11 @@ class Tmux {
     shell(base() + " resize-window -t top -x " + std::to_string(w) + " -y " + std::to_string(h));
   }
   bool dead() const { return format("#{pane_dead}") == "1"; }
-  int exit_status() const { return std::atoi(format("#{pane_dead_status}").c_str()); }
+  // The dead pane's exit status; -1 when it did not exit normally (killed by a signal).
+  int exit_status() const {
+    std::string st = format("#{pane_dead_status}");
+    return st.empty() || st.find_first_not_of("0123456789") != std::string::npos ? -1 : std::atoi(st.c_str());
+  }
   pid_t pane_pid() const { return static_cast<pid_t>(std::atoi(format("#{pane_pid}").c_str())); }
 
   // Polls the screen until `pred` holds; on a timeout the last screen goes into the failure.
@@ -232,6 +236,28 @@ TEST_F(TopTest, ListsTheBusiestConnectionFirstRefreshesSortsAndQuitsCleanlyOnQ) 
     return s.find("Sort: cid") != std::string::npos && first_row(s).find(" slow ") != std::string::npos;
   });
 
+  // A wrong key is said so, and the sort stays.
+  tmux.keys("o");
+  tmux.type("nope");
+  tmux.keys("Enter");
+  tmux.wait_screen([](const std::string& s) {
+    return s.find("invalid sort key: nope") != std::string::npos && s.find("Sort: cid") != std::string::npos;
+  });
+
+  // n + "2" + Enter: only the first two connections (in cid order: slow, medium).
+  tmux.keys("n");
+  tmux.type("2");
+  tmux.keys("Enter");
+  tmux.wait_screen([](const std::string& s) {
+    auto rows = table_rows(s);
+    return s.find("Limit: 2 ") != std::string::npos && rows.size() == 2 && rows[0].find(" slow ") != std::string::npos &&
+           rows[1].find(" medium ") != std::string::npos;
+  });
+  tmux.keys("n");
+  tmux.type("10");
+  tmux.keys("Enter");
+  tmux.wait_screen([](const std::string& s) { return table_rows(s).size() == 4; });
+
   // s: the subscriptions column, with the listener's subject.
   tmux.keys("s");
   tmux.wait_screen([](const std::string& s) {
@@ -284,6 +310,14 @@ TEST_F(TopTest, CtrlCAndSigtermRestoreTheTerminal) {
     EXPECT_EQ(tmux.exit_status(), 0);
     EXPECT_EQ(tmux.format("#{alternate_on}"), "0");
   }
+}
+
+TEST_F(TopTest, QuitsByItselfAfterMaxRefreshes) {
+  Tmux tmux(dir_);
+  ASSERT_TRUE(tmux.start(top_command("-r 3")));
+  ASSERT_TRUE(wait_for([&] { return tmux.dead(); }, 20s, 50ms)) << tmux.screen();
+  EXPECT_EQ(tmux.exit_status(), 0);
+  EXPECT_EQ(tmux.format("#{alternate_on}"), "0");
 }
 
 TEST_F(TopTest, ShowsALostServerInTheViewAndRecoversWhenItIsBack) {

@@ -117,6 +117,23 @@ void add_header(std::vector<Line>& out, const Snapshot& s, const ViewOptions& o)
   out.push_back({traffic("Out:", v.totals.msgs_to, v.totals.bytes_to, v.rates.msgs_to, v.rates.bytes_to)});
 }
 
+// Lines longer than the screen are cut, except an error, which is wrapped: all of it matters.
+std::vector<Line> fit(std::vector<Line> lines, int width) {
+  if (width <= 0) return lines;
+  const size_t w = static_cast<size_t>(width);
+  std::vector<Line> out;
+  for (auto& l : lines) {
+    if (l.text.size() <= w) {
+      out.push_back(std::move(l));
+    } else if (l.style == Style::kError) {
+      for (size_t at = 0; at < l.text.size(); at += w) out.push_back({l.text.substr(at, w), l.style});
+    } else {
+      out.push_back({truncate(std::move(l.text), w), l.style});
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string psize(bool raw, int64_t v) {
@@ -204,7 +221,7 @@ std::vector<Line> render(const Snapshot& s, const ViewOptions& o) {
   };
   out.push_back({row([&](size_t i) { return cols[i].title; }), Style::kHeading});
   for (size_t r = 0; r < s.conns.size(); ++r) out.push_back({row([&](size_t i) { return cells[i][r]; })});
-  return out;
+  return fit(std::move(out), o.width);
 }
 
 std::vector<Line> render_help(const Query& q, double delay_s) {
