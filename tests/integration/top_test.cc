@@ -113,7 +113,15 @@ class Tmux {
   void resize(int w, int h) const {
     shell(base() + " resize-window -t top -x " + std::to_string(w) + " -y " + std::to_string(h));
   }
-  bool dead() const { return format("#{pane_dead}") == "1"; }
+  // Dead and reaped. tmux 3.3 sometimes sees the pty close but misses the SIGCHLD, leaving
+  // the pane dead without a status (and a zombie): a SIGCHLD to our own tmux server makes
+  // it reap.
+  bool dead() const {
+    if (format("#{pane_dead}") != "1") return false;
+    if (!format("#{pane_dead_status}#{pane_dead_signal}").empty()) return true;
+    if (pid_t server = static_cast<pid_t>(std::atoi(format("#{pid}").c_str())); server > 0) ::kill(server, SIGCHLD);
+    return !format("#{pane_dead_status}#{pane_dead_signal}").empty();
+  }
   // The dead pane's exit status; -1 when it did not exit normally (killed by a signal).
   int exit_status() const {
     std::string st = format("#{pane_dead_status}");
