@@ -107,7 +107,7 @@ class Tmux {
     return out;
   }
   // Keys by tmux name ("Enter", "C-c", "q").
-  void keys(const std::string& k) const { shell(base() + " send-keys -t top " + k); }
+  void keys(const std::string& k) const { shell(base() + " send-keys -t top " + quoted(k)); }
   // Characters typed as they are.
   void type(const std::string& text) const { shell(base() + " send-keys -t top -l " + quoted(text)); }
   void resize(int w, int h) const {
@@ -243,6 +243,23 @@ TEST_F(TopTest, ListsTheBusiestConnectionFirstRefreshesSortsAndQuitsCleanlyOnQ) 
   tmux.wait_screen([](const std::string& s) {
     return s.find("Sort: cid") != std::string::npos && first_row(s).find(" slow ") != std::string::npos;
   });
+
+  // > steps to the next sort key (after cid: start, also oldest first).
+  tmux.type(">");
+  tmux.wait_screen([](const std::string& s) {
+    return s.find("Sort: start") != std::string::npos && first_row(s).find(" slow ") != std::string::npos;
+  });
+  tmux.type("<");
+  tmux.wait_screen([](const std::string& s) { return s.find("Sort: cid") != std::string::npos; });
+
+  // b: numbers in full (the fast publisher's thousands lose their "K"), and back.
+  tmux.wait_screen([](const std::string& s) { return row_named(s, "fast").find('K') != std::string::npos; });
+  tmux.keys("b");
+  tmux.wait_screen([](const std::string& s) {
+    std::string fast = row_named(s, "fast");
+    return !fast.empty() && fast.find('K') == std::string::npos;
+  });
+  tmux.keys("b");
 
   // A wrong key is said so, and the sort stays.
   tmux.keys("o");

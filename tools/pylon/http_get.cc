@@ -33,8 +33,8 @@ std::string lower_first(std::string s) {
 // Which step failed, for the error text.
 enum class Step { kResolve, kConnect, kExchange };
 
-asio::awaitable<void> exchange(const std::string& host, const std::string& port, const std::string& target,
-                               HttpReply& out, Step& step) {
+asio::awaitable<void> exchange(const std::string& host, const std::string& port, const std::string& hostport,
+                               const std::string& target, HttpReply& out, Step& step) {
   auto ex = co_await asio::this_coro::executor;
   step = Step::kResolve;
   tcp::resolver resolver(ex);
@@ -46,7 +46,7 @@ asio::awaitable<void> exchange(const std::string& host, const std::string& port,
 
   step = Step::kExchange;
   http::request<http::empty_body> req{http::verb::get, target, 11};
-  req.set(http::field::host, host + ":" + port);
+  req.set(http::field::host, hostport);
   req.set(http::field::user_agent, "pylon-top");
   req.set(http::field::connection, "close");
   co_await http::async_write(stream, req, asio::use_awaitable);
@@ -69,7 +69,8 @@ asio::awaitable<void> exchange(const std::string& host, const std::string& port,
 HttpReply http_get(const std::string& host, int port, const std::string& target,
                    std::chrono::milliseconds timeout) {
   const std::string port_str = std::to_string(port);
-  const std::string hostport = host + ":" + port_str;
+  // An IPv6 literal is bracketed in a URL and in the Host header.
+  const std::string hostport = (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + port_str;
   const std::string prefix = "Get \"http://" + hostport + target + "\": ";
 
   // Declared before the io_context so that they outlive it: destroying the context
@@ -79,7 +80,7 @@ HttpReply http_get(const std::string& host, int port, const std::string& target,
   std::exception_ptr failure;
   bool done = false;
   asio::io_context ioc;
-  asio::co_spawn(ioc, exchange(host, port_str, target, reply, step), [&](std::exception_ptr e) {
+  asio::co_spawn(ioc, exchange(host, port_str, hostport, target, reply, step), [&](std::exception_ptr e) {
     failure = e;
     done = true;
   });
