@@ -217,7 +217,9 @@ int run_screen(const TopOptions& o, Poller& poller, Snapshot first) {
         if (rows > 1 && static_cast<int>(lines.size()) > rows) {
           size_t hidden = lines.size() - static_cast<size_t>(rows) + 1;
           lines.resize(static_cast<size_t>(rows) - 1);
-          lines.push_back({"  ... " + std::to_string(hidden) + " more (n sets how many; or a taller window)"});
+          lines.push_back({"  ... " + std::to_string(hidden) +
+                           (help ? " more lines (a taller window shows them)"
+                                 : " more connections (n sets how many; or a taller window)")});
         }
         werase(stdscr);
         for (int i = 0; i < rows && i < static_cast<int>(lines.size()); ++i) {

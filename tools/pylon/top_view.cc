@@ -100,7 +100,8 @@ void add_header(std::vector<Line>& out, const Snapshot& s, const ViewOptions& o)
   if (v.is_pylon && !v.pylon_version.empty()) title += " (pylon " + v.pylon_version + ")";
   title += " (uptime: " + uptime_or_dash(v.uptime) + ")";
   out.push_back({title, Style::kTitle});
-  out.push_back({"  ID: " + v.server_id + "  Clients: " + v.host + ":" + std::to_string(v.port), Style::kNormal});
+  // The long server id last: a narrow window cuts it rather than the address.
+  out.push_back({"  Clients: " + v.host + ":" + std::to_string(v.port) + "  ID: " + v.server_id, Style::kNormal});
   out.push_back({"Server:"});
   out.push_back({fmt("  Load: CPU: %5.1f%%  Memory: %s  Cores: %lld  Slow Consumers: %lld", v.cpu,
                      psize(false, v.mem).c_str(), static_cast<long long>(v.cores),
@@ -225,26 +226,27 @@ std::vector<Line> render(const Snapshot& s, const ViewOptions& o) {
 }
 
 std::vector<Line> render_help(const Query& q, double delay_s) {
+  // The commands first and the list of sort keys last: a short window cuts the list.
   std::vector<Line> out;
-  out.push_back({"pylon top: commands", Style::kTitle});
+  out.push_back({"pylon top: commands (press any key to continue)", Style::kTitle});
   out.push_back({""});
-  out.push_back({"  o<key>   Set the sort key, then Enter (Esc cancels). Now: " + q.sort});
-  for (const auto& k : sort_keys()) {
-    out.push_back({fmt("             %-16s %s%s", std::string(k.name).c_str(), std::string(k.description).c_str(),
-                       k.server_param.empty() ? " (between refreshes)" : "")});
-  }
+  out.push_back({"  o<key>   Sort by <key>, then Enter (Esc cancels). Now: " + q.sort + "; keys below"});
   out.push_back({"  < >      Previous / next sort key"});
   out.push_back({"  n<limit> Number of connections to show, then Enter. Now: " + std::to_string(q.limit)});
   out.push_back({"  s        Show / hide each connection's subscriptions"});
   out.push_back({"  b        Raw numbers / K, M, G (powers of 1024)"});
   out.push_back({"  space    Refresh now (every " + fmt("%g", delay_s) + "s otherwise)"});
-  out.push_back({"  ? h      This help; any key returns"});
+  out.push_back({"  ? h      This help"});
   out.push_back({"  q        Quit (Ctrl-C too)"});
   out.push_back({""});
   out.push_back({"  Rates are per second between two refreshes; \"-\" until a connection was seen twice."});
   out.push_back({"  MSGS_TO/BYTES_TO: sent by the server to the client; *_FROM: received from it."});
   out.push_back({""});
-  out.push_back({"Press any key to continue..."});
+  out.push_back({"  Sort keys:"});
+  for (const auto& k : sort_keys()) {
+    out.push_back({fmt("    %-16s %s%s", std::string(k.name).c_str(), std::string(k.description).c_str(),
+                       k.server_param.empty() ? " (between refreshes)" : "")});
+  }
   return out;
 }
 
