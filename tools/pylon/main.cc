@@ -1,12 +1,14 @@
 // `pylon`: the command-line tool for Pylon and any NATS server.
-// Subcommands: bench, mkpasswd, pub, sub, req, reply.
+// Subcommands: bench, mkpasswd, pub, sub, req, reply, top.
 #include <CLI/CLI.hpp>
 
 #include <string>
+#include <vector>
 
 #include "bench.h"
 #include "client_commands.h"
 #include "mkpasswd.h"
+#include "top.h"
 
 #ifndef PYLON_VERSION
 #define PYLON_VERSION "0.0.0"
@@ -66,9 +68,14 @@ int main(int argc, char** argv) {
   pylon::tools::add_sub(app, rc);
   pylon::tools::add_req(app, rc);
   pylon::tools::add_reply(app, rc);
+  pylon::tools::add_top(app, rc);
 
+  // `pylon top` also takes nats-top's single-dash long flags (-sort subs).
+  std::vector<std::string> args = pylon::tools::top_go_style_args(argc, argv);
+  std::vector<char*> arg_ptrs;
+  for (auto& a : args) arg_ptrs.push_back(a.data());
   try {
-    app.parse(argc, argv);
+    app.parse(static_cast<int>(arg_ptrs.size()), arg_ptrs.data());
   } catch (const CLI::ParseError& e) {
     int code = app.exit(e);
     // CLI11 uses 0 for --help/--version and 1.. for errors; keep "bad usage" at 2
