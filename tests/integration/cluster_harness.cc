@@ -62,16 +62,9 @@ std::string join(const std::vector<std::string>& v, const std::string& sep) {
 }
 
 std::optional<std::string> http_get_body(int port, const std::string& target, milliseconds timeout) {
-  RawClient c;
-  if (!c.connect(port, 200ms)) return std::nullopt;
-  if (!c.send("GET " + target + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")) return std::nullopt;
-  if (!c.expect_closed(timeout)) return std::nullopt;
-  const std::string& all = c.buffer();
-  auto end = all.find("\r\n\r\n");
-  if (end == std::string::npos) return std::nullopt;
-  int status = 0;
-  if (std::sscanf(all.c_str(), "HTTP/1.%*d %d", &status) != 1 || status != 200) return std::nullopt;
-  return all.substr(end + 4);
+  auto r = http_get(port, target, timeout, 200ms);
+  if (!r || r->status != 200) return std::nullopt;
+  return std::move(r->body);
 }
 
 std::string route_url(int port, const std::string& userinfo) {

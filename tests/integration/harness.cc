@@ -13,7 +13,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -540,6 +542,35 @@ RawClient raw_connect(int port) {
   EXPECT_TRUE(c.connect(port)) << "cannot connect to port " << port;
   EXPECT_TRUE(c.read_info().has_value()) << "no INFO from server on port " << port;
   return c;
+}
+
+std::optional<HttpResponse> http_get(int port, const std::string& target, milliseconds timeout,
+                                     milliseconds connect_timeout) {
+  RawClient c;
+  if (!c.connect(port, connect_timeout)) return std::nullopt;
+  if (!c.send("GET " + target + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")) return std::nullopt;
+  if (!c.expect_closed(timeout)) return std::nullopt;
+  const std::string& all = c.buffer();
+  auto end = all.find("\r\n\r\n");
+  if (end == std::string::npos) return std::nullopt;
+  HttpResponse r;
+  std::string head = all.substr(0, end);
+  if (std::sscanf(head.c_str(), "HTTP/1.%*d %d", &r.status) != 1) return std::nullopt;
+  for (size_t pos = 0; pos < head.size();) {
+    size_t eol = head.find("\r\n", pos);
+    std::string line = head.substr(pos, eol == std::string::npos ? std::string::npos : eol - pos);
+    pos = eol == std::string::npos ? head.size() : eol + 2;
+    auto colon = line.find(':');
+    if (colon == std::string::npos) continue;
+    std::string key = line.substr(0, colon);
+    for (auto& ch : key) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    auto value = line.find_first_not_of(' ', colon + 1);
+    if (key == "content-type" && value != std::string::npos) r.content_type = line.substr(value);
+  }
+  r.headers = std::move(head);
+  for (auto& ch : r.headers) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  r.body = all.substr(end + 4);
+  return r;
 }
 
 }  // namespace pylon::it

@@ -182,6 +182,18 @@ RawClient raw_connect(int port);
 
 std::string read_file(const std::string& path);
 
+// One HTTP/1.0 GET to 127.0.0.1:port (the server closes after answering; no chunked
+// encoding): for the monitoring endpoints. nullopt when it cannot connect or the answer is
+// not HTTP within `timeout`.
+struct HttpResponse {
+  int status = 0;
+  std::string headers;       // the raw header block with the status line, lower-cased
+  std::string content_type;  // the Content-Type value, as sent
+  std::string body;
+};
+std::optional<HttpResponse> http_get(int port, const std::string& target, milliseconds timeout = 10s,
+                                     milliseconds connect_timeout = 5s);
+
 }  // namespace pylon::it
 
 #define SKIP_IF_REFERENCE(why)                                                     \

@@ -39,38 +39,6 @@ constexpr const char* kContentType = "text/plain; version=0.0.4; charset=utf-8";
 
 // ------------------------------------------------------------------ HTTP
 
-struct HttpAnswer {
-  int status = 0;
-  std::string content_type;
-  std::string body;
-};
-
-// One HTTP/1.0 GET (the server closes after answering).
-std::optional<HttpAnswer> http_get(int port, const std::string& target) {
-  RawClient c;
-  if (!c.connect(port)) return std::nullopt;
-  if (!c.send("GET " + target + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")) return std::nullopt;
-  if (!c.expect_closed(10s)) return std::nullopt;
-  const std::string& all = c.buffer();
-  auto end = all.find("\r\n\r\n");
-  if (end == std::string::npos) return std::nullopt;
-  HttpAnswer a;
-  if (std::sscanf(all.c_str(), "HTTP/1.%*d %d", &a.status) != 1) return std::nullopt;
-  std::string head = all.substr(0, end);
-  for (size_t pos = 0; pos < head.size();) {
-    size_t eol = head.find("\r\n", pos);
-    std::string line = head.substr(pos, eol == std::string::npos ? std::string::npos : eol - pos);
-    pos = eol == std::string::npos ? head.size() : eol + 2;
-    auto colon = line.find(':');
-    if (colon == std::string::npos) continue;
-    std::string key = line.substr(0, colon);
-    for (auto& ch : key) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-    if (key == "content-type") a.content_type = line.substr(line.find_first_not_of(' ', colon + 1));
-  }
-  a.body = all.substr(end + 4);
-  return a;
-}
-
 json::object get_json(int port, const std::string& target) {
   auto a = http_get(port, target);
   if (!a || a->status != 200) {

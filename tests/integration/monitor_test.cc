@@ -21,28 +21,6 @@ namespace {
 
 namespace json = boost::json;
 
-struct HttpResponse {
-  int status = 0;
-  std::string headers;  // raw header block, lower-cased
-  std::string body;
-};
-
-// One HTTP/1.0 GET (the server closes after answering; no chunked encoding).
-std::optional<HttpResponse> http_get(int port, const std::string& target) {
-  RawClient c;
-  if (!c.connect(port)) return std::nullopt;
-  if (!c.send("GET " + target + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")) return std::nullopt;
-  if (!c.expect_closed(10s)) return std::nullopt;
-  const std::string& all = c.buffer();
-  auto end = all.find("\r\n\r\n");
-  if (end == std::string::npos) return std::nullopt;
-  HttpResponse r;
-  r.headers = all.substr(0, end);
-  for (auto& ch : r.headers) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-  r.body = all.substr(end + 4);
-  if (std::sscanf(r.headers.c_str(), "http/1.%*d %d", &r.status) != 1) return std::nullopt;
-  return r;
-}
 
 json::object get_json(int port, const std::string& target) {
   auto r = http_get(port, target);
