@@ -78,18 +78,6 @@ TEST(Authorization, WrongPasswordOfAKnownUserIsRefusedAndLoggedWithTheAddress) {
 }
 
 namespace {
-// Runs a shell command and returns its stdout.
-std::string run_capture(const std::string& cmd) {
-  std::string out;
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (!p) return out;
-  char buf[512];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  ::pclose(p);
-  return out;
-}
-
 std::string field(const std::string& out, const std::string& name) {
   auto at = out.find(name + ": ");
   if (at == std::string::npos) return {};
@@ -99,7 +87,7 @@ std::string field(const std::string& out, const std::string& name) {
 }  // namespace
 
 TEST(Mkpasswd, AHashFromPylonMkpasswdIsAcceptedByTheServer) {
-  std::string out = run_capture(std::string("echo 'correct horse' | ") + PYLON_TOOL_BIN + " mkpasswd -p --cost 4");
+  std::string out = run_shell(std::string("echo 'correct horse' | ") + PYLON_TOOL_BIN + " mkpasswd -p --cost 4").output;
   std::string hash = field(out, "bcrypt hash");
   ASSERT_EQ(hash.rfind("$2", 0), 0u) << out;
   ServerProcess srv(with_config("listen: 127.0.0.1:{PORT}\nauthorization { user: u, password: \"" + hash + "\" }\n", {}));
@@ -115,7 +103,7 @@ TEST(Mkpasswd, AHashFromPylonMkpasswdIsAcceptedByTheServer) {
 }
 
 TEST(Mkpasswd, WithoutPromptItGeneratesAStrongPasswordAndItsHash) {
-  std::string out = run_capture(std::string(PYLON_TOOL_BIN) + " mkpasswd --cost 4 </dev/null");
+  std::string out = run_shell(std::string(PYLON_TOOL_BIN) + " mkpasswd --cost 4 </dev/null").output;
   std::string pass = field(out, "pass");
   std::string hash = field(out, "bcrypt hash");
   EXPECT_EQ(pass.size(), 22u) << out;

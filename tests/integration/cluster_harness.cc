@@ -134,36 +134,12 @@ bool Node::start(milliseconds timeout) {
     for (auto& a : argv) cmd += a + " ";
     tmp_.write("cmdline-" + std::to_string(incarnation_) + ".txt", cmd + "\n");
   }
-  std::vector<char*> cargv;
-  for (auto& a : argv) cargv.push_back(a.data());
-  cargv.push_back(nullptr);
-  int logfd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (logfd < 0) {
-    ADD_FAILURE() << "cannot open " << path;
-    return false;
-  }
-  pid_t parent = ::getpid();
-  pid_t pid = ::fork();
+  std::string why;
+  pid_t pid = spawn_logged(argv, path, &why);
   if (pid < 0) {
-    ::close(logfd);
-    ADD_FAILURE() << "fork: " << std::strerror(errno);
+    ADD_FAILURE() << "node " << cfg_.name << ": " << why;
     return false;
   }
-  if (pid == 0) {
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != parent) ::_exit(127);
-    ::setpgid(0, 0);
-    int devnull = ::open("/dev/null", O_RDONLY);
-    if (devnull >= 0) ::dup2(devnull, 0);
-    ::dup2(logfd, 1);
-    ::dup2(logfd, 2);
-    for (int fd = 3; fd < 1024; ++fd) ::close(fd);
-    ::execv(cargv[0], cargv.data());
-    const char msg[] = "cluster harness: execv failed\n";
-    (void)!::write(2, msg, sizeof msg - 1);
-    ::_exit(127);
-  }
-  ::close(logfd);
   pid_ = pid;
   auto deadline = Clock::now() + timeout;
   while (Clock::now() < deadline) {

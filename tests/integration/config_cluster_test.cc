@@ -29,21 +29,10 @@ namespace {
 
 namespace json = boost::json;
 
-std::string run_capture(const std::string& cmd) {
-  std::string out;
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (!p) return out;
-  char buf[512];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  ::pclose(p);
-  return out;
-}
-
 // bcrypt hash of `password` (no shell metacharacters) from `pylon mkpasswd -p --cost 4`,
 // the password given on stdin.
 std::string mkpasswd(const std::string& password) {
-  std::string out = run_capture("printf '%s\\n' '" + password + "' | " + PYLON_TOOL_BIN + " mkpasswd -p --cost 4");
+  std::string out = run_shell("printf '%s\\n' '" + password + "' | " + PYLON_TOOL_BIN + " mkpasswd -p --cost 4").output;
   static const std::regex re(R"(bcrypt hash: (\$2[aby]\$04\$[./A-Za-z0-9]{53}))");
   std::smatch m;
   if (!std::regex_search(out, m, re)) {

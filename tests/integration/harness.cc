@@ -202,43 +202,13 @@ bool ServerProcess::spawn_once(std::string* why) {
   if (opts_.port_flag) argv.insert(argv.end(), {"-a", "127.0.0.1", "-p", std::to_string(port_)});
   for (auto& a : opts_.args) argv.push_back(substitute(a));
 
-  std::vector<char*> cargv;
-  for (auto& a : argv) cargv.push_back(a.data());
-  cargv.push_back(nullptr);
-
-  int logfd = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (logfd < 0) {
-    *why = "cannot open log " + log_path_;
-    return false;
-  }
   {
     std::string cmd;
     for (auto& a : argv) cmd += a + " ";
     tmp_.write("cmdline.txt", cmd + "\n");
   }
-  pid_t parent = ::getpid();
-  pid_t pid = ::fork();
-  if (pid < 0) {
-    ::close(logfd);
-    *why = std::string("fork: ") + std::strerror(errno);
-    return false;
-  }
-  if (pid == 0) {
-    // Child: only async-signal-safe calls from here on.
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != parent) ::_exit(127);
-    ::setpgid(0, 0);
-    int devnull = ::open("/dev/null", O_RDONLY);
-    if (devnull >= 0) ::dup2(devnull, 0);
-    ::dup2(logfd, 1);
-    ::dup2(logfd, 2);
-    for (int fd = 3; fd < 1024; ++fd) ::close(fd);
-    ::execv(cargv[0], cargv.data());
-    const char msg[] = "harness: execv failed\n";
-    (void)!::write(2, msg, sizeof msg - 1);
-    ::_exit(127);
-  }
-  ::close(logfd);
+  pid_t pid = spawn_logged(argv, log_path_, why);
+  if (pid < 0) return false;
   pid_ = pid;
 
   auto deadline = Clock::now() + opts_.start_timeout;
@@ -503,23 +473,8 @@ RunResult run_server_binary(const std::vector<std::string>& args, milliseconds t
   std::string out_path = tmp.file("output.txt");
   std::vector<std::string> argv{server_binary()};
   argv.insert(argv.end(), args.begin(), args.end());
-  std::vector<char*> cargv;
-  for (auto& a : argv) cargv.push_back(a.data());
-  cargv.push_back(nullptr);
-  int outfd = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (outfd < 0) return result;
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    int devnull = ::open("/dev/null", O_RDONLY);
-    if (devnull >= 0) ::dup2(devnull, 0);
-    ::dup2(outfd, 1);
-    ::dup2(outfd, 2);
-    for (int fd = 3; fd < 1024; ++fd) ::close(fd);
-    ::execv(cargv[0], cargv.data());
-    ::_exit(127);
-  }
-  ::close(outfd);
+  std::string why;
+  pid_t pid = spawn_logged(argv, out_path, &why);
   if (pid < 0) return result;
   int status = 0;
   auto deadline = Clock::now() + timeout;
@@ -535,6 +490,53 @@ RunResult run_server_binary(const std::vector<std::string>& args, milliseconds t
   }
   result.output = read_file(out_path);
   return result;
+}
+
+pid_t spawn_logged(const std::vector<std::string>& argv, const std::string& log_path, std::string* why) {
+  std::vector<std::string> args = argv;  // execv wants char*, not const char*
+  std::vector<char*> cargv;
+  for (auto& a : args) cargv.push_back(a.data());
+  cargv.push_back(nullptr);
+  int logfd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (logfd < 0) {
+    *why = "cannot open log " + log_path;
+    return -1;
+  }
+  pid_t parent = ::getpid();
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    ::close(logfd);
+    *why = std::string("fork: ") + std::strerror(errno);
+    return -1;
+  }
+  if (pid == 0) {
+    // Child: only async-signal-safe calls from here on.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(127);
+    ::setpgid(0, 0);
+    int devnull = ::open("/dev/null", O_RDONLY);
+    if (devnull >= 0) ::dup2(devnull, 0);
+    ::dup2(logfd, 1);
+    ::dup2(logfd, 2);
+    for (int fd = 3; fd < 1024; ++fd) ::close(fd);
+    ::execv(cargv[0], cargv.data());
+    const char msg[] = "harness: execv failed\n";
+    (void)!::write(2, msg, sizeof msg - 1);
+    ::_exit(127);
+  }
+  ::close(logfd);
+  return pid;
+}
+
+ShellResult run_shell(const std::string& command) {
+  ShellResult r;
+  FILE* p = ::popen(command.c_str(), "r");
+  if (!p) return r;
+  char buf[4096];
+  for (size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) r.output.append(buf, n);
+  int status = ::pclose(p);
+  if (WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
+  return r;
 }
 
 RawClient raw_connect(int port) {

@@ -177,6 +177,18 @@ struct RunResult {
 };
 RunResult run_server_binary(const std::vector<std::string>& args, milliseconds timeout = 10s);
 
+// Starts argv (argv[0] a path) with stdin from /dev/null and stdout+stderr to `log_path`,
+// in a process group of its own, killed when the test process dies (PR_SET_PDEATHSIG).
+// The child's pid, or -1 with *why set.
+pid_t spawn_logged(const std::vector<std::string>& argv, const std::string& log_path, std::string* why);
+
+// Runs `command` with /bin/sh and captures its stdout (add 2>&1 for stderr too).
+struct ShellResult {
+  int exit_code = -1;  // -1: killed by a signal
+  std::string output;
+};
+ShellResult run_shell(const std::string& command);
+
 // Convenience: a started raw client that has read the INFO line; fails the test otherwise.
 RawClient raw_connect(int port);
 

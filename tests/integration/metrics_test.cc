@@ -211,21 +211,10 @@ std::optional<Exposition> parse_exposition(const std::string& text, std::string*
 }
 
 // Prometheus' own parser and linter: exit code and everything it printed.
-struct Promtool {
-  int exit_code = -1;
-  std::string output;
-};
-Promtool promtool_check(const std::string& exposition, const TempDir& dir) {
+ShellResult promtool_check(const std::string& exposition, const TempDir& dir) {
   std::string file = dir.write("metrics.txt", exposition);
   std::string cmd = std::string(kPromtool) + " check metrics < '" + file + "' 2>&1";
-  Promtool r;
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (!p) return r;
-  char buf[4096];
-  for (size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) r.output.append(buf, n);
-  int st = ::pclose(p);
-  r.exit_code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
+  return run_shell(cmd);
 }
 
 // The metric names in the first column of docs/monitoring.md's /metrics table.
@@ -375,7 +364,7 @@ TEST_F(Metrics, ClusterExpositionPassesPromtoolAndAgreesWithVarzAndRoutez) {
     EXPECT_EQ(raw->content_type, kContentType);
 
     // Prometheus' parser and linter find nothing to say.
-    Promtool check = promtool_check(raw->body, tmp_);
+    ShellResult check = promtool_check(raw->body, tmp_);
     EXPECT_EQ(check.exit_code, 0) << check.output << "\n" << raw->body;
     EXPECT_EQ(check.output, "") << raw->body;
 

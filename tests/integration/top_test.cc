@@ -24,21 +24,8 @@
 namespace pylon::it {
 namespace {
 
-struct ShellResult {
-  int exit_code = -1;  // -1: killed by a signal
-  std::string output;  // stdout and stderr
-};
-
-ShellResult shell(const std::string& command) {
-  ShellResult r;
-  FILE* p = ::popen((command + " 2>&1").c_str(), "r");
-  if (!p) return r;
-  char buf[4096];
-  for (size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) r.output.append(buf, n);
-  int status = ::pclose(p);
-  if (WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
-  return r;
-}
+// stdout and stderr of a shell command.
+ShellResult shell(const std::string& command) { return run_shell(command + " 2>&1"); }
 
 std::string quoted(const std::string& s) {
   std::string out = "'";
