@@ -222,6 +222,67 @@ TEST_P(ReconnectTest, LameDuckModeIsReported) {
   EXPECT_TRUE(c.server_info().lame_duck);
 }
 
+TEST_P(ReconnectTest, ReconnectWalksThePoolInOrderWithNoRandomize) {
+  // Three servers in the options; the first is connected. When it goes, the client tries
+  // the next one in the order given (the third would do as well were the pool shuffled).
+  auto second = make_server(GetParam());
+  second->start();
+  auto third = make_server(GetParam());
+  third->start();
+  ClientOptions o = client_options(server_->url());
+  o.servers.push_back(second->url());
+  o.servers.push_back(third->url());
+  o.no_randomize = true;
+  Events ev;
+  ev.attach(o);
+  Connection c(o);
+  c.connect();
+  EXPECT_EQ(c.connected_url(), server_->url());
+  server_->stop();
+  ASSERT_TRUE(wait_for([&] { return ev.reconnected == 1; }));
+  EXPECT_EQ(c.connected_url(), second->url());
+  // The lost server went to the end of the pool.
+  EXPECT_EQ(c.servers(), (std::vector<std::string>{second->url(), third->url(), server_->url()}));
+  second->stop();
+  ASSERT_TRUE(wait_for([&] { return ev.reconnected == 2; }));
+  EXPECT_EQ(c.connected_url(), third->url());
+}
+
+TEST_P(ReconnectTest, ReconnectWaitPacesTheAttempts) {
+  // One server, three attempts, each after a 150 ms pause: closing takes at least 450 ms
+  // after the loss (a lower bound on a wait the client must make, not a speed claim).
+  ClientOptions o = client_options(server_->url());
+  o.max_reconnects = 3;
+  o.reconnect_wait = 150ms;
+  o.reconnect_jitter = 0ms;
+  Events ev;
+  ev.attach(o);
+  Connection c(o);
+  c.connect();
+  const auto lost = Clock::now();
+  server_->stop();
+  ASSERT_TRUE(wait_for([&] { return ev.closed == 1; }, 15s));
+  EXPECT_GE(Clock::now() - lost, 450ms);
+  EXPECT_EQ(c.last_error(), Error::kNoServers);
+}
+
+TEST_P(ReconnectTest, ReconnectJitterAddsToTheWait) {
+  // No fixed wait, a jitter of up to 200 ms before each of 10 attempts: the sum is
+  // below 200 ms with a probability of 1/10! (about 3e-7); without jitter it is ~0.
+  ClientOptions o = client_options(server_->url());
+  o.max_reconnects = 10;
+  o.reconnect_wait = 0ms;
+  o.reconnect_jitter = 200ms;
+  Events ev;
+  ev.attach(o);
+  Connection c(o);
+  c.connect();
+  const auto lost = Clock::now();
+  server_->stop();
+  ASSERT_TRUE(wait_for([&] { return ev.closed == 1; }, 15s));
+  EXPECT_GE(Clock::now() - lost, 200ms);
+}
+
 INSTANTIATE_TEST_SUITE_P(Servers, ReconnectTest, ::testing::Values("pylon", "nats-server"),
                          [](const auto& info) { return info.param == "pylon" ? "Pylon" : "NatsServer"; });
 
