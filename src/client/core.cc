@@ -351,8 +351,11 @@ Statistics Core::stats() const {
   Statistics s;
   s.in_msgs = in_msgs_.load(std::memory_order_relaxed);
   s.in_bytes = in_bytes_.load(std::memory_order_relaxed);
-  s.out_msgs = out_msgs_.load(std::memory_order_relaxed);
-  s.out_bytes = out_bytes_.load(std::memory_order_relaxed);
+  {
+    std::lock_guard lk(mu_);
+    s.out_msgs = out_msgs_;
+    s.out_bytes = out_bytes_;
+  }
   s.reconnects = reconnects_.load(std::memory_order_relaxed);
   return s;
 }

@@ -1,4 +1,6 @@
 // client::Core: publishing, flushing, subscriptions and message delivery.
+#include <algorithm>
+
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <future>
@@ -79,8 +81,8 @@ void Core::publish(std::string_view subject, std::string_view reply, const Heade
   } else {
     proto::append_pub(out_, subject, reply, data);
   }
-  out_msgs_.fetch_add(1, std::memory_order_relaxed);
-  out_bytes_.fetch_add(total, std::memory_order_relaxed);
+  ++out_msgs_;
+  out_bytes_ += total;
   kick_locked();
 }
 
@@ -199,69 +201,99 @@ void Core::unsubscribe(const std::shared_ptr<SubState>& s, int64_t max) {
 
 // ---- Delivery --------------------------------------------------------------------------------
 
-void Core::enqueue(const std::shared_ptr<SubState>& s, Message&& m) {
+void Core::enqueue_sync(const std::shared_ptr<SubState>& s, Message&& m) {
   const int64_t bytes = static_cast<int64_t>(m.data.size());
   const int64_t lm = s->limit_msgs.load(std::memory_order_relaxed);
   const int64_t lb = s->limit_bytes.load(std::memory_order_relaxed);
-  auto over = [&] {
-    return (lm >= 0 && s->pending_msgs.load(std::memory_order_relaxed) + 1 > lm) ||
-           (lb >= 0 && s->pending_bytes.load(std::memory_order_relaxed) + bytes > lb);
-  };
-  if (s->is_sync()) {
-    std::lock_guard lk(s->qmu);
-    if (!s->active.load()) return;
-    if (over()) {
-      s->dropped.fetch_add(1, std::memory_order_relaxed);
-      if (!s->slow.exchange(true)) {
-        s->slow_report = true;
-        s->qcv.notify_all();
-        post_async_error(s, ErrorInfo(Error::kSlowConsumer, "subject " + s->subject));
-      }
-      return;
+  std::lock_guard lk(s->qmu);
+  if (!s->active.load()) return;
+  if ((lm >= 0 && s->pending_msgs.load(std::memory_order_relaxed) + 1 > lm) ||
+      (lb >= 0 && s->pending_bytes.load(std::memory_order_relaxed) + bytes > lb)) {
+    s->dropped.fetch_add(1, std::memory_order_relaxed);
+    if (!s->slow.exchange(true)) {
+      s->slow_report = true;
+      s->qcv.notify_all();
+      post_async_error(s, ErrorInfo(Error::kSlowConsumer, "subject " + s->subject));
     }
-    s->slow.store(false);
-    s->pending_msgs.fetch_add(1);
-    s->pending_bytes.fetch_add(bytes);
-    s->q.push_back(std::move(m));
-    s->qcv.notify_one();
     return;
   }
-  if (over()) {
+  if (s->slow.load(std::memory_order_relaxed)) s->slow.store(false);
+  s->pending_msgs.fetch_add(1);
+  s->pending_bytes.fetch_add(bytes);
+  s->q.push_back(std::move(m));
+  s->qcv.notify_one();
+}
+
+void Core::deliver_async(const std::shared_ptr<SubState>& s, const proto::MsgArgs& a, uint64_t sid,
+                         std::string_view payload) {
+  // Hot path: no lock, no allocation once the batch is warm, no locked increment per
+  // message (the pending counts move once per batch, in flush_callback_batch).
+  const int64_t bytes = static_cast<int64_t>(payload.size()) - std::max<int64_t>(a.header_len, 0);
+  const int64_t lm = s->limit_msgs.load(std::memory_order_relaxed);
+  const int64_t lb = s->limit_bytes.load(std::memory_order_relaxed);
+  if ((lm >= 0 && s->pending_msgs.load(std::memory_order_relaxed) + s->batch_msgs + 1 > lm) ||
+      (lb >= 0 && s->pending_bytes.load(std::memory_order_relaxed) + s->batch_bytes + bytes > lb)) {
     s->dropped.fetch_add(1, std::memory_order_relaxed);
     if (!s->slow.exchange(true)) post_async_error(s, ErrorInfo(Error::kSlowConsumer, "subject " + s->subject));
     return;
   }
-  s->slow.store(false);
-  s->pending_msgs.fetch_add(1);
-  s->pending_bytes.fetch_add(bytes);
-  cb_batch_.emplace_back(s, std::move(m));
+  if (s->slow.load(std::memory_order_relaxed)) s->slow.store(false);
+  if (!cb_batch_) cb_batch_ = batch_pool_.take();
+  DeliveryBatch& b = *cb_batch_;
+  if (b.size == b.items.size()) b.items.emplace_back();
+  DeliveryBatch::Item& item = b.items[b.size++];
+  item.sub = s.get();
+  fill_message(item.msg, a, sid, payload);
+  if (!s->in_batch) {
+    s->in_batch = true;
+    b.subs.push_back({s, 0, 0});
+  }
+  ++s->batch_msgs;
+  s->batch_bytes += bytes;
 }
 
 void Core::flush_callback_batch() {
-  if (cb_batch_.empty()) return;
+  if (!cb_batch_ || cb_batch_->size == 0) return;
+  for (auto& ps : cb_batch_->subs) {
+    SubState& s = *ps.sub;
+    ps.msgs = s.batch_msgs;
+    ps.bytes = s.batch_bytes;
+    s.pending_msgs.fetch_add(ps.msgs, std::memory_order_relaxed);
+    s.pending_bytes.fetch_add(ps.bytes, std::memory_order_relaxed);
+    s.batch_msgs = s.batch_bytes = 0;
+    s.in_batch = false;
+  }
   asio::post(cb_strand_, [self = shared_from_this(), batch = std::move(cb_batch_)]() mutable {
-    for (auto& [s, m] : batch) {
-      const auto bytes = static_cast<int64_t>(m.data.size());
-      self->run_handler(s, m, bytes);
-    }
+    self->run_batch(*batch);
+    self->batch_pool_.give_back(std::move(batch));
   });
-  cb_batch_ = {};
 }
 
-void Core::run_handler(const std::shared_ptr<SubState>& s, Message& m, int64_t bytes) {
-  s->pending_msgs.fetch_sub(1);
-  s->pending_bytes.fetch_sub(bytes);
-  if (s->discard.load()) return;
-  std::lock_guard lk(owner_mu_);
-  if (!owner_) return;
-  try {
-    s->handler(m);
-  } catch (const std::exception& e) {
-    post_async_error(s, ErrorInfo(Error::kHandlerException, s->subject + ": " + e.what()));
-  } catch (...) {
-    post_async_error(s, ErrorInfo(Error::kHandlerException, s->subject));
+void Core::run_batch(DeliveryBatch& b) {
+  auto owner_of = [&b](const SubState* p) {
+    for (auto& ps : b.subs) {
+      if (ps.sub.get() == p) return ps.sub;
+    }
+    return std::shared_ptr<SubState>{};
+  };
+  for (size_t i = 0; i < b.size; ++i) {
+    SubState& s = *b.items[i].sub;
+    if (s.discard.load(std::memory_order_relaxed)) continue;
+    std::lock_guard lk(owner_mu_);
+    if (!owner_) break;  // the connection is being destroyed: no more handlers
+    try {
+      s.handler(b.items[i].msg);
+    } catch (const std::exception& e) {
+      post_async_error(owner_of(&s), ErrorInfo(Error::kHandlerException, s.subject + ": " + e.what()));
+    } catch (...) {
+      post_async_error(owner_of(&s), ErrorInfo(Error::kHandlerException, s.subject));
+    }
+    s.delivered.fetch_add(1, std::memory_order_relaxed);
   }
-  s->delivered.fetch_add(1, std::memory_order_relaxed);
+  for (auto& ps : b.subs) {
+    ps.sub->pending_msgs.fetch_sub(ps.msgs, std::memory_order_relaxed);
+    ps.sub->pending_bytes.fetch_sub(ps.bytes, std::memory_order_relaxed);
+  }
 }
 
 void Core::end_after_pending(const std::shared_ptr<SubState>& s, ErrorInfo why) {
