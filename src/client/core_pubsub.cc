@@ -238,6 +238,9 @@ void Core::deliver_async(const std::shared_ptr<SubState>& s, const proto::MsgArg
     return;
   }
   if (s->slow.load(std::memory_order_relaxed)) s->slow.store(false);
+  // A large read (up to 1 MB of small messages) goes out in several batches of at most
+  // kKeepItems, the size a recycled batch keeps.
+  if (cb_batch_ && cb_batch_->size >= DeliveryBatchPool::kKeepItems) flush_callback_batch();
   if (!cb_batch_) cb_batch_ = batch_pool_.take();
   DeliveryBatch& b = *cb_batch_;
   if (b.size == b.items.size()) b.items.emplace_back();
@@ -252,6 +255,38 @@ void Core::deliver_async(const std::shared_ptr<SubState>& s, const proto::MsgArg
   s->batch_bytes += bytes;
 }
 
+namespace {
+
+// A joined batch stays below this, so one post's handlers stay bounded and a recycled
+// batch keeps all its items.
+constexpr size_t kMaxJoinedItems = DeliveryBatchPool::kKeepItems;
+
+// Moves src's messages to the end of dst (swapping Message objects: both keep their
+// strings' capacity) and adds up the per-subscription counts; src is left empty.
+void join_batch(DeliveryBatch& dst, DeliveryBatch& src) {
+  for (size_t i = 0; i < src.size; ++i) {
+    if (dst.size == dst.items.size()) dst.items.emplace_back();
+    DeliveryBatch::Item& d = dst.items[dst.size++];
+    DeliveryBatch::Item& from = src.items[i];
+    d.sub = from.sub;
+    from.sub = nullptr;
+    std::swap(d.msg, from.msg);
+  }
+  for (auto& ps : src.subs) {
+    auto it = std::find_if(dst.subs.begin(), dst.subs.end(), [&](const auto& x) { return x.sub == ps.sub; });
+    if (it != dst.subs.end()) {
+      it->msgs += ps.msgs;
+      it->bytes += ps.bytes;
+    } else {
+      dst.subs.push_back(std::move(ps));
+    }
+  }
+  src.size = 0;
+  src.subs.clear();
+}
+
+}  // namespace
+
 void Core::flush_callback_batch() {
   if (!cb_batch_ || cb_batch_->size == 0) return;
   for (auto& ps : cb_batch_->subs) {
@@ -263,10 +298,29 @@ void Core::flush_callback_batch() {
     s.batch_msgs = s.batch_bytes = 0;
     s.in_batch = false;
   }
-  asio::post(cb_strand_, [self = shared_from_this(), batch = std::move(cb_batch_)]() mutable {
-    self->run_batch(*batch);
-    self->batch_pool_.give_back(std::move(batch));
-  });
+  {
+    std::lock_guard lk(handoff_mu_);
+    const uint64_t posts = cb_posts_.load(std::memory_order_acquire);
+    if (!handoff_.empty() && tail_seq_ == posts && handoff_.back()->size + cb_batch_->size <= kMaxJoinedItems) {
+      join_batch(*handoff_.back(), *cb_batch_);  // cb_batch_ stays ours, empty, for the next read
+      return;
+    }
+    handoff_.push_back(std::move(cb_batch_));
+    tail_seq_ = posts;
+  }
+  asio::post(cb_strand_, [self = shared_from_this()] { self->run_next_batch(); });
+}
+
+void Core::run_next_batch() {
+  std::unique_ptr<DeliveryBatch> b;
+  {
+    std::lock_guard lk(handoff_mu_);
+    if (handoff_.empty()) return;
+    b = std::move(handoff_.front());
+    handoff_.pop_front();
+  }
+  run_batch(*b);
+  batch_pool_.give_back(std::move(b));
 }
 
 void Core::run_batch(DeliveryBatch& b) {
@@ -276,10 +330,13 @@ void Core::run_batch(DeliveryBatch& b) {
     }
     return std::shared_ptr<SubState>{};
   };
+  // owner_mu_ is held across the handlers (not taken per message) and let go between two
+  // of them when detach_owner() waits for it.
+  std::unique_lock<std::recursive_mutex> lk(owner_mu_, std::defer_lock);
   for (size_t i = 0; i < b.size; ++i) {
     SubState& s = *b.items[i].sub;
     if (s.discard.load(std::memory_order_relaxed)) continue;
-    std::lock_guard lk(owner_mu_);
+    if (!lk.owns_lock()) lk.lock();
     if (!owner_) break;  // the connection is being destroyed: no more handlers
     try {
       s.handler(b.items[i].msg);
@@ -289,7 +346,9 @@ void Core::run_batch(DeliveryBatch& b) {
       post_async_error(owner_of(&s), ErrorInfo(Error::kHandlerException, s.subject));
     }
     s.delivered.fetch_add(1, std::memory_order_relaxed);
+    if (owner_waiters_.load(std::memory_order_relaxed) > 0) lk.unlock();
   }
+  if (lk.owns_lock()) lk.unlock();
   for (auto& ps : b.subs) {
     ps.sub->pending_msgs.fetch_sub(ps.msgs, std::memory_order_relaxed);
     ps.sub->pending_bytes.fetch_sub(ps.bytes, std::memory_order_relaxed);
@@ -303,6 +362,7 @@ void Core::end_after_pending(const std::shared_ptr<SubState>& s, ErrorInfo why) 
   }
   // Runs after every message already queued for the callback strand.
   flush_callback_batch();
+  note_cb_post();
   asio::post(cb_strand_, [s, why = std::move(why)] { s->end(why, false); });
 }
 

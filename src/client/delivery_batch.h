@@ -1,7 +1,9 @@
 // The messages of one read on their way from the I/O strand to the callback strand.
 //
 // Hot path of a subscriber: the I/O strand fills a batch while parsing one read and posts
-// it once; the callback strand runs the handlers and hands the batch back for reuse. A
+// it once (or appends it to the batch still waiting for the callback strand, when the
+// callbacks lag: Core::flush_callback_batch); the callback strand runs the handlers and
+// hands the batch back for reuse. A
 // recycled batch keeps its Message objects and their strings' capacity, so a warm
 // subscriber copies each message into memory it already owns (no allocation per message),
 // and the batch's vector never regrows. Items hold a plain SubState*: `subs` owns one
@@ -37,6 +39,10 @@ struct DeliveryBatch {
 // Batches handed back by the callback strand, for the I/O strand to fill again.
 class DeliveryBatchPool {
  public:
+  // Also the most messages one batch takes (Core::flush_callback_batch joins up to it),
+  // so a recycled batch is never trimmed in steady state.
+  static constexpr size_t kKeepItems = 8192;
+
   std::unique_ptr<DeliveryBatch> take() {
     {
       std::lock_guard lk(mu_);
@@ -49,9 +55,9 @@ class DeliveryBatchPool {
     return std::make_unique<DeliveryBatch>();
   }
 
-  // Keeps a bounded amount of memory (under 5 MB in all): a few batches (several are in
-  // flight when the callbacks lag behind the socket), each trimmed to kKeepItems messages
-  // whose bodies keep at most kKeepBodyBytes of capacity together.
+  // Keeps a bounded amount of memory (under 8 MB in all, only after a burst kept that
+  // many batches in flight): a few batches, each trimmed to kKeepItems messages whose
+  // bodies keep at most kKeepBodyBytes of capacity together.
   void give_back(std::unique_ptr<DeliveryBatch> b) {
     {
       std::lock_guard lk(mu_);
@@ -72,7 +78,6 @@ class DeliveryBatchPool {
 
  private:
   static constexpr size_t kKeepBatches = 4;
-  static constexpr size_t kKeepItems = 4096;
   static constexpr size_t kKeepBodyBytes = 512 * 1024;
   std::mutex mu_;
   std::vector<std::unique_ptr<DeliveryBatch>> spare_;
