@@ -5,7 +5,11 @@
 #include <gtest/gtest.h>
 
 #include <boost/asio/use_future.hpp>
+#include <condition_variable>
 #include <future>
+#include <mutex>
+#include <string>
+#include <vector>
 
 #include "test_support.h"
 
@@ -220,6 +224,69 @@ TEST_P(ReconnectTest, LameDuckModeIsReported) {
   server_->enter_lame_duck();
   ASSERT_TRUE(wait_for([&] { return ev.lame_duck == 1; }));
   EXPECT_TRUE(c.server_info().lame_duck);
+}
+
+TEST_P(ReconnectTest, CallbacksKeepTheirOrderAcrossAReconnectWhileHandlersLag) {
+  // The callback thread is held up by the first message, so everything after it queues:
+  // the rest of the first burst, the disconnected and reconnected events, then a second
+  // burst. They must come out in that order (messages of a later read must not overtake
+  // an event queued before them).
+  ClientOptions o = client_options(server_->url());
+  std::mutex mu;
+  std::condition_variable cv;
+  bool release = false, blocked = false;
+  std::vector<std::string> order;
+  auto note = [&](std::string what) {
+    std::lock_guard lk(mu);
+    order.push_back(std::move(what));
+  };
+  o.on_disconnected = [&](Connection&, const ErrorInfo&) { note("disconnected"); };
+  o.on_reconnected = [&](Connection&) { note("reconnected"); };
+  Connection c(o);
+  c.connect();
+  auto sub = c.subscribe("ordered", [&](Message& m) {
+    if (m.data == "a0") {
+      std::unique_lock lk(mu);
+      blocked = true;
+      cv.wait(lk, [&] { return release; });
+    }
+    note(m.data);
+  });
+  c.flush();
+  // a0 first, so the rest arrives while its handler is blocked: a batch that waits.
+  c.publish("ordered", "a0");
+  ASSERT_TRUE(wait_for([&] {
+    std::lock_guard lk(mu);
+    return blocked;
+  }));
+  for (int i = 1; i < 50; ++i) c.publish("ordered", "a" + std::to_string(i));
+  c.flush();
+  server_->stop();
+  ASSERT_TRUE(wait_for([&] { return c.status() == Status::kReconnecting; }));
+  restart();
+  ASSERT_TRUE(wait_for([&] { return c.status() == Status::kConnected; }));
+  c.flush();  // the subscription is back on the server
+  Connection pub(client_options(server_->url()));
+  pub.connect();
+  for (int i = 0; i < 50; ++i) pub.publish("ordered", "b" + std::to_string(i));
+  pub.flush();
+  ASSERT_TRUE(wait_for([&] { return sub.pending_msgs() >= 99; })) << "the second burst is queued too";
+  {
+    std::lock_guard lk(mu);
+    release = true;
+  }
+  cv.notify_all();
+  ASSERT_TRUE(wait_for([&] {
+    std::lock_guard lk(mu);
+    return order.size() == 102;
+  }));
+  std::vector<std::string> want;
+  for (int i = 0; i < 50; ++i) want.push_back("a" + std::to_string(i));
+  want.push_back("disconnected");
+  want.push_back("reconnected");
+  for (int i = 0; i < 50; ++i) want.push_back("b" + std::to_string(i));
+  std::lock_guard lk(mu);
+  EXPECT_EQ(order, want);
 }
 
 TEST_P(ReconnectTest, ReconnectWalksThePoolInOrderWithNoRandomize) {
