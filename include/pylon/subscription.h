@@ -56,7 +56,8 @@ class Subscription {
 
   // Messages handed to the application so far (callback returned / next_msg returned).
   uint64_t delivered() const noexcept;
-  // Received but not yet handled.
+  // Received but not yet handled. For a subscription with a callback these fall when the
+  // handlers of one read's worth of messages are done (not after each handler).
   int64_t pending_msgs() const noexcept;
   int64_t pending_bytes() const noexcept;
   // Messages dropped because the pending limits were exceeded (slow consumer).

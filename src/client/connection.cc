@@ -84,7 +84,8 @@ std::string Connection::new_inbox() const { return core_->new_inbox(); }
 
 void Connection::start_connect(Completion done) {
   try {
-    core_->start_connect([done](const ErrorInfo& e) {
+    core_->start_connect([done, core = core_.get()](const ErrorInfo& e) {
+      core->note_cb_post();  // the completion is posted (to the callback strand by default)
       done(e ? std::make_exception_ptr(Exception(e)) : std::exception_ptr());
     });
   } catch (...) {
@@ -94,7 +95,8 @@ void Connection::start_connect(Completion done) {
 
 void Connection::start_flush(std::chrono::milliseconds timeout, Completion done) {
   try {
-    core_->start_flush(timeout, [done](const ErrorInfo& e) {
+    core_->start_flush(timeout, [done, core = core_.get()](const ErrorInfo& e) {
+      core->note_cb_post();
       done(e ? std::make_exception_ptr(Exception(e)) : std::exception_ptr());
     });
   } catch (...) {
@@ -104,7 +106,8 @@ void Connection::start_flush(std::chrono::milliseconds timeout, Completion done)
 
 void Connection::start_request(Message msg, std::chrono::milliseconds timeout, RequestCompletion done) {
   try {
-    core_->start_request(std::move(msg), timeout, [done](const ErrorInfo& e, Message m) {
+    core_->start_request(std::move(msg), timeout, [done, core = core_.get()](const ErrorInfo& e, Message m) {
+      core->note_cb_post();
       done(e ? std::make_exception_ptr(Exception(e)) : std::exception_ptr(), std::move(m));
     });
   } catch (...) {

@@ -99,6 +99,17 @@ void Core::start(Connection* owner) {
   });
 }
 
+void Core::detach_owner() {
+  // A callback batch holds owner_mu_ across its handlers and lets go between two of them
+  // when it sees a waiter here.
+  owner_waiters_.fetch_add(1);
+  {
+    std::lock_guard lk(owner_mu_);
+    owner_ = nullptr;
+  }
+  owner_waiters_.fetch_sub(1);
+}
+
 void Core::shutdown() {
   const bool on_io = own_io_ && std::this_thread::get_id() == io_thread_.get_id();
   const bool on_cb = own_cb_ && std::this_thread::get_id() == cb_thread_.get_id();
@@ -115,17 +126,13 @@ void Core::shutdown() {
     }
   }
   if (!own_io_) {
-    std::lock_guard lk(owner_mu_);  // waits for a callback in progress on another thread
-    owner_ = nullptr;
+    detach_owner();  // waits for a callback in progress on another thread
     return;
   }
   if (on_io || on_cb) {
     // Destroyed from one of our own threads: they cannot join themselves. They finish
     // once idle and the last of them drops this Core.
-    {
-      std::lock_guard lk(owner_mu_);
-      owner_ = nullptr;
-    }
+    detach_owner();
     std::lock_guard lk(threads_mu_);
     orphan_io_ = shared_from_this();
     orphan_cb_ = shared_from_this();
@@ -140,10 +147,7 @@ void Core::shutdown() {
   events_stopped_.store(true);
   cb_work_.reset();
   cb_thread_.join();
-  {
-    std::lock_guard lk(owner_mu_);
-    owner_ = nullptr;
-  }
+  detach_owner();
   // Every operation was cancelled by the close, so the I/O thread ends by itself; if
   // something still holds it after a grace period, stop it.
   io_work_.reset();
@@ -277,6 +281,7 @@ void Core::post_event(std::function<void(Connection&)> fn) {
   if (events_stopped_.load()) return;
   // Events keep their place after the messages that came before them.
   if (io_strand_.running_in_this_thread()) flush_callback_batch();
+  note_cb_post();
   asio::post(cb_strand_, [self = shared_from_this(), fn = std::move(fn)] {
     std::lock_guard lk(self->owner_mu_);
     if (!self->owner_) return;
@@ -351,8 +356,11 @@ Statistics Core::stats() const {
   Statistics s;
   s.in_msgs = in_msgs_.load(std::memory_order_relaxed);
   s.in_bytes = in_bytes_.load(std::memory_order_relaxed);
-  s.out_msgs = out_msgs_.load(std::memory_order_relaxed);
-  s.out_bytes = out_bytes_.load(std::memory_order_relaxed);
+  {
+    std::lock_guard lk(mu_);
+    s.out_msgs = out_msgs_;
+    s.out_bytes = out_bytes_;
+  }
   s.reconnects = reconnects_.load(std::memory_order_relaxed);
   return s;
 }

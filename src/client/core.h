@@ -38,6 +38,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 
+#include "client/delivery_batch.h"
 #include "client/server_pool.h"
 #include "client/sub_state.h"
 #include "client/waiter.h"
@@ -56,6 +57,10 @@ using Strand = asio::strand<asio::io_context::executor_type>;
 inline constexpr size_t kMaxOutboundBytes = 32 * 1024 * 1024;
 inline constexpr size_t kReadBufferBytes = 64 * 1024;
 inline constexpr size_t kMaxReadBufferBytes = 1024 * 1024;
+
+// Copies a message out of the read buffer into `m`, which may be a reused Message (its
+// strings keep their capacity): every field is set or reset. (core_protocol.cc)
+void fill_message(Message& m, const proto::MsgArgs& a, uint64_t sid, std::string_view payload);
 
 // One TCP connection to one server: created per attempt, dropped when lost.
 struct Transport {
@@ -118,6 +123,9 @@ class Core : public std::enable_shared_from_this<Core>, private proto::ParserHan
   Statistics stats() const;
   const ClientOptions& options() const noexcept { return opts_; }
   asio::any_io_executor callback_executor() const { return cb_strand_; }
+  // Every post to the callback strand other than a delivery batch calls this first, so
+  // no later message joins a batch queued before that post (callbacks keep their order).
+  void note_cb_post() noexcept { cb_posts_.fetch_add(1, std::memory_order_acq_rel); }
 
  private:
   enum class Phase { kInfo, kPong, kRunning };
@@ -151,12 +159,20 @@ class Core : public std::enable_shared_from_this<Core>, private proto::ParserHan
   bool live_locked() const noexcept;                         // connected or draining
   void ensure_not_io_thread(const char* what) const;
   void wait_closed(std::optional<milliseconds> bound);
+  void detach_owner();  // owner_ = nullptr, once no callback runs (any thread)
 
   // ---- Delivery (core_pubsub.cc) ----------------------------------------------------------
-  void enqueue(const std::shared_ptr<SubState>& s, Message&& m);  // [io]
-  // Hands the messages gathered during one read to the callback strand in one post.
+  // A message for a synchronous subscription: into its queue, for next_msg().
+  void enqueue_sync(const std::shared_ptr<SubState>& s, Message&& m);  // [io]
+  // A message for a callback subscription: copied into the delivery batch of this read.
+  void deliver_async(const std::shared_ptr<SubState>& s, const proto::MsgArgs& a, uint64_t sid,
+                     std::string_view payload);  // [io]
+  // Hands the messages gathered during one read to the callback strand: appended to the
+  // batch still waiting there when nothing else was posted after it, else one post.
   void flush_callback_batch();  // [io]
-  void run_handler(const std::shared_ptr<SubState>& s, Message& m, int64_t bytes);  // [cb]
+  void run_next_batch();             // [cb]
+  void run_batch(DeliveryBatch& b);  // [cb]
+
   void register_pong(std::shared_ptr<PongWaiter> w);         // throws when closed
   void append_sub_locked(std::string& buf, const SubState& s) const;
   void end_after_pending(const std::shared_ptr<SubState>& s, ErrorInfo why);  // [io]
@@ -201,6 +217,7 @@ class Core : public std::enable_shared_from_this<Core>, private proto::ParserHan
 
   std::recursive_mutex owner_mu_;
   Connection* owner_ = nullptr;          // [owner_mu_]
+  std::atomic<int> owner_waiters_{0};    // threads in detach_owner()
   std::atomic<bool> events_stopped_{false};  // the callback thread is ending: post nothing more
 
   // ---- Shared state [mu] -------------------------------------------------------------------
@@ -234,8 +251,17 @@ class Core : public std::enable_shared_from_this<Core>, private proto::ParserHan
   TransportPtr parsing_tr_;              // the transport whose bytes are being parsed
   std::string wbuf_;                     // the write in flight
   // Messages for callbacks gathered while parsing one read (one post per read, not per
-  // message: the hot path of a subscriber).
-  std::vector<std::pair<std::shared_ptr<SubState>, Message>> cb_batch_;
+  // message: the hot path of a subscriber), in a recycled batch (delivery_batch.h).
+  std::unique_ptr<DeliveryBatch> cb_batch_;
+  DeliveryBatchPool batch_pool_;         // any thread (its own lock)
+  // Batches posted to the callback strand and not yet taken, oldest first; while the
+  // callbacks lag, new messages join the last one (so at most a few batches exist and
+  // they are recycled: no allocation per message even then). [handoff_mu_]
+  std::mutex handoff_mu_;
+  std::deque<std::unique_ptr<DeliveryBatch>> handoff_;
+  uint64_t tail_seq_ = 0;                // cb_posts_ when handoff_.back() was posted [handoff_mu_]
+  std::atomic<uint64_t> cb_posts_{0};
+  uint64_t read_msgs_ = 0, read_bytes_ = 0;  // counted while parsing one read, then added to in_*
   bool writing_ = false;
   Phase phase_ = Phase::kInfo;
   std::string hs_info_;                  // handshake: INFO text
@@ -246,8 +272,11 @@ class Core : public std::enable_shared_from_this<Core>, private proto::ParserHan
   asio::steady_timer close_timer_;
   asio::steady_timer drain_timer_;
 
-  // ---- Statistics (lock-free) ------------------------------------------------------------------
-  std::atomic<uint64_t> in_msgs_{0}, in_bytes_{0}, out_msgs_{0}, out_bytes_{0}, reconnects_{0};
+  // ---- Statistics ------------------------------------------------------------------------------
+  // Incoming: added once per read. Outgoing: under mu_, which publish() holds anyway (no
+  // locked increment per message on either path).
+  std::atomic<uint64_t> in_msgs_{0}, in_bytes_{0}, reconnects_{0};
+  uint64_t out_msgs_ = 0, out_bytes_ = 0;  // [mu]
 };
 
 }  // namespace pylon::client

@@ -133,6 +133,7 @@ asio::awaitable<void> Core::drain_flow(std::vector<std::shared_ptr<SubState>> su
     reply_sub_.reset();
   }
   // 2. Every message already queued for a callback has been handled...
+  note_cb_post();
   co_await asio::post(cb_strand_, asio::use_awaitable);
   co_await asio::post(io_strand_, asio::use_awaitable);
   // ...and every synchronous subscription's queue has been read.

@@ -105,10 +105,27 @@ bool Core::on_err(std::string_view text) {
   return true;
 }
 
+void fill_message(Message& m, const proto::MsgArgs& a, uint64_t sid, std::string_view payload) {
+  m.subject.assign(a.subject);
+  m.reply.assign(a.reply);
+  m.sid = sid;
+  if (!m.headers.empty() || m.status != 0 || !m.status_description.empty()) {
+    m.headers = Headers{};
+    m.status = 0;
+    m.status_description.clear();
+  }
+  if (a.header_len >= 0 && static_cast<size_t>(a.header_len) <= payload.size()) {
+    decode_headers(payload.substr(0, static_cast<size_t>(a.header_len)), m);
+    m.data.assign(payload.substr(static_cast<size_t>(a.header_len)));
+  } else {
+    m.data.assign(payload);
+  }
+}
+
 bool Core::on_msg(const proto::MsgArgs& a, std::string_view payload) {
   if (phase_ != Phase::kRunning) return true;
-  in_msgs_.fetch_add(1, std::memory_order_relaxed);
-  in_bytes_.fetch_add(payload.size(), std::memory_order_relaxed);
+  ++read_msgs_;
+  read_bytes_ += payload.size();
   uint64_t sid = 0;
   std::from_chars(a.sid.data(), a.sid.data() + a.sid.size(), sid);
   std::shared_ptr<SubState> s;
@@ -129,20 +146,16 @@ bool Core::on_msg(const proto::MsgArgs& a, std::string_view payload) {
     }
   }
   // The one copy of the message: it leaves the read buffer for another thread.
-  Message m;
-  m.subject.assign(a.subject);
-  m.reply.assign(a.reply);
-  m.sid = sid;
-  if (a.header_len >= 0 && static_cast<size_t>(a.header_len) <= payload.size()) {
-    decode_headers(payload.substr(0, static_cast<size_t>(a.header_len)), m);
-    m.data.assign(payload.substr(static_cast<size_t>(a.header_len)));
-  } else {
-    m.data.assign(payload);
-  }
   if (s->internal) {
+    Message m;
+    fill_message(m, a, sid, payload);
     s->internal(m);
+  } else if (s->is_sync()) {
+    Message m;
+    fill_message(m, a, sid, payload);
+    enqueue_sync(s, std::move(m));
   } else {
-    enqueue(s, std::move(m));
+    deliver_async(s, a, sid, payload);
   }
   if (limit_reached) end_after_pending(s, ErrorInfo(Error::kMaxMessagesDelivered, s->subject));
   return true;

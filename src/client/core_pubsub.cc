@@ -1,4 +1,6 @@
 // client::Core: publishing, flushing, subscriptions and message delivery.
+#include <algorithm>
+
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <future>
@@ -79,8 +81,8 @@ void Core::publish(std::string_view subject, std::string_view reply, const Heade
   } else {
     proto::append_pub(out_, subject, reply, data);
   }
-  out_msgs_.fetch_add(1, std::memory_order_relaxed);
-  out_bytes_.fetch_add(total, std::memory_order_relaxed);
+  ++out_msgs_;
+  out_bytes_ += total;
   kick_locked();
 }
 
@@ -199,69 +201,158 @@ void Core::unsubscribe(const std::shared_ptr<SubState>& s, int64_t max) {
 
 // ---- Delivery --------------------------------------------------------------------------------
 
-void Core::enqueue(const std::shared_ptr<SubState>& s, Message&& m) {
+void Core::enqueue_sync(const std::shared_ptr<SubState>& s, Message&& m) {
   const int64_t bytes = static_cast<int64_t>(m.data.size());
   const int64_t lm = s->limit_msgs.load(std::memory_order_relaxed);
   const int64_t lb = s->limit_bytes.load(std::memory_order_relaxed);
-  auto over = [&] {
-    return (lm >= 0 && s->pending_msgs.load(std::memory_order_relaxed) + 1 > lm) ||
-           (lb >= 0 && s->pending_bytes.load(std::memory_order_relaxed) + bytes > lb);
-  };
-  if (s->is_sync()) {
-    std::lock_guard lk(s->qmu);
-    if (!s->active.load()) return;
-    if (over()) {
-      s->dropped.fetch_add(1, std::memory_order_relaxed);
-      if (!s->slow.exchange(true)) {
-        s->slow_report = true;
-        s->qcv.notify_all();
-        post_async_error(s, ErrorInfo(Error::kSlowConsumer, "subject " + s->subject));
-      }
-      return;
+  std::lock_guard lk(s->qmu);
+  if (!s->active.load()) return;
+  if ((lm >= 0 && s->pending_msgs.load(std::memory_order_relaxed) + 1 > lm) ||
+      (lb >= 0 && s->pending_bytes.load(std::memory_order_relaxed) + bytes > lb)) {
+    s->dropped.fetch_add(1, std::memory_order_relaxed);
+    if (!s->slow.exchange(true)) {
+      s->slow_report = true;
+      s->qcv.notify_all();
+      post_async_error(s, ErrorInfo(Error::kSlowConsumer, "subject " + s->subject));
     }
-    s->slow.store(false);
-    s->pending_msgs.fetch_add(1);
-    s->pending_bytes.fetch_add(bytes);
-    s->q.push_back(std::move(m));
-    s->qcv.notify_one();
     return;
   }
-  if (over()) {
+  if (s->slow.load(std::memory_order_relaxed)) s->slow.store(false);
+  s->pending_msgs.fetch_add(1);
+  s->pending_bytes.fetch_add(bytes);
+  s->q.push_back(std::move(m));
+  s->qcv.notify_one();
+}
+
+void Core::deliver_async(const std::shared_ptr<SubState>& s, const proto::MsgArgs& a, uint64_t sid,
+                         std::string_view payload) {
+  // Hot path: no lock, no allocation once the batch is warm, no locked increment per
+  // message (the pending counts move once per batch, in flush_callback_batch).
+  const int64_t bytes = static_cast<int64_t>(payload.size()) - std::max<int64_t>(a.header_len, 0);
+  const int64_t lm = s->limit_msgs.load(std::memory_order_relaxed);
+  const int64_t lb = s->limit_bytes.load(std::memory_order_relaxed);
+  if ((lm >= 0 && s->pending_msgs.load(std::memory_order_relaxed) + s->batch_msgs + 1 > lm) ||
+      (lb >= 0 && s->pending_bytes.load(std::memory_order_relaxed) + s->batch_bytes + bytes > lb)) {
     s->dropped.fetch_add(1, std::memory_order_relaxed);
     if (!s->slow.exchange(true)) post_async_error(s, ErrorInfo(Error::kSlowConsumer, "subject " + s->subject));
     return;
   }
-  s->slow.store(false);
-  s->pending_msgs.fetch_add(1);
-  s->pending_bytes.fetch_add(bytes);
-  cb_batch_.emplace_back(s, std::move(m));
+  if (s->slow.load(std::memory_order_relaxed)) s->slow.store(false);
+  // A large read (up to 1 MB of small messages) goes out in several batches of at most
+  // kKeepItems, the size a recycled batch keeps.
+  if (cb_batch_ && cb_batch_->size >= DeliveryBatchPool::kKeepItems) flush_callback_batch();
+  if (!cb_batch_) cb_batch_ = batch_pool_.take();
+  DeliveryBatch& b = *cb_batch_;
+  if (b.size == b.items.size()) b.items.emplace_back();
+  DeliveryBatch::Item& item = b.items[b.size++];
+  item.sub = s.get();
+  fill_message(item.msg, a, sid, payload);
+  if (!s->in_batch) {
+    s->in_batch = true;
+    b.subs.push_back({s, 0, 0});
+  }
+  ++s->batch_msgs;
+  s->batch_bytes += bytes;
 }
+
+namespace {
+
+// A joined batch stays below this, so one post's handlers stay bounded and a recycled
+// batch keeps all its items.
+constexpr size_t kMaxJoinedItems = DeliveryBatchPool::kKeepItems;
+
+// Moves src's messages to the end of dst (swapping Message objects: both keep their
+// strings' capacity) and adds up the per-subscription counts; src is left empty.
+void join_batch(DeliveryBatch& dst, DeliveryBatch& src) {
+  for (size_t i = 0; i < src.size; ++i) {
+    if (dst.size == dst.items.size()) dst.items.emplace_back();
+    DeliveryBatch::Item& d = dst.items[dst.size++];
+    DeliveryBatch::Item& from = src.items[i];
+    d.sub = from.sub;
+    from.sub = nullptr;
+    std::swap(d.msg, from.msg);
+  }
+  for (auto& ps : src.subs) {
+    auto it = std::find_if(dst.subs.begin(), dst.subs.end(), [&](const auto& x) { return x.sub == ps.sub; });
+    if (it != dst.subs.end()) {
+      it->msgs += ps.msgs;
+      it->bytes += ps.bytes;
+    } else {
+      dst.subs.push_back(std::move(ps));
+    }
+  }
+  src.size = 0;
+  src.subs.clear();
+}
+
+}  // namespace
 
 void Core::flush_callback_batch() {
-  if (cb_batch_.empty()) return;
-  asio::post(cb_strand_, [self = shared_from_this(), batch = std::move(cb_batch_)]() mutable {
-    for (auto& [s, m] : batch) {
-      const auto bytes = static_cast<int64_t>(m.data.size());
-      self->run_handler(s, m, bytes);
+  if (!cb_batch_ || cb_batch_->size == 0) return;
+  for (auto& ps : cb_batch_->subs) {
+    SubState& s = *ps.sub;
+    ps.msgs = s.batch_msgs;
+    ps.bytes = s.batch_bytes;
+    s.pending_msgs.fetch_add(ps.msgs, std::memory_order_relaxed);
+    s.pending_bytes.fetch_add(ps.bytes, std::memory_order_relaxed);
+    s.batch_msgs = s.batch_bytes = 0;
+    s.in_batch = false;
+  }
+  {
+    std::lock_guard lk(handoff_mu_);
+    const uint64_t posts = cb_posts_.load(std::memory_order_acquire);
+    if (!handoff_.empty() && tail_seq_ == posts && handoff_.back()->size + cb_batch_->size <= kMaxJoinedItems) {
+      join_batch(*handoff_.back(), *cb_batch_);  // cb_batch_ stays ours, empty, for the next read
+      return;
     }
-  });
-  cb_batch_ = {};
+    handoff_.push_back(std::move(cb_batch_));
+    tail_seq_ = posts;
+  }
+  asio::post(cb_strand_, [self = shared_from_this()] { self->run_next_batch(); });
 }
 
-void Core::run_handler(const std::shared_ptr<SubState>& s, Message& m, int64_t bytes) {
-  s->pending_msgs.fetch_sub(1);
-  s->pending_bytes.fetch_sub(bytes);
-  if (s->discard.load()) return;
-  std::lock_guard lk(owner_mu_);
-  if (!owner_) return;
-  try {
-    s->handler(m);
-  } catch (const std::exception& e) {
-    post_async_error(s, ErrorInfo(Error::kHandlerException, s->subject + ": " + e.what()));
-  } catch (...) {
-    post_async_error(s, ErrorInfo(Error::kHandlerException, s->subject));
+void Core::run_next_batch() {
+  std::unique_ptr<DeliveryBatch> b;
+  {
+    std::lock_guard lk(handoff_mu_);
+    if (handoff_.empty()) return;
+    b = std::move(handoff_.front());
+    handoff_.pop_front();
   }
-  s->delivered.fetch_add(1, std::memory_order_relaxed);
+  run_batch(*b);
+  batch_pool_.give_back(std::move(b));
+}
+
+void Core::run_batch(DeliveryBatch& b) {
+  auto owner_of = [&b](const SubState* p) {
+    for (auto& ps : b.subs) {
+      if (ps.sub.get() == p) return ps.sub;
+    }
+    return std::shared_ptr<SubState>{};
+  };
+  // owner_mu_ is held across the handlers (not taken per message) and let go between two
+  // of them when detach_owner() waits for it.
+  std::unique_lock<std::recursive_mutex> lk(owner_mu_, std::defer_lock);
+  for (size_t i = 0; i < b.size; ++i) {
+    SubState& s = *b.items[i].sub;
+    if (s.discard.load(std::memory_order_relaxed)) continue;
+    if (!lk.owns_lock()) lk.lock();
+    if (!owner_) break;  // the connection is being destroyed: no more handlers
+    try {
+      s.handler(b.items[i].msg);
+    } catch (const std::exception& e) {
+      post_async_error(owner_of(&s), ErrorInfo(Error::kHandlerException, s.subject + ": " + e.what()));
+    } catch (...) {
+      post_async_error(owner_of(&s), ErrorInfo(Error::kHandlerException, s.subject));
+    }
+    s.delivered.fetch_add(1, std::memory_order_relaxed);
+    if (owner_waiters_.load(std::memory_order_relaxed) > 0) lk.unlock();
+  }
+  if (lk.owns_lock()) lk.unlock();
+  for (auto& ps : b.subs) {
+    ps.sub->pending_msgs.fetch_sub(ps.msgs, std::memory_order_relaxed);
+    ps.sub->pending_bytes.fetch_sub(ps.bytes, std::memory_order_relaxed);
+  }
 }
 
 void Core::end_after_pending(const std::shared_ptr<SubState>& s, ErrorInfo why) {
@@ -271,6 +362,7 @@ void Core::end_after_pending(const std::shared_ptr<SubState>& s, ErrorInfo why) 
   }
   // Runs after every message already queued for the callback strand.
   flush_callback_batch();
+  note_cb_post();
   asio::post(cb_strand_, [s, why = std::move(why)] { s->end(why, false); });
 }
 

@@ -62,11 +62,18 @@ class SubState {
   uint64_t received = 0;   // messages that arrived (counted against max)
   bool draining = false;
 
+  // I/O strand only: what this subscription has in the delivery batch being filled.
+  int64_t batch_msgs = 0;
+  int64_t batch_bytes = 0;
+  bool in_batch = false;
+
   // Read and written without the core lock.
   std::atomic<bool> active{true};
   std::atomic<bool> discard{false};  // handlers skip what is still queued
   std::atomic<uint64_t> delivered{0};
   std::atomic<uint64_t> dropped{0};
+  // Received, not yet handled. An async subscription's counts move once per delivery
+  // batch (see delivery_batch.h); a sync one's per message.
   std::atomic<int64_t> pending_msgs{0};
   std::atomic<int64_t> pending_bytes{0};
   std::atomic<int64_t> limit_msgs;

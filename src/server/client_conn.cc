@@ -67,7 +67,8 @@ void ClientConn::on_start() {
   auto& srv = server();
   srv.log().debugf("{} - Client connection created", log_prefix());
   // INFO goes first, even to a connection we are about to refuse (as the reference does).
-  std::string info = "INFO " + srv.client_info_json(cid(), remote_ip()) + "\r\n";
+  accept_info_ = srv.client_info_json(cid(), remote_ip());
+  std::string info = "INFO " + accept_info_ + "\r\n";
   queue_self(info);
   if (!srv.register_client(std::static_pointer_cast<ClientConn>(shared_from_this()))) {
     srv.log().error("{} - {}", log_prefix(), err::kMaxConnections);
@@ -259,9 +260,29 @@ bool ClientConn::on_connect(std::string_view text) {
 bool ClientConn::on_ping() {
   server().log().tracef("{} - <<- [PING]", trace_prefix());
   if (!check_connected()) return false;
+  if (!first_pong_sent_ && connect_received_) send_info_if_changed();
   server().log().tracef("{} - ->> [PONG]", trace_prefix());
   queue_self("PONG\r\n");
   return true;
+}
+
+// The reference's client.processPing: a client that sent CONNECT while the cluster changed
+// (a route registering between our accept-time INFO and its CONNECT) was skipped by the
+// async INFO, which only goes to connected clients. Most clients flush (PING) right after
+// CONNECT, so on that first PING we compare what the INFO would say now (connect_urls,
+// max_payload after a reload, lame duck) with what it said at accept, and send the current
+// one before the PONG, where the client reads it before its connect() returns. Once per
+// connection, never on the message path.
+void ClientConn::send_info_if_changed() {
+  first_pong_sent_ = true;
+  std::string sent = std::move(accept_info_);
+  accept_info_ = {};
+  if (protocol_.load() < 1) return;  // protocol 0 clients do not understand async INFO
+  std::string now = server().client_info_json(cid(), remote_ip());
+  if (now == sent) return;
+  server().log().tracef("{} - ->> [INFO] (changed since accept)", trace_prefix());
+  std::string line = "INFO " + now + "\r\n";
+  queue_self(line);
 }
 
 bool ClientConn::on_pong() {

@@ -93,6 +93,8 @@ class ClientConn final : public Connection, private proto::ParserHandler {
   bool authenticate(std::string_view user, std::string_view pass, std::string_view token);
   void schedule_ping();
   void on_ping_timer();
+  // First PING after CONNECT: resend INFO if it changed since accept (see the .cc).
+  void send_info_if_changed();
   void remove_subscription_locked(std::unordered_map<std::string, SubPtr>::iterator it);
   void send_no_responders(std::string_view reply);
   std::string trace_prefix() const;
@@ -126,6 +128,10 @@ class ClientConn final : public Connection, private proto::ParserHandler {
   std::atomic<int64_t> activity_ns_{0};                // system_clock since epoch; 0: started_at()
   bool batch_activity_ = false;                        // loop thread: a PUB/SUB/UNSUB in this read
   std::chrono::steady_clock::time_point ping_sent_{};  // loop thread: our outstanding PING
+  // Loop thread: the INFO JSON sent at accept, kept until the client's first PING
+  // (send_info_if_changed), then freed.
+  std::string accept_info_;
+  bool first_pong_sent_ = false;
 };
 
 }  // namespace pylon::server

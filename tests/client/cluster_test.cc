@@ -70,9 +70,9 @@ TEST_P(ClusterTest, MessagesCrossTheRouteToOtherClients) {
   auto b = make_server(GetParam(), b_setup);
   b->start();
 
-  // Wait until the route is up on a's side: a fresh client of a learns b at once.
-  // (Clients that connect while the route registers may miss the update on Pylon:
-  // see "first PING re-check" in the client report.)
+  // Wait until the route is up on a's side: a fresh client of a learns b at once. (A
+  // client that connects while the route registers learns it from the INFO the server
+  // sends before its first PONG: tests/integration/first_ping_info_test.cc.)
   ASSERT_TRUE(wait_for(
       [&] {
         Connection probe(client_options(a->url()));
@@ -99,6 +99,45 @@ TEST_P(ClusterTest, MessagesCrossTheRouteToOtherClients) {
       },
       15s));
   EXPECT_EQ(got, "answered on a");
+}
+
+TEST_P(ClusterTest, ANodeThatLeavesIsForgottenAndLameDuckIsAnnounced) {
+  ServerSetup a_setup;
+  a_setup.cluster = true;
+  auto a = make_server(GetParam(), a_setup);
+  a->start();
+  ServerSetup peer;
+  peer.cluster = true;
+  peer.routes = {a->cluster_port()};
+  auto b = make_server(GetParam(), peer);
+  b->start();
+  auto c3 = make_server(GetParam(), peer);
+  c3->start();
+
+  ClientOptions o = client_options(a->url());
+  Events ev;
+  ev.attach(o);
+  Connection c(o);
+  c.connect();
+  ASSERT_TRUE(wait_for(
+      [&] { return contains(c.discovered_servers(), b->url()) && contains(c.discovered_servers(), c3->url()); }, 15s))
+      << testing::PrintToString(c.discovered_servers());
+
+  // b leaves the cluster: a's next INFO no longer lists it, and the client drops it
+  // from its pool (it was only learnt, not configured).
+  b->stop();
+  ASSERT_TRUE(wait_for([&] { return !contains(c.servers(), b->url()); }, 15s))
+      << testing::PrintToString(c.servers());
+  EXPECT_EQ(c.discovered_servers(), std::vector<std::string>{c3->url()});
+  EXPECT_TRUE(contains(c.servers(), a->url())) << "a configured server stays";
+  EXPECT_EQ(ev.disconnected, 0);
+  const int discovered_before = ev.discovered;
+
+  // The connected node enters lame duck mode: the client is told, with no new servers.
+  a->enter_lame_duck();
+  ASSERT_TRUE(wait_for([&] { return ev.lame_duck == 1; }, 15s));
+  EXPECT_TRUE(c.server_info().lame_duck);
+  EXPECT_EQ(ev.discovered, discovered_before) << "nothing new to discover";
 }
 
 INSTANTIATE_TEST_SUITE_P(Servers, ClusterTest, ::testing::Values("pylon", "nats-server"),

@@ -2,6 +2,9 @@
 // Pylon server and against the reference nats-server (skipped when not installed).
 #include <gtest/gtest.h>
 
+#include <condition_variable>
+#include <mutex>
+#include <stdexcept>
 #include <thread>
 
 #include "test_support.h"
@@ -134,6 +137,18 @@ TEST_P(ConnectionTest, RequestWithoutRespondersFailsAtOnce) {
     EXPECT_NE(std::string(e.what()).find("nobody.home"), std::string::npos) << e.what();
   }
   EXPECT_LT(Clock::now() - start, 2s) << "no-responders must not wait for the timeout";
+}
+
+TEST_P(ConnectionTest, WithNoRespondersOffARequestToNobodyTimesOut) {
+  ClientOptions o = client_options(server_->url());
+  o.no_responders = false;  // the server sends no 503 status: only the timeout ends it
+  auto c = connect(o);
+  try {
+    c->request("nobody.home", "hello?", 200ms);
+    FAIL() << "expected kTimeout";
+  } catch (const Exception& e) {
+    EXPECT_EQ(e.code(), Error::kTimeout) << e.what();
+  }
 }
 
 TEST_P(ConnectionTest, RequestTimesOutWhenTheResponderIsSilent) {
@@ -377,6 +392,67 @@ TEST_P(ConnectionTest, SlowConsumerDropsAndReports) {
   }
   EXPECT_EQ(sub.next_msg(1s).data, "0") << "the queued messages are still there";
   EXPECT_EQ(c->last_error(), Error::kSlowConsumer);
+}
+
+TEST_P(ConnectionTest, AsyncSlowConsumerDropsOverTheLimitAndReportsOnce) {
+  ClientOptions o = client_options(server_->url());
+  Events ev;
+  ev.attach(o);
+  auto c = connect(o);
+  // The handler holds on to the first message until released: everything else waits
+  // in the subscription's pending queue, bounded at 10 messages.
+  std::mutex mu;
+  std::condition_variable cv;
+  bool release = false;
+  std::atomic<int> handled{0};
+  auto sub = c->subscribe("slow.async", [&](Message&) {
+    std::unique_lock lk(mu);
+    cv.wait(lk, [&] { return release; });
+    ++handled;
+  });
+  sub.set_pending_limits(10, -1);
+  c->flush();
+  for (int i = 0; i < 30; ++i) c->publish("slow.async", std::to_string(i));
+  c->flush();
+  ASSERT_TRUE(wait_for([&] { return sub.dropped() == 20; })) << sub.dropped();
+  EXPECT_EQ(sub.pending_msgs(), 10);
+  EXPECT_EQ(sub.pending_bytes(), 10) << "ten one-byte bodies";
+  {
+    std::lock_guard lk(mu);
+    release = true;
+  }
+  cv.notify_all();
+  ASSERT_TRUE(wait_for([&] { return handled == 10; }));
+  // Events run on the callback thread too: the report comes once the handler lets go.
+  ASSERT_TRUE(wait_for([&] { return ev.async_errors == 1; }));
+  EXPECT_EQ(ev.errors().at(0), Error::kSlowConsumer);
+  EXPECT_TRUE(wait_for([&] { return sub.pending_msgs() == 0 && sub.pending_bytes() == 0; }));
+  EXPECT_EQ(sub.delivered(), 10u);
+  // The episode is over: the next message is delivered, and nothing more is reported.
+  c->publish("slow.async", "after");
+  c->flush();
+  ASSERT_TRUE(wait_for([&] { return handled == 11; }));
+  EXPECT_EQ(sub.dropped(), 20u);
+  EXPECT_EQ(ev.async_errors, 1);
+}
+
+TEST_P(ConnectionTest, AHandlerThatThrowsIsReportedAndDeliveryGoesOn) {
+  ClientOptions o = client_options(server_->url());
+  Events ev;
+  ev.attach(o);
+  auto c = connect(o);
+  std::atomic<int> calls{0};
+  auto sub = c->subscribe("throws", [&](Message& m) {
+    ++calls;
+    if (m.data == "bad") throw std::runtime_error("cannot handle it");
+  });
+  c->publish("throws", "bad");
+  c->publish("throws", "good");
+  c->flush();
+  ASSERT_TRUE(wait_for([&] { return calls == 2 && ev.async_errors == 1; }));
+  EXPECT_EQ(ev.errors().at(0), Error::kHandlerException);
+  EXPECT_NE(ev.errors().at(0).message.find("cannot handle it"), std::string::npos) << ev.errors().at(0).message;
+  EXPECT_TRUE(c->is_connected());
 }
 
 TEST_P(ConnectionTest, ConnectFailsWithNoServers) {

@@ -5,7 +5,11 @@
 #include <gtest/gtest.h>
 
 #include <boost/asio/use_future.hpp>
+#include <condition_variable>
 #include <future>
+#include <mutex>
+#include <string>
+#include <vector>
 
 #include "test_support.h"
 
@@ -220,6 +224,130 @@ TEST_P(ReconnectTest, LameDuckModeIsReported) {
   server_->enter_lame_duck();
   ASSERT_TRUE(wait_for([&] { return ev.lame_duck == 1; }));
   EXPECT_TRUE(c.server_info().lame_duck);
+}
+
+TEST_P(ReconnectTest, CallbacksKeepTheirOrderAcrossAReconnectWhileHandlersLag) {
+  // The callback thread is held up by the first message, so everything after it queues:
+  // the rest of the first burst, the disconnected and reconnected events, then a second
+  // burst. They must come out in that order (messages of a later read must not overtake
+  // an event queued before them).
+  ClientOptions o = client_options(server_->url());
+  std::mutex mu;
+  std::condition_variable cv;
+  bool release = false, blocked = false;
+  std::vector<std::string> order;
+  auto note = [&](std::string what) {
+    std::lock_guard lk(mu);
+    order.push_back(std::move(what));
+  };
+  o.on_disconnected = [&](Connection&, const ErrorInfo&) { note("disconnected"); };
+  o.on_reconnected = [&](Connection&) { note("reconnected"); };
+  Connection c(o);
+  c.connect();
+  auto sub = c.subscribe("ordered", [&](Message& m) {
+    if (m.data == "a0") {
+      std::unique_lock lk(mu);
+      blocked = true;
+      cv.wait(lk, [&] { return release; });
+    }
+    note(m.data);
+  });
+  c.flush();
+  // a0 first, so the rest arrives while its handler is blocked: a batch that waits.
+  c.publish("ordered", "a0");
+  ASSERT_TRUE(wait_for([&] {
+    std::lock_guard lk(mu);
+    return blocked;
+  }));
+  for (int i = 1; i < 50; ++i) c.publish("ordered", "a" + std::to_string(i));
+  c.flush();
+  server_->stop();
+  ASSERT_TRUE(wait_for([&] { return c.status() == Status::kReconnecting; }));
+  restart();
+  ASSERT_TRUE(wait_for([&] { return c.status() == Status::kConnected; }));
+  c.flush();  // the subscription is back on the server
+  Connection pub(client_options(server_->url()));
+  pub.connect();
+  for (int i = 0; i < 50; ++i) pub.publish("ordered", "b" + std::to_string(i));
+  pub.flush();
+  ASSERT_TRUE(wait_for([&] { return sub.pending_msgs() >= 99; })) << "the second burst is queued too";
+  {
+    std::lock_guard lk(mu);
+    release = true;
+  }
+  cv.notify_all();
+  ASSERT_TRUE(wait_for([&] {
+    std::lock_guard lk(mu);
+    return order.size() == 102;
+  }));
+  std::vector<std::string> want;
+  for (int i = 0; i < 50; ++i) want.push_back("a" + std::to_string(i));
+  want.push_back("disconnected");
+  want.push_back("reconnected");
+  for (int i = 0; i < 50; ++i) want.push_back("b" + std::to_string(i));
+  std::lock_guard lk(mu);
+  EXPECT_EQ(order, want);
+}
+
+TEST_P(ReconnectTest, ReconnectWalksThePoolInOrderWithNoRandomize) {
+  // Three servers in the options; the first is connected. When it goes, the client tries
+  // the next one in the order given (the third would do as well were the pool shuffled).
+  auto second = make_server(GetParam());
+  second->start();
+  auto third = make_server(GetParam());
+  third->start();
+  ClientOptions o = client_options(server_->url());
+  o.servers.push_back(second->url());
+  o.servers.push_back(third->url());
+  o.no_randomize = true;
+  Events ev;
+  ev.attach(o);
+  Connection c(o);
+  c.connect();
+  EXPECT_EQ(c.connected_url(), server_->url());
+  server_->stop();
+  ASSERT_TRUE(wait_for([&] { return ev.reconnected == 1; }));
+  EXPECT_EQ(c.connected_url(), second->url());
+  // The lost server went to the end of the pool.
+  EXPECT_EQ(c.servers(), (std::vector<std::string>{second->url(), third->url(), server_->url()}));
+  second->stop();
+  ASSERT_TRUE(wait_for([&] { return ev.reconnected == 2; }));
+  EXPECT_EQ(c.connected_url(), third->url());
+}
+
+TEST_P(ReconnectTest, ReconnectWaitPacesTheAttempts) {
+  // One server, three attempts, each after a 150 ms pause: closing takes at least 450 ms
+  // after the loss (a lower bound on a wait the client must make, not a speed claim).
+  ClientOptions o = client_options(server_->url());
+  o.max_reconnects = 3;
+  o.reconnect_wait = 150ms;
+  o.reconnect_jitter = 0ms;
+  Events ev;
+  ev.attach(o);
+  Connection c(o);
+  c.connect();
+  const auto lost = Clock::now();
+  server_->stop();
+  ASSERT_TRUE(wait_for([&] { return ev.closed == 1; }, 15s));
+  EXPECT_GE(Clock::now() - lost, 450ms);
+  EXPECT_EQ(c.last_error(), Error::kNoServers);
+}
+
+TEST_P(ReconnectTest, ReconnectJitterAddsToTheWait) {
+  // No fixed wait, a jitter of up to 200 ms before each of 10 attempts: the sum is
+  // below 200 ms with a probability of 1/10! (about 3e-7); without jitter it is ~0.
+  ClientOptions o = client_options(server_->url());
+  o.max_reconnects = 10;
+  o.reconnect_wait = 0ms;
+  o.reconnect_jitter = 200ms;
+  Events ev;
+  ev.attach(o);
+  Connection c(o);
+  c.connect();
+  const auto lost = Clock::now();
+  server_->stop();
+  ASSERT_TRUE(wait_for([&] { return ev.closed == 1; }, 15s));
+  EXPECT_GE(Clock::now() - lost, 200ms);
 }
 
 INSTANTIATE_TEST_SUITE_P(Servers, ReconnectTest, ::testing::Values("pylon", "nats-server"),

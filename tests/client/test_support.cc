@@ -70,10 +70,21 @@ class PylonServer final : public TestServer {
     o.host = "127.0.0.1";
     o.port = port > 0 ? port : -1;
     o.event_loops = 2;
-    o.user = setup_.user;
-    o.password = setup_.password;
+    if (setup_.publish_deny.empty()) {
+      o.user = setup_.user;
+      o.password = setup_.password;
+    } else {
+      User u;
+      u.user = setup_.user;
+      u.password = setup_.password;
+      u.permissions.publish.deny = setup_.publish_deny;
+      o.users.push_back(std::move(u));
+    }
     o.token = setup_.token;
     if (setup_.max_payload > 0) o.max_payload = setup_.max_payload;
+    if (setup_.ping_interval.count() > 0) o.ping_interval = setup_.ping_interval;
+    if (setup_.ping_max > 0) o.ping_max = setup_.ping_max;
+    if (!setup_.tls_cert.empty()) ADD_FAILURE() << "Pylon does not speak TLS yet: use nats-server for this test";
     if (setup_.cluster) {
       o.cluster.host = "127.0.0.1";
       o.cluster.port = cluster_port_ > 0 ? cluster_port_ : -1;
@@ -122,7 +133,19 @@ class NatsServerProcess final : public TestServer {
       f << "listen: 127.0.0.1:" << port_ << "\n";
       f << "log_file: \"" << dir_ << "/server.log\"\n";
       if (setup_.max_payload > 0) f << "max_payload: " << setup_.max_payload << "\n";
-      if (!setup_.user.empty()) {
+      if (setup_.ping_interval.count() > 0) f << "ping_interval: \"" << setup_.ping_interval.count() << "ms\"\n";
+      if (setup_.ping_max > 0) f << "ping_max: " << setup_.ping_max << "\n";
+      if (!setup_.tls_cert.empty()) {
+        f << "tls { cert_file: \"" << setup_.tls_cert << "\", key_file: \"" << setup_.tls_key << "\" }\n";
+      }
+      if (!setup_.publish_deny.empty()) {
+        f << "authorization { users = [ { user: \"" << setup_.user << "\", password: \"" << setup_.password
+          << "\", permissions: { publish: { deny: [";
+        for (size_t i = 0; i < setup_.publish_deny.size(); ++i) {
+          f << (i ? ", " : "") << "\"" << setup_.publish_deny[i] << "\"";
+        }
+        f << "] } } } ] }\n";
+      } else if (!setup_.user.empty()) {
         f << "authorization { user: \"" << setup_.user << "\", password: \"" << setup_.password << "\" }\n";
       } else if (!setup_.token.empty()) {
         f << "authorization { token: \"" << setup_.token << "\" }\n";
@@ -156,6 +179,9 @@ class NatsServerProcess final : public TestServer {
   int port() const override { return port_; }
   int cluster_port() const override { return cluster_port_; }
   void enter_lame_duck() override { ::kill(pid_, SIGUSR2); }  // nats-server's "ldm" signal
+  bool can_pause() const override { return true; }
+  void pause() override { ::kill(pid_, SIGSTOP); }
+  void resume() override { ::kill(pid_, SIGCONT); }
 
  private:
   ServerSetup setup_;

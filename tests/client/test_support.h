@@ -46,13 +46,26 @@ class TestServer {
   virtual int cluster_port() const = 0;
   // Lame-duck mode: the server tells its clients (INFO ldm) and winds down.
   virtual void enter_lame_duck() = 0;
+  // Freezes the server (SIGSTOP: it keeps its sockets and answers nothing) and thaws it.
+  // Only servers running as a process can; can_pause() says so.
+  virtual bool can_pause() const { return false; }
+  virtual void pause() {}
+  virtual void resume() {}
 };
 
 struct ServerSetup {
   bool cluster = false;             // open a route listener on a free port
   std::vector<int> routes;          // route ports of other members to dial
   std::string user, password, token;
+  // With user/password: that user may not publish to these subjects (a users = [...]
+  // entry with permissions instead of the single user).
+  std::vector<std::string> publish_deny;
   int64_t max_payload = 0;          // 0: the server's default
+  // The server's own PINGs to its clients (0: the server's default).
+  std::chrono::milliseconds ping_interval{0};
+  int ping_max = 0;
+  // PEM files: the server requires TLS (nats-server only; Pylon does not speak TLS yet).
+  std::string tls_cert, tls_key;
 };
 
 // An embedded Pylon server (pylon::Server).

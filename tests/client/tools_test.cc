@@ -98,6 +98,84 @@ TEST_P(ToolsTest, ServerListsFallThroughToALiveServer) {
   EXPECT_EQ(rc2, 0) << out2;
 }
 
+TEST_P(ToolsTest, SubQueueGroupSharesTheMessages) {
+  auto w1 = tool({"sub", "-s", server_->url(), "jobs", "--queue", "workers", "--raw"}, "w1");
+  auto w2 = tool({"sub", "-s", server_->url(), "jobs", "--queue", "workers", "--raw"}, "w2");
+  ASSERT_TRUE(w1->wait_output("in queue group \"workers\""));
+  ASSERT_TRUE(w2->wait_output("in queue group \"workers\""));
+  auto [rc, out] = run({"pub", "-s", server_->url(), "jobs", "job {{count}}", "--count", "20"});
+  EXPECT_EQ(rc, 0) << out;
+  ASSERT_TRUE(wait_for([&] { return w1->count("job ") + w2->count("job ") >= 20; })) << w1->output() << w2->output();
+  for (int i = 1; i <= 20; ++i) {
+    const std::string line = "job " + std::to_string(i) + "\n";
+    EXPECT_EQ(w1->count(line) + w2->count(line), 1u) << line << "goes to exactly one worker";
+  }
+  w1->signal(SIGINT);
+  w2->signal(SIGINT);
+  EXPECT_EQ(w1->wait(10s), 0);
+  EXPECT_EQ(w2->wait(10s), 0);
+}
+
+TEST_P(ToolsTest, LongRunsShowARateAndProgressLine) {
+  // 30 messages 50 ms apart: a run of ~1.5 s, past the 1 s after which the line shows.
+  auto sub = tool({"sub", "-s", server_->url(), "rate", "--count", "30", "-q"}, "sub");
+  ASSERT_TRUE(sub->wait_output("Listening"));
+  auto [rc, out] = run({"pub", "-s", server_->url(), "rate", "x", "--count", "30", "--interval", "50"});
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("published 30/30 msgs, "), std::string::npos) << out;
+  EXPECT_NE(out.find(" msgs/s, "), std::string::npos) << out;
+  EXPECT_EQ(sub->wait(10s), 0) << sub->output();
+  EXPECT_NE(sub->output().find("received 30/30 msgs, "), std::string::npos) << sub->output();
+}
+
+TEST_P(ToolsTest, BenchRunsOnTheLibraryAndReports) {
+  auto [rc, out] = run({"bench", "bench.t", "-s", server_->url(), "--pub", "2", "--sub", "2", "--msgs", "20000",
+                        "--size", "64", "--no-progress"});
+  ASSERT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("Starting pylon bench [server=127.0.0.1:" + std::to_string(server_->port())), std::string::npos)
+      << out;
+  EXPECT_NE(out.find("Overall: "), std::string::npos) << out;
+  EXPECT_NE(out.find("(20,000 msgs in "), std::string::npos) << out;
+  EXPECT_NE(out.find(" Pub stats: "), std::string::npos) << out;
+  EXPECT_NE(out.find(" Sub stats: "), std::string::npos) << out;
+  EXPECT_NE(out.find("  [2] "), std::string::npos) << "per-client lines with several clients: " << out;
+  EXPECT_EQ(out.find("INCOMPLETE"), std::string::npos) << out;
+
+  auto [rc2, json_out] = run({"bench", "bench.j", "-s", server_->url(), "--pub", "1", "--sub", "1", "--msgs", "5000",
+                              "--json", "--no-progress"});
+  ASSERT_EQ(rc2, 0) << json_out;
+  auto brace = json_out.find("{\"overall\":");
+  ASSERT_NE(brace, std::string::npos) << json_out;
+  EXPECT_NE(json_out.find("\"complete\":true", brace), std::string::npos) << json_out;
+  EXPECT_NE(json_out.find("\"msgs\":5000", brace), std::string::npos) << json_out;
+  // Every subscriber got every message: the sub side counts 5000 for its one client.
+  EXPECT_NE(json_out.find("\"sub\":{\"msgs\":5000"), std::string::npos) << json_out;
+}
+
+TEST_P(ToolsTest, BenchTimesOutWithProgressAndExitsIncomplete) {
+  // Subscribers only, no publisher anywhere: the run ends at --timeout, after the
+  // progress line had time to show (once a run passes 1 s).
+  auto [rc, out] = run({"bench", "nobody.publishes", "-s", server_->url(), "--pub", "0", "--sub", "1", "--msgs",
+                        "10", "--timeout", "1.6"});
+  EXPECT_EQ(rc, 1) << out;
+  EXPECT_NE(out.find("received 0/10"), std::string::npos) << "the progress line: " << out;
+  EXPECT_NE(out.find("pylon bench: INCOMPLETE (timed out after 1.6 s)"), std::string::npos) << out;
+  EXPECT_NE(out.find("subscriber 1: received 0/10 msgs: timed out"), std::string::npos) << out;
+}
+
+TEST_P(ToolsTest, BenchRefusesBadInputClearly) {
+  auto [rc, out] = run({"bench", "wild.*", "-s", server_->url(), "--msgs", "10"});
+  EXPECT_EQ(rc, 2) << out;
+  EXPECT_NE(out.find("invalid subject 'wild.*' (publishers need a literal subject"), std::string::npos) << out;
+  const std::string dead = "nats://127.0.0.1:" + std::to_string(free_port());
+  auto [rc2, out2] = run({"bench", "x", "-s", dead, "--msgs", "10"});
+  EXPECT_EQ(rc2, 2) << out2;
+  EXPECT_NE(out2.find("pylon bench: publisher 1: no servers available"), std::string::npos) << out2;
+  auto [rc3, out3] = run({"bench", "x", "-s", server_->url(), "--size", "2000000", "--msgs", "10"});
+  EXPECT_EQ(rc3, 2) << out3;
+  EXPECT_NE(out3.find("exceeds the server's max_payload"), std::string::npos) << out3;
+}
+
 INSTANTIATE_TEST_SUITE_P(Servers, ToolsTest, ::testing::Values("pylon", "nats-server"),
                          [](const auto& info) { return info.param == "pylon" ? "Pylon" : "NatsServer"; });
 

@@ -42,7 +42,7 @@ int run_sub(const SubOptions& o) {
   auto sub = o.queue.empty() ? conn->subscribe_sync(o.subject) : conn->queue_subscribe_sync(o.subject, o.queue);
   if (o.count > 0) sub.auto_unsubscribe(o.count);
   conn->flush();
-  if (!o.quiet) {
+  {  // also with --quiet (it silences messages, not status): scripts wait for this line
     std::cerr << "Listening on \"" << o.subject << "\"" << (o.queue.empty() ? "" : " in queue group \"" + o.queue + "\"")
               << "\n";
   }
