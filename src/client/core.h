@@ -170,6 +170,7 @@ class Core : public std::enable_shared_from_this<Core>, private proto::ParserHan
   // Hands the messages gathered during one read to the callback strand: appended to the
   // batch still waiting there when nothing else was posted after it, else one post.
   void flush_callback_batch();  // [io]
+  void publish_read_counters();  // [io] read_msgs_/read_bytes_ into in_msgs_/in_bytes_
   void run_next_batch();             // [cb]
   void run_batch(DeliveryBatch& b);  // [cb]
 

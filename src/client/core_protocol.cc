@@ -145,6 +145,10 @@ bool Core::on_msg(const proto::MsgArgs& a, std::string_view payload) {
       ++s->received;
     }
   }
+  // A request's reply and a sync subscription's message wake their reader at once (async
+  // callbacks wait for the end of the read): count first, so stats() never lags what the
+  // reader already holds.
+  if (s->internal || s->is_sync()) publish_read_counters();
   // The one copy of the message: it leaves the read buffer for another thread.
   if (s->internal) {
     Message m;
