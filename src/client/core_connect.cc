@@ -309,11 +309,6 @@ bool Core::feed(const TransportPtr& tr, std::string_view data) {
   parsing_tr_ = tr;
   proto::ParseResult r = tr->parser.parse(data, *this);
   parsing_tr_.reset();
-  if (read_msgs_ > 0) {
-    in_msgs_.fetch_add(read_msgs_, std::memory_order_relaxed);
-    in_bytes_.fetch_add(read_bytes_, std::memory_order_relaxed);
-    read_msgs_ = read_bytes_ = 0;
-  }
   flush_callback_batch();
   if (r.error != proto::ParseError::kNone) {
     on_transport_error(tr, ErrorInfo(Error::kProtocol, r.detail + " (from " + tr->server->url.str() + ")"));
