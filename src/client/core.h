@@ -170,7 +170,6 @@ class Core : public std::enable_shared_from_this<Core>, private proto::ParserHan
   // Hands the messages gathered during one read to the callback strand: appended to the
   // batch still waiting there when nothing else was posted after it, else one post.
   void flush_callback_batch();  // [io]
-  void publish_read_counters();  // [io] read_msgs_/read_bytes_ into in_msgs_/in_bytes_
   void run_next_batch();             // [cb]
   void run_batch(DeliveryBatch& b);  // [cb]
 
@@ -262,7 +261,6 @@ class Core : public std::enable_shared_from_this<Core>, private proto::ParserHan
   std::deque<std::unique_ptr<DeliveryBatch>> handoff_;
   uint64_t tail_seq_ = 0;                // cb_posts_ when handoff_.back() was posted [handoff_mu_]
   std::atomic<uint64_t> cb_posts_{0};
-  uint64_t read_msgs_ = 0, read_bytes_ = 0;  // counted while parsing one read, then added to in_*
   bool writing_ = false;
   Phase phase_ = Phase::kInfo;
   std::string hs_info_;                  // handshake: INFO text
@@ -274,8 +272,8 @@ class Core : public std::enable_shared_from_this<Core>, private proto::ParserHan
   asio::steady_timer drain_timer_;
 
   // ---- Statistics ------------------------------------------------------------------------------
-  // Incoming: added once per read. Outgoing: under mu_, which publish() holds anyway (no
-  // locked increment per message on either path).
+  // Incoming: written by the I/O strand only (load+store, no locked increment). Outgoing:
+  // under mu_, which publish() holds anyway.
   std::atomic<uint64_t> in_msgs_{0}, in_bytes_{0}, reconnects_{0};
   uint64_t out_msgs_ = 0, out_bytes_ = 0;  // [mu]
 };

@@ -309,20 +309,12 @@ bool Core::feed(const TransportPtr& tr, std::string_view data) {
   parsing_tr_ = tr;
   proto::ParseResult r = tr->parser.parse(data, *this);
   parsing_tr_.reset();
-  publish_read_counters();
   flush_callback_batch();
   if (r.error != proto::ParseError::kNone) {
     on_transport_error(tr, ErrorInfo(Error::kProtocol, r.detail + " (from " + tr->server->url.str() + ")"));
     return false;
   }
   return !r.stopped && tr == tr_;
-}
-
-void Core::publish_read_counters() {
-  if (read_msgs_ == 0) return;
-  in_msgs_.fetch_add(read_msgs_, std::memory_order_relaxed);
-  in_bytes_.fetch_add(read_bytes_, std::memory_order_relaxed);
-  read_msgs_ = read_bytes_ = 0;
 }
 
 ErrorInfo Core::io_error(const boost::system::error_code& ec, const Transport& tr) const {

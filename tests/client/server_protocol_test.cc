@@ -206,6 +206,28 @@ TEST(FrozenServer, UnansweredPingsMakeTheConnectionStale) {
   EXPECT_TRUE(wait_for([&] { return c.is_closed(); }));
 }
 
+TEST(FrozenServer, ConnectingToAFrozenServerTimesOut) {
+  // The kernel still completes the TCP handshake (the listen backlog), but no INFO comes.
+  if (!have_nats_server()) GTEST_SKIP() << "nats-server not installed";
+  auto server = make_nats_server();
+  server->start();
+  server->pause();
+  ClientOptions o = client_options(server->url());
+  o.connect_timeout = 200ms;
+  Connection c(o);
+  ErrorInfo got;
+  try {
+    c.connect();
+  } catch (const Exception& e) {
+    got = e.info();
+  }
+  server->resume();
+  EXPECT_EQ(got, Error::kNoServers) << got.message;
+  EXPECT_NE(got.message.find("timeout"), std::string::npos) << got.message;
+  EXPECT_EQ(c.last_error(), Error::kTimeout) << c.last_error().message;
+  EXPECT_FALSE(c.is_connected());
+}
+
 TEST(FrozenServer, FlushTimesOutAndTheConnectionRecovers) {
   if (!have_nats_server()) GTEST_SKIP() << "nats-server not installed";
   auto server = make_nats_server();

@@ -180,7 +180,22 @@ class NatsServerProcess final : public TestServer {
   int cluster_port() const override { return cluster_port_; }
   void enter_lame_duck() override { ::kill(pid_, SIGUSR2); }  // nats-server's "ldm" signal
   bool can_pause() const override { return true; }
-  void pause() override { ::kill(pid_, SIGSTOP); }
+  void pause() override {
+    ::kill(pid_, SIGSTOP);
+    // kill() returns before the stop takes effect: wait until the process is stopped
+    // ("T" in /proc/<pid>/stat), so nothing sent after pause() is answered.
+    const std::string stat = "/proc/" + std::to_string(pid_) + "/stat";
+    if (!wait_for([&] {
+          std::ifstream f(stat);
+          std::string line;
+          std::getline(f, line);
+          auto p = line.rfind(')');
+          return p != std::string::npos && p + 2 < line.size() && line[p + 2] == 'T';
+        },
+        5s)) {
+      ADD_FAILURE() << "nats-server did not stop on SIGSTOP";
+    }
+  }
   void resume() override { ::kill(pid_, SIGCONT); }
 
  private:
