@@ -49,7 +49,11 @@ Server::Server(Options opts, std::shared_ptr<Logger> log)
   cluster_ = std::make_unique<Cluster>(*this);
 }
 
-Server::~Server() { shutdown(); }
+Server::~Server() {
+  shutdown();
+  // shutdown() woke a waiting lame-duck thread; let it leave before the members it uses go.
+  if (lame_duck_thread_.joinable()) lame_duck_thread_.join();
+}
 
 std::string Server::client_url() const {
   std::string host = options().host;
@@ -419,7 +423,7 @@ void Server::enter_lame_duck() {
   cluster_->send_lame_duck();
   send_async_info_to_clients();
 
-  std::thread([this] {
+  lame_duck_thread_ = std::thread([this] {
     const Options& o = options();
     auto grace = o.lame_duck_grace_period;
     auto dur = o.lame_duck_duration - grace;
@@ -447,7 +451,7 @@ void Server::enter_lame_duck() {
       }
     }
     shutdown();
-  }).detach();
+  });
 }
 
 void Server::wait() {

@@ -12,6 +12,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <thread>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -148,6 +149,9 @@ class Server {
   std::atomic<bool> running_{false};
   bool shutdown_done_ = false;
   bool shutting_down_ = false;
+  // Lame duck's timed client closes (enter_lame_duck). It touches the Server until it ends,
+  // so the destructor joins it; shutdown() does not, since this thread itself calls it.
+  std::thread lame_duck_thread_;
 };
 
 }  // namespace pylon::server
