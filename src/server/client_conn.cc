@@ -58,11 +58,6 @@ size_t ClientConn::num_subs() const {
   return subs_.size();
 }
 
-std::string ClientConn::trace_prefix() const {
-  if (name_.empty() && lang_.empty()) return log_prefix();
-  return fmt::format("{} - \"{}:{}\"", log_prefix(), version_.empty() ? "" : "v" + version_, lang_);
-}
-
 void ClientConn::on_start() {
   auto& srv = server();
   srv.log().debugf("{} - Client connection created", log_prefix());
@@ -147,7 +142,7 @@ void ClientConn::on_closed(CloseReason reason) {
     sub->owner_ref.reset();  // break the cycle sub -> connection
   }
   server().remove_client(cid());
-  server().log().debugf("{} - Client connection closed: {}", trace_prefix(), to_string(reason));
+  server().log().debugf("{} - Client connection closed: {}", log_prefix(), to_string(reason));
 }
 
 void ClientConn::queue_self(std::string_view bytes) {
@@ -155,7 +150,7 @@ void ClientConn::queue_self(std::string_view bytes) {
 }
 
 void ClientConn::send_err(std::string_view text) {
-  server().log().tracef("{} - ->> [-ERR '{}']", trace_prefix(), text);
+  server().log().tracef("{} - ->> [-ERR '{}']", log_prefix(), text);
   std::string line;
   proto::append_err(line, text);
   queue_self(line);
@@ -167,7 +162,7 @@ void ClientConn::send_err_and_close(std::string_view text, CloseReason reason) {
 }
 
 void ClientConn::send_ok() {
-  server().log().tracef("{} - ->> [OK]", trace_prefix());
+  server().log().tracef("{} - ->> [OK]", log_prefix());
   queue_self("+OK\r\n");
 }
 
@@ -217,6 +212,18 @@ bool ClientConn::on_connect(std::string_view text) {
     close(CloseReason::kProtocolViolation, true);
     return false;
   }
+  // From now on this client's log lines carry its tag, as the reference's (set before the
+  // auth check, so an authentication error names the client too): "v<version>:<lang>:<name>",
+  // each part only when given.
+  {
+    std::string tag;
+    for (auto [key, prefix] : {std::pair{"version", "v"}, {"lang", ""}, {"name", ""}}) {
+      std::string_view part = json_string(obj, key);
+      if (part.empty()) continue;
+      tag += fmt::format("{}{}{}", tag.empty() ? "" : ":", prefix, part);
+    }
+    set_log_tag(tag);
+  }
   // Auth first: nothing else of an unauthenticated CONNECT matters.
   if (!authenticate(json_string(obj, "user"), json_string(obj, "pass"), json_string(obj, "auth_token"))) {
     auth_violation();
@@ -258,10 +265,10 @@ bool ClientConn::on_connect(std::string_view text) {
 }
 
 bool ClientConn::on_ping() {
-  server().log().tracef("{} - <<- [PING]", trace_prefix());
+  server().log().tracef("{} - <<- [PING]", log_prefix());
   if (!check_connected()) return false;
   if (!first_pong_sent_ && connect_received_) send_info_if_changed();
-  server().log().tracef("{} - ->> [PONG]", trace_prefix());
+  server().log().tracef("{} - ->> [PONG]", log_prefix());
   queue_self("PONG\r\n");
   return true;
 }
@@ -280,13 +287,13 @@ void ClientConn::send_info_if_changed() {
   if (protocol_.load() < 1) return;  // protocol 0 clients do not understand async INFO
   std::string now = server().client_info_json(cid(), remote_ip());
   if (now == sent) return;
-  server().log().tracef("{} - ->> [INFO] (changed since accept)", trace_prefix());
+  server().log().tracef("{} - ->> [INFO] (changed since accept)", log_prefix());
   std::string line = "INFO " + now + "\r\n";
   queue_self(line);
 }
 
 bool ClientConn::on_pong() {
-  server().log().tracef("{} - <<- [PONG]", trace_prefix());
+  server().log().tracef("{} - <<- [PONG]", log_prefix());
   if (!check_connected()) return false;
   pings_out_ = 0;
   if (ping_sent_ != std::chrono::steady_clock::time_point{}) {  // monitoring: RTT of our PING
@@ -302,13 +309,13 @@ bool ClientConn::on_pub(const proto::MsgArgs& a, std::string_view payload) {
   auto& srv = server();
   if (srv.log().trace()) {
     if (a.header_len >= 0) {
-      srv.log().tracef("{} - <<- [HPUB {} {}{}{} {}]", trace_prefix(), a.subject, a.reply, a.reply.empty() ? "" : " ",
+      srv.log().tracef("{} - <<- [HPUB {} {}{}{} {}]", log_prefix(), a.subject, a.reply, a.reply.empty() ? "" : " ",
                        a.header_len, a.total_len);
     } else {
-      srv.log().tracef("{} - <<- [PUB {} {}{}{}]", trace_prefix(), a.subject, a.reply, a.reply.empty() ? "" : " ",
+      srv.log().tracef("{} - <<- [PUB {} {}{}{}]", log_prefix(), a.subject, a.reply, a.reply.empty() ? "" : " ",
                        a.total_len);
     }
-    srv.log().tracef("{} - <<- MSG_PAYLOAD: [{}]", trace_prefix(), trace_payload(payload));
+    srv.log().tracef("{} - <<- MSG_PAYLOAD: [{}]", log_prefix(), trace_payload(payload));
   }
   if (!check_connected()) return false;
   if (const Permissions* p = perms_.load(); p && !can_publish(*p, a.subject)) {
@@ -392,7 +399,7 @@ bool ClientConn::deliver(Subscription& sub, std::string_view subject, std::strin
     out_bytes.fetch_add(payload.size(), std::memory_order_relaxed);
     server().count_out(payload.size());
     if (server().log().trace()) {
-      server().log().tracef("{} - ->> [{} {} {} {}{}{}]", trace_prefix(), header_len >= 0 && headers_ ? "HMSG" : "MSG",
+      server().log().tracef("{} - ->> [{} {} {} {}{}{}]", log_prefix(), header_len >= 0 && headers_ ? "HMSG" : "MSG",
                             subject, sub.sid, reply, reply.empty() ? "" : " ", payload.size());
     }
   }
@@ -437,7 +444,7 @@ void ClientConn::expire_subscription(const SubPtr& sub) {
 
 bool ClientConn::on_sub(std::string_view subject, std::string_view queue, std::string_view sid) {
   auto& srv = server();
-  srv.log().tracef("{} - <<- [SUB {} {}{}{}]", trace_prefix(), subject, queue, queue.empty() ? "" : " ", sid);
+  srv.log().tracef("{} - <<- [SUB {} {}{}{}]", log_prefix(), subject, queue, queue.empty() ? "" : " ", sid);
   if (!check_connected()) return false;
   batch_activity_ = true;
   if (!proto::valid_subscribe_subject(subject, pedantic_) ||
@@ -489,9 +496,9 @@ bool ClientConn::on_sub(std::string_view subject, std::string_view queue, std::s
 bool ClientConn::on_unsub(std::string_view sid, int64_t max_msgs) {
   auto& srv = server();
   if (max_msgs >= 0) {
-    srv.log().tracef("{} - <<- [UNSUB {} {}]", trace_prefix(), sid, max_msgs);
+    srv.log().tracef("{} - <<- [UNSUB {} {}]", log_prefix(), sid, max_msgs);
   } else {
-    srv.log().tracef("{} - <<- [UNSUB {}]", trace_prefix(), sid);
+    srv.log().tracef("{} - <<- [UNSUB {}]", log_prefix(), sid);
   }
   if (!check_connected()) return false;
   batch_activity_ = true;
@@ -543,7 +550,7 @@ void ClientConn::on_ping_timer() {
     return;
   }
   ++pings_out_;
-  srv.log().tracef("{} - ->> [PING]", trace_prefix());
+  srv.log().tracef("{} - ->> [PING]", log_prefix());
   ping_sent_ = std::chrono::steady_clock::now();
   queue_self("PING\r\n");
   loop().flush_touched();

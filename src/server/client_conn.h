@@ -97,7 +97,6 @@ class ClientConn final : public Connection, private proto::ParserHandler {
   void send_info_if_changed();
   void remove_subscription_locked(std::unordered_map<std::string, SubPtr>::iterator it);
   void send_no_responders(std::string_view reply);
-  std::string trace_prefix() const;
 
   proto::Parser parser_;
   boost::asio::steady_timer auth_timer_;

@@ -51,7 +51,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
   const std::string& remote_ip() const noexcept { return remote_ip_; }
   int remote_port() const noexcept { return remote_port_; }
   // "127.0.0.1:54321 - cid:5" — the prefix of every log line about this connection.
-  const std::string& log_prefix() const noexcept { return log_prefix_; }
+  // "ip:port - cid:N" (or rid:N), and once a client's CONNECT named it, with its tag as the
+  // reference logs it: `ip:port - cid:N - "v1.2.3:lang:name"`. Any thread: both strings live
+  // as long as the connection, and the switch is one atomic pointer.
+  const std::string& log_prefix() const noexcept {
+    const std::string* tagged = tagged_prefix_.load(std::memory_order_acquire);
+    return tagged ? *tagged : log_prefix_;
+  }
   std::chrono::system_clock::time_point started_at() const noexcept { return started_at_; }
 
   // Appends protocol bytes to the outbound buffer. Thread-safe. Returns false when the
@@ -107,7 +113,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Time of the last byte read (for ping-timer decisions). Loop thread.
   std::chrono::steady_clock::time_point last_activity() const noexcept { return last_activity_; }
   boost::asio::ip::tcp::socket& socket() noexcept { return socket_; }
-  void set_log_prefix(std::string p) { log_prefix_ = std::move(p); }
+  // Loop thread, once per connection (later calls are ignored): log_prefix() becomes
+  // `<prefix> - "<tag>"`, the tag quoted as Go's %q does.
+  void set_log_tag(std::string_view tag);
 
  private:
   bool account_appended_locked(std::unique_lock<std::mutex>& lk, size_t n);
@@ -128,6 +136,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::string remote_ip_;
   int remote_port_ = 0;
   std::string log_prefix_;
+  std::string tagged_storage_;                            // written once, before it is published
+  std::atomic<const std::string*> tagged_prefix_{nullptr};  // &tagged_storage_ once set
   std::chrono::system_clock::time_point started_at_;
   std::chrono::steady_clock::time_point last_activity_;
 

@@ -311,7 +311,6 @@ bool RouteConn::on_info(std::string_view text) {
     info.ip = fmt::format("nats-route://{}:{}/", host, info.port);
   }
   remote_ = info;
-  set_log_prefix(fmt::format("{}:{} - rid:{}", remote_ip(), remote_port(), cid()));
   auto self = std::static_pointer_cast<RouteConn>(shared_from_this());
   if (!cluster.register_route(self, info)) {
     srv.log().debugf("{} - Detected duplicate remote route \"{}\"", log_prefix(), info.id);

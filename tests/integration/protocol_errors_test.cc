@@ -281,6 +281,31 @@ TEST(RawProtoOptions, MaximumPayloadViolationConfigured) {
   expect_error_then_close(c, "-ERR 'Maximum Payload Violation'");
 }
 
+// After CONNECT the reference tags a client's log lines with "v<version>:<lang>:<name>"
+// (Go-quoted); operators grep logs by client name. A client that gives none stays untagged.
+TEST(RawProtoOptions, LogLinesNameTheClientAfterConnect) {
+  ServerProcess server(with_config("max_payload: 1024\n"));
+  ASSERT_TRUE(server.start());
+  RawClient named = quiet_client(
+      server, R"({"verbose":false,"pedantic":false,"lang":"raw","version":"1.2","name":"orders \"svc\""})");
+  RawClient plain = quiet_client(server);
+  ASSERT_TRUE(named.send("PUB foo 1025\r\n"));
+  expect_error_then_close(named, "-ERR 'Maximum Payload Violation'");
+  ASSERT_TRUE(plain.send("PUB foo 1026\r\n"));
+  expect_error_then_close(plain, "-ERR 'Maximum Payload Violation'");
+  const std::string tagged = R"( - "v1.2:raw:orders \"svc\"" - maximum payload exceeded: 1025 vs 1024)";
+  const std::string untagged = " - maximum payload exceeded: 1026 vs 1024";
+  ASSERT_TRUE(wait_for([&] {
+    std::string log = server.log();
+    return log.find(tagged) != std::string::npos && log.find(untagged) != std::string::npos;
+  }, 5s)) << server.log();
+  std::string log = server.log();
+  size_t at = log.find(untagged);
+  size_t line_start = log.rfind('\n', at) + 1;
+  EXPECT_EQ(log.substr(line_start, at - line_start).find('"'), std::string::npos)
+      << "a client without version, lang or name has no tag: " << log.substr(line_start, at - line_start);
+}
+
 TEST(RawProtoOptions, MaximumControlLineExceeded) {
   ServerProcess server(with_config("max_control_line: 256\n"));
   ASSERT_TRUE(server.start());
