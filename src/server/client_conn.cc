@@ -267,9 +267,11 @@ bool ClientConn::on_connect(std::string_view text) {
 bool ClientConn::on_ping() {
   server().log().tracef("{} - <<- [PING]", log_prefix());
   if (!check_connected()) return false;
-  if (!first_pong_sent_ && connect_received_) send_info_if_changed();
   server().log().tracef("{} - ->> [PONG]", log_prefix());
   queue_self("PONG\r\n");
+  // After the PONG, as the reference: clients (libnats among them) take anything but PONG
+  // as the answer to their connect's CONNECT+PING for a protocol error and hang up.
+  if (!first_pong_sent_ && connect_received_) send_info_if_changed();
   return true;
 }
 
@@ -278,8 +280,7 @@ bool ClientConn::on_ping() {
 // async INFO, which only goes to connected clients. Most clients flush (PING) right after
 // CONNECT, so on that first PING we compare what the INFO would say now (connect_urls,
 // max_payload after a reload, lame duck) with what it said at accept, and send the current
-// one before the PONG, where the client reads it before its connect() returns. Once per
-// connection, never on the message path.
+// one right after the PONG. Once per connection, never on the message path.
 void ClientConn::send_info_if_changed() {
   first_pong_sent_ = true;
   std::string sent = std::move(accept_info_);

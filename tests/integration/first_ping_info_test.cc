@@ -2,9 +2,10 @@
 // was skipped by the cluster's async INFO (it goes to connected clients only). The
 // reference server repairs this in client.processPing: on the client's first PING after
 // CONNECT (protocol >= 1), if the INFO changed since the one sent at accept, it sends the
-// current INFO. Pylon sends it just before that PONG, so a client's connect() (CONNECT +
-// PING, wait for PONG) returns already knowing the new connect_urls; nats-server 2.9 sends
-// it right after the PONG. Raw sockets, so the order of the lines is what is checked.
+// current INFO, right after that PONG: a client's connect() sends CONNECT + PING and takes
+// anything but PONG as the first answer for a protocol error (libnats hangs up), so an INFO
+// before the PONG would break the very clients it is meant for. Raw sockets, so the order
+// of the lines is what is checked, the same for Pylon and nats-server.
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
@@ -98,18 +99,16 @@ TEST(FirstPingInfo, AClientThatMissedTheAsyncInfoGetsItOnItsFirstPing) {
   auto is_info_with_b = [&](const std::string& line) {
     return line.rfind("INFO ", 0) == 0 && has_port(connect_urls(line.substr(5)), b.port());
   };
+  ASSERT_FALSE(first.empty());
+  EXPECT_EQ(first.front(), "PONG") << "the first answer to CONNECT+PING is the PONG, as clients expect";
   int infos = 0;
-  bool before_pong = false;
   for (auto& l : first) {
-    if (is_info_with_b(l)) ++infos, before_pong = true;
+    if (is_info_with_b(l)) ++infos;
   }
   for (auto& l : after) {
     if (is_info_with_b(l)) ++infos;
   }
   EXPECT_EQ(infos, 1) << "exactly one INFO listing B (port " << b.port() << ") must follow the first PING";
-  if (!using_reference_server()) {
-    EXPECT_TRUE(before_pong) << "Pylon sends the updated INFO before the first PONG";
-  }
 
   // Later PINGs do not repeat it.
   ASSERT_TRUE(late.send("PING\r\n"));
