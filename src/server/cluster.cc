@@ -336,7 +336,12 @@ bool Cluster::register_route(const std::shared_ptr<RouteConn>& r, const RouteInf
     if (it != by_id_.end()) {
       // Two connections to one server (both sides dialled at once): as the reference, the
       // route already carrying traffic stays and the newcomer is closed. (Swapping to the new
-      // one loses messages until the peer's interest has crossed it.)
+      // one loses messages until the peer's interest has crossed it.) The peer may choose
+      // the other way round and close the one we keep: then we must dial again, so the
+      // kept route inherits our dial (solicit_url is fixed at construction: safe to read).
+      if (r->solicited() && !it->second->solicited()) {
+        adopted_dials_[info.id] = AdoptedDial{*r->solicit_url(), r->explicit_route()};
+      }
       return false;
     } else {
       by_id_.emplace(info.id, r);
@@ -386,6 +391,7 @@ void Cluster::route_closed(RouteConn& r) {
   bool was_registered = false;
   bool connected_elsewhere = false;
   bool running;
+  std::optional<AdoptedDial> adopted;
   const RouteInfo& info = r.remote();
   {
     std::lock_guard lk(mu_);
@@ -395,14 +401,20 @@ void Cluster::route_closed(RouteConn& r) {
       by_id_.erase(it);
       remote_urls_.erase(info.id);
       was_registered = true;
+      if (auto a = adopted_dials_.find(info.id); a != adopted_dials_.end()) {
+        adopted = std::move(a->second);
+        adopted_dials_.erase(a);
+      }
     }
     connected_elsewhere = !info.id.empty() && by_id_.count(info.id) > 0;
   }
   server_.untrack_connection(r.cid());
   if (was_registered && running && !server_.options().cluster.no_advertise) notify_clients();
-  if (!running || !r.solicited() || connected_elsewhere || info.id == server_.id()) return;
-  const Url& url = *r.solicit_url();
-  if (r.explicit_route() && is_explicit(url)) {
+  if (!running || connected_elsewhere || info.id == server_.id()) return;
+  if (!r.solicited() && !adopted) return;  // the peer dialled us: it redials
+  const Url& url = r.solicited() ? *r.solicit_url() : adopted->url;
+  bool explicit_route = r.solicited() ? r.explicit_route() : adopted->explicit_route;
+  if (explicit_route && is_explicit(url)) {
     server_.log().debugf("Attempting reconnect for solicited route \"{}\"", url.str());
     dial_later(url, true, 0, std::chrono::duration_cast<std::chrono::milliseconds>(kRouteReconnect) + jitter(100));
   } else if (was_registered) {

@@ -19,6 +19,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <mutex>
 #include <set>
 #include <string>
@@ -137,6 +138,14 @@ class Cluster {
   std::string name_;
   bool dynamic_ = false;
   std::unordered_map<std::string, std::shared_ptr<RouteConn>> by_id_;  // registered routes
+  // A route we dialled that was closed as a duplicate of an accepted one: its URL, redialled
+  // when that accepted route closes (the reference's "upgrade to solicited"). Both sides of
+  // a crossed dial may keep the connection the other closes; without this, neither redials.
+  struct AdoptedDial {
+    Url url;
+    bool explicit_route = false;
+  };
+  std::unordered_map<std::string, AdoptedDial> adopted_dials_;  // remote id -> dial
   std::set<std::string> dialing_;                                       // "host:port" being dialled
   // Local interest: key "<subject>" or "<subject> <queue>" -> local subscription count.
   std::unordered_map<std::string, int> interest_;
