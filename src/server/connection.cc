@@ -3,6 +3,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 
+#include "server/config/config.h"
 #include "server/event_loop.h"
 #include "server/server.h"
 #include "server/duration.h"
@@ -38,32 +39,10 @@ Connection::Connection(Server& server, EventLoop& loop, asio::ip::tcp::socket so
 
 Connection::~Connection() = default;
 
-namespace {
-// Go's %q for the client tag: quoted, with \ \" and control bytes escaped.
-std::string go_quote(std::string_view s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20 || c == 0x7f) {
-          out += fmt::format("\\x{:02x}", c);
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  return out + "\"";
-}
-}  // namespace
-
 void Connection::set_log_tag(std::string_view tag) {
   if (tag.empty() || tagged_prefix_.load(std::memory_order_relaxed) != nullptr) return;
-  tagged_storage_ = fmt::format("{} - {}", log_prefix_, go_quote(tag));
+  tagged_storage_ = log_prefix_ + " - ";
+  config::append_go_quoted(tagged_storage_, tag);
   tagged_prefix_.store(&tagged_storage_, std::memory_order_release);
 }
 

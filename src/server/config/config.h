@@ -87,6 +87,10 @@ enum class Kind { Null, Bool, Int, Float, String, DateTime, Map, Array };
 // "null", "boolean", "integer", "float", "string", "datetime", "map", "array".
 std::string_view kind_name(Kind k);
 
+// Appends `s` in double quotes as Go's %q writes ASCII text: \" \\ \n \r \t escaped, other
+// control bytes as \xHH. For dumps of config values and the client tags in log lines.
+void append_go_quoted(std::string& out, std::string_view s);
+
 using DateTime = std::chrono::sys_seconds;  // UTC
 
 struct Entry;

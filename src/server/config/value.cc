@@ -29,25 +29,7 @@ std::string_view kind_name(Kind k) {
   return "?";
 }
 
-namespace {
-
-std::string with_article(std::string_view noun) {
-  bool vowel = !noun.empty() && std::string_view("aeiou").find(noun[0]) != std::string_view::npos;
-  return std::string(vowel ? "an " : "a ") + std::string(noun);
-}
-
-bool ieq(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    unsigned char x = static_cast<unsigned char>(a[i]), y = static_cast<unsigned char>(b[i]);
-    if (x >= 'A' && x <= 'Z') x = static_cast<unsigned char>(x + 32);
-    if (y >= 'A' && y <= 'Z') y = static_cast<unsigned char>(y + 32);
-    if (x != y) return false;
-  }
-  return true;
-}
-
-void dump_string(std::string& out, std::string_view s) {
+void append_go_quoted(std::string& out, std::string_view s) {
   out += '"';
   for (unsigned char c : s) {
     switch (c) {
@@ -69,6 +51,25 @@ void dump_string(std::string& out, std::string_view s) {
   out += '"';
 }
 
+namespace {
+
+std::string with_article(std::string_view noun) {
+  bool vowel = !noun.empty() && std::string_view("aeiou").find(noun[0]) != std::string_view::npos;
+  return std::string(vowel ? "an " : "a ") + std::string(noun);
+}
+
+bool ieq(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    unsigned char x = static_cast<unsigned char>(a[i]), y = static_cast<unsigned char>(b[i]);
+    if (x >= 'A' && x <= 'Z') x = static_cast<unsigned char>(x + 32);
+    if (y >= 'A' && y <= 'Z') y = static_cast<unsigned char>(y + 32);
+    if (x != y) return false;
+  }
+  return true;
+}
+
+
 void dump_value(std::string& out, const Value& v) {
   switch (v.kind()) {
     case Kind::Null: out += "null"; break;
@@ -82,7 +83,7 @@ void dump_value(std::string& out, const Value& v) {
       if (s.find_first_of(".eEn") == std::string_view::npos) out += ".0";  // keep it a float
       break;
     }
-    case Kind::String: dump_string(out, v.as_string()); break;
+    case Kind::String: append_go_quoted(out, v.as_string()); break;
     case Kind::DateTime: {
       auto t = v.as_datetime();
       auto days = std::chrono::floor<std::chrono::days>(t);
@@ -101,7 +102,7 @@ void dump_value(std::string& out, const Value& v) {
       for (const Entry& e : v.as_map()) {
         if (!first) out += ", ";
         first = false;
-        dump_string(out, e.key);
+        append_go_quoted(out, e.key);
         out += ": ";
         dump_value(out, e.value);
       }
