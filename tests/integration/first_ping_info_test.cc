@@ -43,6 +43,18 @@ bool has_port(const std::vector<std::string>& urls, int port) {
   return false;
 }
 
+// True once a client newly accepted by `a` is told `b`'s URL in its INFO (the route is up).
+bool new_clients_are_told_of(const ServerProcess& a, const ServerProcess& b) {
+  return wait_for(
+      [&] {
+        RawClient probe;
+        if (!probe.connect(a.port())) return false;
+        auto info = probe.read_info();
+        return info && has_port(connect_urls(*info), b.port());
+      },
+      15s);
+}
+
 // Reads lines until `n` PONGs were seen; returns every line (PONGs included).
 std::vector<std::string> lines_through_pongs(RawClient& c, int n) {
   std::vector<std::string> lines;
@@ -77,14 +89,7 @@ TEST(FirstPingInfo, AClientThatMissedTheAsyncInfoGetsItOnItsFirstPing) {
   const int cluster_b = pick_free_port();
   ServerProcess b(with_config(cluster_config(cluster_b, cluster_a)));
   ASSERT_TRUE(b.start());
-  ASSERT_TRUE(wait_for(
-      [&] {
-        RawClient probe;
-        if (!probe.connect(a.port())) return false;
-        auto info = probe.read_info();
-        return info && has_port(connect_urls(*info), b.port());
-      },
-      15s))
+  ASSERT_TRUE(new_clients_are_told_of(a, b))
       << "the route B -> A did not come up";
   ASSERT_FALSE(has_port(connect_urls(*accept_info), b.port()));
 
@@ -133,14 +138,7 @@ TEST(FirstPingInfo, Protocol0ClientsGetNoAsyncInfo) {
   const int cluster_b = pick_free_port();
   ServerProcess b(with_config(cluster_config(cluster_b, cluster_a)));
   ASSERT_TRUE(b.start());
-  ASSERT_TRUE(wait_for(
-      [&] {
-        RawClient probe;
-        if (!probe.connect(a.port())) return false;
-        auto info = probe.read_info();
-        return info && has_port(connect_urls(*info), b.port());
-      },
-      15s));
+  ASSERT_TRUE(new_clients_are_told_of(a, b));
   ASSERT_TRUE(c.send(R"(CONNECT {"verbose":false,"pedantic":false,"protocol":0})"
                      "\r\nPING\r\nPING\r\n"));
   for (auto& l : lines_through_pongs(c, 2)) EXPECT_EQ(l, "PONG");
