@@ -13,6 +13,7 @@
 
 #include <thread>
 
+#include "../common/loopback_listener.h"
 #include "test_support.h"
 
 namespace pylon::test {
@@ -22,17 +23,7 @@ namespace {
 class FakeServer {
  public:
   FakeServer() {
-    listen_fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    int one = 1;
-    ::setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    ::listen(listen_fd_, 4);
-    socklen_t len = sizeof a;
-    ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
+    listen_fd_ = pylon::testing::listen_loopback(&port_, 4);
   }
   ~FakeServer() {
     drop();

@@ -8,6 +8,8 @@
 
 #include <vector>
 
+#include "../common/loopback_listener.h"
+
 namespace pylon::test {
 
 namespace {
@@ -32,15 +34,7 @@ bool send_all(int fd, const char* p, size_t n) {
 
 WireTap::WireTap(int upstream_port, bool bytewise_to_client)
     : upstream_port_(upstream_port), bytewise_(bytewise_to_client) {
-  listen_fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  ::listen(listen_fd_, 4);
-  socklen_t len = sizeof a;
-  ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&a), &len);
-  port_ = ntohs(a.sin_port);
+  listen_fd_ = pylon::testing::listen_loopback(&port_, 4);
   thread_ = std::thread([this] { run(); });
 }
 

@@ -18,6 +18,7 @@
 
 #include <string>
 
+#include "../common/loopback_listener.h"
 #include "harness.h"
 
 namespace pylon::it {
@@ -28,17 +29,7 @@ constexpr const char* kPeerId = "NBCROSSEDDIALPEERXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX
 // A listening socket on 127.0.0.1 standing in for peer B's route port.
 class RouteListener {
  public:
-  RouteListener() {
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    sa.sin_port = 0;
-    if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 || ::listen(fd_, 8) != 0) return;
-    socklen_t len = sizeof sa;
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&sa), &len);
-    port_ = ntohs(sa.sin_port);
-  }
+  RouteListener() { fd_ = pylon::testing::listen_loopback(&port_); }
   ~RouteListener() {
     if (fd_ >= 0) ::close(fd_);
   }
