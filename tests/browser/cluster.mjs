@@ -2,7 +2,7 @@
 // for traffic. Everything started here is stopped by stop(), also when a test fails.
 
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
+import { freePorts } from '../js/lib/ports.mjs';
 import { openSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -22,19 +22,7 @@ export async function waitFor(what, check, timeoutMs = 20000, everyMs = 100) {
   }
 }
 
-// Free ports, all held open together so no two are the same.
-export async function freePorts(n) {
-  const servers = await Promise.all(
-    Array.from({ length: n }, () => new Promise((resolve, reject) => {
-      const s = createServer();
-      s.once('error', reject);
-      s.listen(0, '127.0.0.1', () => resolve(s));
-    })),
-  );
-  const ports = servers.map((s) => s.address().port);
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  return ports;
-}
+export { freePorts };
 
 export async function getJson(url) {
   const res = await fetch(url, { cache: 'no-store' });

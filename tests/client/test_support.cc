@@ -12,6 +12,7 @@
 #include <sstream>
 #include <thread>
 
+#include "../common/test_ports.h"
 #include "server/cluster.h"
 #include "server/log.h"
 #include "server/server.h"
@@ -27,19 +28,7 @@ bool wait_for(const std::function<bool()>& pred, std::chrono::milliseconds timeo
   return pred();
 }
 
-int free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = 0;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  int port = ntohs(a.sin_port);
-  ::close(fd);
-  return port;
-}
+int free_port() { return pylon::testing::lease_port(); }
 
 namespace {
 

@@ -25,7 +25,7 @@ using Clock = std::chrono::steady_clock;
 // Polls `pred` (every ~2 ms) until it holds or `timeout` passes; returns the last result.
 bool wait_for(const std::function<bool()>& pred, std::chrono::milliseconds timeout = 10s);
 
-// A loopback TCP port that was free a moment ago.
+// A loopback TCP port leased to this test until it exits (tests/common/test_ports.h).
 int free_port();
 
 // Where the reference server lives (PYLON_NATS_SERVER_BIN overrides).

@@ -97,7 +97,14 @@ class Walkthrough : public ::testing::TestWithParam<std::string> {
       } catch (const Exception&) {
         return false;
       }
-    })) << "node " << letter << " did not start:\n" << n.proc->output();
+    })) << "node " << letter << " did not start:\n" << n.proc->output() << log_of(letter);
+  }
+  // The node's log file (examples/cluster/node*.conf log to a file, not to the output).
+  std::string log_of(char letter) {
+    std::ifstream in(tmp_.path() + "/node" + letter + ".log");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return "--- node" + std::string(1, letter) + ".log:\n" + ss.str();
   }
   void stop(char letter) {
     Node& n = node(letter);
@@ -126,7 +133,7 @@ class Walkthrough : public ::testing::TestWithParam<std::string> {
             }
           },
           20s))
-          << "node " << x << " does not see all of " << letters;
+          << "node " << x << " does not see all of " << letters << "\n" << log_of(x);
     }
   }
 

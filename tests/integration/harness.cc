@@ -23,6 +23,8 @@
 #include <sstream>
 #include <thread>
 
+#include "../common/test_ports.h"
+
 #ifndef PYLON_SERVER_BIN
 #define PYLON_SERVER_BIN "build/pylon-server"
 #endif
@@ -100,19 +102,7 @@ std::string server_binary() {
   return PYLON_SERVER_BIN;
 }
 
-int pick_free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -1;
-  sockaddr_in sa = loopback(0);
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  socklen_t len = sizeof sa;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len);
-  ::close(fd);
-  return ntohs(sa.sin_port);
-}
+int pick_free_port() { return pylon::testing::lease_port(); }
 
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

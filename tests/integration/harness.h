@@ -33,7 +33,7 @@ bool using_reference_server();
 // The server binary under test.
 std::string server_binary();
 
-// A loopback TCP port that was free a moment ago (bind port 0, read it, close).
+// A loopback TCP port leased to this test until it exits (tests/common/test_ports.h).
 int pick_free_port();
 
 // Per-test scratch directory, removed on destruction unless the current test failed

@@ -1,9 +1,9 @@
 // One server process under test: build/pylon-server, or /usr/sbin/nats-server for the parity
-// run (PYLON_TEST_SERVER=nats-server), on loopback ports picked free by the kernel. It is
+// run (PYLON_TEST_SERVER=nats-server), on loopback ports leased by ./ports.mjs. It is
 // started with its HTTP monitor on, and counted as ready when /healthz answers 200.
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { freePorts } from './ports.mjs';
 import { join } from 'node:path';
 import { SLOW_WAIT_MS, waitFor, within } from './wait.mjs';
 
@@ -29,25 +29,7 @@ export function serverBinary() {
 
 export const isReference = () => serverKind() === 'nats-server';
 
-// n distinct free loopback ports: every listener stays open until all are picked, so the
-// kernel cannot hand out the same port twice. (Another process may still take one before
-// the server binds it; ServerProcess.start reports that as an early exit.)
-export async function freePorts(n) {
-  const listeners = [];
-  try {
-    for (let i = 0; i < n; i++) {
-      const srv = createServer();
-      await new Promise((resolve, reject) => {
-        srv.once('error', reject);
-        srv.listen(0, '127.0.0.1', resolve);
-      });
-      listeners.push(srv);
-    }
-    return listeners.map((s) => s.address().port);
-  } finally {
-    await Promise.all(listeners.map((s) => new Promise((resolve) => s.close(resolve))));
-  }
-}
+export { freePorts };
 
 // Every process any test started, so that an abnormal end of the test process still
 // leaves no server behind (killed by PID, never by name).

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand"
 	"net"
 	"os"
 	"os/exec"
@@ -56,15 +57,52 @@ func serverBinary(t *testing.T) string {
 	return bin
 }
 
-// freePort asks the kernel for an unused loopback TCP port.
+// freePort leases a loopback TCP port for the test, by the rule every harness in tests/
+// follows (tests/common/test_ports.h): a random port below the kernel's ephemeral range,
+// leased by holding a UDP socket bound to the same number until the test ends, so no
+// other test and no outgoing connection can be given it before the server binds it.
 func freePort(t *testing.T) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("free port: %v", err)
+	lo, hi := leasePortRange()
+	for attempt := 0; attempt < 2000; attempt++ {
+		port := lo + portRand.Intn(hi-lo+1)
+		lease, err := net.ListenPacket("udp4", "127.0.0.1:"+strconv.Itoa(port))
+		if err != nil { // leased by another test
+			continue
+		}
+		probe, err := net.Listen("tcp4", "127.0.0.1:"+strconv.Itoa(port))
+		if err != nil { // something outside the tests uses it
+			lease.Close()
+			continue
+		}
+		probe.Close()
+		t.Cleanup(func() { lease.Close() })
+		return port
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	t.Fatalf("free port: none left in %d-%d", lo, hi)
+	return 0
+}
+
+// portRand is seeded per process (Go 1.19's global source starts the same in every one).
+var portRand = rand.New(rand.NewSource(time.Now().UnixNano() ^ int64(os.Getpid())<<20))
+
+// leasePortRange is the range freePort picks from: below the ephemeral range, or above
+// it when too little room is left below.
+func leasePortRange() (int, int) {
+	lo, hi := 32768, 60999
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			lo, _ = strconv.Atoi(f[0])
+			hi, _ = strconv.Atoi(f[1])
+		}
+	}
+	switch {
+	case lo-10000 >= 4000:
+		return 10000, lo - 1
+	case lo-1024 >= 4000:
+		return 1024, lo - 1
+	}
+	return hi + 1, 65535
 }
 
 // startServer starts the server under test on a free loopback port. config, when
