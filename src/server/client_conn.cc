@@ -275,17 +275,22 @@ bool ClientConn::on_ping() {
   return true;
 }
 
-// The reference's client.processPing: a client that sent CONNECT while the cluster changed
-// (a route registering between our accept-time INFO and its CONNECT) was skipped by the
-// async INFO, which only goes to connected clients. Most clients flush (PING) right after
+// The reference's client.processPing: a client whose first PING has not been answered yet
+// is skipped by the async INFO (a route registering between our accept-time INFO and that
+// PING: see takes_async_info). Most clients flush (PING) right after
 // CONNECT, so on that first PING we compare what the INFO would say now (connect_urls,
 // max_payload after a reload, lame duck) with what it said at accept, and send the current
 // one right after the PONG. Once per connection, never on the message path.
+//
+// From here on the async INFO reaches this client too (takes_async_info). The flag is set
+// before the INFO is read, so a change that lands meanwhile is either in `now` or sent by
+// the async INFO (rarely both), never lost.
 void ClientConn::send_info_if_changed() {
   first_pong_sent_ = true;
   std::string sent = std::move(accept_info_);
   accept_info_ = {};
   if (protocol_.load() < 1) return;  // protocol 0 clients do not understand async INFO
+  takes_async_info_.store(true);
   std::string now = server().client_info_json(cid(), remote_ip());
   if (now == sent) return;
   server().log().tracef("{} - ->> [INFO] (changed since accept)", log_prefix());

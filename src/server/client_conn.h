@@ -36,6 +36,10 @@ class ClientConn final : public Connection, private proto::ParserHandler {
   size_t num_subs() const;
   int protocol() const noexcept { return protocol_; }
   bool connected() const noexcept { return connect_received_; }
+  // Any thread: the cluster's async INFO goes to this client. As the reference's
+  // sendAsyncInfoToClients: only once its first PING after CONNECT was answered, since that
+  // PING sends whatever changed before (send_info_if_changed); and never to protocol 0.
+  bool takes_async_info() const noexcept { return takes_async_info_.load(); }
 
   // Monitoring (/connz; any thread). A copy of the subscriptions; the round-trip time (estimated
   // at CONNECT, then measured by our PINGs); when the client last published or (un)subscribed.
@@ -131,6 +135,7 @@ class ClientConn final : public Connection, private proto::ParserHandler {
   // (send_info_if_changed), then freed.
   std::string accept_info_;
   bool first_pong_sent_ = false;
+  std::atomic<bool> takes_async_info_{false};  // see takes_async_info()
 };
 
 }  // namespace pylon::server

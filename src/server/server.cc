@@ -226,7 +226,7 @@ void Server::send_async_info_to_clients() {
   std::string line;
   proto::append_info(line, client_info_json(0, {}));
   for (auto& c : clients()) {
-    if (c->protocol() >= 1 && c->connected()) {
+    if (c->takes_async_info()) {
       if (c->enqueue(line)) c->flush_signal();
     }
   }

@@ -120,6 +120,42 @@ TEST(FirstPingInfo, AClientThatMissedTheAsyncInfoGetsItOnItsFirstPing) {
   for (auto& l : lines_through_pongs(late, 1)) EXPECT_EQ(l.rfind("INFO", 0), std::string::npos) << l;
 }
 
+// A client that sent CONNECT but no PING yet is not sent the async INFO (the reference's
+// sendAsyncInfoToClients takes only clients whose first PONG went out): its first PING
+// brings the change, once. Before, Pylon sent both: the same INFO twice.
+TEST(FirstPingInfo, AClientThatHasNotPingedYetIsToldOnceAfterItsFirstPong) {
+  const int cluster_a = pick_free_port();
+  ServerProcess a(with_config(cluster_config(cluster_a, 0)));
+  ASSERT_TRUE(a.start());
+  RawClient c;
+  ASSERT_TRUE(c.connect(a.port()));
+  ASSERT_TRUE(c.read_info());
+  // verbose: the +OK says A has processed the CONNECT before B's route registers.
+  ASSERT_TRUE(c.send(R"(CONNECT {"verbose":true,"pedantic":false,"protocol":1})"
+                     "\r\n"));
+  auto ok = c.read_line(5s);
+  ASSERT_TRUE(ok);
+  ASSERT_EQ(*ok, "+OK");
+  const int cluster_b = pick_free_port();
+  ServerProcess b(with_config(cluster_config(cluster_b, cluster_a)));
+  ASSERT_TRUE(b.start());
+  ASSERT_TRUE(new_clients_are_told_of(a, b)) << "the route B -> A did not come up";
+
+  ASSERT_TRUE(c.send("PING\r\n"));
+  auto first = lines_through_pongs(c, 1);
+  ASSERT_TRUE(c.send("PING\r\n"));
+  auto after = lines_through_pongs(c, 1);
+  ASSERT_FALSE(first.empty());
+  EXPECT_EQ(first.front(), "PONG") << "no INFO before the first PONG";
+  int infos = 0;
+  for (const auto* part : {&first, &after}) {
+    for (auto& l : *part) {
+      if (l.rfind("INFO ", 0) == 0 && has_port(connect_urls(l.substr(5)), b.port())) ++infos;
+    }
+  }
+  EXPECT_EQ(infos, 1) << "exactly one INFO listing B (port " << b.port() << ")";
+}
+
 TEST(FirstPingInfo, NothingChangedMeansNoExtraInfo) {
   const int cluster_a = pick_free_port();
   ServerProcess a(with_config(cluster_config(cluster_a, 0)));
