@@ -16,8 +16,9 @@ PACKAGES=(
   # tools the tests drive: the monitoring dashboard's browser test (headless Chromium and a
   # font to render it), `pylon top` under tmux, promtool (Debian's prometheus) to validate /metrics
   procps iproute2 curl chromium fonts-dejavu-core tmux prometheus
-  # openssl makes the certificate for the client library's TLS test against nats-server
-  openssl
+  # openssl makes the certificate for the client library's TLS test against nats-server;
+  # npm needs the CA certificates to reach its registry over HTTPS
+  openssl ca-certificates
   # `pylon top`'s terminal view
   libncurses-dev
 )
