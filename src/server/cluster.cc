@@ -87,7 +87,10 @@ void Cluster::start() {
     std::string host = c.host.empty() ? "0.0.0.0" : c.host;
     tcp::resolver resolver(ctx);
     auto results = resolver.resolve(host, std::to_string(c.port < 0 ? 0 : c.port), ec);
-    if (ec || results.empty()) throw std::runtime_error(fmt::format("cannot resolve cluster host {}", host));
+    if (ec || results.empty()) {
+      throw std::runtime_error(fmt::format("Error listening on router port: {} - listen tcp: lookup {}: {}", c.port, host,
+                                           ec ? ec.message() : "no such host"));
+    }
     tcp::endpoint ep = results.begin()->endpoint();
     acceptor_ = std::make_unique<tcp::acceptor>(ctx);
     acceptor_->open(ep.protocol(), ec);

@@ -78,7 +78,11 @@ void Server::start() {
     // A host name: resolve it.
     tcp::resolver resolver(ctx);
     auto results = resolver.resolve(options().host, "", ec);
-    if (ec || results.empty()) throw std::runtime_error(fmt::format("cannot resolve host {}", options().host));
+    if (ec || results.empty()) {  // the reference's words: Error listening on port: h:p, "listen tcp: lookup h: ..."
+      for (auto& l : loops_) l->stop();
+      throw std::runtime_error(fmt::format("Error listening on port: {}:{}, \"listen tcp: lookup {}: {}\"", options().host,
+                                           std::max(options().port, 0), options().host, ec ? ec.message() : "no such host"));
+    }
     addr = results.begin()->endpoint().address();
   }
   int want_port = options().port < 0 ? 0 : options().port;

@@ -113,4 +113,41 @@ TEST(EmbeddedServer, TwoServersOnTheSameAddressFailClearly) {
   }
 }
 
+// A host that does not resolve (.invalid never does, RFC 2606) fails each listener in the
+// reference server's words, naming the host.
+TEST(EmbeddedServer, AnUnresolvableHostFailsEachListenerInTheReferenceWords) {
+  struct Case {
+    const char* what;
+    void (*set)(pylon::Options&);
+    const char* expect;
+  };
+  const Case cases[] = {
+      {"client", [](pylon::Options& o) { o.host = "no-such-host.invalid"; },
+       "Error listening on port: no-such-host.invalid:0, \"listen tcp: lookup no-such-host.invalid: "},
+      {"cluster",
+       [](pylon::Options& o) {
+         o.cluster.host = "no-such-host.invalid";
+         o.cluster.port = -1;
+       },
+       "Error listening on router port: -1 - listen tcp: lookup no-such-host.invalid: "},
+      {"monitor",
+       [](pylon::Options& o) {
+         o.http_host = "no-such-host.invalid";
+         o.http_port = -1;
+       },
+       "Can't listen to the monitor port: listen tcp: lookup no-such-host.invalid: "},
+  };
+  for (const auto& c : cases) {
+    pylon::Options o = ephemeral();
+    c.set(o);
+    pylon::Server s(o);
+    try {
+      s.start();
+      ADD_FAILURE() << c.what << ": started on an unresolvable host";
+    } catch (const std::exception& e) {
+      EXPECT_EQ(std::string(e.what()).rfind(c.expect, 0), 0u) << c.what << ": " << e.what();
+    }
+  }
+}
+
 }  // namespace

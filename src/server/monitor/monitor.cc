@@ -147,7 +147,10 @@ void Monitor::start() {
   if (ec) {
     tcp::resolver resolver(ctx);
     auto results = resolver.resolve(host_, "", ec);
-    if (ec || results.empty()) throw std::runtime_error(fmt::format("Can't listen to the monitor port: cannot resolve {}", host_));
+    if (ec || results.empty()) {
+      throw std::runtime_error(fmt::format("Can't listen to the monitor port: listen tcp: lookup {}: {}", host_,
+                                           ec ? ec.message() : "no such host"));
+    }
     addr = results.begin()->endpoint().address();
   }
   int want = opts.http_port < 0 ? 0 : opts.http_port;
