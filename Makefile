@@ -3,7 +3,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
-.PHONY: all deps build run test bench clean
+.PHONY: all deps build run test bench sanitize clean
 
 all: build
 
@@ -27,6 +27,10 @@ test: build
 # Side-by-side benchmark against nats-server; prints ratios.
 bench: build
 	BUILD_DIR=$(BUILD) ./scripts/bench.sh
+
+# Every test again under ASan+UBSan, then TSan (build-asan/, build-tsan/); fails on any report.
+sanitize: deps
+	./scripts/sanitize.sh
 
 clean:
 	rm -rf $(BUILD)
