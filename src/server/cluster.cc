@@ -10,6 +10,7 @@
 #include "proto/writer.h"
 #include "server/client_conn.h"
 #include "server/event_loop.h"
+#include "server/listen_address.h"
 #include "server/route_conn.h"
 #include "server/server.h"
 
@@ -85,13 +86,12 @@ void Cluster::start() {
     auto& ctx = server_.loop(0).ctx();
     boost::system::error_code ec;
     std::string host = c.host.empty() ? "0.0.0.0" : c.host;
-    tcp::resolver resolver(ctx);
-    auto results = resolver.resolve(host, std::to_string(c.port < 0 ? 0 : c.port), ec);
-    if (ec || results.empty()) {
-      throw std::runtime_error(fmt::format("Error listening on router port: {} - listen tcp: lookup {}: {}", c.port, host,
-                                           ec ? ec.message() : "no such host"));
+    auto addr = listen_address(ctx, host, ec);
+    if (ec) {
+      throw std::runtime_error(
+          fmt::format("Error listening on router port: {} - listen tcp: lookup {}: {}", c.port, host, ec.message()));
     }
-    tcp::endpoint ep = results.begin()->endpoint();
+    tcp::endpoint ep(addr, static_cast<unsigned short>(c.port < 0 ? 0 : c.port));
     acceptor_ = std::make_unique<tcp::acceptor>(ctx);
     acceptor_->open(ep.protocol(), ec);
     if (!ec) acceptor_->set_option(tcp::acceptor::reuse_address(true), ec);

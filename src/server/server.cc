@@ -14,6 +14,7 @@
 #include "proto/writer.h"
 #include "server/client_conn.h"
 #include "server/cluster.h"
+#include "server/listen_address.h"
 #include "server/route_conn.h"
 #include "server/duration.h"
 #include "server/monitor/monitor.h"
@@ -73,17 +74,11 @@ void Server::start() {
 
   auto& ctx = loops_[0]->ctx();
   boost::system::error_code ec;
-  auto addr = asio::ip::make_address(options().host.empty() ? "0.0.0.0" : options().host, ec);
-  if (ec) {
-    // A host name: resolve it.
-    tcp::resolver resolver(ctx);
-    auto results = resolver.resolve(options().host, "", ec);
-    if (ec || results.empty()) {  // the reference's words: Error listening on port: h:p, "listen tcp: lookup h: ..."
-      for (auto& l : loops_) l->stop();
-      throw std::runtime_error(fmt::format("Error listening on port: {}:{}, \"listen tcp: lookup {}: {}\"", options().host,
-                                           std::max(options().port, 0), options().host, ec ? ec.message() : "no such host"));
-    }
-    addr = results.begin()->endpoint().address();
+  auto addr = listen_address(ctx, options().host, ec);
+  if (ec) {  // the reference's words: Error listening on port: h:p, "listen tcp: lookup h: ..."
+    for (auto& l : loops_) l->stop();
+    throw std::runtime_error(fmt::format("Error listening on port: {}:{}, \"listen tcp: lookup {}: {}\"", options().host,
+                                         std::max(options().port, 0), options().host, ec.message()));
   }
   int want_port = options().port < 0 ? 0 : options().port;
   acceptor_ = std::make_unique<tcp::acceptor>(ctx);

@@ -14,6 +14,7 @@
 
 #include "server/client_conn.h"
 #include "server/event_loop.h"
+#include "server/listen_address.h"
 #include "server/monitor/dashboard.h"
 #include "server/monitor/format.h"
 #include "server/monitor/metrics.h"
@@ -143,15 +144,10 @@ void Monitor::start() {
   if (host_.empty()) host_ = "0.0.0.0";
   auto& ctx = server_.loop(0).ctx();
   boost::system::error_code ec;
-  auto addr = asio::ip::make_address(host_, ec);
+  auto addr = listen_address(ctx, host_, ec);
   if (ec) {
-    tcp::resolver resolver(ctx);
-    auto results = resolver.resolve(host_, "", ec);
-    if (ec || results.empty()) {
-      throw std::runtime_error(fmt::format("Can't listen to the monitor port: listen tcp: lookup {}: {}", host_,
-                                           ec ? ec.message() : "no such host"));
-    }
-    addr = results.begin()->endpoint().address();
+    throw std::runtime_error(
+        fmt::format("Can't listen to the monitor port: listen tcp: lookup {}: {}", host_, ec.message()));
   }
   int want = opts.http_port < 0 ? 0 : opts.http_port;
   auto acc = std::make_unique<tcp::acceptor>(ctx);
