@@ -36,7 +36,12 @@ TEST(ListenHost, LocalhostNamedForBothFamiliesIsListenedOnIPv4LikeTheReference) 
     GTEST_SKIP() << "SKIPPED: a private mount namespace is needed to give the test Debian's /etc/hosts: "
                  << std::strerror(errno);
   }
-  ASSERT_EQ(::mount("none", "/", nullptr, MS_REC | MS_PRIVATE, nullptr), 0) << std::strerror(errno);
+  // Private, so the bind below never reaches the rest of the machine. This fails where "/"
+  // is not a mount point (a chroot): then the test cannot isolate itself and skips.
+  if (::mount("none", "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
+    GTEST_SKIP() << "SKIPPED: cannot make / private in the test's mount namespace (a chroot?): "
+                 << std::strerror(errno);
+  }
   TempDir tmp;
   const std::string hosts = tmp.write("hosts",
                                       "127.0.0.1\tlocalhost\n"
