@@ -126,6 +126,42 @@ std::vector<std::string> table(const std::vector<std::string>& lines) {
   return out;
 }
 
+// Ranking by a rate reads /connz page by page in cid order. A connection that closes
+// between two pages shifts the rest down by one; reading each page from where the last one
+// ended skipped the connection that moved across the page boundary.
+TEST(TopPoller, AConnectionClosingBetweenPagesShiftsNoOtherOneOut) {
+  std::vector<int> cids;
+  for (int cid = 1; cid <= 2500; ++cid) cids.push_back(cid);
+  int pages = 0;
+  Poller poller([&](const std::string& target) -> std::string {
+    if (target == "/varz") return R"({"server_id":"S","now":"2026-12-01T00:00:00Z","start":"2026-12-01T00:00:00Z"})";
+    auto num = [&](const std::string& key) {
+      auto at = target.find(key + "=");
+      return at == std::string::npos ? -1 : std::stoi(target.substr(at + key.size() + 1));
+    };
+    EXPECT_EQ(target.rfind("/connz?sort=cid&", 0), 0u) << target;
+    const int limit = num("limit"), offset = num("offset");
+    std::string body = R"({"now":"2026-12-01T00:00:00Z","total":)" + std::to_string(cids.size()) + R"(,"connections":[)";
+    for (int i = offset; i < offset + limit && i < static_cast<int>(cids.size()); ++i) {
+      if (i > offset) body += ",";
+      body += R"({"cid":)" + std::to_string(cids[static_cast<size_t>(i)]) + "}";
+    }
+    body += "]}";
+    if (++pages == 1) cids.erase(cids.begin() + 9);  // cid 10 closes after the first page
+    return body;
+  });
+  Query q;
+  q.limit = 5000;
+  ASSERT_TRUE(find_sort_key(q.sort)->server_param.empty()) << "the default sort must be a rate, paged by cid";
+  Snapshot snap = poller.poll(q);
+  std::set<uint64_t> got;
+  for (const auto& c : snap.conns) EXPECT_TRUE(got.insert(c.cid).second) << "cid " << c.cid << " listed twice";
+  for (int cid = 1; cid <= 2500; ++cid) {
+    if (cid != 10) EXPECT_TRUE(got.count(static_cast<uint64_t>(cid))) << "cid " << cid << " is missing";
+  }
+  EXPECT_GE(pages, 3);
+}
+
 TEST(TopLayout, ShowsEveryColumnWithoutAWidthLimit) {
   auto lines = texts(render(sample(true, false), ViewOptions{}));
   EXPECT_EQ(lines[0], "Pylon server version 2.9.10 (pylon 0.1.0) (uptime: 1m2s)");

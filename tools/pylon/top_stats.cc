@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <charconv>
 #include <ctime>
+#include <set>
 #include <stdexcept>
 
 #include "http_get.h"
@@ -18,6 +19,7 @@ namespace {
 // /connz answers at most this many per page unless asked for more; ranking by a rate
 // pages through all connections with it.
 constexpr int kPageSize = 1024;
+constexpr int64_t kPageOverlap = 64;  // see Poller::poll
 // A connection not seen for this many polls (it closed, or fell out of a limited,
 // server-sorted page) is forgotten; seen again later it starts without a rate.
 constexpr int kForgetAfterPolls = 10;
@@ -211,17 +213,17 @@ Rates rates_between(const Counters& a, const Counters& b, double seconds) {
 }
 
 Poller::Poller(std::string host, int port, std::chrono::milliseconds timeout)
-    : host_(std::move(host)), port_(port), timeout_(timeout) {}
+    : Poller([host = std::move(host), port, timeout](const std::string& target) {
+        HttpReply r = http_get(host, port, target, timeout);
+        if (r.status != 200) {
+          std::string body = r.body.substr(0, r.body.find('\n'));
+          throw std::runtime_error("GET " + target + ": " + std::to_string(r.status) + " " + r.reason +
+                                   (body.empty() ? "" : ": " + body));
+        }
+        return std::move(r.body);
+      }) {}
 
-std::string Poller::get(const std::string& target) {
-  HttpReply r = http_get(host_, port_, target, timeout_);
-  if (r.status != 200) {
-    std::string body = r.body.substr(0, r.body.find('\n'));
-    throw std::runtime_error("GET " + target + ": " + std::to_string(r.status) + " " + r.reason +
-                             (body.empty() ? "" : ": " + body));
-  }
-  return std::move(r.body);
-}
+Poller::Poller(Fetch fetch) : fetch_(std::move(fetch)) {}
 
 void Poller::check() { parse_object(get("/varz"), "/varz"); }
 
@@ -255,18 +257,27 @@ Snapshot Poller::poll(const Query& q) {
       for (const auto& c : list->get_array())
         if (c.is_object()) snap.conns.push_back(parse_conn(c.get_object()));
   } else {
+    // Pages by cid order. A connection that closes between two pages shifts the later ones
+    // down by one, so each page starts kPageOverlap entries before where the last one ended
+    // and the repeats are dropped: nothing is missed unless more than that many close
+    // between two requests.
+    std::set<uint64_t> seen;
     for (int64_t offset = 0;;) {
       std::string target = "/connz?sort=cid&limit=" + std::to_string(kPageSize) + "&offset=" + std::to_string(offset) + subs;
       json::object connz = parse_object(get(target), target);
       if (offset == 0) connz_at = parse_rfc3339(to_str(connz, "now")).value_or(now_seconds());
       snap.conns_total = to_int(connz, "total");
-      size_t before = snap.conns.size();
-      if (const json::value* list = field(connz, "connections"); list && list->is_array())
-        for (const auto& c : list->get_array())
-          if (c.is_object()) snap.conns.push_back(parse_conn(c.get_object()));
-      size_t got = snap.conns.size() - before;
-      offset += static_cast<int64_t>(got);
-      if (got == 0 || offset >= snap.conns_total) break;
+      int64_t got = 0;
+      if (const json::value* list = field(connz, "connections"); list && list->is_array()) {
+        for (const auto& c : list->get_array()) {
+          if (!c.is_object()) continue;
+          ++got;
+          ConnInfo ci = parse_conn(c.get_object());
+          if (seen.insert(ci.cid).second) snap.conns.push_back(std::move(ci));
+        }
+      }
+      if (got == 0 || offset + got >= snap.conns_total) break;
+      offset = std::max(offset + 1, offset + got - kPageOverlap);
     }
   }
 

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -80,7 +81,10 @@ struct Snapshot {
 // Polls one server's monitoring port and keeps what rates need between polls.
 class Poller {
  public:
+  // GET of a monitoring path ("/connz?..."): the body of a 200 answer; throws otherwise.
+  using Fetch = std::function<std::string(const std::string& target)>;
   Poller(std::string host, int port, std::chrono::milliseconds timeout);
+  explicit Poller(Fetch fetch);
   // One /varz + /connz round. Throws HttpError (unreachable) or std::runtime_error (bad
   // status, not JSON) with a message fit for the screen.
   Snapshot poll(const Query& q);
@@ -88,16 +92,14 @@ class Poller {
   void check();
 
  private:
-  std::string get(const std::string& target);
+  std::string get(const std::string& target) { return fetch_(target); }
 
   struct Sample {
     Counters totals;
     double at = 0;   // server's `now`, seconds since the epoch
     int seen = 0;    // poll number of the last sighting
   };
-  std::string host_;
-  int port_;
-  std::chrono::milliseconds timeout_;
+  Fetch fetch_;
   std::string server_start_;  // a new value means a restart: counters began again
   std::optional<Sample> server_prev_;
   std::map<uint64_t, Sample> conn_prev_;
