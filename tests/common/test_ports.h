@@ -4,7 +4,8 @@
 //
 //  * A port is picked at random *below* the kernel's ephemeral range
 //    (/proc/sys/net/ipv4/ip_local_port_range), so no outgoing connection of any process
-//    can be sitting on it when the server binds it later.
+//    can be sitting on it when the server binds it later; and above 10080, the highest
+//    port that fetch() refuses (the WHATWG "bad ports": Node's fetch and Chromium).
 //  * The test leases it by holding a UDP socket bound to 127.0.0.1 on the same number.
 //    Another test's picker finds that UDP port taken and moves on; the TCP port stays
 //    free for the server. The lease ends when the socket is closed or the test process
@@ -29,14 +30,17 @@
 
 namespace pylon::testing {
 
-// The range leased ports come from: [1024 or 10000, start of the ephemeral range), or
-// above its end when too little room is left below it.
+// Ports above this one are on no "bad port" list: fetch() (Node, the browser test's
+// Chromium) refuses to connect to those, and 10080 is the highest of them.
+constexpr int kLastBadPort = 10080;
+
+// The range leased ports come from: (kLastBadPort, start of the ephemeral range), or above
+// its end when too little room is left below it.
 inline std::pair<int, int> lease_port_range() {
   int lo = 32768, hi = 60999;
   std::ifstream in("/proc/sys/net/ipv4/ip_local_port_range");
   in >> lo >> hi;
-  if (lo - 10000 >= 4000) return {10000, lo - 1};
-  if (lo - 1024 >= 4000) return {1024, lo - 1};
+  if (lo - (kLastBadPort + 1) >= 4000) return {kLastBadPort + 1, lo - 1};
   return {hi + 1, 65535};
 }
 

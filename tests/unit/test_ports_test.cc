@@ -26,6 +26,7 @@ TEST(TestPorts, LeasedPortsAreDistinctOutsideTheEphemeralRangeAndFreeForTheServe
     const int port = lease_port();
     EXPECT_TRUE(seen.insert(port).second) << port << " leased twice";
     EXPECT_GE(port, lo);
+    EXPECT_GT(port, kLastBadPort) << "fetch() refuses ports up to 10080 (the bad-port list)";
     EXPECT_LE(port, hi);
     EXPECT_TRUE(port < elo || port > ehi) << port << " is in the ephemeral range " << elo << "-" << ehi;
     // Another test's picker cannot take it: the UDP lease is held.

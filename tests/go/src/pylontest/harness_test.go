@@ -86,8 +86,12 @@ func freePort(t *testing.T) int {
 // portRand is seeded per process (Go 1.19's global source starts the same in every one).
 var portRand = rand.New(rand.NewSource(time.Now().UnixNano() ^ int64(os.Getpid())<<20))
 
-// leasePortRange is the range freePort picks from: below the ephemeral range, or above
-// it when too little room is left below.
+// lastBadPort: ports above it are on no "bad port" list (fetch() in Node and browsers
+// refuses those; 10080 is the highest).
+const lastBadPort = 10080
+
+// leasePortRange is the range freePort picks from: above lastBadPort and below the
+// ephemeral range, or above the ephemeral range when too little room is left below.
 func leasePortRange() (int, int) {
 	lo, hi := 32768, 60999
 	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
@@ -96,11 +100,8 @@ func leasePortRange() (int, int) {
 			hi, _ = strconv.Atoi(f[1])
 		}
 	}
-	switch {
-	case lo-10000 >= 4000:
-		return 10000, lo - 1
-	case lo-1024 >= 4000:
-		return 1024, lo - 1
+	if lo-(lastBadPort+1) >= 4000 {
+		return lastBadPort + 1, lo - 1
 	}
 	return hi + 1, 65535
 }
