@@ -286,11 +286,10 @@ bool ClientConn::on_ping() {
 // before the INFO is read, so a change that lands meanwhile is either in `now` or sent by
 // the async INFO (rarely both), never lost.
 void ClientConn::send_info_if_changed() {
-  first_pong_sent_ = true;
+  first_pong_sent_.store(true);
   std::string sent = std::move(accept_info_);
   accept_info_ = {};
   if (protocol_.load() < 1) return;  // protocol 0 clients do not understand async INFO
-  takes_async_info_.store(true);
   std::string now = server().client_info_json(cid(), remote_ip());
   if (now == sent) return;
   server().log().tracef("{} - ->> [INFO] (changed since accept)", log_prefix());

@@ -39,7 +39,7 @@ class ClientConn final : public Connection, private proto::ParserHandler {
   // Any thread: the cluster's async INFO goes to this client. As the reference's
   // sendAsyncInfoToClients: only once its first PING after CONNECT was answered, since that
   // PING sends whatever changed before (send_info_if_changed); and never to protocol 0.
-  bool takes_async_info() const noexcept { return takes_async_info_.load(); }
+  bool takes_async_info() const noexcept { return first_pong_sent_.load() && protocol_.load() >= 1; }
 
   // Monitoring (/connz; any thread). A copy of the subscriptions; the round-trip time (estimated
   // at CONNECT, then measured by our PINGs); when the client last published or (un)subscribed.
@@ -134,8 +134,7 @@ class ClientConn final : public Connection, private proto::ParserHandler {
   // Loop thread: the INFO JSON sent at accept, kept until the client's first PING
   // (send_info_if_changed), then freed.
   std::string accept_info_;
-  bool first_pong_sent_ = false;
-  std::atomic<bool> takes_async_info_{false};  // see takes_async_info()
+  std::atomic<bool> first_pong_sent_{false};  // set on the loop thread; read by takes_async_info()
 };
 
 }  // namespace pylon::server
