@@ -61,6 +61,16 @@ double now_seconds() {
   return duration<double>(system_clock::now().time_since_epoch()).count();
 }
 
+// The message and byte counters, which /varz and each /connz entry name alike.
+Counters parse_totals(const json::object& o) {
+  Counters t;
+  t.msgs_to = to_int(o, "out_msgs");
+  t.msgs_from = to_int(o, "in_msgs");
+  t.bytes_to = to_int(o, "out_bytes");
+  t.bytes_from = to_int(o, "in_bytes");
+  return t;
+}
+
 ServerInfo parse_varz(const json::object& v) {
   ServerInfo s;
   s.is_pylon = field(v, "pylon") != nullptr;
@@ -80,10 +90,7 @@ ServerInfo parse_varz(const json::object& v) {
   s.routes = to_int(v, "routes");
   s.subscriptions = to_int(v, "subscriptions");
   s.slow_consumers = to_int(v, "slow_consumers");
-  s.totals.msgs_to = to_int(v, "out_msgs");
-  s.totals.msgs_from = to_int(v, "in_msgs");
-  s.totals.bytes_to = to_int(v, "out_bytes");
-  s.totals.bytes_from = to_int(v, "in_bytes");
+  s.totals = parse_totals(v);
   return s;
 }
 
@@ -100,10 +107,7 @@ ConnInfo parse_conn(const json::object& c) {
   r.last_activity = to_str(c, "last_activity");
   r.subs = to_int(c, "subscriptions");
   r.pending = to_int(c, "pending_bytes");
-  r.totals.msgs_to = to_int(c, "out_msgs");
-  r.totals.msgs_from = to_int(c, "in_msgs");
-  r.totals.bytes_to = to_int(c, "out_bytes");
-  r.totals.bytes_from = to_int(c, "in_bytes");
+  r.totals = parse_totals(c);
   if (const json::value* list = field(c, "subscriptions_list"); list && list->is_array()) {
     for (const auto& s : list->get_array())
       if (s.is_string()) r.subjects.emplace_back(s.get_string());
