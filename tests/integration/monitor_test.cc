@@ -465,6 +465,19 @@ TEST_F(Monitor, RoutezHealthzIndexAndErrors) {
   EXPECT_EQ(num(stats, "/"), 1);
 }
 
+// Waits until the monitors at ha and hb each list one route; ra and rb keep their last /routez.
+::testing::AssertionResult both_list_one_route(int ha, int hb, json::object& ra, json::object& rb) {
+  if (wait_for([&] {
+        ra = get_json(ha, "/routez");
+        rb = get_json(hb, "/routez");
+        return num(ra, "num_routes") == 1 && num(rb, "num_routes") == 1;
+      }, 10s)) {
+    return ::testing::AssertionSuccess();
+  }
+  return ::testing::AssertionFailure() << "not one route on each side:\n" << json::serialize(ra) << "\n"
+                                       << json::serialize(rb);
+}
+
 TEST(MonitorCluster, RoutezShowsRoutes) {
   int cluster_port = pick_free_port();
   ServerProcess a(with_args({"-m", "-1", "--cluster_name", "mon", "-cluster",
@@ -478,11 +491,7 @@ TEST(MonitorCluster, RoutezShowsRoutes) {
   ASSERT_GT(ha, 0);
   ASSERT_GT(hb, 0);
   json::object ra, rb;
-  ASSERT_TRUE(wait_for([&] {
-    ra = get_json(ha, "/routez");
-    rb = get_json(hb, "/routez");
-    return num(ra, "num_routes") == 1 && num(rb, "num_routes") == 1;
-  }, 10s)) << json::serialize(ra) << "\n" << json::serialize(rb);
+  ASSERT_TRUE(both_list_one_route(ha, hb, ra, rb));
   auto nc = nats_connect(b.url());
   ASSERT_TRUE(nc);
   auto sub = sub_sync(nc.get(), "over.there");
@@ -571,11 +580,7 @@ TEST(MonitorCluster, RoutesAdvertiseTheirMonitorUrl) {
   ASSERT_GT(ha, 0);
   ASSERT_GT(hb, 0);
   json::object ra, rb;
-  ASSERT_TRUE(wait_for([&] {
-    ra = get_json(ha, "/routez");
-    rb = get_json(hb, "/routez");
-    return num(ra, "num_routes") == 1 && num(rb, "num_routes") == 1;
-  }, 10s)) << json::serialize(ra) << "\n" << json::serialize(rb);
+  ASSERT_TRUE(both_list_one_route(ha, hb, ra, rb));
   // b listens on 0.0.0.0: a reaches it at the route's address, 127.0.0.1.
   EXPECT_EQ(str(arr(ra, "routes")[0].as_object(), "monitor_url"), "http://127.0.0.1:" + std::to_string(hb));
   EXPECT_EQ(str(arr(rb, "routes")[0].as_object(), "monitor_url"), "http://127.0.0.1:" + std::to_string(ha));
