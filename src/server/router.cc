@@ -5,9 +5,9 @@
 #include <vector>
 
 #include "proto/parser.h"
-#include "server/client_conn.h"
-#include "server/event_loop.h"
-#include "server/route_conn.h"
+#include "server/client/client_conn.h"
+#include "server/core/event_loop.h"
+#include "server/route/route_conn.h"
 #include "server/server.h"
 
 namespace pylon::server {

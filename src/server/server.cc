@@ -12,14 +12,14 @@
 #include <netinet/in.h>
 
 #include "proto/writer.h"
-#include "server/client_conn.h"
-#include "server/cluster.h"
-#include "server/listen_address.h"
-#include "server/route_conn.h"
-#include "server/duration.h"
+#include "server/client/client_conn.h"
+#include "server/route/cluster.h"
+#include "server/core/listen_address.h"
+#include "server/route/route_conn.h"
+#include "server/config/duration.h"
 #include "server/monitor/monitor.h"
-#include "server/url.h"
-#include "server/config_loader.h"
+#include "server/config/url.h"
+#include "server/config/config_loader.h"
 
 namespace pylon::server {
 

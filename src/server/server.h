@@ -18,8 +18,8 @@
 #include <vector>
 
 #include "pylon/options.h"
-#include "server/event_loop.h"
-#include "server/log.h"
+#include "server/core/event_loop.h"
+#include "server/core/log.h"
 #include "server/monitor/conn_info.h"
 #include "server/sub_index.h"
 

@@ -13,8 +13,8 @@
 #include <thread>
 
 #include "../common/test_ports.h"
-#include "server/cluster.h"
-#include "server/log.h"
+#include "server/route/cluster.h"
+#include "server/core/log.h"
 #include "server/server.h"
 
 namespace pylon::test {

@@ -6,8 +6,8 @@
 #include <string>
 
 #include "server/config/config.h"
-#include "server/config_loader.h"
-#include "server/flags.h"
+#include "server/config/config_loader.h"
+#include "server/config/flags.h"
 
 namespace {
 

@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "server/permissions.h"
+#include "server/client/permissions.h"
 
 using pylon::Permissions;
 using pylon::server::can_publish;

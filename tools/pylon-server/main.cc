@@ -10,10 +10,10 @@
 #include <iostream>
 
 #include "server/config/config.h"
-#include "server/flags.h"
-#include "server/log.h"
+#include "server/config/flags.h"
+#include "server/core/log.h"
 #include "server/server.h"
-#include "server/signals.h"
+#include "server/core/signals.h"
 
 using namespace pylon;
 using namespace pylon::server;

@@ -7,7 +7,7 @@
 #include <iostream>
 #include <string>
 
-#include "server/auth.h"
+#include "server/client/auth.h"
 
 namespace pylon::tools {
 

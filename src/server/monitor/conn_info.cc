@@ -2,8 +2,8 @@
 
 #include <boost/json.hpp>
 
-#include "server/client_conn.h"
-#include "server/duration.h"
+#include "server/client/client_conn.h"
+#include "server/config/duration.h"
 #include "server/monitor/format.h"
 
 namespace pylon::server::monitor {

@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "server/close_reason.h"
+#include "server/core/close_reason.h"
 
 namespace pylon::server {
 class ClientConn;

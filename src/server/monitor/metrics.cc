@@ -5,7 +5,7 @@
 #include <chrono>
 #include <cmath>
 
-#include "server/cluster.h"
+#include "server/route/cluster.h"
 #include "server/monitor/endpoints.h"
 #include "server/monitor/process_stats.h"
 #include "server/server.h"

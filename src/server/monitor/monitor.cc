@@ -12,9 +12,9 @@
 #include <stdexcept>
 #include <unordered_map>
 
-#include "server/client_conn.h"
-#include "server/event_loop.h"
-#include "server/listen_address.h"
+#include "server/client/client_conn.h"
+#include "server/core/event_loop.h"
+#include "server/core/listen_address.h"
 #include "server/monitor/dashboard.h"
 #include "server/monitor/format.h"
 #include "server/monitor/metrics.h"

@@ -6,9 +6,9 @@
 #include <unordered_map>
 
 #include "proto/subject.h"
-#include "server/client_conn.h"
-#include "server/cluster.h"
-#include "server/duration.h"
+#include "server/client/client_conn.h"
+#include "server/route/cluster.h"
+#include "server/config/duration.h"
 #include "server/monitor/endpoints.h"
 #include "server/monitor/format.h"
 #include "server/server.h"

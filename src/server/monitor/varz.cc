@@ -7,11 +7,11 @@
 #include <chrono>
 #include <thread>
 
-#include "server/cluster.h"
+#include "server/route/cluster.h"
 #include "server/monitor/endpoints.h"
 #include "server/monitor/format.h"
 #include "server/server.h"
-#include "server/url.h"
+#include "server/config/url.h"
 
 namespace pylon::server::monitor {
 

@@ -1,4 +1,4 @@
-#include "server/duration.h"
+#include "server/config/duration.h"
 
 #include <fmt/format.h>
 

@@ -1,6 +1,6 @@
-#include "server/event_loop.h"
+#include "server/core/event_loop.h"
 
-#include "server/connection.h"
+#include "server/core/connection.h"
 
 namespace pylon::server {
 

@@ -1,4 +1,4 @@
-#include "server/flags.h"
+#include "server/config/flags.h"
 
 #include <fmt/format.h>
 
@@ -6,8 +6,8 @@
 #include <functional>
 #include <string_view>
 
-#include "server/config_loader.h"
-#include "server/url.h"
+#include "server/config/config_loader.h"
+#include "server/config/url.h"
 
 namespace pylon::server {
 

@@ -1,4 +1,4 @@
-#include "server/config_loader.h"
+#include "server/config/config_loader.h"
 
 #include <fmt/format.h>
 
@@ -8,7 +8,7 @@
 
 #include "proto/subject.h"
 #include "server/config/config.h"
-#include "server/url.h"
+#include "server/config/url.h"
 
 namespace pylon::server {
 

@@ -1,12 +1,12 @@
-#include "server/connection.h"
+#include "server/core/connection.h"
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 
 #include "server/config/config.h"
-#include "server/event_loop.h"
+#include "server/core/event_loop.h"
 #include "server/server.h"
-#include "server/duration.h"
+#include "server/config/duration.h"
 
 namespace pylon::server {
 

@@ -1,4 +1,4 @@
-#include "server/cluster.h"
+#include "server/route/cluster.h"
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/post.hpp>
@@ -8,10 +8,10 @@
 #include <random>
 
 #include "proto/writer.h"
-#include "server/client_conn.h"
-#include "server/event_loop.h"
-#include "server/listen_address.h"
-#include "server/route_conn.h"
+#include "server/client/client_conn.h"
+#include "server/core/event_loop.h"
+#include "server/core/listen_address.h"
+#include "server/route/route_conn.h"
 #include "server/server.h"
 
 namespace pylon::server {

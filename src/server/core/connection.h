@@ -25,7 +25,7 @@
 #include <string_view>
 #include <vector>
 
-#include "server/close_reason.h"
+#include "server/core/close_reason.h"
 
 namespace pylon::server {
 

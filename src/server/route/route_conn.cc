@@ -1,13 +1,13 @@
-#include "server/route_conn.h"
+#include "server/route/route_conn.h"
 
 #include <boost/json.hpp>
 
 #include <random>
 
 #include "proto/writer.h"
-#include "server/auth.h"
+#include "server/client/auth.h"
 #include "server/errors.h"
-#include "server/event_loop.h"
+#include "server/core/event_loop.h"
 #include "server/router.h"
 #include "server/server.h"
 

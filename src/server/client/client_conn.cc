@@ -1,15 +1,15 @@
-#include "server/client_conn.h"
+#include "server/client/client_conn.h"
 
 #include <boost/asio/post.hpp>
 #include <boost/json.hpp>
 
 #include "proto/subject.h"
 #include "proto/writer.h"
-#include "server/auth.h"
-#include "server/cluster.h"
+#include "server/client/auth.h"
+#include "server/route/cluster.h"
 #include "server/errors.h"
-#include "server/event_loop.h"
-#include "server/permissions.h"
+#include "server/core/event_loop.h"
+#include "server/client/permissions.h"
 #include "server/router.h"
 #include "server/server.h"
 

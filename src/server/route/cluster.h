@@ -27,7 +27,7 @@
 #include <vector>
 
 #include "server/sub_index.h"
-#include "server/url.h"
+#include "server/config/url.h"
 
 namespace pylon::server {
 

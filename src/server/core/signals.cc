@@ -1,4 +1,4 @@
-#include "server/signals.h"
+#include "server/core/signals.h"
 
 #include <fmt/format.h>
 #include <signal.h>

@@ -1,4 +1,4 @@
-#include "server/listen_address.h"
+#include "server/core/listen_address.h"
 
 #include <boost/asio/ip/tcp.hpp>
 

@@ -20,10 +20,10 @@
 #include <unordered_map>
 
 #include "proto/parser.h"
-#include "server/cluster.h"
-#include "server/connection.h"
+#include "server/route/cluster.h"
+#include "server/core/connection.h"
 #include "server/sub_index.h"
-#include "server/url.h"
+#include "server/config/url.h"
 
 namespace pylon::server {
 

@@ -1,4 +1,4 @@
-#include "server/permissions.h"
+#include "server/client/permissions.h"
 
 #include "proto/subject.h"
 

@@ -1,4 +1,4 @@
-#include "server/auth.h"
+#include "server/client/auth.h"
 
 #include <crypt.h>
 

@@ -16,7 +16,7 @@
 
 #include "proto/parser.h"
 #include "pylon/options.h"
-#include "server/connection.h"
+#include "server/core/connection.h"
 #include "server/sub_index.h"
 
 namespace pylon::server {
