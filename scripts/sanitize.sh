@@ -28,7 +28,7 @@ for kind in "${kinds[@]}"; do
       ;;
   esac
   echo "== $kind: building in $dir"
-  cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPYLON_DEBUG_CHECKS=ON \
     -DCMAKE_CXX_FLAGS="$flags" -DCMAKE_EXE_LINKER_FLAGS="$flags" >/dev/null
   cmake --build "$dir" -j "$(nproc)"
   reports=$(cd "$dir" && pwd)/sanitizer-reports

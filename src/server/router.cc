@@ -6,6 +6,7 @@
 
 #include "proto/parser.h"
 #include "server/client/client_conn.h"
+#include "server/core/check.h"
 #include "server/core/event_loop.h"
 #include "server/route/route_conn.h"
 #include "server/server.h"
@@ -28,16 +29,21 @@ uint64_t next_random() {
   return state * 0x2545F4914F6CDD1DULL;
 }
 
-bool is_client(const Subscription& s) { return s.owner->kind() == Connection::Kind::kClient; }
+// Every raw Connection* below comes from a Subscription in a match result this call holds:
+// the subscription holds its owner (Subscription::owner), so the pointer stays valid until
+// route_message returns, on whichever loop runs it, whatever the owner's own loop does meanwhile.
+bool is_client(const Subscription& s) { return !s.remote; }
+ClientConn* client_of(const Subscription& s) { return static_cast<ClientConn*>(s.owner.get()); }
+RouteConn* route_of(const Subscription& s) { return static_cast<RouteConn*>(s.owner.get()); }
 
 // Delivers to one local client subscription; false when it did not take the message.
 bool deliver_local(EventLoop& loop, const Origin& origin, Subscription& sub, const Message& msg) {
   if (sub.closed.load(std::memory_order_relaxed)) return false;
-  Connection* owner = sub.owner;
-  if (owner == origin.conn && !origin.echo) return false;
-  auto* client = static_cast<ClientConn*>(owner);
+  ClientConn* client = client_of(sub);
+  PYLON_DCHECK(client != nullptr && client->kind() == Connection::Kind::kClient);
+  if (client == origin.conn && !origin.echo) return false;
   if (!client->deliver(sub, msg.subject, msg.reply, msg.header_len, msg.payload)) return false;
-  loop.touch(owner);
+  loop.touch(client);
   return true;
 }
 
@@ -78,7 +84,7 @@ bool route_message(Server& server, EventLoop& loop, const Origin& origin, const 
     if (is_client(*sub)) {
       delivered |= deliver_local(loop, origin, *sub, msg);
     } else if (!sub->closed.load(std::memory_order_relaxed)) {
-      auto* r = static_cast<RouteConn*>(sub->owner);
+      RouteConn* r = route_of(*sub);
       if (r->registered()) target_for(targets, r);
     }
   }
@@ -91,14 +97,14 @@ bool route_message(Server& server, EventLoop& loop, const Origin& origin, const 
     // No local member: pick a route by the peers' queue weights (member counts).
     int64_t total = 0;
     for (const auto& s : group) {
-      if (!is_client(*s) && !s->closed.load(std::memory_order_relaxed) && static_cast<RouteConn*>(s->owner)->registered())
+      if (!is_client(*s) && !s->closed.load(std::memory_order_relaxed) && route_of(*s)->registered())
         total += s->weight.load(std::memory_order_relaxed);
     }
     if (total <= 0) continue;
     int64_t pick = static_cast<int64_t>(next_random() % static_cast<uint64_t>(total));
     for (const auto& s : group) {
       if (is_client(*s) || s->closed.load(std::memory_order_relaxed)) continue;
-      auto* r = static_cast<RouteConn*>(s->owner);
+      RouteConn* r = route_of(*s);
       if (!r->registered()) continue;
       pick -= s->weight.load(std::memory_order_relaxed);
       if (pick < 0) {

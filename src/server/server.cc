@@ -46,7 +46,10 @@ Server::Server(Options opts, std::shared_ptr<Logger> log)
   name_ = options().server_name.empty() ? id_ : options().server_name;
   int n = options().event_loops > 0 ? options().event_loops : static_cast<int>(std::thread::hardware_concurrency());
   if (n <= 0) n = 1;
-  for (int i = 0; i < n; ++i) loops_.push_back(std::make_unique<EventLoop>(i));
+  auto on_escape = [log = log_](int loop, std::string_view what) {
+    log->error("Unexpected exception on event loop {}: {} (the loop goes on)", loop, what);
+  };
+  for (int i = 0; i < n; ++i) loops_.push_back(std::make_unique<EventLoop>(i, on_escape));
   cluster_ = std::make_unique<Cluster>(*this);
 }
 

@@ -46,9 +46,19 @@ namespace pylon::server {
 class Connection;  // the receiving connection (client or route); see connection.h
 
 // One subscription: a client's SUB, or a route's RS+ (remote interest, with queue weight).
+//
+// Lifetime (docs/architecture.md, "Lifetimes"): a subscription is shared. Its owner's table
+// holds it while it is subscribed, the index holds it while it is in the trie, and any match
+// result holds it while a publisher on any loop delivers from that result. `owner` is a strong
+// reference, set before the subscription is published to the index and never changed, so
+// whoever holds a subscription holds a live connection: a delivery can never reach a freed one,
+// and the hot path takes no reference of its own. The cycle connection -> table -> subscription
+// -> connection is broken when the connection drops the subscription from its table (UNSUB,
+// auto-unsubscribe, or its close); the connection is freed when the last match result that
+// still names one of its subscriptions is dropped.
 struct Subscription {
-  Connection* owner = nullptr;  // the connection; outlives the subscription's presence in the index
-  std::shared_ptr<void> owner_ref;  // keeps the owner alive while a match result holds this sub
+  std::shared_ptr<Connection> owner;  // immutable once in the index; null only in index-only tests
+  bool remote = false;                // owner is a route (RS+ interest), not a client; immutable
   std::string subject;
   std::string queue;            // empty for a plain subscription
   std::string sid;              // client-chosen id (clients) / "<account> <subject>[ <queue>]" key (routes)

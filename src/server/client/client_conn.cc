@@ -139,8 +139,10 @@ void ClientConn::on_closed(CloseReason reason) {
     sub->closed.store(true, std::memory_order_relaxed);
     server().index().remove(sub);
     server().cluster().local_sub_removed(*sub);
-    sub->owner_ref.reset();  // break the cycle sub -> connection
   }
+  // `subs` goes here: that breaks the cycle connection -> table -> subscription -> connection.
+  // Match results still in flight on other loops keep their subscriptions, and through them
+  // this connection, until they are done (Subscription::owner).
   server().remove_client(cid());
   server().log().debugf("{} - Client connection closed: {}", log_prefix(), to_string(reason));
 }
@@ -444,7 +446,6 @@ void ClientConn::expire_subscription(const SubPtr& sub) {
   sub->closed.store(true, std::memory_order_relaxed);
   server().index().remove(sub);
   server().cluster().local_sub_removed(*sub);
-  sub->owner_ref.reset();
 }
 
 bool ClientConn::on_sub(std::string_view subject, std::string_view queue, std::string_view sid) {
@@ -485,8 +486,7 @@ bool ClientConn::on_sub(std::string_view subject, std::string_view queue, std::s
       return true;
     }
     sub = std::make_shared<Subscription>();
-    sub->owner = this;
-    sub->owner_ref = shared_from_this();
+    sub->owner = shared_from_this();
     sub->subject = std::string(subject);
     sub->queue = std::string(queue);
     sub->sid = std::string(sid);
@@ -526,7 +526,6 @@ bool ClientConn::on_unsub(std::string_view sid, int64_t max_msgs) {
     sub->closed.store(true, std::memory_order_relaxed);
     srv.index().remove(sub);
     srv.cluster().local_sub_removed(*sub);
-    sub->owner_ref.reset();
   }
   if (verbose_) send_ok();
   return true;

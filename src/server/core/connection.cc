@@ -4,6 +4,7 @@
 #include <boost/asio/write.hpp>
 
 #include "server/config/config.h"
+#include "server/core/check.h"
 #include "server/core/event_loop.h"
 #include "server/server.h"
 #include "server/config/duration.h"
@@ -37,7 +38,12 @@ Connection::Connection(Server& server, EventLoop& loop, asio::ip::tcp::socket so
   log_prefix_ = fmt::format("{}:{} - {}:{}", remote_ip_, remote_port_, kind == Kind::kClient ? "cid" : "rid", cid_);
 }
 
-Connection::~Connection() = default;
+Connection::~Connection() {
+  // Lifetimes: a connection that served is freed only after it closed (on_closed ran on its
+  // loop and dropped its subscriptions). Then nothing in the index names it, and the last
+  // holder — a match result, a posted handler — may let go of it on any thread.
+  PYLON_DCHECK(!started_ || closed_);
+}
 
 void Connection::set_log_tag(std::string_view tag) {
   if (tag.empty() || tagged_prefix_.load(std::memory_order_relaxed) != nullptr) return;
@@ -48,14 +54,27 @@ void Connection::set_log_tag(std::string_view tag) {
 
 void Connection::start() {
   asio::post(loop_.ctx(), [self = shared_from_this()] {
+    self->started_ = true;
     self->read_buf_.resize(kStartReadBuf);
-    self->on_start();
+    try {
+      self->on_start();
+    } catch (const std::exception& e) {
+      self->close_on_exception(e.what());
+    }
     if (!self->closing()) self->do_read();
     self->loop_.flush_touched();
   });
 }
 
+void Connection::close_on_exception(std::string_view what) {
+  // The protocol code of this one connection failed (docs/architecture.md, "Exceptions"):
+  // it alone closes; every other connection on the loop goes on.
+  server_.log().error("{} - Error processing input: {}", log_prefix(), what);
+  close(CloseReason::kProtocolViolation, false);
+}
+
 void Connection::do_read() {
+  PYLON_DCHECK_ON_LOOP(loop_);
   reading_ = true;
   socket_.async_read_some(asio::buffer(read_buf_), [self = shared_from_this()](const error_code& ec, size_t n) {
     self->reading_ = false;
@@ -68,7 +87,12 @@ void Connection::do_read() {
     }
     if (self->closing()) return;
     self->last_activity_ = std::chrono::steady_clock::now();
-    bool more = self->on_read(std::string_view(self->read_buf_.data(), n));
+    bool more = false;
+    try {
+      more = self->on_read(std::string_view(self->read_buf_.data(), n));
+    } catch (const std::exception& e) {
+      self->close_on_exception(e.what());
+    }
     // One flush per read batch for every connection this batch delivered to.
     auto stalled = self->loop_.flush_touched();
     if (!more || self->closing()) return;
@@ -104,6 +128,7 @@ void Connection::do_read() {
 }
 
 void Connection::resume_read() {
+  PYLON_DCHECK_ON_LOOP(loop_);
   if (!read_paused_ || closing()) return;
   read_paused_ = false;
   stall_timer_.cancel();
@@ -190,6 +215,7 @@ void Connection::flush_signal() {
 }
 
 void Connection::start_write() {
+  PYLON_DCHECK_ON_LOOP(loop_);
   if (writing_ || closed_) return;
   {
     std::lock_guard lk(out_mu_);
@@ -226,6 +252,7 @@ void Connection::start_write() {
 }
 
 void Connection::on_write_done(const error_code& ec, size_t n) {
+  PYLON_DCHECK_ON_LOOP(loop_);
   writing_ = false;
   write_timer_.cancel();
   pending_bytes_.fetch_sub(out_writing_.size(), std::memory_order_relaxed);
@@ -263,6 +290,7 @@ void Connection::close(CloseReason reason, bool flush) {
 }
 
 void Connection::close_in_loop(CloseReason reason, bool flush) {
+  PYLON_DCHECK_ON_LOOP(loop_);
   if (closed_) return;
   on_closing();
   if (flush) {
@@ -274,6 +302,7 @@ void Connection::close_in_loop(CloseReason reason, bool flush) {
 }
 
 void Connection::finish_close() {
+  PYLON_DCHECK_ON_LOOP(loop_);
   if (closed_) return;
   closed_ = true;
   error_code ec;

@@ -118,6 +118,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void set_log_tag(std::string_view tag);
 
  private:
+  // Logs `what` and closes this connection alone (an exception from its protocol code).
+  void close_on_exception(std::string_view what);
   bool account_appended_locked(std::unique_lock<std::mutex>& lk, size_t n);
   void do_read();
   // Loop thread: continue reading after a stall (idempotent).
@@ -162,6 +164,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool closed_ = false;       // loop thread: socket closed, on_closed called
   bool flush_on_close_ = false;
   bool reading_ = false;
+  bool started_ = false;      // loop thread: start() ran (read by the destructor's check)
 
   // Producer side of a stall (loop thread).
   boost::asio::steady_timer stall_timer_;

@@ -1,5 +1,6 @@
 #include "server/core/event_loop.h"
 
+#include "server/core/check.h"
 #include "server/core/connection.h"
 
 namespace pylon::server {
@@ -10,8 +11,8 @@ thread_local EventLoop* t_current = nullptr;
 
 EventLoop* EventLoop::current() noexcept { return t_current; }
 
-EventLoop::EventLoop(int index)
-    : ctx_(1), work_(boost::asio::make_work_guard(ctx_)), index_(index),
+EventLoop::EventLoop(int index, EscapeHandler on_escape)
+    : ctx_(1), on_escape_(std::move(on_escape)), work_(boost::asio::make_work_guard(ctx_)), index_(index),
       batch_((static_cast<uint64_t>(index) + 1) << 48) {}
 
 EventLoop::~EventLoop() { stop(); }
@@ -20,8 +21,25 @@ void EventLoop::start() {
   thread_ = std::thread([this] {
     tid_.store(std::this_thread::get_id(), std::memory_order_release);
     t_current = this;
-    ctx_.run();
+    run();
   });
+}
+
+void EventLoop::run() {
+  // Asio lets an exception from a handler propagate out of run(); run() may then be called
+  // again without restart(). The handler that threw is gone; everything else stays queued.
+  for (;;) {
+    try {
+      ctx_.run();
+      return;
+    } catch (const std::exception& e) {
+      escaped_.fetch_add(1, std::memory_order_relaxed);
+      if (on_escape_) on_escape_(index_, e.what());
+    } catch (...) {
+      escaped_.fetch_add(1, std::memory_order_relaxed);
+      if (on_escape_) on_escape_(index_, "unknown exception");
+    }
+  }
 }
 
 void EventLoop::stop() {
@@ -38,6 +56,7 @@ void EventLoop::stop() {
 }
 
 void EventLoop::touch(Connection* c) {
+  PYLON_DCHECK(in_loop());
   // Several loops may touch one connection at once; the token only dedupes within
   // this loop's batch, and a second flush signal is harmless.
   if (c->touch_token_.exchange(batch_, std::memory_order_relaxed) != batch_) {
@@ -46,6 +65,7 @@ void EventLoop::touch(Connection* c) {
 }
 
 std::shared_ptr<Connection> EventLoop::flush_touched() {
+  PYLON_DCHECK(in_loop());
   ++batch_;
   if (touched_.empty()) return nullptr;
   std::shared_ptr<Connection> stalled;

@@ -10,7 +10,9 @@
 #include <boost/asio/io_context.hpp>
 
 #include <atomic>
+#include <functional>
 #include <memory>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -27,9 +29,15 @@ struct LoopCounters {
   }
 };
 
+// Exceptions: no exception may escape a handler (docs/architecture.md, "Exceptions"). What a
+// peer sends is decoded without throwing, and a connection catches whatever its own protocol
+// code throws and closes itself alone (Connection::do_read). The loop keeps one more net under
+// everything else: an exception that still reaches run() is reported to `on_escape` and the
+// loop runs on, so one bad handler can never take down the other connections of the process.
 class EventLoop {
  public:
-  explicit EventLoop(int index);
+  using EscapeHandler = std::function<void(int loop_index, std::string_view what)>;
+  explicit EventLoop(int index, EscapeHandler on_escape = {});
   ~EventLoop();
   EventLoop(const EventLoop&) = delete;
   EventLoop& operator=(const EventLoop&) = delete;
@@ -46,6 +54,8 @@ class EventLoop {
   // The loop whose thread is running now (nullptr outside loop threads).
   static EventLoop* current() noexcept;
   LoopCounters& counters() noexcept { return counters_; }
+  // Exceptions that reached this loop's run() (each one a bug; see above).
+  uint64_t escaped_exceptions() const noexcept { return escaped_.load(std::memory_order_relaxed); }
   const LoopCounters& counters() const noexcept { return counters_; }
 
   // Loop thread only. Remembers that `c` got data in this batch (once per batch).
@@ -55,7 +65,11 @@ class EventLoop {
   std::shared_ptr<Connection> flush_touched();
 
  private:
+  void run();  // the loop thread's body
+
   boost::asio::io_context ctx_;
+  EscapeHandler on_escape_;
+  std::atomic<uint64_t> escaped_{0};
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
   std::thread thread_;
   std::atomic<std::thread::id> tid_{};

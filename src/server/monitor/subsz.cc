@@ -51,14 +51,14 @@ json::object build_subsz(Server& server, SysTime now, const SubszOptions& opts) 
 
   json::array list;
   if (opts.subs) {
-    // Client subscriptions only (a route's interest is not listed, as in the reference). The
-    // owner is looked up among the registered clients, which we hold, never dereferenced.
+    // Client subscriptions only (a route's interest is not listed, as in the reference), of
+    // clients still registered (a closed client's subscriptions may outlive it in a match result).
     std::unordered_map<const Connection*, uint64_t> cids;
     auto clients = server.clients();
     for (const auto& c : clients) cids.emplace(static_cast<const Connection*>(c.get()), c->cid());
     std::vector<SubDetail> details;
     for (const auto& sub : index.all()) {
-      auto it = cids.find(sub->owner);
+      auto it = cids.find(sub->owner.get());
       if (it == cids.end()) continue;
       if (!opts.test.empty() && !proto::subject_matches(sub->subject, opts.test)) continue;
       SubDetail d;

@@ -173,10 +173,9 @@ void RouteConn::on_closed(CloseReason reason) {
     std::lock_guard lk(subs_mu_);
     subs.swap(subs_);
   }
-  for (auto& [k, sub] : subs) {
-    server().index().remove(sub);
-    sub->owner_ref.reset();
-  }
+  // Dropping `subs` breaks the cycle connection -> table -> subscription -> connection; match
+  // results in flight on other loops keep this route alive until they are done.
+  for (auto& [k, sub] : subs) server().index().remove(sub);
   auto& log = server().log();
   if (remote_.id.empty()) {
     log.info("{} - Route connection closed: {}", log_prefix(), to_string(reason));
@@ -365,8 +364,8 @@ bool RouteConn::on_rs_sub(std::string_view account, std::string_view subject, st
       return true;
     }
     sub = std::make_shared<Subscription>();
-    sub->owner = this;
-    sub->owner_ref = shared_from_this();
+    sub->owner = shared_from_this();
+    sub->remote = true;
     sub->subject = std::string(subject);
     sub->queue = std::string(queue);
     sub->sid = key;
@@ -391,7 +390,6 @@ bool RouteConn::on_rs_unsub(std::string_view account, std::string_view subject, 
     subs_.erase(it);
   }
   srv.index().remove(sub);
-  sub->owner_ref.reset();
   return true;
 }
 
