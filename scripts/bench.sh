@@ -5,7 +5,9 @@
 # for the CPUs), runs the same `pylon bench` scenarios against it, stops it, and
 # repeats the round --runs times, alternating the servers so that drift in machine
 # load hits both alike. Prints the median msgs/s of each scenario and the ratio
-# pylon/nats. Exits 1 if any run failed. See docs/performance.md.
+# pylon/nats, and the server process's own CPU time per message (utime+stime from
+# /proc/PID/stat over the scenario, divided by the messages published) with its ratio.
+# Exits 1 if any run failed. See docs/performance.md.
 #
 # Usage: scripts/bench.sh [--runs N] [--scale X] [--timeout SECS] [--markdown]
 #   --runs N      rounds per server, median taken (default 3; env BENCH_RUNS)
@@ -13,6 +15,8 @@
 #   --timeout S   limit of one `pylon bench` run in seconds (default 60; env BENCH_TIMEOUT)
 #   --markdown    print the result table as Markdown (for docs/performance.md)
 # Env: BUILD_DIR (default build/), PYLON, PYLON_SERVER, NATS_SERVER: the binaries.
+#      NATS_LABEL: the baseline's name in the table (e.g. "before" when NATS_SERVER is an
+#      older pylon-server, to measure a change side by side).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -55,9 +59,15 @@ SCENARIOS=(
   "pub 1 KiB|1|0|3000000|1024"
   "pub->sub 16 B|1|1|5000000|16"
   "pub->sub 1 KiB|1|1|1000000|1024"
+  "fan-out 1->4 16 B|1|4|2000000|16"
 )
 SERVERS=(nats pylon)
-server_label() { case "$1" in nats) echo nats-server ;; pylon) echo pylon-server ;; esac; }
+NATS_LABEL=${NATS_LABEL:-nats-server}
+server_label() { case "$1" in nats) echo "$NATS_LABEL" ;; pylon) echo pylon-server ;; esac; }
+CLK_TCK=$(getconf CLK_TCK)
+# utime+stime of a process in clock ticks (fields 14 and 15, counted after the ")" that ends
+# the command name, which may itself hold spaces).
+cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/pylon-bench.XXXXXX")
 SERVER_PID=
@@ -160,8 +170,11 @@ for round in $(seq 1 "$RUNS"); do
       "$PYLON" bench bench.subject --server "nats://127.0.0.1:$SERVER_PORT" --pub "$pubs" --sub "$subs" \
         --msgs "$msgs" --size "$size" --timeout "$TIMEOUT" --json --no-progress >"$out" 2>"$err" &
       CLIENT_PID=$!
+      ticks0=$(cpu_ticks "$SERVER_PID" 2>/dev/null || echo 0)
       wait "$CLIENT_PID" || rc=$?
       CLIENT_PID=
+      ticks1=$(cpu_ticks "$SERVER_PID" 2>/dev/null || echo 0)
+      cpu_ns=$(awk -v a="$ticks0" -v b="$ticks1" -v hz="$CLK_TCK" -v m="$msgs" 'BEGIN { printf "%.1f", (b - a) * 1e9 / hz / m }')
       rate=$(sed -n 's/.*"overall":{[^}]*"msgs_per_sec":\([0-9.]*\).*/\1/p' "$out")
       if [ $rc -ne 0 ] || [ -z "$rate" ] || ! grep -q '"complete":true' "$out"; then
         FAILED=1
@@ -175,8 +188,8 @@ for round in $(seq 1 "$RUNS"); do
           start_server "$kind"
         fi
       else
-        printf '%s\t%s\t%s\n' "$kind" "$i" "$rate" >>"$RESULTS"
-        log "[round $round/$RUNS] $(server_label "$kind") | $name: $(printf '%.0f' "$rate") msgs/s"
+        printf '%s\t%s\t%s\t%s\n' "$kind" "$i" "$rate" "$cpu_ns" >>"$RESULTS"
+        log "[round $round/$RUNS] $(server_label "$kind") | $name: $(printf '%.0f' "$rate") msgs/s, server CPU $cpu_ns ns/msg"
       fi
     done
     stop_server
@@ -185,7 +198,7 @@ done
 
 # Median per (server, scenario) over the successful runs; the table.
 names=$(printf '%s\n' "${SCENARIOS[@]}" | cut -d'|' -f1)
-awk -F'\t' -v runs="$RUNS" -v md="$MARKDOWN" -v names="$names" '
+awk -F'\t' -v runs="$RUNS" -v md="$MARKDOWN" -v names="$names" -v base="$NATS_LABEL" '
   function commas(x,   s, r) {
     s = sprintf("%.0f", x); r = ""
     while (length(s) > 3) { r = "," substr(s, length(s) - 2) r; s = substr(s, 1, length(s) - 3) }
@@ -203,20 +216,31 @@ awk -F'\t' -v runs="$RUNS" -v md="$MARKDOWN" -v names="$names" '
     if (m < 0) return "FAIL"
     return commas(m) (cnt[key] < runs ? sprintf(" (%d/%d ok)", cnt[key], runs) : "")
   }
-  { if ($3 != "FAIL") { key = $1 SUBSEP $2; val[key, ++cnt[key]] = $3 } }
+  function cpu(kind, i,   m) { m = median("cpu" SUBSEP kind SUBSEP i); return m < 0 ? "-" : sprintf("%.0f", m) }
+  {
+    if ($3 != "FAIL") {
+      key = $1 SUBSEP $2; val[key, ++cnt[key]] = $3
+      key = "cpu" SUBSEP $1 SUBSEP $2; val[key, ++cnt[key]] = $4
+    }
+  }
   END {
     ns = split(names, nm, "\n")
     if (md) {
-      print "| scenario | nats-server msgs/s | pylon-server msgs/s | pylon/nats |"
-      print "|---|---:|---:|---:|"
+      printf "| scenario | %s msgs/s | pylon-server msgs/s | ratio | %s CPU ns/msg | pylon CPU ns/msg | CPU ratio |\n", base, base
+      print "|---|---:|---:|---:|---:|---:|---:|"
     } else {
-      printf "%-16s %22s %22s %11s\n", "scenario", "nats-server msgs/s", "pylon-server msgs/s", "pylon/nats"
+      printf "%-18s %20s %20s %6s %12s %12s %6s\n", "scenario", base " msgs/s", "pylon msgs/s", "ratio",
+             base " ns", "pylon ns", "ratio"
     }
     for (i = 1; i <= ns; i++) {
       n = median("nats" SUBSEP (i - 1)); p = median("pylon" SUBSEP (i - 1))
       ratio = (n > 0 && p >= 0) ? sprintf("%.2f", p / n) : "-"
-      if (md) printf "| %s | %s | %s | %s |\n", nm[i], cell("nats" SUBSEP (i - 1)), cell("pylon" SUBSEP (i - 1)), ratio
-      else printf "%-16s %22s %22s %11s\n", nm[i], cell("nats" SUBSEP (i - 1)), cell("pylon" SUBSEP (i - 1)), ratio
+      nc = median("cpu" SUBSEP "nats" SUBSEP (i - 1)); pc = median("cpu" SUBSEP "pylon" SUBSEP (i - 1))
+      cratio = (nc > 0 && pc >= 0) ? sprintf("%.2f", pc / nc) : "-"
+      if (md) printf "| %s | %s | %s | %s | %s | %s | %s |\n", nm[i], cell("nats" SUBSEP (i - 1)),
+                     cell("pylon" SUBSEP (i - 1)), ratio, cpu("nats", i - 1), cpu("pylon", i - 1), cratio
+      else printf "%-18s %20s %20s %6s %12s %12s %6s\n", nm[i], cell("nats" SUBSEP (i - 1)),
+                  cell("pylon" SUBSEP (i - 1)), ratio, cpu("nats", i - 1), cpu("pylon", i - 1), cratio
     }
   }' "$RESULTS"
 
