@@ -3,8 +3,11 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
+#include <cstdlib>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <set>
 #include <string>
@@ -389,6 +392,79 @@ TEST(CClientConfig, LargePayloadAtConfiguredMaxPayload) {
   ServerProcess server(with_config("max_payload: 65536\n"));
   ASSERT_TRUE(server.start());
   check_large_payloads(server.url(), 65536);
+}
+
+// libnats replaces the INFO it keeps with every async INFO, so an async INFO without the
+// client's own client_id/client_ip (one shared INFO for all clients) makes
+// natsConnection_GetClientID fail with "Not Supported By Server" after a node joins. Two
+// clients, so an INFO that carried one client's fields to the other would show too.
+struct DiscoveredCount {
+  std::mutex mu;
+  std::condition_variable cv;
+  int n = 0;
+};
+
+void on_discovered(natsConnection*, void* closure) {
+  auto* d = static_cast<DiscoveredCount*>(closure);
+  std::lock_guard lk(d->mu);
+  ++d->n;
+  d->cv.notify_all();
+}
+
+struct Identity {
+  uint64_t cid = 0;
+  std::string ip;
+};
+
+std::optional<Identity> identity_of(natsConnection* nc) {
+  Identity id;
+  natsStatus s = natsConnection_GetClientID(nc, &id.cid);
+  EXPECT_EQ(s, NATS_OK) << "GetClientID: " << status_text(s);
+  char* ip = nullptr;
+  natsStatus si = natsConnection_GetClientIP(nc, &ip);
+  EXPECT_EQ(si, NATS_OK) << "GetClientIP: " << status_text(si);
+  if (ip) id.ip = ip;
+  free(ip);
+  if (s != NATS_OK || si != NATS_OK) return std::nullopt;
+  return id;
+}
+
+TEST(CClientCluster, ClientIdAndIpSurviveTheAsyncInfoWhenANodeJoins) {
+  const std::string seed_route = "nats://127.0.0.1:" + std::to_string(pick_free_port());
+  ServerProcess seed(with_args({"--cluster_name", "cid-it", "--cluster", seed_route}));
+  ASSERT_TRUE(seed.start());
+
+  DiscoveredCount discovered[2];
+  NatsConn clients[2];
+  std::optional<Identity> before[2];
+  for (int i = 0; i < 2; ++i) {
+    clients[i] = nats_connect(seed.url(), [&](natsOptions* o) {
+      natsOptions_SetDiscoveredServersCB(o, on_discovered, &discovered[i]);
+    });
+    ASSERT_TRUE(clients[i]);
+    ASSERT_TRUE(flush(clients[i].get()));  // past the first PING: the async INFO reaches it
+    before[i] = identity_of(clients[i].get());
+    ASSERT_TRUE(before[i]);
+    EXPECT_GT(before[i]->cid, 0u);
+    EXPECT_EQ(before[i]->ip, "127.0.0.1");
+  }
+  ASSERT_NE(before[0]->cid, before[1]->cid);
+
+  ServerProcess joiner(with_args({"--cluster_name", "cid-it", "--cluster",
+                                  "nats://127.0.0.1:" + std::to_string(pick_free_port()), "--routes", seed_route}));
+  ASSERT_TRUE(joiner.start());
+  // The joiner's client URL in connect_urls is what the async INFO brings.
+  for (int i = 0; i < 2; ++i) {
+    std::unique_lock lk(discovered[i].mu);
+    ASSERT_TRUE(discovered[i].cv.wait_for(lk, 20s, [&] { return discovered[i].n > 0; }))
+        << "client " << i << " never got the async INFO announcing the joined node";
+  }
+  for (int i = 0; i < 2; ++i) {
+    auto after = identity_of(clients[i].get());
+    ASSERT_TRUE(after) << "client " << i << " lost its identity with the async INFO";
+    EXPECT_EQ(after->cid, before[i]->cid) << "client " << i;
+    EXPECT_EQ(after->ip, before[i]->ip) << "client " << i;
+  }
 }
 
 TEST(CClientAuth, UserPassword) {
