@@ -225,12 +225,16 @@ void Server::send_async_info_to_clients() {
     std::lock_guard lk(mu_);
     if (shutting_down_) return;
   }
-  std::string line;
-  proto::append_info(line, client_info_json(0, {}));
+  const ClientInfoParts info = client_info_parts();
+  const size_t size_hint = info.head.size() + info.tail.size() + 64;
   for (auto& c : clients()) {
-    if (c->takes_async_info()) {
-      if (c->enqueue(line)) c->flush_signal();
-    }
+    if (!c->takes_async_info()) continue;
+    const bool queued = c->enqueue_with(size_hint, [&](std::string& out) {
+      out += "INFO ";
+      info.append_for(out, c->cid(), c->remote_ip());
+      out += "\r\n";
+    });
+    if (queued) c->flush_signal();
   }
 }
 
@@ -258,30 +262,45 @@ void Server::do_accept() {
   });
 }
 
-std::string Server::client_info_json(uint64_t cid, const std::string& client_ip) const {
-  json::object o;
-  o["server_id"] = id_;
-  o["server_name"] = name_;
-  o["version"] = kNatsCompatVersion;
-  o["proto"] = 1;
-  o["go"] = "c++20";
-  o["host"] = options().host;
-  o["port"] = port_;
-  o["headers"] = true;
-  if (options().auth_required()) o["auth_required"] = true;
-  o["max_payload"] = options().max_payload;
-  if (cid != 0) {
-    o["client_id"] = cid;
-    o["client_ip"] = client_ip;
-  }
+Server::ClientInfoParts Server::client_info_parts() const {
+  json::object head;
+  head["server_id"] = id_;
+  head["server_name"] = name_;
+  head["version"] = kNatsCompatVersion;
+  head["proto"] = 1;
+  head["go"] = "c++20";
+  head["host"] = options().host;
+  head["port"] = port_;
+  head["headers"] = true;
+  if (options().auth_required()) head["auth_required"] = true;
+  head["max_payload"] = options().max_payload;
+  json::object tail;
   if (cluster_->enabled() && !options().cluster.no_advertise) {
     json::array urls;
     for (auto& u : cluster_->connect_urls()) urls.emplace_back(u);
-    o["connect_urls"] = std::move(urls);
+    tail["connect_urls"] = std::move(urls);
   }
-  if (lame_duck_) o["ldm"] = true;
-  o["pylon"] = kPylonVersion;
-  return json::serialize(o);
+  if (lame_duck_) tail["ldm"] = true;
+  tail["pylon"] = kPylonVersion;
+  ClientInfoParts parts{json::serialize(head), json::serialize(tail)};
+  parts.head.pop_back();      // the closing brace: the object goes on
+  parts.tail.front() = ',';   // the opening brace: "pylon" is always there, so never "{}"
+  return parts;
+}
+
+void Server::ClientInfoParts::append_for(std::string& out, uint64_t cid, std::string_view client_ip) const {
+  out += head;
+  out += R"(,"client_id":)";
+  out += std::to_string(cid);
+  out += R"(,"client_ip":)";
+  out += json::serialize(json::string_view(client_ip));  // an address: escaping is a formality
+  out += tail;
+}
+
+std::string Server::client_info_json(uint64_t cid, const std::string& client_ip) const {
+  std::string out;
+  client_info_parts().append_for(out, cid, client_ip);
+  return out;
 }
 
 bool Server::register_client(const std::shared_ptr<ClientConn>& c) {

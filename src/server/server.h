@@ -14,6 +14,7 @@
 #include <mutex>
 #include <thread>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -82,12 +83,14 @@ class Server {
   std::string client_url() const;
   std::chrono::system_clock::time_point start_time() const noexcept { return start_time_; }
 
-  // The INFO JSON a client gets: on connect with its client_id/client_ip, and (cid 0)
-  // as the async INFO sent when the cluster's connect_urls change.
+  // The INFO JSON a client gets, with its own client_id and client_ip: on connect, on its
+  // first PING when something changed since, and as the async INFO.
   std::string client_info_json(uint64_t cid, const std::string& client_ip) const;
   // This server's own client URLs ("host:port", as the reference advertises them).
   std::vector<std::string> own_client_urls() const;
-  // Sends the current INFO (with connect_urls) to every client that speaks protocol 1.
+  // Sends the current INFO (with connect_urls) to every client that speaks protocol 1,
+  // each with its own client_id and client_ip as the reference's sendAsyncInfoToClients:
+  // clients replace their INFO with it, and libnats then answers GetClientID from it.
   void send_async_info_to_clients();
   bool lame_duck() const noexcept { return lame_duck_.load(); }
 
@@ -121,6 +124,16 @@ class Server {
 
  private:
   void do_accept();
+
+  // The client INFO JSON cut where the per-client fields go (client_id, client_ip: after
+  // max_payload, before connect_urls, the reference's field order). Built once per async
+  // INFO; each client then costs one append into its outbound buffer, no JSON object.
+  struct ClientInfoParts {
+    std::string head;  // "{...,"max_payload":N"
+    std::string tail;  // ","connect_urls":[...],...}"
+    void append_for(std::string& out, uint64_t cid, std::string_view client_ip) const;
+  };
+  ClientInfoParts client_info_parts() const;
 
   std::deque<Options> generations_;  // stable addresses; guarded by mu_ for push_back
   std::atomic<const Options*> current_{nullptr};

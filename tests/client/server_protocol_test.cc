@@ -75,15 +75,17 @@ TEST_P(ServerProtocolTest, ClientPingsAreAnsweredAndKeepTheConnection) {
   auto server = start();
   WireTap tap(server->port());
   ClientOptions o = client_options(tap.url());
-  o.ping_interval = 20ms;
-  o.max_pings_out = 1;  // one PONG missed would make it stale
+  // A keepalive PING every 100 ms, stale after 5 unanswered: each PING must be answered
+  // (the PONGs are counted below), but a PONG a loaded machine delays has half a second.
+  o.ping_interval = 100ms;
+  o.max_pings_out = 5;
   Events ev;
   ev.attach(o);
   Connection c(o);
   c.connect();
-  // The handshake's PING is one; then a keepalive PING every 20 ms, each answered.
+  // The handshake's PING is one; then the keepalive PINGs, each answered.
   ASSERT_TRUE(wait_for([&] { return tap.count_from_client("PING\r\n") >= 8 && tap.count_from_server("PONG\r\n") >= 8; },
-                       10s))
+                       20s))
       << tap.from_client();
   EXPECT_EQ(ev.disconnected, 0) << testing::PrintToString(ev.log());
   EXPECT_TRUE(c.is_connected());
@@ -91,8 +93,11 @@ TEST_P(ServerProtocolTest, ClientPingsAreAnsweredAndKeepTheConnection) {
 
 TEST_P(ServerProtocolTest, TheServersPingsAreAnswered) {
   ServerSetup s;
-  s.ping_interval = 50ms;
-  s.ping_max = 1;  // the server cuts a client off after one unanswered PING
+  // The server PINGs every 100 ms and cuts a client off after 5 unanswered: each PING must
+  // be answered (the PONGs are counted below), but a PONG a loaded machine delays has half
+  // a second.
+  s.ping_interval = 100ms;
+  s.ping_max = 5;
   auto server = start(s);
   WireTap tap(server->port());
   ClientOptions o = client_options(tap.url());
@@ -101,7 +106,7 @@ TEST_P(ServerProtocolTest, TheServersPingsAreAnswered) {
   Connection c(o);
   c.connect();
   ASSERT_TRUE(wait_for([&] { return tap.count_from_server("PING\r\n") >= 4 && tap.count_from_client("PONG\r\n") >= 4; },
-                       10s))
+                       20s))
       << tap.from_server();
   EXPECT_EQ(ev.disconnected, 0) << testing::PrintToString(ev.log());
   EXPECT_TRUE(c.is_connected());

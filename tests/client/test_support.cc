@@ -13,7 +13,6 @@
 #include <thread>
 
 #include "../common/test_ports.h"
-#include "server/route/cluster.h"
 #include "server/core/log.h"
 #include "server/server.h"
 
@@ -56,8 +55,12 @@ class PylonServer final : public TestServer {
 
   void start(int port) override {
     Options o;
+    // Leased ports, never the kernel's pick (-1): a restart comes back on the same
+    // numbers, and between stop() and start() a kernel-chosen port is free for anyone.
+    if (port <= 0) port = port_ > 0 ? port_ : free_port();
+    if (setup_.cluster && cluster_port_ == 0) cluster_port_ = free_port();
     o.host = "127.0.0.1";
-    o.port = port > 0 ? port : -1;
+    o.port = port;
     o.event_loops = 2;
     if (setup_.publish_deny.empty()) {
       o.user = setup_.user;
@@ -76,7 +79,7 @@ class PylonServer final : public TestServer {
     if (!setup_.tls_cert.empty()) ADD_FAILURE() << "Pylon does not speak TLS yet: use nats-server for this test";
     if (setup_.cluster) {
       o.cluster.host = "127.0.0.1";
-      o.cluster.port = cluster_port_ > 0 ? cluster_port_ : -1;
+      o.cluster.port = cluster_port_;
       o.cluster.name = "client-tests";
       for (int r : setup_.routes) o.cluster.routes.push_back("nats-route://127.0.0.1:" + std::to_string(r));
     }
@@ -85,7 +88,6 @@ class PylonServer final : public TestServer {
     if (!std::getenv("PYLON_TEST_VERBOSE")) server_->log().open("/dev/null");
     server_->start();
     port_ = server_->port();
-    if (setup_.cluster) cluster_port_ = server_->core().cluster().port();
   }
   void stop() override {
     if (!server_) return;
@@ -114,7 +116,7 @@ class NatsServerProcess final : public TestServer {
   }
 
   void start(int port) override {
-    port_ = port > 0 ? port : free_port();
+    port_ = port > 0 ? port : (port_ > 0 ? port_ : free_port());
     if (setup_.cluster && cluster_port_ == 0) cluster_port_ = free_port();
     std::string conf = dir_ + "/server.conf";
     {

@@ -32,8 +32,9 @@ int free_port();
 std::string nats_server_bin();
 bool have_nats_server();
 
-// A server the client tests talk to. start() on port 0 picks a free port; a restart
-// (stop() then start(port())) comes back on the same port.
+// A server the client tests talk to. start() on port 0 leases a port (free_port()) on
+// the first start and reuses it after; a restart (stop() then start(port())) comes back
+// on the same port, which stays leased to the test in between.
 class TestServer {
  public:
   virtual ~TestServer() = default;

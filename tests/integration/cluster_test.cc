@@ -549,12 +549,13 @@ TEST_F(ClusterQueue, TenThousandMessagesExactlyOnce) {
 }
 
 TEST_F(ClusterQueue, NodeRestartMidStreamLosesOnlyInFlightNeverDuplicates) {
+  constexpr int kProducers = 3;
   std::atomic<int> published{0}, failed{0};
   std::vector<std::thread> producers;
-  for (int n = 0; n < 3; ++n) {
+  for (int n = 0; n < kProducers; ++n) {
     producers.emplace_back([&, n] {
       int k = 0;
-      for (int i = n; i < kMessages; i += 3) {
+      for (int i = n; i < kMessages; i += kProducers) {
         if (publish(*pubs[n], "work.items", std::to_string(i)) == NATS_OK)
           ++published;
         else
@@ -563,24 +564,54 @@ TEST_F(ClusterQueue, NodeRestartMidStreamLosesOnlyInFlightNeverDuplicates) {
       }
     });
   }
-  ASSERT_TRUE(col->wait_count(kMessages / 5, 20s)) << "stream did not start";
-  int at_stop = published.load();
+  // No ASSERT until the producers are joined: returning with them running aborts the binary.
+  auto join_producers = [&] {
+    for (auto& t : producers)
+      if (t.joinable()) t.join();
+  };
+  if (!col->wait_count(kMessages / 5, 20s)) {
+    join_producers();
+    FAIL() << "stream did not start: " << col->count() << " delivered";
+  }
+  // What a restart may lose is what is in flight through n2 while it goes down: accepted
+  // by a producer's library but not yet delivered when the stop begins (the backlog), plus
+  // what the producers publish until every client of n2 (its producer and its two queue
+  // members) has reconnected to another node. After that no message's path touches n2:
+  // the other nodes dropped its interest with the route, and the restarted n2 has no
+  // clients. So lost <= failed + (published when n2's clients had moved - delivered when the
+  // stop began), i.e. the backlog plus the producers' own rate (about 3 x 3 messages a
+  // millisecond, the pacing above) times the outage as this run timed it; plus one message
+  // in each producer's hands when the count is read.
+  const int delivered_at_stop = static_cast<int>(col->count());
+  const int at_stop = published.load();
   node(1).stop();
-  ASSERT_TRUE(node(1).start());
-  int at_restart = published.load();
-  for (auto& t : producers) t.join();
+  auto n2_clients_moved = [&] {
+    if (pubs[1]->events().get(&ClientEvents::reconnected) < 1) return false;
+    for (auto& m : members)
+      if (m.node == 1 && m.client->events().get(&ClientEvents::reconnected) < 1) return false;
+    return true;
+  };
+  const bool moved = wait_for(n2_clients_moved, 20s);
+  const int at_failover = published.load();
+  const bool restarted = node(1).start();
+  const int at_restart = published.load();
+  join_producers();
+  ASSERT_TRUE(moved) << "n2's clients did not reconnect to the other nodes";
+  ASSERT_TRUE(restarted);
   for (auto& p : pubs) EXPECT_TRUE(p->flush(10s)) << p->name() << " could not flush after the restart";
   col->wait_quiet(1s, 20s);
   auto t = tally();
+  const int in_flight = at_failover - delivered_at_stop + kProducers;
   std::ostringstream os;
-  os << "queue with n2 restarted mid-stream (stopped after " << at_stop << " and back after " << at_restart << " of "
-     << kMessages << " published): unique " << t.unique << ", LOST IN FLIGHT " << t.lost << ", duplicates "
-     << t.duplicates << ", publish errors " << failed.load() << ", per node " << t.per_node[0] << "/" << t.per_node[1]
-     << "/" << t.per_node[2];
+  os << "queue with n2 restarted mid-stream (stopped after " << at_stop << " published / " << delivered_at_stop
+     << " delivered, its clients moved after " << at_failover << ", back after " << at_restart << " of " << kMessages
+     << "): unique " << t.unique << ", LOST IN FLIGHT " << t.lost << " (bound " << failed.load() + in_flight
+     << "), duplicates " << t.duplicates << ", publish errors " << failed.load() << ", per node " << t.per_node[0]
+     << "/" << t.per_node[1] << "/" << t.per_node[2];
   report(os.str());
   EXPECT_LT(at_stop, kMessages) << "the node was stopped after the stream had ended";
   EXPECT_EQ(t.duplicates, 0) << join(t.dup_examples, " ");
-  EXPECT_EQ(t.unique + t.lost, kMessages);
+  EXPECT_LE(t.lost, failed.load() + in_flight) << "lost messages that were published after n2's clients had moved";
   std::string why;
   EXPECT_TRUE(wait_mesh(all(), 20s, &why)) << "restarted n2 did not rejoin:\n" << why;
 }

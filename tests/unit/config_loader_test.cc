@@ -2,6 +2,10 @@
 // override the file, and mistakes are reported with file:line:column.
 #include <gtest/gtest.h>
 
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <string>
 
@@ -15,11 +19,31 @@ std::string testdata(const std::string& name) {
   return std::string(PYLON_SOURCE_DIR) + "/tests/unit/testdata/config/" + name;
 }
 
-std::string write_temp(const std::string& name, const std::string& text) {
-  std::string path = ::testing::TempDir() + name;
-  std::ofstream(path) << text;
-  return path;
-}
+// A directory of its own per test, removed with everything in it at the end: fixed
+// names under /tmp would be shared by every build of the suite running at once.
+class ScratchDir {
+ public:
+  ScratchDir() {
+    std::string tmpl = ::testing::TempDir() + "pylon-config-test-XXXXXX";
+    if (::mkdtemp(tmpl.data()) == nullptr) ADD_FAILURE() << "mkdtemp " << tmpl << ": " << std::strerror(errno);
+    path_ = tmpl;
+  }
+  ~ScratchDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  ScratchDir(const ScratchDir&) = delete;
+  ScratchDir& operator=(const ScratchDir&) = delete;
+
+  std::string write(const std::string& name, const std::string& text) const {
+    std::string path = path_ + "/" + name;
+    std::ofstream(path) << text;
+    return path;
+  }
+
+ private:
+  std::string path_;
+};
 
 TEST(ConfigLoader, TheUsersNodeFileLoadsIntoOptions) {
   pylon::Options o;
@@ -66,7 +90,8 @@ TEST(ConfigLoader, FlagsOverrideTheFile) {
 }
 
 TEST(ConfigLoader, UnknownKeysAreWarningsWithTheirPosition) {
-  auto path = write_temp("unknown.conf", "port: 4222\nfoo_bar: 1\n");
+  ScratchDir dir;
+  auto path = dir.write("unknown.conf", "port: 4222\nfoo_bar: 1\n");
   pylon::Options o;
   auto w = pylon::server::load_config_file(path, o);
   ASSERT_EQ(w.size(), 1u);
@@ -74,7 +99,8 @@ TEST(ConfigLoader, UnknownKeysAreWarningsWithTheirPosition) {
 }
 
 TEST(ConfigLoader, BadValuesNameFileLineAndColumn) {
-  auto path = write_temp("badtype.conf", "port: 4222\nmax_connections: \"many\"\n");
+  ScratchDir dir;
+  auto path = dir.write("badtype.conf", "port: 4222\nmax_connections: \"many\"\n");
   pylon::Options o;
   try {
     pylon::server::load_config_file(path, o);
@@ -85,7 +111,8 @@ TEST(ConfigLoader, BadValuesNameFileLineAndColumn) {
 }
 
 TEST(ConfigLoader, UnsupportedFeaturesAreRefusedNotIgnored) {
-  auto path = write_temp("js.conf", "jetstream {\n  store_dir: /tmp/x\n}\n");
+  ScratchDir dir;
+  auto path = dir.write("js.conf", "jetstream {\n  store_dir: /tmp/x\n}\n");
   pylon::Options o;
   try {
     pylon::server::load_config_file(path, o);

@@ -108,13 +108,20 @@ struct Outcome {
   size_t consumed = 0;  // summed over all feeds
   bool idle = false;
 
+  // consumed too: a split must not change how many bytes the parser took, nor (on an
+  // error) the byte where it stopped. One exception: a control line over
+  // max_control_line is caught as soon as its buffered part exceeds the limit when the
+  // line arrives split, and at its end when it arrives whole (the reference's parser
+  // does the same), so there only the error itself must agree; the connection is closed
+  // either way.
   bool operator==(const Outcome& o) const {
-    return events == o.events && error == o.error && idle == o.idle;
+    const bool same_stop = consumed == o.consumed || (error == ParseError::kMaxControlLine && error == o.error);
+    return events == o.events && error == o.error && idle == o.idle && same_stop;
   }
 };
 
 std::ostream& operator<<(std::ostream& os, const Outcome& o) {
-  os << "error=" << o.error << " idle=" << o.idle << " events:\n";
+  os << "error=" << o.error << " consumed=" << o.consumed << " idle=" << o.idle << " events:\n";
   for (const auto& e : o.events) os << "  " << e << "\n";
   return os;
 }

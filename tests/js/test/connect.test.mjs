@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DebugEvents, ErrorCode, Events } from 'nats';
-import { freePorts, serverTest, waitFor } from '../lib/harness.mjs';
+import { freePorts, serverTest, SLOW_WAIT_MS, waitFor } from '../lib/harness.mjs';
 
 // The installed client's version, which it sends in CONNECT.
 const natsVersion = JSON.parse(readFileSync(join(process.env.PYLON_JS_DEPS, 'node_modules', 'nats', 'package.json'), 'utf8')).version;
@@ -43,9 +43,15 @@ serverTest('connect: flush and rtt complete round trips', async (s) => {
   const server = await s.startServer();
   const nc = await s.connect(server);
   await nc.flush();
+  // rtt() resolves only when the server's PONG answers its PING. Its value is a duration
+  // measured inside the call (Date.now() around a flush), so it cannot exceed the call's
+  // own duration on the same clock: a value from anywhere else (a stale or made-up one)
+  // shows. No bound on speed.
+  const before = Date.now();
   const rtt = await nc.rtt();
-  assert.equal(typeof rtt, 'number');
-  assert.ok(rtt >= 0, `rtt ${rtt} ms`);
+  const call = Date.now() - before;
+  assert.ok(Number.isInteger(rtt), `rtt ${rtt} is a whole number of ms`);
+  assert.ok(rtt >= 0 && rtt <= call, `rtt ${rtt} ms within the call's ${call} ms`);
   // flush() orders after what was published before it: the server counted the messages.
   for (let i = 0; i < 10; i++) nc.publish('flush.count', `m${i}`);
   await nc.flush();
@@ -84,10 +90,16 @@ serverTest('connect: verbose and pedantic connections work (+OK after each opera
 
 serverTest("connect: the client's keepalive PINGs are answered", async (s) => {
   const server = await s.startServer();
-  // A PING every 50 ms, and the connection counts as stale after 2 unanswered.
-  const nc = await s.connect(server, { pingInterval: 50, maxPingOut: 2 });
+  // A PING every 200 ms, stale after 10 unanswered: a server that answered none would be
+  // declared stale at the 11th tick, within the 12 waited for below, while a PONG delayed
+  // by a loaded machine has 2 s before it counts.
+  const maxPingOut = 10;
+  const nc = await s.connect(server, { pingInterval: 200, maxPingOut });
   const status = s.statusOf(nc);
-  await waitFor(() => status.ofType(DebugEvents.PingTimer).length >= 10, { what: '10 keepalive PINGs' });
+  await waitFor(() => status.ofType(DebugEvents.PingTimer).length >= maxPingOut + 2, {
+    timeout: SLOW_WAIT_MS,
+    what: `${maxPingOut + 2} keepalive PINGs`,
+  });
   assert.equal(status.ofType(DebugEvents.StaleConnection).length, 0, 'never stale');
   assert.equal(status.ofType(Events.Disconnect).length, 0);
   assert.ok(!nc.isClosed());

@@ -374,13 +374,11 @@ func TestNoResponders(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			nc := s.connect(t, opts...)
-			start := time.Now()
-			_, err := nc.Request("nobody.home", []byte("anyone?"), 3*time.Second)
+			// The error is the proof the server answered: running out the timeout
+			// ends in ErrTimeout, only the server's 503 status gives ErrNoResponders.
+			_, err := nc.Request("nobody.home", []byte("anyone?"), 30*time.Second)
 			if !errors.Is(err, nats.ErrNoResponders) {
-				t.Fatalf("request to nobody: expected %v, got %v (after %v)", nats.ErrNoResponders, err, time.Since(start))
-			}
-			if d := time.Since(start); d > 2*time.Second {
-				t.Errorf("no-responders answer took %v, expected it well before the 3s timeout", d)
+				t.Fatalf("request to nobody: expected %v, got %v", nats.ErrNoResponders, err)
 			}
 			// The connection is still usable afterwards.
 			must(t, nc.FlushTimeout(msgWait), "flush after no-responders")
@@ -471,11 +469,16 @@ func TestFlushAndRTT(t *testing.T) {
 		must(t, nc.Publish("rtt.load", make([]byte, 100)), "publish")
 	}
 	must(t, nc.FlushTimeout(msgWait), "flush after 1000 publishes")
+	// RTT() is one PING/PONG with the server (an error when no PONG comes); the value
+	// is a duration measured inside the call, so it is positive and no longer than the
+	// call itself. No bound on speed: that belongs in benchmarks.
 	for i := 0; i < 5; i++ {
+		start := time.Now()
 		rtt, err := nc.RTT()
+		call := time.Since(start)
 		must(t, err, "RTT")
-		if rtt <= 0 || rtt > time.Second {
-			t.Errorf("RTT: expected 0 < rtt < 1s on loopback, got %v", rtt)
+		if rtt <= 0 || rtt > call {
+			t.Errorf("RTT: expected 0 < rtt <= %v (the call's own duration), got %v", call, rtt)
 		}
 	}
 }
