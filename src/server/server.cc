@@ -3,6 +3,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/json.hpp>
 
+#include <algorithm>
 #include <future>
 #include <random>
 #include <stdexcept>
@@ -401,7 +402,16 @@ std::string Server::reload(Options next) {
   }
   cluster_->reload_routes(now.cluster.routes);
   // Connected clients: credentials and limits are checked again; those no longer allowed go.
-  for (auto& c : clients()) c->revalidate();
+  auto connected = clients();
+  for (auto& c : connected) c->revalidate();
+  // As the reference: a lowered max_connections closes enough clients to fall within it (the
+  // newest ones here; the reference picks at random).
+  if (now.max_connections > 0 && connected.size() > static_cast<size_t>(now.max_connections)) {
+    std::sort(connected.begin(), connected.end(), [](const auto& a, const auto& b) { return a->cid() > b->cid(); });
+    size_t excess = connected.size() - static_cast<size_t>(now.max_connections);
+    for (size_t i = 0; i < excess; ++i) connected[i]->max_connections_exceeded();
+    log_->info("Closed {} connections to fall within max_connections", excess);
+  }
   log_->info("Reloaded server configuration");
   return {};
 }

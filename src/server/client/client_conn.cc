@@ -434,6 +434,15 @@ void ClientConn::revalidate() {
   });
 }
 
+void ClientConn::max_connections_exceeded() {
+  asio::post(loop().ctx(), [self = std::static_pointer_cast<ClientConn>(shared_from_this())] {
+    if (self->closing()) return;
+    self->server().log().error("{} - {}", self->log_prefix(), err::kMaxConnections);
+    self->send_err_and_close(err::kMaxConnections, CloseReason::kMaxConnectionsExceeded);
+    self->loop().flush_touched();
+  });
+}
+
 void ClientConn::expire_subscription(const SubPtr& sub) {
   {
     std::lock_guard lk(subs_mu_);

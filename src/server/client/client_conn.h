@@ -64,6 +64,9 @@ class ClientConn final : public Connection, private proto::ParserHandler {
   // After a config reload: checks the credentials again (closing the connection with
   // -ERR 'Authorization Violation' when they no longer pass) and takes the new limits. Any thread.
   void revalidate();
+  // After a reload lowered max_connections below the number connected: closes this client
+  // with -ERR 'maximum connections exceeded' (the reference's maxConnExceeded). Any thread.
+  void max_connections_exceeded();
 
   // Removes a subscription that reached its auto-unsubscribe limit. Any thread.
   void expire_subscription(const SubPtr& sub);
