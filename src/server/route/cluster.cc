@@ -414,6 +414,9 @@ void Cluster::route_closed(RouteConn& r) {
   server_.untrack_connection(r.cid());
   if (was_registered && running && !server_.options().cluster.no_advertise) notify_clients();
   if (!running || connected_elsewhere || info.id == server_.id()) return;
+  // A route a reload removed is not dialled again (the reference's setNoReconnect); below it
+  // would count as a registered implicit route and be redialled at once.
+  if (r.close_reason() == CloseReason::kRouteRemoved) return;
   if (!r.solicited() && !adopted) return;  // the peer dialled us: it redials
   const Url& url = r.solicited() ? *r.solicit_url() : adopted->url;
   bool explicit_route = r.solicited() ? r.explicit_route() : adopted->explicit_route;
