@@ -46,6 +46,12 @@ std::string random_cluster_name() {
 }
 }  // namespace
 
+std::chrono::milliseconds route_redial_wait(int failed) {
+  if (failed < 10) return std::chrono::duration_cast<std::chrono::milliseconds>(kRouteReconnect);
+  if (failed < 30) return std::chrono::milliseconds(2000);
+  return std::chrono::milliseconds(5000);
+}
+
 Cluster::Cluster(Server& server) : server_(server) {
   const auto& c = server_.options().cluster;
   enabled_ = c.port != 0 || !c.routes.empty();
@@ -219,12 +225,7 @@ void Cluster::solicit(const Url& url, bool explicit_route, int attempt) {
       int retries = server_.options().cluster.connect_retries;
       if (retries <= 0 || n > retries) return;
     }
-    // Backoff: every second at first (as the reference), then less often for a peer that
-    // stays away, never longer than 5 s so a returning node rejoins quickly.
-    auto wait = n < 10 ? std::chrono::milliseconds(kRouteReconnect)
-                : n < 30 ? std::chrono::milliseconds(2000)
-                         : std::chrono::milliseconds(5000);
-    dial_later(url, explicit_route, n, wait + jitter(100));
+    dial_later(url, explicit_route, n, route_redial_wait(n) + jitter(100));
   };
   deadline->async_wait([sock](const boost::system::error_code& ec) {
     if (!ec) {
