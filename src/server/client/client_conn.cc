@@ -432,8 +432,27 @@ void ClientConn::revalidate() {
     if (!self->authenticate(self->conn_user_, self->conn_pass_, self->conn_token_)) {
       self->auth_violation();
       self->loop().flush_touched();
+    } else if (const Permissions* p = self->perms_.load()) {
+      self->drop_subscriptions_not_allowed(*p);
     }
   });
+}
+
+void ClientConn::drop_subscriptions_not_allowed(const Permissions& p) {
+  std::vector<SubPtr> removed;
+  {
+    std::lock_guard lk(subs_mu_);
+    for (const auto& [sid, sub] : subs_) {
+      if (!can_subscribe(p, sub->subject)) removed.push_back(sub);
+    }
+  }
+  for (const auto& sub : removed) {
+    expire_subscription(sub);
+    send_err(fmt::format("Permissions Violation for Subscription to \"{}\" (sid \"{}\")", sub->subject, sub->sid));
+    server().log().info("Removed sub \"{}\" (sid \"{}\") for User \"{}\" - not authorized", sub->subject, sub->sid,
+                        user_);
+  }
+  if (!removed.empty()) loop().flush_touched();
 }
 
 void ClientConn::max_connections_exceeded() {

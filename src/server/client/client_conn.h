@@ -96,6 +96,9 @@ class ClientConn final : public Connection, private proto::ParserHandler {
   // True when an operation other than CONNECT may run; else it is an auth violation.
   bool check_connected();
   void auth_violation();
+  // After a reload narrowed this user's permissions: removes each subscription no longer
+  // allowed and tells the client (the reference's processSubsOnConfigReload). On the loop.
+  void drop_subscriptions_not_allowed(const Permissions& p);
   // Checks credentials; on success sets perms_ (nullptr: no restrictions).
   bool authenticate(std::string_view user, std::string_view pass, std::string_view token);
   void schedule_ping();
