@@ -254,6 +254,30 @@ TEST(ReloadLive, PermissionsApplyToConnectedUsers) {
   EXPECT_TRUE(before->empty()) << before->at(0);
 }
 
+TEST(ReloadLive, NarrowedPermissionsRemoveSubscriptionsNoLongerAllowed) {
+  auto config = [](const std::string& sub_allow) {
+    return "listen: 127.0.0.1:{PORT}\nauthorization {\n  users = [\n    { user: alice, password: pw,\n"
+           "      permissions: { subscribe: { allow: [" + sub_allow + "] } } }\n  ]\n}\n";
+  };
+  ServerProcess srv(from_file(config("\"old.>\", \"keep.>\"")));
+  ASSERT_TRUE(srv.start());
+  RawClient alice = client(srv.port(), R"({"verbose":false,"pedantic":false,"user":"alice","pass":"pw"})");
+  ASSERT_TRUE(alice.send("SUB old.a 1\r\nSUB keep.a 2\r\n"));
+  auto before = lines_before_pong(alice);
+  ASSERT_TRUE(before && before->empty());
+
+  auto r = reload(srv, config("\"keep.>\""), Via::kSighup);
+  ASSERT_TRUE(r.ok) << r.failure;
+  // As the reference: the client is told which subscription went, and it gets nothing more.
+  auto line = alice.read_line(5s);
+  ASSERT_TRUE(line);
+  EXPECT_EQ(*line, "-ERR 'Permissions Violation for Subscription to \"old.a\" (sid \"1\")'");
+  ASSERT_TRUE(alice.send("PUB old.a 3\r\none\r\nPUB keep.a 4\r\nkeep\r\nPING\r\n"));
+  auto got = alice.read_until("PONG\r\n", 5s);
+  ASSERT_TRUE(got);
+  EXPECT_EQ(*got, "MSG keep.a 2 4\r\nkeep\r\nPONG\r\n");
+}
+
 TEST(ReloadLive, DebugAndTraceSwitchOnAndOff) {
   ServerProcess srv(from_file("listen: 127.0.0.1:{PORT}\n"));
   ASSERT_TRUE(srv.start());
