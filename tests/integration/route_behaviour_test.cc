@@ -9,6 +9,7 @@
 
 #include <boost/json.hpp>
 
+#include <cstdio>
 #include <string>
 #include <thread>
 #include <vector>
@@ -86,6 +87,7 @@ TEST(RouteRedial, AnExplicitRouteThatCannotBeReachedIsRedialledWithBackoff) {
   ASSERT_TRUE(wait_for([&] { return log_times(a.log(), dial).size() >= kDials; }, budget, 50ms))
       << "dials seen: " << log_times(a.log(), dial).size() << "\n" << a.log();
   auto t = log_times(a.log(), dial);
+  std::printf("[ figure   ] explicit route redial gaps (s): %s\n", gaps_text(t).c_str());
   for (size_t i = 1; i < kDials; ++i) {
     double gap = t[i] - t[i - 1];
     double want = i < static_cast<size_t>(kDialsAtOneSecond) ? kRouteReconnectS : kSecondStepS;
@@ -147,6 +149,7 @@ TEST(RouteStale, APeerThatStopsAnsweringPingsIsClosed) {
     last = line;
   }
   double took = seconds_since(t0);
+  std::printf("[ figure   ] stale route (ping_interval 1s, ping_max 2) closed after %.2f s, %d PINGs\n", took, pings);
   ASSERT_TRUE(peer.conn().peer_closed()) << "not closed within " << budget.count() << " ms; PINGs seen: " << pings;
   ASSERT_TRUE(last);
   EXPECT_EQ(*last, "-ERR 'Stale Connection'");
@@ -170,6 +173,7 @@ TEST(RouteAuth, APeerThatNeverSendsConnectIsClosedAfterTheAuthTimeout) {
   auto lines = silent.conn().read_all_lines(std::chrono::duration_cast<milliseconds>(
       std::chrono::duration<double>(kSlack * kTimeoutS)));
   double took = seconds_since(t0);
+  std::printf("[ figure   ] silent route peer (auth timeout 1s) closed after %.2f s\n", took);
   ASSERT_TRUE(silent.conn().peer_closed()) << "still open after " << took << " s";
   ASSERT_FALSE(lines.empty());
   EXPECT_EQ(lines.back(), "-ERR 'Authentication Timeout'");
@@ -243,6 +247,7 @@ TEST(RouteSlowConsumer, ARouteThatStopsReadingIsCutAndClientsCarryOn) {
     return num_routes(http) == 0;
   }, std::chrono::duration_cast<milliseconds>(std::chrono::duration<double>(kSlack * 10 * kWriteDeadlineS)), 0ms);
   ASSERT_TRUE(cut) << "the stalled route was never cut\n" << a.log();
+  std::printf("[ figure   ] stalled route (write_deadline 1s) gone from /routez after %.2f s\n", seconds_since(t0));
   EXPECT_GE(seconds_since(t0), kWriteDeadlineS);
   EXPECT_TRUE(a.wait_for_log("Slow Consumer Detected", 5s)) << a.log();
   auto varz = monitor(http, "/varz");

@@ -6,6 +6,7 @@
 
 #include <boost/json.hpp>
 
+#include <cstdio>
 #include <string>
 #include <thread>
 
@@ -49,6 +50,7 @@ TEST(WriteDeadline, AStalledSubscriberIsCutAsASlowConsumerAndOthersCarryOn) {
   }, std::chrono::duration_cast<milliseconds>(std::chrono::duration<double>(kSlack * kWriteDeadlineS + 5)), 0ms);
   double took = std::chrono::duration<double>(Clock::now() - t0).count();
   ASSERT_TRUE(cut) << "no write-deadline slow consumer logged\n" << srv.log();
+  std::printf("[ figure   ] stalled subscriber (write_deadline 1s) cut after %.2f s\n", took);
   EXPECT_GE(took, kWriteDeadlineS);
   EXPECT_EQ(srv.log().find("MaxPending"), std::string::npos) << "cut by the pending limit, not the deadline";
   EXPECT_TRUE(stalled.expect_closed(10s)) << "the stalled subscriber is disconnected";
