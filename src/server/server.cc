@@ -3,6 +3,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/json.hpp>
 
+#include <algorithm>
 #include <future>
 #include <random>
 #include <stdexcept>
@@ -380,17 +381,21 @@ int Server::http_port() const noexcept { return monitor_ ? monitor_->port() : 0;
 
 std::string Server::reload(Options next) {
   const Options& cur = options();
-  // What a running server cannot change (as the reference refuses them by name).
-  auto refuse = [](std::string_view field) { return fmt::format("config reload not supported for {}", field); };
-  if (next.host != cur.host) return refuse("host");
-  if (next.port != cur.port && !(cur.port < 0 && next.port < 0)) return refuse("port");
-  if (next.http_host != cur.http_host) return refuse("http host");
-  if (next.http_port != cur.http_port) return refuse("http_port");
-  if (next.cluster.host != cur.cluster.host) return refuse("cluster host");
-  if (next.cluster.port != cur.cluster.port) return refuse("cluster port");
-  if (next.cluster.name != cur.cluster.name) return refuse("cluster name");
-  if (next.server_name != cur.server_name) return refuse("server_name");
-  if (next.event_loops != cur.event_loops) return refuse("event_loops");
+  // What a running server cannot change, refused by name in the reference's words
+  // (reload.go: "config reload not supported for <Field>: old=<v>, new=<v>", Go field names).
+  auto refuse = [](std::string_view field, const auto& was, const auto& now) {
+    return fmt::format("config reload not supported for {}: old={}, new={}", field, was, now);
+  };
+  if (next.server_name != cur.server_name) return refuse("ServerName", cur.server_name, next.server_name);
+  if (next.host != cur.host) return refuse("Host", cur.host, next.host);
+  if (next.port != cur.port && !(cur.port < 0 && next.port < 0)) return refuse("Port", cur.port, next.port);
+  if (next.http_host != cur.http_host) return refuse("HTTPHost", cur.http_host, next.http_host);
+  if (next.http_port != cur.http_port) return refuse("HTTPPort", cur.http_port, next.http_port);
+  if (next.cluster.host != cur.cluster.host) return refuse("cluster host", cur.cluster.host, next.cluster.host);
+  if (next.cluster.port != cur.cluster.port) return refuse("cluster port", cur.cluster.port, next.cluster.port);
+  // The reference renames the cluster live; we refuse, since every route negotiated the name.
+  if (next.cluster.name != cur.cluster.name) return refuse("cluster name", cur.cluster.name, next.cluster.name);
+  if (next.event_loops != cur.event_loops) return refuse("event_loops", cur.event_loops, next.event_loops);
   try {
     validate_options(next);
   } catch (const std::exception& e) {
@@ -419,7 +424,16 @@ std::string Server::reload(Options next) {
   }
   cluster_->reload_routes(now.cluster.routes);
   // Connected clients: credentials and limits are checked again; those no longer allowed go.
-  for (auto& c : clients()) c->revalidate();
+  auto connected = clients();
+  for (auto& c : connected) c->revalidate();
+  // As the reference: a lowered max_connections closes enough clients to fall within it (the
+  // newest ones here; the reference picks at random).
+  if (now.max_connections > 0 && connected.size() > static_cast<size_t>(now.max_connections)) {
+    std::sort(connected.begin(), connected.end(), [](const auto& a, const auto& b) { return a->cid() > b->cid(); });
+    size_t excess = connected.size() - static_cast<size_t>(now.max_connections);
+    for (size_t i = 0; i < excess; ++i) connected[i]->max_connections_exceeded();
+    log_->info("Closed {} connections to fall within max_connections", excess);
+  }
   log_->info("Reloaded server configuration");
   return {};
 }

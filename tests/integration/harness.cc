@@ -263,6 +263,20 @@ void ServerProcess::kill() {
   pid_ = -1;
 }
 
+std::optional<int> ServerProcess::wait_exit(milliseconds timeout) {
+  if (pid_ <= 0) return std::nullopt;
+  auto deadline = Clock::now() + timeout;
+  for (;;) {
+    int status = 0;
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      return status;
+    }
+    if (Clock::now() >= deadline) return std::nullopt;
+    std::this_thread::sleep_for(5ms);
+  }
+}
+
 // ---------------------------------------------------------------- RawClient
 
 RawClient::~RawClient() { close(); }

@@ -102,6 +102,9 @@ class ServerProcess {
   // Sends `sig`, waits up to `timeout` (then SIGKILL). Returns the raw wait status.
   int terminate(int sig, milliseconds timeout = 10s);
   void kill();
+  // Waits up to `timeout` for the server to exit by itself (e.g. after `--signal`); its raw
+  // wait status, or nullopt if it is still running (or was never started).
+  std::optional<int> wait_exit(milliseconds timeout);
 
  private:
   bool spawn_once(std::string* why);

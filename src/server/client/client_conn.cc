@@ -36,12 +36,13 @@ bool json_bool(const json::object& o, std::string_view key, bool dflt) {
   return dflt;
 }
 
-// Shortens a payload for the trace log as the reference does (it prints it quoted).
-std::string trace_payload(std::string_view p) {
-  constexpr size_t kMax = 1024;
-  std::string out = fmt::format("{:?}", p.substr(0, kMax));
-  if (p.size() > kMax) out += "...";
-  return out;
+// A payload for the trace log, quoted, as the reference's traceMsg: whole, unless
+// max_traced_msg_len is set and exceeded; then the first `max` characters of the quoted text
+// and "...".
+std::string trace_payload(std::string_view p, int max) {
+  if (max <= 0 || p.size() <= static_cast<size_t>(max)) return fmt::format("{:?}", p);
+  std::string quoted = fmt::format("{:?}", p.substr(0, static_cast<size_t>(max)));
+  return "\"" + quoted.substr(1, static_cast<size_t>(max)) + "...\"";
 }
 }  // namespace
 
@@ -322,7 +323,8 @@ bool ClientConn::on_pub(const proto::MsgArgs& a, std::string_view payload) {
       srv.log().tracef("{} - <<- [PUB {} {}{}{}]", log_prefix(), a.subject, a.reply, a.reply.empty() ? "" : " ",
                        a.total_len);
     }
-    srv.log().tracef("{} - <<- MSG_PAYLOAD: [{}]", log_prefix(), trace_payload(payload));
+    srv.log().tracef("{} - <<- MSG_PAYLOAD: [{}]", log_prefix(),
+                     trace_payload(payload, srv.options().max_traced_msg_len));
   }
   if (!check_connected()) return false;
   if (const Permissions* p = perms_.load(); p && !can_publish(*p, a.subject)) {
@@ -432,7 +434,35 @@ void ClientConn::revalidate() {
     if (!self->authenticate(self->conn_user_, self->conn_pass_, self->conn_token_)) {
       self->auth_violation();
       self->loop().flush_touched();
+    } else if (const Permissions* p = self->perms_.load()) {
+      self->drop_subscriptions_not_allowed(*p);
     }
+  });
+}
+
+void ClientConn::drop_subscriptions_not_allowed(const Permissions& p) {
+  std::vector<SubPtr> removed;
+  {
+    std::lock_guard lk(subs_mu_);
+    for (const auto& [sid, sub] : subs_) {
+      if (!can_subscribe(p, sub->subject)) removed.push_back(sub);
+    }
+  }
+  for (const auto& sub : removed) {
+    expire_subscription(sub);
+    send_err(fmt::format("Permissions Violation for Subscription to \"{}\" (sid \"{}\")", sub->subject, sub->sid));
+    server().log().info("Removed sub \"{}\" (sid \"{}\") for User \"{}\" - not authorized", sub->subject, sub->sid,
+                        user_);
+  }
+  if (!removed.empty()) loop().flush_touched();
+}
+
+void ClientConn::max_connections_exceeded() {
+  asio::post(loop().ctx(), [self = std::static_pointer_cast<ClientConn>(shared_from_this())] {
+    if (self->closing()) return;
+    self->server().log().error("{} - {}", self->log_prefix(), err::kMaxConnections);
+    self->send_err_and_close(err::kMaxConnections, CloseReason::kMaxConnectionsExceeded);
+    self->loop().flush_touched();
   });
 }
 

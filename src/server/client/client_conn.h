@@ -64,6 +64,9 @@ class ClientConn final : public Connection, private proto::ParserHandler {
   // After a config reload: checks the credentials again (closing the connection with
   // -ERR 'Authorization Violation' when they no longer pass) and takes the new limits. Any thread.
   void revalidate();
+  // After a reload lowered max_connections below the number connected: closes this client
+  // with -ERR 'maximum connections exceeded' (the reference's maxConnExceeded). Any thread.
+  void max_connections_exceeded();
 
   // Removes a subscription that reached its auto-unsubscribe limit. Any thread.
   void expire_subscription(const SubPtr& sub);
@@ -93,6 +96,9 @@ class ClientConn final : public Connection, private proto::ParserHandler {
   // True when an operation other than CONNECT may run; else it is an auth violation.
   bool check_connected();
   void auth_violation();
+  // After a reload narrowed this user's permissions: removes each subscription no longer
+  // allowed and tells the client (the reference's processSubsOnConfigReload). On the loop.
+  void drop_subscriptions_not_allowed(const Permissions& p);
   // Checks credentials; on success sets perms_ (nullptr: no restrictions).
   bool authenticate(std::string_view user, std::string_view pass, std::string_view token);
   void schedule_ping();

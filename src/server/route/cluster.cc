@@ -46,6 +46,12 @@ std::string random_cluster_name() {
 }
 }  // namespace
 
+std::chrono::milliseconds route_redial_wait(int failed) {
+  if (failed < 10) return std::chrono::duration_cast<std::chrono::milliseconds>(kRouteReconnect);
+  if (failed < 30) return std::chrono::milliseconds(2000);
+  return std::chrono::milliseconds(5000);
+}
+
 Cluster::Cluster(Server& server) : server_(server) {
   const auto& c = server_.options().cluster;
   enabled_ = c.port != 0 || !c.routes.empty();
@@ -219,12 +225,7 @@ void Cluster::solicit(const Url& url, bool explicit_route, int attempt) {
       int retries = server_.options().cluster.connect_retries;
       if (retries <= 0 || n > retries) return;
     }
-    // Backoff: every second at first (as the reference), then less often for a peer that
-    // stays away, never longer than 5 s so a returning node rejoins quickly.
-    auto wait = n < 10 ? std::chrono::milliseconds(kRouteReconnect)
-                : n < 30 ? std::chrono::milliseconds(2000)
-                         : std::chrono::milliseconds(5000);
-    dial_later(url, explicit_route, n, wait + jitter(100));
+    dial_later(url, explicit_route, n, route_redial_wait(n) + jitter(100));
   };
   deadline->async_wait([sock](const boost::system::error_code& ec) {
     if (!ec) {
@@ -414,6 +415,9 @@ void Cluster::route_closed(RouteConn& r) {
   server_.untrack_connection(r.cid());
   if (was_registered && running && !server_.options().cluster.no_advertise) notify_clients();
   if (!running || connected_elsewhere || info.id == server_.id()) return;
+  // A route a reload removed is not dialled again (the reference's setNoReconnect); below it
+  // would count as a registered implicit route and be redialled at once.
+  if (r.close_reason() == CloseReason::kRouteRemoved) return;
   if (!r.solicited() && !adopted) return;  // the peer dialled us: it redials
   const Url& url = r.solicited() ? *r.solicit_url() : adopted->url;
   bool explicit_route = r.solicited() ? r.explicit_route() : adopted->explicit_route;

@@ -17,6 +17,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <chrono>
 #include <map>
 #include <memory>
 #include <optional>
@@ -34,6 +35,12 @@ namespace pylon::server {
 class EventLoop;
 class RouteConn;
 class Server;
+
+// How long to wait before dialling a route again after `failed` dials in a row have failed:
+// every second at first (the reference's DEFAULT_ROUTE_RECONNECT), then every 2 s from the 10th
+// failure and every 5 s from the 30th, so a peer that stays away costs little and one that
+// returns rejoins within 5 s.
+std::chrono::milliseconds route_redial_wait(int failed);
 
 // What a peer told us in its route INFO (the fields we use).
 struct RouteInfo {
