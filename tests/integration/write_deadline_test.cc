@@ -42,7 +42,9 @@ TEST(WriteDeadline, AStalledSubscriberIsCutAsASlowConsumerAndOthersCarryOn) {
   std::string batch;
   for (int i = 0; i < 100; ++i) batch += "PUB wd.feed 1024\r\n" + std::string(1024, 'w') + "\r\n";
   auto t0 = Clock::now();
+  // The reference's full words: "... exceeded with <chunks> chunks of <bytes> total bytes."
   const std::string cut_line = "Slow Consumer Detected: WriteDeadline of 1s exceeded with ";
+  const std::string cut_tail = " chunks of ";
   bool cut = wait_for([&] {
     EXPECT_TRUE(pub.send(batch));
     std::this_thread::sleep_for(10ms);
@@ -50,6 +52,13 @@ TEST(WriteDeadline, AStalledSubscriberIsCutAsASlowConsumerAndOthersCarryOn) {
   }, std::chrono::duration_cast<milliseconds>(std::chrono::duration<double>(kSlack * kWriteDeadlineS + 5)), 0ms);
   double took = std::chrono::duration<double>(Clock::now() - t0).count();
   ASSERT_TRUE(cut) << "no write-deadline slow consumer logged\n" << srv.log();
+  {
+    std::string log = srv.log();
+    size_t at = log.find(cut_line);
+    std::string line = log.substr(at, log.find('\n', at) - at);
+    EXPECT_NE(line.find(cut_tail), std::string::npos) << line;
+    EXPECT_NE(line.find(" total bytes."), std::string::npos) << line;
+  }
   std::printf("[ figure   ] stalled subscriber (write_deadline 1s) cut after %.2f s\n", took);
   EXPECT_GE(took, kWriteDeadlineS);
   EXPECT_EQ(srv.log().find("MaxPending"), std::string::npos) << "cut by the pending limit, not the deadline";

@@ -240,9 +240,10 @@ void Connection::start_write() {
     // The peer did not take our data within write_deadline: a slow consumer.
     if (!self->closing()) {
       self->server_.count_slow_consumer();
-      self->server_.log().info("{} - Slow Consumer Detected: WriteDeadline of {} exceeded with {} total bytes.",
-                               self->log_prefix_, format_duration(self->server_.options().write_deadline),
-                               self->pending_bytes());
+      // The reference's words; its write is a writev of `chunks` buffers, ours is one buffer.
+      self->server_.log().info(
+          "{} - Slow Consumer Detected: WriteDeadline of {} exceeded with 1 chunks of {} total bytes.",
+          self->log_prefix_, format_duration(self->server_.options().write_deadline), self->out_writing_.size());
     }
     self->close(CloseReason::kSlowConsumerWriteDeadline, false);
     self->finish_close();
