@@ -67,8 +67,10 @@ std::optional<std::string> http_get_body(int port, const std::string& target, mi
   return std::move(r->body);
 }
 
-std::string route_url(int port, const std::string& userinfo) {
-  return "nats://" + (userinfo.empty() ? "" : userinfo + "@") + "127.0.0.1:" + std::to_string(port);
+std::string route_url(int port, const std::string& userinfo) { return route_url("127.0.0.1", port, userinfo); }
+
+std::string route_url(const std::string& host, int port, const std::string& userinfo) {
+  return "nats://" + (userinfo.empty() ? "" : userinfo + "@") + host + ":" + std::to_string(port);
 }
 
 // ------------------------------------------------------------------ Node
@@ -114,7 +116,7 @@ bool Node::start(milliseconds timeout) {
   id_.clear();
   std::vector<std::string> argv{cfg_.binary,
                                 "-a",
-                                "127.0.0.1",
+                                cfg_.host,
                                 "-p",
                                 std::to_string(cfg_.client_port),
                                 "-n",
@@ -122,7 +124,7 @@ bool Node::start(milliseconds timeout) {
                                 "--cluster_name",
                                 cfg_.cluster_name,
                                 "--cluster",
-                                route_url(cfg_.route_port, cfg_.listen_userinfo),
+                                route_url(cfg_.host, cfg_.route_port, cfg_.listen_userinfo),
                                 "-D"};
   if (cfg_.http_port > 0) argv.insert(argv.end(), {"-m", std::to_string(cfg_.http_port)});
   if (!cfg_.routes.empty()) argv.insert(argv.end(), {"--routes", join(cfg_.routes)});
@@ -399,6 +401,8 @@ std::unique_ptr<Client> Client::connect(const std::vector<std::string>& urls, co
   if (s == NATS_OK) s = natsOptions_SetReconnectWait(opts, o.reconnect_wait_ms);
   if (s == NATS_OK) s = natsOptions_SetReconnectJitter(opts, 0, 0);
   if (s == NATS_OK) s = natsOptions_SetTimeout(opts, o.timeout_ms);
+  if (s == NATS_OK && o.ping_interval_ms > 0) s = natsOptions_SetPingInterval(opts, o.ping_interval_ms);
+  if (s == NATS_OK && o.max_pings_out > 0) s = natsOptions_SetMaxPingsOut(opts, o.max_pings_out);
   if (s == NATS_OK && o.reconnect_buf > 0) s = natsOptions_SetReconnectBufSize(opts, o.reconnect_buf);
   if (s == NATS_OK && !o.name.empty()) s = natsOptions_SetName(opts, o.name.c_str());
   if (s == NATS_OK) s = natsOptions_SetDisconnectedCB(opts, on_disconnected, holder);

@@ -47,13 +47,17 @@ struct NodeConfig {
   std::string binary;
   int client_port = 0, http_port = 0, route_port = 0;
   std::string cluster_name = "pylon-it";
+  // The address the node listens on (clients, routes, monitoring). tests/faults runs each
+  // node in a network namespace of its own and listens on 0.0.0.0 there.
+  std::string host = "127.0.0.1";
   std::string listen_userinfo;      // "user:pass" in the --cluster URL (route authorization)
   std::vector<std::string> routes;  // full route URLs (--routes)
   std::vector<std::string> extra_args;
 };
 
-// Route URL of a listener on 127.0.0.1:port, with optional "user:pass@".
+// Route URL of a listener on 127.0.0.1:port (or host:port), with optional "user:pass@".
 std::string route_url(int port, const std::string& userinfo = "");
+std::string route_url(const std::string& host, int port, const std::string& userinfo = "");
 
 class Node {
  public:
@@ -146,6 +150,8 @@ struct ClientOptions {
   int reconnect_wait_ms = 100;
   int reconnect_buf = 0;  // 0: library default
   int timeout_ms = 2000;
+  int ping_interval_ms = 0;  // 0: library default (the client's own stale-server detection)
+  int max_pings_out = 0;     // 0: library default
 };
 
 class Client {

@@ -223,7 +223,10 @@ void Cluster::solicit(const Url& url, bool explicit_route, int attempt) {
     }
     if (!explicit_route) {
       int retries = server_.options().cluster.connect_retries;
-      if (retries <= 0 || n > retries) return;
+      if (retries <= 0 || n > retries) {
+        end_gossip_dial(url);  // given up: the next gossip about this member dials again
+        return;
+      }
     }
     dial_later(url, explicit_route, n, route_redial_wait(n) + jitter(100));
   };
@@ -355,6 +358,7 @@ bool Cluster::register_route(const std::shared_ptr<RouteConn>& r, const RouteInf
     }
     remote_urls_[info.id] = info.ldm ? std::vector<std::string>{} : info.connect_urls;
     dialing_.erase(host_port_key(info.host, info.port));
+    if (r->solicited()) dialing_.erase(host_port_key(r->solicit_url()->host, r->solicit_url()->port));
     if (!others.empty()) {
       // Tell every other member about the newcomer, so they route to it (gossip).
       json::object j;
@@ -411,6 +415,8 @@ void Cluster::route_closed(RouteConn& r) {
       }
     }
     connected_elsewhere = !info.id.empty() && by_id_.count(info.id) > 0;
+    // A dial that ends here (registered or not) no longer holds back gossip about its peer.
+    if (r.solicited()) dialing_.erase(host_port_key(r.solicit_url()->host, r.solicit_url()->port));
   }
   server_.untrack_connection(r.cid());
   if (was_registered && running && !server_.options().cluster.no_advertise) notify_clients();
@@ -450,6 +456,11 @@ void Cluster::gossip_received(RouteConn& from, const RouteInfo& info) {
   server_.log().info("Learned of cluster member {} ({}) at {}:{} from {}; connecting", info.name, info.id, url.host,
                      url.port, from.remote().name);
   solicit(url, false, 0);
+}
+
+void Cluster::end_gossip_dial(const Url& url) {
+  std::lock_guard lk(mu_);
+  dialing_.erase(host_port_key(url.host, url.port));
 }
 
 void Cluster::update_remote_urls(const std::string& remote_id, const std::vector<std::string>& urls, bool ldm) {

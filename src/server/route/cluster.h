@@ -126,6 +126,7 @@ class Cluster {
   void do_accept();
   void solicit(const Url& url, bool explicit_route, int attempt);
   void dial_later(const Url& url, bool explicit_route, int attempt, std::chrono::milliseconds delay);
+  void end_gossip_dial(const Url& url);
   bool is_explicit(const Url& url) const;
   bool is_explicit_locked(const Url& url) const;  // mu_ held
   bool configured_route_for(const std::string& host, int port) const;
@@ -153,7 +154,9 @@ class Cluster {
     bool explicit_route = false;
   };
   std::unordered_map<std::string, AdoptedDial> adopted_dials_;  // remote id -> dial
-  std::set<std::string> dialing_;                                       // "host:port" being dialled
+  // "host:port" of members we dial because of gossip, from the gossip until that dial ends
+  // (registered, closed, or given up): several routes gossiping one newcomer make one dial.
+  std::set<std::string> dialing_;
   // Local interest: key "<subject>" or "<subject> <queue>" -> local subscription count.
   std::unordered_map<std::string, int> interest_;
   std::map<std::string, std::vector<std::string>> remote_urls_;  // remote id -> client URLs
