@@ -1,5 +1,8 @@
 #include "server/core/connection.h"
 
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
+
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 
@@ -234,8 +237,32 @@ void Connection::start_write() {
     return;
   }
   writing_ = true;
+  written_ = 0;
+  // Only a route's deadline asks how much the peer took (an ioctl); a client's never does.
+  arm_write_deadline(kind_ == Kind::kRoute ? delivered() : 0);
+  // The completion condition sees the bytes written so far, for delivered(); 64 KiB a step,
+  // as Asio's transfer_all.
+  asio::async_write(
+      socket_, asio::buffer(out_writing_),
+      [self = shared_from_this()](const error_code& ec, size_t n) -> size_t {
+        self->written_ = n;
+        return ec ? 0 : 65536;
+      },
+      [self = shared_from_this()](const error_code& ec, size_t n) { self->on_write_done(ec, n); });
+}
+
+uint64_t Connection::delivered() {
+  // What the peer has taken: everything handed to the kernel, less what still sits in the
+  // socket's send queue (not sent yet, or sent and not acknowledged).
+  int queued = 0;
+  if (::ioctl(socket_.native_handle(), SIOCOUTQ, &queued) != 0) queued = 0;
+  return handed_ + written_ - static_cast<uint64_t>(queued);
+}
+
+void Connection::arm_write_deadline(uint64_t delivered_before) {
+  PYLON_DCHECK_ON_LOOP(loop_);
   write_timer_.expires_after(server_.options().write_deadline);
-  write_timer_.async_wait([self = shared_from_this()](const error_code& ec) {
+  write_timer_.async_wait([self = shared_from_this(), delivered_before](const error_code& ec) {
     if (ec || !self->writing_ || self->closed_) return;
     // The peer did not take our data within write_deadline: a slow consumer.
     if (!self->closing()) {
@@ -245,16 +272,26 @@ void Connection::start_write() {
           "{} - Slow Consumer Detected: WriteDeadline of {} exceeded with 1 chunks of {} total bytes.",
           self->log_prefix_, format_duration(self->server_.options().write_deadline), self->out_writing_.size());
     }
+    // As the reference (handleWriteTimeout): a route whose peer took some of the data within
+    // the deadline is slow but alive, and cutting it would lose every message in flight to it;
+    // a client, or a route that took nothing, is cut.
+    if (self->kind_ == Kind::kRoute && !self->closing()) {
+      uint64_t now = self->delivered();
+      if (now > delivered_before) {
+        self->arm_write_deadline(now);
+        return;
+      }
+    }
     self->close(CloseReason::kSlowConsumerWriteDeadline, false);
     self->finish_close();
   });
-  asio::async_write(socket_, asio::buffer(out_writing_),
-                    [self = shared_from_this()](const error_code& ec, size_t n) { self->on_write_done(ec, n); });
 }
 
 void Connection::on_write_done(const error_code& ec, size_t n) {
   PYLON_DCHECK_ON_LOOP(loop_);
   writing_ = false;
+  handed_ += n;
+  written_ = 0;
   write_timer_.cancel();
   pending_bytes_.fetch_sub(out_writing_.size(), std::memory_order_relaxed);
   if (out_writing_.capacity() > kShrinkOutbound && n < kShrinkOutbound / 4) {

@@ -126,6 +126,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void resume_read();
   void notify_stall_waiters();
   void start_write();  // loop thread
+  // Loop thread: the write deadline's timer; `delivered_before` is delivered() when armed.
+  void arm_write_deadline(uint64_t delivered_before);
+  uint64_t delivered();  // loop thread: bytes the peer has taken (routes' write deadline)
   void on_write_done(const boost::system::error_code& ec, size_t n);
   void finish_close();  // loop thread
   void close_in_loop(CloseReason reason, bool flush);
@@ -156,6 +159,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::atomic<size_t> pending_bytes_{0};  // pending + writing
   std::atomic<bool> flush_posted_{false};
   bool writing_ = false;                  // loop thread
+  size_t written_ = 0;                    // loop thread: bytes of out_writing_ written so far
+  uint64_t handed_ = 0;                   // loop thread: bytes of finished writes
   boost::asio::steady_timer write_timer_;
 
   std::atomic<bool> closing_{false};
