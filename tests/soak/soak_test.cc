@@ -314,9 +314,16 @@ TEST_F(Soak, MixedLoadWithFaults) {
       natsConnection_QueueSubscribe(&b, c->nc(), "churn.q", "churners", on_counted, &sink);
       natsConnection_FlushTimeout(c->nc(), 500);
       std::this_thread::sleep_for(50ms);
+      // libnats 3.4.1's reader looks a subscription up and locks it without holding a
+      // reference (natsConn_processMsg), so destroying one that messages still arrive for
+      // is a use-after-free in the library (ASan caught it here). Unsubscribe, let the
+      // reader pass its PONG, close, and only then free the subscriptions.
+      if (a) natsSubscription_Unsubscribe(a);
+      if (b) natsSubscription_Unsubscribe(b);
+      natsConnection_FlushTimeout(c->nc(), 500);
+      c.reset();
       if (a) natsSubscription_Destroy(a);
       if (b) natsSubscription_Destroy(b);
-      c.reset();
       ++churn_cycles;
     }
   });
@@ -545,11 +552,14 @@ TEST_F(Soak, MixedLoadWithFaults) {
   }
   EXPECT_TRUE(healed) << why;
 
+  // As in the churn: unsubscribe, close the connections, then free the subscriptions.
   for (auto* s : subs)
-    if (s) natsSubscription_Destroy(s);
+    if (s) natsSubscription_Unsubscribe(s);
   barrier_subs.clear();
   clients.clear();
   pubs.clear();
+  for (auto* s : subs)
+    if (s) natsSubscription_Destroy(s);
   stop_all(all());
 }
 
