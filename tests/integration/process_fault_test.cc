@@ -20,6 +20,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -128,7 +129,7 @@ struct ReceiverTally {
   std::string dup_examples;
 };
 
-struct RunResult {
+struct FaultRun {
   int published = 0, publish_errors = 0;
   ReceiverTally queue, plain;
   std::vector<int> per_worker = std::vector<int>(3, 0);
@@ -157,8 +158,16 @@ struct RunResult {
 struct Publisher {
   natsConnection* nc = nullptr;
   std::mutex mu;
+  std::condition_variable cv;
+  bool closed = false;
   int disconnects = 0, reconnects = 0;
   std::vector<Clock::time_point> disconnected_at, reconnected_at;
+  static void on_closed(natsConnection*, void* self) {
+    auto* p = static_cast<Publisher*>(self);
+    std::lock_guard lk(p->mu);
+    p->closed = true;
+    p->cv.notify_all();
+  }
   static void on_disc(natsConnection*, void* self) {
     auto* p = static_cast<Publisher*>(self);
     std::lock_guard lk(p->mu);
@@ -186,16 +195,20 @@ struct Publisher {
     if (s == NATS_OK) s = natsOptions_SetMaxPingsOut(o, 2);
     if (s == NATS_OK) s = natsOptions_SetDisconnectedCB(o, on_disc, this);
     if (s == NATS_OK) s = natsOptions_SetReconnectedCB(o, on_reconn, this);
+    if (s == NATS_OK) s = natsOptions_SetClosedCB(o, on_closed, this);
     if (s == NATS_OK) s = natsConnection_Connect(&nc, o);
     natsOptions_Destroy(o);
     EXPECT_EQ(s, NATS_OK) << "publisher connect: " << natsStatus_GetText(s);
     return s == NATS_OK;
   }
   ~Publisher() {
-    if (nc) {
-      natsConnection_Close(nc);
-      natsConnection_Destroy(nc);
-    }
+    if (!nc) return;
+    natsConnection_Close(nc);
+    // The callbacks run on libnats' own thread; the closed one is the last.
+    std::unique_lock lk(mu);
+    cv.wait_for(lk, 2s, [&] { return closed; });
+    lk.unlock();
+    natsConnection_Destroy(nc);
   }
 };
 
@@ -244,8 +257,8 @@ class ProcessFault : public ::testing::TestWithParam<Kind> {
     }
   }
 
-  RunResult run_once(Kind kind, const Schedule& sched, int run) {
-    RunResult r;
+  FaultRun run_once(Kind kind, const Schedule& sched, int run) {
+    FaultRun r;
     nodes_.clear();
     for (auto& c : mesh_configs({kind, kind, kind}, "pf", "n")) nodes_.push_back(std::make_unique<Node>(std::move(c)));
     for (auto& n : nodes_)
@@ -439,7 +452,7 @@ TEST_P(ProcessFault, NoDuplicatesMeshHealsLossOnlyInFlight) {
   Schedule sched = chosen_schedule();
   int runs = runs_requested();
   for (int run = 1; run <= runs; ++run) {
-    RunResult r = run_once(GetParam(), sched, run);
+    FaultRun r = run_once(GetParam(), sched, run);
     if (::testing::Test::HasFatalFailure() || r.published == 0) {
       ADD_FAILURE() << "run " << run << " did not get to the stream";
       return;
