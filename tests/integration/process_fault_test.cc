@@ -26,6 +26,7 @@
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <ostream>
 #include <mutex>
 #include <sstream>
 #include <string>
@@ -36,6 +37,10 @@
 #include "harness.h"
 
 namespace pylon::it::cluster {
+
+// The parameter's name in test listings (CTest shows it), rather than its bytes.
+static void PrintTo(Kind k, std::ostream* os) { *os << kind_name(k); }
+
 namespace {
 
 constexpr Kind P = Kind::kPylon;
