@@ -6,14 +6,15 @@
 //   - no message reaches the queue group twice, none reaches the plain subscriber twice;
 //   - the mesh heals (/routez on every node, and Pylon's route log lines);
 //   - every lost message was published inside a fault window, and the loss is at most
-//     what can be in flight in those windows (see LossBound below).
+//     what can be in flight in those windows (see "Loss bound" below).
 // Each run prints one line per server with its figures (loss, contiguous loss blocks and
-// where they fall). Repeated runs for docs/reliability.md:
-//   PYLON_PROCFAULT_RUNS=5 build/tests/pylon_integration_tests --gtest_filter='ProcessFault*'
-// (scripts/procfault.sh does that and adds the issue's longer schedule);
-// PYLON_PROCFAULT_SCHEDULE=issue selects the issue's schedule (a fault every 4 s, 6 faults),
-// PYLON_PROCFAULT_TRACE=1 snapshots /connz (open and closed), /routez and /subsz of every node every 100 ms
-// into the kept test directory.
+// when they were published, the publisher's disconnects). Repeated runs, for the figures
+// in docs/reliability-process-faults.md:
+//   PYLON_PROCFAULT_RUNS=5 build/tests/pylon_integration_tests --gtest_filter='Servers/ProcessFault*'
+// PYLON_PROCFAULT_SCHEDULE=issue selects issue 10's schedule (a fault every 4 s, 6 faults);
+// PYLON_PROCFAULT_PUB_PING_MS sets the publisher's PING interval (default 500, 0: libnats'
+// 2 min); PYLON_PROCFAULT_TRACE=1 snapshots /connz (open and closed), /routez and /subsz
+// of every node every 100 ms into the test directory (kept with PYLON_TEST_KEEP_TMP=1).
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/socket.h>
