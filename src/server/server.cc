@@ -246,14 +246,17 @@ void Server::do_accept() {
   acceptor_->async_accept(loop.ctx(), [this, &loop](const boost::system::error_code& ec, tcp::socket sock) {
     if (ec) {
       if (ec == asio::error::operation_aborted || !running_) return;
-      log_->error("Error accepting client connection: {}", ec.message());
-      // Too many open files and the like: back off briefly rather than spin.
-      auto t = std::make_shared<asio::steady_timer>(loops_[0]->ctx(), std::chrono::milliseconds(10));
+      // Too many open files and the like: the connection stays in the backlog, so back off
+      // (10 ms doubling to 1 s) rather than spin, and log once per sleep (accept_backoff.h).
+      auto sleep = accept_backoff_.next_sleep();
+      log_->error("Temporary Client Accept Error({}), sleeping {}ms", ec.message(), sleep.count());
+      auto t = std::make_shared<asio::steady_timer>(loops_[0]->ctx(), sleep);
       t->async_wait([this, t](const boost::system::error_code&) {
         if (running_) do_accept();
       });
       return;
     }
+    accept_backoff_.reset();
     if (!running_) return;
     uint64_t cid = next_cid();
     stats_.total_connections.fetch_add(1, std::memory_order_relaxed);

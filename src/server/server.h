@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "pylon/options.h"
+#include "server/accept_backoff.h"
 #include "server/core/event_loop.h"
 #include "server/core/log.h"
 #include "server/monitor/conn_info.h"
@@ -148,6 +149,7 @@ class Server {
   std::vector<std::unique_ptr<EventLoop>> loops_;
   std::atomic<size_t> next_loop_{0};
   std::unique_ptr<boost::asio::ip::tcp::acceptor> acceptor_;
+  AcceptBackoff accept_backoff_;  // only in do_accept's handler
   int port_ = 0;
   std::atomic<uint64_t> next_cid_{0};
 

@@ -84,6 +84,7 @@ class Node {
   int route_port() const { return cfg_.route_port; }
   std::string client_url() const;
   int incarnation() const { return incarnation_; }
+  pid_t pid() const { return pid_; }  // -1 when not running
 
   std::string log() const;       // current incarnation
   std::string log_path() const;  // current incarnation

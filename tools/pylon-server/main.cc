@@ -5,9 +5,11 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <iostream>
+#include <string>
 
 #include "server/config/config.h"
 #include "server/config/flags.h"
@@ -50,13 +52,27 @@ int run(CommandLine& cl, int argc, char** argv) {
     return 1;
   }
   if (!o.pid_file.empty()) {
-    std::ofstream pf(o.pid_file, std::ios::trunc);
+    // As the reference's os.WriteFile: a failed open and a failed write (a full disk)
+    // are both fatal, with the reason.
+    std::FILE* pf = std::fopen(o.pid_file.c_str(), "w");
     if (!pf) {
       log->fatal("Could not write pidfile: open {}: {}", o.pid_file, std::strerror(errno));
       srv.shutdown();
       return 1;
     }
-    pf << ::getpid();
+    std::string pid = std::to_string(::getpid());
+    bool written = std::fwrite(pid.data(), 1, pid.size(), pf) == pid.size() && std::fflush(pf) == 0;
+    int write_errno = errno;
+    if (std::fclose(pf) != 0 && written) {
+      written = false;
+      write_errno = errno;
+    }
+    if (!written) {
+      log->fatal("Could not write pidfile: write {}: {}", o.pid_file, std::strerror(write_errno));
+      ::unlink(o.pid_file.c_str());
+      srv.shutdown();
+      return 1;
+    }
   }
 
   for (;;) {
@@ -73,8 +89,14 @@ int run(CommandLine& cl, int argc, char** argv) {
     }
     if (sig == SIGUSR1) {
       log->info("Trapped \"user defined signal 1\" signal");
-      log->reopen();
-      log->info("File log re-opened");
+      // The reference exits when the file cannot be opened again; we say why (on stderr,
+      // where the log goes until a re-open succeeds) and keep serving.
+      try {
+        log->reopen();
+        log->info("File log re-opened");
+      } catch (const std::exception& e) {
+        log->error("File log re-open failed, logging to stderr: {}", e.what());
+      }
       continue;
     }
     if (sig == SIGHUP) {

@@ -113,6 +113,7 @@ bool ClientConn::on_read(std::string_view data) {
     }
     return false;
   }
+  if (pongs_owed_ > 0 && !closing()) answer_pings();
   return !r.stopped && !closing();
 }
 
@@ -270,12 +271,31 @@ bool ClientConn::on_connect(std::string_view text) {
 bool ClientConn::on_ping() {
   server().log().tracef("{} - <<- [PING]", log_prefix());
   if (!check_connected()) return false;
-  server().log().tracef("{} - ->> [PONG]", log_prefix());
-  queue_self("PONG\r\n");
-  // After the PONG, as the reference: clients (libnats among them) take anything but PONG
-  // as the answer to their connect's CONNECT+PING for a protocol error and hang up.
-  if (!first_pong_sent_ && connect_received_) send_info_if_changed();
-  return true;
+  if (pongs_owed_++ == 0) pongs_owed_since_ = std::chrono::steady_clock::now();
+  return true;  // answered at the end of this read (answer_pings)
+}
+
+// The PONGs wait for the input already behind their PINGs. A client that gave up on us
+// (we were stopped or stalled, its PINGs went unanswered) has closed its socket; its
+// kernel still holds what it published before giving up and hands it over as we read.
+// Our first write to that socket draws a reset, and the reset throws away all of it that
+// is not read yet: seconds of messages (docs/reliability-process-faults.md). So while more
+// input is waiting, we read it first; the PONGs go out when the input is drained, or at
+// the first read kMaxPongDelay after the first PING, whichever is sooner (a fast-producer
+// stall that pauses our reading delays them with it). A client that pipelines PUBs behind
+// its PING sees its PONG that much later, never out of order with other PONGs.
+void ClientConn::answer_pings() {
+  constexpr auto kMaxPongDelay = std::chrono::milliseconds(100);
+  boost::system::error_code ec;
+  size_t waiting = socket().available(ec);
+  if (!ec && waiting > 0 && std::chrono::steady_clock::now() - pongs_owed_since_ < kMaxPongDelay) return;
+  for (; pongs_owed_ > 0; --pongs_owed_) {
+    server().log().tracef("{} - ->> [PONG]", log_prefix());
+    queue_self("PONG\r\n");
+    // After the PONG, as the reference: clients (libnats among them) take anything but PONG
+    // as the answer to their connect's CONNECT+PING for a protocol error and hang up.
+    if (!first_pong_sent_ && connect_received_) send_info_if_changed();
+  }
 }
 
 // The reference's client.processPing: a client whose first PING has not been answered yet

@@ -93,6 +93,8 @@ class ClientConn final : public Connection, private proto::ParserHandler {
   void send_err_and_close(std::string_view text, CloseReason reason);
   void send_ok();
   void queue_self(std::string_view bytes);
+  // Answers the PINGs read so far, unless more input is already waiting (then later).
+  void answer_pings();
   // True when an operation other than CONNECT may run; else it is an auth violation.
   bool check_connected();
   void auth_violation();
@@ -141,6 +143,9 @@ class ClientConn final : public Connection, private proto::ParserHandler {
   // (send_info_if_changed), then freed.
   std::string accept_info_;
   std::atomic<bool> first_pong_sent_{false};  // set on the loop thread; read by takes_async_info()
+  // Loop thread: PINGs read but not yet answered, and since when (see answer_pings()).
+  int pongs_owed_ = 0;
+  std::chrono::steady_clock::time_point pongs_owed_since_{};
 };
 
 }  // namespace pylon::server

@@ -207,13 +207,16 @@ void Monitor::do_accept() {
     if (!running_.load()) return;
     if (ec) {
       if (ec == asio::error::operation_aborted) return;
-      server_.log().error("Error accepting monitoring connection: {}", ec.message());
-      auto t = std::make_shared<asio::steady_timer>(server_.loop(0).ctx(), std::chrono::milliseconds(10));
+      // The connection stays in the backlog: back off rather than spin (accept_backoff.h).
+      auto sleep = accept_backoff_.next_sleep();
+      server_.log().error("Temporary Monitoring Accept Error({}), sleeping {}ms", ec.message(), sleep.count());
+      auto t = std::make_shared<asio::steady_timer>(server_.loop(0).ctx(), sleep);
       t->async_wait([this, t](const boost::system::error_code&) {
         if (running_.load()) do_accept();
       });
       return;
     }
+    accept_backoff_.reset();
     auto s = std::make_shared<Session>(*this, loop, std::move(sock));
     {
       std::lock_guard lk(mu_);

@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "server/accept_backoff.h"
 #include "server/monitor/endpoints.h"
 
 namespace pylon::server {
@@ -65,6 +66,7 @@ class Monitor {
   std::string host_;
   int port_ = 0;
   std::unique_ptr<boost::asio::ip::tcp::acceptor> acceptor_;
+  AcceptBackoff accept_backoff_;  // only in do_accept's handler
   std::atomic<bool> running_{false};
 
   std::mutex mu_;  // guards everything below

@@ -151,8 +151,27 @@ void Cluster::do_accept() {
   acceptor_->async_accept(loop.ctx(), [this, &loop](const boost::system::error_code& ec, tcp::socket sock) {
     if (ec) {
       if (ec == asio::error::operation_aborted) return;
-      server_.log().error("Error accepting route connection: {}", ec.message());
+      // The connection stays in the backlog: retrying at once would spin (accept_backoff.h).
+      auto sleep = accept_backoff_.next_sleep();
+      server_.log().error("Temporary Route Accept Error({}), sleeping {}ms", ec.message(), sleep.count());
+      // On loop 0, where stop() closes the acceptor; in timers_, so stop() cancels it.
+      auto t = std::make_shared<asio::steady_timer>(server_.loop(0).ctx(), sleep);
+      {
+        std::lock_guard lk(mu_);
+        if (!running_) return;
+        timers_.push_back(t);
+      }
+      t->async_wait([this, t](const boost::system::error_code& tec) {
+        {
+          std::lock_guard lk(mu_);
+          std::erase(timers_, t);
+          if (tec || !running_) return;
+        }
+        if (acceptor_ && acceptor_->is_open()) do_accept();
+      });
+      return;
     } else {
+      accept_backoff_.reset();
       bool running;
       {
         std::lock_guard lk(mu_);

@@ -27,6 +27,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "server/accept_backoff.h"
 #include "server/sub_index.h"
 #include "server/config/url.h"
 
@@ -139,6 +140,7 @@ class Cluster {
   bool enabled_ = false;
   int port_ = 0;
   std::unique_ptr<boost::asio::ip::tcp::acceptor> acceptor_;
+  AcceptBackoff accept_backoff_;  // only in do_accept's handler
   std::vector<Url> explicit_routes_;
 
   mutable std::mutex mu_;
