@@ -33,8 +33,8 @@ for t in $targets; do
     -artifact_prefix="$bf/crashes/$t-" ${dict:+-dict="$dict"} "$bf/corpus/$t" "fuzz/corpus/$t" 2>&1 |
     tee "$log" | grep -a --line-buffered -E 'INITED|pulse|DONE|ERROR|SUMMARY|Test unit written'
   trc=${PIPESTATUS[0]}
-  execs=$(grep -a -o 'stat::number_of_executed_units: [0-9]*' "$log" | grep -o '[0-9]*$')
-  speed=$(grep -a -o 'stat::average_exec_per_sec: [0-9]*' "$log" | grep -o '[0-9]*$')
+  execs=$(grep -a -o 'stat::number_of_executed_units:[[:space:]]*[0-9]*' "$log" | grep -o '[0-9]*$')
+  speed=$(grep -a -o 'stat::average_exec_per_sec:[[:space:]]*[0-9]*' "$log" | grep -o '[0-9]*$')
   cov=$(grep -a -o 'DONE *cov: [0-9]*' "$log" | grep -o '[0-9]*$')
   if [ "$trc" -eq 0 ]; then res=ok; else res="FAILED (exit $trc, see $log and $bf/crashes/)"; status=1; fi
   summary+=("$(printf '%-14s %12s execs %8s exec/s  cov %6s  %s' "$t" "${execs:-?}" "${speed:-?}" "${cov:-?}" "$res")")
