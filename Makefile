@@ -3,7 +3,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
-.PHONY: all deps build run test bench soak sanitize clean
+.PHONY: all deps build run test bench soak sanitize fuzz clean
 
 all: build
 
@@ -36,6 +36,11 @@ soak: build
 # Every test again under ASan+UBSan, then TSan (build-asan/, build-tsan/); fails on any report.
 sanitize: deps
 	./scripts/sanitize.sh
+
+# libFuzzer targets (fuzz/, clang) for FUZZ_SECONDS (default 60) each, the JSON check against
+# Go, then the network fuzzer against an ASan server (build-fuzz/, build-asan/); fails on any crash.
+fuzz: deps
+	FUZZ_SECONDS=$(or $(FUZZ_SECONDS),60) ./scripts/fuzz.sh
 
 clean:
 	rm -rf $(BUILD)

@@ -11,6 +11,9 @@ PACKAGES=(
   libspdlog-dev libfmt-dev libcli11-dev
   # tests and benchmarks
   googletest libgtest-dev libgmock-dev libbenchmark-dev
+  # `make fuzz` and the fuzz.* smoke tests: clang with libFuzzer (libclang_rt.fuzzer is in
+  # libclang-rt-14-dev on Debian 12)
+  clang libclang-rt-14-dev
   # real peers: the reference server, the official C and Go clients, Node for the JS client
   nats-server libnats-dev golang-go golang-github-nats-io-go-nats-dev
   # tools the tests drive: the monitoring dashboard's browser test (headless Chromium and a

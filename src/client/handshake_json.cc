@@ -27,7 +27,15 @@ int64_t integer(const json::object& o, std::string_view key) {
   if (!v) return 0;
   if (v->is_int64()) return v->get_int64();
   if (v->is_uint64()) return static_cast<int64_t>(v->get_uint64());
-  if (v->is_double()) return static_cast<int64_t>(v->get_double());
+  if (v->is_double()) {
+    // Converting a double outside int64's range is undefined behaviour (client_info_fuzz found
+    // "max_payload":-1e300); such a server is broken, as nats.go's json.Unmarshal would say.
+    const double d = v->get_double();
+    if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0)) {
+      throw Exception(Error::kProtocol, "bad INFO: " + std::string(key) + " out of range");
+    }
+    return static_cast<int64_t>(d);
+  }
   return 0;
 }
 

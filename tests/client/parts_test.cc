@@ -196,6 +196,10 @@ TEST(Handshake, ConnectCarriesCredentialsFromTheUrlFirst) {
   EXPECT_TRUE(info.lame_duck);
   EXPECT_EQ(info.connect_urls, std::vector<std::string>{"10.0.0.1:4222"});
   EXPECT_THROW(parse_info("not json"), Exception);
+  // client_info_fuzz: a number no int64 holds was undefined behaviour (UBSan), now a protocol error.
+  EXPECT_THROW(parse_info(R"({"server_id":"X","max_payload":-1e300})"), Exception);
+  EXPECT_THROW(parse_info(R"({"server_id":"X","port":1e19})"), Exception);
+  EXPECT_EQ(parse_info(R"({"server_id":"X","max_payload":1024.0})").max_payload, 1024);
 }
 
 }  // namespace

@@ -1,11 +1,11 @@
 #include "server/client/client_conn.h"
 
 #include <boost/asio/post.hpp>
-#include <boost/json.hpp>
 
 #include "proto/subject.h"
 #include "proto/writer.h"
 #include "server/client/auth.h"
+#include "server/client/connect_json.h"
 #include "server/route/cluster.h"
 #include "server/errors.h"
 #include "server/core/event_loop.h"
@@ -16,7 +16,6 @@
 namespace pylon::server {
 
 namespace asio = boost::asio;
-namespace json = boost::json;
 
 namespace {
 proto::ParserLimits limits_of(const Options& o) {
@@ -24,16 +23,6 @@ proto::ParserLimits limits_of(const Options& o) {
   l.max_control_line = o.max_control_line;
   l.max_payload = o.max_payload;
   return l;
-}
-
-std::string_view json_string(const json::object& o, std::string_view key) {
-  if (auto* v = o.if_contains(key); v && v->is_string()) return v->get_string();
-  return {};
-}
-
-bool json_bool(const json::object& o, std::string_view key, bool dflt) {
-  if (auto* v = o.if_contains(key); v && v->is_bool()) return v->get_bool();
-  return dflt;
 }
 
 // A payload for the trace log, quoted, as the reference's traceMsg: whole, unless
@@ -205,15 +194,13 @@ bool ClientConn::authenticate(std::string_view user, std::string_view pass, std:
 
 bool ClientConn::on_connect(std::string_view text) {
   server().log().tracef("{} - <<- [CONNECT {}]", log_prefix(), text);
-  json::object obj;
-  try {
-    auto v = json::parse(json::string_view(text.data(), text.size()));
-    if (!v.is_object()) throw std::runtime_error("not an object");
-    obj = std::move(v.as_object());
-  } catch (const std::exception& e) {
-    // The reference closes silently on a CONNECT it cannot read.
-    server().log().error("{} - Client parser ERROR: invalid CONNECT: {}", log_prefix(), e.what());
-    close(CloseReason::kProtocolViolation, true);
+  ClientConnect opts;
+  opts.protocol = protocol_.load();  // a later CONNECT without "protocol" keeps the first one's
+  if (auto e = decode_client_connect(text, opts)) {
+    // As the reference's readLoop on a CONNECT json.Unmarshal refuses: Go's error text in
+    // the log, no -ERR, the connection closed as a protocol violation.
+    server().log().error("{} - {}", log_prefix(), *e);
+    close(CloseReason::kProtocolViolation, true);  // what was queued before goes out
     return false;
   }
   // From now on this client's log lines carry its tag, as the reference's (set before the
@@ -221,35 +208,35 @@ bool ClientConn::on_connect(std::string_view text) {
   // each part only when given.
   {
     std::string tag;
-    for (auto [key, prefix] : {std::pair{"version", "v"}, {"lang", ""}, {"name", ""}}) {
-      std::string_view part = json_string(obj, key);
+    for (auto [part, prefix] : {std::pair<std::string_view, std::string_view>{opts.version, "v"},
+                                {opts.lang, ""}, {opts.name, ""}}) {
       if (part.empty()) continue;
       tag += fmt::format("{}{}{}", tag.empty() ? "" : ":", prefix, part);
     }
     set_log_tag(tag);
   }
   // Auth first: nothing else of an unauthenticated CONNECT matters.
-  if (!authenticate(json_string(obj, "user"), json_string(obj, "pass"), json_string(obj, "auth_token"))) {
+  if (!authenticate(opts.user, opts.pass, opts.auth_token)) {
     auth_violation();
     return false;
   }
-  conn_user_ = std::string(json_string(obj, "user"));
-  conn_pass_ = std::string(json_string(obj, "pass"));
-  conn_token_ = std::string(json_string(obj, "auth_token"));
-  // Absent fields keep the reference's defaults: verbose and pedantic on, echo on.
-  verbose_ = json_bool(obj, "verbose", true);
-  pedantic_ = json_bool(obj, "pedantic", true);
-  echo_ = json_bool(obj, "echo", true);
-  headers_ = json_bool(obj, "headers", false);
-  no_responders_ = json_bool(obj, "no_responders", false);
-  name_ = std::string(json_string(obj, "name"));
-  lang_ = std::string(json_string(obj, "lang"));
-  version_ = std::string(json_string(obj, "version"));
-  if (auto* p = obj.if_contains("protocol"); p && p->is_int64()) protocol_ = static_cast<int>(p->get_int64());
-  if (protocol_.load() < 0 || protocol_.load() > 1) {
+  conn_user_ = std::move(opts.user);
+  conn_pass_ = std::move(opts.pass);
+  conn_token_ = std::move(opts.auth_token);
+  // Absent fields keep the reference's defaults (ClientConnect's): verbose and pedantic on, echo on.
+  verbose_ = opts.verbose;
+  pedantic_ = opts.pedantic;
+  echo_ = opts.echo;
+  headers_ = opts.headers;
+  no_responders_ = opts.no_responders;
+  name_ = std::move(opts.name);
+  lang_ = std::move(opts.lang);
+  version_ = std::move(opts.version);
+  if (opts.protocol < 0 || opts.protocol > 1) {
     send_err_and_close(err::kBadClientProtocol, CloseReason::kBadClientProtocolVersion);
     return false;
   }
+  protocol_ = static_cast<int>(opts.protocol);
   if (no_responders_ && !headers_) {
     send_err_and_close(err::kNoRespondersRequiresHeaders, CloseReason::kProtocolViolation);
     return false;

@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 
 #include <cctype>
-#include <charconv>
 #include <limits>
 
 namespace pylon::server::monitor {
@@ -77,19 +76,48 @@ std::optional<bool> Query::get_bool(std::string_view key, std::string* err) cons
   return std::nullopt;
 }
 
+namespace {
+enum class NumError { kNone, kSyntax, kRange };
+
+// strconv.ParseUint(s, 10, 64), error for error: a byte that is not a digit is a syntax
+// error, and overflow is a range error as soon as it happens (so "99999999999999999999x" is
+// out of range, "1x" is invalid syntax).
+NumError go_parse_uint(std::string_view s, uint64_t& n) {
+  if (s.empty()) return NumError::kSyntax;
+  n = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return NumError::kSyntax;
+    const auto d = static_cast<uint64_t>(c - '0');
+    if (n > (std::numeric_limits<uint64_t>::max() - d) / 10) return NumError::kRange;
+    n = n * 10 + d;
+  }
+  return NumError::kNone;
+}
+
+// strconv.Atoi on 64 bits: one optional sign, then ParseUint's digits.
+NumError go_atoi(std::string_view s, int64_t& v) {
+  bool neg = false;
+  if (!s.empty() && (s[0] == '+' || s[0] == '-')) {
+    neg = s[0] == '-';
+    s.remove_prefix(1);
+  }
+  uint64_t u = 0;
+  if (NumError e = go_parse_uint(s, u); e != NumError::kNone) return e;
+  constexpr uint64_t kMin = uint64_t{1} << 63;  // |INT64_MIN|
+  if (u > kMin || (!neg && u == kMin)) return NumError::kRange;
+  v = neg ? static_cast<int64_t>(0 - u) : static_cast<int64_t>(u);
+  return NumError::kNone;
+}
+
+std::string_view problem(NumError e) { return e == NumError::kRange ? "value out of range" : "invalid syntax"; }
+}  // namespace
+
 std::optional<int64_t> Query::get_int(std::string_view key, std::string* err) const {
   std::string v = get(key);
   if (v.empty()) return 0;
-  std::string_view digits = v;
-  if (!digits.empty() && digits[0] == '+') digits.remove_prefix(1);
   int64_t out = 0;
-  auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), out);
-  if (digits.empty() || ec == std::errc::invalid_argument || p != digits.data() + digits.size()) {
-    *err = fmt::format("Error decoding int for '{}': strconv.Atoi: parsing {:?}: invalid syntax", key, v);
-    return std::nullopt;
-  }
-  if (ec == std::errc::result_out_of_range) {
-    *err = fmt::format("Error decoding int for '{}': strconv.Atoi: parsing {:?}: value out of range", key, v);
+  if (NumError e = go_atoi(v, out); e != NumError::kNone) {
+    *err = fmt::format("Error decoding int for '{}': strconv.Atoi: parsing {:?}: {}", key, v, problem(e));
     return std::nullopt;
   }
   return out;
@@ -99,13 +127,8 @@ std::optional<uint64_t> Query::get_uint(std::string_view key, std::string* err) 
   std::string v = get(key);
   if (v.empty()) return 0;
   uint64_t out = 0;
-  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
-  if (ec == std::errc::invalid_argument || p != v.data() + v.size() || v[0] == '-' || v[0] == '+') {
-    *err = fmt::format("Error decoding uint64 for '{}': strconv.ParseUint: parsing {:?}: invalid syntax", key, v);
-    return std::nullopt;
-  }
-  if (ec == std::errc::result_out_of_range) {
-    *err = fmt::format("Error decoding uint64 for '{}': strconv.ParseUint: parsing {:?}: value out of range", key, v);
+  if (NumError e = go_parse_uint(v, out); e != NumError::kNone) {
+    *err = fmt::format("Error decoding uint64 for '{}': strconv.ParseUint: parsing {:?}: {}", key, v, problem(e));
     return std::nullopt;
   }
   return out;

@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "server/accept_backoff.h"
+#include "server/route/route_info.h"
 #include "server/sub_index.h"
 #include "server/config/url.h"
 
@@ -42,19 +43,6 @@ class Server;
 // failure and every 5 s from the 30th, so a peer that stays away costs little and one that
 // returns rejoins within 5 s.
 std::chrono::milliseconds route_redial_wait(int failed);
-
-// What a peer told us in its route INFO (the fields we use).
-struct RouteInfo {
-  std::string id, name, version, cluster, host, ip;
-  int port = 0;
-  int proto = 0;
-  bool headers = false, auth_required = false, dynamic = false, lnoc = false, ldm = false;
-  int64_t max_payload = 0;
-  std::vector<std::string> connect_urls;
-  // Pylon's extra INFO field: the peer's HTTP monitoring URL ("http://host:port"), with an
-  // unspecified host (0.0.0.0, ::) replaced by the route's remote IP. Empty for nats-server.
-  std::string monitor_url;
-};
 
 // A route, as monitoring shows it.
 struct RouteSnapshot {

@@ -34,19 +34,6 @@ proto::ParserLimits route_limits() {
   return l;
 }
 
-std::string_view jstr(const json::object& o, std::string_view k) {
-  if (auto* v = o.if_contains(k); v && v->is_string()) return v->get_string();
-  return {};
-}
-bool jbool(const json::object& o, std::string_view k) {
-  if (auto* v = o.if_contains(k); v && v->is_bool()) return v->get_bool();
-  return false;
-}
-int64_t jint(const json::object& o, std::string_view k) {
-  if (auto* v = o.if_contains(k); v && v->is_number()) return v->to_number<int64_t>();
-  return 0;
-}
-
 // A peer's advertised "http://host:port" as we can reach it: a peer listening on every
 // interface (0.0.0.0, ::) is reached at the address its route came from. Anything that is not
 // an http(s) URL with a port is dropped, so /routez never shows a link we could not follow.
@@ -186,25 +173,18 @@ void RouteConn::on_closed(CloseReason reason) {
   server().cluster().route_closed(*this);
 }
 
-bool RouteConn::parse_object(std::string_view text, std::string_view op, json::object& out) {
-  try {
-    auto v = json::parse(json::string_view(text.data(), text.size()));
-    if (!v.is_object()) throw std::runtime_error("not an object");
-    out = std::move(v.as_object());
-    return true;
-  } catch (const std::exception& e) {
-    server().log().error("{} - Route parser ERROR: invalid {}: {}", log_prefix(), op, e.what());
-    send_err_and_close(err::kUnknownProtocol, CloseReason::kParseError);
-    return false;
-  }
+bool RouteConn::bad_json(const std::string& error) {
+  server().log().error("{} - {}", log_prefix(), error);
+  close(CloseReason::kProtocolViolation, true);  // what was queued before goes out
+  return false;
 }
 
 bool RouteConn::on_connect(std::string_view text) {
   auto& srv = server();
   srv.log().tracef("{} - <<- [CONNECT {}]", log_prefix(), text);
-  json::object o;
-  if (!parse_object(text, "CONNECT", o)) return false;
-  if (!jstr(o, "lang").empty()) {
+  RouteConnect o;
+  if (auto e = decode_route_connect(text, o)) return bad_json(*e);
+  if (!o.lang.empty()) {
     // A client on the route port.
     srv.log().error("{} - attempted to connect to route port", log_prefix());
     send_err_and_close("attempted to connect to route port", CloseReason::kProtocolViolation);
@@ -213,13 +193,11 @@ bool RouteConn::on_connect(std::string_view text) {
   const auto& c = srv.options().cluster;
   bool auth_ok = true;
   if (!c.token.empty()) {
-    auto tok = !jstr(o, "auth_token").empty() ? jstr(o, "auth_token")
-               : !jstr(o, "pass").empty()     ? jstr(o, "pass")
-                                              : jstr(o, "user");
+    std::string_view tok = !o.auth_token.empty() ? o.auth_token : !o.pass.empty() ? o.pass : o.user;
     auth_ok = !tok.empty() && check_password(c.token, tok);
   } else if (!c.user.empty()) {
-    bool user_ok = jstr(o, "user") == c.user;
-    bool pass_ok = check_password(c.password, jstr(o, "pass"));
+    bool user_ok = o.user == c.user;
+    bool pass_ok = check_password(c.password, o.pass);
     auth_ok = user_ok && pass_ok;
   }
   if (!auth_ok) {
@@ -227,51 +205,32 @@ bool RouteConn::on_connect(std::string_view text) {
     send_err_and_close(err::kAuthorization, CloseReason::kAuthenticationViolation);
     return false;
   }
-  if (!srv.cluster().check_cluster_name(*this, std::string(jstr(o, "cluster")), jbool(o, "cluster_dynamic"))) {
+  if (!srv.cluster().check_cluster_name(*this, o.cluster, o.dynamic)) {
     std::string text2 = fmt::format("Rejecting connection, cluster name \"{}\" does not match \"{}\"",
-                                    jstr(o, "cluster"), srv.cluster().cluster_name());
+                                    o.cluster, srv.cluster().cluster_name());
     srv.log().error("{} - {}", log_prefix(), text2);
     send_err_and_close(text2, CloseReason::kClusterNameConflict);
     return false;
   }
   connect_received_ = true;
   auth_timer_.cancel();
-  connect_name_ = std::string(jstr(o, "name"));
-  peer_headers_ = jbool(o, "headers");
+  connect_name_ = std::move(o.name);
+  peer_headers_ = o.headers;
   return true;
 }
 
 bool RouteConn::on_info(std::string_view text) {
   auto& srv = server();
   srv.log().tracef("{} - <<- [INFO {}]", log_prefix(), text);
+  // As the reference's processInfo: the JSON is read before anything looks at it.
+  RouteInfo info;
+  if (auto e = decode_route_info(text, info)) return bad_json(*e);
   if (!solicited() && !connect_received_) {
     srv.log().error("{} - Route sent INFO before CONNECT", log_prefix());
     send_err_and_close(err::kAuthorization, CloseReason::kAuthenticationViolation);
     return false;
   }
-  json::object o;
-  if (!parse_object(text, "INFO", o)) return false;
-  RouteInfo info;
-  info.id = std::string(jstr(o, "server_id"));
-  info.name = std::string(jstr(o, "server_name"));
-  info.version = std::string(jstr(o, "version"));
-  info.cluster = std::string(jstr(o, "cluster"));
-  info.host = std::string(jstr(o, "host"));
-  info.ip = std::string(jstr(o, "ip"));
-  info.port = static_cast<int>(jint(o, "port"));
-  info.proto = static_cast<int>(jint(o, "proto"));
-  info.headers = jbool(o, "headers");
-  info.auth_required = jbool(o, "auth_required");
-  info.dynamic = jbool(o, "cluster_dynamic");
-  info.lnoc = jbool(o, "lnoc");
-  info.ldm = jbool(o, "ldm");
-  info.max_payload = jint(o, "max_payload");
-  if (auto* urls = o.if_contains("connect_urls"); urls && urls->is_array()) {
-    for (auto& u : urls->get_array()) {
-      if (u.is_string()) info.connect_urls.emplace_back(u.get_string());
-    }
-  }
-  info.monitor_url = monitor_url_seen_from_here(jstr(o, "monitor_url"), remote_ip());
+  info.monitor_url = monitor_url_seen_from_here(info.monitor_url, remote_ip());
   if (info.id.empty()) {
     send_err_and_close(err::kUnknownProtocol, CloseReason::kProtocolViolation);
     return false;

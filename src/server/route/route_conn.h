@@ -8,7 +8,6 @@
 #pragma once
 
 #include <boost/asio/steady_timer.hpp>
-#include <boost/json/object.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -91,8 +90,9 @@ class RouteConn final : public Connection, private proto::ParserHandler {
   }
 
   void send_connect();
-  // Parses a CONNECT/INFO JSON object; on failure logs, answers and closes (false).
-  bool parse_object(std::string_view text, std::string_view op, boost::json::object& out);
+  // A CONNECT or INFO the reference's json.Unmarshal refuses: like its readLoop, log Go's
+  // error text and close this route as a protocol violation, sending nothing. Returns false.
+  bool bad_json(const std::string& error);
   void send_err_and_close(std::string_view text, CloseReason reason);
   void queue_self(std::string_view bytes);
   // The first PING goes out soon after the route is up (so its RTT is known early), the

@@ -1,0 +1,3 @@
+module pylon/json_diff
+
+go 1.19

@@ -1,0 +1,357 @@
+#!/usr/bin/env python3
+"""Network-level fuzzer: mutated protocol streams against a running (ASan+UBSan) pylon-server.
+
+Many short connections to the client port and the route port send mutations of the seed
+corpus (fuzz/corpus/proto_client, proto_route, json) in random chunk sizes, with random
+pauses, reads and abrupt closes (RST). Meanwhile a canary publisher and subscriber on the
+same server exchange numbered messages on a subject no mutation can guess; every one must
+arrive, once, in order. The run fails on server death, a sanitizer report (the server's
+ASAN_OPTIONS/UBSAN_OPTIONS log_path directory), a sanitizer or "terminate called" line in its
+output, or a lost, duplicated or reordered canary message.
+
+It runs in a network namespace of its own (unshare -n, loopback only): a fuzzed route INFO
+may advertise any address, and the server must not dial out of the machine because of it.
+Inside the namespace nothing else listens, so the ports are fixed.
+
+  fuzz/net_fuzz.py --server build-asan/pylon-server --seconds 60 [--workers 8] [--keep DIR]
+"""
+import argparse
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CLIENT_PORT = 4222
+ROUTE_PORT = 6222
+
+TOKENS = [b"PUB ", b"HPUB ", b"SUB ", b"UNSUB ", b"PING\r\n", b"PONG\r\n", b"CONNECT ", b"INFO ",
+          b"RS+ ", b"RS- ", b"RMSG ", b"HMSG ", b"LS+ ", b"LMSG ", b"+OK\r\n", b"-ERR ", b"\r\n", b"\n",
+          b" ", b"\t", b"$G ", b" + ", b" | ", b"0", b"5", b"999999999", b"-1", b"foo.*", b"foo.>", b">",
+          b"NATS/1.0\r\n\r\n", b'{"verbose":false}', b'{"port":1.5}', b'"protocol":1e400', b'{"server_id":"X"}',
+          b"\x00", b"\xff", b"{", b"}", b"[", b"]", b'"', b":", b","]
+
+
+def load_corpus(name):
+    d = os.path.join(ROOT, "fuzz", "corpus", name)
+    out = []
+    for f in sorted(os.listdir(d)):
+        with open(os.path.join(d, f), "rb") as fh:
+            out.append(fh.read())
+    return out
+
+
+def mutate(rng, data, pool):
+    b = bytearray(data)
+    for _ in range(rng.randint(0, 6)):
+        op = rng.randrange(8)
+        pos = rng.randint(0, len(b))
+        if op == 0 and b:
+            b[min(pos, len(b) - 1)] = rng.randrange(256)
+        elif op == 1:
+            b[pos:pos] = rng.choice(TOKENS)
+        elif op == 2 and b:
+            del b[pos:pos + rng.randint(1, 16)]
+        elif op == 3:
+            other = rng.choice(pool)
+            s = rng.randint(0, len(other))
+            b[pos:pos] = other[s:s + rng.randint(1, 64)]
+        elif op == 4 and b:
+            s = rng.randint(0, len(b) - 1)
+            b[pos:pos] = b[s:s + rng.randint(1, 32)] * rng.randint(1, 8)
+        elif op == 5:
+            b[pos:pos] = bytes(rng.randrange(256) for _ in range(rng.randint(1, 8)))
+        elif op == 6 and b:
+            # A size field to something large, small or negative.
+            b[pos:pos] = rng.choice([b" 0", b" 1", b" 4096", b" 1048577", b" 99999999", b" -5"])
+        elif op == 7:
+            del b[pos:]
+    return bytes(b)
+
+
+class Stats:
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.conns = {"client": 0, "route": 0}
+        self.refused = 0
+        self.bytes = 0
+
+    def add(self, kind, nbytes, refused=False):
+        with self.lock:
+            self.conns[kind] += 1
+            self.bytes += nbytes
+            if refused:
+                self.refused += 1
+
+
+def fuzz_worker(seed, deadline, stats, pools, stop):
+    rng = random.Random(seed)
+    while time.monotonic() < deadline and not stop.is_set():
+        kind = "client" if rng.random() < 0.6 else "route"
+        port = CLIENT_PORT if kind == "client" else ROUTE_PORT
+        pool = pools[kind]
+        if kind == "client" and rng.random() < 0.2:
+            data = b"CONNECT " + rng.choice(pools["json"]) + b"\r\nPING\r\n"
+        elif kind == "route" and rng.random() < 0.2:
+            data = (b'CONNECT {"verbose":false,"name":"F%d","cluster":""}\r\nINFO ' % rng.randrange(1 << 30) +
+                    rng.choice(pools["json"]) + b"\r\n")
+        else:
+            data = b"".join(rng.choice(pool) for _ in range(rng.randint(1, 3)))
+        data = mutate(rng, data, pool)
+        sent = 0
+        try:
+            s = socket.create_connection(("127.0.0.1", port), timeout=2)
+        except OSError:
+            stats.add(kind, 0, refused=True)
+            continue
+        try:
+            s.settimeout(0.2)
+            if rng.random() < 0.7:
+                try:
+                    s.recv(4096)  # the INFO
+                except OSError:
+                    pass
+            pos = 0
+            while pos < len(data):
+                n = rng.choice([1, 1, 2, 3, 7, 16, 64, 512, len(data)])
+                s.sendall(data[pos:pos + n])
+                sent += len(data[pos:pos + n])
+                pos += n
+                if rng.random() < 0.05:
+                    time.sleep(rng.random() * 0.01)
+            if rng.random() < 0.5:
+                try:
+                    s.recv(65536)
+                except OSError:
+                    pass
+            if rng.random() < 0.3:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")  # RST
+        except OSError:
+            pass  # the server closed on us: that is its answer to bad input
+        finally:
+            s.close()
+        stats.add(kind, sent)
+
+
+class Canary:
+    """A publisher and a subscriber on one server; numbered messages, checked in order."""
+
+    def __init__(self, subject):
+        self.subject = subject
+        self.sent = 0
+        self.received = 0
+        self.errors = []
+        self.done = threading.Event()
+        self.sub = self._connect()
+        self.sub.sendall(b"SUB %s 1\r\nPING\r\n" % subject.encode())
+        self._await_pong(self.sub)
+        self.pub = self._connect()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    @staticmethod
+    def _connect():
+        s = socket.create_connection(("127.0.0.1", CLIENT_PORT), timeout=10)
+        s.sendall(b'CONNECT {"verbose":false,"pedantic":false,"name":"canary"}\r\n')
+        return s
+
+    @staticmethod
+    def _await_pong(s):
+        buf = b""
+        deadline = time.monotonic() + 10
+        while b"PONG\r\n" not in buf:
+            if time.monotonic() > deadline:
+                raise RuntimeError("canary: no PONG")
+            chunk = s.recv(4096)
+            if not chunk:
+                raise RuntimeError("canary: server closed the connection")
+            buf += chunk
+
+    def publish(self):
+        self.sent += 1
+        body = str(self.sent).encode()
+        self.pub.sendall(b"PUB %s %d\r\n%s\r\n" % (self.subject.encode(), len(body), body))
+
+    def flush(self):
+        self.pub.sendall(b"PING\r\n")
+        self.pub.settimeout(10)
+        self._await_pong(self.pub)
+
+    def _read(self):
+        buf = b""
+        self.sub.settimeout(1)
+        while not self.done.is_set():
+            try:
+                chunk = self.sub.recv(65536)
+            except socket.timeout:
+                continue
+            except OSError as e:
+                self.errors.append("subscriber: %s" % e)
+                return
+            if not chunk:
+                self.errors.append("subscriber: the server closed the connection")
+                return
+            buf += chunk
+            while True:
+                eol = buf.find(b"\r\n")
+                if eol < 0:
+                    break
+                line = buf[:eol]
+                if line.startswith(b"MSG "):
+                    size = int(line.split()[-1])
+                    if len(buf) < eol + 2 + size + 2:
+                        break
+                    body = buf[eol + 2:eol + 2 + size]
+                    buf = buf[eol + 2 + size + 2:]
+                    n = int(body)
+                    if n != self.received + 1:
+                        self.errors.append("canary message %d arrived after %d" % (n, self.received))
+                    self.received = n
+                else:
+                    buf = buf[eol + 2:]
+                    if line == b"PING":
+                        self.sub.sendall(b"PONG\r\n")
+                    elif line.startswith(b"-ERR"):
+                        self.errors.append("subscriber got %r" % line)
+
+    def wait_all(self, timeout):
+        deadline = time.monotonic() + timeout
+        while self.received < self.sent and time.monotonic() < deadline and not self.errors:
+            time.sleep(0.01)
+        self.done.set()
+
+
+def sanitizer_reports(report_dir):
+    return sorted(os.path.join(report_dir, f) for f in os.listdir(report_dir))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--server", required=True, help="the pylon-server binary (an ASan+UBSan build)")
+    ap.add_argument("--seconds", type=float, default=float(os.environ.get("FUZZ_SECONDS", 60)))
+    ap.add_argument("--workers", type=int, default=8)
+    ap.add_argument("--rate", type=int, default=200, help="canary messages per second")
+    ap.add_argument("--seed", type=int, default=int(time.time()))
+    ap.add_argument("--keep", help="directory for the server log and sanitizer reports (kept)")
+    ap.add_argument("--in-netns", action="store_true", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+
+    if not args.in_netns:
+        # Re-run inside a private network namespace with only loopback.
+        cmd = ["unshare", "-n", "sh", "-c", 'ip link set lo up && exec "$0" "$@"', sys.executable,
+               os.path.abspath(__file__), "--in-netns"] + sys.argv[1:]
+        return subprocess.call(cmd)
+
+    work = args.keep or tempfile.mkdtemp(prefix="pylon-net-fuzz-")
+    os.makedirs(work, exist_ok=True)
+    reports = os.path.join(work, "sanitizer-reports")
+    shutil.rmtree(reports, ignore_errors=True)
+    os.makedirs(reports)
+    log_path = os.path.join(work, "server.log")
+    out_path = os.path.join(work, "server.out")
+    env = dict(os.environ)
+    env["ASAN_OPTIONS"] = "log_path=%s/asan:detect_leaks=1:abort_on_error=1" % reports
+    env["UBSAN_OPTIONS"] = "log_path=%s/ubsan:print_stacktrace=1:halt_on_error=1" % reports
+    with open(out_path, "wb") as out:
+        server = subprocess.Popen([args.server, "-a", "127.0.0.1", "-p", str(CLIENT_PORT),
+                                   "--cluster", "nats://127.0.0.1:%d" % ROUTE_PORT, "-l", log_path],
+                                  stdout=out, stderr=subprocess.STDOUT, env=env)
+    print("net_fuzz: server pid %d, client port %d, route port %d, seed %d, %gs, logs in %s" %
+          (server.pid, CLIENT_PORT, ROUTE_PORT, args.seed, args.seconds, work), flush=True)
+    failures = []
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", CLIENT_PORT), timeout=1).close()
+                socket.create_connection(("127.0.0.1", ROUTE_PORT), timeout=1).close()
+                break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("the server did not start (exit %s)" % server.poll())
+                time.sleep(0.05)
+
+        canary = Canary("canary.%016x" % random.Random(args.seed).getrandbits(64))
+        pools = {"client": load_corpus("proto_client"), "route": load_corpus("proto_route"),
+                 "json": load_corpus("json")}
+        stats = Stats()
+        stop = threading.Event()
+        end = time.monotonic() + args.seconds
+        workers = [threading.Thread(target=fuzz_worker, args=(args.seed * 1000 + i, end, stats, pools, stop),
+                                    daemon=True) for i in range(args.workers)]
+        for w in workers:
+            w.start()
+        next_report = time.monotonic() + 5
+        started = time.monotonic()
+        while time.monotonic() < end:
+            canary.publish()
+            time.sleep(1.0 / args.rate)
+            now = time.monotonic()
+            if server.poll() is not None:
+                failures.append("the server died (exit status %s)" % server.returncode)
+                break
+            if sanitizer_reports(reports):
+                failures.append("sanitizer report(s) written")
+                break
+            if canary.errors:
+                failures.extend(canary.errors)
+                break
+            if now >= next_report:
+                next_report = now + 5
+                print("net_fuzz: %3.0fs  connections: client %d, route %d  canary %d/%d" %
+                      (now - started, stats.conns["client"], stats.conns["route"], canary.received, canary.sent),
+                      flush=True)
+        stop.set()
+        for w in workers:
+            w.join(10)
+        if server.poll() is None and not failures:
+            canary.flush()
+            canary.wait_all(15)
+            if canary.errors:
+                failures.extend(canary.errors)
+            elif canary.received != canary.sent:
+                failures.append("canary lost messages: %d of %d arrived" % (canary.received, canary.sent))
+        total = stats.conns["client"] + stats.conns["route"]
+        print("net_fuzz: %d connections tried (client %d, route %d, %d refused), %d bytes sent" %
+              (total, stats.conns["client"], stats.conns["route"], stats.refused, stats.bytes))
+        print("net_fuzz: canary %d sent, %d received in order" % (canary.sent, canary.received))
+    except Exception as e:  # noqa: BLE001 - any harness failure fails the run, with its reason
+        failures.append("net_fuzz: %s" % e)
+    finally:
+        if server.poll() is None:
+            server.send_signal(signal.SIGTERM)
+            try:
+                server.wait(30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+                failures.append("the server did not exit within 30s of SIGTERM")
+    with open(out_path, "rb") as fh:
+        output = fh.read().decode("utf-8", "replace")
+    for needle in ("terminate called", "runtime error:", "AddressSanitizer", "LeakSanitizer"):
+        if needle in output:
+            failures.append("server output contains %r" % needle)
+    for r in sanitizer_reports(reports):
+        failures.append("sanitizer report %s" % r)
+        with open(r, errors="replace") as fh:
+            print(fh.read()[:6000])
+    if failures:
+        print("net_fuzz: FAILED")
+        for f in failures:
+            print("  " + f)
+        print("net_fuzz: server log and output kept in %s" % work)
+        return 1
+    print("net_fuzz: PASSED (no crash, no sanitizer report, every canary message in order)")
+    if not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

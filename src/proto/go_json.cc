@@ -1,0 +1,791 @@
+// Go's encoding/json (go1.19) as the reference server runs it on CONNECT and INFO: scanner.go
+// for the syntax check, decode.go's object/array/literalStore for the typed decode. The
+// state names follow scanner.go so the two can be read side by side.
+#include "proto/go_json.h"
+
+#include <charconv>
+#include <limits>
+
+namespace pylon::proto::gojson {
+
+namespace {
+
+// ---------------------------------------------------------------------------------------
+// scanner.go
+// ---------------------------------------------------------------------------------------
+
+bool is_space(unsigned char c) noexcept { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+bool is_hex(unsigned char c) noexcept {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+// Go's quoteChar: the byte as a rune (Latin-1), quoted as strconv.Quote does, in single quotes.
+std::string quote_char(unsigned char c) {
+  if (c == '\'') return "'\\''";
+  if (c == '"') return "'\"'";
+  std::string out = "'";
+  static constexpr char kHex[] = "0123456789abcdef";
+  switch (c) {
+    case '\a': out += "\\a"; break;
+    case '\b': out += "\\b"; break;
+    case '\f': out += "\\f"; break;
+    case '\n': out += "\\n"; break;
+    case '\r': out += "\\r"; break;
+    case '\t': out += "\\t"; break;
+    case '\v': out += "\\v"; break;
+    case '\\': out += "\\\\"; break;
+    default:
+      if (c < 0x20 || c == 0x7f) {
+        out += "\\x";
+        out += kHex[c >> 4];
+        out += kHex[c & 15];
+      } else if (c < 0x80) {
+        out += static_cast<char>(c);
+      } else if (c <= 0xa0 || c == 0xad) {
+        // C1 controls, no-break space and soft hyphen: not printable for strconv.
+        out += "\\u00";
+        out += kHex[c >> 4];
+        out += kHex[c & 15];
+      } else {
+        out += static_cast<char>(0xc0 | (c >> 6));  // the rune U+00xx in UTF-8
+        out += static_cast<char>(0x80 | (c & 0x3f));
+      }
+  }
+  out += '\'';
+  return out;
+}
+
+class Scanner {
+ public:
+  std::optional<std::string> check(std::string_view data) {
+    for (unsigned char c : data) {
+      if (step(c) == kError) return err_;
+    }
+    // eof()
+    if (err_) return err_;
+    if (end_top_) return std::nullopt;
+    step(' ');
+    if (end_top_) return std::nullopt;
+    if (!err_) err_ = "unexpected end of JSON input";
+    return err_;
+  }
+
+ private:
+  enum Result { kContinue, kError, kEnd };
+  enum class State : uint8_t {
+    kBeginValueOrEmpty, kBeginValue, kBeginStringOrEmpty, kBeginString, kEndValue, kEndTop,
+    kInString, kInStringEsc, kInStringEscU, kInStringEscU1, kInStringEscU12, kInStringEscU123,
+    kNeg, k1, k0, kDot, kDot0, kE, kESign, kE0,
+    kT, kTr, kTru, kF, kFa, kFal, kFals, kN, kNu, kNul, kError,
+  };
+  enum Parse : uint8_t { kObjectKey, kObjectValue, kArrayValue };
+  static constexpr size_t kMaxNestingDepth = 10000;
+
+  Result error(unsigned char c, std::string_view context) {
+    state_ = State::kError;
+    err_ = "invalid character " + quote_char(c) + " " + std::string(context);
+    return kError;
+  }
+  Result push(unsigned char c, Parse p) {
+    parse_.push_back(p);
+    if (parse_.size() <= kMaxNestingDepth) return kContinue;
+    return error(c, "exceeded max depth");
+  }
+  void pop() {
+    parse_.pop_back();
+    if (parse_.empty()) {
+      state_ = State::kEndTop;
+      end_top_ = true;
+    } else {
+      state_ = State::kEndValue;
+    }
+  }
+
+  Result begin_value(unsigned char c) {
+    if (is_space(c)) return kContinue;
+    switch (c) {
+      case '{': state_ = State::kBeginStringOrEmpty; return push(c, kObjectKey);
+      case '[': state_ = State::kBeginValueOrEmpty; return push(c, kArrayValue);
+      case '"': state_ = State::kInString; return kContinue;
+      case '-': state_ = State::kNeg; return kContinue;
+      case '0': state_ = State::k0; return kContinue;
+      case 't': state_ = State::kT; return kContinue;
+      case 'f': state_ = State::kF; return kContinue;
+      case 'n': state_ = State::kN; return kContinue;
+      default: break;
+    }
+    if (c >= '1' && c <= '9') {
+      state_ = State::k1;
+      return kContinue;
+    }
+    return error(c, "looking for beginning of value");
+  }
+
+  Result begin_string(unsigned char c) {
+    if (is_space(c)) return kContinue;
+    if (c == '"') {
+      state_ = State::kInString;
+      return kContinue;
+    }
+    return error(c, "looking for beginning of object key string");
+  }
+
+  Result end_value(unsigned char c) {
+    if (parse_.empty()) {
+      state_ = State::kEndTop;
+      end_top_ = true;
+      return end_top(c);
+    }
+    if (is_space(c)) {
+      state_ = State::kEndValue;
+      return kContinue;
+    }
+    switch (parse_.back()) {
+      case kObjectKey:
+        if (c == ':') {
+          parse_.back() = kObjectValue;
+          state_ = State::kBeginValue;
+          return kContinue;
+        }
+        return error(c, "after object key");
+      case kObjectValue:
+        if (c == ',') {
+          parse_.back() = kObjectKey;
+          state_ = State::kBeginString;
+          return kContinue;
+        }
+        if (c == '}') {
+          pop();
+          return kContinue;
+        }
+        return error(c, "after object key:value pair");
+      case kArrayValue:
+        if (c == ',') {
+          state_ = State::kBeginValue;
+          return kContinue;
+        }
+        if (c == ']') {
+          pop();
+          return kContinue;
+        }
+        return error(c, "after array element");
+    }
+    return error(c, "");
+  }
+
+  Result end_top(unsigned char c) {
+    if (!is_space(c)) error(c, "after top-level value");
+    return kEnd;
+  }
+
+  Result literal(unsigned char c, char want, State next, std::string_view context) {
+    if (c == static_cast<unsigned char>(want)) {
+      state_ = next;
+      return kContinue;
+    }
+    return error(c, context);
+  }
+
+  Result step(unsigned char c) {
+    switch (state_) {
+      case State::kBeginValueOrEmpty:
+        if (is_space(c)) return kContinue;
+        if (c == ']') return end_value(c);
+        return begin_value(c);
+      case State::kBeginValue: return begin_value(c);
+      case State::kBeginStringOrEmpty:
+        if (is_space(c)) return kContinue;
+        if (c == '}') {
+          parse_.back() = kObjectValue;
+          return end_value(c);
+        }
+        return begin_string(c);
+      case State::kBeginString: return begin_string(c);
+      case State::kEndValue: return end_value(c);
+      case State::kEndTop: return end_top(c);
+      case State::kInString:
+        if (c == '"') {
+          state_ = State::kEndValue;
+          return kContinue;
+        }
+        if (c == '\\') {
+          state_ = State::kInStringEsc;
+          return kContinue;
+        }
+        if (c < 0x20) return error(c, "in string literal");
+        return kContinue;
+      case State::kInStringEsc:
+        switch (c) {
+          case 'b': case 'f': case 'n': case 'r': case 't': case '\\': case '/': case '"':
+            state_ = State::kInString;
+            return kContinue;
+          case 'u':
+            state_ = State::kInStringEscU;
+            return kContinue;
+          default:
+            return error(c, "in string escape code");
+        }
+      case State::kInStringEscU:
+      case State::kInStringEscU1:
+      case State::kInStringEscU12:
+      case State::kInStringEscU123:
+        if (!is_hex(c)) return error(c, "in \\u hexadecimal character escape");
+        state_ = state_ == State::kInStringEscU    ? State::kInStringEscU1
+                 : state_ == State::kInStringEscU1 ? State::kInStringEscU12
+                 : state_ == State::kInStringEscU12 ? State::kInStringEscU123
+                                                    : State::kInString;
+        return kContinue;
+      case State::kNeg:
+        if (c == '0') {
+          state_ = State::k0;
+          return kContinue;
+        }
+        if (c >= '1' && c <= '9') {
+          state_ = State::k1;
+          return kContinue;
+        }
+        return error(c, "in numeric literal");
+      case State::k1:
+        if (c >= '0' && c <= '9') return kContinue;
+        [[fallthrough]];
+      case State::k0:
+        if (c == '.') {
+          state_ = State::kDot;
+          return kContinue;
+        }
+        if (c == 'e' || c == 'E') {
+          state_ = State::kE;
+          return kContinue;
+        }
+        return end_value(c);
+      case State::kDot:
+        if (c >= '0' && c <= '9') {
+          state_ = State::kDot0;
+          return kContinue;
+        }
+        return error(c, "after decimal point in numeric literal");
+      case State::kDot0:
+        if (c >= '0' && c <= '9') return kContinue;
+        if (c == 'e' || c == 'E') {
+          state_ = State::kE;
+          return kContinue;
+        }
+        return end_value(c);
+      case State::kE:
+        if (c == '+' || c == '-') {
+          state_ = State::kESign;
+          return kContinue;
+        }
+        [[fallthrough]];
+      case State::kESign:
+        if (c >= '0' && c <= '9') {
+          state_ = State::kE0;
+          return kContinue;
+        }
+        return error(c, "in exponent of numeric literal");
+      case State::kE0:
+        if (c >= '0' && c <= '9') return kContinue;
+        return end_value(c);
+      case State::kT: return literal(c, 'r', State::kTr, "in literal true (expecting 'r')");
+      case State::kTr: return literal(c, 'u', State::kTru, "in literal true (expecting 'u')");
+      case State::kTru: return literal(c, 'e', State::kEndValue, "in literal true (expecting 'e')");
+      case State::kF: return literal(c, 'a', State::kFa, "in literal false (expecting 'a')");
+      case State::kFa: return literal(c, 'l', State::kFal, "in literal false (expecting 'l')");
+      case State::kFal: return literal(c, 's', State::kFals, "in literal false (expecting 's')");
+      case State::kFals: return literal(c, 'e', State::kEndValue, "in literal false (expecting 'e')");
+      case State::kN: return literal(c, 'u', State::kNu, "in literal null (expecting 'u')");
+      case State::kNu: return literal(c, 'l', State::kNul, "in literal null (expecting 'l')");
+      case State::kNul: return literal(c, 'l', State::kEndValue, "in literal null (expecting 'l')");
+      case State::kError: return kError;
+    }
+    return kError;
+  }
+
+  State state_ = State::kBeginValue;
+  std::vector<Parse> parse_;
+  bool end_top_ = false;
+  std::optional<std::string> err_;
+};
+
+// ---------------------------------------------------------------------------------------
+// UTF-8 and strings (decode.go unquote, unicode/utf8)
+// ---------------------------------------------------------------------------------------
+
+constexpr char32_t kReplacement = 0xfffd;
+
+void append_utf8(std::string& out, char32_t r) {
+  if (r < 0x80) {
+    out += static_cast<char>(r);
+  } else if (r < 0x800) {
+    out += static_cast<char>(0xc0 | (r >> 6));
+    out += static_cast<char>(0x80 | (r & 0x3f));
+  } else if (r < 0x10000) {
+    out += static_cast<char>(0xe0 | (r >> 12));
+    out += static_cast<char>(0x80 | ((r >> 6) & 0x3f));
+    out += static_cast<char>(0x80 | (r & 0x3f));
+  } else {
+    out += static_cast<char>(0xf0 | (r >> 18));
+    out += static_cast<char>(0x80 | ((r >> 12) & 0x3f));
+    out += static_cast<char>(0x80 | ((r >> 6) & 0x3f));
+    out += static_cast<char>(0x80 | (r & 0x3f));
+  }
+}
+
+// utf8.DecodeRune: the rune at s[0] and its length; U+FFFD and 1 for anything invalid
+// (overlong forms, surrogates, beyond U+10FFFF, a truncated sequence).
+std::pair<char32_t, size_t> decode_rune(std::string_view s) {
+  const auto b = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
+  const unsigned char c0 = b(0);
+  if (c0 < 0x80) return {c0, 1};
+  auto cont = [&](size_t k, unsigned char lo = 0x80, unsigned char hi = 0xbf) {
+    return k < s.size() && b(k) >= lo && b(k) <= hi;
+  };
+  if (c0 >= 0xc2 && c0 <= 0xdf) {
+    if (cont(1)) return {static_cast<char32_t>((c0 & 0x1f) << 6 | (b(1) & 0x3f)), 2};
+  } else if (c0 >= 0xe0 && c0 <= 0xef) {
+    const unsigned char lo = c0 == 0xe0 ? 0xa0 : 0x80, hi = c0 == 0xed ? 0x9f : 0xbf;
+    if (cont(1, lo, hi) && cont(2)) {
+      return {static_cast<char32_t>((c0 & 0x0f) << 12 | (b(1) & 0x3f) << 6 | (b(2) & 0x3f)), 3};
+    }
+  } else if (c0 >= 0xf0 && c0 <= 0xf4) {
+    const unsigned char lo = c0 == 0xf0 ? 0x90 : 0x80, hi = c0 == 0xf4 ? 0x8f : 0xbf;
+    if (cont(1, lo, hi) && cont(2) && cont(3)) {
+      return {static_cast<char32_t>((c0 & 0x07) << 18 | (b(1) & 0x3f) << 12 | (b(2) & 0x3f) << 6 | (b(3) & 0x3f)),
+              4};
+    }
+  }
+  return {kReplacement, 1};
+}
+
+// getu4: the code of "\uXXXX" at the start of s, or -1.
+int32_t getu4(std::string_view s) {
+  if (s.size() < 6 || s[0] != '\\' || s[1] != 'u') return -1;
+  int32_t r = 0;
+  for (size_t k = 2; k < 6; ++k) {
+    const char c = s[k];
+    int v;
+    if (c >= '0' && c <= '9') {
+      v = c - '0';
+    } else if (c >= 'a' && c <= 'f') {
+      v = c - 'a' + 10;
+    } else if (c >= 'A' && c <= 'F') {
+      v = c - 'A' + 10;
+    } else {
+      return -1;
+    }
+    r = r * 16 + v;
+  }
+  return r;
+}
+
+// The contents of a string literal (without its quotes, already validated) as Go decodes it.
+std::string unquote(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  size_t r = 0;
+  while (r < s.size()) {
+    const unsigned char c = static_cast<unsigned char>(s[r]);
+    if (c == '\\') {
+      const char e = r + 1 < s.size() ? s[r + 1] : '\0';
+      switch (e) {
+        case 'b': out += '\b'; r += 2; continue;
+        case 'f': out += '\f'; r += 2; continue;
+        case 'n': out += '\n'; r += 2; continue;
+        case 'r': out += '\r'; r += 2; continue;
+        case 't': out += '\t'; r += 2; continue;
+        case 'u': {
+          int32_t rr = getu4(s.substr(r));
+          r += 6;
+          if (rr >= 0xd800 && rr < 0xe000) {
+            const int32_t rr1 = getu4(s.substr(r));
+            if (rr < 0xdc00 && rr1 >= 0xdc00 && rr1 < 0xe000) {
+              append_utf8(out, static_cast<char32_t>(((rr - 0xd800) << 10 | (rr1 - 0xdc00)) + 0x10000));
+              r += 6;
+              continue;
+            }
+            rr = kReplacement;
+          }
+          append_utf8(out, static_cast<char32_t>(rr < 0 ? kReplacement : rr));
+          continue;
+        }
+        default:  // '"', '\\', '/'
+          out += e;
+          r += 2;
+          continue;
+      }
+    }
+    if (c < 0x80) {
+      out += static_cast<char>(c);
+      ++r;
+      continue;
+    }
+    auto [rune, size] = decode_rune(s.substr(r));
+    if (rune == kReplacement && size == 1) {
+      append_utf8(out, kReplacement);
+    } else {
+      out.append(s.substr(r, size));
+    }
+    r += size;
+  }
+  return out;
+}
+
+// base64.StdEncoding.Decode; on error, Go's CorruptInputError text.
+std::optional<std::string> base64_decode(std::string_view src, std::string& dst) {
+  auto map = [](unsigned char c) -> int {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+') return 62;
+    if (c == '/') return 63;
+    return -1;
+  };
+  auto corrupt = [](size_t at) { return "illegal base64 data at input byte " + std::to_string(at); };
+  auto newline = [](char c) { return c == '\n' || c == '\r'; };
+  size_t si = 0;
+  while (si < src.size()) {  // decodeQuantum
+    unsigned char dbuf[4] = {0, 0, 0, 0};
+    size_t dlen = 4;
+    std::optional<std::string> err;
+    for (size_t j = 0; j < 4; ++j) {
+      if (si == src.size()) {
+        if (j == 0) return std::nullopt;
+        return corrupt(si - j);  // StdEncoding pads: a short quantum is corrupt
+      }
+      const unsigned char in = static_cast<unsigned char>(src[si]);
+      ++si;
+      if (const int out = map(in); out >= 0) {
+        dbuf[j] = static_cast<unsigned char>(out);
+        continue;
+      }
+      if (newline(static_cast<char>(in))) {
+        --j;
+        continue;
+      }
+      if (in != '=') return corrupt(si - 1);
+      if (j == 0 || j == 1) return corrupt(si - 1);
+      if (j == 2) {
+        while (si < src.size() && newline(src[si])) ++si;
+        if (si == src.size()) return corrupt(src.size());
+        if (src[si] != '=') return corrupt(si - 1);
+        ++si;
+      }
+      while (si < src.size() && newline(src[si])) ++si;
+      if (si < src.size()) err = corrupt(si);
+      dlen = j;
+      break;
+    }
+    const uint32_t val = uint32_t{dbuf[0]} << 18 | uint32_t{dbuf[1]} << 12 | uint32_t{dbuf[2]} << 6 | dbuf[3];
+    const char bytes[3] = {static_cast<char>(val >> 16), static_cast<char>(val >> 8), static_cast<char>(val)};
+    dst.append(bytes, dlen - 1);
+    if (err) return err;
+  }
+  return std::nullopt;
+}
+
+// ---------------------------------------------------------------------------------------
+// decode.go, over text the scanner accepted
+// ---------------------------------------------------------------------------------------
+
+enum class Kind { kObject, kArray, kString, kNumber, kBool, kNull };
+
+std::string_view type_name(Type t) {
+  switch (t) {
+    case Type::kBool: return "bool";
+    case Type::kString: return "string";
+    case Type::kInt: return "int";
+    case Type::kInt32: return "int32";
+    case Type::kUint8: return "uint8";
+    case Type::kUint64: return "uint64";
+    case Type::kStringSlice: return "[]string";
+    case Type::kBytes: return "[]uint8";
+    case Type::kSubjectPermission: return "server.SubjectPermission";
+  }
+  return "?";
+}
+
+constexpr Field kSubjectPermissionFields[] = {{"allow", Type::kStringSlice}, {"deny", Type::kStringSlice}};
+constexpr StructType kSubjectPermission{"SubjectPermission", "server.SubjectPermission", kSubjectPermissionFields};
+
+bool ascii_equal_fold(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t k = 0; k < a.size(); ++k) {
+    char x = a[k], y = b[k];
+    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x + 32);
+    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y + 32);
+    if (x != y) return false;
+  }
+  return true;
+}
+
+class Decoder {
+ public:
+  explicit Decoder(std::string_view s) : s_(s) {}
+
+  std::optional<std::string> run(const StructType& type, const std::function<void(size_t, const Value&)>& set) {
+    const Kind k = kind();
+    if (k == Kind::kObject) {
+      decode_struct(type, set);
+    } else if (k == Kind::kNull) {
+      skip();
+    } else {
+      mismatch(k, type.qualified_name);
+    }
+    return err_;
+  }
+
+ private:
+  void ws() {
+    while (i_ < s_.size() && is_space(static_cast<unsigned char>(s_[i_]))) ++i_;
+  }
+  Kind kind() {
+    ws();
+    switch (s_[i_]) {
+      case '{': return Kind::kObject;
+      case '[': return Kind::kArray;
+      case '"': return Kind::kString;
+      case 't': case 'f': return Kind::kBool;
+      case 'n': return Kind::kNull;
+      default: return Kind::kNumber;
+    }
+  }
+  // The raw text of a string literal (without quotes); i_ at its opening quote.
+  std::string_view string_body() {
+    const size_t b = ++i_;
+    while (s_[i_] != '"') i_ += s_[i_] == '\\' ? 2 : 1;
+    return s_.substr(b, i_++ - b);
+  }
+  std::string_view literal() {
+    ws();
+    const size_t b = i_;
+    while (i_ < s_.size()) {
+      const char c = s_[i_];
+      if (c == ',' || c == '}' || c == ']' || is_space(static_cast<unsigned char>(c))) break;
+      ++i_;
+    }
+    return s_.substr(b, i_ - b);
+  }
+  // Skips one value of any depth without recursion.
+  void skip() {
+    ws();
+    if (s_[i_] == '"') {
+      string_body();
+      return;
+    }
+    if (s_[i_] != '{' && s_[i_] != '[') {
+      literal();
+      return;
+    }
+    size_t depth = 0;
+    do {
+      const char c = s_[i_];
+      if (c == '"') {
+        string_body();
+        continue;
+      }
+      if (c == '{' || c == '[') ++depth;
+      if (c == '}' || c == ']') --depth;
+      ++i_;
+    } while (depth > 0);
+  }
+  // After a value inside an object or array: true when another element follows (',' eaten),
+  // false at the closing bracket (eaten).
+  bool next() {
+    ws();
+    return s_[i_++] == ',';
+  }
+
+  void save(std::string_view value, std::string_view type) {
+    if (err_) return;
+    std::string e = "json: cannot unmarshal " + std::string(value);
+    if (struct_.empty()) {
+      e += " into Go value of type ";
+    } else {
+      e += " into Go struct field " + std::string(struct_) + ".";
+      for (size_t k = 0; k < path_.size(); ++k) {
+        if (k) e += '.';
+        e += path_[k];
+      }
+      e += " of type ";
+    }
+    e += type;
+    err_ = std::move(e);
+  }
+  // A value of JSON kind `k` where Go wanted `type`: saved as Go's UnmarshalTypeError; skipped.
+  void mismatch(Kind k, std::string_view type) {
+    static constexpr std::string_view kNames[] = {"object", "array", "string", "number", "bool", "null"};
+    save(kNames[static_cast<int>(k)], type);
+    skip();
+  }
+
+  void decode_struct(const StructType& type, const std::function<void(size_t, const Value&)>& set) {
+    ++i_;  // '{'
+    ws();
+    if (s_[i_] == '}') {
+      ++i_;
+      return;
+    }
+    do {
+      ws();
+      const std::string key = unquote(string_body());
+      ws();
+      ++i_;  // ':'
+      const Field* f = nullptr;
+      for (const Field& c : type.fields) {
+        if (c.name == key) {
+          f = &c;
+          break;
+        }
+      }
+      if (!f) {
+        for (const Field& c : type.fields) {
+          if (ascii_equal_fold(c.name, key)) {
+            f = &c;
+            break;
+          }
+        }
+      }
+      if (!f) {
+        skip();
+        continue;
+      }
+      const std::string_view outer = struct_;
+      struct_ = type.name;
+      path_.push_back(f->name);
+      Value v;
+      if (decode_field(f->type, v)) set(static_cast<size_t>(f - type.fields.data()), v);
+      path_.pop_back();
+      struct_ = outer;
+    } while (next());
+  }
+
+  // Go's strconv.ParseInt/ParseUint on a number literal, with the field type's range.
+  bool integer(Type t, std::string_view lit, Value& v) {
+    const char* b = lit.data();
+    const char* e = b + lit.size();
+    if (t == Type::kUint64) {
+      auto [p, ec] = std::from_chars(b, e, v.u);
+      if (ec == std::errc() && p == e && lit[0] != '-') return true;
+    } else {
+      auto [p, ec] = std::from_chars(b, e, v.i);
+      if (ec == std::errc() && p == e) {
+        if (t == Type::kInt) return true;
+        if (t == Type::kInt32 && v.i >= std::numeric_limits<int32_t>::min() &&
+            v.i <= std::numeric_limits<int32_t>::max()) {
+          return true;
+        }
+        if (t == Type::kUint8 && lit[0] != '-' && v.i >= 0 && v.i <= 255) return true;
+      }
+    }
+    save("number " + std::string(lit), type_name(t));
+    return false;
+  }
+
+  // A []string or []byte given as an array: each element decoded as the element type.
+  bool elements(Type elem, Value& v) {
+    ++i_;  // '['
+    ws();
+    if (s_[i_] == ']') {
+      ++i_;
+      return true;
+    }
+    bool ok = true;
+    do {
+      const Kind k = kind();
+      if (elem == Type::kString) {
+        if (k == Kind::kString) {
+          v.list.push_back(unquote(string_body()));
+        } else if (k == Kind::kNull) {
+          v.list.emplace_back();
+          skip();
+        } else {
+          mismatch(k, "string");
+          ok = false;
+        }
+      } else {  // uint8
+        Value b;
+        if (k == Kind::kNumber) {
+          if (integer(Type::kUint8, literal(), b)) {
+            v.s += static_cast<char>(b.i);
+          } else {
+            ok = false;
+          }
+        } else if (k == Kind::kNull) {
+          v.s += '\0';
+          skip();
+        } else {
+          mismatch(k, "uint8");
+          ok = false;
+        }
+      }
+    } while (next());
+    return ok;
+  }
+
+  // Decodes the value at i_ into a field of type t; true when `v` holds a value to set.
+  bool decode_field(Type t, Value& v) {
+    const Kind k = kind();
+    if (k == Kind::kNull) {
+      skip();
+      // Go sets slices and pointers to nil; other types keep their value.
+      v.null = true;
+      return t == Type::kStringSlice || t == Type::kBytes || t == Type::kSubjectPermission;
+    }
+    switch (t) {
+      case Type::kBool:
+        if (k != Kind::kBool) break;
+        v.b = literal() == "true";
+        return true;
+      case Type::kString:
+        if (k != Kind::kString) break;
+        v.s = unquote(string_body());
+        return true;
+      case Type::kInt:
+      case Type::kInt32:
+      case Type::kUint8:
+      case Type::kUint64:
+        if (k != Kind::kNumber) break;
+        return integer(t, literal(), v);
+      case Type::kStringSlice:
+        if (k != Kind::kArray) break;
+        return elements(Type::kString, v);
+      case Type::kBytes:
+        if (k == Kind::kArray) return elements(Type::kUint8, v);
+        if (k != Kind::kString) break;
+        if (auto e = base64_decode(unquote(string_body()), v.s)) {
+          if (!err_) err_ = std::move(*e);  // not a type error: Go adds no field context
+          return false;
+        }
+        return true;
+      case Type::kSubjectPermission: {
+        if (k != Kind::kObject) break;
+        bool ok = true;
+        decode_struct(kSubjectPermission, [&](size_t f, const Value& e) {
+          (f == 0 ? v.perm.allow : v.perm.deny) = e.list;
+          ok = ok && !err_;
+        });
+        return ok && !err_;
+      }
+    }
+    mismatch(k, type_name(t));
+    return false;
+  }
+
+  std::string_view s_;
+  size_t i_ = 0;
+  std::optional<std::string> err_;
+  std::string_view struct_;             // Go's errorContext.Struct (empty: the top value)
+  std::vector<std::string_view> path_;  // errorContext.FieldStack
+};
+
+}  // namespace
+
+std::optional<std::string> syntax_error(std::string_view text) { return Scanner().check(text); }
+
+std::optional<std::string> unmarshal(std::string_view text, const StructType& type,
+                                     const std::function<void(size_t field, const Value& value)>& set) {
+  if (auto e = syntax_error(text)) return e;
+  return Decoder(text).run(type, set);
+}
+
+}  // namespace pylon::proto::gojson

@@ -1,0 +1,45 @@
+// A route peer's INFO and CONNECT, decoded as the reference decodes them: json.Unmarshal into
+// its Info (server.go) and, for CONNECT, first into ClientOpts (client.go processConnect) and
+// then into connectInfo (route.go processRouteConnect), Go's error texts included
+// (proto/go_json.h). Pure and never throws: a peer's bad JSON costs only its own route.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace pylon::server {
+
+// What a route peer's INFO tells us.
+struct RouteInfo {
+  std::string id, name, version, cluster, host, ip;
+  int port = 0;
+  int proto = 0;
+  bool headers = false, auth_required = false, dynamic = false, lnoc = false, ldm = false;
+  int64_t max_payload = 0;
+  std::vector<std::string> connect_urls;
+  // Pylon's extra INFO field: the peer's HTTP monitoring URL ("http://host:port"), with an
+  // unspecified host (0.0.0.0, ::) replaced by the route's remote IP. Empty for nats-server.
+  std::string monitor_url;
+};
+
+// The fields of a route's CONNECT that a route uses (the reference's connectInfo).
+struct RouteConnect {
+  bool echo = false, verbose = false, pedantic = false, tls_required = false, headers = false;
+  bool dynamic = false, lnoc = false;
+  std::string user, pass, auth_token, name, cluster, gateway;
+  std::string lang;  // only a client sends it: then it knocked on the wrong port
+};
+
+// Fills `out` from an INFO's JSON; `monitor_url` is left as advertised (the caller knows the
+// route's remote address). Returns the error text the reference logs when it cannot, e.g.
+// `json: cannot unmarshal number 1.5 into Go struct field Info.port of type int`; then `out`
+// is not to be used.
+std::optional<std::string> decode_route_info(std::string_view json, RouteInfo& out);
+
+// Fills `out` from a route CONNECT's JSON; the error text as decode_route_info's.
+std::optional<std::string> decode_route_connect(std::string_view json, RouteConnect& out);
+
+}  // namespace pylon::server
