@@ -35,6 +35,11 @@ uint64_t next_random() {
 bool is_client(const Subscription& s) { return !s.remote; }
 ClientConn* client_of(const Subscription& s) { return static_cast<ClientConn*>(s.owner.get()); }
 RouteConn* route_of(const Subscription& s) { return static_cast<RouteConn*>(s.owner.get()); }
+// A route takes messages from its registration until it starts closing: a closing route may
+// wait out the write deadline flushing to a peer that is gone (a stale route), and anything
+// sent its way then is lost, a queue group's message included, where another member would
+// have taken it.
+bool takes_routed(const RouteConn* r) { return r->registered() && !r->closing(); }
 
 // Delivers to one local client subscription; false when it did not take the message.
 bool deliver_local(EventLoop& loop, const Origin& origin, Subscription& sub, const Message& msg) {
@@ -85,7 +90,7 @@ bool route_message(Server& server, EventLoop& loop, const Origin& origin, const 
       delivered |= deliver_local(loop, origin, *sub, msg);
     } else if (!sub->closed.load(std::memory_order_relaxed)) {
       RouteConn* r = route_of(*sub);
-      if (r->registered()) target_for(targets, r);
+      if (takes_routed(r)) target_for(targets, r);
     }
   }
   for (const auto& group : result->queues) {
@@ -97,7 +102,7 @@ bool route_message(Server& server, EventLoop& loop, const Origin& origin, const 
     // No local member: pick a route by the peers' queue weights (member counts).
     int64_t total = 0;
     for (const auto& s : group) {
-      if (!is_client(*s) && !s->closed.load(std::memory_order_relaxed) && route_of(*s)->registered())
+      if (!is_client(*s) && !s->closed.load(std::memory_order_relaxed) && takes_routed(route_of(*s)))
         total += s->weight.load(std::memory_order_relaxed);
     }
     if (total <= 0) continue;
@@ -105,7 +110,7 @@ bool route_message(Server& server, EventLoop& loop, const Origin& origin, const 
     for (const auto& s : group) {
       if (is_client(*s) || s->closed.load(std::memory_order_relaxed)) continue;
       RouteConn* r = route_of(*s);
-      if (!r->registered()) continue;
+      if (!takes_routed(r)) continue;
       pick -= s->weight.load(std::memory_order_relaxed);
       if (pick < 0) {
         target_for(targets, r).queues.push_back(s->queue);

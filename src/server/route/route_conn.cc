@@ -420,11 +420,15 @@ void RouteConn::schedule_ping(bool first) {
     if (ec || closing()) return;
     if (pings_out_ + 1 > server().options().ping_max) {
       server().log().error("{} - Stale Route Connection - Closing", log_prefix());
-      // No final flush (and so no -ERR, which the reference queues): a peer that answered
-      // none of ping_max PINGs is not reading, and flushing to it would wait out the write
-      // deadline while the route stays registered and keeps being picked for queue groups,
-      // every message sent its way lost (tests/faults: QueueGroupNeverDeliversTwice).
-      close(CloseReason::kStaleConnection, false);
+      // As the reference: -ERR, then close. The flush may wait out the write deadline on a
+      // peer that is not reading; meanwhile the router no longer picks a closing route for
+      // anything (router.cc, takes_routed), so no queue message is sent into the void
+      // (tests/faults: QueueGroupNeverDeliversTwice).
+      std::string line;
+      proto::append_err(line, err::kStaleConnection);
+      queue_self(line);
+      close(CloseReason::kStaleConnection, true);
+      loop().flush_touched();
       return;
     }
     ++pings_out_;
