@@ -229,31 +229,33 @@ ClientOptions client_options(const std::string& url) {
   return o;
 }
 
+// Each counter goes up after its event is recorded: a test that waits for a counter may read
+// errors() and log() at once.
 void Events::attach(ClientOptions& o) {
   o.on_disconnected = [this](Connection&, const ErrorInfo& e) {
-    ++disconnected;
     add("disconnected", &e);
+    ++disconnected;
   };
   o.on_reconnected = [this](Connection& c) {
-    ++reconnected;
     add("reconnected " + c.connected_url());
+    ++reconnected;
   };
   o.on_closed = [this](Connection& c) {
-    ++closed;
     ErrorInfo e = c.last_error();
     add("closed", &e);
+    ++closed;
   };
   o.on_discovered_servers = [this](Connection&) {
-    ++discovered;
     add("discovered");
+    ++discovered;
   };
   o.on_async_error = [this](Connection&, const Subscription*, const ErrorInfo& e) {
-    ++async_errors;
     add("async error", &e);
+    ++async_errors;
   };
   o.on_lame_duck = [this](Connection&) {
-    ++lame_duck;
     add("lame duck");
+    ++lame_duck;
   };
 }
 

@@ -20,6 +20,7 @@
 
 #include "../common/loopback_listener.h"
 #include "harness.h"
+#include "route_peer.h"
 
 namespace pylon::it {
 namespace {
@@ -49,22 +50,6 @@ class RouteListener {
   int fd_ = -1;
   int port_ = 0;
 };
-
-// Reads from `fd` until `needle` was seen; false on close or deadline.
-bool read_until(int fd, std::string& buf, std::string_view needle, milliseconds timeout) {
-  auto deadline = Clock::now() + timeout;
-  while (buf.find(needle) == std::string::npos) {
-    auto left = std::chrono::duration_cast<milliseconds>(deadline - Clock::now());
-    if (left.count() <= 0) return false;
-    pollfd p{fd, POLLIN, 0};
-    if (::poll(&p, 1, static_cast<int>(left.count())) != 1) return false;
-    char chunk[4096];
-    ssize_t n = ::read(fd, chunk, sizeof chunk);
-    if (n <= 0) return false;
-    buf.append(chunk, static_cast<size_t>(n));
-  }
-  return true;
-}
 
 bool send_all(int fd, const std::string& s) { return ::send(fd, s.data(), s.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(s.size()); }
 
@@ -102,7 +87,7 @@ TEST(RouteDuplicate, CrossedDialsWhereBothSidesKeepTheOtherConnectionStillEndInA
   int conn1 = b.accept(10s);
   ASSERT_GE(conn1, 0) << "A never dialled its configured route";
   std::string from_a1;
-  ASSERT_TRUE(read_until(conn1, from_a1, "CONNECT ", 5s)) << from_a1;
+  ASSERT_TRUE(fd_read_until(conn1, from_a1, "CONNECT ", 5s)) << from_a1;
 
   // 2. B dials A and completes the handshake: A registers this inbound route.
   RawClient conn2;
@@ -128,7 +113,7 @@ TEST(RouteDuplicate, CrossedDialsWhereBothSidesKeepTheOtherConnectionStillEndInA
   EXPECT_GE(conn3, 0) << "A did not redial B after losing the route it kept; log:\n" << a.log();
   if (conn3 >= 0) {
     std::string from_a3;
-    EXPECT_TRUE(read_until(conn3, from_a3, "CONNECT ", 5s)) << from_a3;
+    EXPECT_TRUE(fd_read_until(conn3, from_a3, "CONNECT ", 5s)) << from_a3;
     ::close(conn3);
   }
 }
