@@ -71,7 +71,7 @@ void Logger::write(LogLevel level, std::string_view msg) {
   std::string line;
   line.reserve(64 + msg.size());
   line += pid_prefix_;
-  if (time_) {
+  if (time_.load(std::memory_order_relaxed)) {
     auto now = std::chrono::system_clock::now();
     std::time_t t = std::chrono::system_clock::to_time_t(now);
     std::tm tm{};
@@ -89,7 +89,8 @@ void Logger::write(LogLevel level, std::string_view msg) {
   std::fflush(out);
   if (file_) {
     written_ += static_cast<int64_t>(line.size());
-    if (size_limit_ > 0 && written_ >= size_limit_) rotate_locked();
+    int64_t limit = size_limit_.load(std::memory_order_relaxed);
+    if (limit > 0 && written_ >= limit) rotate_locked();
   }
 }
 

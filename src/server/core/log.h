@@ -31,10 +31,10 @@ class Logger {
   void open(const std::string& path);
   // Reopen the same file (after an external rotation). No-op for stderr.
   void reopen();
-  void set_time(bool on) { time_ = on; }
+  void set_time(bool on) { time_.store(on, std::memory_order_relaxed); }
   void set_debug(bool on) { debug_.store(on, std::memory_order_relaxed); }
   void set_trace(bool on) { trace_.store(on, std::memory_order_relaxed); }
-  void set_size_limit(int64_t bytes) { size_limit_ = bytes; }
+  void set_size_limit(int64_t bytes) { size_limit_.store(bytes, std::memory_order_relaxed); }
   bool debug() const { return debug_.load(std::memory_order_relaxed); }
   bool trace() const { return trace_.load(std::memory_order_relaxed); }
 
@@ -72,9 +72,10 @@ class Logger {
   FILE* file_ = nullptr;  // nullptr: stderr
   std::string path_;
   std::string pid_prefix_;
-  bool time_ = true;
+  // Set by a reload on the main thread while the loops write: atomics, as debug_ and trace_.
+  std::atomic<bool> time_{true};
   std::atomic<bool> debug_{false}, trace_{false};
-  int64_t size_limit_ = 0;
+  std::atomic<int64_t> size_limit_{0};
   int64_t written_ = 0;
 };
 
