@@ -372,7 +372,10 @@ void Server::shutdown() {
     others_.clear();
   }
   for (auto& l : loops_) l->stop();
-  if (was_running) log_->info("Server Exiting..");
+  if (was_running) {
+    log_->report_suppressed();
+    log_->info("Server Exiting..");
+  }
   {
     std::lock_guard lk(mu_);
     shutdown_done_ = true;

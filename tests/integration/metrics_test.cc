@@ -9,7 +9,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <cstdio>
 #include <ctime>
 #include <map>
@@ -500,6 +502,59 @@ TEST_F(Metrics, SlowConsumerCounterRisesWhenOneIsCut) {
   EXPECT_EQ(cut, 1) << "the slow consumer was not counted";
   EXPECT_EQ(cut, jnum(get_json(http, "/varz"), "slow_consumers"));
   EXPECT_TRUE(slow.expect_closed(20s)) << "slow consumer still connected";
+}
+
+// A storm of bad input must not flood the log (STYLE.md): error lines about peers share a
+// budget of 100 a second, and every line left out is counted, in /metrics and in a warning.
+TEST_F(Metrics, APeerErrorStormIsRateLimitedAndEveryLineIsAccountedFor) {
+  constexpr int kViolations = 1000;
+  int http = pick_free_port();
+  ServerProcess server(with_config(
+      "authorization { users: [ {user: a, password: b, permissions: { publish: { deny: [\"secret\"] } } } ] }\n",
+      {"-m", std::to_string(http)}));
+  ASSERT_TRUE(server.start());
+  ASSERT_TRUE(wait_for([&] { return http_get(http, "/healthz").has_value(); }, 10s));
+  RawClient c;
+  ASSERT_TRUE(c.connect(server.port()));
+  ASSERT_TRUE(c.read_info());
+  ASSERT_TRUE(c.handshake(R"({"verbose":false,"pedantic":false,"user":"a","pass":"b"})"));
+  // Each denied PUB is logged (or counted) and answered, and the connection stays: 1,000 of
+  // them arrive far faster than 100 a second.
+  std::string storm;
+  for (int i = 0; i < kViolations; ++i) storm += "PUB secret 0\r\n\r\n";
+  ASSERT_TRUE(c.send(storm));
+  std::vector<std::string> before;
+  ASSERT_TRUE(c.ping_pong(60s, &before)) << "the violating client was not answered";
+  EXPECT_EQ(std::count_if(before.begin(), before.end(),
+                          [](const std::string& l) { return l.starts_with("-ERR 'Permissions Violation"); }),
+            kViolations);
+
+  auto count = [&](std::string_view needle) {
+    std::string log = server.log();
+    int n = 0;
+    for (size_t at = log.find(needle); at != std::string::npos; at = log.find(needle, at + 1)) ++n;
+    return n;
+  };
+  int logged = count("Publish Violation - User \"a\"");
+  double suppressed = get_metrics(http).value("pylon_log_peer_lines_suppressed_total");
+  EXPECT_GT(suppressed, 0) << "no line of the storm was left out";
+  EXPECT_EQ(logged + suppressed, kViolations) << logged << " logged";
+
+  // The count comes out as a warning with the next line once the storm's second is over.
+  ASSERT_TRUE(wait_for(
+      [&] {
+        c.send("PUB secret 0\r\n\r\n");
+        return count("[WRN] Log rate limit: ") > 0;
+      },
+      10s, 100ms))
+      << server.log().substr(0, 2000);
+  double reported = 0;
+  std::string log = server.log();
+  for (size_t at = log.find("Log rate limit: "); at != std::string::npos; at = log.find("Log rate limit: ", at + 1)) {
+    reported += std::stod(log.substr(at + std::strlen("Log rate limit: ")));
+  }
+  EXPECT_GE(reported, suppressed);
+  EXPECT_LE(reported, get_metrics(http).value("pylon_log_peer_lines_suppressed_total"));
 }
 
 TEST_F(Metrics, RoutezRttIsMeasuredAndLastActivityAdvancesWithTraffic) {

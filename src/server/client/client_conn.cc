@@ -56,7 +56,7 @@ void ClientConn::on_start() {
   std::string info = "INFO " + accept_info_ + "\r\n";
   queue_self(info);
   if (!srv.register_client(std::static_pointer_cast<ClientConn>(shared_from_this()))) {
-    srv.log().error("{} - {}", log_prefix(), err::kMaxConnections);
+    srv.log().peer_error("{} - {}", log_prefix(), err::kMaxConnections);
     send_err_and_close(err::kMaxConnections, CloseReason::kMaxConnectionsExceeded);
     return;
   }
@@ -64,7 +64,7 @@ void ClientConn::on_start() {
     auth_timer_.expires_after(srv.options().auth_timeout);
     auth_timer_.async_wait([self = shared_from_this(), this](const boost::system::error_code& ec) {
       if (ec || closing() || connect_received_) return;
-      server().log().error("{} - {}", log_prefix(), "Authentication Timeout");
+      server().log().peer_error("{} - {}", log_prefix(), "Authentication Timeout");
       send_err_and_close(err::kAuthTimeout, CloseReason::kAuthenticationTimeout);
     });
   }
@@ -108,7 +108,7 @@ bool ClientConn::on_read(std::string_view data) {
 
 bool ClientConn::on_err(std::string_view text) {
   // A client has no business sending -ERR; the reference logs it and closes.
-  server().log().error("{} - Client Error '{}'", log_prefix(), text);
+  server().log().peer_error("{} - Client Error '{}'", log_prefix(), text);
   close(CloseReason::kParseError, true);
   return false;
 }
@@ -166,7 +166,7 @@ bool ClientConn::check_connected() {
 }
 
 void ClientConn::auth_violation() {
-  server().log().error("{} - authentication error", log_prefix());
+  server().log().peer_error("{} - authentication error", log_prefix());
   send_err_and_close(err::kAuthorization, CloseReason::kAuthenticationViolation);
 }
 
@@ -199,7 +199,7 @@ bool ClientConn::on_connect(std::string_view text) {
   if (auto e = decode_client_connect(text, opts)) {
     // As the reference's readLoop on a CONNECT json.Unmarshal refuses: Go's error text in
     // the log, no -ERR, the connection closed as a protocol violation.
-    server().log().error("{} - {}", log_prefix(), *e);
+    server().log().peer_error("{} - {}", log_prefix(), *e);
     close(CloseReason::kProtocolViolation, true);  // what was queued before goes out
     return false;
   }
@@ -335,14 +335,14 @@ bool ClientConn::on_pub(const proto::MsgArgs& a, std::string_view payload) {
   }
   if (!check_connected()) return false;
   if (const Permissions* p = perms_.load(); p && !can_publish(*p, a.subject)) {
-    srv.log().error("{} - Publish Violation - User \"{}\", Subject \"{}\"", log_prefix(), user_, a.subject);
+    srv.log().peer_error("{} - Publish Violation - User \"{}\", Subject \"{}\"", log_prefix(), user_, a.subject);
     send_err(fmt::format("Permissions Violation for Publish to \"{}\"", a.subject));
     return true;
   }
   if (a.header_len >= 0 && !headers_) {
     // HPUB from a client that did not announce headers support.
     // The reference closes silently.
-    srv.log().error("{} - message headers not supported", log_prefix());
+    srv.log().peer_error("{} - message headers not supported", log_prefix());
     close(CloseReason::kProtocolViolation, true);
     return false;
   }
@@ -467,7 +467,7 @@ void ClientConn::drop_subscriptions_not_allowed(const Permissions& p) {
 void ClientConn::max_connections_exceeded() {
   asio::post(loop().ctx(), [self = std::static_pointer_cast<ClientConn>(shared_from_this())] {
     if (self->closing()) return;
-    self->server().log().error("{} - {}", self->log_prefix(), err::kMaxConnections);
+    self->server().log().peer_error("{} - {}", self->log_prefix(), err::kMaxConnections);
     self->send_err_and_close(err::kMaxConnections, CloseReason::kMaxConnectionsExceeded);
     self->loop().flush_touched();
   });
@@ -492,17 +492,17 @@ bool ClientConn::on_sub(std::string_view subject, std::string_view queue, std::s
   batch_activity_ = true;
   if (!proto::valid_subscribe_subject(subject, pedantic_) ||
       (!queue.empty() && !proto::valid_queue_name(queue))) {
-    srv.log().error("{} - Invalid subject: {}", log_prefix(), subject);
+    srv.log().peer_error("{} - Invalid subject: {}", log_prefix(), subject);
     send_err(err::kInvalidSubject);
     return true;
   }
   if (const Permissions* p = perms_.load(); p && !can_subscribe(*p, subject)) {
     if (queue.empty()) {
-      srv.log().error("{} - Subscription Violation - User \"{}\", Subject \"{}\", SID {}", log_prefix(), user_,
+      srv.log().peer_error("{} - Subscription Violation - User \"{}\", Subject \"{}\", SID {}", log_prefix(), user_,
                       subject, sid);
       send_err(fmt::format("Permissions Violation for Subscription to \"{}\"", subject));
     } else {
-      srv.log().error("{} - Subscription Violation - User \"{}\", Subject \"{}\", Queue: \"{}\", SID {}",
+      srv.log().peer_error("{} - Subscription Violation - User \"{}\", Subject \"{}\", Queue: \"{}\", SID {}",
                       log_prefix(), user_, subject, queue, sid);
       send_err(fmt::format("Permissions Violation for Subscription to \"{}\" using queue \"{}\"", subject, queue));
     }
@@ -518,7 +518,7 @@ bool ClientConn::on_sub(std::string_view subject, std::string_view queue, std::s
     }
     int max_subs = srv.options().max_subscriptions;
     if (max_subs > 0 && static_cast<int>(subs_.size()) >= max_subs) {
-      srv.log().error("{} - {}", log_prefix(), err::kMaxSubscriptions);
+      srv.log().peer_error("{} - {}", log_prefix(), err::kMaxSubscriptions);
       send_err(err::kMaxSubscriptions);
       return true;
     }

@@ -72,7 +72,7 @@ void Connection::start() {
 void Connection::close_on_exception(std::string_view what) {
   // The protocol code of this one connection failed (docs/architecture.md, "Exceptions"):
   // it alone closes; every other connection on the loop goes on.
-  server_.log().error("{} - Error processing input: {}", log_prefix(), what);
+  server_.log().peer_error("{} - Error processing input: {}", log_prefix(), what);
   close(CloseReason::kProtocolViolation, false);
 }
 

@@ -67,7 +67,41 @@ void Logger::rotate_locked() {
   written_ = 0;
 }
 
+namespace {
+int64_t steady_seconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+}  // namespace
+
+void Logger::roll_peer_window(int64_t now_s) {
+  int64_t w = peer_window_.load(std::memory_order_relaxed);
+  if (now_s == w || !peer_window_.compare_exchange_strong(w, now_s, std::memory_order_relaxed)) return;
+  // This thread opened the new window: it resets the budget and reports the old window.
+  // Admissions racing with the reset may land in either window; the budget is approximate
+  // by a few lines, never unbounded.
+  peer_admitted_.store(0, std::memory_order_relaxed);
+  report_suppressed();
+}
+
+void Logger::report_suppressed() {
+  uint64_t n = peer_suppressed_.exchange(0, std::memory_order_relaxed);
+  if (n == 0) return;
+  write(LogLevel::kWarn, fmt::format("Log rate limit: {} peer error line{} suppressed (at most {} a second)", n,
+                                     n == 1 ? "" : "s", kPeerLinesPerSecond));
+}
+
+bool Logger::admit_peer_line() {
+  roll_peer_window(steady_seconds());
+  if (peer_admitted_.fetch_add(1, std::memory_order_relaxed) < kPeerLinesPerSecond) return true;
+  peer_suppressed_.fetch_add(1, std::memory_order_relaxed);
+  peer_suppressed_total_.fetch_add(1, std::memory_order_relaxed);
+  return false;
+}
+
 void Logger::write(LogLevel level, std::string_view msg) {
+  // A line of any kind first reports the peer lines an ended window left out, so the count
+  // comes out even when the storm has stopped.
+  if (peer_suppressed_.load(std::memory_order_relaxed) != 0) roll_peer_window(steady_seconds());
   std::string line;
   line.reserve(64 + msg.size());
   line += pid_prefix_;

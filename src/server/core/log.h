@@ -52,6 +52,21 @@ class Logger {
   void error(fmt::format_string<Args...> f, Args&&... args) {
     write(LogLevel::kError, fmt::format(f, std::forward<Args>(args)...));
   }
+  // A line caused by what a peer sent: bad protocol, failed authentication, a violation. A
+  // storm of bad peers must not flood the log or fill the disk, so these lines share one
+  // budget of kPeerLinesPerSecond a second across the server; past it they are counted, not
+  // formatted, and the count is logged as a warning once the second is over (by the next
+  // line of any kind, or by the shutdown).
+  static constexpr uint64_t kPeerLinesPerSecond = 100;
+  template <typename... Args>
+  void peer_error(fmt::format_string<Args...> f, Args&&... args) {
+    if (admit_peer_line()) write(LogLevel::kError, fmt::format(f, std::forward<Args>(args)...));
+  }
+  // Peer lines left out by the budget since start (the /metrics counter).
+  uint64_t peer_lines_suppressed() const { return peer_suppressed_total_.load(std::memory_order_relaxed); }
+  // Logs the count of the lines left out since the last report, if any (shutdown).
+  void report_suppressed();
+
   template <typename... Args>
   void fatal(fmt::format_string<Args...> f, Args&&... args) {
     write(LogLevel::kFatal, fmt::format(f, std::forward<Args>(args)...));
@@ -67,6 +82,10 @@ class Logger {
 
  private:
   void rotate_locked();
+  bool admit_peer_line();
+  // Starts a new one-second window when `now_s` is past the current one; logs the last
+  // window's suppressed count. Returns false when the window is still current.
+  void roll_peer_window(int64_t now_s);
 
   std::mutex mu_;
   FILE* file_ = nullptr;  // nullptr: stderr
@@ -77,6 +96,12 @@ class Logger {
   std::atomic<bool> debug_{false}, trace_{false};
   std::atomic<int64_t> size_limit_{0};
   int64_t written_ = 0;
+  // The peer-line budget: the current window's second (steady clock), lines admitted in it,
+  // lines suppressed since the last report, and in total.
+  std::atomic<int64_t> peer_window_{0};
+  std::atomic<uint64_t> peer_admitted_{0};
+  std::atomic<uint64_t> peer_suppressed_{0};
+  std::atomic<uint64_t> peer_suppressed_total_{0};
 };
 
 }  // namespace pylon::server

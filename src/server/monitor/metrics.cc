@@ -123,6 +123,10 @@ std::string build_metrics(Server& server, SysTime now, const std::map<std::strin
            "Connections cut off as slow consumers (pending bytes over max_pending, or a write past "
            "write_deadline).");
   e.sample(c.slow_consumers);
+  e.family("pylon_log_peer_lines_suppressed_total", Type::kCounter,
+           "Error lines about peers (bad protocol, failed authentication, violations) left out of the log "
+           "by its rate limit of 100 a second.");
+  e.sample(server.log().peer_lines_suppressed());
   e.family("pylon_in_messages_total", Type::kCounter, "Messages received from clients and routes.");
   e.sample(c.in_msgs);
   e.family("pylon_out_messages_total", Type::kCounter, "Messages sent to clients and routes.");

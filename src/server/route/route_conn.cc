@@ -98,7 +98,7 @@ void RouteConn::on_start() {
     auth_timer_.expires_after(c.auth_timeout);
     auth_timer_.async_wait([self = shared_from_this(), this](const boost::system::error_code& ec) {
       if (ec || closing() || connect_received_) return;
-      server().log().error("{} - Route authentication timeout", log_prefix());
+      server().log().peer_error("{} - Route authentication timeout", log_prefix());
       send_err_and_close(err::kAuthTimeout, CloseReason::kAuthenticationTimeout);
     });
   }
@@ -138,7 +138,7 @@ bool RouteConn::on_read(std::string_view data) {
     activity_ns_.store(now_ns(), std::memory_order_relaxed);
   }
   if (r.error != proto::ParseError::kNone) {
-    server().log().error("{} - Route parser ERROR: {}", log_prefix(), r.detail);
+    server().log().peer_error("{} - Route parser ERROR: {}", log_prefix(), r.detail);
     if (proto::sends_err(r.error)) {
       send_err_and_close(proto::error_text(r.error), CloseReason::kProtocolViolation);
     } else {
@@ -174,7 +174,7 @@ void RouteConn::on_closed(CloseReason reason) {
 }
 
 bool RouteConn::bad_json(const std::string& error) {
-  server().log().error("{} - {}", log_prefix(), error);
+  server().log().peer_error("{} - {}", log_prefix(), error);
   close(CloseReason::kProtocolViolation, true);  // what was queued before goes out
   return false;
 }
@@ -186,7 +186,7 @@ bool RouteConn::on_connect(std::string_view text) {
   if (auto e = decode_route_connect(text, o)) return bad_json(*e);
   if (!o.lang.empty()) {
     // A client on the route port.
-    srv.log().error("{} - attempted to connect to route port", log_prefix());
+    srv.log().peer_error("{} - attempted to connect to route port", log_prefix());
     send_err_and_close("attempted to connect to route port", CloseReason::kProtocolViolation);
     return false;
   }
@@ -201,14 +201,14 @@ bool RouteConn::on_connect(std::string_view text) {
     auth_ok = user_ok && pass_ok;
   }
   if (!auth_ok) {
-    srv.log().error("{} - Route authentication error", log_prefix());
+    srv.log().peer_error("{} - Route authentication error", log_prefix());
     send_err_and_close(err::kAuthorization, CloseReason::kAuthenticationViolation);
     return false;
   }
   if (!srv.cluster().check_cluster_name(*this, o.cluster, o.dynamic)) {
     std::string text2 = fmt::format("Rejecting connection, cluster name \"{}\" does not match \"{}\"",
                                     o.cluster, srv.cluster().cluster_name());
-    srv.log().error("{} - {}", log_prefix(), text2);
+    srv.log().peer_error("{} - {}", log_prefix(), text2);
     send_err_and_close(text2, CloseReason::kClusterNameConflict);
     return false;
   }
@@ -226,7 +226,7 @@ bool RouteConn::on_info(std::string_view text) {
   RouteInfo info;
   if (auto e = decode_route_info(text, info)) return bad_json(*e);
   if (!solicited() && !connect_received_) {
-    srv.log().error("{} - Route sent INFO before CONNECT", log_prefix());
+    srv.log().peer_error("{} - Route sent INFO before CONNECT", log_prefix());
     send_err_and_close(err::kAuthorization, CloseReason::kAuthenticationViolation);
     return false;
   }
@@ -255,7 +255,7 @@ bool RouteConn::on_info(std::string_view text) {
     return false;
   }
   if (!info.cluster.empty() && !cluster.check_cluster_name(*this, info.cluster, info.dynamic)) {
-    srv.log().error("{} - Rejecting route, cluster name \"{}\" does not match \"{}\"", log_prefix(), info.cluster,
+    srv.log().peer_error("{} - Rejecting route, cluster name \"{}\" does not match \"{}\"", log_prefix(), info.cluster,
                     cluster.cluster_name());
     close(CloseReason::kClusterNameConflict, false);
     return false;
@@ -298,7 +298,7 @@ bool RouteConn::on_pong() {
 }
 
 bool RouteConn::on_err(std::string_view text) {
-  server().log().error("{} - Route error from {}: '{}'", log_prefix(), remote_.name.empty() ? "peer" : remote_.name,
+  server().log().peer_error("{} - Route error from {}: '{}'", log_prefix(), remote_.name.empty() ? "peer" : remote_.name,
                        text);
   return true;
 }
