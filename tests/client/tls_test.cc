@@ -24,6 +24,13 @@
 #include "../common/test_certs.h"
 #include "test_support.h"
 
+#ifndef PYLON_TOOL_BIN
+#define PYLON_TOOL_BIN "pylon"
+#endif
+#ifndef PYLON_PUBLISHER_BIN
+#define PYLON_PUBLISHER_BIN "publisher"
+#endif
+
 namespace pylon::test {
 namespace {
 
@@ -308,6 +315,47 @@ TEST_P(TlsTest, HandshakeFirstFailsClearlyAgainstAServerThatSendsInfoFirst) {
   Exception e = connect_error(c);
   EXPECT_EQ(e.code(), Error::kTlsHandshake) << e.what();
   EXPECT_NE(std::string(e.what()).find("handshake_first"), std::string::npos) << e.what();
+}
+
+TEST_P(TlsTest, TheToolsAndExamplesTakeTheTlsFlags) {
+  ServerSetup s = tls_setup();
+  s.tls_ca = certs().ca();
+  s.tls_verify = true;  // mutual TLS: every program needs --tlscert and --tlskey too
+  auto server = start(s);
+  const std::string url = server->url("tls", "localhost");
+  const std::vector<std::string> tls = {"--tlscacert", certs().ca(), "--tlscert", certs().client_cert(),
+                                        "--tlskey", certs().client_key()};
+  auto with_tls = [&](std::vector<std::string> args) {
+    args.insert(args.end(), tls.begin(), tls.end());
+    return args;
+  };
+  auto run = [](std::vector<std::string> args) {
+    Process p(std::move(args), "tool");
+    int rc = p.wait(30s);
+    return std::pair{rc, p.output()};
+  };
+
+  Process sub(with_tls({PYLON_TOOL_BIN, "sub", "-s", url, "tls.tool", "--count", "2", "--raw"}), "sub");
+  ASSERT_TRUE(sub.wait_output("Listening on \"tls.tool\"")) << sub.output();
+  auto [rc, out] = run(with_tls({PYLON_TOOL_BIN, "pub", "-s", url, "tls.tool", "from pylon pub"}));
+  EXPECT_EQ(rc, 0) << out;
+  // The example program, with Go-style flags (-tlscacert ...), against the same server.
+  auto [prc, pout] = run(with_tls({PYLON_PUBLISHER_BIN, "-servers", url, "-subj", "tls.tool", "-count", "1"}));
+  EXPECT_EQ(prc, 0) << pout;
+  EXPECT_NE(pout.find("Connected to " + url), std::string::npos) << pout;
+  EXPECT_EQ(sub.wait(10s), 0) << sub.output();
+  EXPECT_NE(sub.output().find("from pylon pub\n"), std::string::npos) << sub.output();
+  EXPECT_NE(sub.output().find(" Golang 0\n"), std::string::npos) << sub.output();
+
+  auto [brc, bout] = run(with_tls({PYLON_TOOL_BIN, "bench", "tls.bench", "-s", url, "--pub", "1", "--sub", "1",
+                                   "--msgs", "2000", "--size", "64", "--no-progress"}));
+  EXPECT_EQ(brc, 0) << bout;
+  EXPECT_EQ(bout.find("INCOMPLETE"), std::string::npos) << bout;
+
+  // Without a client certificate the server refuses it, and the tool says it was TLS.
+  auto [frc, fout] = run({PYLON_TOOL_BIN, "pub", "-s", url, "--tlscacert", certs().ca(), "tls.tool", "x"});
+  EXPECT_EQ(frc, 1) << fout;
+  EXPECT_NE(fout.find("TLS handshake failed"), std::string::npos) << fout;
 }
 
 INSTANTIATE_TEST_SUITE_P(Servers, TlsTest, ::testing::Values("pylon", "nats-server"),
