@@ -11,6 +11,7 @@
 
 #include "go_flags.h"
 #include "go_log.h"
+#include "tls_flags.h"
 #include "pylon/connection.h"
 
 namespace {
@@ -47,12 +48,15 @@ int main(int argc, char** argv) {
   flags.integer("count", &count, "Number of messages to publish");
   flags.integer("n", &count, "Same as -count");
   flags.duration("interval", &interval, "Pause between messages (e.g. 500ms)");
-  flags.string("servers", &servers, "Comma-separated server URLs");
+  flags.string("servers", &servers, "Comma-separated server URLs (nats:// or tls://)");
   flags.integer("maxreconnects", &max_reconnects, "Reconnect attempts per server (-1: forever)");
   flags.duration("reconnectwait", &reconnect_wait, "Wait between reconnect rounds");
+  pylon::TlsOptions tls;
+  examples::tls_flags(flags, &tls);
   flags.parse(argc, argv);
 
   pylon::ClientOptions opts;
+  opts.tls = tls;
   opts.servers = examples::split_commas(servers);
   opts.name = "publisher";
   opts.no_randomize = true;

@@ -16,6 +16,7 @@
 
 #include "go_flags.h"
 #include "go_log.h"
+#include "tls_flags.h"
 #include "pylon/connection.h"
 
 namespace {
@@ -50,12 +51,15 @@ int main(int argc, char** argv) {
   flags.string("servername", &servername, "Name of this worker (printed with each message)");
   flags.string("group", &group, "Queue group to join");
   flags.string("subj", &subj, "Subject to subscribe to");
-  flags.string("servers", &servers, "Comma-separated server URLs");
+  flags.string("servers", &servers, "Comma-separated server URLs (nats:// or tls://)");
   flags.integer("maxreconnects", &max_reconnects, "Reconnect attempts per server (-1: forever)");
   flags.duration("reconnectwait", &reconnect_wait, "Wait between reconnect rounds");
+  pylon::TlsOptions tls;
+  examples::tls_flags(flags, &tls);
   flags.parse(argc, argv);
 
   pylon::ClientOptions opts;
+  opts.tls = tls;
   opts.servers = examples::split_commas(servers);
   opts.name = servername;
   opts.no_randomize = true;

@@ -36,11 +36,42 @@ inline constexpr int64_t kSubPendingBytesLimit = 64 * 1024 * 1024;
 inline constexpr const char* kInboxPrefix = "_INBOX";
 }  // namespace client_defaults
 
+// TLS (see docs/client.md, "TLS"). A connection uses TLS with a server when the server's
+// INFO says tls_required (the upgrade after INFO that nats-server 2.9 and the official
+// clients do), and with every server when `required` holds: set it, or give a tls://
+// URL, a CA or a client certificate (as nats.go's Secure). The server's certificate is
+// verified against the CAs and the host of the URL being dialled (each server of the
+// pool against its own host; the SNI is that host when it is a name).
+// A PEM option takes a file (`*_file`) or the PEM text itself (`*_pem`); a bad one makes
+// the Connection constructor throw Error::kInvalidArgument with OpenSSL's reason.
+struct TlsOptions {
+  bool required = false;
+  // CAs that sign the servers' certificates. Neither: the system's trust store.
+  std::string ca_file, ca_pem;
+  // The client's certificate (chain) and key, for servers that verify clients
+  // (mutual TLS). Give both or neither.
+  std::string cert_file, cert_pem;
+  std::string key_file, key_pem;
+  // INSECURE, for tests only: accept any server certificate (no chain, expiry or host
+  // name check). The traffic is still encrypted, but anyone in the middle can read it.
+  bool insecure_skip_verify = false;
+  // The TLS handshake before the server's INFO, instead of after it (nats-server 2.10+
+  // `handshake_first`; a 2.9 server sends INFO in plain text and the handshake fails).
+  bool handshake_first = false;
+
+  // Whether any option above asks for TLS with every server.
+  bool any() const {
+    return required || handshake_first || !ca_file.empty() || !ca_pem.empty() || !cert_file.empty() ||
+           !cert_pem.empty() || !key_file.empty() || !key_pem.empty();
+  }
+};
+
 struct ClientOptions {
   // ---- Where to connect ------------------------------------------------------------
   // Server URLs: "nats://[user:password@|token@]host[:port]" ("nats://" and the port
-  // 4222 may be left out). Empty: client_defaults::kUrl. Servers learnt from the
-  // cluster (INFO connect_urls) join this pool while connected.
+  // 4222 may be left out; "tls://" asks for TLS with every server of the pool).
+  // Empty: client_defaults::kUrl. Servers learnt from the cluster (INFO connect_urls)
+  // join this pool while connected.
   std::vector<std::string> servers;
   // Try the servers in the order given (initial connect and reconnect). By default
   // the pool is shuffled once, so many clients spread over a cluster.
@@ -63,12 +94,15 @@ struct ClientOptions {
   bool retry_on_failed_connect = false;
 
   // ---- Connection --------------------------------------------------------------------
-  // TCP connect + INFO + CONNECT/PING + PONG must finish within this.
+  // TCP connect + INFO + TLS handshake + CONNECT/PING + PONG must finish within this
+  // (the TLS handshake has no timeout of its own: it shares this deadline).
   std::chrono::milliseconds connect_timeout = client_defaults::kConnectTimeout;
   // Client PINGs; after max_pings_out unanswered ones the connection is stale and is
   // dropped (then reconnects).
   std::chrono::milliseconds ping_interval = client_defaults::kPingInterval;
   int max_pings_out = client_defaults::kMaxPingsOut;
+
+  TlsOptions tls;
 
   // ---- CONNECT fields ----------------------------------------------------------------
   std::string name;          // shown in the server's monitoring (connz)

@@ -97,6 +97,9 @@ struct ServerInfo {
   int64_t max_payload = 0;
   bool headers = false;
   bool auth_required = false;
+  bool tls_required = false;   // the server requires TLS (the client upgraded after INFO)
+  bool tls_available = false;  // the server offers TLS without requiring it
+  bool tls_verify = false;     // the server requires a client certificate
   bool lame_duck = false;
   std::string cluster;
   uint64_t client_id = 0;

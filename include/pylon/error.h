@@ -29,7 +29,9 @@ enum class Error {
   kStaleConnection,          // the server stopped answering PINGs (max pings out)
   kIo,                       // a socket error (refused, reset, ...); the message has the system's text
   kProtocol,                 // the server sent something we cannot parse
-  kTlsNotSupported,          // the server requires TLS, which this client does not speak yet
+  kTlsNotSupported,          // TLS is required (tls:// URL, TLS options) but the server does not offer it
+  kTlsHandshake,             // the TLS handshake failed (or the server refused our certificate); OpenSSL's reason
+  kTlsVerification,          // the server's certificate failed verification (CA, expiry, host name); OpenSSL's reason
   // Authorization and the server's -ERR.
   kAuthorization,            // -ERR 'Authorization Violation' (or another auth error)
   kPermissionsViolation,     // -ERR 'Permissions Violation for ...' (the connection stays up)

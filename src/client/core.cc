@@ -20,6 +20,14 @@ std::unique_ptr<asio::io_context> own_context_if(bool own) {
 
 Core::Core(ClientOptions opts, asio::io_context* external)
     : opts_(std::move(opts)),
+      tls_all_(opts_.tls.any() || [this] {
+        for (const auto& s : opts_.servers) {
+          for (const auto& u : split_urls(s)) {
+            if (parse_server_url(u).tls) return true;
+          }
+        }
+        return false;
+      }()),
       own_io_(own_context_if(external == nullptr)),
       own_cb_(own_context_if(external == nullptr)),
       io_ctx_(external ? external : own_io_.get()),
@@ -42,7 +50,12 @@ Core::Core(ClientOptions opts, asio::io_context* external)
     for (auto& u : split_urls(s)) urls.push_back(std::move(u));
   }
   if (urls.empty()) urls.emplace_back(client_defaults::kUrl);
-  for (const auto& u : urls) pool_.add(parse_server_url(u), false);
+  for (const auto& u : urls) {
+    ServerUrl url = parse_server_url(u);
+    url.tls = url.tls || tls_all_;  // as nats.go: one tls:// URL makes the whole pool TLS
+    pool_.add(std::move(url), false);
+  }
+  if (opts_.tls.any() || opts_.tls.insecure_skip_verify) tls_ctx_.emplace(make_tls_context(opts_.tls));
   if (!opts_.no_randomize) pool_.shuffle(0);
 }
 

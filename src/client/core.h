@@ -41,6 +41,7 @@
 #include "client/delivery_batch.h"
 #include "client/server_pool.h"
 #include "client/sub_state.h"
+#include "client/tls.h"
 #include "client/waiter.h"
 #include "proto/parser.h"
 #include "pylon/connection.h"
@@ -63,17 +64,31 @@ inline constexpr size_t kMaxReadBufferBytes = 1024 * 1024;
 void fill_message(Message& m, const proto::MsgArgs& a, uint64_t sid, std::string_view payload);
 
 // One TCP connection to one server: created per attempt, dropped when lost.
+//
+// Plain or TLS is decided once per connection, in the handshake: reads and writes then
+// go to `tls` when it is engaged, else straight to `socket` (with_stream()). The read
+// loop is instantiated for each stream type, so the plaintext path has no virtual call,
+// no type-erased stream and no allocation per I/O; a write tests one bool per batch.
 struct Transport {
   explicit Transport(const Strand& ex);
   tcp::socket socket;
+  std::optional<TlsStream> tls;  // over `socket`, once upgraded
   tcp::resolver resolver;
   proto::Parser parser;
   std::vector<char> rbuf;
   size_t left_begin = 0, left_end = 0;  // bytes read but not parsed after the handshake stopped
   bool timed_out = false;               // the connect deadline closed it
+  bool parser_saw_input = false;        // the server answered our CONNECT with something
   ServerPool::EntryPtr server;
 };
 using TransportPtr = std::shared_ptr<Transport>;
+
+// Calls f with the transport's stream: the TLS stream once upgraded, else the socket.
+template <class F>
+decltype(auto) with_stream(Transport& tr, F&& f) {
+  if (tr.tls) return f(*tr.tls);
+  return f(tr.socket);
+}
 
 class Core : public std::enable_shared_from_this<Core>, private proto::ParserHandler {
  public:
@@ -139,9 +154,17 @@ class Core : public std::enable_shared_from_this<Core>, private proto::ParserHan
   asio::awaitable<ErrorInfo> attempt(ServerPool::EntryPtr server, TransportPtr* out, ServerInfo* info);
   // Reads and parses until the handshake step of phase_ is done (or fails).
   asio::awaitable<ErrorInfo> read_handshake_step(const TransportPtr& tr);
+  // Upgrades tr to TLS (verified against its server's host), within the attempt's deadline.
+  asio::awaitable<ErrorInfo> tls_handshake(const TransportPtr& tr);
+  asio::ssl::context& tls_context();  // [io] built on first use unless the options built it
+  // An error of the first exchange over a new TLS connection (before any reply to
+  // CONNECT): with TLS 1.3 that is where a server's refusal of our certificate shows.
+  ErrorInfo refused_after_tls(const boost::system::error_code& ec, Transport& tr) const;
   void on_connected(const TransportPtr& tr, ServerInfo info, bool reconnect);  // [io]
   void on_transport_error(const TransportPtr& tr, const ErrorInfo& why);     // [io]
   asio::awaitable<void> read_loop(TransportPtr tr);
+  template <class Stream>
+  asio::awaitable<void> read_from(TransportPtr tr, Stream& stream);
   bool feed(const TransportPtr& tr, std::string_view data);  // false: stop reading
   void start_ping_timer();
   void on_ping_timer();
@@ -201,6 +224,11 @@ class Core : public std::enable_shared_from_this<Core>, private proto::ParserHan
   void apply_info_locked(const ServerInfo& info, bool* has_new);
 
   const ClientOptions opts_;
+  // TLS with every server (a tls:// URL or TLS options), not only those requiring it.
+  const bool tls_all_;
+  // Built by the constructor when TLS options are given (a bad file fails there), else
+  // on the first server that requires TLS. [io] after construction
+  std::optional<asio::ssl::context> tls_ctx_;
 
   // Executors first: they outlive every I/O object below.
   std::unique_ptr<asio::io_context> own_io_, own_cb_;

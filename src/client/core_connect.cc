@@ -5,6 +5,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <future>
@@ -99,7 +100,9 @@ asio::awaitable<void> Core::initial_connect(std::function<void(const ErrorInfo&)
   } else if (retry) {
     done({});
     spawn(reconnect_loop());
-  } else if (last == Error::kAuthorization || last == Error::kTlsNotSupported) {
+  } else if (last == Error::kAuthorization || last == Error::kTlsNotSupported || last == Error::kTlsHandshake ||
+             last == Error::kTlsVerification) {
+    // Typed: a bad credential or certificate says so, not "no servers".
     done(last);
   } else {
     done(ErrorInfo(Error::kNoServers, last.message));
@@ -150,25 +153,42 @@ asio::awaitable<ErrorInfo> Core::attempt(ServerPool::EntryPtr srv, TransportPtr*
   if (ec || tr->timed_out || closed()) co_return fail(ec);
   tr->socket.set_option(tcp::no_delay(true), ec);
 
+  // handshake_first (nats-server 2.10+): TLS before the server says anything.
+  if (opts_.tls.handshake_first) {
+    if (ErrorInfo e = co_await tls_handshake(tr)) {
+      if (e == Error::kTlsHandshake) e.message += " (does the server have handshake_first?)";
+      co_return e;
+    }
+  }
+
   // The server speaks first: INFO.
   phase_ = Phase::kInfo;
   hs_info_.clear();
   hs_err_.clear();
   if (ErrorInfo e = co_await read_handshake_step(tr)) co_return e;
   if (!hs_err_.empty()) co_return ErrorInfo(Error::kServerError, "'" + hs_err_ + "' from " + url);
-  bool tls_required = false;
   ServerInfo info;
   try {
-    info = parse_info(hs_info_, &tls_required);
+    info = parse_info(hs_info_);
   } catch (const Exception& e) {
     co_return ErrorInfo(e.info().code, e.info().message + " from " + url);
   }
-  if (tls_required) co_return ErrorInfo(Error::kTlsNotSupported, url + " requires TLS");
+  // The upgrade after INFO, as nats-server 2.9 and the official clients do it: when the
+  // server requires TLS, or we want it and the server offers it.
+  if (!tr->tls && (info.tls_required || srv->url.tls)) {
+    if (!info.tls_required && !info.tls_available) {
+      co_return ErrorInfo(Error::kTlsNotSupported, url + " does not offer TLS");
+    }
+    // The server sends nothing more until our ClientHello, so no plaintext byte is left.
+    tr->left_begin = tr->left_end = 0;
+    if (ErrorInfo e = co_await tls_handshake(tr)) co_return e;
+  }
 
   std::string hello;
-  proto::append_connect(hello, connect_json(opts_, srv->url));
+  proto::append_connect(hello, connect_json(opts_, srv->url, tr->tls.has_value()));
   hello.append(proto::kPingOp);
-  co_await asio::async_write(tr->socket, asio::buffer(hello), use_nothrow(ec));
+  co_await with_stream(*tr, [&](auto& s) { return asio::async_write(s, asio::buffer(hello), use_nothrow(ec)); });
+  if (ec && tr->tls && !tr->timed_out && !closed()) co_return refused_after_tls(ec, *tr);
   if (ec || tr->timed_out || closed()) co_return fail(ec);
 
   // PONG: the server accepted CONNECT (authorization included).
@@ -202,16 +222,23 @@ asio::awaitable<ErrorInfo> Core::read_handshake_step(const TransportPtr& tr) {
       data = {tr->rbuf.data() + tr->left_begin, tr->left_end - tr->left_begin};
     } else {
       boost::system::error_code ec;
-      size_t n = co_await tr->socket.async_read_some(asio::buffer(tr->rbuf), use_nothrow(ec));
+      size_t n = co_await with_stream(
+          *tr, [&](auto& s) { return s.async_read_some(asio::buffer(tr->rbuf), use_nothrow(ec)); });
       if (tr->timed_out) co_return ErrorInfo(Error::kTimeout, "connecting to " + url);
       {
         std::lock_guard lk(mu_);
         if (status_ == Status::kClosed) co_return ErrorInfo(Error::kConnectionClosed, "");
       }
+      // With TLS 1.3 the server checks our certificate after the handshake has ended on
+      // our side: its refusal (an alert) arrives here, as the first read's error. When
+      // our CONNECT reached the server after it had closed, its RST may have discarded
+      // the alert: a reset before any reply to CONNECT is that refusal too.
+      if (ec && tr->tls && phase_ == Phase::kPong && !tr->parser_saw_input) co_return refused_after_tls(ec, *tr);
       if (ec) co_return io_error(ec, *tr);
       tr->left_begin = 0;
       tr->left_end = n;
       data = {tr->rbuf.data(), n};
+      if (phase_ == Phase::kPong) tr->parser_saw_input = true;
     }
     parsing_tr_ = tr;
     proto::ParseResult r = tr->parser.parse(data, *this);
@@ -223,6 +250,44 @@ asio::awaitable<ErrorInfo> Core::read_handshake_step(const TransportPtr& tr) {
     if (hs_step_done_) co_return ErrorInfo{};
     tr->left_begin = tr->left_end = 0;  // everything was consumed; read more
   }
+}
+
+ErrorInfo Core::refused_after_tls(const boost::system::error_code& ec, Transport& tr) const {
+  const std::string url = tr.server->url.str();
+  if (is_tls_error(ec)) return tls_handshake_error(ec, *tr.tls, url);
+  // The server's alert was lost: our CONNECT reached it after it had closed, and its
+  // reset discarded what it had sent. Closing before answering CONNECT is what a server
+  // does when it refuses the client's certificate.
+  if (ec == asio::error::connection_reset || ec == asio::error::eof || ec == asio::error::broken_pipe) {
+    return ErrorInfo(Error::kTlsHandshake, url + ": the server closed the connection after the handshake (" +
+                                               ec.message() + "); did it refuse our certificate?");
+  }
+  return io_error(ec, tr);
+}
+
+asio::ssl::context& Core::tls_context() {
+  if (!tls_ctx_) tls_ctx_.emplace(make_tls_context(opts_.tls));
+  return *tls_ctx_;
+}
+
+asio::awaitable<ErrorInfo> Core::tls_handshake(const TransportPtr& tr) {
+  const std::string url = tr->server->url.str();
+  try {
+    tr->tls.emplace(tr->socket, tls_context());
+  } catch (const Exception& e) {
+    co_return e.info();
+  }
+  prepare_tls_stream(*tr->tls, tr->server->url.host, opts_.tls.insecure_skip_verify);
+  boost::system::error_code ec;
+  // Bounded by the attempt's deadline (connect_timeout), which closes the socket.
+  co_await tr->tls->async_handshake(asio::ssl::stream_base::client, use_nothrow(ec));
+  if (tr->timed_out) co_return ErrorInfo(Error::kTimeout, "TLS handshake with " + url);
+  {
+    std::lock_guard lk(mu_);
+    if (status_ == Status::kClosed) co_return ErrorInfo(Error::kConnectionClosed, "");
+  }
+  if (ec) co_return tls_handshake_error(ec, *tr->tls, url);
+  co_return ErrorInfo{};
 }
 
 // ---- Connected -------------------------------------------------------------------------------
@@ -291,9 +356,19 @@ asio::awaitable<void> Core::read_loop(TransportPtr tr) {
   if (tr->left_end > tr->left_begin) {
     if (!feed(tr, {tr->rbuf.data() + tr->left_begin, tr->left_end - tr->left_begin})) co_return;
   }
+  // The stream is chosen here, once per connection (see Transport).
+  if (tr->tls) {
+    co_await read_from(tr, *tr->tls);
+  } else {
+    co_await read_from(tr, tr->socket);
+  }
+}
+
+template <class Stream>
+asio::awaitable<void> Core::read_from(TransportPtr tr, Stream& stream) {
   for (;;) {
     boost::system::error_code ec;
-    size_t n = co_await tr->socket.async_read_some(asio::buffer(tr->rbuf), use_nothrow(ec));
+    size_t n = co_await stream.async_read_some(asio::buffer(tr->rbuf), use_nothrow(ec));
     if (tr != tr_) co_return;  // dropped meanwhile
     if (ec) {
       on_transport_error(tr, io_error(ec, *tr));
@@ -319,7 +394,10 @@ bool Core::feed(const TransportPtr& tr, std::string_view data) {
 
 ErrorInfo Core::io_error(const boost::system::error_code& ec, const Transport& tr) const {
   const std::string url = tr.server ? tr.server->url.str() : std::string("server");
-  if (ec == asio::error::eof) return ErrorInfo(Error::kIo, url + " closed the connection");
+  // A TLS peer that closes without close_notify (a killed server) truncates the stream.
+  if (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated) {
+    return ErrorInfo(Error::kIo, url + " closed the connection");
+  }
   return ErrorInfo(Error::kIo, url + ": " + ec.message());
 }
 
@@ -348,20 +426,20 @@ void Core::do_write() {
     out_cv_.notify_all();
   }
   writing_ = true;
-  asio::async_write(tr->socket, asio::buffer(wbuf_),
-                    [self = shared_from_this(), tr](const boost::system::error_code& ec, size_t) {
-                      self->writing_ = false;
-                      self->wbuf_.clear();
-                      if (tr != self->tr_) {  // a lost transport: hand over to the current one
-                        if (self->tr_) self->do_write();
-                        return;
-                      }
-                      if (ec) {
-                        self->on_transport_error(tr, self->io_error(ec, *tr));
-                        return;
-                      }
-                      self->do_write();
-                    });
+  auto written = [self = shared_from_this(), tr](const boost::system::error_code& ec, size_t) {
+    self->writing_ = false;
+    self->wbuf_.clear();
+    if (tr != self->tr_) {  // a lost transport: hand over to the current one
+      if (self->tr_) self->do_write();
+      return;
+    }
+    if (ec) {
+      self->on_transport_error(tr, self->io_error(ec, *tr));
+      return;
+    }
+    self->do_write();
+  };
+  with_stream(*tr, [&](auto& s) { asio::async_write(s, asio::buffer(wbuf_), std::move(written)); });
 }
 
 void Core::keep_publishes_locked() {

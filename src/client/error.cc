@@ -13,7 +13,9 @@ const char* error_text(Error e) noexcept {
     case Error::kStaleConnection: return "stale connection";
     case Error::kIo: return "i/o error";
     case Error::kProtocol: return "protocol error";
-    case Error::kTlsNotSupported: return "TLS is not supported by this client";
+    case Error::kTlsNotSupported: return "secure connection not available";
+    case Error::kTlsHandshake: return "TLS handshake failed";
+    case Error::kTlsVerification: return "TLS certificate verification failed";
     case Error::kAuthorization: return "authorization violation";
     case Error::kPermissionsViolation: return "permissions violation";
     case Error::kServerError: return "server error";

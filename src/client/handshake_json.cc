@@ -60,6 +60,9 @@ ServerInfo parse_info(std::string_view text, bool* tls_required) {
   info.max_payload = integer(o, "max_payload");
   info.headers = boolean(o, "headers");
   info.auth_required = boolean(o, "auth_required");
+  info.tls_required = boolean(o, "tls_required");
+  info.tls_available = boolean(o, "tls_available");
+  info.tls_verify = boolean(o, "tls_verify");
   info.lame_duck = boolean(o, "ldm");
   info.cluster = str(o, "cluster");
   info.client_id = static_cast<uint64_t>(integer(o, "client_id"));
@@ -69,15 +72,15 @@ ServerInfo parse_info(std::string_view text, bool* tls_required) {
       if (u.is_string()) info.connect_urls.emplace_back(u.get_string());
     }
   }
-  if (tls_required) *tls_required = boolean(o, "tls_required");
+  if (tls_required) *tls_required = info.tls_required;
   return info;
 }
 
-std::string connect_json(const ClientOptions& opts, const ServerUrl& server) {
+std::string connect_json(const ClientOptions& opts, const ServerUrl& server, bool tls) {
   json::object o;
   o["verbose"] = opts.verbose;
   o["pedantic"] = opts.pedantic;
-  o["tls_required"] = false;
+  o["tls_required"] = tls;
   if (!opts.name.empty()) o["name"] = opts.name;
   o["lang"] = kClientLang;
   o["version"] = PYLON_VERSION;

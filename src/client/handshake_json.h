@@ -13,10 +13,11 @@ namespace pylon::client {
 inline constexpr const char* kClientLang = "cpp";
 
 // Parses an INFO document; throws Exception(kProtocol) when it is not a JSON object.
-// `tls_required` is returned separately (ServerInfo does not carry it).
+// `tls_required` is also returned separately (the fuzz target reads it so).
 ServerInfo parse_info(std::string_view json, bool* tls_required = nullptr);
 
-// The CONNECT document for `server`: credentials from its URL, else from the options.
-std::string connect_json(const ClientOptions& opts, const ServerUrl& server);
+// The CONNECT document for `server`: credentials from its URL, else from the options;
+// tls_required says whether this connection runs over TLS (as nats.go sends it).
+std::string connect_json(const ClientOptions& opts, const ServerUrl& server, bool tls = false);
 
 }  // namespace pylon::client

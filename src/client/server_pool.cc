@@ -43,19 +43,23 @@ std::string ServerUrl::host_port() const {
   return host + ":" + std::to_string(port);
 }
 
-std::string ServerUrl::str() const { return "nats://" + host_port(); }
+std::string ServerUrl::str() const { return (tls ? "tls://" : "nats://") + host_port(); }
 
 ServerUrl parse_server_url(std::string_view text) {
   std::string_view s = trim(text);
   const std::string original(s);
   if (s.empty()) throw Exception(Error::kInvalidUrl, "empty URL");
+  bool tls = false;
   if (auto p = s.find("://"); p != std::string_view::npos) {
     std::string_view scheme = s.substr(0, p);
-    if (scheme == "tls") throw Exception(Error::kTlsNotSupported, original);
-    if (scheme != "nats") throw Exception(Error::kInvalidUrl, "unsupported scheme in '" + original + "'");
+    if (scheme != "nats" && scheme != "tls") {
+      throw Exception(Error::kInvalidUrl, "unsupported scheme in '" + original + "'");
+    }
+    tls = scheme == "tls";
     s.remove_prefix(p + 3);
   }
   ServerUrl u;
+  u.tls = tls;
   if (auto at = s.rfind('@'); at != std::string_view::npos) {
     std::string_view cred = s.substr(0, at);
     s.remove_prefix(at + 1);
@@ -163,6 +167,7 @@ bool ServerPool::apply_connect_urls(const std::vector<std::string>& urls, bool r
       u.password = current_->url.password;
       u.has_password = current_->url.has_password;
     }
+    if (current_) u.tls = current_->url.tls;
     if (!seen_.count(u.host_port())) has_new = true;
     add(std::move(u), true);
   }

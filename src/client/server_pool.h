@@ -31,15 +31,16 @@ struct ServerUrl {
   std::string user;
   std::string password;
   bool has_password = false;  // "user:pass@" (else a lone "x@" is a token)
+  bool tls = false;           // "tls://": TLS with this server, verified against `host`
 
   // "host:port" ("[v6]:port"): the key servers are compared by.
   std::string host_port() const;
-  // "nats://host:port" (never the credentials).
+  // "nats://host:port" or "tls://host:port" (never the credentials).
   std::string str() const;
 };
 
-// Parses "nats://[user[:password]@]host[:port]" ("nats://" and ":4222" optional).
-// Throws Exception(kInvalidUrl) (or kTlsNotSupported for tls://).
+// Parses "nats://[user[:password]@]host[:port]" ("nats://" and ":4222" optional) or
+// "tls://...". Throws Exception(kInvalidUrl).
 ServerUrl parse_server_url(std::string_view url);
 
 // Splits a comma-separated list of URLs (as the Go client accepts in one string).
@@ -78,7 +79,8 @@ class ServerPool {
   EntryPtr select_next(int max_reconnects);
 
   // Applies an INFO's connect_urls ("host:port" each). Returns true when a server never
-  // seen before was added. An empty list changes nothing.
+  // seen before was added. An empty list changes nothing. A learnt server takes the
+  // current one's scheme (TLS stays TLS) and credentials.
   bool apply_connect_urls(const std::vector<std::string>& urls, bool randomize);
 
   // URLs ("nats://host:port") of every entry, or only the implicit ones.

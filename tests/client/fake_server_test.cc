@@ -1,10 +1,10 @@
 // The client against a scripted server on a raw socket, for what no real server does on
 // demand: output that is not NATS at all, and a server that stalls between its INFO and
-// the PONG to the handshake's PING, which the connect timeout must end. Everything a real
-// server can produce (CONNECT fields, PINGs both ways, split reads, -ERR for permissions,
-// max_payload, connect_urls, lame duck, authorization, TLS required, a frozen server that
-// never sends INFO) runs against Pylon and nats-server in server_protocol_test.cc,
-// cluster_test.cc, reconnect_test.cc and connection_test.cc.
+// the PONG to the handshake's PING, or in the TLS handshake, which the connect timeout must
+// end. Everything a real server can produce (CONNECT fields, PINGs both ways, split reads,
+// -ERR for permissions, max_payload, connect_urls, lame duck, authorization, TLS, a frozen
+// server that never sends INFO) runs against Pylon and nats-server in server_protocol_test.cc,
+// tls_test.cc, cluster_test.cc, reconnect_test.cc and connection_test.cc.
 #include <gtest/gtest.h>
 
 #include <netinet/in.h>
@@ -115,6 +115,37 @@ TEST(FakeServer, AServerThatNeverAnswersTheHandshakePingTimesOut) {
   EXPECT_EQ(c.last_error(), Error::kTimeout) << c.last_error().message;
   t.join();
   EXPECT_NE(server.got().find("CONNECT {"), std::string::npos) << "the client did get as far as CONNECT";
+}
+
+// The TLS handshake has no timeout of its own: a server that asks for TLS and then never
+// answers the ClientHello is given up on at connect_timeout, like any stalled step.
+TEST(FakeServer, AStalledTlsHandshakeEndsAtTheConnectTimeout) {
+  constexpr auto kTimeout = 300ms;
+  constexpr int kSlack = 10;  // a wide multiple: the machine may be busy
+  FakeServer server;
+  ClientOptions o = fake_options(server);
+  o.connect_timeout = kTimeout;
+  o.tls.insecure_skip_verify = true;
+  Connection c(o);
+  std::thread t([&] {
+    server.accept(",\"tls_required\":true");
+    server.read_until("never sent", 2 * kTimeout);  // the ClientHello arrives; nothing answers
+  });
+  const auto start = Clock::now();
+  try {
+    c.connect();
+    FAIL() << "connected without a TLS handshake";
+  } catch (const Exception& e) {
+    EXPECT_EQ(e.code(), Error::kNoServers) << e.what();
+  }
+  const auto took = Clock::now() - start;
+  EXPECT_GE(took, kTimeout);
+  EXPECT_LT(took, kSlack * kTimeout);
+  EXPECT_EQ(c.last_error(), Error::kTimeout) << c.last_error().message;
+  EXPECT_NE(c.last_error().message.find("TLS handshake with " + server.url()), std::string::npos)
+      << c.last_error().message;
+  t.join();
+  EXPECT_EQ(server.got().rfind("\x16\x03", 0), 0u) << "a TLS record (the ClientHello) came first";
 }
 
 TEST(FakeServer, ProtocolGarbageDropsTheConnection) {

@@ -47,7 +47,17 @@ TEST(ServerUrl, RefusesWhatItCannotUse) {
   EXPECT_EQ(code("nats://h:notaport"), Error::kInvalidUrl);
   EXPECT_EQ(code("nats://h:70000"), Error::kInvalidUrl);
   EXPECT_EQ(code("nats://:4222"), Error::kInvalidUrl);
-  EXPECT_EQ(code("tls://h:4222"), Error::kTlsNotSupported);
+  EXPECT_EQ(code("tls://h:4222"), std::error_code()) << "tls:// is a URL like nats://";
+}
+
+TEST(ServerUrl, TlsSchemeIsKeptAndShown) {
+  auto u = parse_server_url("tls://alice:pw@localhost:4443");
+  EXPECT_TRUE(u.tls);
+  EXPECT_EQ(u.host, "localhost");
+  EXPECT_EQ(u.port, 4443);
+  EXPECT_EQ(u.str(), "tls://localhost:4443");
+  EXPECT_FALSE(parse_server_url("nats://h:1").tls);
+  EXPECT_FALSE(parse_server_url("h:1").tls);
 }
 
 TEST(ServerUrl, SplitsCommaSeparatedLists) {
@@ -110,6 +120,15 @@ TEST(ServerPool, LearntServersBorrowTheCurrentServersCredentials) {
   EXPECT_EQ(learnt.password, "p");
   EXPECT_TRUE(learnt.has_password);
   EXPECT_EQ(learnt.str(), "nats://127.0.0.1:5222");
+}
+
+TEST(ServerPool, LearntServersOfATlsServerUseTls) {
+  ServerPool p;
+  p.add(parse_server_url("tls://localhost:4222"), false);
+  p.set_current(p.entries()[0]);
+  p.apply_connect_urls({"127.0.0.1:5222"}, false);
+  EXPECT_TRUE(p.entries()[1]->url.tls);
+  EXPECT_EQ(p.urls(true), std::vector<std::string>{"tls://127.0.0.1:5222"});
 }
 
 TEST(Headers, RoundTripWithStatusAndRepeatedKeys) {
@@ -188,6 +207,9 @@ TEST(Handshake, ConnectCarriesCredentialsFromTheUrlFirst) {
   EXPECT_NE(from_url.find(R"("user":"u")"), std::string::npos) << from_url;
   std::string token = connect_json(ClientOptions{}, parse_server_url("nats://tok@h:1"));
   EXPECT_NE(token.find(R"("auth_token":"tok")"), std::string::npos) << token;
+  EXPECT_NE(token.find(R"("tls_required":false)"), std::string::npos) << token;
+  std::string over_tls = connect_json(ClientOptions{}, parse_server_url("h:1"), true);
+  EXPECT_NE(over_tls.find(R"("tls_required":true)"), std::string::npos) << over_tls;
 
   ServerInfo info = parse_info(R"({"server_id":"X","max_payload":1048576,"headers":true,
                                    "connect_urls":["10.0.0.1:4222"],"ldm":true})");
@@ -195,6 +217,13 @@ TEST(Handshake, ConnectCarriesCredentialsFromTheUrlFirst) {
   EXPECT_EQ(info.max_payload, 1048576);
   EXPECT_TRUE(info.lame_duck);
   EXPECT_EQ(info.connect_urls, std::vector<std::string>{"10.0.0.1:4222"});
+  EXPECT_FALSE(info.tls_required);
+  bool required = false;
+  ServerInfo tls = parse_info(R"({"server_id":"X","tls_required":true,"tls_verify":true})", &required);
+  EXPECT_TRUE(required);
+  EXPECT_TRUE(tls.tls_required);
+  EXPECT_TRUE(tls.tls_verify);
+  EXPECT_FALSE(tls.tls_available);
   EXPECT_THROW(parse_info("not json"), Exception);
   // client_info_fuzz: a number no int64 holds was undefined behaviour (UBSan), now a protocol error.
   EXPECT_THROW(parse_info(R"({"server_id":"X","max_payload":-1e300})"), Exception);

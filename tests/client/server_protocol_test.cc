@@ -1,6 +1,6 @@
 // The client against what real servers say and do on the wire: the CONNECT it sends,
 // keepalive PINGs in both directions, a stream split at every byte, permission and
-// payload limits, a server that freezes, one that requires TLS. Each case runs against
+// payload limits, a server that freezes. (TLS is tls_test.cc.) Each case runs against
 // an embedded Pylon server and nats-server where both can produce it; a WireTap between
 // client and server shows the bytes exchanged without faking either end. (What no real
 // server does on demand is in fake_server_test.cc.)
@@ -249,31 +249,6 @@ TEST(FrozenServer, FlushTimesOutAndTheConnectionRecovers) {
   server->resume();
   EXPECT_NO_THROW(c.flush(5s)) << "once the server runs again, flushes complete";
   EXPECT_TRUE(c.is_connected());
-}
-
-TEST(TlsServer, AServerRequiringTlsIsRefusedClearly) {
-  if (!have_nats_server()) GTEST_SKIP() << "nats-server not installed";
-  if (::access("/usr/bin/openssl", X_OK) != 0) GTEST_SKIP() << "openssl not installed";
-  TempDir dir;
-  const std::string cert = dir.path() + "/cert.pem", key = dir.path() + "/key.pem";
-  Process gen({"/usr/bin/openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
-               "/CN=127.0.0.1", "-keyout", key, "-out", cert},
-              "openssl");
-  ASSERT_EQ(gen.wait(60s), 0) << gen.output();
-  ServerSetup s;
-  s.tls_cert = cert;
-  s.tls_key = key;
-  auto server = make_nats_server(s);
-  server->start();
-  Connection c(client_options(server->url()));
-  try {
-    c.connect();
-    FAIL() << "connected to a TLS-only server";
-  } catch (const Exception& e) {
-    EXPECT_EQ(e.code(), Error::kTlsNotSupported) << e.what();
-    EXPECT_NE(std::string(e.what()).find("TLS"), std::string::npos) << e.what();
-  }
-  EXPECT_FALSE(c.is_connected());
 }
 
 }  // namespace

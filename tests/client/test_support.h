@@ -43,6 +43,9 @@ class TestServer {
   virtual bool running() const = 0;
   virtual int port() const = 0;
   std::string url() const { return "nats://127.0.0.1:" + std::to_string(port()); }
+  std::string url(const std::string& scheme, const std::string& host) const {
+    return scheme + "://" + host + ":" + std::to_string(port());
+  }
   // Route listener port (0: no cluster).
   virtual int cluster_port() const = 0;
   // Lame-duck mode: the server tells its clients (INFO ldm) and winds down.
@@ -65,8 +68,11 @@ struct ServerSetup {
   // The server's own PINGs to its clients (0: the server's default).
   std::chrono::milliseconds ping_interval{0};
   int ping_max = 0;
-  // PEM files: the server requires TLS (nats-server only; Pylon does not speak TLS yet).
-  std::string tls_cert, tls_key;
+  // TLS for clients, as `tls { cert_file, key_file, ca_file, verify }` (PEM files): with a
+  // certificate the server requires TLS; tls_verify also requires a client certificate
+  // signed by tls_ca. (nats-server only: Pylon has no TLS on this branch yet.)
+  std::string tls_cert, tls_key, tls_ca;
+  bool tls_verify = false;
 };
 
 // An embedded Pylon server (pylon::Server).

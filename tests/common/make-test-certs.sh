@@ -10,14 +10,16 @@
 #   other-ca.pem, other-ca-key.pem   a second CA that nothing trusts
 #   wrong-ca.pem, wrong-ca-key.pem   like server.pem, signed by the other CA
 #   wrong-client.pem, wrong-client-key.pem  like client.pem, signed by the other CA
+#   localhost-only.pem, localhost-only-key.pem  like server.pem, but its only SAN is
+#                                    DNS:localhost: right for localhost, a mismatch for 127.0.0.1
 # Keys are ECDSA P-256 (fast to make); certificates are valid for 2 days. Used by the C++
 # tests (tests/common/test_certs.h), the Go and JavaScript harnesses, and the benchmarks.
-# Idempotent: a DIR that already has ca.pem and wrong-client.pem is left as it is.
+# Idempotent: a DIR that already has ca.pem and wrong-client.pem keeps those files; a
+# missing localhost-only.pem is added beside them.
 set -euo pipefail
 dir=${1:?usage: make-test-certs.sh DIR}
 mkdir -p "$dir"
 cd "$dir"
-[ -s ca.pem ] && [ -s wrong-client.pem ] && exit 0
 umask 077
 
 key() { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1" 2>/dev/null; }
@@ -40,13 +42,19 @@ leaf() {  # leaf NAME CA SUBJECT DAYS EXTENSIONS
 server_ext='basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1'
 client_ext='basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth'
 
-ca ca "Pylon Test CA"
-ca other-ca "Other Test CA"
-leaf server ca "/CN=localhost" 2 "$server_ext"
-leaf client ca "/O=Pylon/OU=Test/CN=alice" 2 "$client_ext\nsubjectAltName=email:alice@pylon.test,DNS:alice.pylon.test"
-leaf client2 ca "/O=Pylon/OU=Test/CN=bob" 2 "$client_ext"
-leaf expired ca "/CN=localhost" -1 "$server_ext"
-leaf wrong-ca other-ca "/CN=localhost" 2 "$server_ext"
-leaf wrong-client other-ca "/O=Pylon/OU=Test/CN=alice" 2 "$client_ext\nsubjectAltName=email:alice@pylon.test"
+if ! { [ -s ca.pem ] && [ -s wrong-client.pem ]; }; then
+  ca ca "Pylon Test CA"
+  ca other-ca "Other Test CA"
+  leaf server ca "/CN=localhost" 2 "$server_ext"
+  leaf client ca "/O=Pylon/OU=Test/CN=alice" 2 "$client_ext\nsubjectAltName=email:alice@pylon.test,DNS:alice.pylon.test"
+  leaf client2 ca "/O=Pylon/OU=Test/CN=bob" 2 "$client_ext"
+  leaf expired ca "/CN=localhost" -1 "$server_ext"
+  leaf wrong-ca other-ca "/CN=localhost" 2 "$server_ext"
+  leaf wrong-client other-ca "/O=Pylon/OU=Test/CN=alice" 2 "$client_ext\nsubjectAltName=email:alice@pylon.test"
+fi
+if [ ! -s localhost-only.pem ]; then
+  leaf localhost-only ca "/CN=localhost" 2 \
+    'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:localhost'
+fi
 rm -f ./*.srl
 chmod 644 ./*.pem

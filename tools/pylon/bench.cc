@@ -109,6 +109,7 @@ struct ClientResult {
 ClientOptions bench_options(const BenchOptions& o, std::string name, ClientResult& r, Clock::time_point deadline) {
   ClientOptions c;
   c.servers = {o.server};
+  apply_tls_flags(o.tls, c.tls);
   c.no_randomize = true;
   c.allow_reconnect = false;
   c.name = std::move(name);

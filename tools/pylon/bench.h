@@ -10,6 +10,8 @@
 #include <cstdint>
 #include <string>
 
+#include "client_common.h"
+
 namespace pylon::tools {
 
 struct BenchOptions {
@@ -23,6 +25,7 @@ struct BenchOptions {
   bool json = false;         // report as one JSON object on stdout
   double timeout_s = 60;     // whole run, connecting included; then report and fail
   bool progress = true;      // progress line on stderr (only once a run passes ~1 s)
+  TlsFlags tls;              // --tlscert, --tlskey, --tlscacert, --tlsfirst, --tlsinsecure
 };
 
 // Runs the benchmark and prints its report. Returns the process exit code:

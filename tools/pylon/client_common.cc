@@ -22,9 +22,30 @@ std::string human(double v) {
 }
 }  // namespace
 
+void add_tls_flags(CLI::App* cmd, TlsFlags& f) {
+  cmd->add_option("--tlscert", f.cert, "Client certificate (PEM file), for servers that verify clients")
+      ->group("TLS");
+  cmd->add_option("--tlskey", f.key, "Private key of --tlscert (PEM file)")->group("TLS");
+  cmd->add_option("--tlscacert", f.ca, "CA certificates (PEM file) that sign the servers' certificates")
+      ->group("TLS");
+  cmd->add_flag("--tlsfirst", f.first, "TLS handshake before the server's INFO (servers with handshake_first)")
+      ->group("TLS");
+  cmd->add_flag("--tlsinsecure", f.insecure,
+                "INSECURE, for tests: do not verify the server's certificate (CA, expiry, host name)")
+      ->group("TLS");
+}
+
+void apply_tls_flags(const TlsFlags& f, TlsOptions& o) {
+  o.cert_file = f.cert;
+  o.key_file = f.key;
+  o.ca_file = f.ca;
+  o.handshake_first = f.first;
+  o.insecure_skip_verify = f.insecure;
+}
+
 void add_connect_flags(CLI::App* cmd, ConnectFlags& f) {
   cmd->add_option("-s,--server", f.servers,
-                  "Server URL(s): nats://[user:pass@|token@]host:port; repeat or separate with commas")
+                  "Server URL(s): nats://[user:pass@|token@]host:port or tls://...; repeat or separate with commas")
       ->default_str("nats://127.0.0.1:4222")
       ->expected(1)
       ->allow_extra_args(false)
@@ -41,6 +62,7 @@ void add_connect_flags(CLI::App* cmd, ConnectFlags& f) {
   cmd->add_flag("--no-randomize", f.no_randomize, "Use the servers in the order given");
   cmd->add_flag_callback("--quiet-events", [&f] { f.verbose_events = false; },
                          "Do not print connection events (disconnected, reconnected, ...)");
+  add_tls_flags(cmd, f.tls);
 }
 
 std::unique_ptr<Connection> open_connection(const ConnectFlags& f, const std::string& default_name) {
@@ -53,6 +75,7 @@ std::unique_ptr<Connection> open_connection(const ConnectFlags& f, const std::st
   o.connect_timeout = std::chrono::milliseconds(static_cast<int64_t>(f.connect_timeout_s * 1000));
   o.max_reconnects = f.max_reconnects;
   o.no_randomize = f.no_randomize;
+  apply_tls_flags(f.tls, o.tls);
   if (f.verbose_events) {
     o.on_disconnected = [](Connection&, const ErrorInfo& e) {
       if (e != Error::kConnectionClosed) std::cerr << "disconnected: " << e.message << "\n";

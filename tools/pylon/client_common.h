@@ -16,6 +16,16 @@
 
 namespace pylon::tools {
 
+// --tlscert, --tlskey, --tlscacert (nats-server's names), --tlsfirst and --tlsinsecure.
+struct TlsFlags {
+  std::string cert, key, ca;
+  bool first = false;     // handshake_first: TLS before INFO (nats-server 2.10+)
+  bool insecure = false;  // skip verifying the server's certificate (tests only)
+};
+void add_tls_flags(CLI::App* cmd, TlsFlags& f);
+// Fills `o` from the flags (a CA or certificate asks for TLS with every server).
+void apply_tls_flags(const TlsFlags& f, TlsOptions& o);
+
 struct ConnectFlags {
   std::vector<std::string> servers;  // each may be a comma-separated list
   std::string user, password, token;
@@ -24,10 +34,11 @@ struct ConnectFlags {
   int max_reconnects = 60;
   bool no_randomize = false;
   bool verbose_events = true;        // print disconnect/reconnect/... on stderr
+  TlsFlags tls;
 };
 
 // Adds -s/--server, --user, --password, --token, --name, --connect-timeout,
-// --max-reconnects, --no-randomize, --quiet-events to `cmd`.
+// --max-reconnects, --no-randomize, --quiet-events and the TLS flags to `cmd`.
 void add_connect_flags(CLI::App* cmd, ConnectFlags& f);
 
 // Opens a connection as the flags say (events go to stderr). Throws pylon::Exception.

@@ -22,7 +22,9 @@ void add_bench(CLI::App& app, pylon::tools::BenchOptions& o, int& rc) {
       "Measure publish/subscribe throughput: --pub publisher and --sub subscriber connections,\n"
       "--msgs messages of --size bytes in total; every subscriber must receive all of them.");
   cmd->add_option("subject", o.subject, "Subject to publish to and subscribe on")->required();
-  cmd->add_option("-s,--server", o.server, "Server URL (nats://[user:pass@|token@]host:port), or a comma-separated list tried in order")
+  cmd->add_option("-s,--server", o.server,
+                  "Server URL (nats://[user:pass@|token@]host:port or tls://...), or a comma-separated list tried "
+                  "in order")
       ->capture_default_str();
   cmd->add_option("--pub", o.pubs, "Number of publishers (each its own connection and thread)")
       ->capture_default_str()
@@ -43,6 +45,7 @@ void add_bench(CLI::App& app, pylon::tools::BenchOptions& o, int& rc) {
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
   cmd->add_flag_callback("--no-progress", [&o] { o.progress = false; }, "Do not print the progress line on stderr");
+  pylon::tools::add_tls_flags(cmd, o.tls);
   cmd->callback([&o, &rc] {
     if (o.pubs == 0 && o.subs == 0) throw CLI::ValidationError("--pub/--sub", "need at least one publisher or subscriber");
     rc = pylon::tools::run_bench(o);
