@@ -112,9 +112,17 @@ TEST(Tls, MutualTlsRequiresACertificateFromTheCa) {
   natsStatus s = NATS_OK;
   EXPECT_FALSE(tls_connect(srv, c.ca(), "", "", &s)) << "no client certificate";
   EXPECT_NE(s, NATS_OK);
+  EXPECT_TRUE(srv.wait_for_log("TLS handshake error: tls: client didn't provide a certificate", 5s)) << srv.log();
   EXPECT_FALSE(tls_connect(srv, c.ca(), c.wrong_client_cert(), c.wrong_client_key(), &s)) << "wrong CA";
   EXPECT_NE(s, NATS_OK);
-  EXPECT_TRUE(srv.wait_for_log("TLS handshake error: ", 5s)) << srv.log();
+  EXPECT_TRUE(srv.wait_for_log("TLS handshake error: tls: failed to verify client certificate: x509: certificate "
+                               "signed by unknown authority", 5s))
+      << srv.log();
+  EXPECT_FALSE(tls_connect(srv, c.ca(), c.expired_cert(), c.expired_key(), &s)) << "expired";
+  EXPECT_NE(s, NATS_OK);
+  EXPECT_TRUE(srv.wait_for_log("TLS handshake error: tls: failed to verify client certificate: x509: certificate "
+                               "has expired or is not yet valid", 5s))
+      << srv.log();
   auto a = tls_connect(srv, c.ca(), c.client_cert(), c.client_key());
   auto b = tls_connect(srv, c.ca(), c.client2_cert(), c.client2_key());
   ASSERT_TRUE(a && b);
