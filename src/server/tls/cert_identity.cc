@@ -134,6 +134,10 @@ bool same_attrs(const Rdn& a, const Rdn& b) {
 std::optional<CertIdentity> peer_identity(const SSL* ssl) {
   X509* cert = SSL_get0_peer_certificate(ssl);
   if (cert == nullptr) return std::nullopt;
+  return identity_of(cert);
+}
+
+CertIdentity identity_of(const X509* cert) {
   CertIdentity id;
   if (auto* sans = static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr))) {
     for (int i = 0; i < sk_GENERAL_NAME_num(sans); ++i) {

@@ -12,6 +12,7 @@
 #include <vector>
 
 typedef struct ssl_st SSL;
+typedef struct x509_st X509;
 
 namespace pylon::server::tls {
 
@@ -27,6 +28,7 @@ struct CertIdentity {
 
 // From the established session's peer certificate; nullopt without one.
 std::optional<CertIdentity> peer_identity(const SSL* ssl);
+CertIdentity identity_of(const X509* cert);
 
 // The reference's DN match of a configured user name (RFC 4514 text) against the certificate's
 // subject: false when the name does not parse as a DN.
