@@ -459,6 +459,25 @@ std::string Server::reload(Options next) {
   if (now.tls.enabled != old.tls.enabled || (now.tls.enabled && !(now.tls == old.tls))) {
     log_->info("Reloaded: tls = {}", now.tls.enabled ? "enabled" : "disabled");
   }
+  if (now.tls.pinned_certs != old.tls.pinned_certs) {
+    log_->info("Reloaded: {} pinned_certs", now.tls.pinned_certs.size());
+    // Connected clients whose key the new list leaves out go, as the reference's
+    // recheckPinnedCerts means to (it checks them against the old list, which they all
+    // passed; see docs/tls.md).
+    if (!now.tls.pinned_certs.empty()) {
+      std::vector<std::shared_ptr<ClientConn>> out;
+      for (auto& c : clients()) {
+        if (!c->tls_established()) continue;
+        auto id = c->tls_peer_key_id();
+        const auto& p = now.tls.pinned_certs;
+        if (std::find(p.begin(), p.end(), id) == p.end()) out.push_back(c);
+      }
+      if (!out.empty()) {
+        log_->info("Disconnect {} clients due to pinned certs reload", out.size());
+        for (auto& c : out) c->close(CloseReason::kTlsHandshakeError, false);
+      }
+    }
+  }
   if (now.tls.timeout != old.tls.timeout) log_->info("Reloaded: tls timeout = {}", std::chrono::duration<double>(now.tls.timeout).count());
   cluster_->reload_routes(now.cluster.routes);
   // Connected clients: credentials and limits are checked again; those no longer allowed go.

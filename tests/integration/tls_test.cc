@@ -255,6 +255,39 @@ TEST(Tls, ReloadSwapsTheCertificateForNewConnections) {
   expect_round_trip(before.get(), after.get(), "reload.kept");
 }
 
+// The hex SHA-256 of a certificate's SubjectPublicKeyInfo, as pinned_certs lists keys.
+std::string key_id(const std::string& cert) {
+  auto r = run_shell("openssl x509 -in '" + cert + "' -pubkey -noout | openssl pkey -pubin -outform der | sha256sum");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  return r.output.substr(0, 64);
+}
+
+// pinned_certs: only the listed client keys complete the handshake; a reload that drops a
+// key disconnects its connected clients (Pylon; the reference checks them against the old
+// list, so none goes).
+TEST(Tls, PinnedCertsAdmitOnlyTheListedKeys) {
+  const auto& c = test_certs();
+  auto config = [&](const std::string& pinned) {
+    return tls_block("  ca_file: \"" + c.ca() + "\"\n  verify: true\n  pinned_certs: [\"" + key_id(pinned) + "\"]\n");
+  };
+  ServerProcess srv(with_config(config(c.client_cert())));
+  ASSERT_TRUE(srv.start());
+  auto alice = tls_connect(srv, c.ca(), c.client_cert(), c.client_key());
+  ASSERT_TRUE(alice && flush(alice.get()));
+  natsStatus s = NATS_OK;
+  EXPECT_FALSE(tls_connect(srv, c.ca(), c.client2_cert(), c.client2_key(), &s)) << "bob's key is not pinned";
+  EXPECT_TRUE(srv.wait_for_log("TLS handshake error: certificate not pinned", 5s)) << srv.log();
+  if (using_reference_server()) return;
+
+  std::ofstream(srv.dir() + "/server.conf", std::ios::trunc) << config(c.client2_cert());
+  ASSERT_EQ(::kill(srv.pid(), SIGHUP), 0);
+  ASSERT_TRUE(srv.wait_for_log("Reloaded server configuration", 10s)) << srv.log();
+  EXPECT_TRUE(srv.wait_for_log("Disconnect 1 clients due to pinned certs reload", 5s)) << srv.log();
+  EXPECT_TRUE(wait_for([&] { return natsConnection_IsClosed(alice.get()); }, 5s)) << "alice's key was unpinned";
+  auto bob = tls_connect(srv, c.ca(), c.client2_cert(), c.client2_key());
+  EXPECT_TRUE(bob && flush(bob.get()));
+}
+
 // handshake_first (nats-server 2.10): TLS before INFO. libnats 3.4 cannot do it, so a
 // client of OpenSSL's through Asio does: it handshakes at once and reads INFO over TLS.
 TEST(Tls, HandshakeFirstSendsInfoOverTls) {

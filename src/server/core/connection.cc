@@ -533,7 +533,8 @@ void Connection::on_tls_handshake(const error_code& ec) {
     return;
   }
   std::string key_id;
-  if (!tls::matches_pinned(tls_->native_handle(), tls_ctx_->options().pinned_certs, &key_id)) {
+  bool pinned = tls::matches_pinned(tls_->native_handle(), tls_ctx_->options().pinned_certs, &key_id);
+  if (!pinned) {
     if (key_id.empty()) {
       server_.log().debugf("{} - Failed pinned cert test as client did not provide a certificate", log_prefix());
     } else {
@@ -547,6 +548,7 @@ void Connection::on_tls_handshake(const error_code& ec) {
   tls_state_ = TlsState::kEstablished;
   tls_version_ = tls::version_name(tls_->native_handle());
   tls_cipher_ = tls::cipher_suite_name(tls_->native_handle());
+  tls_key_id_ = std::move(key_id);
   tls_established_.store(true, std::memory_order_release);
   try {
     on_tls_established();
