@@ -76,8 +76,12 @@ class PylonServer final : public TestServer {
     if (setup_.max_payload > 0) o.max_payload = setup_.max_payload;
     if (setup_.ping_interval.count() > 0) o.ping_interval = setup_.ping_interval;
     if (setup_.ping_max > 0) o.ping_max = setup_.ping_max;
-    if (!setup_.tls_cert.empty()) {
-      ADD_FAILURE() << "Pylon has no TLS on this branch yet: skip the Pylon instance of this test";
+    if (!setup_.tls_cert.empty()) {  // the same block the nats-server instance is given
+      o.tls.enabled = true;
+      o.tls.cert_file = setup_.tls_cert;
+      o.tls.key_file = setup_.tls_key;
+      o.tls.ca_file = setup_.tls_ca;
+      o.tls.verify = setup_.tls_verify;
     }
     if (setup_.cluster) {
       o.cluster.host = "127.0.0.1";

@@ -70,7 +70,7 @@ struct ServerSetup {
   int ping_max = 0;
   // TLS for clients, as `tls { cert_file, key_file, ca_file, verify }` (PEM files): with a
   // certificate the server requires TLS; tls_verify also requires a client certificate
-  // signed by tls_ca. (nats-server only: Pylon has no TLS on this branch yet.)
+  // signed by tls_ca.
   std::string tls_cert, tls_key, tls_ca;
   bool tls_verify = false;
 };

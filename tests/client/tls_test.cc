@@ -3,9 +3,8 @@
 // option that lets them through, CA and client certificate from memory, reconnecting
 // across a TLS cluster, and handshake_first. Certificates: tests/common/make-test-certs.sh.
 //
-// Every test runs against each server kind. Pylon has no TLS on this branch yet, so its
-// instances skip (the lead enables them when the server's TLS, which takes the same
-// `tls { cert_file, key_file, ca_file, verify }` block, is merged).
+// Every test runs against each server kind, given the same
+// `tls { cert_file, key_file, ca_file, verify }` block.
 #include <gtest/gtest.h>
 
 #include <boost/asio/co_spawn.hpp>
@@ -93,9 +92,6 @@ void expect_round_trip(Connection& c) {
 class TlsTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    if (GetParam() == "pylon") {
-      GTEST_SKIP() << "Pylon has no TLS on this branch yet (issue 12): enabled when the server's TLS is merged";
-    }
     if (GetParam() == "nats-server" && !have_nats_server()) GTEST_SKIP() << "nats-server not installed";
   }
   std::unique_ptr<TestServer> start(ServerSetup s) {

@@ -169,7 +169,7 @@ void add_top(CLI::App& app, int& rc) {
 
   cmd->callback([o, tls, &rc] {
     if (!tls->empty())
-      throw CLI::ValidationError("-ms/-cert/-key/-cacert/-k", "monitoring over TLS is not supported (Pylon has no TLS yet)");
+      throw CLI::ValidationError("-ms/-cert/-key/-cacert/-k", "monitoring over TLS is not supported by pylon top yet");
     rc = run_top(*o);
   });
 }

@@ -108,14 +108,14 @@ bool ClientConn::on_read(std::string_view data) {
     switch (r.error) {
       case proto::ParseError::kMaxPayload:
         reason = CloseReason::kMaxPayloadExceeded;
-        log.error("{} - {}", log_prefix(), r.detail);  // "maximum payload exceeded: 1025 vs 1024"
+        log.peer_error("{} - {}", log_prefix(), r.detail);  // "maximum payload exceeded: 1025 vs 1024"
         break;
       case proto::ParseError::kMaxControlLine:
         reason = CloseReason::kMaxControlLineExceeded;
-        log.error("{} - {}", log_prefix(), r.detail);  // "maximum control line exceeded: max_control_line ..."
+        log.peer_error("{} - {}", log_prefix(), r.detail);  // "maximum control line exceeded: max_control_line ..."
         break;
       default:
-        log.error("{} - Client parser ERROR: {}", log_prefix(), r.detail);
+        log.peer_error("{} - Client parser ERROR: {}", log_prefix(), r.detail);
         break;
     }
     // As the reference: malformed arguments close without an -ERR; the rest say why.

@@ -569,11 +569,11 @@ void Connection::fail_tls(std::string_view why, bool send_tls_required) {
   PYLON_DCHECK_ON_LOOP(loop_);
   tls_state_ = TlsState::kFailed;
   if (why.empty()) {
-    server_.log().error("{} - TLS handshake timeout", log_prefix());
+    server_.log().peer_error("{} - TLS handshake timeout", log_prefix());
   } else if (kind_ == Kind::kClient) {
-    server_.log().error("{} - TLS handshake error: {}", log_prefix(), why);
+    server_.log().peer_error("{} - TLS handshake error: {}", log_prefix(), why);
   } else {
-    server_.log().error("{} - TLS route handshake error: {}", log_prefix(), why);
+    server_.log().peer_error("{} - TLS route handshake error: {}", log_prefix(), why);
   }
   if (send_tls_required) {
     // Best effort, straight to the socket (the peer spoke plaintext, or nothing): a fresh
