@@ -55,7 +55,7 @@ struct User {
 // A `tls { ... }` block (top level: clients; `cluster { tls {} }`: routes), as the reference's
 // TLSConfigOpts. Plain data; src/server/tls/ builds the OpenSSL context from it and owns the
 // parsing (parse_tls_block) and every check of it.
-struct TlsOptions {
+struct TlsConfig {
   bool enabled = false;            // a tls block, or --tls/--tlsverify, was given
   std::string cert_file, key_file, ca_file;
   bool verify = false;             // require and verify the peer's certificate (against ca_file)
@@ -66,7 +66,7 @@ struct TlsOptions {
   std::vector<std::string> cipher_suites;     // Go names as written; empty: the reference's defaults
   std::vector<std::string> curve_preferences; // Go names as written; empty: the reference's defaults
   std::vector<std::string> pinned_certs;      // lower-case hex SHA-256 of the peer's SubjectPublicKeyInfo
-  friend bool operator==(const TlsOptions&, const TlsOptions&) = default;
+  friend bool operator==(const TlsConfig&, const TlsConfig&) = default;
 };
 
 struct ClusterOptions {
@@ -79,7 +79,7 @@ struct ClusterOptions {
   std::vector<std::string> routes;  // nats-route://[user:pass@]host:port
   std::string user, password, token;
   Duration auth_timeout = defaults::kAuthTimeout;
-  TlsOptions tls;                   // cluster { tls {} }: route TLS
+  TlsConfig tls;                   // cluster { tls {} }: route TLS
 };
 
 struct Options {
@@ -96,7 +96,7 @@ struct Options {
   std::vector<User> users;
   Duration auth_timeout = defaults::kAuthTimeout;
   // Client TLS (the top-level tls block and the --tls* flags).
-  TlsOptions tls;
+  TlsConfig tls;
   // Limits.
   int max_connections = defaults::kMaxConnections;
   int max_subscriptions = defaults::kMaxSubscriptions;

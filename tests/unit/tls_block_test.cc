@@ -17,7 +17,7 @@ namespace {
 using pylon::server::tls::BlockKind;
 using pylon::server::tls::parse_tls_block;
 
-pylon::TlsOptions parse(const std::string& text, BlockKind kind, std::vector<std::string>* warnings = nullptr) {
+pylon::TlsConfig parse(const std::string& text, BlockKind kind, std::vector<std::string>* warnings = nullptr) {
   auto root = pylon::config::parse_string(text, "t.conf");
   std::vector<std::string> w;
   auto t = parse_tls_block(*root.find("tls"), kind, w);

@@ -115,8 +115,8 @@ struct Loader {
 
   // A tls block, its files read now: the reference's GenTLSConfig errors are config errors
   // at the block (a missing certificate stops the start, and a reload, with file:line:column).
-  TlsOptions tls(const Entry& e, server::tls::BlockKind kind) {
-    TlsOptions t = server::tls::parse_tls_block(e.value, kind, warnings);
+  TlsConfig tls(const Entry& e, server::tls::BlockKind kind) {
+    TlsConfig t = server::tls::parse_tls_block(e.value, kind, warnings);
     try {
       server::tls::Context::make(t, kind == server::tls::BlockKind::kClient ? server::tls::ContextKind::kClient
                                                                             : server::tls::ContextKind::kRoute);

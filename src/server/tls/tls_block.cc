@@ -145,8 +145,8 @@ const char* openssl_group_name(std::string_view go_curve) {
   return nullptr;
 }
 
-TlsOptions parse_tls_block(const Value& block, BlockKind kind, std::vector<std::string>& warnings) {
-  TlsOptions t;
+TlsConfig parse_tls_block(const Value& block, BlockKind kind, std::vector<std::string>& warnings) {
+  TlsConfig t;
   t.enabled = true;
   for (const auto& e : block.as_map()) {
     std::string k = lower(e.key);

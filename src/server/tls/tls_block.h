@@ -20,11 +20,11 @@ enum class BlockKind {
   kCluster,  // cluster { tls {} }: routes, accepted and dialled
 };
 
-// Reads `block` (a map) into TlsOptions with enabled = true. Throws config::ConfigError at the
+// Reads `block` (a map) into TlsConfig with enabled = true. Throws config::ConfigError at the
 // value (or key) at fault, in the reference's words ("error parsing tls config, unknown field
 // [\"x\"]"). Appends to `warnings` (file:line:column: text) what is accepted but has no effect.
 // Checks only the block's own syntax; the files it names are read by make_context (tls_context.h).
-TlsOptions parse_tls_block(const config::Value& block, BlockKind kind, std::vector<std::string>& warnings);
+TlsConfig parse_tls_block(const config::Value& block, BlockKind kind, std::vector<std::string>& warnings);
 
 // The Go cipher-suite and curve names the reference accepts (ciphersuites.go), for tls_context.cc.
 // nullptr when unknown. TLS 1.3 suites map to their own (fixed) names.

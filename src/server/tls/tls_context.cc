@@ -61,10 +61,10 @@ std::string joined(const std::vector<std::string>& go_names, const char* (*to_op
 
 }  // namespace
 
-Context::Context(const TlsOptions& options, ContextKind kind)
+Context::Context(const TlsConfig& options, ContextKind kind)
     : ctx_(boost::asio::ssl::context::tls), options_(options), kind_(kind) {}
 
-std::shared_ptr<const Context> Context::make(const TlsOptions& o, ContextKind kind) {
+std::shared_ptr<const Context> Context::make(const TlsConfig& o, ContextKind kind) {
   auto c = std::make_shared<Context>(o, kind);
   SSL_CTX* ctx = c->ctx_.native_handle();
   ERR_clear_error();

@@ -1,4 +1,4 @@
-// The OpenSSL side of TLS: a context built from TlsOptions as the reference's GenTLSConfig
+// The OpenSSL side of TLS: a context built from TlsConfig as the reference's GenTLSConfig
 // (TLS 1.2 minimum, its default cipher suites and curves, the server's preference), and what
 // the protocol code asks of an established session (version, suite, pinned key).
 //
@@ -31,18 +31,18 @@ class Context {
   // Throws std::runtime_error in the reference's words: "missing 'key_file' in TLS
   // configuration", "error parsing X509 certificate/key pair: open x.pem: no such file or
   // directory", "failed to parse root ca certificate", ...
-  static std::shared_ptr<const Context> make(const TlsOptions& options, ContextKind kind);
+  static std::shared_ptr<const Context> make(const TlsConfig& options, ContextKind kind);
 
   // Asio's streams take the context by non-const reference but do not change it.
   boost::asio::ssl::context& native() const noexcept { return ctx_; }
-  const TlsOptions& options() const noexcept { return options_; }
+  const TlsConfig& options() const noexcept { return options_; }
   ContextKind kind() const noexcept { return kind_; }
 
-  Context(const TlsOptions& options, ContextKind kind);  // use make()
+  Context(const TlsConfig& options, ContextKind kind);  // use make()
 
  private:
   mutable boost::asio::ssl::context ctx_;
-  TlsOptions options_;
+  TlsConfig options_;
   ContextKind kind_;
 };
 
