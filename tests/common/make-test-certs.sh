@@ -10,14 +10,16 @@
 #   other-ca.pem, other-ca-key.pem   a second CA that nothing trusts
 #   wrong-ca.pem, wrong-ca-key.pem   like server.pem, signed by the other CA
 #   wrong-client.pem, wrong-client-key.pem  like client.pem, signed by the other CA
+#   wrong-name.pem, wrong-name-key.pem  signed by the test CA, but for CN=wrong.pylon.test only
+#                                    (SAN DNS:wrong.pylon.test): hostname verification fails
 # Keys are ECDSA P-256 (fast to make); certificates are valid for 2 days. Used by the C++
 # tests (tests/common/test_certs.h), the Go and JavaScript harnesses, and the benchmarks.
-# Idempotent: a DIR that already has ca.pem and wrong-client.pem is left as it is.
+# Idempotent: a DIR that already has ca.pem and wrong-name.pem is left as it is.
 set -euo pipefail
 dir=${1:?usage: make-test-certs.sh DIR}
 mkdir -p "$dir"
 cd "$dir"
-[ -s ca.pem ] && [ -s wrong-client.pem ] && exit 0
+[ -s ca.pem ] && [ -s wrong-name.pem ] && exit 0
 umask 077
 
 key() { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1" 2>/dev/null; }
@@ -48,5 +50,6 @@ leaf client2 ca "/O=Pylon/OU=Test/CN=bob" 2 "$client_ext"
 leaf expired ca "/CN=localhost" -1 "$server_ext"
 leaf wrong-ca other-ca "/CN=localhost" 2 "$server_ext"
 leaf wrong-client other-ca "/O=Pylon/OU=Test/CN=alice" 2 "$client_ext\nsubjectAltName=email:alice@pylon.test"
+leaf wrong-name ca "/CN=wrong.pylon.test" 2 "${server_ext%%subjectAltName=*}subjectAltName=DNS:wrong.pylon.test"
 rm -f ./*.srl
 chmod 644 ./*.pem

@@ -128,6 +128,10 @@ bool Node::start(milliseconds timeout) {
                                 "-D"};
   if (cfg_.http_port > 0) argv.insert(argv.end(), {"-m", std::to_string(cfg_.http_port)});
   if (!cfg_.routes.empty()) argv.insert(argv.end(), {"--routes", join(cfg_.routes)});
+  if (!cfg_.config.empty()) {
+    argv.push_back("-c");
+    argv.push_back(tmp_.write("node-" + std::to_string(incarnation_) + ".conf", cfg_.config));
+  }
   for (auto& a : cfg_.extra_args) argv.push_back(a);
 
   std::string path = log_path();

@@ -53,6 +53,10 @@ struct NodeConfig {
   std::string listen_userinfo;      // "user:pass" in the --cluster URL (route authorization)
   std::vector<std::string> routes;  // full route URLs (--routes)
   std::vector<std::string> extra_args;
+  // Config file text (nats-server syntax); when set, written next to the node's log and given
+  // with -c. The flags above still win over it, field by field, as they do in the reference
+  // (so a file holding only `cluster { tls {...} }` adds TLS to the flag-made cluster).
+  std::string config;
 };
 
 // Route URL of a listener on 127.0.0.1:port (or host:port), with optional "user:pass@".
