@@ -28,6 +28,7 @@ inline constexpr auto kWriteDeadline = std::chrono::seconds(10);  // DEFAULT_FLU
 inline constexpr auto kLameDuckDuration = std::chrono::minutes(2);
 inline constexpr auto kLameDuckGracePeriod = std::chrono::seconds(10);
 inline constexpr auto kRouteConnectRetryWait = std::chrono::seconds(1);
+inline constexpr auto kTlsTimeout = std::chrono::seconds(2);          // TLS_TIMEOUT
 }  // namespace defaults
 
 // Subject permissions of a user: a subject is allowed when `allow` is empty or one of its
@@ -51,6 +52,23 @@ struct User {
   Permissions permissions;
 };
 
+// A `tls { ... }` block (top level: clients; `cluster { tls {} }`: routes), as the reference's
+// TLSConfigOpts. Plain data; src/server/tls/ builds the OpenSSL context from it and owns the
+// parsing (parse_tls_block) and every check of it.
+struct TlsOptions {
+  bool enabled = false;            // a tls block, or --tls/--tlsverify, was given
+  std::string cert_file, key_file, ca_file;
+  bool verify = false;             // require and verify the peer's certificate (against ca_file)
+  bool map = false;                // verify_and_map: the client certificate names the user
+  bool insecure = false;           // routes only: do not verify the certificate of a dialled route
+  bool handshake_first = false;    // TLS before INFO (2.10's handshake_first)
+  Duration timeout = defaults::kTlsTimeout;   // the handshake's
+  std::vector<std::string> cipher_suites;     // Go names as written; empty: the reference's defaults
+  std::vector<std::string> curve_preferences; // Go names as written; empty: the reference's defaults
+  std::vector<std::string> pinned_certs;      // lower-case hex SHA-256 of the peer's SubjectPublicKeyInfo
+  friend bool operator==(const TlsOptions&, const TlsOptions&) = default;
+};
+
 struct ClusterOptions {
   std::string name;                 // cluster name; empty: dynamic
   std::string host;                 // route listener host
@@ -61,6 +79,7 @@ struct ClusterOptions {
   std::vector<std::string> routes;  // nats-route://[user:pass@]host:port
   std::string user, password, token;
   Duration auth_timeout = defaults::kAuthTimeout;
+  TlsOptions tls;                   // cluster { tls {} }: route TLS
 };
 
 struct Options {
@@ -76,6 +95,8 @@ struct Options {
   std::string user, password, token;
   std::vector<User> users;
   Duration auth_timeout = defaults::kAuthTimeout;
+  // Client TLS (the top-level tls block and the --tls* flags).
+  TlsOptions tls;
   // Limits.
   int max_connections = defaults::kMaxConnections;
   int max_subscriptions = defaults::kMaxSubscriptions;

@@ -12,6 +12,7 @@ inline constexpr const char* kInvalidSubject = "Invalid Subject";
 inline constexpr const char* kInvalidPublishSubject = "Invalid Publish Subject";
 inline constexpr const char* kMaxConnections = "maximum connections exceeded";
 inline constexpr const char* kMaxSubscriptions = "maximum subscriptions exceeded";
+inline constexpr const char* kSecureConnectionRequired = "Secure Connection - TLS Required";
 inline constexpr const char* kStaleConnection = "Stale Connection";
 inline constexpr const char* kBadClientProtocol = "invalid client protocol";
 inline constexpr const char* kNoRespondersRequiresHeaders = "no responders requires headers support";

@@ -9,6 +9,8 @@
 #include "proto/subject.h"
 #include "server/config/config.h"
 #include "server/config/url.h"
+#include "server/tls/tls_block.h"
+#include "server/tls/tls_context.h"
 
 namespace pylon::server {
 
@@ -111,6 +113,19 @@ struct Loader {
     }
   }
 
+  // A tls block, its files read now: the reference's GenTLSConfig errors are config errors
+  // at the block (a missing certificate stops the start, and a reload, with file:line:column).
+  TlsOptions tls(const Entry& e, server::tls::BlockKind kind) {
+    TlsOptions t = server::tls::parse_tls_block(e.value, kind, warnings);
+    try {
+      server::tls::Context::make(t, kind == server::tls::BlockKind::kClient ? server::tls::ContextKind::kClient
+                                                                            : server::tls::ContextKind::kRoute);
+    } catch (const std::runtime_error& ex) {
+      fail(e.value.pos(), ex.what());
+    }
+    return t;
+  }
+
   // A subject list: a single string or an array of strings.
   std::vector<std::string> subjects(const Value& v) {
     std::vector<std::string> out;
@@ -210,7 +225,7 @@ struct Loader {
       else if (k == "lame_duck_duration") o.lame_duck_duration = duration(e);
       else if (k == "lame_duck_grace_period") o.lame_duck_grace_period = duration(e);
       else if (k == "event_loops") o.event_loops = to_int(v, 0, 1024, "event_loops");
-      else if (k == "tls") unsupported(e, "TLS");
+      else if (k == "tls") o.tls = tls(e, server::tls::BlockKind::kClient);
       else if (k == "jetstream") unsupported(e, "JetStream");
       else if (k == "leafnodes" || k == "leaf") unsupported(e, "leaf nodes");
       else if (k == "gateway") unsupported(e, "gateways (super-clusters)");

@@ -1,9 +1,10 @@
 #include "server/core/connection.h"
 
-#include <linux/sockios.h>
-#include <sys/ioctl.h>
+#include <sys/socket.h>
 
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/write.hpp>
 
 #include "server/config/config.h"
@@ -11,6 +12,9 @@
 #include "server/core/event_loop.h"
 #include "server/server.h"
 #include "server/config/duration.h"
+#include "server/core/tcp_info.h"
+#include "server/errors.h"
+#include "server/tls/tls_context.h"
 
 namespace pylon::server {
 
@@ -64,7 +68,8 @@ void Connection::start() {
     } catch (const std::exception& e) {
       self->close_on_exception(e.what());
     }
-    if (!self->closing()) self->do_read();
+    // A connection that goes TLS reads once its handshake is done (start_tls).
+    if (!self->closing() && self->tls_state_ == TlsState::kNone) self->do_read();
     self->loop_.flush_touched();
   });
 }
@@ -79,11 +84,12 @@ void Connection::close_on_exception(std::string_view what) {
 void Connection::do_read() {
   PYLON_DCHECK_ON_LOOP(loop_);
   reading_ = true;
-  socket_.async_read_some(asio::buffer(read_buf_), [self = shared_from_this()](const error_code& ec, size_t n) {
+  auto on_read_done = [self = shared_from_this()](const error_code& ec, size_t n) {
     self->reading_ = false;
     if (ec) {
       if (!self->closing()) {
-        bool eof = ec == asio::error::eof || ec == asio::error::connection_reset;
+        // A TLS peer that closes without close_notify is a peer that closed, as in Go.
+        bool eof = ec == asio::error::eof || ec == asio::error::connection_reset || ec == asio::ssl::error::stream_truncated;
         self->close(eof ? CloseReason::kClientClosed : CloseReason::kReadError, false);
       }
       return;
@@ -127,7 +133,13 @@ void Connection::do_read() {
       return;
     }
     self->do_read();
-  });
+  };
+  // The transport, chosen once per connection: one predictable branch.
+  if (tls_) {
+    tls_->async_read_some(asio::buffer(read_buf_), std::move(on_read_done));
+  } else {
+    socket_.async_read_some(asio::buffer(read_buf_), std::move(on_read_done));
+  }
 }
 
 void Connection::resume_read() {
@@ -223,41 +235,34 @@ void Connection::start_write() {
   {
     std::lock_guard lk(out_mu_);
     if (out_pending_.empty()) {
-      if (flush_on_close_) {
-        // fallthrough below, outside the lock
-      } else {
-        return;
-      }
+      // Nothing to write. Go on below, outside the lock, when closing or when a TLS
+      // handshake waited for the plaintext before it (a client's INFO) to go out.
+      if (!flush_on_close_ && tls_state_ != TlsState::kAwaitingFlush) return;
     } else {
       out_pending_.swap(out_writing_);
     }
   }
   if (out_writing_.empty()) {
-    finish_close();  // closing with nothing left to write
+    if (flush_on_close_) {
+      finish_close();  // closing with nothing left to write
+    } else {
+      begin_tls_handshake();
+    }
     return;
   }
   writing_ = true;
-  written_ = 0;
-  // Only a route's deadline asks how much the peer took (an ioctl); a client's never does.
+  // Only a route's deadline asks how much the peer took (a getsockopt); a client's never does.
   arm_write_deadline(kind_ == Kind::kRoute ? delivered() : 0);
-  // The completion condition sees the bytes written so far, for delivered(); 64 KiB a step,
-  // as Asio's transfer_all.
-  asio::async_write(
-      socket_, asio::buffer(out_writing_),
-      [self = shared_from_this()](const error_code& ec, size_t n) -> size_t {
-        self->written_ = n;
-        return ec ? 0 : 65536;
-      },
-      [self = shared_from_this()](const error_code& ec, size_t n) { self->on_write_done(ec, n); });
+  auto on_written = [self = shared_from_this()](const error_code& ec, size_t n) { self->on_write_done(ec, n); };
+  // The transport, chosen once per connection: one predictable branch.
+  if (tls_) {
+    asio::async_write(*tls_, asio::buffer(out_writing_), std::move(on_written));
+  } else {
+    asio::async_write(socket_, asio::buffer(out_writing_), std::move(on_written));
+  }
 }
 
-uint64_t Connection::delivered() {
-  // What the peer has taken: everything handed to the kernel, less what still sits in the
-  // socket's send queue (not sent yet, or sent and not acknowledged).
-  int queued = 0;
-  if (::ioctl(socket_.native_handle(), SIOCOUTQ, &queued) != 0) queued = 0;
-  return handed_ + written_ - static_cast<uint64_t>(queued);
-}
+uint64_t Connection::delivered() { return tcp_bytes_acked(socket_.native_handle()); }
 
 void Connection::arm_write_deadline(uint64_t delivered_before) {
   PYLON_DCHECK_ON_LOOP(loop_);
@@ -290,8 +295,6 @@ void Connection::arm_write_deadline(uint64_t delivered_before) {
 void Connection::on_write_done(const error_code& ec, size_t n) {
   PYLON_DCHECK_ON_LOOP(loop_);
   writing_ = false;
-  handed_ += n;
-  written_ = 0;
   write_timer_.cancel();
   pending_bytes_.fetch_sub(out_writing_.size(), std::memory_order_relaxed);
   if (out_writing_.capacity() > kShrinkOutbound && n < kShrinkOutbound / 4) {
@@ -331,7 +334,8 @@ void Connection::close_in_loop(CloseReason reason, bool flush) {
   PYLON_DCHECK_ON_LOOP(loop_);
   if (closed_) return;
   on_closing();
-  if (flush) {
+  // Mid-handshake there is no channel to flush into: close at once.
+  if (flush && tls_state_ != TlsState::kAwaitingFirstByte && tls_state_ != TlsState::kHandshaking) {
     flush_on_close_ = true;
     if (!writing_) start_write();
     return;  // finish_close runs when the last write completes (or the deadline cuts it)
@@ -358,6 +362,169 @@ void Connection::finish_close() {
   socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
   socket_.close(ec);
   on_closed(close_reason_);
+}
+
+SSL* Connection::tls_session() const noexcept {
+  return tls_state_ == TlsState::kEstablished ? tls_->native_handle() : nullptr;
+}
+
+void Connection::start_tls(std::shared_ptr<const tls::Context> ctx, TlsRole role, std::string server_name) {
+  PYLON_DCHECK_ON_LOOP(loop_);
+  PYLON_DCHECK(tls_state_ == TlsState::kNone && !reading_);
+  tls_ctx_ = std::move(ctx);
+  tls_role_ = role;
+  tls_server_name_ = std::move(server_name);
+  tls_state_ = TlsState::kAwaitingFlush;
+  bool idle = !writing_;
+  if (idle) {
+    std::lock_guard lk(out_mu_);
+    idle = out_pending_.empty();
+  }
+  // Else start_write begins the handshake once the plaintext queued so far is out.
+  if (idle) begin_tls_handshake();
+}
+
+void Connection::begin_tls_handshake() {
+  PYLON_DCHECK_ON_LOOP(loop_);
+  if (tls_state_ != TlsState::kAwaitingFlush || closing()) return;
+  auto& log = server_.log();
+  if (kind_ == Kind::kClient) {
+    log.debugf("{} - Starting TLS client connection handshake", log_prefix());
+  } else {
+    log.debugf("{} - Starting TLS route {} handshake", log_prefix(), tls_role_ == TlsRole::kAccepted ? "server" : "client");
+  }
+  tls_ = std::make_unique<TlsStream>(socket_, tls_ctx_->native());
+  // The handshake owns the socket's write side (and write_timer_) until it completes: output
+  // queued meanwhile waits, and no write deadline runs.
+  writing_ = true;
+  write_timer_.expires_after(tls_ctx_->options().timeout);
+  write_timer_.async_wait([self = shared_from_this()](const error_code& ec) {
+    if (ec || self->closed_) return;
+    if (self->tls_state_ != TlsState::kAwaitingFirstByte && self->tls_state_ != TlsState::kHandshaking) return;
+    // The reference's tlsTimeout. A peer that sent nothing at all may be a plaintext client
+    // waiting for us: it is told why, in plaintext.
+    self->fail_tls({}, self->tls_state_ == TlsState::kAwaitingFirstByte);
+  });
+  if (tls_role_ == TlsRole::kAccepted) {
+    tls_state_ = TlsState::kAwaitingFirstByte;
+    await_tls_first_byte();
+  } else {
+    SSL* ssl = tls_->native_handle();
+    if (!tls_server_name_.empty()) {
+      error_code not_ip;
+      asio::ip::make_address(tls_server_name_, not_ip);
+      if (not_ip) SSL_set_tlsext_host_name(ssl, tls_server_name_.c_str());  // SNI names hosts only
+      if (!tls_ctx_->options().insecure) {
+        X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
+        if (not_ip) {
+          X509_VERIFY_PARAM_set1_host(param, tls_server_name_.c_str(), 0);
+        } else {
+          X509_VERIFY_PARAM_set1_ip_asc(param, tls_server_name_.c_str());
+        }
+      }
+    }
+    if (tls_ctx_->options().insecure) SSL_set_verify(ssl, SSL_VERIFY_NONE, nullptr);
+    tls_state_ = TlsState::kHandshaking;
+    run_tls_handshake();
+  }
+}
+
+void Connection::await_tls_first_byte() {
+  // As the TLS server, look at the first byte before OpenSSL does: a handshake record starts
+  // with 0x16; anything else is a plaintext client (the reference's Go TLS says "first record
+  // does not look like a TLS handshake"), which we can still answer in plaintext.
+  socket_.async_wait(asio::socket_base::wait_read, [self = shared_from_this()](const error_code& ec) {
+    if (ec || self->closed_ || self->tls_state_ != TlsState::kAwaitingFirstByte) return;
+    unsigned char first = 0;
+    ssize_t n = ::recv(self->socket_.native_handle(), &first, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+      self->await_tls_first_byte();
+      return;
+    }
+    if (n <= 0) {
+      self->fail_tls("EOF", false);
+      return;
+    }
+    if (first != 0x16) {
+      self->fail_tls("tls: first record does not look like a TLS handshake", true);
+      return;
+    }
+    self->tls_state_ = TlsState::kHandshaking;
+    self->run_tls_handshake();
+  });
+}
+
+void Connection::run_tls_handshake() {
+  auto type = tls_role_ == TlsRole::kAccepted ? asio::ssl::stream_base::server : asio::ssl::stream_base::client;
+  tls_->async_handshake(type, [self = shared_from_this()](const error_code& ec) { self->on_tls_handshake(ec); });
+}
+
+namespace {
+// OpenSSL's reason, without Asio's " (SSL routines)" suffix; a peer that hung up is Go's "EOF".
+std::string handshake_error_text(const error_code& ec) {
+  if (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated) return "EOF";
+  std::string m = ec.message();
+  if (auto p = m.find(" (SSL routines)"); p != std::string::npos) m.erase(p);
+  return m;
+}
+}  // namespace
+
+void Connection::on_tls_handshake(const error_code& ec) {
+  PYLON_DCHECK_ON_LOOP(loop_);
+  if (closed_ || tls_state_ != TlsState::kHandshaking) return;
+  if (ec) {
+    fail_tls(handshake_error_text(ec), false);
+    return;
+  }
+  std::string key_id;
+  if (!tls::matches_pinned(tls_->native_handle(), tls_ctx_->options().pinned_certs, &key_id)) {
+    if (key_id.empty()) {
+      server_.log().debugf("{} - Failed pinned cert test as client did not provide a certificate", log_prefix());
+    } else {
+      server_.log().debugf("{} - Failed pinned cert test for key id: {}", log_prefix(), key_id);
+    }
+    fail_tls("certificate not pinned", false);
+    return;
+  }
+  write_timer_.cancel();
+  writing_ = false;
+  tls_state_ = TlsState::kEstablished;
+  tls_version_ = tls::version_name(tls_->native_handle());
+  tls_cipher_ = tls::cipher_suite_name(tls_->native_handle());
+  tls_established_.store(true, std::memory_order_release);
+  try {
+    on_tls_established();
+  } catch (const std::exception& e) {
+    close_on_exception(e.what());
+  }
+  if (closing()) {
+    if (flush_on_close_) start_write();  // e.g. an -ERR the protocol code just queued
+    else finish_close();
+    return;
+  }
+  do_read();
+  start_write();
+  loop_.flush_touched();
+}
+
+void Connection::fail_tls(std::string_view why, bool send_tls_required) {
+  PYLON_DCHECK_ON_LOOP(loop_);
+  tls_state_ = TlsState::kFailed;
+  if (why.empty()) {
+    server_.log().error("{} - TLS handshake timeout", log_prefix());
+  } else if (kind_ == Kind::kClient) {
+    server_.log().error("{} - TLS handshake error: {}", log_prefix(), why);
+  } else {
+    server_.log().error("{} - TLS route handshake error: {}", log_prefix(), why);
+  }
+  if (send_tls_required) {
+    // Best effort, straight to the socket (the peer spoke plaintext, or nothing): a fresh
+    // connection's send buffer takes these few bytes at once, and we never wait for it.
+    static const std::string line = fmt::format("-ERR '{}'\r\n", err::kSecureConnectionRequired);
+    server_.log().tracef("{} - ->> [-ERR '{}']", log_prefix(), err::kSecureConnectionRequired);
+    [[maybe_unused]] ssize_t n = ::send(socket_.native_handle(), line.data(), line.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  }
+  close(CloseReason::kTlsHandshakeError, false);
 }
 
 }  // namespace pylon::server

@@ -8,6 +8,10 @@
 // outbound buffer under `out_mu_` (a small lock held only for the append), then call
 // flush_signal() once per read batch (via EventLoop::touch/flush_touched).
 //
+// Transport: the plain TCP socket, or TLS over it (an ssl::stream on the socket, chosen once per
+// connection by start_tls). The two I/O sites (do_read, start_write) branch once on `tls_`: the
+// plaintext path pays one predictable branch, no virtual call and no allocation.
+//
 // Lifecycle: created by the server on accept/dial -> start() on its loop -> reading ->
 // close(reason) from any thread -> (pending output flushed when the reason allows) ->
 // socket closed -> on_closed() on the loop -> the server drops its reference.
@@ -27,10 +31,20 @@
 
 #include "server/core/close_reason.h"
 
+typedef struct ssl_st SSL;
+
+namespace boost::asio::ssl {
+template <typename Stream>
+class stream;
+}
+
 namespace pylon::server {
 
 class EventLoop;
 class Server;
+namespace tls {
+class Context;
+}
 
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
@@ -83,6 +97,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool closing() const noexcept { return closing_.load(std::memory_order_acquire); }
   CloseReason close_reason() const noexcept { return close_reason_; }
 
+  // TLS, for monitoring (any thread): true once the handshake completed; then the version
+  // ("1.3") and suite (Go's name) the reference's /connz shows. Empty before.
+  bool tls_established() const noexcept { return tls_established_.load(std::memory_order_acquire); }
+  std::string_view tls_version() const noexcept { return tls_established() ? tls_version_ : std::string_view(); }
+  std::string_view tls_cipher_suite() const noexcept { return tls_established() ? tls_cipher_ : std::string_view(); }
+
   // Statistics (monitoring).
   std::atomic<uint64_t> in_msgs{0}, in_bytes{0}, out_msgs{0}, out_bytes{0};
   size_t pending_bytes() const noexcept { return pending_bytes_.load(std::memory_order_relaxed); }
@@ -110,6 +130,34 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // On the loop, once, after the socket is closed.
   virtual void on_closed(CloseReason reason) = 0;
 
+  // Which side of the TLS handshake we take.
+  enum class TlsRole {
+    kAccepted,  // we accepted the connection: the TLS server (clients, accepted routes)
+    kDialled,   // we dialled it: the TLS client (solicited routes)
+  };
+  // Loop thread, once, from on_start (before the first read). Upgrades this connection to TLS
+  // with `ctx` (held for the connection's life), as the reference's doTLSServerHandshake /
+  // doTLSClientHandshake:
+  //  - what is queued so far is written in plaintext first (a client's INFO, when it upgrades
+  //    after INFO as 2.9 does); output queued after this call waits and goes out encrypted;
+  //  - reading starts only once the handshake completed;
+  //  - the handshake (and, as the TLS server, the wait for the peer's first byte) is bounded by
+  //    ctx->options().timeout;
+  //  - as the TLS server, a first byte that is not a TLS handshake record is plaintext from a
+  //    client that ignored tls_required: it gets -ERR 'Secure Connection - TLS Required' in
+  //    plaintext, and so does a peer that sent nothing until the timeout;
+  //  - failure or timeout logs the reference's line ("TLS handshake error: ...", "TLS route
+  //    handshake error: ...", "TLS handshake timeout") and closes this connection alone with
+  //    kTlsHandshakeError; nothing else on the loop waits for a handshake;
+  //  - success: on_tls_established(), then reading (and the queued output) go on.
+  // As the TLS client, `server_name` is sent as SNI and the peer's certificate must name it
+  // (host name or IP address), unless ctx's options say `insecure`.
+  void start_tls(std::shared_ptr<const tls::Context> ctx, TlsRole role, std::string server_name = {});
+  // On the loop, once, when the handshake completed (and the pinned-certificate check passed).
+  virtual void on_tls_established() {}
+  // Loop thread: the TLS session once established (its peer certificate, ...); else nullptr.
+  SSL* tls_session() const noexcept;
+
   // Time of the last byte read (for ping-timer decisions). Loop thread.
   std::chrono::steady_clock::time_point last_activity() const noexcept { return last_activity_; }
   boost::asio::ip::tcp::socket& socket() noexcept { return socket_; }
@@ -128,7 +176,17 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void start_write();  // loop thread
   // Loop thread: the write deadline's timer; `delivered_before` is delivered() when armed.
   void arm_write_deadline(uint64_t delivered_before);
-  uint64_t delivered();  // loop thread: bytes the peer has taken (routes' write deadline)
+  // Loop thread: bytes the peer's TCP has acknowledged (routes' write deadline). Only ever
+  // compared between two readings, so it needs no count of our own: right for TLS, whose
+  // ciphertext the kernel sees, as for plaintext.
+  uint64_t delivered();
+  // TLS (loop thread): the handshake proper, once plaintext output is flushed; its steps.
+  void begin_tls_handshake();
+  void await_tls_first_byte();
+  void run_tls_handshake();
+  void on_tls_handshake(const boost::system::error_code& ec);
+  // Logs the reference's line for `why` (empty: the handshake timed out) and closes.
+  void fail_tls(std::string_view why, bool send_tls_required);
   void on_write_done(const boost::system::error_code& ec, size_t n);
   void finish_close();  // loop thread
   void close_in_loop(CloseReason reason, bool flush);
@@ -136,6 +194,16 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Server& server_;
   EventLoop& loop_;
   boost::asio::ip::tcp::socket socket_;
+  // TLS over socket_ once the handshake began; null for plaintext (loop thread).
+  using TlsStream = boost::asio::ssl::stream<boost::asio::ip::tcp::socket&>;
+  std::unique_ptr<TlsStream> tls_;
+  enum class TlsState : uint8_t { kNone, kAwaitingFlush, kAwaitingFirstByte, kHandshaking, kEstablished, kFailed };
+  TlsState tls_state_ = TlsState::kNone;  // loop thread
+  TlsRole tls_role_ = TlsRole::kAccepted;
+  std::shared_ptr<const tls::Context> tls_ctx_;
+  std::string tls_server_name_;
+  std::string tls_version_, tls_cipher_;  // written once before tls_established_ is set
+  std::atomic<bool> tls_established_{false};
   Kind kind_;
   uint64_t cid_;
   std::string remote_ip_;
@@ -158,9 +226,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::string out_writing_;
   std::atomic<size_t> pending_bytes_{0};  // pending + writing
   std::atomic<bool> flush_posted_{false};
-  bool writing_ = false;                  // loop thread
-  size_t written_ = 0;                    // loop thread: bytes of out_writing_ written so far
-  uint64_t handed_ = 0;                   // loop thread: bytes of finished writes
+  // Loop thread: the socket's write side is busy: a write, or the TLS handshake (which then
+  // owns write_timer_ for its timeout).
+  bool writing_ = false;
   boost::asio::steady_timer write_timer_;
 
   std::atomic<bool> closing_{false};
