@@ -102,7 +102,7 @@ void Server::start() {
   running_ = true;
   asio::post(ctx, [this] { do_accept(); });
   // ---- HTTP monitoring (src/server/monitor) ----
-  if (options().http_port != 0) {
+  if (options().http_port != 0 || options().https_port != 0) {
     try {
       monitor_ = std::make_unique<monitor::Monitor>(*this);
       monitor_->start();
@@ -394,6 +394,7 @@ std::string Server::reload(Options next) {
   if (next.port != cur.port && !(cur.port < 0 && next.port < 0)) return refuse("Port", cur.port, next.port);
   if (next.http_host != cur.http_host) return refuse("HTTPHost", cur.http_host, next.http_host);
   if (next.http_port != cur.http_port) return refuse("HTTPPort", cur.http_port, next.http_port);
+  if (next.https_port != cur.https_port) return refuse("HTTPSPort", cur.https_port, next.https_port);
   if (next.cluster.host != cur.cluster.host) return refuse("cluster host", cur.cluster.host, next.cluster.host);
   if (next.cluster.port != cur.cluster.port) return refuse("cluster port", cur.cluster.port, next.cluster.port);
   // The reference renames the cluster live; we refuse, since every route negotiated the name.

@@ -123,6 +123,23 @@ TEST(ConfigLoader, UnsupportedFeaturesAreRefusedNotIgnored) {
   }
 }
 
+// HTTPS monitoring (issue 12): `https` (host:port, as `http`), `https_port`, and -ms.
+TEST(ConfigLoader, HttpsMonitoringKeysAndFlag) {
+  ScratchDir dir;
+  pylon::Options o;
+  pylon::server::load_config_file(dir.write("a.conf", "https: \"127.0.0.2:8443\"\n"), o);
+  EXPECT_EQ(o.http_host, "127.0.0.2");
+  EXPECT_EQ(o.https_port, 8443);
+  EXPECT_EQ(o.http_port, 0);
+  pylon::Options p;
+  pylon::server::load_config_file(dir.write("b.conf", "https_port: -1\n"), p);
+  EXPECT_EQ(p.https_port, -1);
+  for (auto args : std::vector<std::vector<const char*>>{{"x", "-ms", "7443"}, {"x", "--https_port=7443"}}) {
+    auto cl = pylon::server::parse_command_line(static_cast<int>(args.size()), args.data());
+    EXPECT_EQ(cl.opts.https_port, 7443);
+  }
+}
+
 TEST(Flags, GoStyleSpellingsAreEquivalent) {
   for (auto args : std::vector<std::vector<const char*>>{{"x", "-p", "4999"}, {"x", "-p=4999"}, {"x", "--port", "4999"},
                                                         {"x", "--port=4999"}}) {

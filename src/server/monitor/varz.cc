@@ -53,7 +53,7 @@ ServerCounters gather_counters(Server& server) {
   return c;
 }
 
-json::object build_varz(Server& server, SysTime now, int http_port, const ProcessUsage& usage,
+json::object build_varz(Server& server, SysTime now, int http_port, int https_port, const ProcessUsage& usage,
                         const std::map<std::string, uint64_t>& http_req_stats) {
   const Options& opts = server.options();
   Cluster& cluster = server.cluster();
@@ -78,7 +78,7 @@ json::object build_varz(Server& server, SysTime now, int http_port, const Proces
   v["http_host"] = opts.http_host.empty() ? opts.host : opts.http_host;
   v["http_port"] = http_port;
   v["http_base_path"] = "";
-  v["https_port"] = 0;
+  v["https_port"] = https_port;
   v["auth_timeout"] = seconds(opts.auth_timeout);
   v["max_control_line"] = opts.max_control_line;
   v["max_payload"] = opts.max_payload;
