@@ -21,6 +21,7 @@
 #include "server/monitor/monitor.h"
 #include "server/config/url.h"
 #include "server/config/config_loader.h"
+#include "server/tls/tls_context.h"
 
 namespace pylon::server {
 
@@ -400,8 +401,12 @@ std::string Server::reload(Options next) {
   // The reference renames the cluster live; we refuse, since every route negotiated the name.
   if (next.cluster.name != cur.cluster.name) return refuse("cluster name", cur.cluster.name, next.cluster.name);
   if (next.event_loops != cur.event_loops) return refuse("event_loops", cur.event_loops, next.event_loops);
+  std::shared_ptr<const tls::Context> next_route_tls;
   try {
     validate_options(next);
+    // Route certificates are read again even when the block did not change: a reload is how
+    // renewed certificates come in. A bad file refuses the reload.
+    next_route_tls = Cluster::make_route_tls(next);
   } catch (const std::exception& e) {
     return e.what();
   }
@@ -426,6 +431,7 @@ std::string Server::reload(Options next) {
       log_->error("{}", e.what());
     }
   }
+  cluster_->reload_tls(now, old, std::move(next_route_tls));
   cluster_->reload_routes(now.cluster.routes);
   // Connected clients: credentials and limits are checked again; those no longer allowed go.
   auto connected = clients();

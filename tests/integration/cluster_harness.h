@@ -92,6 +92,9 @@ class Node {
 
   std::string log() const;       // current incarnation
   std::string log_path() const;  // current incarnation
+  // The -c file of the current incarnation (NodeConfig::config); rewrite it, then SIGHUP, to
+  // reload.
+  std::string config_path() const;
   bool wait_for_log(const std::string& needle, milliseconds timeout) const;
   // Lines of the current log containing `needle` (case-sensitive).
   std::vector<std::string> log_lines(const std::string& needle) const;

@@ -186,7 +186,7 @@ struct Loader {
           }
           c.routes.push_back(s);
         }
-      } else if (k == "tls") unsupported(e, "TLS");
+      } else if (k == "tls") c.tls = tls(e, server::tls::BlockKind::kCluster);
       else unknown(e);
     }
   }

@@ -96,7 +96,12 @@ json::object build_varz(Server& server, SysTime now, int http_port, int https_po
       for (const auto& r : c.routes) urls.emplace_back(route_host_port(r));
       cl["urls"] = std::move(urls);
     }
-    cl["tls_timeout"] = kDefaultTlsTimeoutSecs;
+    cl["tls_timeout"] = seconds(c.tls.timeout);  // the default (2) without TLS, as the reference
+    if (c.tls.enabled) {
+      // A cluster's tls block always verifies the peer (the reference's getTLSConfig).
+      cl["tls_required"] = true;
+      cl["tls_verify"] = true;
+    }
   }
   v["cluster"] = std::move(cl);
   // Gateways, leaf nodes, MQTT, WebSocket and JetStream are not part of Pylon: the reference
