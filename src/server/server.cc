@@ -53,6 +53,17 @@ Server::Server(Options opts, std::shared_ptr<Logger> log)
   };
   for (int i = 0; i < n; ++i) loops_.push_back(std::make_unique<EventLoop>(i, on_escape));
   cluster_ = std::make_unique<Cluster>(*this);
+  client_tls_ = make_client_tls(options());  // a bad certificate stops the start
+}
+
+std::shared_ptr<const tls::Context> Server::make_client_tls(const Options& o) {
+  if (!o.tls.enabled) return nullptr;
+  return tls::Context::make(o.tls, tls::ContextKind::kClient);
+}
+
+std::shared_ptr<const tls::Context> Server::client_tls() const {
+  std::lock_guard lk(tls_mu_);
+  return client_tls_;
 }
 
 Server::~Server() {
@@ -100,6 +111,12 @@ void Server::start() {
   }
   port_ = acceptor_->local_endpoint().port();
   log_->info("Listening for client connections on {}:{}", options().host, port_);
+  if (options().tls.enabled) {
+    log_->info("TLS required for client connections");
+    if (options().tls.handshake_first) {
+      log_->warn("Clients that are not using \"TLS Handshake First\" option will fail to connect");
+    }
+  }
   running_ = true;
   asio::post(ctx, [this] { do_accept(); });
   // ---- HTTP monitoring (src/server/monitor) ----
@@ -278,6 +295,10 @@ Server::ClientInfoParts Server::client_info_parts() const {
   head["port"] = port_;
   head["headers"] = true;
   if (options().auth_required()) head["auth_required"] = true;
+  if (options().tls.enabled) {
+    head["tls_required"] = true;
+    if (options().tls.verify) head["tls_verify"] = true;
+  }
   head["max_payload"] = options().max_payload;
   json::object tail;
   if (cluster_->enabled() && !options().cluster.no_advertise) {
@@ -401,11 +422,12 @@ std::string Server::reload(Options next) {
   // The reference renames the cluster live; we refuse, since every route negotiated the name.
   if (next.cluster.name != cur.cluster.name) return refuse("cluster name", cur.cluster.name, next.cluster.name);
   if (next.event_loops != cur.event_loops) return refuse("event_loops", cur.event_loops, next.event_loops);
-  std::shared_ptr<const tls::Context> next_route_tls;
+  std::shared_ptr<const tls::Context> next_tls, next_route_tls;
   try {
     validate_options(next);
-    // Route certificates are read again even when the block did not change: a reload is how
-    // renewed certificates come in. A bad file refuses the reload.
+    // The certificates are read again even when the block did not change: a reload is how
+    // renewed certificates come in.
+    next_tls = make_client_tls(next);
     next_route_tls = Cluster::make_route_tls(next);
   } catch (const std::exception& e) {
     return e.what();
@@ -431,6 +453,34 @@ std::string Server::reload(Options next) {
       log_->error("{}", e.what());
     }
   }
+  {
+    // New clients handshake with the new context; connected ones keep theirs.
+    std::lock_guard lk(tls_mu_);
+    client_tls_ = std::move(next_tls);
+  }
+  if (now.tls.enabled != old.tls.enabled || (now.tls.enabled && !(now.tls == old.tls))) {
+    log_->info("Reloaded: tls = {}", now.tls.enabled ? "enabled" : "disabled");
+  }
+  if (now.tls.pinned_certs != old.tls.pinned_certs) {
+    log_->info("Reloaded: {} pinned_certs", now.tls.pinned_certs.size());
+    // Connected clients whose key the new list leaves out go, as the reference's
+    // recheckPinnedCerts means to (it checks them against the old list, which they all
+    // passed; see docs/tls.md).
+    if (!now.tls.pinned_certs.empty()) {
+      std::vector<std::shared_ptr<ClientConn>> out;
+      for (auto& c : clients()) {
+        if (!c->tls_established()) continue;
+        auto id = c->tls_peer_key_id();
+        const auto& p = now.tls.pinned_certs;
+        if (std::find(p.begin(), p.end(), id) == p.end()) out.push_back(c);
+      }
+      if (!out.empty()) {
+        log_->info("Disconnect {} clients due to pinned certs reload", out.size());
+        for (auto& c : out) c->close(CloseReason::kTlsHandshakeError, false);
+      }
+    }
+  }
+  if (now.tls.timeout != old.tls.timeout) log_->info("Reloaded: tls timeout = {}", std::chrono::duration<double>(now.tls.timeout).count());
   cluster_->reload_tls(now, old, std::move(next_route_tls));
   cluster_->reload_routes(now.cluster.routes);
   // Connected clients: credentials and limits are checked again; those no longer allowed go.

@@ -33,6 +33,9 @@ class Connection;
 namespace monitor {
 class Monitor;
 }
+namespace tls {
+class Context;
+}
 
 // Server-wide counters, as /varz reports them. Message counts live per event loop
 // (LoopCounters) and are summed here on demand, so the hot path takes no shared cache line.
@@ -95,6 +98,11 @@ class Server {
   void send_async_info_to_clients();
   bool lame_duck() const noexcept { return lame_duck_.load(); }
 
+  // Client TLS: the context a new client handshakes with; null when TLS is off. A reload
+  // swaps it (new certificates for new connections); a connection keeps the one it started
+  // with. Any thread.
+  std::shared_ptr<const tls::Context> client_tls() const;
+
   Cluster& cluster() noexcept { return *cluster_; }
   EventLoop& loop(size_t i) noexcept { return *loops_[i]; }
   size_t num_loops() const noexcept { return loops_.size(); }
@@ -135,6 +143,12 @@ class Server {
     void append_for(std::string& out, uint64_t cid, std::string_view client_ip) const;
   };
   ClientInfoParts client_info_parts() const;
+
+  // Builds the client TLS context of `o` (null when TLS is off). Throws std::runtime_error.
+  static std::shared_ptr<const tls::Context> make_client_tls(const Options& o);
+
+  mutable std::mutex tls_mu_;
+  std::shared_ptr<const tls::Context> client_tls_;  // guarded by tls_mu_
 
   std::deque<Options> generations_;  // stable addresses; guarded by mu_ for push_back
   std::atomic<const Options*> current_{nullptr};

@@ -85,6 +85,17 @@ TEST(TlsBlock, MistakesNameTheirPositionInTheReferencesWords) {
             std::string::npos);
 }
 
+TEST(TlsBlock, HandshakeFirstTakesTheReferencesKeysAndValues) {
+  EXPECT_TRUE(parse("tls { handshake_first: true }", BlockKind::kClient).handshake_first);
+  EXPECT_TRUE(parse("tls { first: \"on\" }", BlockKind::kClient).handshake_first);
+  EXPECT_FALSE(parse("tls { immediate: \"false\" }", BlockKind::kClient).handshake_first);
+  EXPECT_EQ(error_of("tls { handshake_first: 1 }"),
+            "t.conf:1:24: field \"handshake_first\" should be a boolean or a string, got int64");
+  EXPECT_EQ(error_of("tls { handshake_first: \"maybe\" }"),
+            "t.conf:1:24: field \"handshake_first\"'s value \"maybe\" is invalid");
+  EXPECT_NE(error_of("tls { handshake_first: \"auto\" }").find("is not supported by Pylon yet"), std::string::npos);
+}
+
 TEST(TlsBlock, InsecureMeansNothingForClientsAndSaysSo) {
   // The reference accepts it in the top-level block, where it has no effect; routes use it.
   std::vector<std::string> warnings;

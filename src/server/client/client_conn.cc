@@ -12,6 +12,7 @@
 #include "server/client/permissions.h"
 #include "server/router.h"
 #include "server/server.h"
+#include "server/tls/tls_context.h"
 
 namespace pylon::server {
 
@@ -51,15 +52,38 @@ size_t ClientConn::num_subs() const {
 void ClientConn::on_start() {
   auto& srv = server();
   srv.log().debugf("{} - Client connection created", log_prefix());
-  // INFO goes first, even to a connection we are about to refuse (as the reference does).
+  // TLS is decided once per connection, here: the plaintext path pays this one branch.
+  std::shared_ptr<const tls::Context> tls = srv.options().tls.enabled ? srv.client_tls() : nullptr;
+  tls_first_ = tls && tls->options().handshake_first;
+  // INFO goes first, even to a connection we are about to refuse (as the reference does);
+  // with handshake_first, after the handshake.
   accept_info_ = srv.client_info_json(cid(), remote_ip());
-  std::string info = "INFO " + accept_info_ + "\r\n";
-  queue_self(info);
+  if (!tls_first_) queue_self("INFO " + accept_info_ + "\r\n");
   if (!srv.register_client(std::static_pointer_cast<ClientConn>(shared_from_this()))) {
     srv.log().error("{} - {}", log_prefix(), err::kMaxConnections);
     send_err_and_close(err::kMaxConnections, CloseReason::kMaxConnectionsExceeded);
     return;
   }
+  if (tls) {
+    // As 2.9: the handshake right after INFO; the auth timer starts once it is done, so the
+    // handshake's own timeout bounds it (the reference's issue #432).
+    start_tls(std::move(tls), TlsRole::kAccepted);
+    return;
+  }
+  start_timers();
+}
+
+void ClientConn::on_tls_established() {
+  auto& srv = server();
+  srv.log().debugf("{} - TLS handshake complete", log_prefix());
+  srv.log().debugf("{} - TLS version {}, cipher suite {}", log_prefix(), tls_version(), tls_cipher_suite());
+  if (srv.options().tls.map) cert_identity_ = tls::peer_identity(tls_session());
+  if (tls_first_) queue_self("INFO " + accept_info_ + "\r\n");
+  start_timers();
+}
+
+void ClientConn::start_timers() {
+  auto& srv = server();
   if (srv.options().auth_required()) {
     auth_timer_.expires_after(srv.options().auth_timeout);
     auth_timer_.async_wait([self = shared_from_this(), this](const boost::system::error_code& ec) {
@@ -175,6 +199,17 @@ bool ClientConn::authenticate(std::string_view user, std::string_view pass, std:
   perms_ = nullptr;
   if (!o.auth_required()) return true;
   if (!o.token.empty()) return !token.empty() && check_password(o.token, token);
+  if (!o.users.empty() && o.tls.map) {
+    // verify_and_map: the certificate names the user; CONNECT's credentials do not count.
+    const User* u = user_from_certificate(o);
+    if (u == nullptr) return false;
+    if (!user.empty() && user != u->user) {
+      server().log().warn("User \"{}\" found in connect proto, but user required from cert", user);
+    }
+    user_ = u->user;
+    if (!u->permissions.empty()) perms_ = &u->permissions;
+    return true;
+  }
   if (!o.users.empty()) {
     for (const auto& u : o.users) {
       if (u.user == user) {
@@ -190,6 +225,62 @@ bool ClientConn::authenticate(std::string_view user, std::string_view pass, std:
   bool user_ok = user == o.user;
   bool pass_ok = check_password(o.password, pass);
   return user_ok && pass_ok;
+}
+
+const User* ClientConn::user_from_certificate(const Options& o) {
+  auto& log = server().log();
+  if (!cert_identity_) {
+    log.debugf("{} - User required in cert, no peer certificates found", log_prefix());
+    return nullptr;
+  }
+  const tls::CertIdentity& id = *cert_identity_;
+  auto by_name = [&](std::string_view name) -> const User* {
+    for (const auto& u : o.users) {
+      if (u.user == name) return &u;
+    }
+    return nullptr;
+  };
+  for (const auto& e : id.emails) {
+    if (const User* u = by_name(e)) {
+      log.debugf("{} - Using email found in cert for auth [\"{}\"]", log_prefix(), u->user);
+      return u;
+    }
+  }
+  for (const auto& d : id.dns_names) {
+    if (const User* u = by_name(d)) {
+      log.debugf("{} - Using SAN found in cert for auth [\"{}\"]", log_prefix(), u->user);
+      return u;
+    }
+  }
+  for (const auto& uri : id.uris) {
+    if (const User* u = by_name(uri)) {
+      log.debugf("{} - Using URI found in cert for auth [\"{}\"]", log_prefix(), u->user);
+      return u;
+    }
+  }
+  if (!id.dn.empty()) {
+    for (const auto& u : o.users) {
+      if (tls::dn_matches(u.user, id)) {
+        log.debugf("{} - Using DistinguishedNameMatch for auth [\"{}\"]", log_prefix(), u.user);
+        return &u;
+      }
+    }
+    log.debugf("{} - DistinguishedNameMatch could not be used for auth [\"{}\"]", log_prefix(), id.rdn);
+  }
+  if (!id.dcs.empty()) {
+    std::string with_dcs = id.rdn + "," + id.dcs;
+    if (const User* u = by_name(with_dcs)) {
+      log.debugf("{} - Using RDNSequence for auth [\"{}\"]", log_prefix(), u->user);
+      return u;
+    }
+    log.debugf("{} - RDNSequence could not be used for auth [\"{}\"]", log_prefix(), with_dcs);
+  }
+  if (const User* u = by_name(id.rdn)) {
+    log.debugf("{} - Using certificate subject for auth [\"{}\"]", log_prefix(), u->user);
+    return u;
+  }
+  log.debugf("{} - User in cert [\"{}\"], not found", log_prefix(), id.rdn);
+  return nullptr;
 }
 
 bool ClientConn::on_connect(std::string_view text) {

@@ -18,6 +18,7 @@
 #include "pylon/options.h"
 #include "server/core/connection.h"
 #include "server/sub_index.h"
+#include "server/tls/cert_identity.h"
 
 namespace pylon::server {
 
@@ -77,6 +78,7 @@ class ClientConn final : public Connection, private proto::ParserHandler {
   bool on_read(std::string_view data) override;
   void on_closing() override;
   void on_closed(CloseReason reason) override;
+  void on_tls_established() override;
 
   // proto::ParserHandler
   bool on_connect(std::string_view json) override;
@@ -103,6 +105,11 @@ class ClientConn final : public Connection, private proto::ParserHandler {
   void drop_subscriptions_not_allowed(const Permissions& p);
   // Checks credentials; on success sets perms_ (nullptr: no restrictions).
   bool authenticate(std::string_view user, std::string_view pass, std::string_view token);
+  // After INFO (and TLS, when the server requires it): the auth timer and the first PING.
+  void start_timers();
+  // verify_and_map: the configured user the client certificate names (the reference's
+  // checkClientTLSCertSubject order), or nullptr.
+  const User* user_from_certificate(const Options& o);
   void schedule_ping();
   void on_ping_timer();
   // First PING after CONNECT: resend INFO if it changed since accept (see the .cc).
@@ -142,6 +149,9 @@ class ClientConn final : public Connection, private proto::ParserHandler {
   // Loop thread: the INFO JSON sent at accept, kept until the client's first PING
   // (send_info_if_changed), then freed.
   std::string accept_info_;
+  bool tls_first_ = false;  // handshake_first: INFO goes after the handshake
+  // verify_and_map: who the client certificate names (read at CONNECT and on reload).
+  std::optional<tls::CertIdentity> cert_identity_;
   std::atomic<bool> first_pong_sent_{false};  // set on the loop thread; read by takes_async_info()
   // Loop thread: PINGs read but not yet answered, and since when (see answer_pings()).
   int pongs_owed_ = 0;

@@ -3,11 +3,14 @@
 #include <fmt/format.h>
 
 #include <charconv>
+#include <cstdlib>
 #include <functional>
+#include <iostream>
 #include <string_view>
 
 #include "server/config/config_loader.h"
 #include "server/config/url.h"
+#include "server/tls/tls_context.h"
 
 namespace pylon::server {
 
@@ -103,11 +106,12 @@ const std::vector<FlagDef>& flag_table() {
       {{"pass"}, FlagKind::kString, [](Options& o, const std::string& v) { o.password = v; }},
       {{"auth"}, FlagKind::kString, [](Options& o, const std::string& v) { o.token = v; }},
       // TLS
-      {{"tls"}, FlagKind::kUnsupported, nullptr, "TLS is not supported by Pylon yet"},
-      {{"tlscert"}, FlagKind::kUnsupported, nullptr, "TLS is not supported by Pylon yet"},
-      {{"tlskey"}, FlagKind::kUnsupported, nullptr, "TLS is not supported by Pylon yet"},
-      {{"tlsverify"}, FlagKind::kUnsupported, nullptr, "TLS is not supported by Pylon yet"},
-      {{"tlscacert"}, FlagKind::kUnsupported, nullptr, "TLS is not supported by Pylon yet"},
+      // TLS: gathered, then applied together as the reference's overrideTLS (below).
+      {{"tls"}, FlagKind::kBool, nullptr},
+      {{"tlscert"}, FlagKind::kString, nullptr},
+      {{"tlskey"}, FlagKind::kString, nullptr},
+      {{"tlsverify"}, FlagKind::kBool, nullptr},
+      {{"tlscacert"}, FlagKind::kString, nullptr},
       // Cluster
       {{"routes"}, FlagKind::kString, [](Options& o, const std::string& v) { o.cluster.routes = split_routes(v); }},
       {{"cluster", "cluster_listen"}, FlagKind::kString, apply_cluster_url},
@@ -139,7 +143,110 @@ const FlagDef* find_flag(std::string_view name) {
   return nullptr;
 }
 
+// The --tls* flags as the reference's ConfigureOptions: any of them replaces the config file's
+// certificates (its timeout, verify_and_map, pinned_certs and handshake_first stay), unless
+// -tls=false was given, which turns TLS off.
+struct TlsFlags {
+  bool any = false, disabled = false;
+  bool verify = false;
+  std::string cert, key, ca;
+
+  void take(const std::string& name, const std::string& value) {
+    if (name == "tls") {
+      if (!to_bool("tls", value)) {
+        disabled = true;
+        any = false;
+        return;
+      }
+    } else if (name == "tlsverify") {
+      verify = to_bool("tlsverify", value);
+    } else if (name == "tlscert") {
+      cert = value;
+    } else if (name == "tlskey") {
+      key = value;
+    } else if (name == "tlscacert") {
+      ca = value;
+    }
+    if (!disabled) any = true;
+  }
+
+  void apply(Options& o) const {
+    if (disabled) {
+      o.tls.enabled = false;
+      return;
+    }
+    if (!any) return;
+    if (cert.empty()) throw FlagError("TLS Server certificate must be present and valid");
+    if (key.empty()) throw FlagError("TLS Server private key must be present and valid");
+    o.tls.enabled = true;
+    o.tls.cert_file = cert;
+    o.tls.key_file = key;
+    o.tls.ca_file = ca;
+    o.tls.verify = verify;
+    o.tls.cipher_suites.clear();
+    o.tls.curve_preferences.clear();
+    o.tls.insecure = false;
+    try {
+      tls::Context::make(o.tls, tls::ContextKind::kClient);
+    } catch (const std::runtime_error& e) {
+      throw FlagError(e.what());
+    }
+  }
+};
+
 }  // namespace
+
+std::string tls_usage_text() {
+  // The reference's tlsUsage (opts.go), then the names it accepts.
+  std::string out = R"(
+TLS configuration is specified in the tls section of a configuration file:
+
+e.g.
+
+    tls {
+        cert_file:      "./certs/server-cert.pem"
+        key_file:       "./certs/server-key.pem"
+        ca_file:        "./certs/ca.pem"
+        verify:         true
+        verify_and_map: true
+
+        cipher_suites: [
+            "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+            "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"
+        ]
+        curve_preferences: [
+            "CurveP256",
+            "CurveP384",
+            "CurveP521"
+        ]
+    }
+
+Available cipher suites include:
+)";
+  for (const char* c : {"TLS_RSA_WITH_RC4_128_SHA", "TLS_RSA_WITH_3DES_EDE_CBC_SHA", "TLS_RSA_WITH_AES_128_CBC_SHA",
+                        "TLS_RSA_WITH_AES_128_CBC_SHA256", "TLS_RSA_WITH_AES_256_CBC_SHA",
+                        "TLS_RSA_WITH_AES_256_GCM_SHA384", "TLS_ECDHE_ECDSA_WITH_RC4_128_SHA",
+                        "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA", "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA",
+                        "TLS_ECDHE_RSA_WITH_RC4_128_SHA", "TLS_ECDHE_RSA_WITH_3DES_EDE_CBC_SHA",
+                        "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA", "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256",
+                        "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256", "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA",
+                        "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+                        "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384", "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+                        "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305", "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305",
+                        "TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256"}) {
+    out += fmt::format("    {}\n", c);
+  }
+  out += "\nAvailable curve preferences include:\n";
+  for (const char* c : {"X25519", "CurveP256", "CurveP384", "CurveP521"}) out += fmt::format("    {}\n", c);
+  // Where Pylon differs (docs/tls.md).
+  out += R"(
+Also accepted in the tls block: timeout (handshake, default 2s), pinned_certs, handshake_first
+(TLS before INFO, as nats-server 2.10), and, in cluster { tls {} }, insecure. OCSP, cert_store,
+connection_rate_limit and verify_cert_and_check_known_urls are refused. Ciphers apply to TLS 1.2;
+TLS 1.3 suites are fixed, as in Go.
+)";
+  return out;
+}
 
 CommandLine parse_command_line(int argc, const char* const* argv) {
   CommandLine cl;
@@ -177,7 +284,12 @@ CommandLine parse_command_line(int argc, const char* const* argv) {
       if (i + 1 >= argc) throw FlagError(fmt::format("flag needs an argument: -{}", name));
       value = argv[++i];
     }
-    if (name == "h" || name == "help" || name == "help_tls") {
+    if (name == "help_tls") {
+      // As the reference's PrintTLSHelpAndDie.
+      std::cout << tls_usage_text() << std::flush;
+      std::exit(0);
+    }
+    if (name == "h" || name == "help") {
       cl.action = CommandLine::Action::kHelp;
       return cl;
     }
@@ -205,7 +317,15 @@ CommandLine parse_command_line(int argc, const char* const* argv) {
     cl.warnings = load_config_file(config_file, cl.opts);
     cl.opts.config_file = config_file;
   }
-  for (const auto& g : given) g.def->apply(cl.opts, g.value);
+  TlsFlags tls_flags;
+  for (const auto& g : given) {
+    if (g.name.rfind("tls", 0) == 0) {
+      tls_flags.take(g.name, g.value);
+    } else {
+      g.def->apply(cl.opts, g.value);
+    }
+  }
+  tls_flags.apply(cl.opts);
   if (test_config && cl.action == CommandLine::Action::kRun) cl.action = CommandLine::Action::kTestConfig;
   validate_options(cl.opts);
   return cl;
@@ -246,6 +366,13 @@ Authorization Options:
         --pass <password>            Password required for connections
         --auth <token>               Authorization token required for connections
 
+TLS Options:
+        --tls                        Enable TLS, do not verify clients (default: false)
+        --tlscert <file>             Server certificate file
+        --tlskey <file>              Private key for server certificate
+        --tlsverify                  Enable TLS, verify client certificates
+        --tlscacert <file>           Client certificate CA for verification
+
 Cluster Options:
         --routes <rurl-1, rurl-2>    Routes to solicit and connect
         --cluster <cluster-url>      Cluster URL for solicited routes
@@ -258,8 +385,9 @@ Cluster Options:
 Common Options:
     -h, --help                       Show this message
     -v, --version                    Show version
+        --help_tls                   TLS help
 
-Not supported yet (refused with a message): --tls*, -js/--jetstream,
+Not supported yet (refused with a message): -js/--jetstream,
 -sd/--store_dir, -s/--syslog, -r/--remote_syslog, --ports_file_dir, --profile.
 )";
 }

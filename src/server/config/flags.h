@@ -33,5 +33,7 @@ CommandLine parse_command_line(int argc, const char* const* argv);
 
 // The --help text.
 std::string usage_text();
+// The --help_tls text (the reference's tlsUsage and the names it accepts).
+std::string tls_usage_text();
 
 }  // namespace pylon::server

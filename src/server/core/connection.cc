@@ -1,6 +1,11 @@
 #include "server/core/connection.h"
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <sys/socket.h>
+
+#include <ctime>
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl/error.hpp>
@@ -460,9 +465,60 @@ void Connection::run_tls_handshake() {
 }
 
 namespace {
-// OpenSSL's reason, without Asio's " (SSL routines)" suffix; a peer that hung up is Go's "EOF".
-std::string handshake_error_text(const error_code& ec) {
+// A time as Go writes it in x509 errors: RFC 3339, UTC.
+std::string go_time(const std::tm& tm) {
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                     tm.tm_min, tm.tm_sec);
+}
+std::string go_time(const ASN1_TIME* t) {
+  std::tm tm{};
+  if (t == nullptr || ASN1_TIME_to_tm(t, &tm) != 1) return {};
+  return go_time(tm);
+}
+
+// Why a handshake failed, in the words of the reference's Go (1.19) where they are common —
+// a peer without a certificate, or with one we do not trust — else OpenSSL's reason without
+// Asio's " (SSL routines)". A peer that hung up is Go's "EOF".
+std::string handshake_error_text(const error_code& ec, SSL* ssl, bool accepted) {
   if (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated) return "EOF";
+  if (ec.category() == asio::error::get_ssl_category()) {
+    int reason = ERR_GET_REASON(static_cast<unsigned long>(ec.value()));
+    if (reason == SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE) return "tls: client didn't provide a certificate";
+    if (reason == SSL_R_CERTIFICATE_VERIFY_FAILED) {
+      long v = SSL_get_verify_result(ssl);
+      std::string x509;
+      switch (v) {
+        case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+        case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+        case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+        case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+        case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+          x509 = "x509: certificate signed by unknown authority";
+          break;
+        case X509_V_ERR_CERT_HAS_EXPIRED:
+        case X509_V_ERR_CERT_NOT_YET_VALID: {
+          x509 = "x509: certificate has expired or is not yet valid";
+          // Go adds the times; OpenSSL keeps the certificate only where it was not refused
+          // (so a client we refuse gets the words without them).
+          X509* cert = SSL_get0_peer_certificate(ssl);
+          if (cert != nullptr) {
+            bool expired = v == X509_V_ERR_CERT_HAS_EXPIRED;
+            std::time_t t = std::time(nullptr);
+            std::tm utc{};
+            gmtime_r(&t, &utc);
+            std::string now = go_time(utc);
+            x509 += fmt::format(": current time {} is {} {}", now, expired ? "after" : "before",
+                                go_time(expired ? X509_get0_notAfter(cert) : X509_get0_notBefore(cert)));
+          }
+          break;
+        }
+        default:
+          x509 = std::string("x509: ") + X509_verify_cert_error_string(v);
+      }
+      // Go 1.19 prefixes only the server side's.
+      return accepted ? "tls: failed to verify client certificate: " + x509 : x509;
+    }
+  }
   std::string m = ec.message();
   if (auto p = m.find(" (SSL routines)"); p != std::string::npos) m.erase(p);
   return m;
@@ -473,11 +529,12 @@ void Connection::on_tls_handshake(const error_code& ec) {
   PYLON_DCHECK_ON_LOOP(loop_);
   if (closed_ || tls_state_ != TlsState::kHandshaking) return;
   if (ec) {
-    fail_tls(handshake_error_text(ec), false);
+    fail_tls(handshake_error_text(ec, tls_->native_handle(), tls_role_ == TlsRole::kAccepted), false);
     return;
   }
   std::string key_id;
-  if (!tls::matches_pinned(tls_->native_handle(), tls_ctx_->options().pinned_certs, &key_id)) {
+  bool pinned = tls::matches_pinned(tls_->native_handle(), tls_ctx_->options().pinned_certs, &key_id);
+  if (!pinned) {
     if (key_id.empty()) {
       server_.log().debugf("{} - Failed pinned cert test as client did not provide a certificate", log_prefix());
     } else {
@@ -491,6 +548,7 @@ void Connection::on_tls_handshake(const error_code& ec) {
   tls_state_ = TlsState::kEstablished;
   tls_version_ = tls::version_name(tls_->native_handle());
   tls_cipher_ = tls::cipher_suite_name(tls_->native_handle());
+  tls_key_id_ = std::move(key_id);
   tls_established_.store(true, std::memory_order_release);
   try {
     on_tls_established();

@@ -102,6 +102,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool tls_established() const noexcept { return tls_established_.load(std::memory_order_acquire); }
   std::string_view tls_version() const noexcept { return tls_established() ? tls_version_ : std::string_view(); }
   std::string_view tls_cipher_suite() const noexcept { return tls_established() ? tls_cipher_ : std::string_view(); }
+  // The peer certificate's key (hex SHA-256 of its SubjectPublicKeyInfo, as pinned_certs
+  // lists them); "" without one. For a reload that changes pinned_certs. Any thread.
+  std::string_view tls_peer_key_id() const noexcept { return tls_established() ? tls_key_id_ : std::string_view(); }
 
   // Statistics (monitoring).
   std::atomic<uint64_t> in_msgs{0}, in_bytes{0}, out_msgs{0}, out_bytes{0};
@@ -202,7 +205,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   TlsRole tls_role_ = TlsRole::kAccepted;
   std::shared_ptr<const tls::Context> tls_ctx_;
   std::string tls_server_name_;
-  std::string tls_version_, tls_cipher_;  // written once before tls_established_ is set
+  std::string tls_version_, tls_cipher_, tls_key_id_;  // written once before tls_established_ is set
   std::atomic<bool> tls_established_{false};
   Kind kind_;
   uint64_t cid_;

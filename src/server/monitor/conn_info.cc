@@ -26,6 +26,8 @@ ConnSnapshot snapshot(const ClientConn& c, bool with_subs) {
   s.name = c.name();
   s.lang = c.lang();
   s.version = c.version();
+  s.tls_version = c.tls_version();
+  s.tls_cipher_suite = c.tls_cipher_suite();
   auto subs = c.subscriptions();
   s.num_subs = static_cast<uint32_t>(subs.size());
   if (with_subs) {
@@ -82,6 +84,8 @@ json::object to_json(const ConnSnapshot& s, SysTime now, int subs, bool sub_acco
   if (!s.name.empty()) o["name"] = s.name;
   if (!s.lang.empty()) o["lang"] = s.lang;
   if (!s.version.empty()) o["version"] = s.version;
+  if (!s.tls_version.empty()) o["tls_version"] = s.tls_version;
+  if (!s.tls_cipher_suite.empty()) o["tls_cipher_suite"] = s.tls_cipher_suite;
   if (subs == 1 && !s.subs.empty()) {
     json::array a;
     for (const auto& d : s.subs) a.emplace_back(d.subject);

@@ -44,6 +44,7 @@ struct ConnSnapshot {
   uint64_t in_msgs = 0, out_msgs = 0, in_bytes = 0, out_bytes = 0;
   uint32_t num_subs = 0;
   std::string name, lang, version;
+  std::string tls_version, tls_cipher_suite;  // TLS clients only
   std::string user;               // authorized user, when known
   std::vector<SubDetail> subs;    // filled when asked for (always for closed connections)
 };

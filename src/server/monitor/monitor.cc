@@ -258,9 +258,8 @@ void Monitor::start() {
   }
   secure_ = opts.https_port != 0;
   if (secure_) {
-    if (!opts.tls.enabled) throw std::runtime_error("Can't start monitoring: TLS cert and key required for HTTPS");
-    tls_opts_ = &opts;
-    tls_ = tls::Context::make(opts.tls, tls::ContextKind::kClient);
+    tls_ = server_.client_tls();
+    if (!tls_) throw std::runtime_error("Can't start monitoring: TLS cert and key required for HTTPS");
   }
   host_ = opts.http_host.empty() ? opts.host : opts.http_host;
   if (host_.empty()) host_ = "0.0.0.0";
@@ -298,21 +297,10 @@ void Monitor::start() {
 }
 
 std::shared_ptr<const tls::Context> Monitor::current_tls() {
-  const Options& now = server_.options();
-  if (&now != tls_opts_) {
-    // A reload installed new options: their certificates serve the connections from now on,
-    // as the reference's GetConfigForClient (a reload reads the files again even when the
-    // block is unchanged, so renewed certificates come in). A reload that turned client TLS
-    // off, or whose files no longer load, leaves HTTPS with the context it had.
-    tls_opts_ = &now;
-    if (now.tls.enabled) {
-      try {
-        tls_ = tls::Context::make(now.tls, tls::ContextKind::kClient);
-      } catch (const std::exception& e) {
-        server_.log().error("monitoring: {}", e.what());
-      }
-    }
-  }
+  // The server's client context, which a reload swaps: its certificates serve the connections
+  // accepted from then on, as the reference's GetConfigForClient. A reload that turned client
+  // TLS off leaves HTTPS with the context it had.
+  if (auto ctx = server_.client_tls()) tls_ = std::move(ctx);
   return tls_;
 }
 

@@ -8,8 +8,8 @@
 //
 // HTTPS (Options::https_port, `https`, -ms): the same endpoints over TLS with the top-level tls
 // block's certificate, never asking for a client certificate, as the reference. Each accepted
-// connection takes the context of the options current at its accept, so after a reload new
-// connections get the reloaded certificates, like the reference's GetConfigForClient.
+// connection takes the server's client context current at its accept (Server::client_tls(),
+// swapped by a reload), like the reference's GetConfigForClient.
 //
 // Lifecycle: Server::start() creates and starts it after the client listener (when
 // Options::http_port or https_port != 0; -1 picks a free port); Server::shutdown() stops it first,
@@ -85,11 +85,9 @@ class Monitor {
   bool secure_ = false;  // https; set by start()
   std::unique_ptr<boost::asio::ip::tcp::acceptor> acceptor_;
   AcceptBackoff accept_backoff_;  // only in do_accept's handler
-  // HTTPS (loop 0: start() and do_accept's handler): the context, and the options generation
-  // it was made from.
+  // HTTPS (loop 0: start() and do_accept's handler): the context new sessions take.
   std::shared_ptr<const tls::Context> current_tls();
   std::shared_ptr<const tls::Context> tls_;
-  const Options* tls_opts_ = nullptr;
   std::atomic<bool> running_{false};
 
   std::mutex mu_;  // guards everything below

@@ -23,7 +23,7 @@ int64_t ns(std::chrono::nanoseconds d) { return d.count(); }
 // The reference reports auth and TLS timeouts as float seconds.
 double seconds(std::chrono::nanoseconds d) { return std::chrono::duration<double>(d).count(); }
 
-constexpr double kDefaultTlsTimeoutSecs = 2;  // TLS_TIMEOUT: the reference reports it without TLS
+constexpr double kDefaultTlsTimeoutSecs = 2;  // TLS_TIMEOUT: the reference reports it without TLS (routes)
 
 // "host:port" of a route URL, as the reference lists configured routes (urlsToStrings).
 std::string route_host_port(const std::string& u) {
@@ -66,6 +66,10 @@ json::object build_varz(Server& server, SysTime now, int http_port, int https_po
   v["host"] = opts.host;
   v["port"] = server.port();
   if (opts.auth_required()) v["auth_required"] = true;
+  if (opts.tls.enabled) {
+    v["tls_required"] = true;
+    if (opts.tls.verify) v["tls_verify"] = true;
+  }
   if (cluster.enabled() && !opts.cluster.no_advertise) {
     json::array urls;
     for (auto& u : cluster.connect_urls()) urls.emplace_back(u);
@@ -111,7 +115,7 @@ json::object build_varz(Server& server, SysTime now, int http_port, int https_po
   v["mqtt"] = json::object();
   v["websocket"] = json::object();
   v["jetstream"] = json::object();
-  v["tls_timeout"] = kDefaultTlsTimeoutSecs;
+  v["tls_timeout"] = seconds(opts.tls.timeout);  // the default (2) when TLS is off, as the reference
   v["write_deadline"] = ns(opts.write_deadline);
   v["start"] = rfc3339(server.start_time());
   v["now"] = rfc3339(now);

@@ -6,6 +6,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -157,24 +158,26 @@ std::string cipher_suite_name(const SSL* ssl) {
   return fmt::format("Unknown [0x{:x}]", SSL_CIPHER_get_protocol_id(c));
 }
 
-bool matches_pinned(const SSL* ssl, const std::vector<std::string>& pinned, std::string* key_id) {
-  if (key_id) key_id->clear();
-  if (pinned.empty()) return true;
+std::string peer_key_id(const SSL* ssl) {
   X509* cert = SSL_get0_peer_certificate(ssl);
-  if (cert == nullptr) return false;
+  if (cert == nullptr) return {};
   unsigned char* der = nullptr;
   int len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &der);
-  if (len <= 0) return false;
+  if (len <= 0) return {};
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int md_len = 0;
   bool ok = EVP_Digest(der, static_cast<size_t>(len), md, &md_len, EVP_sha256(), nullptr) == 1;
   OPENSSL_free(der);
-  if (!ok) return false;
+  if (!ok) return {};
   std::string hex;
   for (unsigned int i = 0; i < md_len; ++i) hex += fmt::format("{:02x}", md[i]);
-  bool match = false;
-  for (const auto& p : pinned) match = match || p == hex;
-  if (key_id) *key_id = std::move(hex);
+  return hex;
+}
+
+bool matches_pinned(const SSL* ssl, const std::vector<std::string>& pinned, std::string* key_id) {
+  std::string id = peer_key_id(ssl);
+  bool match = pinned.empty() || (!id.empty() && std::find(pinned.begin(), pinned.end(), id) != pinned.end());
+  if (key_id) *key_id = std::move(id);
   return match;
 }
 

@@ -51,6 +51,9 @@ std::string version_name(const SSL* ssl);
 // The negotiated suite by Go's name, as the reference's tlsCipher ("TLS_AES_128_GCM_SHA256",
 // "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"); "Unknown [0x1234]" for others.
 std::string cipher_suite_name(const SSL* ssl);
+// The hex SHA-256 of the peer certificate's SubjectPublicKeyInfo (what pinned_certs lists);
+// "" without a certificate.
+std::string peer_key_id(const SSL* ssl);
 // The reference's matchesPinnedCert: true when `pinned` is empty, or holds the hex SHA-256 of
 // the peer certificate's SubjectPublicKeyInfo. `key_id` receives that hash ("" without a cert).
 bool matches_pinned(const SSL* ssl, const std::vector<std::string>& pinned, std::string* key_id);
