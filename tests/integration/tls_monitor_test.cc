@@ -5,7 +5,10 @@
 // misconfigurations are refused in the reference's words. curl is the HTTPS client.
 #include <gtest/gtest.h>
 
+#include <signal.h>
+
 #include <boost/json.hpp>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -105,6 +108,37 @@ TEST(TlsMonitor, FlagAndListenFormSelectHttps) {
     ASSERT_TRUE(wait_https(https)) << s.log();
     EXPECT_TRUE(s.wait_for_log("Starting https monitor on 127.0.0.1:" + std::to_string(https), 5s)) << s.log();
   }
+}
+
+// A reload that changes the tls block's certificate: HTTPS connections made afterwards get the
+// new one (the reference's GetConfigForClient). The new certificate names only
+// wrong.pylon.test, so curl's name check tells which one was served.
+TEST(TlsMonitor, ReloadServesTheNewCertificate) {
+  const auto& c = test_certs();
+  int https = pick_free_port();
+  auto conf = [&](const std::string& cert, const std::string& key, const std::string& port) {
+    // Everything in the file: nats-server 2.9 does not apply -a/-p again on reload.
+    return "listen: 127.0.0.1:" + port + "\nhttps_port: " + std::to_string(https) + "\ntls {\n  cert_file: \"" +
+           cert + "\"\n  key_file: \"" + key + "\"\n}\n";
+  };
+  ServerOptions o = with_config(conf(c.server_cert(), c.server_key(), "{PORT}"));
+  o.port_flag = false;
+  ServerProcess s(o);
+  ASSERT_TRUE(s.start());
+  ASSERT_TRUE(wait_https(https)) << s.log();
+
+  {
+    std::ofstream out(s.dir() + "/server.conf", std::ios::trunc);
+    out << conf(c.wrong_name_cert(), c.wrong_name_key(), std::to_string(s.port()));
+  }
+  ASSERT_EQ(::kill(s.pid(), SIGHUP), 0);
+  std::string curl = "curl -sS --max-time 5 --cacert '" + c.ca() + "' --resolve wrong.pylon.test:" +
+                     std::to_string(https) + ":127.0.0.1 -o /dev/null -w '%{http_code}' 'https://wrong.pylon.test:" +
+                     std::to_string(https) + "/varz' 2>&1";
+  EXPECT_TRUE(wait_for([&] { return run_shell(curl).output == "200"; }, 10s, 50ms))
+      << "the reloaded certificate is not served: " << run_shell(curl).output << "\n" << s.log();
+  auto old_name = curl_https(https, "/varz");
+  EXPECT_EQ(old_name.http_code, 0) << "the old certificate is still served";
 }
 
 // What the reference refuses at startup, in its words: both ports, and HTTPS without TLS.
