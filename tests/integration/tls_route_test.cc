@@ -252,6 +252,28 @@ TEST_F(TlsRouteListener, TlsFirstThenInfoWithTlsRequired) {
   EXPECT_TRUE(tls_first_line(n.route_port(), c.ca(), c.server_cert(), c.server_key(), &why)) << why;
 }
 
+// The cluster block's `timeout` bounds a route handshake: a peer that connects to the route port
+// and sends nothing is closed after it (not before), logged as the reference's tlsTimeout.
+TEST_F(TlsRouteListener, SilentPeerIsClosedAtTheHandshakeTimeout) {
+  constexpr auto kTimeout = 500ms;
+  constexpr int kSlack = 6;  // the upper bound, in timeouts: a loaded machine may be slow to close
+  auto cfg = single_config(P, "lone", "tls-it");
+  cfg.config = good_tls();
+  auto at = cfg.config.find("timeout: 2\n");
+  ASSERT_NE(at, std::string::npos);
+  cfg.config.replace(at, 10, "timeout: 0.5");
+  Node& n = add(cfg);
+  ASSERT_TRUE(n.start());
+  RawClient raw;
+  ASSERT_TRUE(raw.connect(n.route_port()));
+  auto t0 = Clock::now();
+  ASSERT_TRUE(raw.expect_closed(kTimeout * kSlack)) << "still open after " << (kTimeout * kSlack).count() << " ms";
+  auto took = std::chrono::duration_cast<milliseconds>(Clock::now() - t0);
+  EXPECT_GE(took, kTimeout - 50ms) << "closed before the handshake timeout";
+  EXPECT_EQ(raw.buffer().find("INFO"), std::string::npos) << raw.buffer();
+  EXPECT_TRUE(n.wait_for_log("TLS handshake timeout", 2s)) << n.log();
+}
+
 // ------------------------------------------------------------------ refused peers
 
 struct IntruderParam {
