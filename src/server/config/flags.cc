@@ -342,7 +342,7 @@ Server Options:
         --server_name <server_name>  Server name (default: auto)
     -P, --pid <file>                 File to store PID
     -m, --http_port <port>           Use port for http monitoring
-    -ms,--https_port <port>          Use port for https monitoring (with the tls block's certificate)
+    -ms,--https_port <port>          Use port for https monitoring (needs the tls block)
     -c, --config <file>              Configuration file
     -t                               Test configuration and exit
     -sl,--signal <signal>[=<pid>]    Send signal to pylon-server process (ldm, stop, quit, term, reopen, reload)
