@@ -66,6 +66,7 @@ TEST(TlsBlock, TimeoutIsSecondsOrADurationAndDefaultsToTwoSeconds) {
   EXPECT_EQ(parse("tls { }", BlockKind::kClient).timeout, std::chrono::seconds(2));
   EXPECT_EQ(parse("tls { timeout: 3 }", BlockKind::kClient).timeout, std::chrono::seconds(3));
   EXPECT_EQ(parse("tls { timeout: \"250ms\" }", BlockKind::kClient).timeout, std::chrono::milliseconds(250));
+  EXPECT_EQ(parse("tls { timeout: 0 }", BlockKind::kClient).timeout, std::chrono::seconds(2)) << "0: the default";
 }
 
 TEST(TlsBlock, MistakesNameTheirPositionInTheReferencesWords) {

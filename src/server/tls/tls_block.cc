@@ -171,7 +171,11 @@ TlsOptions parse_tls_block(const Value& block, BlockKind kind, std::vector<std::
       t.cipher_suites = names(e, "cipher_suites", openssl_cipher_name, "unrecognized cipher");
     } else if (k == "curve_preferences") {
       t.curve_preferences = names(e, "curve_preferences", openssl_group_name, "unrecognized curve preference");
-    } else if (k == "timeout") t.timeout = timeout(v);
+    } else if (k == "timeout") {
+      t.timeout = timeout(v);
+      // As the reference's setBaselineOptions: 0 means the default.
+      if (t.timeout == Duration::zero()) t.timeout = defaults::kTlsTimeout;
+    }
     else if (k == "pinned_certs") {
       if (!v.is_array()) {
         fail(v.pos(), "error parsing tls config, expected 'pinned_certs' to be a list of hex-encoded sha256 of DER "
