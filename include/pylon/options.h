@@ -91,6 +91,7 @@ struct Options {
   // Monitoring.
   std::string http_host;             // empty: same as host
   int http_port = 0;                 // 0: monitoring off; -1: random
+  int https_port = 0;                // HTTPS monitoring with the top-level tls block; 0: off; -1: random
   // Authorization of clients.
   std::string user, password, token;
   std::vector<User> users;

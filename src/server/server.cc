@@ -120,7 +120,7 @@ void Server::start() {
   running_ = true;
   asio::post(ctx, [this] { do_accept(); });
   // ---- HTTP monitoring (src/server/monitor) ----
-  if (options().http_port != 0) {
+  if (options().http_port != 0 || options().https_port != 0) {
     try {
       monitor_ = std::make_unique<monitor::Monitor>(*this);
       monitor_->start();
@@ -419,17 +419,19 @@ std::string Server::reload(Options next) {
   if (next.port != cur.port && !(cur.port < 0 && next.port < 0)) return refuse("Port", cur.port, next.port);
   if (next.http_host != cur.http_host) return refuse("HTTPHost", cur.http_host, next.http_host);
   if (next.http_port != cur.http_port) return refuse("HTTPPort", cur.http_port, next.http_port);
+  if (next.https_port != cur.https_port) return refuse("HTTPSPort", cur.https_port, next.https_port);
   if (next.cluster.host != cur.cluster.host) return refuse("cluster host", cur.cluster.host, next.cluster.host);
   if (next.cluster.port != cur.cluster.port) return refuse("cluster port", cur.cluster.port, next.cluster.port);
   // The reference renames the cluster live; we refuse, since every route negotiated the name.
   if (next.cluster.name != cur.cluster.name) return refuse("cluster name", cur.cluster.name, next.cluster.name);
   if (next.event_loops != cur.event_loops) return refuse("event_loops", cur.event_loops, next.event_loops);
-  std::shared_ptr<const tls::Context> next_tls;
+  std::shared_ptr<const tls::Context> next_tls, next_route_tls;
   try {
     validate_options(next);
     // The certificates are read again even when the block did not change: a reload is how
     // renewed certificates come in.
     next_tls = make_client_tls(next);
+    next_route_tls = Cluster::make_route_tls(next);
   } catch (const std::exception& e) {
     return e.what();
   }
@@ -482,6 +484,7 @@ std::string Server::reload(Options next) {
     }
   }
   if (now.tls.timeout != old.tls.timeout) log_->info("Reloaded: tls timeout = {}", std::chrono::duration<double>(now.tls.timeout).count());
+  cluster_->reload_tls(now, old, std::move(next_route_tls));
   cluster_->reload_routes(now.cluster.routes);
   // Connected clients: credentials and limits are checked again; those no longer allowed go.
   auto connected = clients();

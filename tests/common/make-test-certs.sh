@@ -12,10 +12,11 @@
 #   wrong-client.pem, wrong-client-key.pem  like client.pem, signed by the other CA
 #   localhost-only.pem, localhost-only-key.pem  like server.pem, but its only SAN is
 #                                    DNS:localhost: right for localhost, a mismatch for 127.0.0.1
+#   wrong-name.pem, wrong-name-key.pem  signed by the test CA, but for CN=wrong.pylon.test only
+#                                    (SAN DNS:wrong.pylon.test): hostname verification fails
 # Keys are ECDSA P-256 (fast to make); certificates are valid for 2 days. Used by the C++
 # tests (tests/common/test_certs.h), the Go and JavaScript harnesses, and the benchmarks.
-# Idempotent: a DIR that already has ca.pem and wrong-client.pem keeps those files; a
-# missing localhost-only.pem is added beside them.
+# Idempotent: the files a DIR already has are kept; missing ones are added beside them.
 set -euo pipefail
 dir=${1:?usage: make-test-certs.sh DIR}
 mkdir -p "$dir"
@@ -55,6 +56,9 @@ fi
 if [ ! -s localhost-only.pem ]; then
   leaf localhost-only ca "/CN=localhost" 2 \
     'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:localhost'
+fi
+if [ ! -s wrong-name.pem ]; then
+  leaf wrong-name ca "/CN=wrong.pylon.test" 2 "${server_ext%%subjectAltName=*}subjectAltName=DNS:wrong.pylon.test"
 fi
 rm -f ./*.srl
 chmod 644 ./*.pem

@@ -29,6 +29,8 @@ struct TestCerts {
   std::string wrong_ca_key() const { return path("wrong-ca-key.pem"); }
   std::string wrong_client_cert() const { return path("wrong-client.pem"); }
   std::string wrong_client_key() const { return path("wrong-client-key.pem"); }
+  std::string wrong_name_cert() const { return path("wrong-name.pem"); }
+  std::string wrong_name_key() const { return path("wrong-name-key.pem"); }
 };
 
 // Makes the certificates on first use; throws when openssl fails.

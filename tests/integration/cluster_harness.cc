@@ -95,6 +95,8 @@ std::string Node::log_path() const { return tmp_.file("server-" + std::to_string
 
 std::string Node::log() const { return read_file(log_path()); }
 
+std::string Node::config_path() const { return tmp_.file("node-" + std::to_string(incarnation_) + ".conf"); }
+
 bool Node::wait_for_log(const std::string& needle, milliseconds timeout) const {
   return wait_for([&] { return log().find(needle) != std::string::npos; }, timeout, 10ms);
 }
@@ -128,6 +130,10 @@ bool Node::start(milliseconds timeout) {
                                 "-D"};
   if (cfg_.http_port > 0) argv.insert(argv.end(), {"-m", std::to_string(cfg_.http_port)});
   if (!cfg_.routes.empty()) argv.insert(argv.end(), {"--routes", join(cfg_.routes)});
+  if (!cfg_.config.empty()) {
+    argv.push_back("-c");
+    argv.push_back(tmp_.write("node-" + std::to_string(incarnation_) + ".conf", cfg_.config));  // config_path()
+  }
   for (auto& a : cfg_.extra_args) argv.push_back(a);
 
   std::string path = log_path();

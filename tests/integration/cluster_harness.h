@@ -53,6 +53,10 @@ struct NodeConfig {
   std::string listen_userinfo;      // "user:pass" in the --cluster URL (route authorization)
   std::vector<std::string> routes;  // full route URLs (--routes)
   std::vector<std::string> extra_args;
+  // Config file text (nats-server syntax); when set, written next to the node's log and given
+  // with -c. The flags above still win over it, field by field, as they do in the reference
+  // (so a file holding only `cluster { tls {...} }` adds TLS to the flag-made cluster).
+  std::string config;
 };
 
 // Route URL of a listener on 127.0.0.1:port (or host:port), with optional "user:pass@".
@@ -88,6 +92,9 @@ class Node {
 
   std::string log() const;       // current incarnation
   std::string log_path() const;  // current incarnation
+  // The -c file of the current incarnation (NodeConfig::config); rewrite it, then SIGHUP, to
+  // reload.
+  std::string config_path() const;
   bool wait_for_log(const std::string& needle, milliseconds timeout) const;
   // Lines of the current log containing `needle` (case-sensitive).
   std::vector<std::string> log_lines(const std::string& needle) const;

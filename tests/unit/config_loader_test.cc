@@ -9,6 +9,7 @@
 #include <fstream>
 #include <string>
 
+#include "../common/test_certs.h"
 #include "server/config/config.h"
 #include "server/config/config_loader.h"
 #include "server/config/flags.h"
@@ -121,6 +122,47 @@ TEST(ConfigLoader, UnsupportedFeaturesAreRefusedNotIgnored) {
     EXPECT_NE(std::string(e.what()).find("js.conf:1:1"), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("JetStream is not supported"), std::string::npos) << e.what();
   }
+}
+
+// HTTPS monitoring (issue 12): `https` (host:port, as `http`), `https_port`, and -ms.
+TEST(ConfigLoader, HttpsMonitoringKeysAndFlag) {
+  ScratchDir dir;
+  pylon::Options o;
+  pylon::server::load_config_file(dir.write("a.conf", "https: \"127.0.0.2:8443\"\n"), o);
+  EXPECT_EQ(o.http_host, "127.0.0.2");
+  EXPECT_EQ(o.https_port, 8443);
+  EXPECT_EQ(o.http_port, 0);
+  pylon::Options p;
+  pylon::server::load_config_file(dir.write("b.conf", "https_port: -1\n"), p);
+  EXPECT_EQ(p.https_port, -1);
+  for (auto args : std::vector<std::vector<const char*>>{{"x", "-ms", "7443"}, {"x", "--https_port=7443"}}) {
+    auto cl = pylon::server::parse_command_line(static_cast<int>(args.size()), args.data());
+    EXPECT_EQ(cl.opts.https_port, 7443);
+  }
+}
+
+// Route TLS (issue 12): cluster { tls {} } is read like the top-level block, with `insecure`,
+// which only routes may use.
+TEST(ConfigLoader, ClusterTlsBlockIsRead) {
+  const auto& c = pylon::testing::test_certs();
+  ScratchDir dir;
+  pylon::Options o;
+  auto path = dir.write("c.conf", "cluster {\n  port: 6222\n  tls {\n    cert_file: \"" + c.server_cert() +
+                                      "\"\n    key_file: \"" + c.server_key() + "\"\n    ca_file: \"" + c.ca() +
+                                      "\"\n    insecure: true\n    timeout: 3\n  }\n}\n");
+  auto w = pylon::server::load_config_file(path, o);
+  EXPECT_TRUE(w.empty()) << w.front();
+  EXPECT_TRUE(o.cluster.tls.enabled);
+  EXPECT_TRUE(o.cluster.tls.insecure);
+  EXPECT_EQ(o.cluster.tls.cert_file, c.server_cert());
+  EXPECT_EQ(o.cluster.tls.timeout, std::chrono::seconds(3));
+  EXPECT_FALSE(o.tls.enabled) << "the cluster's block is not the clients'";
+
+  // A missing key file stops the load at the block, in the reference's words.
+  pylon::Options bad;
+  auto broken = dir.write("d.conf", "cluster {\n  tls {\n    cert_file: \"" + c.server_cert() +
+                                        "\"\n    key_file: \"" + dir.write("empty.pem", "") + "\"\n  }\n}\n");
+  EXPECT_THROW(pylon::server::load_config_file(broken, bad), pylon::config::ConfigError);
 }
 
 TEST(Flags, GoStyleSpellingsAreEquivalent) {

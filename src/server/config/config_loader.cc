@@ -186,7 +186,7 @@ struct Loader {
           }
           c.routes.push_back(s);
         }
-      } else if (k == "tls") unsupported(e, "TLS");
+      } else if (k == "tls") c.tls = tls(e, server::tls::BlockKind::kCluster);
       else unknown(e);
     }
   }
@@ -204,7 +204,12 @@ struct Loader {
         std::string h = o.http_host;
         listen(v, h, o.http_port);
         o.http_host = h;
+      } else if (k == "https") {
+        std::string h = o.http_host;
+        listen(v, h, o.https_port);
+        o.http_host = h;  // as the reference: one monitoring host for http and https
       } else if (k == "http_port" || k == "monitor_port") o.http_port = to_int(v, -1, 65535, "http_port");
+      else if (k == "https_port") o.https_port = to_int(v, -1, 65535, "https_port");
       else if (k == "authorization") authorization(v, o.user, o.password, o.token, o.auth_timeout, &o.users);
       else if (k == "cluster") cluster(v, o.cluster);
       else if (k == "debug") o.debug = v.as_bool();

@@ -75,7 +75,8 @@ const std::vector<FlagDef>& flag_table() {
       {{"n", "name", "server_name"}, FlagKind::kString, [](Options& o, const std::string& v) { o.server_name = v; }},
       {{"P", "pid"}, FlagKind::kString, [](Options& o, const std::string& v) { o.pid_file = v; }},
       {{"m", "http_port"}, FlagKind::kInt, [](Options& o, const std::string& v) { o.http_port = to_int("http_port", v); }},
-      {{"ms", "https_port"}, FlagKind::kUnsupported, nullptr, "HTTPS monitoring needs TLS, which Pylon does not support yet"},
+      {{"ms", "https_port"}, FlagKind::kInt,
+       [](Options& o, const std::string& v) { o.https_port = to_int("https_port", v); }},
       {{"c", "config"}, FlagKind::kString, nullptr},  // handled before the others
       {{"t"}, FlagKind::kBool, nullptr},
       {{"sl", "signal"}, FlagKind::kString, nullptr},
@@ -341,6 +342,7 @@ Server Options:
         --server_name <server_name>  Server name (default: auto)
     -P, --pid <file>                 File to store PID
     -m, --http_port <port>           Use port for http monitoring
+    -ms,--https_port <port>          Use port for https monitoring (needs the tls block)
     -c, --config <file>              Configuration file
     -t                               Test configuration and exit
     -sl,--signal <signal>[=<pid>]    Send signal to pylon-server process (ldm, stop, quit, term, reopen, reload)
@@ -385,7 +387,7 @@ Common Options:
     -v, --version                    Show version
         --help_tls                   TLS help
 
-Not supported yet (refused with a message): -ms/--https_port, -js/--jetstream,
+Not supported yet (refused with a message): -js/--jetstream,
 -sd/--store_dir, -s/--syslog, -r/--remote_syslog, --ports_file_dir, --profile.
 )";
 }

@@ -575,7 +575,8 @@ void Connection::fail_tls(std::string_view why, bool send_tls_required) {
   } else {
     server_.log().peer_error("{} - TLS route handshake error: {}", log_prefix(), why);
   }
-  if (send_tls_required) {
+  // Only a client is told (routes close without a word, as the reference's).
+  if (send_tls_required && kind_ == Kind::kClient) {
     // Best effort, straight to the socket (the peer spoke plaintext, or nothing): a fresh
     // connection's send buffer takes these few bytes at once, and we never wait for it.
     static const std::string line = fmt::format("-ERR '{}'\r\n", err::kSecureConnectionRequired);

@@ -62,7 +62,7 @@ struct ProcessUsage {
   double cpu_percent = 0;
 };
 
-boost::json::object build_varz(Server& server, SysTime now, int http_port, const ProcessUsage& usage,
+boost::json::object build_varz(Server& server, SysTime now, int http_port, int https_port, const ProcessUsage& usage,
                                const std::map<std::string, uint64_t>& http_req_stats);
 
 // ---- /routez -----------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <boost/json.hpp>
 
 #include <fmt/format.h>
@@ -19,6 +20,7 @@
 #include "server/monitor/format.h"
 #include "server/monitor/metrics.h"
 #include "server/server.h"
+#include "server/tls/tls_context.h"
 
 namespace pylon::server::monitor {
 
@@ -61,45 +63,146 @@ std::string index_html(const Server& server) {
 
 // ---- one HTTP connection ------------------------------------------------------------------
 
-class Monitor::Session : public std::enable_shared_from_this<Session> {
+// What the listener and stop() need of a session, whichever stream it reads.
+class Monitor::Session {
  public:
-  Session(Monitor& mon, EventLoop& loop, tcp::socket sock) : mon_(mon), loop_(loop), stream_(std::move(sock)) {}
+  virtual ~Session() = default;
+  virtual void start() = 0;
+  virtual void close() = 0;  // any thread
+};
 
-  void start() {
-    asio::post(loop_.ctx(), [self = shared_from_this()] { self->read(); });
+namespace {
+
+// Asio's ssl::stream rather than beast::ssl_stream: the latter's buffered async_handshake (the bytes
+// async_detect_ssl already read) is constrained to the wrong signature in Boost 1.81.
+using TlsStream = asio::ssl::stream<beast::tcp_stream>;
+
+template <class Stream>
+constexpr bool kSecure = std::is_same_v<Stream, TlsStream>;
+
+// The first five bytes of a plaintext HTTP request, where a TLS record header should be: Go's
+// tlsRecordHeaderLooksLikeHTTP, which decides whether the reference answers with a 400.
+bool looks_like_http(std::string_view hdr) {
+  for (std::string_view m : {"GET /", "HEAD ", "POST ", "PUT /", "OPTIO"})
+    if (hdr.substr(0, 5) == m) return true;
+  return false;
+}
+// Go's net/http answer to plaintext on a TLS listener, byte for byte.
+constexpr std::string_view kPlainToHttps =
+    "HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n";
+
+}  // namespace
+
+// One HTTP connection over Stream: beast::tcp_stream (http) or TlsStream (https). A template, so
+// plain HTTP pays nothing for TLS: its session is the same code it was before HTTPS existed.
+template <class Stream>
+class HttpSession final : public Monitor::Session, public std::enable_shared_from_this<HttpSession<Stream>> {
+ public:
+  HttpSession(Monitor& mon, EventLoop& loop, tcp::socket sock) requires(!kSecure<Stream>)
+      : mon_(mon), loop_(loop), stream_(std::move(sock)) {}
+  // The session keeps `tls` (the context it handshakes with) for its whole life.
+  HttpSession(Monitor& mon, EventLoop& loop, tcp::socket sock, std::shared_ptr<const tls::Context> tls)
+    requires(kSecure<Stream>)
+      : mon_(mon), loop_(loop), tls_(std::move(tls)), stream_(std::move(sock), tls_->native()) {
+    // As the reference's monitor (ClientAuth = NoClientCert): the tls block's `verify` is for
+    // clients of the NATS port, never for a browser or curl.
+    stream_.set_verify_mode(asio::ssl::verify_none);
   }
 
-  // Any thread.
-  void close() {
-    asio::post(loop_.ctx(), [self = shared_from_this()] {
-      beast::error_code ec;
-      self->stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
-      self->stream_.close();
+  void start() override {
+    asio::post(loop_.ctx(), [self = this->shared_from_this()] {
+      if constexpr (kSecure<Stream>) {
+        self->detect();
+      } else {
+        self->read();
+      }
     });
   }
 
+  void close() override {
+    asio::post(loop_.ctx(), [self = this->shared_from_this()] { self->close_now(); });
+  }
+
  private:
+  tcp::socket& socket() { return beast::get_lowest_layer(stream_).socket(); }
+  void close_now() {
+    beast::error_code ec;
+    socket().shutdown(tcp::socket::shutdown_both, ec);
+    beast::get_lowest_layer(stream_).close();
+  }
+  void expires_after(std::chrono::seconds d) { beast::get_lowest_layer(stream_).expires_after(d); }
+
+  // HTTPS: look at the first bytes. A TLS handshake goes on (with the bytes already read); a
+  // plaintext HTTP request gets Go's 400; anything else is logged as the reference's
+  // captured http.Server log ("monitoring: TLS handshake error from ...") and closed.
+  void detect() requires(kSecure<Stream>) {
+    expires_after(kIdleTimeout);
+    beast::async_detect_ssl(beast::get_lowest_layer(stream_), buf_,
+                            [self = this->shared_from_this()](beast::error_code ec, bool is_tls) {
+                              if (ec) return self->handshake_failed(ec.message());
+                              if (is_tls) return self->handshake();
+                              self->plaintext();
+                            });
+  }
+
+  void handshake() requires(kSecure<Stream>) {
+    stream_.async_handshake(asio::ssl::stream_base::server, buf_.data(),
+                            [self = this->shared_from_this()](beast::error_code ec, size_t used) {
+                              if (ec) return self->handshake_failed(ec.message());
+                              self->buf_.consume(used);
+                              self->read();
+                            });
+  }
+
+  void plaintext() requires(kSecure<Stream>) {
+    // The whole record header (5 bytes) decides, as in Go; fewer arrive only from a peer that
+    // stops early, which the deadline ends.
+    if (buf_.size() < 5) {
+      auto& raw = beast::get_lowest_layer(stream_);
+      raw.async_read_some(buf_.prepare(5 - buf_.size()),
+                          [self = this->shared_from_this()](beast::error_code ec, size_t n) {
+                            if (ec) return self->handshake_failed(ec.message());
+                            self->buf_.commit(n);
+                            self->plaintext();
+                          });
+      return;
+    }
+    std::string_view head(static_cast<const char*>(buf_.data().data()), buf_.size());
+    if (!looks_like_http(head)) return handshake_failed("tls: first record does not look like a TLS handshake");
+    asio::async_write(beast::get_lowest_layer(stream_), asio::buffer(kPlainToHttps.data(), kPlainToHttps.size()),
+                      [self = this->shared_from_this()](beast::error_code, size_t) { self->close_now(); });
+  }
+
+  void handshake_failed(const std::string& why) {
+    beast::error_code ec;
+    auto ep = socket().remote_endpoint(ec);
+    mon_.server_.log().error("monitoring: TLS handshake error from {}: {}",
+                             ec ? std::string("?") : join_host_port(ep.address().to_string(), ep.port()), why);
+    close_now();
+  }
+
   void read() {
     req_ = {};
-    stream_.expires_after(kIdleTimeout);
-    http::async_read(stream_, buf_, req_, [self = shared_from_this()](beast::error_code ec, size_t) {
+    expires_after(kIdleTimeout);
+    http::async_read(stream_, buf_, req_, [self = this->shared_from_this()](beast::error_code ec, size_t) {
       self->on_read(ec);
     });
   }
 
   void on_read(beast::error_code ec) {
     if (ec) {
-      stream_.close();  // the peer left, timed out, or sent something that is not HTTP
+      close_now();  // the peer left, timed out, or sent something that is not HTTP
       return;
     }
     if (!mon_.running_.load()) {
-      stream_.close();
+      close_now();
       return;
     }
     std::string target(req_.target());
-    mon_.handle(target, loop_, [self = shared_from_this()](unsigned status, std::string type, std::string body) {
-      self->respond(status, std::move(type), std::move(body));
-    });
+    mon_.handle(target, loop_,
+                [self = this->shared_from_this()](unsigned status, std::string type, std::string body) {
+                  self->respond(status, std::move(type), std::move(body));
+                });
   }
 
   void respond(unsigned status, std::string type, std::string body) {
@@ -113,12 +216,19 @@ class Monitor::Session : public std::enable_shared_from_this<Session> {
     res->body() = std::move(body);
     res->prepare_payload();
     if (req_.method() == http::verb::head) res->body().clear();  // Content-Length stays
-    stream_.expires_after(kIdleTimeout);
-    http::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code ec, size_t) {
+    expires_after(kIdleTimeout);
+    http::async_write(stream_, *res, [self = this->shared_from_this(), res](beast::error_code ec, size_t) {
       if (ec || !res->keep_alive()) {
-        beast::error_code ignored;
-        self->stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-        self->stream_.close();
+        if constexpr (kSecure<Stream>) {
+          // close_notify, then the socket (bounded by the stream's deadline).
+          if (!ec) {
+            return self->stream_.async_shutdown([self](beast::error_code) { self->close_now(); });
+          }
+        } else {
+          beast::error_code ignored;
+          self->socket().shutdown(tcp::socket::shutdown_send, ignored);
+        }
+        self->close_now();
         return;
       }
       self->read();
@@ -127,7 +237,8 @@ class Monitor::Session : public std::enable_shared_from_this<Session> {
 
   Monitor& mon_;
   EventLoop& loop_;
-  beast::tcp_stream stream_;
+  std::shared_ptr<const tls::Context> tls_;  // https only; declared before stream_, which uses it
+  Stream stream_;
   beast::flat_buffer buf_;
   http::request<http::string_body> req_;
 };
@@ -140,6 +251,16 @@ Monitor::~Monitor() { stop(); }
 
 void Monitor::start() {
   const Options& opts = server_.options();
+  // The reference's StartMonitoring checks, and its words.
+  if (opts.http_port != 0 && opts.https_port != 0) {
+    throw std::runtime_error(fmt::format("Can't start monitoring: can't specify both HTTP ({}) and HTTPs ({}) ports",
+                                         opts.http_port, opts.https_port));
+  }
+  secure_ = opts.https_port != 0;
+  if (secure_) {
+    tls_ = server_.client_tls();
+    if (!tls_) throw std::runtime_error("Can't start monitoring: TLS cert and key required for HTTPS");
+  }
   host_ = opts.http_host.empty() ? opts.host : opts.http_host;
   if (host_.empty()) host_ = "0.0.0.0";
   auto& ctx = server_.loop(0).ctx();
@@ -149,7 +270,8 @@ void Monitor::start() {
     throw std::runtime_error(
         fmt::format("Can't listen to the monitor port: listen tcp: lookup {}: {}", host_, ec.message()));
   }
-  int want = opts.http_port < 0 ? 0 : opts.http_port;
+  int configured = secure_ ? opts.https_port : opts.http_port;
+  int want = configured < 0 ? 0 : configured;
   auto acc = std::make_unique<tcp::acceptor>(ctx);
   tcp::endpoint ep(addr, static_cast<unsigned short>(want));
   acc->open(ep.protocol(), ec);
@@ -169,9 +291,17 @@ void Monitor::start() {
       cpu_percent_ = 100.0 * cpu_sample_.cpu_seconds / cpu_sample_.wall_seconds;
     }
   }
-  server_.log().info("Starting http monitor on {}", join_host_port(host_, port_));
+  server_.log().info("Starting {} monitor on {}", secure_ ? "https" : "http", join_host_port(host_, port_));
   running_ = true;
   asio::post(ctx, [this] { do_accept(); });
+}
+
+std::shared_ptr<const tls::Context> Monitor::current_tls() {
+  // The server's client context, which a reload swaps: its certificates serve the connections
+  // accepted from then on, as the reference's GetConfigForClient. A reload that turned client
+  // TLS off leaves HTTPS with the context it had.
+  if (auto ctx = server_.client_tls()) tls_ = std::move(ctx);
+  return tls_;
 }
 
 void Monitor::stop() {
@@ -217,7 +347,12 @@ void Monitor::do_accept() {
       return;
     }
     accept_backoff_.reset();
-    auto s = std::make_shared<Session>(*this, loop, std::move(sock));
+    std::shared_ptr<Session> s;
+    if (secure_) {
+      s = std::make_shared<HttpSession<TlsStream>>(*this, loop, std::move(sock), current_tls());
+    } else {
+      s = std::make_shared<HttpSession<beast::tcp_stream>>(*this, loop, std::move(sock));
+    }
     {
       std::lock_guard lk(mu_);
       // Forget finished sessions now and then, so the list stays as long as the open ones.
@@ -326,7 +461,7 @@ void Monitor::handle(const std::string& target, EventLoop& home, Reply reply) {
       std::lock_guard lk(mu_);
       stats = req_stats_;
     }
-    send_json(build_varz(server_, now(), port_, usage(), stats));
+    send_json(build_varz(server_, now(), secure_ ? 0 : port_, secure_ ? port_ : 0, usage(), stats));
   } else if (path == "/connz") {
     ConnzOptions opts;
     if (!parse_connz(q, &opts, &err)) return bad_request(err);

@@ -6,9 +6,14 @@
 // connection's loop (its CONNECT fields, subscriptions) are read on that loop: /connz posts a
 // snapshot task to every loop holding a client and answers when the last one reports back.
 //
+// HTTPS (Options::https_port, `https`, -ms): the same endpoints over TLS with the top-level tls
+// block's certificate, never asking for a client certificate, as the reference. Each accepted
+// connection takes the server's client context current at its accept (Server::client_tls(),
+// swapped by a reload), like the reference's GetConfigForClient.
+//
 // Lifecycle: Server::start() creates and starts it after the client listener (when
-// Options::http_port != 0; -1 picks a free port); Server::shutdown() stops it first, which
-// closes the listener and every open HTTP connection.
+// Options::http_port or https_port != 0; -1 picks a free port); Server::shutdown() stops it first,
+// which closes the listener and every open HTTP connection.
 #pragma once
 
 #include <boost/asio/ip/tcp.hpp>
@@ -22,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "pylon/options.h"
 #include "server/accept_backoff.h"
 #include "server/monitor/endpoints.h"
 
@@ -30,7 +36,14 @@ class EventLoop;
 class Server;
 }  // namespace pylon::server
 
+namespace pylon::server::tls {
+class Context;
+}
+
 namespace pylon::server::monitor {
+
+template <class Stream>
+class HttpSession;
 
 class Monitor {
  public:
@@ -39,14 +52,18 @@ class Monitor {
   Monitor(const Monitor&) = delete;
   Monitor& operator=(const Monitor&) = delete;
 
-  // Binds http_host:http_port and starts accepting. Throws std::runtime_error when it cannot.
+  // Binds http_host:http_port (or https_port) and starts accepting. Throws std::runtime_error
+  // when it cannot, in the reference's words ("Can't start monitoring: ...").
   void start();
   // Closes the listener and every HTTP connection. Idempotent.
   void stop();
   // The bound port (after start()).
   int port() const noexcept { return port_; }
+  bool secure() const noexcept { return secure_; }
 
   class Session;  // one HTTP connection (monitor.cc)
+  template <class Stream>
+  friend class HttpSession;
 
   // Answers one request; calls `reply(status, content_type, body)` on `home`'s thread,
   // possibly later (after gathering from other loops). Used by Session.
@@ -65,8 +82,12 @@ class Monitor {
   Server& server_;
   std::string host_;
   int port_ = 0;
+  bool secure_ = false;  // https; set by start()
   std::unique_ptr<boost::asio::ip::tcp::acceptor> acceptor_;
   AcceptBackoff accept_backoff_;  // only in do_accept's handler
+  // HTTPS (loop 0: start() and do_accept's handler): the context new sessions take.
+  std::shared_ptr<const tls::Context> current_tls();
+  std::shared_ptr<const tls::Context> tls_;
   std::atomic<bool> running_{false};
 
   std::mutex mu_;  // guards everything below

@@ -53,7 +53,7 @@ ServerCounters gather_counters(Server& server) {
   return c;
 }
 
-json::object build_varz(Server& server, SysTime now, int http_port, const ProcessUsage& usage,
+json::object build_varz(Server& server, SysTime now, int http_port, int https_port, const ProcessUsage& usage,
                         const std::map<std::string, uint64_t>& http_req_stats) {
   const Options& opts = server.options();
   Cluster& cluster = server.cluster();
@@ -82,7 +82,7 @@ json::object build_varz(Server& server, SysTime now, int http_port, const Proces
   v["http_host"] = opts.http_host.empty() ? opts.host : opts.http_host;
   v["http_port"] = http_port;
   v["http_base_path"] = "";
-  v["https_port"] = 0;
+  v["https_port"] = https_port;
   v["auth_timeout"] = seconds(opts.auth_timeout);
   v["max_control_line"] = opts.max_control_line;
   v["max_payload"] = opts.max_payload;
@@ -100,7 +100,12 @@ json::object build_varz(Server& server, SysTime now, int http_port, const Proces
       for (const auto& r : c.routes) urls.emplace_back(route_host_port(r));
       cl["urls"] = std::move(urls);
     }
-    cl["tls_timeout"] = kDefaultTlsTimeoutSecs;
+    cl["tls_timeout"] = seconds(c.tls.timeout);  // the default (2) without TLS, as the reference
+    if (c.tls.enabled) {
+      // A cluster's tls block always verifies the peer (the reference's getTLSConfig).
+      cl["tls_required"] = true;
+      cl["tls_verify"] = true;
+    }
   }
   v["cluster"] = std::move(cl);
   // Gateways, leaf nodes, MQTT, WebSocket and JetStream are not part of Pylon: the reference

@@ -13,6 +13,7 @@
 #include "server/core/listen_address.h"
 #include "server/route/route_conn.h"
 #include "server/server.h"
+#include "server/tls/tls_context.h"
 
 namespace pylon::server {
 
@@ -24,6 +25,9 @@ namespace {
 constexpr auto kRouteReconnect = std::chrono::seconds(1);   // DEFAULT_ROUTE_RECONNECT
 constexpr auto kRouteDialTimeout = std::chrono::seconds(1);  // DEFAULT_ROUTE_DIAL
 constexpr std::string_view kGlobalAccount = "$G";
+// route.go clusterTLSInsecureWarning.
+constexpr std::string_view kClusterTlsInsecureWarning =
+    "TLS certificate chain and hostname of solicited routes will not be verified. DO NOT USE IN PRODUCTION!";
 
 std::chrono::milliseconds jitter(int max_ms) {
   thread_local std::mt19937 rng{std::random_device{}()};
@@ -58,6 +62,44 @@ Cluster::Cluster(Server& server) : server_(server) {
   name_ = c.name;
   dynamic_ = name_.empty();
   if (dynamic_) name_ = random_cluster_name();
+  route_tls_ = make_route_tls(server_.options());  // a bad certificate stops the start
+}
+
+std::shared_ptr<const tls::Context> Cluster::make_route_tls(const Options& o) {
+  if (!o.cluster.tls.enabled) return nullptr;
+  return tls::Context::make(o.cluster.tls, tls::ContextKind::kRoute);
+}
+
+std::shared_ptr<const tls::Context> Cluster::route_tls() const {
+  std::lock_guard lk(mu_);
+  return route_tls_;
+}
+
+void Cluster::save_tls_name_locked(const std::vector<Url>& routes) {
+  for (const auto& u : routes) {
+    boost::system::error_code ec;
+    asio::ip::make_address(u.host, ec);
+    if (tls_name_.empty() && ec) tls_name_ = u.host;
+  }
+}
+
+std::string Cluster::route_tls_name(const Url& url) const {
+  boost::system::error_code ec;
+  asio::ip::make_address(url.host, ec);
+  if (ec) return url.host;  // a host name: it is the name
+  std::lock_guard lk(mu_);
+  return tls_name_.empty() ? url.host : tls_name_;
+}
+
+void Cluster::reload_tls(const Options& now, const Options& old, std::shared_ptr<const tls::Context> next) {
+  {
+    std::lock_guard lk(mu_);
+    route_tls_ = std::move(next);
+  }
+  const auto& t = now.cluster.tls;
+  if (t.enabled == old.cluster.tls.enabled && (!t.enabled || t == old.cluster.tls)) return;
+  server_.log().info("Reloaded: cluster tls = {}", t.enabled ? "enabled" : "disabled");
+  if (t.enabled && t.insecure) server_.log().warn("{}", kClusterTlsInsecureWarning);
 }
 
 Cluster::~Cluster() = default;
@@ -109,6 +151,7 @@ void Cluster::start() {
     }
     port_ = acceptor_->local_endpoint().port();
     log.info("Listening for route connections on {}:{}", host, port_);
+    if (c.tls.enabled && c.tls.insecure) log.warn("{}", kClusterTlsInsecureWarning);
     asio::post(ctx, [this] { do_accept(); });
   }
   for (const auto& r : c.routes) {
@@ -117,6 +160,10 @@ void Cluster::start() {
     } catch (const std::exception& e) {
       log.error("Error parsing route URL {}: {}", r, e.what());
     }
+  }
+  {
+    std::lock_guard lk(mu_);
+    save_tls_name_locked(explicit_routes_);
   }
   for (const auto& u : explicit_routes_) solicit(u, true, 0);
 }
@@ -309,6 +356,11 @@ std::string Cluster::route_info_json() const {
   j["port"] = port;
   j["headers"] = true;
   if (!o.cluster.user.empty() || !o.cluster.token.empty()) j["auth_required"] = true;
+  if (route_tls()) {
+    // As the reference's routeInfo: a cluster tls block always verifies the peer.
+    j["tls_required"] = true;
+    j["tls_verify"] = true;
+  }
   j["max_payload"] = o.max_payload;
   {
     std::lock_guard lk(mu_);
@@ -328,7 +380,7 @@ std::string Cluster::route_info_json() const {
     std::string h = o.http_host.empty() ? o.host : o.http_host;
     if (h.empty()) h = "0.0.0.0";
     if (h.find(':') != std::string::npos) h = "[" + h + "]";
-    j["monitor_url"] = fmt::format("http://{}:{}", h, http_port);
+    j["monitor_url"] = fmt::format("{}://{}:{}", o.https_port != 0 ? "https" : "http", h, http_port);
   }
   return json::serialize(j);
 }
@@ -520,6 +572,7 @@ void Cluster::reload_routes(const std::vector<std::string>& routes) {
       if (!kept) removed.push_back(r);
     }
     explicit_routes_ = next;
+    save_tls_name_locked(added);
   }
   for (auto& r : removed) {
     server_.log().info("{} - Removing route {} (no longer configured)", r->log_prefix(), r->solicit_url()->str());

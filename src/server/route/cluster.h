@@ -27,6 +27,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "pylon/options.h"
 #include "server/accept_backoff.h"
 #include "server/route/route_info.h"
 #include "server/sub_index.h"
@@ -37,6 +38,9 @@ namespace pylon::server {
 class EventLoop;
 class RouteConn;
 class Server;
+namespace tls {
+class Context;
+}
 
 // How long to wait before dialling a route again after `failed` dials in a row have failed:
 // every second at first (the reference's DEFAULT_ROUTE_RECONNECT), then every 2 s from the 10th
@@ -107,6 +111,20 @@ class Cluster {
   std::vector<RouteSnapshot> routes(bool with_interest = true) const;
   size_t num_routes() const;
 
+  // Route TLS (cluster { tls {} }): the context a new route handshakes with, both ways; null
+  // without TLS. A reload swaps it (new routes get the new certificates, as in the reference);
+  // a route keeps the one it started with. Any thread.
+  std::shared_ptr<const tls::Context> route_tls() const;
+  // Builds the route context of `o` (null without a cluster tls block). Throws
+  // std::runtime_error in the reference's words when a file is bad.
+  static std::shared_ptr<const tls::Context> make_route_tls(const Options& o);
+  // The name a dialled route's certificate must carry (and our SNI): the URL's host, or, when
+  // that is an IP address (gossiped routes always are), the first host name among the
+  // configured route URLs (the reference's routeTLSName).
+  std::string route_tls_name(const Url& url) const;
+  // Config reload: new routes use `next` (null: plaintext) from now on; connected routes stay.
+  void reload_tls(const Options& now, const Options& old, std::shared_ptr<const tls::Context> next);
+
   // Credentials we present when dialling a route whose URL has none.
   const std::string& route_user() const;
   const std::string& route_password() const;
@@ -122,6 +140,7 @@ class Cluster {
   void send_local_interest(RouteConn& r);
   void broadcast(const std::string& bytes, const RouteConn* except = nullptr);
   void notify_clients();  // async INFO with the new connect_urls
+  void save_tls_name_locked(const std::vector<Url>& routes);  // mu_ held
   std::string interest_key(const Subscription& sub) const;
 
   Server& server_;
@@ -151,6 +170,8 @@ class Cluster {
   std::unordered_map<std::string, int> interest_;
   std::map<std::string, std::vector<std::string>> remote_urls_;  // remote id -> client URLs
   std::vector<std::shared_ptr<boost::asio::steady_timer>> timers_;
+  std::shared_ptr<const tls::Context> route_tls_;  // null: plaintext routes
+  std::string tls_name_;                            // routeTLSName: first host name of the routes
 };
 
 }  // namespace pylon::server

@@ -10,6 +10,7 @@
 #include "server/core/event_loop.h"
 #include "server/router.h"
 #include "server/server.h"
+#include "server/tls/tls_context.h"
 
 namespace pylon::server {
 
@@ -87,6 +88,29 @@ void RouteConn::send_err_and_close(std::string_view text, CloseReason reason) {
 }
 
 void RouteConn::on_start() {
+  // Route TLS as 2.9: the handshake comes first, before INFO and CONNECT, with the dialler as
+  // the TLS client (its SNI and the name it checks: Cluster::route_tls_name) and the acceptor
+  // as the TLS server; both sides present certificates and verify the other's.
+  if (auto ctx = server().cluster().route_tls()) {
+    tls_ = true;
+    std::string name = solicited() ? server().cluster().route_tls_name(*solicit_url_) : std::string();
+    start_tls(std::move(ctx), solicited() ? TlsRole::kDialled : TlsRole::kAccepted, std::move(name));
+    return;
+  }
+  begin_route();
+}
+
+void RouteConn::on_tls_established() {
+  auto& log = server().log();
+  log.debugf("{} - TLS handshake complete", log_prefix());
+  if (SSL* ssl = tls_session()) {
+    log.debugf("{} - TLS version {}, cipher suite {}", log_prefix(), tls::version_name(ssl),
+               tls::cipher_suite_name(ssl));
+  }
+  begin_route();
+}
+
+void RouteConn::begin_route() {
   auto& srv = server();
   srv.log().info("{} - Route connection created", log_prefix());
   if (solicited()) send_connect();
@@ -118,7 +142,7 @@ void RouteConn::send_connect() {
   o["pedantic"] = false;
   if (!user.empty()) o["user"] = user;
   if (!pass.empty()) o["pass"] = pass;
-  o["tls_required"] = false;
+  o["tls_required"] = tls_;
   o["headers"] = true;
   o["name"] = srv.id();
   o["cluster"] = srv.cluster().cluster_name();

@@ -63,6 +63,9 @@ class RouteConn final : public Connection, private proto::ParserHandler {
  private:
   // Connection
   void on_start() override;
+  void on_tls_established() override;
+  // After TLS (if any): "Route connection created", CONNECT when we dialled, INFO, timers.
+  void begin_route();
   bool on_read(std::string_view data) override;
   void on_closing() override;
   void on_closed(CloseReason reason) override;
@@ -101,6 +104,7 @@ class RouteConn final : public Connection, private proto::ParserHandler {
 
   proto::Parser parser_;
   std::optional<Url> solicit_url_;
+  bool tls_ = false;  // loop thread: this route runs over TLS (cluster { tls {} })
   bool explicit_route_;
   boost::asio::steady_timer auth_timer_;
   boost::asio::steady_timer ping_timer_;
