@@ -176,7 +176,7 @@ class HttpSession final : public Monitor::Session, public std::enable_shared_fro
   void handshake_failed(const std::string& why) {
     beast::error_code ec;
     auto ep = socket().remote_endpoint(ec);
-    mon_.server_.log().error("monitoring: TLS handshake error from {}: {}",
+    mon_.server_.log().peer_error("monitoring: TLS handshake error from {}: {}",
                              ec ? std::string("?") : join_host_port(ep.address().to_string(), ep.port()), why);
     close_now();
   }
