@@ -168,11 +168,17 @@ TEST_P(TlsTest, MutualTlsWithAClientCertificate) {
     Connection c(o);
     EXPECT_EQ(error_of(c), "connected");
   }
-  {  // no certificate: the server refuses us with an alert, and the error says so
+  {  // no certificate: the server refuses us with an alert, and the error says so: Go's TLS
+     // sends "bad certificate", OpenSSL's (TLS 1.3) "certificate required"; when the server's
+     // reset destroyed the alert, the error asks whether it refused our certificate
     Connection c(trusting(url));
     Exception e = connect_error(c);
     EXPECT_EQ(e.code(), Error::kTlsHandshake) << e.what();
-    EXPECT_NE(std::string(e.what()).find("bad certificate"), std::string::npos) << e.what();
+    std::string what = e.what();
+    EXPECT_TRUE(what.find("bad certificate") != std::string::npos ||
+                what.find("certificate required") != std::string::npos ||
+                what.find("refuse our certificate") != std::string::npos)
+        << what;
   }
   {  // a certificate from a CA the server does not trust
     ClientOptions o = trusting(url);
