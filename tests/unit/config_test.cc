@@ -638,6 +638,11 @@ TEST(ConfigInclude, Errors) {
   // keyword, so `include = 2` includes a file named "=", as in the reference.
   EXPECT_EQ(parse("include: 1\nm { include=2 }").dump(), R"({"include": 1, "m": {"include": 2}})");
   EXPECT_EQ(error_of("include = 2"), "t.conf:1:9: cannot read include file '=': No such file or directory");
+  // A NUL in the path (found by fuzz/config_fuzz.cc, whose reproducer is `include bad.conf`,
+  // NUL, 0x18): opening would read "bad.conf" instead, and its errors would carry a path cut
+  // short at the NUL; it is refused whole and quoted.
+  EXPECT_EQ(error_of(std::string("include bad.conf\0\x18\n", 19)),
+            "t.conf:1:9: cannot read include file \"bad.conf\\x00\\x18\": invalid argument");
 }
 
 TEST(ConfigInclude, CyclesAreDetected) {

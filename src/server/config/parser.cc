@@ -873,6 +873,13 @@ class Parser {
       if (peek() == '\'') adv();  // the reference ends the path at a quote and drops it
     }
     if (name.empty()) fail(ipos, "empty include path");
+    if (name.find('\0') != std::string::npos) {
+      // A NUL would cut the path short where the file is opened (another file would be read)
+      // and cut every message that names it; Go's open refuses it as EINVAL.
+      std::string quoted;
+      append_go_quoted(quoted, name);
+      fail(ipos, "cannot read include file " + quoted + ": invalid argument");
+    }
     include_file(map, name, ipos);
   }
 
