@@ -36,7 +36,7 @@ for kind in "${kinds[@]}"; do
   echo "== $kind: every test, reports into $reports"
   rc=0
   ASAN_OPTIONS="log_path=$reports/asan:detect_leaks=1" \
-    UBSAN_OPTIONS="log_path=$reports/ubsan:print_stacktrace=1:suppressions=$(pwd)/scripts/ubsan.supp" \
+    UBSAN_OPTIONS="log_path=$reports/ubsan:print_stacktrace=1" \
     TSAN_OPTIONS="log_path=$reports/tsan:second_deadlock_stack=1:suppressions=$(pwd)/scripts/tsan.supp" \
     ctest --test-dir "$dir" --output-on-failure -j "$(nproc)" --timeout 600 || rc=$?
   n=$(find "$reports" -type f | wc -l)

@@ -103,6 +103,14 @@ constexpr int kBackoffSteps = 8;  // 10, 20, 40, ..., 640 ms, then 1 s
 constexpr int kLogSlack = 3;
 
 TEST(ResourceFaults, OutOfDescriptorsAcceptBacksOffClientsKeepWorkingAcceptResumes) {
+#if defined(__SANITIZE_ADDRESS__)
+  // `make sanitize` builds the server with ASan+UBSan. UBSan checks the dynamic type of an
+  // object the first time it sees it, and probes the memory through a pipe: with the
+  // descriptors exhausted the pipe fails and UBSan reports a valid object as "invalid vptr"
+  // (the accept backoff's timer). A suppression cannot name an object whose type it could not
+  // read, so this one test runs only in `make test`, on the release build.
+  GTEST_SKIP() << "not under the sanitizers: UBSan's vptr probe needs a descriptor (see the comment)";
+#endif
   int route_port = pick_free_port();
   ServerProcess server(with_args({"--cluster", "nats://127.0.0.1:" + std::to_string(route_port)}));
   ASSERT_TRUE(server.start());
