@@ -245,15 +245,12 @@ void Server::send_async_info_to_clients() {
     if (shutting_down_) return;
   }
   const ClientInfoParts info = client_info_parts();
-  const size_t size_hint = info.head.size() + info.tail.size() + 64;
+  std::string json;
   for (auto& c : clients()) {
     if (!c->takes_async_info()) continue;
-    const bool queued = c->enqueue_with(size_hint, [&](std::string& out) {
-      out += "INFO ";
-      info.append_for(out, c->cid(), c->remote_ip());
-      out += "\r\n";
-    });
-    if (queued) c->flush_signal();
+    json.clear();
+    info.append_for(json, c->cid(), c->remote_ip());
+    if (c->queue_info_unless_told(json)) c->flush_signal();
   }
 }
 

@@ -17,6 +17,7 @@
 // of every node every 100 ms into the test directory (kept with PYLON_TEST_KEEP_TMP=1).
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <poll.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -523,6 +524,70 @@ TEST(ProcessFaultStalledServer, ClientThatHungUpWhileServerWasStoppedLosesNothin
   EXPECT_EQ(got, kMessages) << "the subscriber got " << got << " of " << kMessages << ", the last " << last
                             << "; the server's log:\n" << server.log();
   EXPECT_EQ(gaps, 0);
+}
+
+// The other side of the test above: a PONG waits for the input behind its PING, but not
+// forever. A client that keeps pipelining PUBs faster than the server reads them (here a
+// backlog built while the server was stopped, then topped up without pause) must still get
+// its PONG while it is publishing, not only when it stops. Without the bound the socket
+// never runs dry and the PONG comes only after the client's last byte.
+TEST(ProcessFaultStalledServer, AClientThatKeepsPipeliningStillGetsItsPong) {
+  // The server's bound is 16 MiB of input read after the PING; the writer gives up at a
+  // wide multiple of it, plus what the two socket buffers hold.
+  constexpr size_t kGiveUpBytes = 160u << 20;
+  ServerProcess server;
+  ASSERT_TRUE(server.start());
+  RawClient pub = raw_connect(server.port());
+  ASSERT_TRUE(pub.handshake());
+  int sndbuf = 4 << 20;
+  ASSERT_EQ(::setsockopt(pub.fd(), SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof sndbuf), 0) << std::strerror(errno);
+
+  std::string chunk;  // 16-byte payloads: parsing, not copying, sets the server's pace
+  while (chunk.size() < (1u << 20)) chunk += "PUB pipe.lined 16\r\n0123456789abcdef\r\n";
+  ASSERT_EQ(::kill(server.pid(), SIGSTOP), 0);
+  std::atomic<bool> pong_seen{false};
+  std::atomic<size_t> sent{0};
+  std::atomic<bool> write_failed{false};
+  std::thread writer([&] {
+    std::string first = "PING\r\n" + chunk;
+    std::string_view rest = first;
+    for (;;) {
+      if (rest.empty()) {  // stop only between whole messages
+        if (pong_seen.load() || sent.load() >= kGiveUpBytes) return;
+        rest = chunk;
+      }
+      ssize_t n = ::send(pub.fd(), rest.data(), rest.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+        pollfd p{pub.fd(), POLLOUT, 0};
+        ::poll(&p, 1, 100);  // bounded, so that pong_seen is looked at while the server is stopped
+        continue;
+      }
+      if (n <= 0) {
+        write_failed = true;
+        return;
+      }
+      rest.remove_prefix(static_cast<size_t>(n));
+      sent += static_cast<size_t>(n);
+    }
+  });
+  // Let the backlog build while the server is stopped (the writer blocks once both socket
+  // buffers are full), then resume it.
+  wait_for([&] { return sent.load() >= (2u << 20); }, 5s);
+  ::kill(server.pid(), SIGCONT);
+  std::optional<std::string> line;
+  auto deadline = Clock::now() + 60s;
+  while (Clock::now() < deadline) {
+    line = pub.read_line(1s);
+    if (line && *line == "PONG") break;
+    if (!line && write_failed.load()) break;
+  }
+  size_t sent_at_pong = sent.load();
+  pong_seen = true;
+  writer.join();
+  ASSERT_TRUE(line && *line == "PONG") << "no PONG; the server's log:\n" << server.log();
+  EXPECT_FALSE(write_failed.load());
+  EXPECT_LT(sent_at_pong, kGiveUpBytes) << "the PONG came only after the client stopped publishing";
+  ASSERT_TRUE(pub.ping_pong(10s)) << "the connection is still usable";
 }
 
 INSTANTIATE_TEST_SUITE_P(Servers, ProcessFault, ::testing::Values(P, N),

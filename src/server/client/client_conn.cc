@@ -57,8 +57,15 @@ void ClientConn::on_start() {
   tls_first_ = tls && tls->options().handshake_first;
   // INFO goes first, even to a connection we are about to refuse (as the reference does);
   // with handshake_first, after the handshake.
-  accept_info_ = srv.client_info_json(cid(), remote_ip());
-  if (!tls_first_) queue_self("INFO " + accept_info_ + "\r\n");
+  {
+    std::string info = srv.client_info_json(cid(), remote_ip());
+    if (tls_first_) {
+      accept_info_ = info;
+      info_told_hash_ = std::hash<std::string_view>{}(info);  // not reachable from other threads yet
+    } else if (queue_info_unless_told(info)) {
+      loop().touch(this);
+    }
+  }
   if (!srv.register_client(std::static_pointer_cast<ClientConn>(shared_from_this()))) {
     srv.log().peer_error("{} - {}", log_prefix(), err::kMaxConnections);
     send_err_and_close(err::kMaxConnections, CloseReason::kMaxConnectionsExceeded);
@@ -78,7 +85,10 @@ void ClientConn::on_tls_established() {
   srv.log().debugf("{} - TLS handshake complete", log_prefix());
   srv.log().debugf("{} - TLS version {}, cipher suite {}", log_prefix(), tls_version(), tls_cipher_suite());
   if (srv.options().tls.map) cert_identity_ = tls::peer_identity(tls_session());
-  if (tls_first_) queue_self("INFO " + accept_info_ + "\r\n");
+  if (tls_first_) {
+    queue_self("INFO " + accept_info_ + "\r\n");
+    accept_info_ = {};
+  }
   start_timers();
 }
 
@@ -126,7 +136,10 @@ bool ClientConn::on_read(std::string_view data) {
     }
     return false;
   }
-  if (pongs_owed_ > 0 && !closing()) answer_pings();
+  if (pongs_owed_ > 0 && !closing()) {
+    pong_lag_bytes_ += data.size();
+    answer_pings();
+  }
   return !r.stopped && !closing();
 }
 
@@ -349,7 +362,7 @@ bool ClientConn::on_connect(std::string_view text) {
 bool ClientConn::on_ping() {
   server().log().tracef("{} - <<- [PING]", log_prefix());
   if (!check_connected()) return false;
-  if (pongs_owed_++ == 0) pongs_owed_since_ = std::chrono::steady_clock::now();
+  if (pongs_owed_++ == 0) pong_lag_bytes_ = 0;
   return true;  // answered at the end of this read (answer_pings)
 }
 
@@ -358,15 +371,20 @@ bool ClientConn::on_ping() {
 // kernel still holds what it published before giving up and hands it over as we read.
 // Our first write to that socket draws a reset, and the reset throws away all of it that
 // is not read yet: seconds of messages (docs/reliability-process-faults.md). So while more
-// input is waiting, we read it first; the PONGs go out when the input is drained, or at
-// the first read kMaxPongDelay after the first PING, whichever is sooner (a fast-producer
-// stall that pauses our reading delays them with it). A client that pipelines PUBs behind
-// its PING sees its PONG that much later, never out of order with other PONGs.
+// input is waiting, we read it first; the PONGs go out when the input is drained, or once
+// kMaxPongLag bytes were read after the first PING, whichever is sooner.
+//
+// The bound is in bytes, not time, because what it must cover is a size: our receive
+// buffer plus the peer's send buffer (Linux autotunes them to at most 6 MiB and 4 MiB by
+// default), however slowly this build or this machine reads them. A client that keeps
+// pipelining PUBs faster than we read still gets its PONG, after at most kMaxPongLag of
+// its own input, never out of order with other PONGs. (An earlier 100 ms bound lost the
+// tail of a stopped server's backlog on a TSan build, which reads that slowly.)
 void ClientConn::answer_pings() {
-  constexpr auto kMaxPongDelay = std::chrono::milliseconds(100);
+  constexpr size_t kMaxPongLag = 16u << 20;
   boost::system::error_code ec;
   size_t waiting = socket().available(ec);
-  if (!ec && waiting > 0 && std::chrono::steady_clock::now() - pongs_owed_since_ < kMaxPongDelay) return;
+  if (!ec && waiting > 0 && pong_lag_bytes_ < kMaxPongLag) return;
   for (; pongs_owed_ > 0; --pongs_owed_) {
     server().log().tracef("{} - ->> [PONG]", log_prefix());
     queue_self("PONG\r\n");
@@ -378,24 +396,37 @@ void ClientConn::answer_pings() {
 
 // The reference's client.processPing: a client whose first PING has not been answered yet
 // is skipped by the async INFO (a route registering between our accept-time INFO and that
-// PING: see takes_async_info). Most clients flush (PING) right after
-// CONNECT, so on that first PING we compare what the INFO would say now (connect_urls,
-// max_payload after a reload, lame duck) with what it said at accept, and send the current
-// one right after the PONG. Once per connection, never on the message path.
+// PING: see takes_async_info). Most clients flush (PING) right after CONNECT, so on that
+// first PING we send what the INFO says now (connect_urls, max_payload after a reload, lame
+// duck) if it differs from what the client was told at accept. Once per connection, never
+// on the message path.
 //
 // From here on the async INFO reaches this client too (takes_async_info). The flag is set
-// before the INFO is read, so a change that lands meanwhile is either in `now` or sent by
-// the async INFO (rarely both), never lost.
+// before the INFO is read, so a change that lands meanwhile is in `now`, or sent by the
+// async INFO, or both; queue_info_unless_told makes "both" one INFO, never two, and never
+// none.
 void ClientConn::send_info_if_changed() {
   first_pong_sent_.store(true);
-  std::string sent = std::move(accept_info_);
-  accept_info_ = {};
   if (protocol_.load() < 1) return;  // protocol 0 clients do not understand async INFO
   std::string now = server().client_info_json(cid(), remote_ip());
-  if (now == sent) return;
-  server().log().tracef("{} - ->> [INFO] (changed since accept)", log_prefix());
-  std::string line = "INFO " + now + "\r\n";
-  queue_self(line);
+  if (queue_info_unless_told(now)) {
+    server().log().tracef("{} - ->> [INFO] (changed since accept)", log_prefix());
+    loop().touch(this);
+  }
+}
+
+bool ClientConn::queue_info_unless_told(std::string_view json) {
+  const uint64_t hash = std::hash<std::string_view>{}(json);
+  bool told = false;
+  const bool queued = enqueue_with(json.size() + 8, [&](std::string& out) {
+    if (hash == info_told_hash_) return;
+    info_told_hash_ = hash;
+    told = true;
+    out += "INFO ";
+    out += json;
+    out += "\r\n";
+  });
+  return queued && told;
 }
 
 bool ClientConn::on_pong() {

@@ -41,6 +41,12 @@ class ClientConn final : public Connection, private proto::ParserHandler {
   // sendAsyncInfoToClients: only once its first PING after CONNECT was answered, since that
   // PING sends whatever changed before (send_info_if_changed); and never to protocol 0.
   bool takes_async_info() const noexcept { return first_pong_sent_.load() && protocol_.load() >= 1; }
+  // Any thread: queues `INFO <json>` unless that is what this client was last told. The
+  // first-PING INFO (send_info_if_changed, on this loop) and the async INFO (another
+  // thread, after a cluster change) can both carry one change; the reference rules the
+  // double out with its server lock, we with this comparison under the outbound lock. True
+  // if queued (the caller arranges the flush).
+  bool queue_info_unless_told(std::string_view json);
 
   // Monitoring (/connz; any thread). A copy of the subscriptions; the round-trip time (estimated
   // at CONNECT, then measured by our PINGs); when the client last published or (un)subscribed.
@@ -146,16 +152,19 @@ class ClientConn final : public Connection, private proto::ParserHandler {
   std::atomic<int64_t> activity_ns_{0};                // system_clock since epoch; 0: started_at()
   bool batch_activity_ = false;                        // loop thread: a PUB/SUB/UNSUB in this read
   std::chrono::steady_clock::time_point ping_sent_{};  // loop thread: our outstanding PING
-  // Loop thread: the INFO JSON sent at accept, kept until the client's first PING
-  // (send_info_if_changed), then freed.
+  // Loop thread, handshake_first only: the INFO JSON of the accept, sent after the handshake.
   std::string accept_info_;
   bool tls_first_ = false;  // handshake_first: INFO goes after the handshake
+  // A hash of the INFO JSON this client was last sent or is about to be sent (at accept,
+  // then by queue_info_unless_told). Guarded by the outbound lock (enqueue_with).
+  uint64_t info_told_hash_ = 0;
   // verify_and_map: who the client certificate names (read at CONNECT and on reload).
   std::optional<tls::CertIdentity> cert_identity_;
   std::atomic<bool> first_pong_sent_{false};  // set on the loop thread; read by takes_async_info()
-  // Loop thread: PINGs read but not yet answered, and since when (see answer_pings()).
+  // Loop thread: PINGs read but not yet answered, and the input read since the first of
+  // them (see answer_pings()).
   int pongs_owed_ = 0;
-  std::chrono::steady_clock::time_point pongs_owed_since_{};
+  size_t pong_lag_bytes_ = 0;
 };
 
 }  // namespace pylon::server
