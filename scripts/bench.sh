@@ -86,25 +86,26 @@ log() { echo "bench.sh: $*" >&2; }
 #       | arguments of `pylon bench` ({A}: node A's URL, {B}: node B's; one node: both the same).
 # setup: plain (one node), tls (one node, tls {}), cluster (3 nodes), cluster-tls (3 nodes,
 # TLS for clients and routes). kind: bench (msgs/s), req (latency), storm (connect_storm).
-# Counts are sized for a few seconds each against nats-server on a 2-core machine.
+# Counts are sized for a few seconds each against nats-server on a 2-core machine, so that
+# the default run (3 rounds) stays near 5 minutes there when idle (about 14 when loaded).
 ROWS=(
   "pub 16 B|plain|pub,16b|bench|10000000|--pub 1 --sub 0 --size 16"
   "pub 1 KiB|plain|pub,1k|bench|2000000|--pub 1 --sub 0 --size 1024"
-  "pub 64 KiB|plain|pub,64k|bench|100000|--pub 1 --sub 0 --size 65536"
+  "pub 64 KiB|plain|pub,64k|bench|30000|--pub 1 --sub 0 --size 65536"
   "pub->sub 16 B|plain|sub,16b|bench|5000000|--pub 1 --sub 1 --size 16"
-  "pub->sub 1 KiB|plain|sub,1k|bench|1000000|--pub 1 --sub 1 --size 1024"
-  "pub->sub 64 KiB|plain|sub,64k|bench|50000|--pub 1 --sub 1 --size 65536"
+  "pub->sub 1 KiB|plain|sub,1k|bench|500000|--pub 1 --sub 1 --size 1024"
+  "pub->sub 64 KiB|plain|sub,64k|bench|15000|--pub 1 --sub 1 --size 65536"
   "fan-out 1->4 16 B|plain|fanout,16b|bench|2000000|--pub 1 --sub 4 --size 16"
-  "fan-out 1->4 1 KiB|plain|fanout,1k|bench|500000|--pub 1 --sub 4 --size 1024"
+  "fan-out 1->4 1 KiB|plain|fanout,1k|bench|250000|--pub 1 --sub 4 --size 1024"
   "queue group of 4, 16 B|plain|queue,16b|bench|3000000|--pub 1 --sub 4 --queue q --size 16"
   "queue group of 4, 1 KiB|plain|queue,1k|bench|1000000|--pub 1 --sub 4 --queue q --size 1024"
-  "req/reply, 1 requester, 16 B|plain|req,16b|req|20000|--req 1 --size 16"
+  "req/reply, 1 requester, 16 B|plain|req,16b|req|10000|--req 1 --size 16"
   "req/reply, 50 requesters, 16 B|plain|req,16b|req|50000|--req 50 --size 16"
   "cross-node pub->sub 16 B|cluster|cluster,16b|bench|3000000|--pub 1 --sub 1 --size 16 --sub-server {B}"
-  "cross-node pub->sub 1 KiB|cluster|cluster,1k|bench|1000000|--pub 1 --sub 1 --size 1024 --sub-server {B}"
+  "cross-node pub->sub 1 KiB|cluster|cluster,1k|bench|500000|--pub 1 --sub 1 --size 1024 --sub-server {B}"
   "TLS pub 16 B|tls|tls,pub,16b|bench|10000000|--pub 1 --sub 0 --size 16"
-  "TLS pub 1 KiB|tls|tls,pub,1k|bench|2000000|--pub 1 --sub 0 --size 1024"
-  "TLS pub->sub 1 KiB|tls|tls,sub,1k|bench|1000000|--pub 1 --sub 1 --size 1024"
+  "TLS pub 1 KiB|tls|tls,pub,1k|bench|1000000|--pub 1 --sub 0 --size 1024"
+  "TLS pub->sub 1 KiB|tls|tls,sub,1k|bench|500000|--pub 1 --sub 1 --size 1024"
   "TLS cross-node pub->sub 1 KiB|cluster-tls|tls,cluster,1k|bench|500000|--pub 1 --sub 1 --size 1024 --sub-server {B}"
   "TLS connect storm|tls|tls,storm|storm|0|"
 )
@@ -380,14 +381,16 @@ run_row() {
     storm)
       # Not complete (some client gave up) is a result here, not a failure of the run.
       if [ -s "$out" ] && grep -q '"clients"' "$out"; then
-        local all p50 p99 fa gaveup cpu_ms
+        local all p50 p99 fa gaveup cpu_ms client_ms
         all=$(json_num "$out" all_connected_s); p50=$(json_num "$out" p50); p99=$(json_num "$out" p99)
+        client_ms=$(json_num "$out" client_cpu_ms)
         fa=$(json_num "$out" failed_attempts); gaveup=$(json_num "$out" failed)
         cpu_ms=$(awk -v a="$t0" -v b="$t1" -v hz="$CLK_TCK" 'BEGIN { printf "%.0f", (b - a) * 1e3 / hz }')
         [ "$all" = "-1.000" ] || record "$kind" "$i" all "$all"
         record "$kind" "$i" p50 "$p50"; record "$kind" "$i" p99 "$p99"
         record "$kind" "$i" attempts "$fa"; record "$kind" "$i" gaveup "$gaveup"; record "$kind" "$i" cpu_ms "$cpu_ms"
-        log "$label: $msgs clients all connected after ${all} s (-1: not all), setup p50 $p50 ms, p99 $p99 ms, failed attempts $fa, gave up $gaveup, server CPU $cpu_ms ms"
+        record "$kind" "$i" client_ms "$client_ms"
+        log "$label: $msgs clients all connected after ${all} s (-1: not all), setup p50 $p50 ms, p99 $p99 ms, failed attempts $fa, gave up $gaveup, server CPU $cpu_ms ms, clients' CPU $client_ms ms"
         rc=0
       else
         rc=1
@@ -505,8 +508,8 @@ awk -F'\t' -v runs="$RUNS" -v md="$MARKDOWN" -v meta="$meta" -v base="$NATS_LABE
       }
     }
     if (has["storm"]) {
-      split("TLS connect storm, " clients " clients|all connected (s)|setup p50 (ms)|setup p99 (ms)|failed attempts|clients gave up|server CPU (ms)", h, "|")
-      header(h, 7)
+      split("TLS connect storm, " clients " clients|all connected (s)|setup p50 (ms)|setup p99 (ms)|failed attempts|clients gave up|server CPU (ms)|clients CPU (ms)", h, "|")
+      header(h, 8)
       for (k = 1; k <= nr; k++) if (kind[k] == "storm") {
         r = idx[k]
         split("nats pylon", ks, " ")
@@ -514,11 +517,12 @@ awk -F'\t' -v runs="$RUNS" -v md="$MARKDOWN" -v meta="$meta" -v base="$NATS_LABE
           c[1] = (ks[q] == "nats") ? base : "pylon-server"
           c[2] = cell(ks[q], r, "all", "%.2f"); c[3] = cell(ks[q], r, "p50", "%.0f"); c[4] = cell(ks[q], r, "p99", "%.0f")
           c[5] = cell(ks[q], r, "attempts", "%.0f"); c[6] = cell(ks[q], r, "gaveup", "%.0f"); c[7] = cell(ks[q], r, "cpu_ms", "%.0f")
-          line(c, 7)
+          c[8] = cell(ks[q], r, "client_ms", "%.0f")
+          line(c, 8)
         }
         c[1] = "ratio pylon/" base; c[2] = ratio(r, "all"); c[3] = ratio(r, "p50"); c[4] = ratio(r, "p99")
-        c[5] = "-"; c[6] = "-"; c[7] = ratio(r, "cpu_ms")
-        line(c, 7)
+        c[5] = "-"; c[6] = "-"; c[7] = ratio(r, "cpu_ms"); c[8] = "-"
+        line(c, 8)
       }
     }
   }' "$RESULTS"
