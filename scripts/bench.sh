@@ -86,8 +86,8 @@ log() { echo "bench.sh: $*" >&2; }
 #       | arguments of `pylon bench` ({A}: node A's URL, {B}: node B's; one node: both the same).
 # setup: plain (one node), tls (one node, tls {}), cluster (3 nodes), cluster-tls (3 nodes,
 # TLS for clients and routes). kind: bench (msgs/s), req (latency), storm (connect_storm).
-# Counts are sized for a few seconds each against nats-server on a 2-core machine, so that
-# the default run (3 rounds) stays near 5 minutes there when idle (about 14 when loaded).
+# Counts are sized for a few seconds each against nats-server on a 2-core machine: one round
+# of every row took 3 min 54 s there under a load average of 9-11 (docs/performance.md).
 ROWS=(
   "pub 16 B|plain|pub,16b|bench|10000000|--pub 1 --sub 0 --size 16"
   "pub 1 KiB|plain|pub,1k|bench|2000000|--pub 1 --sub 0 --size 1024"
