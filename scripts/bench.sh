@@ -21,7 +21,8 @@
 #   --only TAGS        only the rows with one of these tags (comma-separated; see --list),
 #                      e.g. --only tls, --only req,storm
 #   --skip TAGS        leave out the rows with one of these tags, e.g. --skip 64k,storm
-#   --quick            a smoke run: --runs 1 --scale 0.1 --storm-clients 500
+#   --quick            a smoke run: --runs 1 --scale 0.1 --storm-clients 500 (options after
+#                      it override these)
 #   --storm-clients N  TLS clients of the connect storm (default 2000)
 #   --timeout S        limit of one client run in seconds (default 60; env BENCH_TIMEOUT)
 #   --markdown         print the tables as Markdown (for docs/performance.md)
@@ -45,7 +46,6 @@ ONLY=
 SKIP=
 STORM_CLIENTS=
 LIST=0
-QUICK=0
 
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -59,20 +59,15 @@ while [ $# -gt 0 ]; do
     --skip=*) SKIP=${1#*=}; shift ;;
     --storm-clients) STORM_CLIENTS=$2; shift 2 ;;
     --storm-clients=*) STORM_CLIENTS=${1#*=}; shift ;;
-    --quick) QUICK=1; shift ;;
+    --quick) RUNS=1; SCALE=0.1; STORM_CLIENTS=${STORM_CLIENTS:-500}; shift ;;
     --timeout) TIMEOUT=$2; shift 2 ;;
     --timeout=*) TIMEOUT=${1#*=}; shift ;;
     --markdown) MARKDOWN=1; shift ;;
     --list) LIST=1; shift ;;
-    -h|--help) sed -n '2,32p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     *) echo "bench.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
-if [ $QUICK -eq 1 ]; then
-  RUNS=1
-  SCALE=0.1
-  STORM_CLIENTS=${STORM_CLIENTS:-500}
-fi
 STORM_CLIENTS=${STORM_CLIENTS:-2000}
 
 die() { echo "bench.sh: $*" >&2; exit 1; }
