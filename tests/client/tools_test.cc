@@ -174,6 +174,32 @@ TEST_P(ToolsTest, BenchQueueGroupGetsEachMessageOnceAcrossItsMembers) {
   EXPECT_EQ(out.find("\"complete\":false"), std::string::npos) << "every member ends complete: " << out;
 }
 
+// Publisher on node A, subscriber on node B, while the route between them is down: A has
+// just restarted and B redials it only after its reconnect delay. The run starts publishing
+// once the subscriber's interest has crossed the route (the probe), so every message
+// arrives; without that wait they would all find no interest on A and be dropped, and the
+// run would end incomplete at --timeout.
+TEST_P(ToolsTest, BenchAcrossTwoNodesWaitsForTheSubscribersInterest) {
+  ServerSetup a_setup;
+  a_setup.cluster = true;
+  auto a = make_server(GetParam(), a_setup);
+  a->start();
+  ServerSetup b_setup;
+  b_setup.cluster = true;
+  b_setup.routes = {a->cluster_port()};
+  auto b = make_server(GetParam(), b_setup);
+  b->start();
+  a->stop();
+  a->start(a->port());  // the same client and route ports; only B dials the route
+  auto [rc, out] = run({"bench", "bench.x", "-s", a->url(), "--sub-server", b->url(), "--pub", "1", "--sub", "1",
+                        "--msgs", "20000", "--size", "16", "--json", "--no-progress", "--timeout", "20"});
+  ASSERT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("sub-server=127.0.0.1:" + std::to_string(b->port())), std::string::npos) << out;
+  auto sub = out.find("\"sub\":{");
+  ASSERT_NE(sub, std::string::npos) << out;
+  EXPECT_EQ(json_number(out.substr(sub + 7), "msgs"), 20000) << out;
+}
+
 TEST_P(ToolsTest, BenchReqReportsRoundTripPercentiles) {
   auto [rc, out] = run({"bench", "bench.svc", "-s", server_->url(), "--req", "3", "--msgs", "300", "--size", "16",
                         "--json", "--no-progress"});
