@@ -24,9 +24,11 @@ run: build
 test: build
 	./scripts/test.sh $(BUILD)
 
-# Side-by-side benchmark against nats-server; prints ratios.
+# Side-by-side benchmark against nats-server (issue 14's matrix, TLS rows, the TLS connect
+# storm); prints medians and ratios. Rows: BENCH_ARGS="--only tls" (or --skip, --quick;
+# see scripts/bench.sh --help).
 bench: build
-	BUILD_DIR=$(BUILD) ./scripts/bench.sh
+	BUILD_DIR=$(BUILD) ./scripts/bench.sh $(BENCH_ARGS)
 
 # A 3-node cluster under mixed load and injected faults for SOAK_MINUTES (default 10);
 # fails when RSS or descriptors do not end flat or a canary check fails. Not in `make test`.

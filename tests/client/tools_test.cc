@@ -4,6 +4,8 @@
 
 #include <signal.h>
 
+#include <cstdlib>
+
 #include "test_support.h"
 
 #ifndef PYLON_TOOL_BIN
@@ -150,6 +152,72 @@ TEST_P(ToolsTest, BenchRunsOnTheLibraryAndReports) {
   EXPECT_NE(json_out.find("\"msgs\":5000", brace), std::string::npos) << json_out;
   // Every subscriber got every message: the sub side counts 5000 for its one client.
   EXPECT_NE(json_out.find("\"sub\":{\"msgs\":5000"), std::string::npos) << json_out;
+}
+
+// A number in the JSON report ("key":123.4), or -1 when the key is missing.
+double json_number(const std::string& json, const std::string& key) {
+  auto p = json.find("\"" + key + "\":");
+  if (p == std::string::npos) return -1;
+  return std::atof(json.c_str() + p + key.size() + 3);
+}
+
+TEST_P(ToolsTest, BenchQueueGroupGetsEachMessageOnceAcrossItsMembers) {
+  auto [rc, out] = run({"bench", "bench.q", "-s", server_->url(), "--pub", "1", "--sub", "4", "--queue", "workers",
+                        "--msgs", "20000", "--size", "16", "--json", "--no-progress"});
+  ASSERT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("queue=workers]"), std::string::npos) << out;
+  auto sub = out.find("\"sub\":{");
+  ASSERT_NE(sub, std::string::npos) << out;
+  // The group's members together got 20,000 messages, not 4 x 20,000: each message once.
+  EXPECT_EQ(json_number(out.substr(sub + 7), "msgs"), 20000) << out;
+  EXPECT_NE(out.find("\"complete\":true"), std::string::npos) << out;
+  EXPECT_EQ(out.find("\"complete\":false"), std::string::npos) << "every member ends complete: " << out;
+}
+
+// Publisher on node A, subscriber on node B, while the route between them is down: A has
+// just restarted and B redials it only after its reconnect delay. The run starts publishing
+// once the subscriber's interest has crossed the route (the probe), so every message
+// arrives; without that wait they would all find no interest on A and be dropped, and the
+// run would end incomplete at --timeout.
+TEST_P(ToolsTest, BenchAcrossTwoNodesWaitsForTheSubscribersInterest) {
+  ServerSetup a_setup;
+  a_setup.cluster = true;
+  auto a = make_server(GetParam(), a_setup);
+  a->start();
+  ServerSetup b_setup;
+  b_setup.cluster = true;
+  b_setup.routes = {a->cluster_port()};
+  auto b = make_server(GetParam(), b_setup);
+  b->start();
+  a->stop();
+  a->start(a->port());  // the same client and route ports; only B dials the route
+  auto [rc, out] = run({"bench", "bench.x", "-s", a->url(), "--sub-server", b->url(), "--pub", "1", "--sub", "1",
+                        "--msgs", "20000", "--size", "16", "--json", "--no-progress", "--timeout", "20"});
+  ASSERT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("sub-server=127.0.0.1:" + std::to_string(b->port())), std::string::npos) << out;
+  auto sub = out.find("\"sub\":{");
+  ASSERT_NE(sub, std::string::npos) << out;
+  EXPECT_EQ(json_number(out.substr(sub + 7), "msgs"), 20000) << out;
+}
+
+TEST_P(ToolsTest, BenchReqReportsRoundTripPercentiles) {
+  auto [rc, out] = run({"bench", "bench.svc", "-s", server_->url(), "--req", "3", "--msgs", "300", "--size", "16",
+                        "--json", "--no-progress"});
+  ASSERT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("requesters=3, repliers=1]"), std::string::npos) << out;
+  EXPECT_NE(out.find("\"complete\":true"), std::string::npos) << out;
+  EXPECT_EQ(json_number(out, "msgs"), 300) << out;
+  double p50 = json_number(out, "p50"), p99 = json_number(out, "p99"), p999 = json_number(out, "p999"),
+         max = json_number(out, "max");
+  EXPECT_GT(p50, 0) << out;
+  EXPECT_LE(p50, p99) << out;
+  EXPECT_LE(p99, p999) << out;
+  EXPECT_LE(p999, max) << out;
+
+  auto [rc2, text] = run({"bench", "bench.svc", "-s", server_->url(), "--req", "1", "--msgs", "50", "--no-progress"});
+  ASSERT_EQ(rc2, 0) << text;
+  EXPECT_NE(text.find("Requests: 50 in "), std::string::npos) << text;
+  EXPECT_NE(text.find(" Round trip (us): p50 "), std::string::npos) << text;
 }
 
 TEST_P(ToolsTest, BenchTimesOutWithProgressAndExitsIncomplete) {

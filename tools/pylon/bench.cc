@@ -104,20 +104,10 @@ struct ClientResult {
   std::string error;
 };
 
-// Options shared by every benchmark connection: no reconnecting (a lost server ends the
-// run, as incomplete), errors recorded in the client's result.
-ClientOptions bench_options(const BenchOptions& o, std::string name, ClientResult& r, Clock::time_point deadline) {
-  ClientOptions c;
-  c.servers = {o.server};
-  apply_tls_flags(o.tls, c.tls);
-  c.no_randomize = true;
-  c.allow_reconnect = false;
-  c.name = std::move(name);
-  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-  c.connect_timeout = std::clamp<std::chrono::milliseconds>(left, 1ms, 5s);
-  // nats bench does the same: a benchmark subscriber keeps every message it was sent.
-  c.sub_pending_msgs_limit = -1;
-  c.sub_pending_bytes_limit = -1;
+// Errors recorded in the client's result.
+ClientOptions bench_options(const BenchOptions& o, const std::string& server, std::string name, ClientResult& r,
+                            Clock::time_point deadline) {
+  ClientOptions c = bench_client_options(o, server, std::move(name), deadline);
   c.on_async_error = [&r](Connection&, const Subscription*, const ErrorInfo& e) { r.fail(e.message); };
   c.on_disconnected = [&r](Connection&, const ErrorInfo& e) {
     if (e != Error::kConnectionClosed) r.fail(e.message);
@@ -155,9 +145,19 @@ void run_publisher(Connection& c, const BenchOptions& o, int64_t count, std::lat
   r.finished.store(true, std::memory_order_release);
 }
 
+// The members of a queue group (--queue) share one target: each message reaches one of
+// them, so the group, not a member, knows when all arrived.
+struct QueueGroup {
+  int64_t target = 0;
+  alignas(64) std::atomic<int64_t> received{0};
+  std::atomic<bool> done{false};
+  Clock::time_point end{};  // written by the member that took the last message, before `done`
+};
+
 // A subscriber is its connection's message handler: it runs on the callback thread.
 struct Subscriber {
   ClientResult* r = nullptr;
+  QueueGroup* group = nullptr;
   int64_t count = 0;
   void operator()(Message&) {
     if (++count == 1) {
@@ -165,6 +165,13 @@ struct Subscriber {
       r->started = true;
     }
     r->msgs.store(count, std::memory_order_relaxed);
+    if (group != nullptr) {
+      if (group->received.fetch_add(1, std::memory_order_acq_rel) + 1 == group->target) {
+        group->end = Clock::now();
+        group->done.store(true, std::memory_order_release);
+      }
+      return;
+    }
     if (count == r->target) {
       r->end = Clock::now();
       r->complete = true;
@@ -288,7 +295,24 @@ bool write_csv(const std::string& path, const BenchOptions& o, const Stat& overa
 
 }  // namespace
 
+ClientOptions bench_client_options(const BenchOptions& o, const std::string& server, std::string name,
+                                   Clock::time_point deadline) {
+  ClientOptions c;
+  c.servers = {server};
+  apply_tls_flags(o.tls, c.tls);
+  c.no_randomize = true;
+  c.allow_reconnect = false;
+  c.name = std::move(name);
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+  c.connect_timeout = std::clamp<std::chrono::milliseconds>(left, 1ms, 5s);
+  // nats bench does the same: a benchmark subscriber keeps every message it was sent.
+  c.sub_pending_msgs_limit = -1;
+  c.sub_pending_bytes_limit = -1;
+  return c;
+}
+
 int run_bench(const BenchOptions& o) {
+  if (o.requesters > 0) return run_bench_req(o);
   if (o.subject.empty() || !(o.pubs > 0 ? proto::valid_publish_subject(o.subject, true)
                                         : proto::valid_subscribe_subject(o.subject))) {
     std::fprintf(stderr, "pylon bench: invalid subject '%s'%s\n", o.subject.c_str(),
@@ -320,9 +344,10 @@ int run_bench(const BenchOptions& o) {
     results.push_back(std::make_unique<ClientResult>());
     std::string name = std::string("pylon-bench-") + side + "-" + std::to_string(i + 1);
     try {
-      auto c = std::make_unique<Connection>(bench_options(o, name, *results.back(), deadline));
+      const std::string& url = std::strcmp(side, "sub") == 0 && !o.sub_server.empty() ? o.sub_server : o.server;
+      auto c = std::make_unique<Connection>(bench_options(o, url, name, *results.back(), deadline));
       c->connect();
-      if (server.empty()) {
+      if (server.empty() && std::strcmp(side, "pub") == 0) {
         server = c->connected_url();
         if (auto p = server.find("://"); p != std::string::npos) server.erase(0, p + 3);
       }
@@ -334,13 +359,30 @@ int run_bench(const BenchOptions& o) {
       return nullptr;
     }
   };
+  QueueGroup group;
+  group.target = o.msgs;
+  QueueGroup* in_group = o.queue.empty() ? nullptr : &group;
+  // With subscribers on another node, a probe subscribed after the subject tells when that
+  // node's interest has reached the publishers' node: a route carries one node's
+  // subscriptions in order, so the probe arrives only once the subject's interest has.
+  std::string probe;
+  std::vector<std::unique_ptr<std::atomic<bool>>> probed;
   for (int i = 0; i < o.subs; ++i) {
     Connection* c = open("sub", i, subs, sub_conns);
     if (c == nullptr) return 2;
     ClientResult& r = *subs.back();
     r.target = o.msgs;
     try {
-      c->subscribe(o.subject, Subscriber{&r, 0});
+      if (in_group != nullptr) {
+        c->queue_subscribe(o.subject, o.queue, Subscriber{&r, in_group, 0});
+      } else {
+        c->subscribe(o.subject, Subscriber{&r, nullptr, 0});
+      }
+      if (!o.sub_server.empty()) {
+        if (probe.empty()) probe = c->new_inbox();
+        auto& flag = *probed.emplace_back(std::make_unique<std::atomic<bool>>(false));
+        c->subscribe(probe, [&flag](Message&) { flag.store(true, std::memory_order_release); });
+      }
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
       c->flush(std::max<std::chrono::milliseconds>(left, 1ms));
     } catch (const Exception& e) {
@@ -358,10 +400,41 @@ int run_bench(const BenchOptions& o) {
     }
     pubs.back()->target = o.msgs / o.pubs + (i < o.msgs % o.pubs ? 1 : 0);
   }
+  if (!probe.empty() && !pub_conns.empty()) {
+    auto all_probed = [&] {
+      return std::all_of(probed.begin(), probed.end(), [](auto& f) { return f->load(std::memory_order_acquire); });
+    };
+    try {
+      while (!all_probed() && Clock::now() < deadline && !stopping()) {
+        pub_conns.front()->publish(probe, "");
+        pub_conns.front()->flush(std::chrono::duration_cast<std::chrono::milliseconds>(
+            std::max<Clock::duration>(deadline - Clock::now(), 1ms)));
+        for (int k = 0; k < 10 && !all_probed(); ++k) std::this_thread::sleep_for(5ms);
+      }
+    } catch (const Exception& e) {
+      std::fprintf(stderr, "pylon bench: probing the subscribers' interest: %s\n", e.what());
+      return 2;
+    }
+    if (!all_probed()) {
+      std::fprintf(stderr, "pylon bench: the subscribers' interest did not reach %s within --timeout (no route?)\n",
+                   server.c_str());
+      return 1;
+    }
+  }
 
-  std::fprintf(stderr, "Starting pylon bench [server=%s, subject=%s, msgs=%s, size=%lld B, pubs=%d, subs=%d]\n",
-               server.c_str(), o.subject.c_str(), commas(static_cast<double>(o.msgs)).c_str(),
-               static_cast<long long>(o.size), o.pubs, o.subs);
+  if (server.empty() && !sub_conns.empty()) {
+    server = sub_conns.front()->connected_url();
+    if (auto p = server.find("://"); p != std::string::npos) server.erase(0, p + 3);
+  }
+  std::string where = server;
+  if (!o.sub_server.empty() && !sub_conns.empty()) {
+    std::string s = sub_conns.front()->connected_url();
+    if (auto p = s.find("://"); p != std::string::npos) s.erase(0, p + 3);
+    where += ", sub-server=" + s;
+  }
+  std::fprintf(stderr, "Starting pylon bench [server=%s, subject=%s, msgs=%s, size=%lld B, pubs=%d, subs=%d%s]\n",
+               where.c_str(), o.subject.c_str(), commas(static_cast<double>(o.msgs)).c_str(),
+               static_cast<long long>(o.size), o.pubs, o.subs, o.queue.empty() ? "" : (", queue=" + o.queue).c_str());
 
   std::latch go(1);
   std::vector<std::thread> threads;
@@ -380,6 +453,12 @@ int run_bench(const BenchOptions& o) {
   auto all_finished = [&] {
     for (auto& r : pubs)
       if (!r->finished.load(std::memory_order_acquire)) return false;
+    if (in_group != nullptr) {
+      if (group.done.load(std::memory_order_acquire)) return true;
+      // The group is stuck once every member is gone.
+      return std::all_of(subs.begin(), subs.end(), [&](auto& r) { return r->failed.load(std::memory_order_acquire); }) ||
+             std::all_of(sub_conns.begin(), sub_conns.end(), [](auto& c) { return c->is_closed(); });
+    }
     for (size_t i = 0; i < subs.size(); ++i) {
       // A subscriber whose connection is gone (or that got an -ERR) will get nothing more.
       if (!subs[i]->finished.load(std::memory_order_acquire) && !subs[i]->failed.load(std::memory_order_acquire) &&
@@ -406,7 +485,7 @@ int run_bench(const BenchOptions& o) {
       if (!pubs.empty()) line += "  published " + commas(static_cast<double>(p)) + "/" + commas(static_cast<double>(o.msgs));
       if (!subs.empty()) {
         line += "  received " + commas(static_cast<double>(s)) + "/" +
-                commas(static_cast<double>(o.msgs) * static_cast<double>(subs.size()));
+                commas(static_cast<double>(o.msgs) * (in_group != nullptr ? 1.0 : static_cast<double>(subs.size())));
       }
       std::fprintf(stderr, tty ? "\r%s\033[K" : "%s\n", line.c_str());
       progress_shown = true;
@@ -422,6 +501,15 @@ int run_bench(const BenchOptions& o) {
   for (auto& t : threads) t.join();
   // Why each unfinished subscriber stopped; then destroying the connections joins their
   // callback threads, so no handler touches a result from here on.
+  // The group's members finish together, when the group has every message.
+  if (in_group != nullptr && group.done.load(std::memory_order_acquire)) {
+    for (auto& r : subs) {
+      if (r->failed.load(std::memory_order_acquire)) continue;
+      r->end = group.end;
+      r->complete = true;
+      r->finished.store(true, std::memory_order_release);
+    }
+  }
   std::vector<std::string> sub_stop(subs.size());
   for (size_t i = 0; i < subs.size(); ++i) {
     if (!subs[i]->finished.load(std::memory_order_acquire)) {
@@ -457,6 +545,8 @@ int run_bench(const BenchOptions& o) {
     if (first && last) overall.secs = seconds(*last - *first);
     if (!pubs.empty()) {
       overall.msgs = side_stat(pubs, o.size).msgs;
+    } else if (in_group != nullptr) {  // a queue group only: what the group received
+      overall.msgs = group.received.load();
     } else {  // subscribers only: messages that reached every subscriber
       overall.msgs = subs.front()->msgs.load();
       for (auto& r : subs) overall.msgs = std::min(overall.msgs, r->msgs.load());

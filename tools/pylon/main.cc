@@ -20,7 +20,8 @@ void add_bench(CLI::App& app, pylon::tools::BenchOptions& o, int& rc) {
   CLI::App* cmd = app.add_subcommand(
       "bench",
       "Measure publish/subscribe throughput: --pub publisher and --sub subscriber connections,\n"
-      "--msgs messages of --size bytes in total; every subscriber must receive all of them.");
+      "--msgs messages of --size bytes in total; every subscriber must receive all of them\n"
+      "(with --queue, the group together). With --req, request/reply round-trip latency.");
   cmd->add_option("subject", o.subject, "Subject to publish to and subscribe on")->required();
   cmd->add_option("-s,--server", o.server,
                   "Server URL (nats://[user:pass@|token@]host:port or tls://...), or a comma-separated list tried "
@@ -38,6 +39,17 @@ void add_bench(CLI::App& app, pylon::tools::BenchOptions& o, int& rc) {
   cmd->add_option("--size", o.size, "Payload size of each message in bytes")
       ->capture_default_str()
       ->check(CLI::Range(int64_t{0}, int64_t{64} << 20));
+  cmd->add_option("--queue", o.queue, "Subscribers join this queue group: each message reaches one of them");
+  cmd->add_option("--sub-server", o.sub_server,
+                  "Subscribers (and --req's repliers) connect to this server, e.g. another node of the cluster; "
+                  "publishing starts once their interest has reached --server");
+  cmd->add_option("--req", o.requesters,
+                  "Request/reply mode: this many requesters (each its own connection, one request in flight), "
+                  "--msgs requests in total; reports the round trip's p50/p90/p99/p99.9/max")
+      ->check(CLI::Range(1, 10000));
+  cmd->add_option("--repliers", o.repliers, "With --req: reply connections (one queue group) echoing each request")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 10000));
   cmd->add_option("--csv", o.csv_file, "Also write per-client and aggregate results to this CSV file");
   cmd->add_flag("--json", o.json, "Print the report as one JSON object on stdout");
   cmd->add_option("--timeout", o.timeout_s,
@@ -47,7 +59,9 @@ void add_bench(CLI::App& app, pylon::tools::BenchOptions& o, int& rc) {
   cmd->add_flag_callback("--no-progress", [&o] { o.progress = false; }, "Do not print the progress line on stderr");
   pylon::tools::add_tls_flags(cmd, o.tls);
   cmd->callback([&o, &rc] {
-    if (o.pubs == 0 && o.subs == 0) throw CLI::ValidationError("--pub/--sub", "need at least one publisher or subscriber");
+    if (o.requesters > 0 && (o.subs > 0 || !o.queue.empty() || !o.csv_file.empty()))
+      throw CLI::ValidationError("--req", "cannot be combined with --sub, --queue or --csv");
+    if (o.requesters == 0 && o.pubs == 0 && o.subs == 0) throw CLI::ValidationError("--pub/--sub", "need at least one publisher or subscriber");
     rc = pylon::tools::run_bench(o);
   });
 }

@@ -22,14 +22,20 @@ using namespace std::chrono_literals;
 struct Endpoint {
   std::string host;
   int port = 0;
+  bool https = false;
 };
 
-// -s as nats-top (a host), or with a port ("host:8222", "[::1]:8222", "http://host:8222").
-Endpoint parse_server(std::string s, int http_port) {
-  Endpoint e{std::move(s), http_port};
+// -s as nats-top (a host), or with a port ("host:8222", "[::1]:8222", "http://host:8222",
+// "https://host:8223"). -ms (as nats-top's) names an HTTPS port.
+Endpoint parse_server(std::string s, int http_port, int https_port) {
+  Endpoint e{std::move(s), https_port > 0 ? https_port : http_port, https_port > 0};
   if (auto at = e.host.find("://"); at != std::string::npos) {
     std::string scheme = e.host.substr(0, at);
-    if (scheme != "http") throw CLI::ValidationError("-s", "only http:// monitoring is supported, not " + scheme + "://");
+    if (scheme != "http" && scheme != "https") {
+      throw CLI::ValidationError("-s", "monitoring URLs are http:// or https://, not " + scheme + "://");
+    }
+    if (scheme == "http" && https_port > 0) throw CLI::ValidationError("-s", "an http:// URL with -ms (HTTPS port)");
+    e.https = e.https || scheme == "https";
     e.host = e.host.substr(at + 3);
   }
   if (auto slash = e.host.find('/'); slash != std::string::npos) e.host.resize(slash);
@@ -55,6 +61,22 @@ Endpoint parse_server(std::string s, int http_port) {
   if (e.host.empty()) throw CLI::ValidationError("-s", "no host given");
   if (e.port <= 0 || e.port > 65535) throw CLI::ValidationError("-m", "invalid monitoring port " + std::to_string(e.port));
   return e;
+}
+
+// The TLS flags mean something only for HTTPS: refused with a plain http endpoint rather
+// than ignored, so a forgotten https:// does not look like a certificate problem.
+HttpTls tls_for(const Endpoint& e, HttpTls tls) {
+  bool any = !tls.ca_file.empty() || !tls.cert_file.empty() || !tls.key_file.empty() || tls.insecure;
+  if (!e.https) {
+    if (any) {
+      throw CLI::ValidationError("--tlscacert/--tlscert/--tlskey/--tlsinsecure",
+                                 "need an HTTPS monitoring port: -s https://host:port or -ms PORT");
+    }
+    return {};
+  }
+  if (!tls.key_file.empty() && tls.cert_file.empty()) throw CLI::ValidationError("--tlskey", "needs --tlscert");
+  tls.enabled = true;
+  return tls;
 }
 
 int write_snapshot(const TopOptions& o, top::Poller& poller, const top::Query& q) {
@@ -88,8 +110,9 @@ int write_snapshot(const TopOptions& o, top::Poller& poller, const top::Query& q
 }
 
 int run_top(const TopOptions& o) {
-  Endpoint ep = parse_server(o.server, o.http_port);
-  top::Poller poller(ep.host, ep.port, std::chrono::milliseconds(static_cast<int64_t>(o.timeout_s * 1000)));
+  Endpoint ep = parse_server(o.server, o.http_port, o.https_port);
+  top::Poller poller(ep.host, ep.port, std::chrono::milliseconds(static_cast<int64_t>(o.timeout_s * 1000)),
+                     tls_for(ep, o.tls));
   top::Query q;
   q.sort = o.sort;
   q.limit = o.conns;
@@ -99,8 +122,15 @@ int run_top(const TopOptions& o) {
   try {
     poller.check();
   } catch (const std::exception& e) {
-    std::cerr << "pylon top: /varz smoke test failed: " << e.what() << "\n"
-              << "(is monitoring enabled? start the server with -m " << ep.port << ", or point -s/-m at it)\n";
+    std::string why = e.what();
+    std::cerr << "pylon top: /varz smoke test failed: " << why << "\n";
+    if (why.find("failed to verify certificate") != std::string::npos) {
+      std::cerr << "(pass the CA that signs the server's certificate with --tlscacert, or --tlsinsecure for a test "
+                   "server)\n";
+    } else {
+      std::cerr << "(is monitoring enabled? start the server with " << (ep.https ? "-ms " : "-m ") << ep.port
+                << ", or point -s/" << (ep.https ? "-ms" : "-m") << " at it)\n";
+    }
     return 1;
   }
   if (!o.output.empty()) return write_snapshot(o, poller, q);
@@ -123,7 +153,6 @@ int run_top(const TopOptions& o) {
 
 void add_top(CLI::App& app, int& rc) {
   auto o = std::make_shared<TopOptions>();
-  auto tls = std::make_shared<std::vector<std::string>>();
   std::string keys;
   for (const auto& k : top::sort_keys()) keys += (keys.empty() ? "" : ", ") + std::string(k.name);
 
@@ -132,12 +161,24 @@ void add_top(CLI::App& app, int& rc) {
       "Live view of a server's connections, like nats-top: server totals and rates from /varz,\n"
       "connections from /connz with per-second rates between refreshes, busiest first.\n"
       "Keys: o sort, < > cycle sort, n limit, s subscriptions, b raw numbers, space refresh,\n"
-      "? help, q quit. Single-dash flags as nats-top's work too (-sort subs).");
-  cmd->add_option("-s,--server", o->server, "Server host (or host:port, http://host:port) of the monitoring endpoint")
+      "? help, q quit. Single-dash flags as nats-top's work too (-sort subs, -ms 8223 -cacert ca.pem).");
+  cmd->add_option("-s,--server", o->server,
+                  "Server host (or host:port, http://host:port, https://host:port) of the monitoring endpoint")
       ->capture_default_str();
   cmd->add_option("-m,--http_port", o->http_port, "The server's monitoring port (its -m)")
       ->capture_default_str()
       ->check(CLI::Range(1, 65535));
+  cmd->add_option("--ms,--https_port", o->https_port, "The server's HTTPS monitoring port (its -ms): poll over TLS")
+      ->check(CLI::Range(1, 65535));
+  cmd->add_option("--tlscacert,--cacert", o->tls.ca_file,
+                  "CA certificates (PEM file) that sign the monitoring port's certificate (default: the system's)")
+      ->group("HTTPS");
+  cmd->add_option("--tlscert,--cert", o->tls.cert_file, "Client certificate (PEM file), for a server that asks for one")
+      ->group("HTTPS");
+  cmd->add_option("--tlskey,--key", o->tls.key_file, "Private key of --tlscert (PEM file)")->group("HTTPS");
+  cmd->add_flag("--tlsinsecure,-k", o->tls.insecure,
+                "INSECURE, for tests: do not verify the monitoring port's certificate (CA, expiry, host name)")
+      ->group("HTTPS");
   cmd->add_option("-n,--conns", o->conns, "Connections to show (and request from the server)")
       ->capture_default_str()
       ->check(CLI::Range(1, 1 << 30));
@@ -162,16 +203,7 @@ void add_top(CLI::App& app, int& rc) {
   cmd->add_option("--timeout", o->timeout_s, "Seconds an HTTP request may take")
       ->capture_default_str()
       ->check(CLI::Range(0.05, 600.0));
-  // nats-top's TLS flags: refused by name rather than "unexpected argument".
-  for (const char* name : {"--ms", "--cert", "--key", "--cacert"})
-    cmd->add_option(name, *tls)->group("");
-  cmd->add_flag_callback("-k", [tls] { tls->push_back("-k"); })->group("");
-
-  cmd->callback([o, tls, &rc] {
-    if (!tls->empty())
-      throw CLI::ValidationError("-ms/-cert/-key/-cacert/-k", "monitoring over TLS is not supported by pylon top yet");
-    rc = run_top(*o);
-  });
+  cmd->callback([o, &rc] { rc = run_top(*o); });
 }
 
 std::vector<std::string> top_go_style_args(int argc, char** argv) {

@@ -8,11 +8,15 @@
 #include <string>
 #include <vector>
 
+#include "http_get.h"
+
 namespace pylon::tools {
 
 struct TopOptions {
-  std::string server = "127.0.0.1";  // -s: host, host:port or http://host:port
+  std::string server = "127.0.0.1";  // -s: host, host:port, http://host:port or https://host:port
   int http_port = 8222;              // -m
+  int https_port = 0;                // -ms (nats-top's): the monitoring port is HTTPS
+  HttpTls tls;                       // --tlscacert, --tlscert, --tlskey, --tlsinsecure (-cacert, -cert, -key, -k)
   int conns = 1024;                  // -n: connections shown (and asked for)
   double delay_s = 1;                // -d: seconds between refreshes
   std::string sort = "msgs_rate";    // -sort

@@ -216,9 +216,9 @@ Rates rates_between(const Counters& a, const Counters& b, double seconds) {
   return r;
 }
 
-Poller::Poller(std::string host, int port, std::chrono::milliseconds timeout)
-    : Poller([host = std::move(host), port, timeout](const std::string& target) {
-        HttpReply r = http_get(host, port, target, timeout);
+Poller::Poller(std::string host, int port, std::chrono::milliseconds timeout, HttpTls tls)
+    : Poller([host = std::move(host), port, timeout, tls = std::move(tls)](const std::string& target) {
+        HttpReply r = http_get(host, port, target, timeout, tls);
         if (r.status != 200) {
           std::string body = r.body.substr(0, r.body.find('\n'));
           throw std::runtime_error("GET " + target + ": " + std::to_string(r.status) + " " + r.reason +

@@ -11,6 +11,8 @@
 #include <string_view>
 #include <vector>
 
+#include "http_get.h"
+
 namespace pylon::tools::top {
 
 // Per-second rates between two polls. `known` is false on a first sighting (one sample
@@ -83,7 +85,7 @@ class Poller {
  public:
   // GET of a monitoring path ("/connz?..."): the body of a 200 answer; throws otherwise.
   using Fetch = std::function<std::string(const std::string& target)>;
-  Poller(std::string host, int port, std::chrono::milliseconds timeout);
+  Poller(std::string host, int port, std::chrono::milliseconds timeout, HttpTls tls = {});
   explicit Poller(Fetch fetch);
   // One /varz + /connz round. Throws HttpError (unreachable) or std::runtime_error (bad
   // status, not JSON) with a message fit for the screen.
