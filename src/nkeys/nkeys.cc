@@ -401,6 +401,23 @@ bool KeyPair::verify(std::span<const uint8_t> data, std::span<const uint8_t> sig
   return ed25519_verify(public_, data, signature);
 }
 
+std::optional<std::string> find_seed(std::string_view text) {
+  while (!text.empty()) {
+    size_t nl = text.find('\n');
+    std::string_view line = text.substr(0, nl);
+    text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
+    while (!line.empty() && (line.front() == ' ' || line.front() == '\t')) line.remove_prefix(1);
+    while (!line.empty() && (line.back() == ' ' || line.back() == '\t' || line.back() == '\r')) line.remove_suffix(1);
+    if (line.size() < 2 || line[0] != 'S') continue;
+    Prefix type{};
+    Bytes seed;
+    bool ok = !decode_seed(line, type, seed);
+    OPENSSL_cleanse(seed.data(), seed.size());
+    if (ok) return std::string(line);
+  }
+  return std::nullopt;
+}
+
 // ---- base64 of signatures ---------------------------------------------------------------
 
 bool decode_signature_base64(std::string_view text, Bytes& out) {

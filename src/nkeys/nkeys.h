@@ -127,6 +127,12 @@ class KeyPair {
   std::array<uint8_t, kPublicKeySize> public_{};
 };
 
+// The seed in a seed file's text (as `nk -inkey` and nats.go's NkeyOptionFromSeed read one): the
+// first line that, trimmed of blanks, is a valid seed. A plain seed file ("SU...\n") and a
+// decorated .nk/.creds file (the seed between "-----BEGIN USER NKEY SEED-----" lines) both
+// work. nullopt when there is none.
+std::optional<std::string> find_seed(std::string_view text);
+
 // Base64 as the reference reads a CONNECT's "sig": URL-safe without padding first, standard
 // (with padding) as the fallback, as Go's RawURLEncoding / StdEncoding.DecodeString (strict
 // about neither trailing bits nor '\r'/'\n', which Go skips). False when neither decodes.

@@ -110,6 +110,7 @@ ClientOptions bench_options(const BenchOptions& o, std::string name, ClientResul
   ClientOptions c;
   c.servers = {o.server};
   apply_tls_flags(o.tls, c.tls);
+  c.nkey_seed_file = o.nkey_file;
   c.no_randomize = true;
   c.allow_reconnect = false;
   c.name = std::move(name);

@@ -25,6 +25,7 @@ struct BenchOptions {
   bool json = false;         // report as one JSON object on stdout
   double timeout_s = 60;     // whole run, connecting included; then report and fail
   bool progress = true;      // progress line on stderr (only once a run passes ~1 s)
+  std::string nkey_file;     // --nkey: an nkey user's seed file
   TlsFlags tls;              // --tlscert, --tlskey, --tlscacert, --tlsfirst, --tlsinsecure
 };
 
