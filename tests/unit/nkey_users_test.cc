@@ -81,6 +81,9 @@ TEST_F(NkeyUsersConfig, BadEntriesFailWithTheReferenceWordsAndPosition) {
            {"{nkey: " + account + "}", "Not a valid public nkey for a user"},
            {"{nkey: " + user.seed() + "}", "Not a valid public nkey for a user"},
            {"{nkey: UNOTAKEY}", "Not a valid public nkey for a user"},
+           // A user key of 31 bytes: nkeys 0.3 takes it, and its Verify would then panic.
+           {"{nkey: " + pylon::nkeys::encode(Prefix::kUser, std::vector<uint8_t>(31, 7)) + "}",
+            "Not a valid public nkey for a user"},
            {"{nkey: " + pub + ", user: bob}", "Nkey users do not take usernames or passwords"},
            {"{nkey: " + pub + ", password: pw}", "Nkey users do not take usernames or passwords"},
            {"{nkey: " + pub + "}, {nkey: " + pub + "}", "Duplicate nkey \"" + pub + "\" detected"},
