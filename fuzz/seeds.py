@@ -158,3 +158,17 @@ put('query', [
 # sub_index reads operations from raw bytes: a few random-looking seeds.
 put('sub_index', [bytes(range(256)), bytes([0, 1, 2, 3] * 40), b'\x00' * 64, b'\xff\x01' * 80,
                   hashlib.sha512(b'a').digest() * 4, hashlib.sha512(b'b').digest() * 8])
+
+# nkeys: keys, seeds and signatures from tests/unit/testdata/nkeys/vectors.txt (Go's nkeys made
+# them from fixed patterns: public test data), a decorated seed file, and near misses.
+nkey_lines = [l.split() for l in open('tests/unit/testdata/nkeys/vectors.txt') if l.startswith('key ')]
+nkey_items = []
+for f in nkey_lines:
+    if f[1] in ('user', 'account') and f[2].startswith('00'):
+        nkey_items += [f[3], f[4], f[5], f[7]]
+put('nkeys', nkey_items + [
+    '-----BEGIN USER NKEY SEED-----\nSUAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAEQ\n------END USER NKEY SEED------\n',
+    'UA5WUJ54Z23KILLCUOUNAKTPBVZWKM1VO4O6EQ5GHLAERIMLLHNCTYM5',
+    'UA5WUJ54Z23KILLCUOUN\nAKTPBVZWKMQVO4O6EQ5GHLAERIMLLHNCTYM5A',
+    'AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJygpKissLS4vMDEyMzQ1Njc4OTo7PD0+Pw==',
+])

@@ -16,6 +16,8 @@ PACKAGES=(
   clang libclang-rt-14-dev
   # real peers: the reference server, the official C and Go clients, Node for the JS client
   nats-server libnats-dev golang-go golang-github-nats-io-go-nats-dev
+  # nkeys for the Go tests (tests/go) and tests/unit/testdata/nkeys/gen.go
+  golang-github-nats-io-nkeys-dev
   # tools the tests drive: the monitoring dashboard's browser test (headless Chromium and a
   # font to render it), `pylon top` under tmux, promtool (Debian's prometheus) to validate /metrics
   procps iproute2 curl chromium fonts-dejavu-core tmux prometheus

@@ -112,6 +112,12 @@ struct ClientOptions {
   bool no_responders = true; // requests to a subject nobody serves fail at once (kNoResponders)
   // Credentials for servers whose URL has none. A URL's own credentials win.
   std::string user, password, token;
+  // An nkey user: its seed ("SU..."), or a file holding it (a plain seed file, or a decorated
+  // .nk/.creds file, as nats.go's NkeyOptionFromSeed reads). The client signs the nonce of each
+  // server's INFO with it and sends the public key, as the official clients do. The file is
+  // read, and the seed checked, when the Connection is made (Error::kInvalidArgument if bad).
+  std::string nkey_seed;
+  std::string nkey_seed_file;
 
   // ---- Subscriptions, requests, drain -------------------------------------------------
   // Per subscription: messages/bytes received but not yet handled. Over either, new

@@ -104,6 +104,7 @@ struct ServerInfo {
   std::string cluster;
   uint64_t client_id = 0;
   std::string client_ip;
+  std::string nonce;  // the nkey challenge (when the server has nkey users)
   std::vector<std::string> connect_urls;
 };
 

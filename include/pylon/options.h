@@ -52,6 +52,13 @@ struct User {
   Permissions permissions;
 };
 
+// One nkey user of `authorization { users = [{nkey: U...}] }` (the reference's NkeyUser): the
+// client proves it holds the key by signing the nonce of its INFO (src/server/client/nkeys.h).
+struct NkeyUser {
+  std::string nkey;  // a public user nkey, "U" + 55 characters
+  Permissions permissions;
+};
+
 // A `tls { ... }` block (top level: clients; `cluster { tls {} }`: routes), as the reference's
 // TLSConfigOpts. Plain data; src/server/tls/ builds the OpenSSL context from it and owns the
 // parsing (parse_tls_block) and every check of it.
@@ -95,6 +102,7 @@ struct Options {
   // Authorization of clients.
   std::string user, password, token;
   std::vector<User> users;
+  std::vector<NkeyUser> nkeys;  // the nkey entries of `users`; INFO carries a nonce when there are any
   Duration auth_timeout = defaults::kAuthTimeout;
   // Client TLS (the top-level tls block and the --tls* flags).
   TlsConfig tls;
@@ -124,7 +132,7 @@ struct Options {
   // Where the config came from (for reload and messages).
   std::string config_file;
 
-  bool auth_required() const { return !user.empty() || !token.empty() || !users.empty(); }
+  bool auth_required() const { return !user.empty() || !token.empty() || !users.empty() || !nkeys.empty(); }
 };
 
 }  // namespace pylon

@@ -4,6 +4,10 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
+#include <openssl/crypto.h>
+
+#include <fstream>
+#include <iterator>
 
 namespace pylon::client {
 
@@ -14,6 +18,27 @@ namespace {
 
 std::unique_ptr<asio::io_context> own_context_if(bool own) {
   return own ? std::make_unique<asio::io_context>(1) : nullptr;
+}
+
+// The key pair of ClientOptions::nkey_seed (or the seed in nkey_seed_file).
+nkeys::KeyPair load_nkey(const ClientOptions& o) {
+  std::string text = o.nkey_seed;
+  std::string where = "nkey_seed";
+  if (text.empty()) {
+    std::ifstream in(o.nkey_seed_file, std::ios::binary);
+    if (!in) throw Exception(Error::kInvalidArgument, "nkey seed file " + o.nkey_seed_file + ": cannot be read");
+    std::string contents((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    auto seed = nkeys::find_seed(contents);
+    OPENSSL_cleanse(contents.data(), contents.size());
+    if (!seed) throw Exception(Error::kInvalidArgument, "nkey seed file " + o.nkey_seed_file + ": no seed in it");
+    text = std::move(*seed);
+    where = "nkey seed file " + o.nkey_seed_file;
+  }
+  std::string err;
+  auto kp = nkeys::KeyPair::from_seed(text, &err);
+  OPENSSL_cleanse(text.data(), text.size());
+  if (!kp) throw Exception(Error::kInvalidArgument, where + ": " + err);
+  return std::move(*kp);
 }
 
 }  // namespace
@@ -56,6 +81,7 @@ Core::Core(ClientOptions opts, asio::io_context* external)
     pool_.add(std::move(url), false);
   }
   if (opts_.tls.any() || opts_.tls.insecure_skip_verify) tls_ctx_.emplace(make_tls_context(opts_.tls));
+  if (!opts_.nkey_seed.empty() || !opts_.nkey_seed_file.empty()) nkey_ = load_nkey(opts_);
   if (!opts_.no_randomize) pool_.shuffle(0);
 }
 

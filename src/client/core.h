@@ -43,6 +43,7 @@
 #include "client/sub_state.h"
 #include "client/tls.h"
 #include "client/waiter.h"
+#include "nkeys/nkeys.h"
 #include "proto/parser.h"
 #include "pylon/connection.h"
 
@@ -229,6 +230,8 @@ class Core : public std::enable_shared_from_this<Core>, private proto::ParserHan
   // Built by the constructor when TLS options are given (a bad file fails there), else
   // on the first server that requires TLS. [io] after construction
   std::optional<asio::ssl::context> tls_ctx_;
+  // The nkey user's key pair (ClientOptions::nkey_seed or nkey_seed_file), read once.
+  std::optional<nkeys::KeyPair> nkey_;
 
   // Executors first: they outlive every I/O object below.
   std::unique_ptr<asio::io_context> own_io_, own_cb_;

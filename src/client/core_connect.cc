@@ -185,7 +185,12 @@ asio::awaitable<ErrorInfo> Core::attempt(ServerPool::EntryPtr srv, TransportPtr*
   }
 
   std::string hello;
-  proto::append_connect(hello, connect_json(opts_, srv->url, tr->tls.has_value()));
+  std::string nkey, sig;
+  if (nkey_) {  // as nats.go: the nonce signed, even an empty one
+    nkey = nkey_->public_key();
+    sig = nkeys::base64url_encode(nkey_->sign(info.nonce));
+  }
+  proto::append_connect(hello, connect_json(opts_, srv->url, tr->tls.has_value(), nkey, sig));
   hello.append(proto::kPingOp);
   co_await with_stream(*tr, [&](auto& s) { return asio::async_write(s, asio::buffer(hello), use_nothrow(ec)); });
   if (ec && tr->tls && !tr->timed_out && !closed()) co_return refused_after_tls(ec, *tr);

@@ -67,6 +67,7 @@ ServerInfo parse_info(std::string_view text, bool* tls_required) {
   info.cluster = str(o, "cluster");
   info.client_id = static_cast<uint64_t>(integer(o, "client_id"));
   info.client_ip = str(o, "client_ip");
+  info.nonce = str(o, "nonce");
   if (auto* urls = o.if_contains("connect_urls"); urls && urls->is_array()) {
     for (const auto& u : urls->get_array()) {
       if (u.is_string()) info.connect_urls.emplace_back(u.get_string());
@@ -76,7 +77,8 @@ ServerInfo parse_info(std::string_view text, bool* tls_required) {
   return info;
 }
 
-std::string connect_json(const ClientOptions& opts, const ServerUrl& server, bool tls) {
+std::string connect_json(const ClientOptions& opts, const ServerUrl& server, bool tls, std::string_view nkey,
+                         std::string_view sig) {
   json::object o;
   o["verbose"] = opts.verbose;
   o["pedantic"] = opts.pedantic;
@@ -100,6 +102,10 @@ std::string connect_json(const ClientOptions& opts, const ServerUrl& server, boo
     o["pass"] = opts.password;
   } else if (!opts.token.empty()) {
     o["auth_token"] = opts.token;
+  }
+  if (!nkey.empty()) {  // beside any other credentials, as nats.go sends it
+    o["nkey"] = nkey;
+    o["sig"] = sig;
   }
   return json::serialize(o);
 }

@@ -17,7 +17,9 @@ inline constexpr const char* kClientLang = "cpp";
 ServerInfo parse_info(std::string_view json, bool* tls_required = nullptr);
 
 // The CONNECT document for `server`: credentials from its URL, else from the options;
-// tls_required says whether this connection runs over TLS (as nats.go sends it).
-std::string connect_json(const ClientOptions& opts, const ServerUrl& server, bool tls = false);
+// tls_required says whether this connection runs over TLS (as nats.go sends it); `nkey` and
+// `sig` (the nonce's signature, base64url) when the client is an nkey user.
+std::string connect_json(const ClientOptions& opts, const ServerUrl& server, bool tls = false,
+                         std::string_view nkey = {}, std::string_view sig = {});
 
 }  // namespace pylon::client

@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <future>
-#include <random>
 #include <stdexcept>
 #include <thread>
 
@@ -14,6 +13,7 @@
 
 #include "proto/writer.h"
 #include "server/client/client_conn.h"
+#include "server/client/nkeys.h"
 #include "server/route/cluster.h"
 #include "server/core/listen_address.h"
 #include "server/route/route_conn.h"
@@ -29,20 +29,8 @@ namespace asio = boost::asio;
 namespace json = boost::json;
 using asio::ip::tcp;
 
-namespace {
-// A server id in the reference's shape: 'N' + 55 base32 characters (an nkey public key's
-// length), random per start.
-std::string make_server_id() {
-  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-  std::random_device rd;
-  std::string id = "N";
-  for (int i = 0; i < 55; ++i) id += kAlphabet[rd() % 32];
-  return id;
-}
-}  // namespace
-
 Server::Server(Options opts, std::shared_ptr<Logger> log)
-    : log_(log ? std::move(log) : std::make_shared<Logger>()), id_(make_server_id()) {
+    : log_(log ? std::move(log) : std::make_shared<Logger>()), id_(make_server_nkey_id()) {
   generations_.push_back(std::move(opts));
   current_.store(&generations_.back());
   name_ = options().server_name.empty() ? id_ : options().server_name;
@@ -311,18 +299,23 @@ Server::ClientInfoParts Server::client_info_parts() const {
   return parts;
 }
 
-void Server::ClientInfoParts::append_for(std::string& out, uint64_t cid, std::string_view client_ip) const {
+void Server::ClientInfoParts::append_for(std::string& out, uint64_t cid, std::string_view client_ip,
+                                         std::string_view nonce) const {
   out += head;
   out += R"(,"client_id":)";
   out += std::to_string(cid);
   out += R"(,"client_ip":)";
   out += json::serialize(json::string_view(client_ip));  // an address: escaping is a formality
+  if (!nonce.empty()) {  // where the reference's Info has it: after client_ip
+    out += R"(,"nonce":)";
+    out += json::serialize(json::string_view(nonce.data(), nonce.size()));
+  }
   out += tail;
 }
 
-std::string Server::client_info_json(uint64_t cid, const std::string& client_ip) const {
+std::string Server::client_info_json(uint64_t cid, const std::string& client_ip, std::string_view nonce) const {
   std::string out;
-  client_info_parts().append_for(out, cid, client_ip);
+  client_info_parts().append_for(out, cid, client_ip, nonce);
   return out;
 }
 

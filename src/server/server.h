@@ -89,7 +89,8 @@ class Server {
 
   // The INFO JSON a client gets, with its own client_id and client_ip: on connect, on its
   // first PING when something changed since, and as the async INFO.
-  std::string client_info_json(uint64_t cid, const std::string& client_ip) const;
+  // `nonce`: the connection's nkey challenge (only in its first INFO), or empty.
+  std::string client_info_json(uint64_t cid, const std::string& client_ip, std::string_view nonce = {}) const;
   // This server's own client URLs ("host:port", as the reference advertises them).
   std::vector<std::string> own_client_urls() const;
   // Sends the current INFO (with connect_urls) to every client that speaks protocol 1,
@@ -140,7 +141,7 @@ class Server {
   struct ClientInfoParts {
     std::string head;  // "{...,"max_payload":N"
     std::string tail;  // ","connect_urls":[...],...}"
-    void append_for(std::string& out, uint64_t cid, std::string_view client_ip) const;
+    void append_for(std::string& out, uint64_t cid, std::string_view client_ip, std::string_view nonce = {}) const;
   };
   ClientInfoParts client_info_parts() const;
 

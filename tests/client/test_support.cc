@@ -73,6 +73,7 @@ class PylonServer final : public TestServer {
       o.users.push_back(std::move(u));
     }
     o.token = setup_.token;
+    for (const auto& k : setup_.nkey_users) o.nkeys.push_back({k, {}});
     if (setup_.max_payload > 0) o.max_payload = setup_.max_payload;
     if (setup_.ping_interval.count() > 0) o.ping_interval = setup_.ping_interval;
     if (setup_.ping_max > 0) o.ping_max = setup_.ping_max;
@@ -149,6 +150,10 @@ class NatsServerProcess final : public TestServer {
         f << "authorization { user: \"" << setup_.user << "\", password: \"" << setup_.password << "\" }\n";
       } else if (!setup_.token.empty()) {
         f << "authorization { token: \"" << setup_.token << "\" }\n";
+      } else if (!setup_.nkey_users.empty()) {
+        f << "authorization { users = [";
+        for (const auto& k : setup_.nkey_users) f << " { nkey: \"" << k << "\" }";
+        f << " ] }\n";
       }
       if (setup_.cluster) {
         f << "cluster { name: client-tests, listen: 127.0.0.1:" << cluster_port_ << "\n  routes = [";

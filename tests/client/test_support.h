@@ -61,6 +61,8 @@ struct ServerSetup {
   bool cluster = false;             // open a route listener on a free port
   std::vector<int> routes;          // route ports of other members to dial
   std::string user, password, token;
+  // nkey users (public keys "U..."), as `authorization { users: [{nkey: ...}] }`.
+  std::vector<std::string> nkey_users;
   // With user/password: that user may not publish to these subjects (a users = [...]
   // entry with permissions instead of the single user).
   std::vector<std::string> publish_deny;

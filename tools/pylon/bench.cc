@@ -300,6 +300,7 @@ ClientOptions bench_client_options(const BenchOptions& o, const std::string& ser
   ClientOptions c;
   c.servers = {server};
   apply_tls_flags(o.tls, c.tls);
+  c.nkey_seed_file = o.nkey_file;
   c.no_randomize = true;
   c.allow_reconnect = false;
   c.name = std::move(name);

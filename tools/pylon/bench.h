@@ -27,6 +27,7 @@ struct BenchOptions {
   bool json = false;         // report as one JSON object on stdout
   double timeout_s = 60;     // whole run, connecting included; then report and fail
   bool progress = true;      // progress line on stderr (only once a run passes ~1 s)
+  std::string nkey_file;     // --nkey: an nkey user's seed file
   TlsFlags tls;              // --tlscert, --tlskey, --tlscacert, --tlsfirst, --tlsinsecure
   std::string queue;         // subscribers join this queue group: each message reaches one of them
   std::string sub_server;    // subscribers connect here (another node of a cluster) when non-empty

@@ -53,6 +53,9 @@ void add_connect_flags(CLI::App* cmd, ConnectFlags& f) {
   cmd->add_option("--user", f.user, "User name (when the URL has none)");
   cmd->add_option("--password", f.password, "Password (with --user)");
   cmd->add_option("--token", f.token, "Authorization token (when the URL has none)");
+  cmd->add_option("--nkey", f.nkey_file,
+                  "An nkey user's seed file (as `pylon nkey gen` writes it, or a .nk/.creds file): signs the "
+                  "server's nonce");
   cmd->add_option("--name", f.name, "Connection name shown in the server's monitoring");
   cmd->add_option("--connect-timeout", f.connect_timeout_s, "Seconds a connect attempt may take")
       ->capture_default_str()
@@ -71,6 +74,7 @@ std::unique_ptr<Connection> open_connection(const ConnectFlags& f, const std::st
   o.user = f.user;
   o.password = f.password;
   o.token = f.token;
+  o.nkey_seed_file = f.nkey_file;
   o.name = f.name.empty() ? default_name : f.name;
   o.connect_timeout = std::chrono::milliseconds(static_cast<int64_t>(f.connect_timeout_s * 1000));
   o.max_reconnects = f.max_reconnects;

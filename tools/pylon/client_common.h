@@ -29,6 +29,7 @@ void apply_tls_flags(const TlsFlags& f, TlsOptions& o);
 struct ConnectFlags {
   std::vector<std::string> servers;  // each may be a comma-separated list
   std::string user, password, token;
+  std::string nkey_file;             // --nkey: an nkey user's seed file
   std::string name;
   double connect_timeout_s = 2;
   int max_reconnects = 60;
@@ -37,7 +38,7 @@ struct ConnectFlags {
   TlsFlags tls;
 };
 
-// Adds -s/--server, --user, --password, --token, --name, --connect-timeout,
+// Adds -s/--server, --user, --password, --token, --nkey, --name, --connect-timeout,
 // --max-reconnects, --no-randomize, --quiet-events and the TLS flags to `cmd`.
 void add_connect_flags(CLI::App* cmd, ConnectFlags& f);
 

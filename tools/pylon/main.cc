@@ -1,5 +1,5 @@
 // `pylon`: the command-line tool for Pylon and any NATS server.
-// Subcommands: bench, mkpasswd, pub, sub, req, reply, top.
+// Subcommands: bench, mkpasswd, nkey, pub, sub, req, reply, top.
 #include <CLI/CLI.hpp>
 
 #include <string>
@@ -8,6 +8,7 @@
 #include "bench.h"
 #include "client_commands.h"
 #include "mkpasswd.h"
+#include "nkey.h"
 #include "top.h"
 
 #ifndef PYLON_VERSION
@@ -50,6 +51,7 @@ void add_bench(CLI::App& app, pylon::tools::BenchOptions& o, int& rc) {
   cmd->add_option("--repliers", o.repliers, "With --req: reply connections (one queue group) echoing each request")
       ->capture_default_str()
       ->check(CLI::Range(1, 10000));
+  cmd->add_option("--nkey", o.nkey_file, "An nkey user's seed file: signs the server's nonce");
   cmd->add_option("--csv", o.csv_file, "Also write per-client and aggregate results to this CSV file");
   cmd->add_flag("--json", o.json, "Print the report as one JSON object on stdout");
   cmd->add_option("--timeout", o.timeout_s,
@@ -78,6 +80,7 @@ int main(int argc, char** argv) {
   pylon::tools::BenchOptions bench;
   add_bench(app, bench, rc);
   pylon::tools::add_mkpasswd(app, rc);
+  pylon::tools::add_nkey(app, rc);
   pylon::tools::add_pub(app, rc);
   pylon::tools::add_sub(app, rc);
   pylon::tools::add_req(app, rc);

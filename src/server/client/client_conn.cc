@@ -6,6 +6,7 @@
 #include "proto/writer.h"
 #include "server/client/auth.h"
 #include "server/client/connect_json.h"
+#include "server/client/nkeys.h"
 #include "server/route/cluster.h"
 #include "server/errors.h"
 #include "server/core/event_loop.h"
@@ -57,13 +58,18 @@ void ClientConn::on_start() {
   tls_first_ = tls && tls->options().handshake_first;
   // INFO goes first, even to a connection we are about to refuse (as the reference does);
   // with handshake_first, after the handshake.
+  // As the reference: a nonce only when nkey users are configured, one per connection.
+  if (!srv.options().nkeys.empty()) nonce_ = make_nonce();
   {
-    std::string info = srv.client_info_json(cid(), remote_ip());
+    std::string info = srv.client_info_json(cid(), remote_ip(), nonce_);
+    // What the client is told, as later INFOs compare it: without the nonce, which no later
+    // INFO carries (as the reference's). Set before register_client makes this connection
+    // reachable from other threads.
+    info_told_hash_ = std::hash<std::string_view>{}(nonce_.empty() ? info : srv.client_info_json(cid(), remote_ip()));
     if (tls_first_) {
-      accept_info_ = info;
-      info_told_hash_ = std::hash<std::string_view>{}(info);  // not reachable from other threads yet
-    } else if (queue_info_unless_told(info)) {
-      loop().touch(this);
+      accept_info_ = std::move(info);
+    } else {
+      queue_self("INFO " + info + "\r\n");
     }
   }
   if (!srv.register_client(std::static_pointer_cast<ClientConn>(shared_from_this()))) {
@@ -203,15 +209,38 @@ bool ClientConn::check_connected() {
 }
 
 void ClientConn::auth_violation() {
-  server().log().peer_error("{} - authentication error", log_prefix());
+  // The reference's authViolation: the nkey, else the user, that failed.
+  const Options& o = server().options();
+  if (!o.nkeys.empty()) {
+    server().log().peer_error("{} - authentication error - Nkey \"{}\"", log_prefix(), conn_nkey_);
+  } else if (!o.users.empty()) {
+    server().log().peer_error("{} - authentication error - User \"{}\"", log_prefix(), conn_user_);
+  } else {
+    server().log().peer_error("{} - authentication error", log_prefix());
+  }
   send_err_and_close(err::kAuthorization, CloseReason::kAuthenticationViolation);
 }
 
-bool ClientConn::authenticate(std::string_view user, std::string_view pass, std::string_view token) {
+bool ClientConn::authenticate(std::string_view user, std::string_view pass, std::string_view token,
+                              std::string_view nkey, std::string_view sig) {
   const Options& o = server().options();
   perms_ = nullptr;
+  nkey_user_.clear();
   if (!o.auth_required()) return true;
   if (!o.token.empty()) return !token.empty() && check_password(o.token, token);
+  // As the reference: a CONNECT with an nkey is judged by the nkey users alone.
+  if (!o.nkeys.empty() && !nkey.empty()) {
+    const NkeyUser* u = find_nkey_user(o, nkey);
+    if (u == nullptr) return false;
+    if (auto why = check_nonce_signature(nkey, sig, nonce_)) {
+      server().log().debugf("{} - {}", log_prefix(), *why);
+      return false;
+    }
+    nkey_user_ = u->nkey;
+    user_.clear();
+    if (!u->permissions.empty()) perms_ = &u->permissions;
+    return true;
+  }
   if (!o.users.empty() && o.tls.map) {
     // verify_and_map: the certificate names the user; CONNECT's credentials do not count.
     const User* u = user_from_certificate(o);
@@ -234,10 +263,16 @@ bool ClientConn::authenticate(std::string_view user, std::string_view pass, std:
     }
     return false;
   }
+  if (o.user.empty()) return false;  // only nkey users, and no nkey given
   // Compare both parts even when the user is wrong, so timing tells nothing.
   bool user_ok = user == o.user;
   bool pass_ok = check_password(o.password, pass);
   return user_ok && pass_ok;
+}
+
+std::string ClientConn::auth_user() const {
+  if (!nkey_user_.empty()) return fmt::format("Nkey \"{}\"", nkey_user_);
+  return fmt::format("User \"{}\"", user_);
 }
 
 const User* ClientConn::user_from_certificate(const Options& o) {
@@ -319,14 +354,18 @@ bool ClientConn::on_connect(std::string_view text) {
     }
     set_log_tag(tag);
   }
-  // Auth first: nothing else of an unauthenticated CONNECT matters.
-  if (!authenticate(opts.user, opts.pass, opts.auth_token)) {
-    auth_violation();
-    return false;
-  }
+  // What the client presented, kept to check it again after a reload (and named in the log
+  // line when it fails).
   conn_user_ = std::move(opts.user);
   conn_pass_ = std::move(opts.pass);
   conn_token_ = std::move(opts.auth_token);
+  conn_nkey_ = std::move(opts.nkey);
+  conn_sig_ = std::move(opts.sig);
+  // Auth first: nothing else of an unauthenticated CONNECT matters.
+  if (!authenticate(conn_user_, conn_pass_, conn_token_, conn_nkey_, conn_sig_)) {
+    auth_violation();
+    return false;
+  }
   // Absent fields keep the reference's defaults (ClientConnect's): verbose and pedantic on, echo on.
   verbose_ = opts.verbose;
   pedantic_ = opts.pedantic;
@@ -457,7 +496,7 @@ bool ClientConn::on_pub(const proto::MsgArgs& a, std::string_view payload) {
   }
   if (!check_connected()) return false;
   if (const Permissions* p = perms_.load(); p && !can_publish(*p, a.subject)) {
-    srv.log().peer_error("{} - Publish Violation - User \"{}\", Subject \"{}\"", log_prefix(), user_, a.subject);
+    srv.log().peer_error("{} - Publish Violation - {}, Subject \"{}\"", log_prefix(), auth_user(), a.subject);
     send_err(fmt::format("Permissions Violation for Publish to \"{}\"", a.subject));
     return true;
   }
@@ -560,7 +599,7 @@ void ClientConn::revalidate() {
     if (self->closing()) return;
     self->parser_.set_limits(limits_of(self->server().options()));
     if (!self->connect_received_) return;  // the auth timer or CONNECT will decide
-    if (!self->authenticate(self->conn_user_, self->conn_pass_, self->conn_token_)) {
+    if (!self->authenticate(self->conn_user_, self->conn_pass_, self->conn_token_, self->conn_nkey_, self->conn_sig_)) {
       self->auth_violation();
       self->loop().flush_touched();
     } else if (const Permissions* p = self->perms_.load()) {
@@ -580,8 +619,8 @@ void ClientConn::drop_subscriptions_not_allowed(const Permissions& p) {
   for (const auto& sub : removed) {
     expire_subscription(sub);
     send_err(fmt::format("Permissions Violation for Subscription to \"{}\" (sid \"{}\")", sub->subject, sub->sid));
-    server().log().info("Removed sub \"{}\" (sid \"{}\") for User \"{}\" - not authorized", sub->subject, sub->sid,
-                        user_);
+    server().log().info("Removed sub \"{}\" (sid \"{}\") for {} - not authorized", sub->subject, sub->sid,
+                        auth_user());
   }
   if (!removed.empty()) loop().flush_touched();
 }
@@ -620,12 +659,12 @@ bool ClientConn::on_sub(std::string_view subject, std::string_view queue, std::s
   }
   if (const Permissions* p = perms_.load(); p && !can_subscribe(*p, subject)) {
     if (queue.empty()) {
-      srv.log().peer_error("{} - Subscription Violation - User \"{}\", Subject \"{}\", SID {}", log_prefix(), user_,
+      srv.log().peer_error("{} - Subscription Violation - {}, Subject \"{}\", SID {}", log_prefix(), auth_user(),
                       subject, sid);
       send_err(fmt::format("Permissions Violation for Subscription to \"{}\"", subject));
     } else {
-      srv.log().peer_error("{} - Subscription Violation - User \"{}\", Subject \"{}\", Queue: \"{}\", SID {}",
-                      log_prefix(), user_, subject, queue, sid);
+      srv.log().peer_error("{} - Subscription Violation - {}, Subject \"{}\", Queue: \"{}\", SID {}",
+                      log_prefix(), auth_user(), subject, queue, sid);
       send_err(fmt::format("Permissions Violation for Subscription to \"{}\" using queue \"{}\"", subject, queue));
     }
     return true;

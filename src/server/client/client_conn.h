@@ -110,7 +110,11 @@ class ClientConn final : public Connection, private proto::ParserHandler {
   // allowed and tells the client (the reference's processSubsOnConfigReload). On the loop.
   void drop_subscriptions_not_allowed(const Permissions& p);
   // Checks credentials; on success sets perms_ (nullptr: no restrictions).
-  bool authenticate(std::string_view user, std::string_view pass, std::string_view token);
+  bool authenticate(std::string_view user, std::string_view pass, std::string_view token, std::string_view nkey,
+                    std::string_view sig);
+  // Who is authenticated, in the reference's words for log lines (getAuthUser):
+  // `Nkey "U..."` or `User "name"`.
+  std::string auth_user() const;
   // After INFO (and TLS, when the server requires it): the auth timer and the first PING.
   void start_timers();
   // verify_and_map: the configured user the client certificate names (the reference's
@@ -141,9 +145,12 @@ class ClientConn final : public Connection, private proto::ParserHandler {
   // The authenticated user's permissions (points into the server's options, which live as
   // long as the server); nullptr when the user has none.
   std::atomic<const Permissions*> perms_{nullptr};
-  std::string user_;  // for log lines
+  std::string user_;       // for log lines
+  std::string nkey_user_;  // the nkey user authenticated, for log lines
   // What the client presented in CONNECT, kept to check it again after a reload.
-  std::string conn_user_, conn_pass_, conn_token_;
+  std::string conn_user_, conn_pass_, conn_token_, conn_nkey_, conn_sig_;
+  // The nonce of this connection's INFO (empty without nkey users); loop thread, set at start.
+  std::string nonce_;
 
   mutable std::mutex subs_mu_;
   std::unordered_map<std::string, SubPtr> subs_;  // by sid

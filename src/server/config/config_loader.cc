@@ -8,6 +8,7 @@
 
 #include "proto/subject.h"
 #include "server/config/config.h"
+#include "server/client/nkeys.h"
 #include "server/config/url.h"
 #include "server/tls/tls_block.h"
 #include "server/tls/tls_context.h"
@@ -82,7 +83,7 @@ struct Loader {
   }
 
   void authorization(const Value& v, std::string& user, std::string& pass, std::string& token, Duration& timeout,
-                     std::vector<User>* users) {
+                     std::vector<User>* users, std::vector<NkeyUser>* nkeys = nullptr) {
     for (const auto& e : v.as_map()) {
       std::string k = lower(e.key);
       if (k == "user" || k == "username") user = e.value.as_string();
@@ -92,12 +93,20 @@ struct Loader {
       else if (k == "users" && users) {
         for (const auto& u : e.value.as_array()) {
           User usr;
+          std::string nkey;
           for (const auto& ue : u.as_map()) {
             std::string uk = lower(ue.key);
             if (uk == "user" || uk == "username") usr.user = ue.value.as_string();
             else if (uk == "password" || uk == "pass") usr.password = ue.value.as_string();
             else if (uk == "permissions") permissions(ue.value, usr.permissions);
+            else if (uk == "nkey" && nkeys) nkey = ue.value.as_string();
             else unknown(ue);
+          }
+          if (!nkey.empty()) {
+            // server/client/nkeys.h's check_nkey_user: the reference's words for a bad entry.
+            if (auto err = check_nkey_user(usr, nkey, *nkeys)) fail(u.pos(), *err);
+            nkeys->push_back({std::move(nkey), std::move(usr.permissions)});
+            continue;
           }
           if (usr.user.empty()) fail(u.pos(), "a user entry needs a \"user\"");
           users->push_back(std::move(usr));
@@ -210,7 +219,7 @@ struct Loader {
         o.http_host = h;  // as the reference: one monitoring host for http and https
       } else if (k == "http_port" || k == "monitor_port") o.http_port = to_int(v, -1, 65535, "http_port");
       else if (k == "https_port") o.https_port = to_int(v, -1, 65535, "https_port");
-      else if (k == "authorization") authorization(v, o.user, o.password, o.token, o.auth_timeout, &o.users);
+      else if (k == "authorization") authorization(v, o.user, o.password, o.token, o.auth_timeout, &o.users, &o.nkeys);
       else if (k == "cluster") cluster(v, o.cluster);
       else if (k == "debug") o.debug = v.as_bool();
       else if (k == "trace") o.trace = v.as_bool();
@@ -259,7 +268,7 @@ void validate_options(const Options& o) {
     throw std::invalid_argument(fmt::format("max_payload ({}) can not be higher than max_pending ({})",
                                             o.max_payload, o.max_pending));
   }
-  if (!o.token.empty() && (!o.user.empty() || !o.users.empty())) {
+  if (!o.token.empty() && (!o.user.empty() || !o.users.empty() || !o.nkeys.empty())) {
     throw std::invalid_argument("can not have a token and users at the same time");
   }
   if (o.ping_max < 0) throw std::invalid_argument("ping_max must not be negative");
