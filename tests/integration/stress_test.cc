@@ -84,10 +84,10 @@ class Canary {
     // PONG: the server has processed every PUB, so each is in the subscriber's buffer or on the wire.
     if (!pub_.ping_pong(10s)) return "the canary publisher got no PONG";
     int64_t last = sent_.load();
-    wait_for([&] { return received_.load() >= last || !error_.empty() || done_.load(); }, 15s, 5ms);
-    done_ = true;
-    sub_.close();  // ends the reader
+    wait_for([&] { return received_.load() >= last || failed_.load(); }, 15s, 5ms);
+    done_ = true;  // the reader sees it within one read_line timeout
     join();
+    sub_.close();  // only now: closing a descriptor another thread reads is a race (TSan)
     if (!error_.empty()) return error_;
     if (received_.load() != last) {
       return "canary: received " + std::to_string(received_.load()) + " of " + std::to_string(last);
@@ -108,7 +108,7 @@ class Canary {
     while (!done_.load()) {
       auto line = sub_.read_line(200ms);
       if (!line) {
-        if (sub_.peer_closed() && !done_.load()) error_ = "the canary subscriber was disconnected";
+        if (sub_.peer_closed() && !done_.load()) fail("the canary subscriber was disconnected");
         if (sub_.peer_closed()) return;
         continue;
       }
@@ -120,14 +120,14 @@ class Canary {
       size_t size = std::stoul(line->substr(line->rfind(' ') + 1));
       auto payload = sub_.read_exact(size + 2, 5s);
       if (!payload) {
-        error_ = "canary: a message's payload never arrived";
+        fail("canary: a message's payload never arrived");
         return;
       }
       int64_t n = std::stoll(payload->substr(0, size));
       int64_t want = received_.load() + 1;
       if (n != want) {
-        error_ = "canary: got message " + std::to_string(n) + " where " + std::to_string(want) +
-                 " was due (lost or reordered)";
+        fail("canary: got message " + std::to_string(n) + " where " + std::to_string(want) +
+             " was due (lost or reordered)");
         return;
       }
       received_ = n;
@@ -139,7 +139,13 @@ class Canary {
   std::thread reader_, writer_;
   std::atomic<bool> stop_{false}, done_{false}, pub_failed_{false};
   std::atomic<int64_t> sent_{0}, received_{0};
-  std::string error_;  // written by the reader thread only, read after it is joined
+  // Reader thread: what went wrong, then failed_ (the main thread reads error_ after the join).
+  void fail(std::string why) {
+    error_ = std::move(why);
+    failed_ = true;
+  }
+  std::atomic<bool> failed_{false};
+  std::string error_;
 };
 
 // The churn every test runs: flood publishers, churning subscribers and a canary.
