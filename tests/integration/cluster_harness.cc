@@ -468,7 +468,9 @@ void Collector::add(Received r) {
     static const std::string kProbe = "__probe__:";
     if (r.data.rfind(kProbe, 0) == 0) {
       auto last = r.data.rfind(':');
-      probes_.insert(r.data.substr(kProbe.size(), last - kProbe.size()));
+      std::string key = r.data.substr(kProbe.size(), last - kProbe.size());
+      probes_.insert(key + "@" + std::to_string(r.tag));  // which subscription saw it
+      probes_.insert(std::move(key));
     } else {
       msgs_.push_back(std::move(r));
     }
@@ -604,11 +606,18 @@ AsyncSub::~AsyncSub() {
 
 bool await_interest(Client& pub, const std::string& subject, Collector& col, const std::string& key,
                     milliseconds timeout) {
+  return await_interest(pub, subject, col, key, std::nullopt, timeout);
+}
+
+bool await_interest(Client& pub, const std::string& subject, Collector& col, const std::string& probe_key,
+                    std::optional<int> tag, milliseconds timeout) {
+  // Probes carry probe_key; the collector also files each under "<key>@<tag>".
+  const std::string key = tag ? probe_key + "@" + std::to_string(*tag) : probe_key;
   auto deadline = Clock::now() + timeout;
   milliseconds step = 20ms;
   for (int n = 0;; ++n) {
     if (col.saw_probe(key)) return true;
-    std::string data = "__probe__:" + key + ":" + std::to_string(n);
+    std::string data = "__probe__:" + probe_key + ":" + std::to_string(n);
     natsConnection_PublishString(pub.nc(), subject.c_str(), data.c_str());
     natsConnection_FlushTimeout(pub.nc(), 1000);
     if (col.wait_probe(key, step)) return true;

@@ -233,6 +233,10 @@ class AsyncSub {
 // or the deadline passes.
 bool await_interest(Client& pub, const std::string& subject, Collector& col, const std::string& key,
                     milliseconds timeout = 10s);
+// The same, until the subscription with this tag saw one: with one collector behind
+// several subscriptions, the untagged form is satisfied by whichever sees a probe first.
+bool await_interest(Client& pub, const std::string& subject, Collector& col, const std::string& key,
+                    std::optional<int> tag, milliseconds timeout = 10s);
 
 // Publishes with an optional header set.
 natsStatus publish(Client& c, const std::string& subject, const std::string& data, const std::string& reply = "",

@@ -174,7 +174,7 @@ TEST_P(TlsMesh, MeshesAndCarriesMessagesBothWaysWithQueueGroups) {
   }
   for (int p = 0; p < 3; ++p) {
     for (int s = 0; s < 3; ++s) {
-      ASSERT_TRUE(await_interest(*pubs[p], "tls.plain", *plain, "p" + std::to_string(p) + "s" + std::to_string(s)))
+      ASSERT_TRUE(await_interest(*pubs[p], "tls.plain", *plain, "p" + std::to_string(p) + "s" + std::to_string(s), s))
           << "subscription on " << nodes_[s]->name() << " not visible on " << nodes_[p]->name();
     }
     // The queue members subscribed on their connections before the plain subscription, so the
@@ -191,7 +191,14 @@ TEST_P(TlsMesh, MeshesAndCarriesMessagesBothWaysWithQueueGroups) {
     ASSERT_TRUE(pubs[p]->flush());
   }
   // Every subscriber (3) gets every message of every node (3 x kPerNode).
-  ASSERT_TRUE(plain->wait_count(9 * kPerNode, 10s)) << "plain: got " << plain->count();
+  if (!plain->wait_count(9 * kPerNode, 10s)) {
+    // Which publisher -> subscriber pairs came short says where they were lost.
+    std::map<std::string, int> per_pair;
+    for (auto& m : plain->messages()) ++per_pair[m.data.substr(0, m.data.find('-')) + "->s" + std::to_string(m.tag)];
+    std::string pairs;
+    for (auto& [k, n] : per_pair) pairs += " " + k + ":" + std::to_string(n);
+    FAIL() << "plain: got " << plain->count() << " of " << 9 * kPerNode << "; per publisher->subscriber:" << pairs;
+  }
   std::map<std::pair<int, std::string>, int> seen;
   for (auto& m : plain->messages()) ++seen[{m.tag, m.data}];
   EXPECT_EQ(seen.size(), 9u * kPerNode) << "duplicates or strays among plain messages";
