@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "proto/parser.h"
+#include "server/account/account.h"
 #include "server/client/client_conn.h"
 #include "server/core/check.h"
 #include "server/core/event_loop.h"
@@ -80,8 +81,8 @@ RouteTarget& target_for(std::vector<RouteTarget>& targets, RouteConn* r) {
 
 }  // namespace
 
-bool route_message(Server& server, EventLoop& loop, const Origin& origin, const Message& msg) {
-  auto result = server.index().match(msg.subject);
+bool route_message(Server& server, Account& account, EventLoop& loop, const Origin& origin, const Message& msg) {
+  auto result = account.index().match(msg.subject);
   bool delivered = false;
   std::vector<RouteTarget> targets;  // allocates only when a route is interested
 
@@ -119,7 +120,7 @@ bool route_message(Server& server, EventLoop& loop, const Origin& origin, const 
     }
   }
   for (auto& t : targets) {
-    if (t.route->send_message(msg.subject, msg.reply, msg.header_len, msg.payload, t.queues)) {
+    if (t.route->send_message(account.name(), msg.subject, msg.reply, msg.header_len, msg.payload, t.queues)) {
       loop.touch(t.route);
       delivered = true;
     }
@@ -127,9 +128,9 @@ bool route_message(Server& server, EventLoop& loop, const Origin& origin, const 
   return delivered;
 }
 
-bool route_inbound_message(Server& server, EventLoop& loop, RouteConn* from, const Message& msg,
+bool route_inbound_message(Server& server, Account& account, EventLoop& loop, RouteConn* from, const Message& msg,
                            std::string_view queues) {
-  auto result = server.index().match(msg.subject);
+  auto result = account.index().match(msg.subject);
   bool delivered = false;
   Origin origin{from, true};
   for (const auto& sub : result->plain) {

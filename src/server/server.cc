@@ -52,6 +52,7 @@ Server::Server(Options opts, std::shared_ptr<Logger> log)
     log->error("Unexpected exception on event loop {}: {} (the loop goes on)", loop, what);
   };
   for (int i = 0; i < n; ++i) loops_.push_back(std::make_unique<EventLoop>(i, on_escape));
+  accounts_.configure(options());
   cluster_ = std::make_unique<Cluster>(*this);
   client_tls_ = make_client_tls(options());  // a bad certificate stops the start
 }

@@ -40,7 +40,8 @@ ClientConn::ClientConn(Server& server, EventLoop& loop, asio::ip::tcp::socket so
     : Connection(server, loop, std::move(socket), Kind::kClient, cid),
       parser_(proto::Role::kServerOfClient, limits_of(server.options())),
       auth_timer_(loop.ctx()),
-      ping_timer_(loop.ctx()) {}
+      ping_timer_(loop.ctx()),
+      account_(server.accounts().global_ref()) {}
 
 ClientConn::~ClientConn() = default;
 
@@ -152,9 +153,10 @@ void ClientConn::on_closed(CloseReason reason) {
   }
   for (auto& [sid, sub] : subs) {
     sub->closed.store(true, std::memory_order_relaxed);
-    server().index().remove(sub);
-    server().cluster().local_sub_removed(*sub);
+    account_->index().remove(sub);
+    server().cluster().local_sub_removed(*account_, *sub);
   }
+  if (bound_) account_->client_released();
   // `subs` goes here: that breaks the cycle connection -> table -> subscription -> connection.
   // Match results still in flight on other loops keep their subscriptions, and through them
   // this connection, until they are done (Subscription::owner).
@@ -194,9 +196,11 @@ void ClientConn::auth_violation() {
   send_err_and_close(err::kAuthorization, CloseReason::kAuthenticationViolation);
 }
 
-bool ClientConn::authenticate(std::string_view user, std::string_view pass, std::string_view token) {
+bool ClientConn::authenticate(std::string_view user, std::string_view pass, std::string_view token,
+                              std::string& account) {
   const Options& o = server().options();
   perms_ = nullptr;
+  account.clear();
   if (!o.auth_required()) return true;
   if (!o.token.empty()) return !token.empty() && check_password(o.token, token);
   if (!o.users.empty() && o.tls.map) {
@@ -207,14 +211,20 @@ bool ClientConn::authenticate(std::string_view user, std::string_view pass, std:
       server().log().warn("User \"{}\" found in connect proto, but user required from cert", user);
     }
     user_ = u->user;
+    account = u->account;
     if (!u->permissions.empty()) perms_ = &u->permissions;
     return true;
   }
   if (!o.users.empty()) {
+    // no_auth_user: a client that presents no credentials at all is that user (the
+    // reference's processClientOrLeafAuthentication).
+    bool as_no_auth_user = !o.no_auth_user.empty() && user.empty() && pass.empty() && token.empty();
+    std::string_view name = as_no_auth_user ? std::string_view(o.no_auth_user) : user;
     for (const auto& u : o.users) {
-      if (u.user == user) {
-        if (!check_password(u.password, pass)) return false;
+      if (u.user == name) {
+        if (!as_no_auth_user && !check_password(u.password, pass)) return false;
         user_ = u.user;
+        account = u.account;
         if (!u.permissions.empty()) perms_ = &u.permissions;
         return true;
       }
@@ -307,9 +317,23 @@ bool ClientConn::on_connect(std::string_view text) {
     set_log_tag(tag);
   }
   // Auth first: nothing else of an unauthenticated CONNECT matters.
-  if (!authenticate(opts.user, opts.pass, opts.auth_token)) {
+  std::string account_name;
+  if (!authenticate(opts.user, opts.pass, opts.auth_token, account_name)) {
     auth_violation();
     return false;
+  }
+  if (!account_name.empty() && account_name != account_->name()) {
+    // Bound once: a repeated CONNECT cannot carry the client (and its subscriptions) elsewhere.
+    auto acc = server().accounts().find(account_name);
+    if (!acc || connect_received_) {
+      auth_violation();
+      return false;
+    }
+    account_ = std::move(acc);
+  }
+  if (!bound_) {
+    bound_ = true;
+    account_->client_bound();
   }
   conn_user_ = std::move(opts.user);
   conn_pass_ = std::move(opts.pass);
@@ -425,7 +449,8 @@ bool ClientConn::on_pub(const proto::MsgArgs& a, std::string_view payload) {
                      trace_payload(payload, srv.options().max_traced_msg_len));
   }
   if (!check_connected()) return false;
-  if (const Permissions* p = perms_.load(); p && !can_publish(*p, a.subject)) {
+  if (const Permissions* p = perms_.load();
+      p && !can_publish(*p, a.subject) && !(p->has_response && take_reply_permit(a.subject, *p))) {
     srv.log().peer_error("{} - Publish Violation - User \"{}\", Subject \"{}\"", log_prefix(), user_, a.subject);
     send_err(fmt::format("Permissions Violation for Publish to \"{}\"", a.subject));
     return true;
@@ -451,7 +476,7 @@ bool ClientConn::on_pub(const proto::MsgArgs& a, std::string_view payload) {
   if (verbose_) send_ok();
 
   Message msg{a.subject, a.reply, a.header_len, payload};
-  bool delivered = route_message(srv, loop(), Origin{this, echo_}, msg);
+  bool delivered = route_message(srv, *account_, loop(), Origin{this, echo_}, msg);
   if (!delivered && no_responders_ && !a.reply.empty()) send_no_responders(a.reply);
   return true;
 }
@@ -484,6 +509,9 @@ bool ClientConn::deliver(Subscription& sub, std::string_view subject, std::strin
   int64_t max = sub.max_msgs.load(std::memory_order_relaxed);
   int64_t n = sub.delivered.fetch_add(1, std::memory_order_relaxed) + 1;
   if (max > 0 && n > max) return false;
+  if (const Permissions* p = perms_.load(std::memory_order_acquire); p && p->has_response && !reply.empty()) {
+    note_reply(reply, *p);
+  }
 
   bool ok;
   if (header_len >= 0 && !headers_) {
@@ -529,8 +557,17 @@ void ClientConn::revalidate() {
     if (self->closing()) return;
     self->parser_.set_limits(limits_of(self->server().options()));
     if (!self->connect_received_) return;  // the auth timer or CONNECT will decide
-    if (!self->authenticate(self->conn_user_, self->conn_pass_, self->conn_token_)) {
+    std::string account;
+    if (!self->authenticate(self->conn_user_, self->conn_pass_, self->conn_token_, account)) {
       self->auth_violation();
+      self->loop().flush_touched();
+    } else if ((account.empty() ? std::string_view(kGlobalAccount) : std::string_view(account)) !=
+               self->account_->name()) {
+      // As the reference's clientHasMovedToDifferentAccount: the user now belongs to another
+      // account; its subscriptions are in the old one, so the client goes and reconnects.
+      self->server().log().info("{} - User \"{}\" moved to account \"{}\": closing", self->log_prefix(), self->user_,
+                                account.empty() ? kGlobalAccount : account);
+      self->close(CloseReason::kClientClosed, true);
       self->loop().flush_touched();
     } else if (const Permissions* p = self->perms_.load()) {
       self->drop_subscriptions_not_allowed(*p);
@@ -572,8 +609,40 @@ void ClientConn::expire_subscription(const SubPtr& sub) {
     subs_.erase(it);
   }
   sub->closed.store(true, std::memory_order_relaxed);
-  server().index().remove(sub);
-  server().cluster().local_sub_removed(*sub);
+  account_->index().remove(sub);
+  server().cluster().local_sub_removed(*account_, *sub);
+}
+
+// The reference's deliverMsg records the reply of every message delivered to a client with
+// response permissions; pubAllowedFullCheck then lets it publish there max_msgs times within
+// `expires`. Expired permits are swept when the table grows past the reference's
+// replyPermLimit, so a client that never answers cannot grow it without bound.
+void ClientConn::note_reply(std::string_view reply, const Permissions& p) {
+  constexpr size_t kReplyPermLimit = 4096;
+  auto now = std::chrono::steady_clock::now();
+  std::lock_guard lk(replies_mu_);
+  if (replies_.size() >= kReplyPermLimit) {
+    for (auto it = replies_.begin(); it != replies_.end();) {
+      bool expired = p.response.expires > Duration::zero() && now - it->second.since > p.response.expires;
+      it = expired ? replies_.erase(it) : std::next(it);
+    }
+  }
+  replies_.insert_or_assign(std::string(reply), ReplyPermit{0, now});
+}
+
+bool ClientConn::take_reply_permit(std::string_view subject, const Permissions& p) {
+  std::lock_guard lk(replies_mu_);
+  auto it = replies_.find(std::string(subject));
+  if (it == replies_.end()) return false;
+  int sent = ++it->second.sent;
+  bool spent = p.response.max_msgs > 0 && sent > p.response.max_msgs;
+  bool expired = p.response.expires > Duration::zero() &&
+                 std::chrono::steady_clock::now() - it->second.since > p.response.expires;
+  if (spent || expired) {
+    replies_.erase(it);
+    return false;
+  }
+  return true;
 }
 
 bool ClientConn::on_sub(std::string_view subject, std::string_view queue, std::string_view sid) {
@@ -620,8 +689,8 @@ bool ClientConn::on_sub(std::string_view subject, std::string_view queue, std::s
     sub->sid = std::string(sid);
     subs_.emplace(sub->sid, sub);
   }
-  srv.index().insert(sub);
-  srv.cluster().local_sub_added(*sub);
+  account_->index().insert(sub);
+  srv.cluster().local_sub_added(*account_, *sub);
   if (verbose_) send_ok();
   return true;
 }
@@ -652,8 +721,8 @@ bool ClientConn::on_unsub(std::string_view sid, int64_t max_msgs) {
   }
   if (sub) {
     sub->closed.store(true, std::memory_order_relaxed);
-    srv.index().remove(sub);
-    srv.cluster().local_sub_removed(*sub);
+    account_->index().remove(sub);
+    srv.cluster().local_sub_removed(*account_, *sub);
   }
   if (verbose_) send_ok();
   return true;

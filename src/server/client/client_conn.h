@@ -16,6 +16,7 @@
 
 #include "proto/parser.h"
 #include "pylon/options.h"
+#include "server/account/account.h"
 #include "server/core/connection.h"
 #include "server/sub_index.h"
 #include "server/tls/cert_identity.h"
@@ -37,6 +38,12 @@ class ClientConn final : public Connection, private proto::ParserHandler {
   size_t num_subs() const;
   int protocol() const noexcept { return protocol_; }
   bool connected() const noexcept { return connect_received_; }
+  // The account this client is bound to ($G until CONNECT binds it to its user's). Its loop,
+  // or any thread that reached this client through one of its subscriptions (the binding
+  // happens before the first subscription and never changes after; see account/account.h).
+  Account& account() const noexcept { return *account_; }
+  // The authorized user's name (empty without authentication). Its loop (monitoring snapshots).
+  const std::string& user() const noexcept { return user_; }
   // Any thread: the cluster's async INFO goes to this client. As the reference's
   // sendAsyncInfoToClients: only once its first PING after CONNECT was answered, since that
   // PING sends whatever changed before (send_info_if_changed); and never to protocol 0.
@@ -103,8 +110,13 @@ class ClientConn final : public Connection, private proto::ParserHandler {
   // After a reload narrowed this user's permissions: removes each subscription no longer
   // allowed and tells the client (the reference's processSubsOnConfigReload). On the loop.
   void drop_subscriptions_not_allowed(const Permissions& p);
-  // Checks credentials; on success sets perms_ (nullptr: no restrictions).
-  bool authenticate(std::string_view user, std::string_view pass, std::string_view token);
+  // Checks credentials; on success sets perms_ (nullptr: no restrictions) and names the
+  // user's account in `account` ("" for $G).
+  bool authenticate(std::string_view user, std::string_view pass, std::string_view token, std::string& account);
+  // allow_responses: remembers the reply subject of a request delivered to this client (any
+  // thread), and spends one permit to publish to it (its loop). See the .cc.
+  void note_reply(std::string_view reply, const Permissions& p);
+  bool take_reply_permit(std::string_view subject, const Permissions& p);
   // After INFO (and TLS, when the server requires it): the auth timer and the first PING.
   void start_timers();
   // verify_and_map: the configured user the client certificate names (the reference's
@@ -135,7 +147,19 @@ class ClientConn final : public Connection, private proto::ParserHandler {
   // The authenticated user's permissions (points into the server's options, which live as
   // long as the server); nullptr when the user has none.
   std::atomic<const Permissions*> perms_{nullptr};
-  std::string user_;  // for log lines
+  std::string user_;  // for log lines and monitoring
+  // Strong: the account outlives this client (Lifetimes). Written on the loop at CONNECT only,
+  // before any subscription exists; `bound_` once counted in the account's clients.
+  std::shared_ptr<Account> account_;
+  bool bound_ = false;
+  // allow_responses: reply subjects this client may publish to, with what is left of each
+  // permit. Written by delivering loops, read by this one; empty unless the user has it.
+  struct ReplyPermit {
+    int sent = 0;
+    std::chrono::steady_clock::time_point since;
+  };
+  std::mutex replies_mu_;
+  std::unordered_map<std::string, ReplyPermit> replies_;  // guarded by replies_mu_
   // What the client presented in CONNECT, kept to check it again after a reload.
   std::string conn_user_, conn_pass_, conn_token_;
 

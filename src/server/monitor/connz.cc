@@ -33,7 +33,9 @@ bool parse_connz(const Query& q, ConnzOptions* o, std::string* err) {
     }
     o->sort = sort;
   }
-  if (!q.get_bool("auth", err)) return false;  // accepted; we record no user names yet
+  auto auth = q.get_bool("auth", err);
+  if (!auth) return false;
+  o->auth = *auth;
   std::string subs = q.get("subs");
   std::transform(subs.begin(), subs.end(), subs.begin(), [](unsigned char c) { return std::tolower(c); });
   if (subs == "detail") {
@@ -120,7 +122,7 @@ json::object build_connz(const std::string& server_id, SysTime now, const ConnzO
   json::array list;
   for (size_t i = minoff; i < maxoff; ++i) {
     bool closed_conn = conns[i].stop.has_value();
-    list.emplace_back(to_json(conns[i], now, opts.subs, /*sub_account=*/closed_conn));
+    list.emplace_back(to_json(conns[i], now, opts.subs, /*sub_account=*/closed_conn, opts.auth));
   }
 
   json::object o;

@@ -31,6 +31,7 @@ struct ConnzOptions {
   int64_t limit = 1024;  // DefaultConnListSize
   uint64_t cid = 0;
   ConnState state = ConnState::kOpen;
+  bool auth = false;  // auth=true: authorized_user and account
 };
 
 inline constexpr int64_t kDefaultListSize = 1024;  // DefaultConnListSize, DefaultSubListSize

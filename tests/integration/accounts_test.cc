@@ -1,0 +1,205 @@
+// Accounts: each account is a subject space of its own. Clients of two accounts (our client
+// library in one, the official C client in the other, raw protocol in $G) publish on the same
+// subjects and each sees only its own account's messages; monitoring reports every account.
+// Runs against the reference server too (PYLON_TEST_SERVER=nats-server), which is how these
+// expectations were checked.
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "harness.h"
+#include "nats_c.h"
+#include "pylon/connection.h"
+
+namespace pylon::it {
+namespace {
+
+namespace json = boost::json;
+
+// A and B have users; g is in $G (authorization's users sit in the global account).
+constexpr const char* kAccountsConfig = R"(
+accounts {
+  A: { users: [ {user: a, password: pa}, {user: r, password: pr, permissions: {subscribe: "svc", allow_responses: true}} ] }
+  B: { users: [ {user: b, password: pb} ] }
+}
+authorization { users: [ {user: g, password: pg} ] }
+)";
+
+std::unique_ptr<pylon::Connection> library_client(int port, const std::string& user, const std::string& pass) {
+  pylon::ClientOptions o;
+  o.servers = {"nats://127.0.0.1:" + std::to_string(port)};
+  o.user = user;
+  o.password = pass;
+  o.allow_reconnect = false;
+  auto c = std::make_unique<pylon::Connection>(o);
+  c->connect();
+  return c;
+}
+
+NatsConn c_client(int port, const std::string& user, const std::string& pass) {
+  return nats_connect("nats://" + user + ":" + pass + "@127.0.0.1:" + std::to_string(port));
+}
+
+RawClient raw_client(int port, const std::string& user, const std::string& pass) {
+  RawClient c = raw_connect(port);
+  std::string got;
+  std::string connect = R"({"verbose":false,"pedantic":false)";
+  if (!user.empty()) connect += R"(,"user":")" + user + R"(","pass":")" + pass + "\"";
+  connect += "}";
+  EXPECT_TRUE(c.handshake(connect, &got)) << got;
+  return c;
+}
+
+std::optional<json::value> get_json(int http_port, const std::string& target) {
+  auto r = http_get(http_port, target);
+  if (!r || r->status != 200) return std::nullopt;
+  return json::parse(r->body);
+}
+
+TEST(Accounts, EachAccountSeesOnlyItsOwnMessages) {
+  ServerProcess srv(with_config(kAccountsConfig));
+  ASSERT_TRUE(srv.start());
+
+  auto a = library_client(srv.port(), "a", "pa");             // account A, our library
+  auto b = c_client(srv.port(), "b", "pb");                   // account B, libnats
+  RawClient g = raw_client(srv.port(), "g", "pg");            // $G, raw protocol
+  ASSERT_TRUE(b);
+  auto a_sub = a->subscribe_sync("orders.>");
+  auto b_sub = sub_sync(b.get(), "orders.>");
+  ASSERT_TRUE(g.send("SUB orders.> 1\r\n"));
+  a->flush();
+  ASSERT_TRUE(flush(b.get()));
+  ASSERT_TRUE(g.ping_pong());
+
+  a->publish("orders.a", "from A");
+  ASSERT_EQ(natsConnection_PublishString(b.get(), "orders.b", "from B"), NATS_OK);
+  ASSERT_TRUE(g.send("PUB orders.g 6\r\nfrom G\r\n"));
+  // Once each publisher's PING is answered its messages are queued to every receiver; each
+  // receiver's own PING then comes back behind them.
+  a->flush();
+  ASSERT_TRUE(flush(b.get()));
+  std::vector<std::string> before_pong;
+  ASSERT_TRUE(g.ping_pong(5s, &before_pong));
+  a->flush();
+  ASSERT_TRUE(flush(b.get()));
+
+  auto m = a_sub.next_msg(5s);
+  EXPECT_EQ(m.subject, "orders.a");
+  EXPECT_EQ(m.data, "from A");
+  EXPECT_EQ(a_sub.pending_msgs(), 0) << "account A received another account's message";
+
+  auto got_b = drain(b_sub.get());
+  ASSERT_EQ(got_b.size(), 1u) << "account B must receive its own message and no other";
+  EXPECT_EQ(got_b[0].subject, "orders.b");
+
+  std::vector<std::string> g_lines;
+  for (auto& l : before_pong) {
+    if (l.rfind("MSG ", 0) == 0) g_lines.push_back(l);
+  }
+  ASSERT_EQ(g_lines.size(), 1u) << "$G must receive its own message and no other";
+  EXPECT_EQ(g_lines[0], "MSG orders.g 1 6");
+}
+
+TEST(Accounts, ConnzReportsTheAccountAndSubszCountsEveryAccount) {
+  int http = pick_free_port();
+  ServerProcess srv(with_config(kAccountsConfig, {"-m", std::to_string(http)}));
+  ASSERT_TRUE(srv.start());
+  RawClient a = raw_client(srv.port(), "a", "pa");
+  RawClient b = raw_client(srv.port(), "b", "pb");
+  RawClient g = raw_client(srv.port(), "g", "pg");
+  ASSERT_TRUE(a.send("SUB x 1\r\nSUB y 2\r\n"));
+  ASSERT_TRUE(b.send("SUB x 1\r\n"));
+  ASSERT_TRUE(g.send("SUB x 1\r\n"));
+  ASSERT_TRUE(a.ping_pong() && b.ping_pong() && g.ping_pong());
+
+  auto connz = get_json(http, "/connz?auth=true");
+  ASSERT_TRUE(connz);
+  std::map<std::string, std::string> account_of;  // user -> account ("" when absent)
+  for (const auto& c : connz->at("connections").as_array()) {
+    const auto& o = c.as_object();
+    std::string user = o.contains("authorized_user") ? std::string(o.at("authorized_user").as_string()) : "";
+    account_of[user] = o.contains("account") ? std::string(o.at("account").as_string()) : "";
+  }
+  EXPECT_EQ(account_of["a"], "A");
+  EXPECT_EQ(account_of["b"], "B");
+  EXPECT_EQ(account_of["g"], "") << "the global account is not named (as the reference)";
+
+  // Every account's subscriptions count; the reference adds its system account's own
+  // internal subscriptions, so only ours must be exact.
+  auto subsz = get_json(http, "/subsz");
+  ASSERT_TRUE(subsz);
+  int64_t n = subsz->at("num_subscriptions").to_number<int64_t>();
+  if (using_reference_server()) {
+    EXPECT_GE(n, 4);
+  } else {
+    EXPECT_EQ(n, 4);
+  }
+  // And they leave with their clients.
+  a.close();
+  b.close();
+  ASSERT_TRUE(wait_for(
+      [&] {
+        auto s = get_json(http, "/subsz");
+        return s && s->at("num_subscriptions").to_number<int64_t>() == n - 3;
+      },
+      10s));
+}
+
+TEST(Accounts, NoAuthUserPutsClientsWithoutCredentialsInItsAccount) {
+  std::string config = std::string(kAccountsConfig) + "no_auth_user: b\n";
+  ServerProcess srv(with_config(config));
+  ASSERT_TRUE(srv.start());
+  RawClient anon = raw_client(srv.port(), "", "");
+  ASSERT_TRUE(anon.send("SUB x 1\r\n"));
+  ASSERT_TRUE(anon.ping_pong());
+  RawClient a = raw_client(srv.port(), "a", "pa");
+  RawClient b = raw_client(srv.port(), "b", "pb");
+  ASSERT_TRUE(a.send("PUB x 5\r\nfromA\r\n"));
+  ASSERT_TRUE(a.ping_pong());
+  ASSERT_TRUE(b.send("PUB x 5\r\nfromB\r\n"));
+  ASSERT_TRUE(b.ping_pong());
+  std::vector<std::string> lines;
+  ASSERT_TRUE(anon.ping_pong(5s, &lines));
+  ASSERT_EQ(lines.size(), 2u) << "exactly B's message (MSG line and payload)";
+  EXPECT_EQ(lines[0], "MSG x 1 5");
+  EXPECT_EQ(lines[1], "fromB");
+}
+
+TEST(Accounts, AllowResponsesLetsAResponderAnswerEachRequestOnce) {
+  ServerProcess srv(with_config(kAccountsConfig));
+  ASSERT_TRUE(srv.start());
+  RawClient r = raw_client(srv.port(), "r", "pr");
+  RawClient a = raw_client(srv.port(), "a", "pa");
+  ASSERT_TRUE(r.send("SUB svc 1\r\n"));
+  ASSERT_TRUE(r.ping_pong());
+  ASSERT_TRUE(a.send("SUB inbox.1 7\r\nPUB svc inbox.1 3\r\nreq\r\n"));
+  ASSERT_TRUE(a.ping_pong());
+  auto req = r.read_until("req\r\n");
+  ASSERT_TRUE(req);
+  EXPECT_NE(req->find("MSG svc 1 inbox.1 3"), std::string::npos) << *req;
+
+  ASSERT_TRUE(r.send("PUB inbox.1 3\r\nans\r\n"));
+  std::vector<std::string> lines;
+  ASSERT_TRUE(r.ping_pong(5s, &lines));
+  EXPECT_TRUE(lines.empty()) << lines.front();
+  auto ans = a.read_until("ans\r\n");
+  ASSERT_TRUE(ans) << "the response reaches the requester";
+  EXPECT_NE(ans->find("MSG inbox.1 7 3"), std::string::npos) << *ans;
+
+  // One response per request (max 1 by default), and nothing else may be published.
+  ASSERT_TRUE(r.send("PUB inbox.1 3\r\nans\r\n"));
+  auto err = r.read_line();
+  ASSERT_TRUE(err);
+  EXPECT_EQ(*err, "-ERR 'Permissions Violation for Publish to \"inbox.1\"'");
+  ASSERT_TRUE(r.send("PUB other 1\r\nx\r\n"));
+  err = r.read_line();
+  ASSERT_TRUE(err);
+  EXPECT_EQ(*err, "-ERR 'Permissions Violation for Publish to \"other\"'");
+}
+
+}  // namespace
+}  // namespace pylon::it
