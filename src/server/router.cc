@@ -89,6 +89,8 @@ bool route_message(Server& server, Account& account, EventLoop& loop, const Orig
   for (const auto& sub : result->plain) {
     if (is_client(*sub)) {
       delivered |= deliver_local(loop, origin, *sub, msg);
+    } else if (sub->internal) {
+      if (!sub->closed.load(std::memory_order_relaxed)) delivered |= sub->internal->deliver(server, loop, origin, msg, false);
     } else if (!sub->closed.load(std::memory_order_relaxed)) {
       RouteConn* r = route_of(*sub);
       if (takes_routed(r)) target_for(targets, r);
@@ -134,7 +136,11 @@ bool route_inbound_message(Server& server, Account& account, EventLoop& loop, Ro
   bool delivered = false;
   Origin origin{from, true};
   for (const auto& sub : result->plain) {
-    if (is_client(*sub)) delivered |= deliver_local(loop, origin, *sub, msg);
+    if (is_client(*sub)) {
+      delivered |= deliver_local(loop, origin, *sub, msg);
+    } else if (sub->internal && !sub->closed.load(std::memory_order_relaxed)) {
+      delivered |= sub->internal->deliver(server, loop, origin, msg, true);
+    }
   }
   if (queues.empty()) return delivered;
   for (const auto& group : result->queues) {

@@ -12,6 +12,7 @@
 // append. The payload is copied once, into the receiver's outbound buffer.
 #pragma once
 
+#include <cstdint>
 #include <string_view>
 
 namespace pylon::server {
@@ -33,6 +34,15 @@ struct Message {
 struct Origin {
   Connection* conn = nullptr;  // the publishing connection
   bool echo = true;            // false: never deliver to origin's own subscriptions
+};
+
+// A subscriber inside the server (account/service_import.h): gets a matched message on the
+// publishing loop and passes it on (into another account). `from_route`: the message came
+// from a route, not from a local client.
+class InternalSubscriber {
+ public:
+  virtual ~InternalSubscriber() = default;
+  virtual bool deliver(Server& server, EventLoop& loop, const Origin& origin, const Message& msg, bool from_route) = 0;
 };
 
 // Delivers a client's message, published in `account`, to that account's local subscribers

@@ -95,6 +95,88 @@ TEST_P(AccountsCluster, EachAccountsMessagesCrossRoutesBothWaysAndStayInTheirAcc
   }
 }
 
+// A stream import across a route: the exporter's message travels in the exporter's account
+// (the importer's shadow interest) and crosses into the importing account on the importer's
+// node, whichever node runs which server.
+TEST_P(AccountsCluster, AStreamImportReachesImportersOnEveryNode) {
+  std::vector<std::unique_ptr<Node>> nodes;
+  NodeList list;
+  for (auto& cfg : mesh_configs(GetParam(), "accounts-it")) {
+    cfg.config = R"(
+accounts {
+  A: { users: [ {user: a, password: pa} ], exports: [ {stream: "news.>"} ] }
+  B: { users: [ {user: b, password: pb} ], imports: [ {stream: {account: A, subject: "news.>"}, prefix: "a"} ] }
+}
+)";
+    nodes.push_back(std::make_unique<Node>(std::move(cfg)));
+    ASSERT_TRUE(nodes.back()->start());
+    list.push_back(nodes.back().get());
+  }
+  std::string why;
+  ASSERT_TRUE(wait_mesh(list, 20s, &why)) << why;
+
+  for (int sub_node = 0; sub_node < 2; ++sub_node) {
+    int pub_node = 1 - sub_node;
+    auto b = Client::connect({url_as(*nodes[sub_node], "b")});
+    auto a = Client::connect({url_as(*nodes[pub_node], "a")});
+    ASSERT_TRUE(a && b);
+    auto got = std::make_shared<Collector>();
+    auto sub = AsyncSub::make(*b, "a.news.>", got);
+    ASSERT_TRUE(b->flush());
+    // Probes go out on the exporter's subject and arrive mapped: interest crossed the route.
+    ASSERT_TRUE(await_interest(*a, "news.probe", *got, "import" + std::to_string(sub_node)))
+        << "B's import on " << nodes[sub_node]->name() << " never drew A's messages from " << nodes[pub_node]->name();
+    ASSERT_EQ(publish(*a, "news.weather", "rain"), NATS_OK);
+    ASSERT_TRUE(a->flush());
+    ASSERT_TRUE(got->wait_count(1, 10s));
+    auto m = got->messages();
+    EXPECT_EQ(m[0].subject, "a.news.weather") << "published on " << nodes[pub_node]->name();
+    EXPECT_EQ(m[0].data, "rain");
+  }
+}
+
+// A service import across a route: the request crosses into the exporter on the requester's
+// node and travels to the responder in the exporter's account; the response comes back on the
+// reply subject the requester's node mapped (its "_R_." interest), whichever server runs where.
+TEST_P(AccountsCluster, AServiceImportIsAnsweredFromAnotherNode) {
+  std::vector<std::unique_ptr<Node>> nodes;
+  NodeList list;
+  for (auto& cfg : mesh_configs(GetParam(), "accounts-it")) {
+    cfg.config = R"(
+accounts {
+  A: { users: [ {user: a, password: pa} ], exports: [ {service: "help"} ] }
+  B: { users: [ {user: b, password: pb} ], imports: [ {service: {account: A, subject: "help"}, to: "a.help"} ] }
+}
+)";
+    nodes.push_back(std::make_unique<Node>(std::move(cfg)));
+    ASSERT_TRUE(nodes.back()->start());
+    list.push_back(nodes.back().get());
+  }
+  std::string why;
+  ASSERT_TRUE(wait_mesh(list, 20s, &why)) << why;
+
+  for (int svc_node = 0; svc_node < 2; ++svc_node) {
+    int req_node = 1 - svc_node;
+    auto a = Client::connect({url_as(*nodes[svc_node], "a")});
+    auto b = Client::connect({url_as(*nodes[req_node], "b")});
+    ASSERT_TRUE(a && b);
+    auto seen = std::make_shared<Collector>();
+    auto svc = AsyncSub::make(*a, "help", seen, 0, "", nodes[svc_node]->name());
+    ASSERT_TRUE(a->flush());
+    // Until the service's interest has reached the requester's node, requests find no responder.
+    natsMsg* reply = nullptr;
+    bool answered = wait_for(
+        [&] {
+          natsStatus s = natsConnection_RequestString(&reply, b->nc(), "a.help", "q", 500);
+          return s == NATS_OK;
+        },
+        10s, 50ms);
+    ASSERT_TRUE(answered) << "no answer from " << nodes[svc_node]->name() << " to a request on " << nodes[req_node]->name();
+    EXPECT_EQ(std::string(natsMsg_GetData(reply), natsMsg_GetDataLength(reply)), nodes[svc_node]->name() + "|q");
+    natsMsg_Destroy(reply);
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Clusters, AccountsCluster, ::testing::Values(std::vector<Kind>{P, N}, std::vector<Kind>{P, P}),
                          [](const ::testing::TestParamInfo<std::vector<Kind>>& info) {
                            std::string n;

@@ -365,3 +365,67 @@ TEST(Stress, MonitoringPolledDuringChurn) {
 
 }  // namespace
 }  // namespace pylon::it
+
+namespace pylon::it {
+namespace {
+
+// Accounts: clients of two accounts churn while others publish, and the importer's
+// subscriptions have shadows in the exporter's index (stream imports). The churn's own clients
+// (no credentials) land in B through no_auth_user; clients of A publish and subscribe beside
+// them. A shadow holds its client like any subscription, so a publisher in A delivering through
+// a cached match result to a B client that just reset must never reach a freed connection.
+TEST(Stress, ClientsOfTwoAccountsWithImportsComeAndGoWhileOthersPublish) {
+  SKIP_IF_REFERENCE("--event_loops is Pylon's");
+  ServerOptions opts = churn_server();
+  opts.config = R"(
+accounts {
+  A: { users: [ {user: a, password: pa} ], exports: [ {stream: "churn"}, {stream: "churn.>"} ] }
+  B: {
+    users: [ {user: b, password: pb} ]
+    imports: [ {stream: {account: A, subject: "churn"}}, {stream: {account: A, subject: "churn.>"}, prefix: "a"} ]
+  }
+}
+no_auth_user: b
+)";
+  ServerProcess server(opts);
+  ASSERT_TRUE(server.start());
+  Churn churn(server.port());
+  std::string why;
+  ASSERT_TRUE(churn.start(&why)) << why;
+  const std::string login_a = R"(CONNECT {"verbose":false,"pedantic":false,"user":"a","pass":"pa"})";
+  std::atomic<int> a_cycles{0}, imported{0};
+  // A publisher in A: its "churn" reaches B's churners through their shadows.
+  churn.also([&] {
+    RawClient c;
+    if (!c.connect(server.port(), 2s) || !c.read_info(2s) || !c.send(login_a + "\r\n")) return;
+    std::string batch;
+    for (int i = 0; i < 50; ++i) batch += "PUB churn 1\r\nA\r\nPUB churn.x 1\r\nA\r\n";
+    while (!churn.over()) {
+      if (!c.send(batch) || !c.ping_pong(10s)) return;
+    }
+  });
+  // Churners in A, and churners in B that take a message A published (mapped to a.churn.x).
+  churn.also([&] {
+    RawClient c;
+    if (!c.connect(server.port(), 2s) || !c.read_info(2s)) return;
+    c.send(login_a + "\r\nSUB churn 1\r\nSUB churn.> q 2\r\nPING\r\n");
+    if (c.read_until("PONG\r\n", 2s)) c.read_until("MSG churn", 2s);
+    reset_close(c);
+    a_cycles.fetch_add(1);
+  });
+  churn.also([&] {
+    RawClient c;
+    if (!c.connect(server.port(), 2s) || !c.read_info(2s)) return;
+    c.send("CONNECT {\"verbose\":false,\"pedantic\":false}\r\nSUB a.churn.> 1\r\nPING\r\n");
+    if (c.read_until("PONG\r\n", 2s) && c.read_until("MSG a.churn.x 1 1\r\n", 2s)) imported.fetch_add(1);
+    reset_close(c);
+  });
+  std::string canary = churn.finish();
+  expect_survived(server, churn, canary);
+  std::printf("accounts: %d churn cycles in A, %d deliveries across the import\n", a_cycles.load(), imported.load());
+  EXPECT_GT(a_cycles.load(), 5);
+  EXPECT_GT(imported.load(), 0) << "no B client ever got a message published in A";
+}
+
+}  // namespace
+}  // namespace pylon::it

@@ -21,9 +21,11 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <shared_mutex>
 #include <string>
 #include <string_view>
@@ -31,11 +33,14 @@
 #include <vector>
 
 #include "pylon/options.h"
+#include "server/account/stream_import.h"
 #include "server/sub_index.h"
 
 namespace pylon::server {
 
-class Account {
+class Server;
+
+class Account : public std::enable_shared_from_this<Account> {
  public:
   Account(std::string name, size_t cache_max = 1024);
   Account(const Account&) = delete;
@@ -51,11 +56,47 @@ class Account {
   void client_released() noexcept { clients_.fetch_sub(1, std::memory_order_relaxed); }
   int64_t num_clients() const noexcept { return clients_.load(std::memory_order_relaxed); }
 
+  // Service imports (account/service_import.h). add_response: a request crossing into this
+  // (the exporting) account gets a new reply subject of ours, answered into `importer` on
+  // `reply`; the first call makes our response subscription ("_R_.<prefix>.>") and announces
+  // it to the routes. take_response: where a response to one of those subjects goes (importer
+  // null when unknown or expired). Any loop.
+  std::string add_response(Server& server, const std::shared_ptr<Account>& importer, std::string_view reply,
+                           AccountExport::ResponseType type, Duration threshold);
+  struct ResponseTarget {
+    std::shared_ptr<Account> importer;
+    std::string reply;
+  };
+  ResponseTarget take_response(std::string_view subject);
+  size_t pending_responses() const;
+
+  // This account's stream imports (set by Accounts::configure). Read on SUB, never per message.
+  std::shared_ptr<const std::vector<StreamImport>> stream_imports() const;
+  void set_stream_imports(std::vector<StreamImport> imports);
+
  private:
   const std::string name_;
   const bool global_;
   SubIndex index_;
   std::atomic<int64_t> clients_{0};
+  struct PendingResponse {
+    std::weak_ptr<Account> importer;
+    std::string reply;
+    AccountExport::ResponseType type;
+    Duration threshold;
+    std::chrono::steady_clock::time_point expires;
+  };
+  mutable std::mutex resp_mu_;  // -> SubIndex lock, -> Cluster::mu_ (the first add_response)
+  std::string resp_prefix_;     // "_R_.<random>."; guarded by resp_mu_, set with resp_sub_
+  SubPtr resp_sub_;             // guarded by resp_mu_
+  std::unordered_map<std::string, PendingResponse> responses_;  // guarded by resp_mu_
+  uint64_t resp_rng_ = 0;       // guarded by resp_mu_
+  mutable std::mutex imports_mu_;
+  std::shared_ptr<const std::vector<StreamImport>> stream_imports_;  // guarded by imports_mu_; null: none
+  // Internal subscriptions of this account's service imports (set once, by Accounts::configure
+  // under its lock; kept so the index's entries have an owner).
+  std::vector<SubPtr> service_subs_;
+  friend class Accounts;
 };
 
 class Accounts {
@@ -71,7 +112,8 @@ class Accounts {
   // Every registered account, $G first. Any thread.
   std::vector<std::shared_ptr<Account>> all() const;
 
-  // Registers every account `o` configures that is not registered yet (start and reload).
+  // Registers every account `o` configures that is not registered yet (start and reload), and
+  // sets each account's imports (a service import is an internal subscription in its index).
   // An account a reload no longer configures is unregistered: new clients and routes cannot
   // reach it, while the clients still bound to it keep it alive (see the header comment).
   void configure(const Options& o);

@@ -4,6 +4,8 @@
 
 #include "proto/subject.h"
 #include "proto/writer.h"
+#include "server/account/imports_check.h"
+#include "server/account/stream_import.h"
 #include "server/client/auth.h"
 #include "server/client/connect_json.h"
 #include "server/route/cluster.h"
@@ -147,14 +149,23 @@ void ClientConn::on_closed(CloseReason reason) {
   server().closed_clients().add(*this, reason);  // monitoring: /connz?state=closed
   // Drop every subscription from the index; holders of older match results see `closed`.
   std::unordered_map<std::string, SubPtr> subs;
+  std::unordered_map<const Subscription*, std::vector<Shadow>> shadows;
   {
     std::lock_guard lk(subs_mu_);
     subs.swap(subs_);
+    shadows.swap(shadows_);
   }
   for (auto& [sid, sub] : subs) {
     sub->closed.store(true, std::memory_order_relaxed);
     account_->index().remove(sub);
     server().cluster().local_sub_removed(*account_, *sub);
+  }
+  for (auto& [main, list] : shadows) {
+    for (auto& sh : list) {
+      sh.sub->closed.store(true, std::memory_order_relaxed);
+      sh.account->index().remove(sh.sub);
+      server().cluster().local_sub_removed(*sh.account, *sh.sub);
+    }
   }
   if (bound_) account_->client_released();
   // `subs` goes here: that breaks the cycle connection -> table -> subscription -> connection.
@@ -500,6 +511,14 @@ void ClientConn::send_no_responders(std::string_view reply) {
 
 bool ClientConn::deliver(Subscription& sub, std::string_view subject, std::string_view reply, int64_t header_len,
                          std::string_view payload) {
+  // A stream import's shadow: the message is the exporter's; this client sees it under the
+  // subject its account imports it as, if its own subscription still matches that.
+  std::string mapped;
+  if (sub.shadow) {
+    mapped = map_subject(*sub.shadow, subject);
+    if (!proto::subject_matches(sub.shadow->client_subject, mapped)) return false;
+    subject = mapped;
+  }
   // Auto-unsubscribe: count this delivery; past the limit the subscription is done.
   // A wildcard subscription that a deny pattern covers only in part is filtered here.
   if (const Permissions* p = perms_.load(std::memory_order_acquire);
@@ -611,6 +630,50 @@ void ClientConn::expire_subscription(const SubPtr& sub) {
   sub->closed.store(true, std::memory_order_relaxed);
   account_->index().remove(sub);
   server().cluster().local_sub_removed(*account_, *sub);
+  drop_shadows(sub.get());
+}
+
+// Shadows are made and registered under subs_mu_ (lock order: subs_mu_ -> index, and
+// subs_mu_ -> Cluster::mu_), so a subscription removed on another loop meanwhile
+// (auto-unsubscribe) either finds its shadows to drop or had none made.
+void ClientConn::add_shadows(const SubPtr& sub) {
+  auto imports = account_->stream_imports();
+  if (!imports) return;
+  std::lock_guard lk(subs_mu_);
+  auto it = subs_.find(sub->sid);
+  if (it == subs_.end() || it->second != sub) return;
+  std::vector<Shadow> made;
+  for (const auto& im : *imports) {
+    if (!subjects_collide(sub->subject, im.to)) continue;
+    auto from = im.from.lock();
+    if (!from) continue;
+    auto s = std::make_shared<Subscription>();
+    s->owner = shared_from_this();
+    s->subject = im.source;
+    s->queue = sub->queue;
+    s->sid = sub->sid;
+    s->shadow = std::make_shared<const SubjectMapping>(SubjectMapping{im.source, im.to, im.prefix, sub->subject});
+    from->index().insert(s);
+    server().cluster().local_sub_added(*from, *s);
+    made.push_back(Shadow{std::move(s), std::move(from)});
+  }
+  if (!made.empty()) shadows_.emplace(sub.get(), std::move(made));
+}
+
+void ClientConn::drop_shadows(const Subscription* sub) {
+  std::vector<Shadow> list;
+  {
+    std::lock_guard lk(subs_mu_);
+    auto it = shadows_.find(sub);
+    if (it == shadows_.end()) return;
+    list = std::move(it->second);
+    shadows_.erase(it);
+  }
+  for (auto& sh : list) {
+    sh.sub->closed.store(true, std::memory_order_relaxed);
+    sh.account->index().remove(sh.sub);
+    server().cluster().local_sub_removed(*sh.account, *sh.sub);
+  }
 }
 
 // The reference's deliverMsg records the reply of every message delivered to a client with
@@ -691,6 +754,7 @@ bool ClientConn::on_sub(std::string_view subject, std::string_view queue, std::s
   }
   account_->index().insert(sub);
   srv.cluster().local_sub_added(*account_, *sub);
+  add_shadows(sub);
   if (verbose_) send_ok();
   return true;
 }
@@ -723,6 +787,7 @@ bool ClientConn::on_unsub(std::string_view sid, int64_t max_msgs) {
     sub->closed.store(true, std::memory_order_relaxed);
     account_->index().remove(sub);
     srv.cluster().local_sub_removed(*account_, *sub);
+    drop_shadows(sub.get());
   }
   if (verbose_) send_ok();
   return true;

@@ -127,6 +127,10 @@ class ClientConn final : public Connection, private proto::ParserHandler {
   // First PING after CONNECT: resend INFO if it changed since accept (see the .cc).
   void send_info_if_changed();
   void remove_subscription_locked(std::unordered_map<std::string, SubPtr>::iterator it);
+  // Stream imports: the shadows of a new subscription in the accounts this client's account
+  // imports from, and their removal with it (account/stream_import.h). Any thread.
+  void add_shadows(const SubPtr& sub);
+  void drop_shadows(const Subscription* sub);
   void send_no_responders(std::string_view reply);
 
   proto::Parser parser_;
@@ -165,6 +169,12 @@ class ClientConn final : public Connection, private proto::ParserHandler {
 
   mutable std::mutex subs_mu_;
   std::unordered_map<std::string, SubPtr> subs_;  // by sid
+  // A subscription's shadows, each with the exporting account whose index holds it.
+  struct Shadow {
+    SubPtr sub;
+    std::shared_ptr<Account> account;
+  };
+  std::unordered_map<const Subscription*, std::vector<Shadow>> shadows_;  // guarded by subs_mu_
   // Monitoring (see rtt(), last_activity_at()).
   std::atomic<int64_t> rtt_ns_{0};
   std::atomic<int64_t> activity_ns_{0};                // system_clock since epoch; 0: started_at()
