@@ -7,6 +7,9 @@
 
 #include <boost/json.hpp>
 
+#include <signal.h>
+
+#include <fstream>
 #include <map>
 #include <memory>
 #include <string>
@@ -199,6 +202,76 @@ TEST(Accounts, AllowResponsesLetsAResponderAnswerEachRequestOnce) {
   err = r.read_line();
   ASSERT_TRUE(err);
   EXPECT_EQ(*err, "-ERR 'Permissions Violation for Publish to \"other\"'");
+}
+
+// Writes `config` as the server's file, sends SIGHUP and waits for the reload to be logged.
+bool reload_with(ServerProcess& srv, const std::string& config) {
+  std::string before = srv.log();
+  auto count = [](const std::string& log) {
+    size_t n = 0;
+    for (size_t at = log.find("Reloaded server configuration"); at != std::string::npos;
+         at = log.find("Reloaded server configuration", at + 1)) {
+      ++n;
+    }
+    return n;
+  };
+  size_t n0 = count(before);
+  std::ofstream(srv.dir() + "/server.conf", std::ios::trunc) << config;
+  if (::kill(srv.pid(), SIGHUP) != 0) return false;
+  return wait_for([&] { return count(srv.log()) > n0; }, 10s, 10ms);
+}
+
+// As the reference's reloadAuthorization: accounts come and go on SIGHUP; a client whose user
+// now belongs elsewhere is closed (and lands in its new account when it reconnects); the
+// others keep their subscriptions; new imports apply.
+TEST(Accounts, AReloadAddsAndRemovesAccountsAndMovesUsers) {
+  constexpr const char* kBefore = R"(
+accounts {
+  A: { users: [ {user: a, password: pa} ], exports: [ {stream: "news.>"} ] }
+  B: { users: [ {user: b, password: pb} ] }
+}
+)";
+  constexpr const char* kAfter = R"(
+accounts {
+  A: { users: [ {user: a, password: pa} ], exports: [ {stream: "news.>"} ] }
+  C: {
+    users: [ {user: b, password: pb}, {user: c, password: pc} ]
+    imports: [ {stream: {account: A, subject: "news.>"}, prefix: "a"} ]
+  }
+}
+)";
+  ServerProcess srv(with_config(kBefore));
+  ASSERT_TRUE(srv.start());
+  RawClient a = raw_client(srv.port(), "a", "pa");
+  RawClient b = raw_client(srv.port(), "b", "pb");
+  ASSERT_TRUE(a.send("SUB x 1\r\n"));
+  ASSERT_TRUE(a.ping_pong() && b.ping_pong());
+
+  ASSERT_TRUE(reload_with(srv, kAfter)) << srv.log();
+  EXPECT_TRUE(b.expect_closed(5s)) << "b's user moved from B to C: its connection goes";
+  ASSERT_TRUE(a.ping_pong()) << "a's account is unchanged: it stays";
+
+  RawClient c = raw_client(srv.port(), "c", "pc");
+  RawClient b2 = raw_client(srv.port(), "b", "pb");
+  ASSERT_TRUE(c.send("SUB a.news.> 1\r\nSUB x 2\r\n"));
+  ASSERT_TRUE(c.ping_pong());
+  ASSERT_TRUE(a.send("PUB news.today 1\r\n1\r\nPUB x 1\r\n2\r\n"));
+  std::vector<std::string> a_lines;
+  ASSERT_TRUE(a.ping_pong(5s, &a_lines));
+  EXPECT_EQ(a_lines, (std::vector<std::string>{"MSG x 1 1", "2"})) << "a's own x, still subscribed after the reload";
+  ASSERT_TRUE(b2.send("PUB x 1\r\n3\r\n"));
+  ASSERT_TRUE(b2.ping_pong());
+  std::vector<std::string> lines;
+  ASSERT_TRUE(c.ping_pong(5s, &lines));
+  std::vector<std::string> msgs;
+  for (auto& l : lines) {
+    if (l.rfind("MSG ", 0) == 0) msgs.push_back(l);
+  }
+  // The new import, and b (now in C) publishing to c; a's own "x" stays in A.
+  EXPECT_EQ(msgs, (std::vector<std::string>{"MSG a.news.today 1 1", "MSG x 2 1"}));
+  lines.clear();
+  ASSERT_TRUE(a.ping_pong(5s, &lines));
+  EXPECT_TRUE(lines.empty()) << "a got C's message: " << lines.front();
 }
 
 }  // namespace

@@ -146,11 +146,15 @@ void Accounts::configure(const Options& o) {
     }
     by_name_.at(a.name)->set_stream_imports(std::move(streams));
   }
-  // Service imports: an internal subscription on each import's local subject. Made once per
-  // account (a reload that changes imports is refused; see Server::reload).
+  // Service imports: an internal subscription on each import's local subject, replaced as a
+  // whole on a reload (as the reference's removeAllServiceImportSubs/addAllServiceImportSubs).
   for (const auto& a : o.accounts) {
     auto importer = by_name_.at(a.name);
-    if (!importer->service_subs_.empty()) continue;
+    for (auto& old : importer->service_subs_) {
+      old->closed.store(true, std::memory_order_relaxed);
+      importer->index().remove(old);
+    }
+    importer->service_subs_.clear();
     for (const auto& im : a.imports) {
       if (im.kind != AccountExport::Kind::kService) continue;
       auto from = by_name_.find(im.account);

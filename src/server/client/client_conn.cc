@@ -580,16 +580,18 @@ void ClientConn::revalidate() {
     if (!self->authenticate(self->conn_user_, self->conn_pass_, self->conn_token_, account)) {
       self->auth_violation();
       self->loop().flush_touched();
-    } else if ((account.empty() ? std::string_view(kGlobalAccount) : std::string_view(account)) !=
-               self->account_->name()) {
+    } else if (self->server().accounts().find(account.empty() ? std::string_view(kGlobalAccount)
+                                                              : std::string_view(account)) != self->account_) {
       // As the reference's clientHasMovedToDifferentAccount: the user now belongs to another
       // account; its subscriptions are in the old one, so the client goes and reconnects.
+      // The same holds for an account a reload removed or made anew.
       self->server().log().info("{} - User \"{}\" moved to account \"{}\": closing", self->log_prefix(), self->user_,
                                 account.empty() ? kGlobalAccount : account);
       self->close(CloseReason::kClientClosed, true);
       self->loop().flush_touched();
-    } else if (const Permissions* p = self->perms_.load()) {
-      self->drop_subscriptions_not_allowed(*p);
+    } else {
+      if (const Permissions* p = self->perms_.load()) self->drop_subscriptions_not_allowed(*p);
+      self->refresh_shadows();
     }
   });
 }
@@ -658,6 +660,25 @@ void ClientConn::add_shadows(const SubPtr& sub) {
     made.push_back(Shadow{std::move(s), std::move(from)});
   }
   if (!made.empty()) shadows_.emplace(sub.get(), std::move(made));
+}
+
+void ClientConn::refresh_shadows() {
+  std::unordered_map<const Subscription*, std::vector<Shadow>> old;
+  std::vector<SubPtr> subs;
+  {
+    std::lock_guard lk(subs_mu_);
+    if (shadows_.empty() && !account_->stream_imports()) return;
+    old.swap(shadows_);
+    for (const auto& [sid, sub] : subs_) subs.push_back(sub);
+  }
+  for (auto& [main, list] : old) {
+    for (auto& sh : list) {
+      sh.sub->closed.store(true, std::memory_order_relaxed);
+      sh.account->index().remove(sh.sub);
+      server().cluster().local_sub_removed(*sh.account, *sh.sub);
+    }
+  }
+  for (const auto& sub : subs) add_shadows(sub);
 }
 
 void ClientConn::drop_shadows(const Subscription* sub) {

@@ -131,6 +131,8 @@ class ClientConn final : public Connection, private proto::ParserHandler {
   // imports from, and their removal with it (account/stream_import.h). Any thread.
   void add_shadows(const SubPtr& sub);
   void drop_shadows(const Subscription* sub);
+  // After a reload changed its account's stream imports: every shadow made again. Its loop.
+  void refresh_shadows();
   void send_no_responders(std::string_view reply);
 
   proto::Parser parser_;
