@@ -56,6 +56,25 @@ class Account : public std::enable_shared_from_this<Account> {
   void client_released() noexcept { clients_.fetch_sub(1, std::memory_order_relaxed); }
   int64_t num_clients() const noexcept { return clients_.load(std::memory_order_relaxed); }
 
+  // Monitoring (/accstatz): what closed clients of this account published and received
+  // (open ones are summed from their own counters when asked, so no message pays for an
+  // account-wide counter), and how many were cut as slow consumers. Any thread.
+  struct Totals {
+    uint64_t in_msgs = 0, in_bytes = 0, out_msgs = 0, out_bytes = 0;
+  };
+  void add_closed_client(const Totals& t) noexcept {
+    closed_in_msgs_.fetch_add(t.in_msgs, std::memory_order_relaxed);
+    closed_in_bytes_.fetch_add(t.in_bytes, std::memory_order_relaxed);
+    closed_out_msgs_.fetch_add(t.out_msgs, std::memory_order_relaxed);
+    closed_out_bytes_.fetch_add(t.out_bytes, std::memory_order_relaxed);
+  }
+  Totals closed_client_totals() const noexcept {
+    return Totals{closed_in_msgs_.load(std::memory_order_relaxed), closed_in_bytes_.load(std::memory_order_relaxed),
+                  closed_out_msgs_.load(std::memory_order_relaxed), closed_out_bytes_.load(std::memory_order_relaxed)};
+  }
+  void count_slow_consumer() noexcept { slow_consumers_.fetch_add(1, std::memory_order_relaxed); }
+  uint64_t slow_consumers() const noexcept { return slow_consumers_.load(std::memory_order_relaxed); }
+
   // Service imports (account/service_import.h). add_response: a request crossing into this
   // (the exporting) account gets a new reply subject of ours, answered into `importer` on
   // `reply`; the first call makes our response subscription ("_R_.<prefix>.>") and announces
@@ -79,6 +98,8 @@ class Account : public std::enable_shared_from_this<Account> {
   const bool global_;
   SubIndex index_;
   std::atomic<int64_t> clients_{0};
+  std::atomic<uint64_t> closed_in_msgs_{0}, closed_in_bytes_{0}, closed_out_msgs_{0}, closed_out_bytes_{0};
+  std::atomic<uint64_t> slow_consumers_{0};
   struct PendingResponse {
     std::weak_ptr<Account> importer;
     std::string reply;

@@ -167,7 +167,15 @@ void ClientConn::on_closed(CloseReason reason) {
       server().cluster().local_sub_removed(*sh.account, *sh.sub);
     }
   }
-  if (bound_) account_->client_released();
+  if (bound_) {
+    account_->client_released();
+    account_->add_closed_client(Account::Totals{in_msgs.load(std::memory_order_relaxed), in_bytes.load(std::memory_order_relaxed),
+                                                out_msgs.load(std::memory_order_relaxed),
+                                                out_bytes.load(std::memory_order_relaxed)});
+    if (reason == CloseReason::kSlowConsumerPendingBytes || reason == CloseReason::kSlowConsumerWriteDeadline) {
+      account_->count_slow_consumer();
+    }
+  }
   // `subs` goes here: that breaks the cycle connection -> table -> subscription -> connection.
   // Match results still in flight on other loops keep their subscriptions, and through them
   // this connection, until they are done (Subscription::owner).

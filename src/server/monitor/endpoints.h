@@ -80,6 +80,13 @@ struct SubszOptions {
 bool parse_subsz(const Query& q, SubszOptions* out, std::string* err);
 boost::json::object build_subsz(Server& server, SysTime now, const SubszOptions& opts);
 
+// ---- /accountz, /accstatz ---------------------------------------------------------------
+// `account` empty: the list of account names; else that account's detail, or *err (400) when
+// it does not exist (the reference's words).
+boost::json::object build_accountz(Server& server, SysTime now, const std::string& account, std::string* err);
+// Accounts with open client connections (all with `include_unused`, ?unused=true).
+boost::json::object build_accstatz(Server& server, SysTime now, bool include_unused);
+
 // ---- /healthz ----------------------------------------------------------------------------
 boost::json::object build_healthz(Server& server);
 
