@@ -17,6 +17,7 @@
 
 #include "harness.h"
 #include "nats_c.h"
+#include "route_peer.h"
 #include "pylon/connection.h"
 
 namespace pylon::it {
@@ -266,6 +267,45 @@ TEST(Accounts, AccountzListsAccountsAndAccstatzCountsTheirConnectionsAndMessages
         return false;
       },
       10s));
+}
+
+// A route names the account of every interest and message. A peer's RS+ and RMSG for an
+// account this server does not have are logged and dropped (as the reference with accounts
+// from its config) and cost the route nothing else; those for a known account reach that
+// account only, and a client's message goes out in its own account.
+TEST(Accounts, ARouteCarriesTheAccountAndUnknownAccountsAreDroppedAndLogged) {
+  int rp = pick_free_port();
+  ServerProcess srv(with_config(std::string(kAccountsConfig) + "cluster { name: acc\n listen: 127.0.0.1:" +
+                                std::to_string(rp) + " }\n"));
+  ASSERT_TRUE(srv.start());
+  RawClient a = raw_client(srv.port(), "a", "pa");
+  RawClient b = raw_client(srv.port(), "b", "pb");
+  ASSERT_TRUE(a.send("SUB foo 1\r\n") && b.send("SUB foo 1\r\n"));
+  ASSERT_TRUE(a.ping_pong() && b.ping_pong());
+
+  RoutePeer peer;
+  ASSERT_TRUE(peer.dial(rp));
+  ASSERT_TRUE(peer.handshake(peer_id("ACCOUNTS"), "acc"));
+  ASSERT_TRUE(peer.conn().send("PING\r\n"));
+  ASSERT_TRUE(peer.conn().read_until("PONG\r\n", 5s)) << srv.log();
+  ASSERT_TRUE(peer.conn().send("RS+ Nope foo\r\nRMSG Nope foo 4\r\nlost\r\nRS+ A bar\r\nRMSG A foo 5\r\nhello\r\nPING\r\n"));
+  ASSERT_TRUE(peer.conn().read_until("PONG\r\n", 5s)) << "the route stays up\n" << srv.log();
+
+  std::vector<std::string> lines;
+  ASSERT_TRUE(a.ping_pong(5s, &lines));
+  EXPECT_EQ(lines, (std::vector<std::string>{"MSG foo 1 5", "hello"})) << "A's subscriber gets A's routed message";
+  lines.clear();
+  ASSERT_TRUE(b.ping_pong(5s, &lines));
+  EXPECT_TRUE(lines.empty()) << "B got another account's routed message: " << lines.front();
+  EXPECT_TRUE(srv.wait_for_log("Unknown account \"Nope\" for remote subject \"foo\"", 5s)) << srv.log();
+
+  // The peer's interest in A's "bar" draws A's message, named by its account; B's stays home.
+  ASSERT_TRUE(b.send("PUB bar 2\r\nhi\r\n") && b.ping_pong());
+  ASSERT_TRUE(a.send("PUB bar 2\r\nhi\r\n") && a.ping_pong());
+  auto got = peer.conn().read_until("hi\r\n", 5s);
+  ASSERT_TRUE(got) << srv.log();
+  EXPECT_EQ(got->find("RMSG B "), std::string::npos) << *got;
+  EXPECT_NE(got->find("RMSG A bar 2\r\nhi\r\n"), std::string::npos) << *got;
 }
 
 // Writes `config` as the server's file, sends SIGHUP and waits for the reload to be logged.

@@ -352,7 +352,7 @@ bool RouteConn::on_rs_sub(std::string_view account, std::string_view subject, st
     acc = srv.accounts().find(account);
     if (!acc) {
       // As the reference with accounts from the config (a static resolver): logged, ignored.
-      srv.log().error("{} - Unknown account \"{}\" for remote subject \"{}\"", log_prefix(), account, subject);
+      srv.log().peer_error("{} - Unknown account \"{}\" for remote subject \"{}\"", log_prefix(), account, subject);
       return true;
     }
     sub = std::make_shared<Subscription>();
