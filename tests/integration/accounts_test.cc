@@ -143,6 +143,18 @@ TEST(Accounts, ConnzReportsTheAccountAndSubszCountsEveryAccount) {
   } else {
     EXPECT_EQ(n, 4);
   }
+  // acc= narrows both to one account, as the reference's.
+  auto connz_a = get_json(http, "/connz?acc=A&auth=true");
+  ASSERT_TRUE(connz_a);
+  ASSERT_EQ(connz_a->at("connections").as_array().size(), 1u) << json::serialize(*connz_a);
+  EXPECT_EQ(connz_a->at("connections").as_array()[0].at("authorized_user").as_string(), "a");
+  auto subsz_a = get_json(http, "/subsz?acc=A");
+  ASSERT_TRUE(subsz_a);
+  if (using_reference_server()) {
+    EXPECT_GE(subsz_a->at("num_subscriptions").to_number<int64_t>(), 2);
+  } else {
+    EXPECT_EQ(subsz_a->at("num_subscriptions").to_number<int64_t>(), 2);
+  }
   // And they leave with their clients.
   a.close();
   b.close();

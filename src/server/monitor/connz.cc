@@ -36,6 +36,7 @@ bool parse_connz(const Query& q, ConnzOptions* o, std::string* err) {
   auto auth = q.get_bool("auth", err);
   if (!auth) return false;
   o->auth = *auth;
+  o->account = q.get("acc");
   std::string subs = q.get("subs");
   std::transform(subs.begin(), subs.end(), subs.begin(), [](unsigned char c) { return std::tolower(c); });
   if (subs == "detail") {
@@ -81,6 +82,11 @@ bool parse_connz(const Query& q, ConnzOptions* o, std::string* err) {
 
 json::object build_connz(const std::string& server_id, SysTime now, const ConnzOptions& opts,
                          std::vector<ConnSnapshot> open, size_t num_open, std::vector<ConnSnapshot> closed) {
+  // acc=: the account's open connections only; the reference does not filter closed ones.
+  if (!opts.account.empty()) {
+    std::erase_if(open, [&](const ConnSnapshot& c) { return c.account != opts.account; });
+    num_open = open.size();
+  }
   // "total" counts every connection in the requested state(s), before the cid filter and
   // paging (as the reference reports it).
   size_t total = 0;

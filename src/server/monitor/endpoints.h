@@ -32,6 +32,7 @@ struct ConnzOptions {
   uint64_t cid = 0;
   ConnState state = ConnState::kOpen;
   bool auth = false;  // auth=true: authorized_user and account
+  std::string account;  // acc=NAME: only that account's open connections (as the reference)
 };
 
 inline constexpr int64_t kDefaultListSize = 1024;  // DefaultConnListSize, DefaultSubListSize
@@ -76,6 +77,7 @@ struct SubszOptions {
   int64_t offset = 0;
   int64_t limit = kDefaultListSize;
   std::string test;  // a literal subject: only subscriptions it would be delivered to
+  std::string account;  // acc=NAME: that account's index only
 };
 bool parse_subsz(const Query& q, SubszOptions* out, std::string* err);
 boost::json::object build_subsz(Server& server, SysTime now, const SubszOptions& opts);

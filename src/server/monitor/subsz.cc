@@ -28,6 +28,7 @@ bool parse_subsz(const Query& q, SubszOptions* o, std::string* err) {
   o->offset = std::max<int64_t>(*offset, 0);
   o->limit = *limit <= 0 ? kDefaultListSize : *limit;
   o->test = q.get("test");
+  o->account = q.get("acc");
   if (!o->test.empty() && !proto::valid_publish_subject(o->test, /*pedantic=*/true)) {
     *err = "invalid test subject, must be valid publish subject: " + o->test;
     return false;
@@ -38,6 +39,9 @@ bool parse_subsz(const Query& q, SubszOptions* o, std::string* err) {
 json::object build_subsz(Server& server, SysTime now, const SubszOptions& opts) {
   // Every account's index, summed (the reference's Subsz sums its accounts' sublists too).
   auto accounts = server.accounts().all();
+  if (!opts.account.empty()) {
+    std::erase_if(accounts, [&](const auto& a) { return a->name() != opts.account; });
+  }
   size_t count = 0, cache = 0;
   uint64_t inserts = 0, removes = 0, matches = 0, hits = 0;
   SubIndex::CacheFanout fan;
