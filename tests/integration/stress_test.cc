@@ -379,10 +379,13 @@ TEST(Stress, ClientsOfTwoAccountsWithImportsComeAndGoWhileOthersPublish) {
   ServerOptions opts = churn_server();
   opts.config = R"(
 accounts {
-  A: { users: [ {user: a, password: pa} ], exports: [ {stream: "churn"}, {stream: "churn.>"} ] }
+  A: { users: [ {user: a, password: pa} ], exports: [ {stream: "churn"}, {stream: "churn.>"}, {service: "svc"} ] }
   B: {
     users: [ {user: b, password: pb} ]
-    imports: [ {stream: {account: A, subject: "churn"}}, {stream: {account: A, subject: "churn.>"}, prefix: "a"} ]
+    imports: [
+      {stream: {account: A, subject: "churn"}}, {stream: {account: A, subject: "churn.>"}, prefix: "a"}
+      {service: {account: A, subject: "svc"}}
+    ]
   }
 }
 no_auth_user: b
@@ -420,11 +423,41 @@ no_auth_user: b
     if (c.read_until("PONG\r\n", 2s) && c.read_until("MSG a.churn.x 1 1\r\n", 2s)) imported.fetch_add(1);
     reset_close(c);
   });
+  // Service responders in A that answer a few requests and reset, while requesters in B ask
+  // through the import: mapped replies are made and taken on every loop as responders go.
+  std::atomic<int> answered{0};
+  churn.also([&] {
+    RawClient c;
+    if (!c.connect(server.port(), 2s) || !c.read_info(2s)) return;
+    c.send(login_a + "\r\nSUB svc 1\r\nPING\r\n");
+    if (!c.read_until("PONG\r\n", 2s)) return reset_close(c);
+    for (int i = 0; i < 5; ++i) {
+      auto line = c.read_until("\r\n", 1s);
+      if (!line) break;
+      if (line->rfind("MSG svc 1 ", 0) != 0) continue;
+      std::string reply = line->substr(10, line->find(' ', 10) - 10);
+      c.read_until("\r\n", 1s);  // the payload
+      c.send("PUB " + reply + " 2\r\nok\r\n");
+    }
+    reset_close(c);
+  });
+  churn.also([&] {
+    RawClient c;
+    if (!c.connect(server.port(), 2s) || !c.read_info(2s)) return;
+    c.send("CONNECT {\"verbose\":false,\"pedantic\":false}\r\nSUB inbox 1\r\n");
+    for (int i = 0; i < 20; ++i) {
+      c.send("PUB svc inbox 1\r\nq\r\n");
+      if (c.read_until("MSG inbox 1 2\r\nok\r\n", 200ms)) answered.fetch_add(1);
+    }
+    reset_close(c);
+  });
   std::string canary = churn.finish();
   expect_survived(server, churn, canary);
-  std::printf("accounts: %d churn cycles in A, %d deliveries across the import\n", a_cycles.load(), imported.load());
+  std::printf("accounts: %d churn cycles in A, %d deliveries across the stream import, %d service answers\n",
+              a_cycles.load(), imported.load(), answered.load());
   EXPECT_GT(a_cycles.load(), 5);
   EXPECT_GT(imported.load(), 0) << "no B client ever got a message published in A";
+  EXPECT_GT(answered.load(), 0) << "no request through the service import was ever answered";
 }
 
 }  // namespace
