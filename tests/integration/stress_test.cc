@@ -376,8 +376,11 @@ namespace {
 // a cached match result to a B client that just reset must never reach a freed connection.
 TEST(Stress, ClientsOfTwoAccountsWithImportsComeAndGoWhileOthersPublish) {
   SKIP_IF_REFERENCE("--event_loops is Pylon's");
-  ServerOptions opts = churn_server();
-  opts.config = R"(
+  // Reloads alternate between this config and the same plus an account C that imports from
+  // A: each registers or drops C, replaces every account's imports (the service import's
+  // internal subscription included) and makes every B client's shadows again, on its loop,
+  // while messages cross the imports.
+  const std::string accounts_config = R"(
 accounts {
   A: { users: [ {user: a, password: pa} ], exports: [ {stream: "churn"}, {stream: "churn.>"}, {service: "svc"} ] }
   B: {
@@ -390,6 +393,13 @@ accounts {
 }
 no_auth_user: b
 )";
+  std::string with_c = accounts_config;
+  with_c.replace(with_c.find("  B: {"), 6,
+                 "  C: { users: [ {user: c, password: pc} ], imports: [ {stream: {account: A, subject: \"churn\"}} ] }\n"
+                 "  B: {");
+  TempDir dir;
+  std::string conf = dir.write("accounts.conf", accounts_config);
+  ServerOptions opts = churn_server({"-c", conf});
   ServerProcess server(opts);
   ASSERT_TRUE(server.start());
   Churn churn(server.port());
@@ -451,8 +461,17 @@ no_auth_user: b
     }
     reset_close(c);
   });
+  std::atomic<int> reloads{0};
+  churn.also([&] {
+    dir.write("accounts.conf", reloads.load() % 2 ? accounts_config : with_c);
+    ::kill(server.pid(), SIGHUP);
+    reloads.fetch_add(1);
+    std::this_thread::sleep_for(250ms);  // the pace of the reloads, not a wait for a condition
+  });
   std::string canary = churn.finish();
   expect_survived(server, churn, canary);
+  EXPECT_GE(reloads.load(), 5);
+  EXPECT_EQ(server.log().find("Failed to reload"), std::string::npos) << server.log().substr(0, 4000);
   std::printf("accounts: %d churn cycles in A, %d deliveries across the stream import, %d service answers\n",
               a_cycles.load(), imported.load(), answered.load());
   EXPECT_GT(a_cycles.load(), 5);
