@@ -95,6 +95,52 @@ TEST_P(AccountsCluster, EachAccountsMessagesCrossRoutesBothWaysAndStayInTheirAcc
   }
 }
 
+// Queue groups of the same name in two accounts are two groups: RS+ names the account and
+// the weight, so a message published on one node goes, over the route, to its own account's
+// member only, once.
+TEST_P(AccountsCluster, AQueueGroupOfTheSameNameInEachAccountTakesOnlyItsAccountsMessages) {
+  constexpr int kMessages = 20;
+  std::vector<std::unique_ptr<Node>> nodes;
+  NodeList list;
+  for (auto& cfg : mesh_configs(GetParam(), "accounts-it")) {
+    cfg.config = kAccountsConfig;
+    nodes.push_back(std::make_unique<Node>(std::move(cfg)));
+    ASSERT_TRUE(nodes.back()->start());
+    list.push_back(nodes.back().get());
+  }
+  std::string why;
+  ASSERT_TRUE(wait_mesh(list, 20s, &why)) << why;
+  // A's member on node 0, B's on node 1; publishers of both accounts on both nodes.
+  auto a_worker = Client::connect({url_as(*nodes[0], "a")});
+  auto b_worker = Client::connect({url_as(*nodes[1], "b")});
+  ASSERT_TRUE(a_worker && b_worker);
+  auto a_got = std::make_shared<Collector>(), b_got = std::make_shared<Collector>();
+  auto a_sub = AsyncSub::make(*a_worker, "work", a_got, 0, "q");
+  auto b_sub = AsyncSub::make(*b_worker, "work", b_got, 0, "q");
+  ASSERT_TRUE(a_worker->flush() && b_worker->flush());
+  auto a_pub = Client::connect({url_as(*nodes[1], "a")});
+  auto b_pub = Client::connect({url_as(*nodes[0], "b")});
+  ASSERT_TRUE(a_pub && b_pub);
+  ASSERT_TRUE(await_interest(*a_pub, "work", *a_got, "qa"));
+  ASSERT_TRUE(await_interest(*b_pub, "work", *b_got, "qb"));
+  for (int i = 0; i < kMessages; ++i) {
+    ASSERT_EQ(publish(*a_pub, "work", "a" + std::to_string(i)), NATS_OK);
+    ASSERT_EQ(publish(*b_pub, "work", "b" + std::to_string(i)), NATS_OK);
+  }
+  ASSERT_TRUE(a_pub->flush() && b_pub->flush());
+  ASSERT_TRUE(a_got->wait_count(kMessages, 10s)) << a_got->count();
+  ASSERT_TRUE(b_got->wait_count(kMessages, 10s)) << b_got->count();
+  // A last message of each account from the same publishers: once it is in, anything that
+  // strayed across accounts before it would be too.
+  ASSERT_EQ(publish(*a_pub, "work", "a-end"), NATS_OK);
+  ASSERT_EQ(publish(*b_pub, "work", "b-end"), NATS_OK);
+  ASSERT_TRUE(a_got->wait_count(kMessages + 1, 10s) && b_got->wait_count(kMessages + 1, 10s));
+  for (const auto& m : a_got->messages()) EXPECT_EQ(m.data[0], 'a') << m.data;
+  for (const auto& m : b_got->messages()) EXPECT_EQ(m.data[0], 'b') << m.data;
+  EXPECT_EQ(a_got->count(), static_cast<size_t>(kMessages + 1));
+  EXPECT_EQ(b_got->count(), static_cast<size_t>(kMessages + 1));
+}
+
 // A stream import across a route: the exporter's message travels in the exporter's account
 // (the importer's shadow interest) and crosses into the importing account on the importer's
 // node, whichever node runs which server.
