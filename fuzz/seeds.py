@@ -126,6 +126,13 @@ cfg += [
     '# comment\n// comment\nport 4222; http 8222,\n',
     '\xef\xbb\xbfport: 4222\n',
     'a: "\xff\n',
+    # accounts (tests/unit/accounts_config_test.cc): users, exports, imports, no_auth_user
+    'accounts {\n  A: {\n    users: [ {user: a, password: pa, permissions: {publish: {deny: "s.>"}, allow_responses: {max: 3, expires: "5s"}}} ]\n'
+    '    exports: [ {stream: "news.>"}, {service: "help", accounts: [B], response_type: stream, response_threshold: "3s"} ]\n  }\n'
+    '  B: {\n    users: [ {user: b, password: pb} ]\n'
+    '    imports: [ {stream: {account: A, subject: "news.>"}, prefix: "a"}, {service: {account: A, subject: "help"}, to: "a.help"} ]\n  }\n}\n'
+    'no_auth_user: b\n',
+    'accounts: [A, B]\n',
 ]
 put('config', cfg)
 

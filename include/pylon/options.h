@@ -39,17 +39,62 @@ struct SubjectPermission {
   bool empty() const { return allow.empty() && deny.empty(); }
 };
 
+// `allow_responses`: the user may publish to the reply subject of a request it received,
+// `max_msgs` times within `expires` (negative max_msgs: any number), as the reference's ResponsePermission.
+struct ResponsePermission {
+  int max_msgs = 1;       // DEFAULT_ALLOW_RESPONSE_MAX_MSGS
+  Duration expires = std::chrono::minutes(2);  // DEFAULT_ALLOW_RESPONSE_EXPIRATION; <= 0: none
+};
+
 struct Permissions {
   SubjectPermission publish;
   SubjectPermission subscribe;
-  bool empty() const { return publish.empty() && subscribe.empty(); }
+  // allow_responses was given: with no publish allow list, publishing is limited to replies.
+  bool has_response = false;
+  ResponsePermission response;
+  bool empty() const { return publish.empty() && subscribe.empty() && !has_response; }
 };
 
-// One user entry of `authorization { users = [...] }`.
+// The account every user outside `accounts {}` belongs to (the reference's globalAccountName).
+inline constexpr const char* kGlobalAccount = "$G";
+
+// One user entry of `authorization { users = [...] }` or of an account's `users`: the same
+// struct either way, so authentication has one list to search (Options::users).
 struct User {
   std::string user;
   std::string password;  // plain or bcrypt ($2a$/$2b$)
   Permissions permissions;
+  std::string account;   // the account it is bound to; empty: $G
+};
+
+// An account's export (`exports: [{stream: "x.>"}, {service: "q", accounts: [B]}]`).
+struct AccountExport {
+  enum class Kind { kStream, kService };
+  enum class ResponseType { kSingleton, kStream, kChunked };  // services only
+  Kind kind = Kind::kStream;
+  std::string subject;
+  std::vector<std::string> accounts;   // private export: only these may import; empty: public
+  ResponseType response = ResponseType::kSingleton;
+  Duration response_threshold{0};      // 0: the reference's default (2 minutes)
+  friend bool operator==(const AccountExport&, const AccountExport&) = default;
+};
+
+// An account's import (`imports: [{stream: {account: A, subject: "x.>"}, prefix: "p"}]`).
+struct AccountImport {
+  AccountExport::Kind kind = AccountExport::Kind::kStream;
+  std::string account;   // the exporting account
+  std::string subject;   // the exported subject (or a subset of it)
+  std::string to;        // local subject (service: what clients publish; stream: where it lands)
+  std::string prefix;    // streams only: prepended to the exporter's subject
+  friend bool operator==(const AccountImport&, const AccountImport&) = default;
+};
+
+// One entry of `accounts { NAME: { users, exports, imports } }`. Its users are in Options::users.
+struct AccountConfig {
+  std::string name;
+  std::vector<AccountExport> exports;
+  std::vector<AccountImport> imports;
+  friend bool operator==(const AccountConfig&, const AccountConfig&) = default;
 };
 
 // One nkey user of `authorization { users = [{nkey: U...}] }` (the reference's NkeyUser): the
@@ -57,6 +102,7 @@ struct User {
 struct NkeyUser {
   std::string nkey;  // a public user nkey, "U" + 55 characters
   Permissions permissions;
+  std::string account;  // the account it is bound to; empty: $G
 };
 
 // A `tls { ... }` block (top level: clients; `cluster { tls {} }`: routes), as the reference's
@@ -104,6 +150,9 @@ struct Options {
   std::vector<User> users;
   std::vector<NkeyUser> nkeys;  // the nkey entries of `users`; INFO carries a nonce when there are any
   Duration auth_timeout = defaults::kAuthTimeout;
+  // Accounts besides $G (`accounts {}`), and the user a client without credentials becomes.
+  std::vector<AccountConfig> accounts;
+  std::string no_auth_user;
   // Client TLS (the top-level tls block and the --tls* flags).
   TlsConfig tls;
   // Limits.

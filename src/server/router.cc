@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "proto/parser.h"
+#include "server/account/account.h"
 #include "server/client/client_conn.h"
 #include "server/core/check.h"
 #include "server/core/event_loop.h"
@@ -80,14 +81,16 @@ RouteTarget& target_for(std::vector<RouteTarget>& targets, RouteConn* r) {
 
 }  // namespace
 
-bool route_message(Server& server, EventLoop& loop, const Origin& origin, const Message& msg) {
-  auto result = server.index().match(msg.subject);
+bool route_message(Server& server, Account& account, EventLoop& loop, const Origin& origin, const Message& msg) {
+  auto result = account.index().match(msg.subject);
   bool delivered = false;
   std::vector<RouteTarget> targets;  // allocates only when a route is interested
 
   for (const auto& sub : result->plain) {
     if (is_client(*sub)) {
       delivered |= deliver_local(loop, origin, *sub, msg);
+    } else if (sub->internal) {
+      if (!sub->closed.load(std::memory_order_relaxed)) delivered |= sub->internal->deliver(server, loop, origin, msg, false);
     } else if (!sub->closed.load(std::memory_order_relaxed)) {
       RouteConn* r = route_of(*sub);
       if (takes_routed(r)) target_for(targets, r);
@@ -119,7 +122,7 @@ bool route_message(Server& server, EventLoop& loop, const Origin& origin, const 
     }
   }
   for (auto& t : targets) {
-    if (t.route->send_message(msg.subject, msg.reply, msg.header_len, msg.payload, t.queues)) {
+    if (t.route->send_message(account.name(), msg.subject, msg.reply, msg.header_len, msg.payload, t.queues)) {
       loop.touch(t.route);
       delivered = true;
     }
@@ -127,13 +130,17 @@ bool route_message(Server& server, EventLoop& loop, const Origin& origin, const 
   return delivered;
 }
 
-bool route_inbound_message(Server& server, EventLoop& loop, RouteConn* from, const Message& msg,
+bool route_inbound_message(Server& server, Account& account, EventLoop& loop, RouteConn* from, const Message& msg,
                            std::string_view queues) {
-  auto result = server.index().match(msg.subject);
+  auto result = account.index().match(msg.subject);
   bool delivered = false;
   Origin origin{from, true};
   for (const auto& sub : result->plain) {
-    if (is_client(*sub)) delivered |= deliver_local(loop, origin, *sub, msg);
+    if (is_client(*sub)) {
+      delivered |= deliver_local(loop, origin, *sub, msg);
+    } else if (sub->internal && !sub->closed.load(std::memory_order_relaxed)) {
+      delivered |= sub->internal->deliver(server, loop, origin, msg, true);
+    }
   }
   if (queues.empty()) return delivered;
   for (const auto& group : result->queues) {

@@ -12,10 +12,12 @@
 // append. The payload is copied once, into the receiver's outbound buffer.
 #pragma once
 
+#include <cstdint>
 #include <string_view>
 
 namespace pylon::server {
 
+class Account;
 class Connection;
 class EventLoop;
 class RouteConn;
@@ -34,13 +36,23 @@ struct Origin {
   bool echo = true;            // false: never deliver to origin's own subscriptions
 };
 
-// Delivers a client's message to local subscribers and to the routes with interest.
-// Runs on `loop` (the origin's loop). True when anyone (local or a route) was given it.
-bool route_message(Server& server, EventLoop& loop, const Origin& origin, const Message& msg);
+// A subscriber inside the server (account/service_import.h): gets a matched message on the
+// publishing loop and passes it on (into another account). `from_route`: the message came
+// from a route, not from a local client.
+class InternalSubscriber {
+ public:
+  virtual ~InternalSubscriber() = default;
+  virtual bool deliver(Server& server, EventLoop& loop, const Origin& origin, const Message& msg, bool from_route) = 0;
+};
+
+// Delivers a client's message, published in `account`, to that account's local subscribers
+// and to the routes with interest in it there. Runs on `loop` (the origin's loop). True when
+// anyone (local or a route) was given it.
+bool route_message(Server& server, Account& account, EventLoop& loop, const Origin& origin, const Message& msg);
 
 // Delivers a message that arrived on route `from` to local clients. `queues` is the
 // space-separated list of queue groups the sender chose us for.
-bool route_inbound_message(Server& server, EventLoop& loop, RouteConn* from, const Message& msg,
+bool route_inbound_message(Server& server, Account& account, EventLoop& loop, RouteConn* from, const Message& msg,
                            std::string_view queues);
 
 }  // namespace pylon::server

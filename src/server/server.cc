@@ -40,6 +40,7 @@ Server::Server(Options opts, std::shared_ptr<Logger> log)
     log->error("Unexpected exception on event loop {}: {} (the loop goes on)", loop, what);
   };
   for (int i = 0; i < n; ++i) loops_.push_back(std::make_unique<EventLoop>(i, on_escape));
+  accounts_.configure(options());
   cluster_ = std::make_unique<Cluster>(*this);
   client_tls_ = make_client_tls(options());  // a bad certificate stops the start
 }
@@ -476,6 +477,13 @@ std::string Server::reload(Options next) {
   if (now.tls.timeout != old.tls.timeout) log_->info("Reloaded: tls timeout = {}", std::chrono::duration<double>(now.tls.timeout).count());
   cluster_->reload_tls(now, old, std::move(next_route_tls));
   cluster_->reload_routes(now.cluster.routes);
+  // Accounts as the reference's reloadAuthorization: new ones registered, removed ones
+  // unregistered (their clients are closed below: their user is gone or elsewhere), imports
+  // replaced. Before the clients are checked, so each finds its account as it now is.
+  if (!(now.accounts == old.accounts)) {
+    accounts_.configure(now);
+    log_->info("Reloaded: accounts");
+  }
   // Connected clients: credentials and limits are checked again; those no longer allowed go.
   auto connected = clients();
   for (auto& c : connected) c->revalidate();

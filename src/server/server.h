@@ -20,6 +20,7 @@
 
 #include "pylon/options.h"
 #include "server/accept_backoff.h"
+#include "server/account/account.h"
 #include "server/core/event_loop.h"
 #include "server/core/log.h"
 #include "server/monitor/conn_info.h"
@@ -79,7 +80,8 @@ class Server {
   // are rare), so a reference taken by a connection stays valid.
   const Options& options() const noexcept { return *current_.load(std::memory_order_acquire); }
   Logger& log() noexcept { return *log_; }
-  SubIndex& index() noexcept { return index_; }
+  // Accounts, each with its own subscription index ($G always; see account/account.h).
+  Accounts& accounts() noexcept { return accounts_; }
   ServerStats& stats() noexcept { return stats_; }
   const std::string& id() const noexcept { return id_; }
   const std::string& name() const noexcept { return name_; }
@@ -156,7 +158,7 @@ class Server {
   std::shared_ptr<Logger> log_;
   std::string id_;
   std::string name_;
-  SubIndex index_;
+  Accounts accounts_;
   ServerStats stats_;
   LoopCounters foreign_;  // counts made outside loop threads (rare)
   std::chrono::system_clock::time_point start_time_;

@@ -44,6 +44,8 @@
 namespace pylon::server {
 
 class Connection;  // the receiving connection (client or route); see connection.h
+struct SubjectMapping;  // account/stream_import.h
+class InternalSubscriber;  // router.h
 
 // One subscription: a client's SUB, or a route's RS+ (remote interest, with queue weight).
 //
@@ -68,6 +70,13 @@ struct Subscription {
   // Removed; a holder of an old match result must skip it. SubIndex::remove() sets it,
   // SubIndex::insert() clears it.
   std::atomic<bool> closed{false};
+  // A stream import's shadow of a client subscription (account/stream_import.h): in the
+  // exporting account's index, delivered to `owner` under the mapped subject. Null for every
+  // other subscription; immutable once in the index.
+  std::shared_ptr<const SubjectMapping> shadow;
+  // The server's own subscriber (a service import, its responses): no connection; `remote` is
+  // set too, so the client path of the router never sees it. Immutable once in the index.
+  std::shared_ptr<InternalSubscriber> internal;
 };
 
 using SubPtr = std::shared_ptr<Subscription>;

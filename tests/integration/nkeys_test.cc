@@ -217,3 +217,31 @@ TEST(NkeyAuth, AReloadThatDropsAKeyDisconnectsItsClientsAndKeepsTheOthers) {
   ASSERT_EQ(got.size(), 1u) << "the kept key's client works on";
   EXPECT_EQ(got[0].data, "still");
 }
+
+// nkey users inside accounts {} are bound to their account, as password users are: two keys
+// in two accounts publish on one subject and each hears only its own account.
+TEST(NkeyAuth, NkeyUsersInAccountsAreBoundToTheirAccount) {
+  GeneratedKey a = gen(), b = gen();
+  ServerProcess srv(with_config("listen: 127.0.0.1:{PORT}\naccounts {\n  A: { users: [ {nkey: " + a.pub +
+                                "} ] }\n  B: { users: [ {nkey: " + b.pub + "} ] }\n}\n"));
+  ASSERT_TRUE(srv.start());
+  TempDir keys;
+  std::string a_seed = keys.write("a.nk", a.seed + "\n");
+  std::string b_seed = keys.write("b.nk", b.seed + "\n");
+  auto ac = nats_connect(srv.url(), [&](natsOptions* o) { natsOptions_SetNKeyFromSeed(o, a.pub.c_str(), a_seed.c_str()); });
+  auto bc = nats_connect(srv.url(), [&](natsOptions* o) { natsOptions_SetNKeyFromSeed(o, b.pub.c_str(), b_seed.c_str()); });
+  ASSERT_TRUE(ac && bc);
+  auto asub = sub_sync(ac.get(), "tenant.data");
+  auto bsub = sub_sync(bc.get(), "tenant.data");
+  ASSERT_TRUE(flush(ac.get()) && flush(bc.get()));
+  ASSERT_EQ(natsConnection_PublishString(ac.get(), "tenant.data", "from A"), NATS_OK);
+  ASSERT_EQ(natsConnection_PublishString(bc.get(), "tenant.data", "from B"), NATS_OK);
+  ASSERT_TRUE(flush(ac.get()) && flush(bc.get()));
+  ASSERT_TRUE(flush(ac.get()) && flush(bc.get()));  // what each was sent has arrived
+  auto got_a = drain(asub.get());
+  auto got_b = drain(bsub.get());
+  ASSERT_EQ(got_a.size(), 1u);
+  EXPECT_EQ(got_a[0].data, "from A");
+  ASSERT_EQ(got_b.size(), 1u);
+  EXPECT_EQ(got_b[0].data, "from B");
+}

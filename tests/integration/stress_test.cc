@@ -371,3 +371,119 @@ TEST(Stress, MonitoringPolledDuringChurn) {
 
 }  // namespace
 }  // namespace pylon::it
+
+namespace pylon::it {
+namespace {
+
+// Accounts: clients of two accounts churn while others publish, and the importer's
+// subscriptions have shadows in the exporter's index (stream imports). The churn's own clients
+// (no credentials) land in B through no_auth_user; clients of A publish and subscribe beside
+// them. A shadow holds its client like any subscription, so a publisher in A delivering through
+// a cached match result to a B client that just reset must never reach a freed connection.
+TEST(Stress, ClientsOfTwoAccountsWithImportsComeAndGoWhileOthersPublish) {
+  SKIP_IF_REFERENCE("--event_loops is Pylon's");
+  // Reloads alternate between this config and the same plus an account C that imports from
+  // A: each registers or drops C, replaces every account's imports (the service import's
+  // internal subscription included) and makes every B client's shadows again, on its loop,
+  // while messages cross the imports.
+  const std::string accounts_config = R"(
+accounts {
+  A: { users: [ {user: a, password: pa} ], exports: [ {stream: "churn"}, {stream: "churn.>"}, {service: "svc"} ] }
+  B: {
+    users: [ {user: b, password: pb} ]
+    imports: [
+      {stream: {account: A, subject: "churn"}}, {stream: {account: A, subject: "churn.>"}, prefix: "a"}
+      {service: {account: A, subject: "svc"}}
+    ]
+  }
+}
+no_auth_user: b
+)";
+  std::string with_c = accounts_config;
+  with_c.replace(with_c.find("  B: {"), 6,
+                 "  C: { users: [ {user: c, password: pc} ], imports: [ {stream: {account: A, subject: \"churn\"}} ] }\n"
+                 "  B: {");
+  TempDir dir;
+  std::string conf = dir.write("accounts.conf", accounts_config);
+  ServerOptions opts = churn_server({"-c", conf});
+  ServerProcess server(opts);
+  ASSERT_TRUE(server.start());
+  Churn churn(server.port());
+  std::string why;
+  ASSERT_TRUE(churn.start(&why)) << why;
+  const std::string login_a = R"(CONNECT {"verbose":false,"pedantic":false,"user":"a","pass":"pa"})";
+  std::atomic<int> a_cycles{0}, imported{0};
+  // A publisher in A: its "churn" reaches B's churners through their shadows.
+  churn.also([&] {
+    RawClient c;
+    if (!c.connect(server.port(), 2s) || !c.read_info(2s) || !c.send(login_a + "\r\n")) return;
+    std::string batch;
+    for (int i = 0; i < 50; ++i) batch += "PUB churn 1\r\nA\r\nPUB churn.x 1\r\nA\r\n";
+    while (!churn.over()) {
+      if (!c.send(batch) || !c.ping_pong(10s)) return;
+    }
+  });
+  // Churners in A, and churners in B that take a message A published (mapped to a.churn.x).
+  churn.also([&] {
+    RawClient c;
+    if (!c.connect(server.port(), 2s) || !c.read_info(2s)) return;
+    c.send(login_a + "\r\nSUB churn 1\r\nSUB churn.> q 2\r\nPING\r\n");
+    if (c.read_until("PONG\r\n", 2s)) c.read_until("MSG churn", 2s);
+    reset_close(c);
+    a_cycles.fetch_add(1);
+  });
+  churn.also([&] {
+    RawClient c;
+    if (!c.connect(server.port(), 2s) || !c.read_info(2s)) return;
+    c.send("CONNECT {\"verbose\":false,\"pedantic\":false}\r\nSUB a.churn.> 1\r\nPING\r\n");
+    if (c.read_until("PONG\r\n", 2s) && c.read_until("MSG a.churn.x 1 1\r\n", 2s)) imported.fetch_add(1);
+    reset_close(c);
+  });
+  // Service responders in A that answer a few requests and reset, while requesters in B ask
+  // through the import: mapped replies are made and taken on every loop as responders go.
+  std::atomic<int> answered{0};
+  churn.also([&] {
+    RawClient c;
+    if (!c.connect(server.port(), 2s) || !c.read_info(2s)) return;
+    c.send(login_a + "\r\nSUB svc 1\r\nPING\r\n");
+    if (!c.read_until("PONG\r\n", 2s)) return reset_close(c);
+    for (int i = 0; i < 5; ++i) {
+      auto line = c.read_until("\r\n", 1s);
+      if (!line) break;
+      if (line->rfind("MSG svc 1 ", 0) != 0) continue;
+      std::string reply = line->substr(10, line->find(' ', 10) - 10);
+      c.read_until("\r\n", 1s);  // the payload
+      c.send("PUB " + reply + " 2\r\nok\r\n");
+    }
+    reset_close(c);
+  });
+  churn.also([&] {
+    RawClient c;
+    if (!c.connect(server.port(), 2s) || !c.read_info(2s)) return;
+    c.send("CONNECT {\"verbose\":false,\"pedantic\":false}\r\nSUB inbox 1\r\n");
+    for (int i = 0; i < 20; ++i) {
+      c.send("PUB svc inbox 1\r\nq\r\n");
+      if (c.read_until("MSG inbox 1 2\r\nok\r\n", 200ms)) answered.fetch_add(1);
+    }
+    reset_close(c);
+  });
+  std::atomic<int> reloads{0};
+  churn.also([&] {
+    dir.write("accounts.conf", reloads.load() % 2 ? accounts_config : with_c);
+    ::kill(server.pid(), SIGHUP);
+    reloads.fetch_add(1);
+    std::this_thread::sleep_for(250ms);  // the pace of the reloads, not a wait for a condition
+  });
+  std::string canary = churn.finish();
+  expect_survived(server, churn, canary);
+  EXPECT_GE(reloads.load(), 5);
+  EXPECT_EQ(server.log().find("Failed to reload"), std::string::npos) << server.log().substr(0, 4000);
+  std::printf("accounts: %d churn cycles in A, %d deliveries across the stream import, %d service answers\n",
+              a_cycles.load(), imported.load(), answered.load());
+  EXPECT_GT(a_cycles.load(), 5);
+  EXPECT_GT(imported.load(), 0) << "no B client ever got a message published in A";
+  EXPECT_GT(answered.load(), 0) << "no request through the service import was ever answered";
+}
+
+}  // namespace
+}  // namespace pylon::it

@@ -4,6 +4,8 @@
 
 #include "proto/subject.h"
 #include "proto/writer.h"
+#include "server/account/imports_check.h"
+#include "server/account/stream_import.h"
 #include "server/client/auth.h"
 #include "server/client/connect_json.h"
 #include "server/client/nkeys.h"
@@ -41,7 +43,8 @@ ClientConn::ClientConn(Server& server, EventLoop& loop, asio::ip::tcp::socket so
     : Connection(server, loop, std::move(socket), Kind::kClient, cid),
       parser_(proto::Role::kServerOfClient, limits_of(server.options())),
       auth_timer_(loop.ctx()),
-      ping_timer_(loop.ctx()) {}
+      ping_timer_(loop.ctx()),
+      account_(server.accounts().global_ref()) {}
 
 ClientConn::~ClientConn() = default;
 
@@ -165,14 +168,32 @@ void ClientConn::on_closed(CloseReason reason) {
   server().closed_clients().add(*this, reason);  // monitoring: /connz?state=closed
   // Drop every subscription from the index; holders of older match results see `closed`.
   std::unordered_map<std::string, SubPtr> subs;
+  std::unordered_map<const Subscription*, std::vector<Shadow>> shadows;
   {
     std::lock_guard lk(subs_mu_);
     subs.swap(subs_);
+    shadows.swap(shadows_);
   }
   for (auto& [sid, sub] : subs) {
     sub->closed.store(true, std::memory_order_relaxed);
-    server().index().remove(sub);
-    server().cluster().local_sub_removed(*sub);
+    account_->index().remove(sub);
+    server().cluster().local_sub_removed(*account_, *sub);
+  }
+  for (auto& [main, list] : shadows) {
+    for (auto& sh : list) {
+      sh.sub->closed.store(true, std::memory_order_relaxed);
+      sh.account->index().remove(sh.sub);
+      server().cluster().local_sub_removed(*sh.account, *sh.sub);
+    }
+  }
+  if (bound_) {
+    account_->client_released();
+    account_->add_closed_client(Account::Totals{in_msgs.load(std::memory_order_relaxed), in_bytes.load(std::memory_order_relaxed),
+                                                out_msgs.load(std::memory_order_relaxed),
+                                                out_bytes.load(std::memory_order_relaxed)});
+    if (reason == CloseReason::kSlowConsumerPendingBytes || reason == CloseReason::kSlowConsumerWriteDeadline) {
+      account_->count_slow_consumer();
+    }
   }
   // `subs` goes here: that breaks the cycle connection -> table -> subscription -> connection.
   // Match results still in flight on other loops keep their subscriptions, and through them
@@ -222,10 +243,11 @@ void ClientConn::auth_violation() {
 }
 
 bool ClientConn::authenticate(std::string_view user, std::string_view pass, std::string_view token,
-                              std::string_view nkey, std::string_view sig) {
+                              std::string_view nkey, std::string_view sig, std::string& account) {
   const Options& o = server().options();
   perms_ = nullptr;
   nkey_user_.clear();
+  account.clear();
   if (!o.auth_required()) return true;
   if (!o.token.empty()) return !token.empty() && check_password(o.token, token);
   // As the reference: a CONNECT with an nkey is judged by the nkey users alone.
@@ -238,6 +260,7 @@ bool ClientConn::authenticate(std::string_view user, std::string_view pass, std:
     }
     nkey_user_ = u->nkey;
     user_.clear();
+    account = u->account;
     if (!u->permissions.empty()) perms_ = &u->permissions;
     return true;
   }
@@ -249,14 +272,20 @@ bool ClientConn::authenticate(std::string_view user, std::string_view pass, std:
       server().log().warn("User \"{}\" found in connect proto, but user required from cert", user);
     }
     user_ = u->user;
+    account = u->account;
     if (!u->permissions.empty()) perms_ = &u->permissions;
     return true;
   }
   if (!o.users.empty()) {
+    // no_auth_user: a client that presents no credentials at all is that user (the
+    // reference's processClientOrLeafAuthentication).
+    bool as_no_auth_user = !o.no_auth_user.empty() && user.empty() && pass.empty() && token.empty();
+    std::string_view name = as_no_auth_user ? std::string_view(o.no_auth_user) : user;
     for (const auto& u : o.users) {
-      if (u.user == user) {
-        if (!check_password(u.password, pass)) return false;
+      if (u.user == name) {
+        if (!as_no_auth_user && !check_password(u.password, pass)) return false;
         user_ = u.user;
+        account = u.account;
         if (!u.permissions.empty()) perms_ = &u.permissions;
         return true;
       }
@@ -362,9 +391,23 @@ bool ClientConn::on_connect(std::string_view text) {
   conn_nkey_ = std::move(opts.nkey);
   conn_sig_ = std::move(opts.sig);
   // Auth first: nothing else of an unauthenticated CONNECT matters.
-  if (!authenticate(conn_user_, conn_pass_, conn_token_, conn_nkey_, conn_sig_)) {
+  std::string account_name;
+  if (!authenticate(conn_user_, conn_pass_, conn_token_, conn_nkey_, conn_sig_, account_name)) {
     auth_violation();
     return false;
+  }
+  if (!account_name.empty() && account_name != account_->name()) {
+    // Bound once: a repeated CONNECT cannot carry the client (and its subscriptions) elsewhere.
+    auto acc = server().accounts().find(account_name);
+    if (!acc || connect_received_) {
+      auth_violation();
+      return false;
+    }
+    account_ = std::move(acc);
+  }
+  if (!bound_) {
+    bound_ = true;
+    account_->client_bound();
   }
   // Absent fields keep the reference's defaults (ClientConnect's): verbose and pedantic on, echo on.
   verbose_ = opts.verbose;
@@ -495,7 +538,8 @@ bool ClientConn::on_pub(const proto::MsgArgs& a, std::string_view payload) {
                      trace_payload(payload, srv.options().max_traced_msg_len));
   }
   if (!check_connected()) return false;
-  if (const Permissions* p = perms_.load(); p && !can_publish(*p, a.subject)) {
+  if (const Permissions* p = perms_.load();
+      p && !can_publish(*p, a.subject) && !(p->has_response && take_reply_permit(a.subject, *p))) {
     srv.log().peer_error("{} - Publish Violation - {}, Subject \"{}\"", log_prefix(), auth_user(), a.subject);
     send_err(fmt::format("Permissions Violation for Publish to \"{}\"", a.subject));
     return true;
@@ -521,7 +565,7 @@ bool ClientConn::on_pub(const proto::MsgArgs& a, std::string_view payload) {
   if (verbose_) send_ok();
 
   Message msg{a.subject, a.reply, a.header_len, payload};
-  bool delivered = route_message(srv, loop(), Origin{this, echo_}, msg);
+  bool delivered = route_message(srv, *account_, loop(), Origin{this, echo_}, msg);
   if (!delivered && no_responders_ && !a.reply.empty()) send_no_responders(a.reply);
   return true;
 }
@@ -545,6 +589,14 @@ void ClientConn::send_no_responders(std::string_view reply) {
 
 bool ClientConn::deliver(Subscription& sub, std::string_view subject, std::string_view reply, int64_t header_len,
                          std::string_view payload) {
+  // A stream import's shadow: the message is the exporter's; this client sees it under the
+  // subject its account imports it as, if its own subscription still matches that.
+  std::string mapped;
+  if (sub.shadow) {
+    mapped = map_subject(*sub.shadow, subject);
+    if (!proto::subject_matches(sub.shadow->client_subject, mapped)) return false;
+    subject = mapped;
+  }
   // Auto-unsubscribe: count this delivery; past the limit the subscription is done.
   // A wildcard subscription that a deny pattern covers only in part is filtered here.
   if (const Permissions* p = perms_.load(std::memory_order_acquire);
@@ -554,6 +606,9 @@ bool ClientConn::deliver(Subscription& sub, std::string_view subject, std::strin
   int64_t max = sub.max_msgs.load(std::memory_order_relaxed);
   int64_t n = sub.delivered.fetch_add(1, std::memory_order_relaxed) + 1;
   if (max > 0 && n > max) return false;
+  if (const Permissions* p = perms_.load(std::memory_order_acquire); p && p->has_response && !reply.empty()) {
+    note_reply(reply, *p);
+  }
 
   bool ok;
   if (header_len >= 0 && !headers_) {
@@ -599,11 +654,23 @@ void ClientConn::revalidate() {
     if (self->closing()) return;
     self->parser_.set_limits(limits_of(self->server().options()));
     if (!self->connect_received_) return;  // the auth timer or CONNECT will decide
-    if (!self->authenticate(self->conn_user_, self->conn_pass_, self->conn_token_, self->conn_nkey_, self->conn_sig_)) {
+    std::string account;
+    if (!self->authenticate(self->conn_user_, self->conn_pass_, self->conn_token_, self->conn_nkey_, self->conn_sig_,
+                            account)) {
       self->auth_violation();
       self->loop().flush_touched();
-    } else if (const Permissions* p = self->perms_.load()) {
-      self->drop_subscriptions_not_allowed(*p);
+    } else if (self->server().accounts().find(account.empty() ? std::string_view(kGlobalAccount)
+                                                              : std::string_view(account)) != self->account_) {
+      // As the reference's clientHasMovedToDifferentAccount: the user now belongs to another
+      // account; its subscriptions are in the old one, so the client goes and reconnects.
+      // The same holds for an account a reload removed or made anew.
+      self->server().log().info("{} - User \"{}\" moved to account \"{}\": closing", self->log_prefix(), self->user_,
+                                account.empty() ? kGlobalAccount : account);
+      self->close(CloseReason::kClientClosed, true);
+      self->loop().flush_touched();
+    } else {
+      if (const Permissions* p = self->perms_.load()) self->drop_subscriptions_not_allowed(*p);
+      self->refresh_shadows();
     }
   });
 }
@@ -642,8 +709,103 @@ void ClientConn::expire_subscription(const SubPtr& sub) {
     subs_.erase(it);
   }
   sub->closed.store(true, std::memory_order_relaxed);
-  server().index().remove(sub);
-  server().cluster().local_sub_removed(*sub);
+  account_->index().remove(sub);
+  server().cluster().local_sub_removed(*account_, *sub);
+  drop_shadows(sub.get());
+}
+
+// Shadows are made and registered under subs_mu_ (lock order: subs_mu_ -> index, and
+// subs_mu_ -> Cluster::mu_), so a subscription removed on another loop meanwhile
+// (auto-unsubscribe) either finds its shadows to drop or had none made.
+void ClientConn::add_shadows(const SubPtr& sub) {
+  auto imports = account_->stream_imports();
+  if (!imports) return;
+  std::lock_guard lk(subs_mu_);
+  auto it = subs_.find(sub->sid);
+  if (it == subs_.end() || it->second != sub) return;
+  std::vector<Shadow> made;
+  for (const auto& im : *imports) {
+    if (!subjects_collide(sub->subject, im.to)) continue;
+    auto from = im.from.lock();
+    if (!from) continue;
+    auto s = std::make_shared<Subscription>();
+    s->owner = shared_from_this();
+    s->subject = im.source;
+    s->queue = sub->queue;
+    s->sid = sub->sid;
+    s->shadow = std::make_shared<const SubjectMapping>(SubjectMapping{im.source, im.to, im.prefix, sub->subject});
+    from->index().insert(s);
+    server().cluster().local_sub_added(*from, *s);
+    made.push_back(Shadow{std::move(s), std::move(from)});
+  }
+  if (!made.empty()) shadows_.emplace(sub.get(), std::move(made));
+}
+
+void ClientConn::refresh_shadows() {
+  std::unordered_map<const Subscription*, std::vector<Shadow>> old;
+  std::vector<SubPtr> subs;
+  {
+    std::lock_guard lk(subs_mu_);
+    if (shadows_.empty() && !account_->stream_imports()) return;
+    old.swap(shadows_);
+    for (const auto& [sid, sub] : subs_) subs.push_back(sub);
+  }
+  for (auto& [main, list] : old) {
+    for (auto& sh : list) {
+      sh.sub->closed.store(true, std::memory_order_relaxed);
+      sh.account->index().remove(sh.sub);
+      server().cluster().local_sub_removed(*sh.account, *sh.sub);
+    }
+  }
+  for (const auto& sub : subs) add_shadows(sub);
+}
+
+void ClientConn::drop_shadows(const Subscription* sub) {
+  std::vector<Shadow> list;
+  {
+    std::lock_guard lk(subs_mu_);
+    auto it = shadows_.find(sub);
+    if (it == shadows_.end()) return;
+    list = std::move(it->second);
+    shadows_.erase(it);
+  }
+  for (auto& sh : list) {
+    sh.sub->closed.store(true, std::memory_order_relaxed);
+    sh.account->index().remove(sh.sub);
+    server().cluster().local_sub_removed(*sh.account, *sh.sub);
+  }
+}
+
+// The reference's deliverMsg records the reply of every message delivered to a client with
+// response permissions; pubAllowedFullCheck then lets it publish there max_msgs times within
+// `expires`. Expired permits are swept when the table grows past the reference's
+// replyPermLimit, so a client that never answers cannot grow it without bound.
+void ClientConn::note_reply(std::string_view reply, const Permissions& p) {
+  constexpr size_t kReplyPermLimit = 4096;
+  auto now = std::chrono::steady_clock::now();
+  std::lock_guard lk(replies_mu_);
+  if (replies_.size() >= kReplyPermLimit) {
+    for (auto it = replies_.begin(); it != replies_.end();) {
+      bool expired = p.response.expires > Duration::zero() && now - it->second.since > p.response.expires;
+      it = expired ? replies_.erase(it) : std::next(it);
+    }
+  }
+  replies_.insert_or_assign(std::string(reply), ReplyPermit{0, now});
+}
+
+bool ClientConn::take_reply_permit(std::string_view subject, const Permissions& p) {
+  std::lock_guard lk(replies_mu_);
+  auto it = replies_.find(std::string(subject));
+  if (it == replies_.end()) return false;
+  int sent = ++it->second.sent;
+  bool spent = p.response.max_msgs > 0 && sent > p.response.max_msgs;
+  bool expired = p.response.expires > Duration::zero() &&
+                 std::chrono::steady_clock::now() - it->second.since > p.response.expires;
+  if (spent || expired) {
+    replies_.erase(it);
+    return false;
+  }
+  return true;
 }
 
 bool ClientConn::on_sub(std::string_view subject, std::string_view queue, std::string_view sid) {
@@ -690,8 +852,9 @@ bool ClientConn::on_sub(std::string_view subject, std::string_view queue, std::s
     sub->sid = std::string(sid);
     subs_.emplace(sub->sid, sub);
   }
-  srv.index().insert(sub);
-  srv.cluster().local_sub_added(*sub);
+  account_->index().insert(sub);
+  srv.cluster().local_sub_added(*account_, *sub);
+  add_shadows(sub);
   if (verbose_) send_ok();
   return true;
 }
@@ -722,8 +885,9 @@ bool ClientConn::on_unsub(std::string_view sid, int64_t max_msgs) {
   }
   if (sub) {
     sub->closed.store(true, std::memory_order_relaxed);
-    srv.index().remove(sub);
-    srv.cluster().local_sub_removed(*sub);
+    account_->index().remove(sub);
+    srv.cluster().local_sub_removed(*account_, *sub);
+    drop_shadows(sub.get());
   }
   if (verbose_) send_ok();
   return true;

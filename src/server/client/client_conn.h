@@ -16,6 +16,7 @@
 
 #include "proto/parser.h"
 #include "pylon/options.h"
+#include "server/account/account.h"
 #include "server/core/connection.h"
 #include "server/sub_index.h"
 #include "server/tls/cert_identity.h"
@@ -37,6 +38,12 @@ class ClientConn final : public Connection, private proto::ParserHandler {
   size_t num_subs() const;
   int protocol() const noexcept { return protocol_; }
   bool connected() const noexcept { return connect_received_; }
+  // The account this client is bound to ($G until CONNECT binds it to its user's). Its loop,
+  // or any thread that reached this client through one of its subscriptions (the binding
+  // happens before the first subscription and never changes after; see account/account.h).
+  Account& account() const noexcept { return *account_; }
+  // The authorized user's name (empty without authentication). Its loop (monitoring snapshots).
+  const std::string& user() const noexcept { return user_; }
   // Any thread: the cluster's async INFO goes to this client. As the reference's
   // sendAsyncInfoToClients: only once its first PING after CONNECT was answered, since that
   // PING sends whatever changed before (send_info_if_changed); and never to protocol 0.
@@ -109,12 +116,17 @@ class ClientConn final : public Connection, private proto::ParserHandler {
   // After a reload narrowed this user's permissions: removes each subscription no longer
   // allowed and tells the client (the reference's processSubsOnConfigReload). On the loop.
   void drop_subscriptions_not_allowed(const Permissions& p);
-  // Checks credentials; on success sets perms_ (nullptr: no restrictions).
+  // Checks credentials; on success sets perms_ (nullptr: no restrictions) and names the
+  // user's account in `account` ("" for $G).
   bool authenticate(std::string_view user, std::string_view pass, std::string_view token, std::string_view nkey,
-                    std::string_view sig);
+                    std::string_view sig, std::string& account);
   // Who is authenticated, in the reference's words for log lines (getAuthUser):
   // `Nkey "U..."` or `User "name"`.
   std::string auth_user() const;
+  // allow_responses: remembers the reply subject of a request delivered to this client (any
+  // thread), and spends one permit to publish to it (its loop). See the .cc.
+  void note_reply(std::string_view reply, const Permissions& p);
+  bool take_reply_permit(std::string_view subject, const Permissions& p);
   // After INFO (and TLS, when the server requires it): the auth timer and the first PING.
   void start_timers();
   // verify_and_map: the configured user the client certificate names (the reference's
@@ -125,6 +137,12 @@ class ClientConn final : public Connection, private proto::ParserHandler {
   // First PING after CONNECT: resend INFO if it changed since accept (see the .cc).
   void send_info_if_changed();
   void remove_subscription_locked(std::unordered_map<std::string, SubPtr>::iterator it);
+  // Stream imports: the shadows of a new subscription in the accounts this client's account
+  // imports from, and their removal with it (account/stream_import.h). Any thread.
+  void add_shadows(const SubPtr& sub);
+  void drop_shadows(const Subscription* sub);
+  // After a reload changed its account's stream imports: every shadow made again. Its loop.
+  void refresh_shadows();
   void send_no_responders(std::string_view reply);
 
   proto::Parser parser_;
@@ -145,8 +163,20 @@ class ClientConn final : public Connection, private proto::ParserHandler {
   // The authenticated user's permissions (points into the server's options, which live as
   // long as the server); nullptr when the user has none.
   std::atomic<const Permissions*> perms_{nullptr};
-  std::string user_;       // for log lines
+  std::string user_;       // for log lines and monitoring
   std::string nkey_user_;  // the nkey user authenticated, for log lines
+  // Strong: the account outlives this client (Lifetimes). Written on the loop at CONNECT only,
+  // before any subscription exists; `bound_` once counted in the account's clients.
+  std::shared_ptr<Account> account_;
+  bool bound_ = false;
+  // allow_responses: reply subjects this client may publish to, with what is left of each
+  // permit. Written by delivering loops, read by this one; empty unless the user has it.
+  struct ReplyPermit {
+    int sent = 0;
+    std::chrono::steady_clock::time_point since;
+  };
+  std::mutex replies_mu_;
+  std::unordered_map<std::string, ReplyPermit> replies_;  // guarded by replies_mu_
   // What the client presented in CONNECT, kept to check it again after a reload.
   std::string conn_user_, conn_pass_, conn_token_, conn_nkey_, conn_sig_;
   // The nonce of this connection's INFO (empty without nkey users); loop thread, set at start.
@@ -154,6 +184,12 @@ class ClientConn final : public Connection, private proto::ParserHandler {
 
   mutable std::mutex subs_mu_;
   std::unordered_map<std::string, SubPtr> subs_;  // by sid
+  // A subscription's shadows, each with the exporting account whose index holds it.
+  struct Shadow {
+    SubPtr sub;
+    std::shared_ptr<Account> account;
+  };
+  std::unordered_map<const Subscription*, std::vector<Shadow>> shadows_;  // guarded by subs_mu_
   // Monitoring (see rtt(), last_activity_at()).
   std::atomic<int64_t> rtt_ns_{0};
   std::atomic<int64_t> activity_ns_{0};                // system_clock since epoch; 0: started_at()

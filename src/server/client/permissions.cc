@@ -38,7 +38,12 @@ bool allowed(const SubjectPermission& p, std::string_view subject) {
 }
 }  // namespace
 
-bool can_publish(const Permissions& p, std::string_view subject) noexcept { return allowed(p.publish, subject); }
+bool can_publish(const Permissions& p, std::string_view subject) noexcept {
+  // allow_responses without a publish allow list: the reference sets an empty allow list,
+  // which allows nothing; replies are then let through by the client's response tracking.
+  if (p.has_response && p.publish.allow.empty()) return false;
+  return allowed(p.publish, subject);
+}
 
 bool can_subscribe(const Permissions& p, std::string_view subject) noexcept { return allowed(p.subscribe, subject); }
 

@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "proto/subject.h"
+#include "server/account/imports_check.h"
 #include "server/config/config.h"
 #include "server/client/nkeys.h"
 #include "server/config/url.h"
@@ -27,9 +28,34 @@ std::string lower(std::string_view s) {
   return out;
 }
 
+// A value's type as Go's %T names it in the reference's messages.
+std::string_view go_type(const Value& v) {
+  switch (v.kind()) {
+    case config::Kind::Bool: return "bool";
+    case config::Kind::Int: return "int64";
+    case config::Kind::Float: return "float64";
+    case config::Kind::String: return "string";
+    case config::Kind::DateTime: return "time.Time";
+    case config::Kind::Map: return "map[string]interface {}";
+    case config::Kind::Array: return "[]interface {}";
+    default: return "<nil>";
+  }
+}
+
 // Collects warnings; knows the file for messages.
 struct Loader {
   std::vector<std::string> warnings;
+  // Where things were written, for the checks that can only run once the whole file is read
+  // (check_accounts): per account its name, and per export and import their entries.
+  struct AccountPositions {
+    config::Position name;
+    std::vector<config::Position> exports, imports;
+  };
+  std::vector<AccountPositions> account_pos;
+  std::vector<config::Position> user_pos;  // parallel to Options::users
+  config::Position accounts_pos, no_auth_user_pos;
+  bool accounts_have_users = false;
+  config::Position first_account_users_pos;
 
   [[noreturn]] void fail(const config::Position& pos, const std::string& msg) { throw ConfigError(pos, msg); }
 
@@ -91,26 +117,7 @@ struct Loader {
       else if (k == "token") token = e.value.as_string();
       else if (k == "timeout") timeout = auth_timeout(e.value);
       else if (k == "users" && users) {
-        for (const auto& u : e.value.as_array()) {
-          User usr;
-          std::string nkey;
-          for (const auto& ue : u.as_map()) {
-            std::string uk = lower(ue.key);
-            if (uk == "user" || uk == "username") usr.user = ue.value.as_string();
-            else if (uk == "password" || uk == "pass") usr.password = ue.value.as_string();
-            else if (uk == "permissions") permissions(ue.value, usr.permissions);
-            else if (uk == "nkey" && nkeys) nkey = ue.value.as_string();
-            else unknown(ue);
-          }
-          if (!nkey.empty()) {
-            // server/client/nkeys.h's check_nkey_user: the reference's words for a bad entry.
-            if (auto err = check_nkey_user(usr, nkey, *nkeys)) fail(u.pos(), *err);
-            nkeys->push_back({std::move(nkey), std::move(usr.permissions)});
-            continue;
-          }
-          if (usr.user.empty()) fail(u.pos(), "a user entry needs a \"user\"");
-          users->push_back(std::move(usr));
-        }
+        parse_users(e.value, *users, "", nkeys);
       } else if (k == "permissions" || k == "default_permissions") {
         unsupported(e, "permissions");
       } else {
@@ -119,6 +126,223 @@ struct Loader {
     }
     if (!token.empty() && !user.empty()) {
       fail(v.pos(), "can not have a token and a user in the same authorization block");
+    }
+  }
+
+  // A `users` list (authorization's or an account's): every user lands in Options::users,
+  // bound to `account` ("" for $G), its position kept for the duplicate check.
+  // Users of `authorization` (account "") or of an account; an entry with `nkey` is an nkey
+  // user (into *nkeys, when nkey users are allowed here).
+  void parse_users(const Value& v, std::vector<User>& users, const std::string& account,
+                   std::vector<NkeyUser>* nkeys) {
+    for (const auto& u : v.as_array()) {
+      User usr;
+      usr.account = account;
+      std::string nkey;
+      for (const auto& ue : u.as_map()) {
+        std::string uk = lower(ue.key);
+        if (uk == "user" || uk == "username") usr.user = ue.value.as_string();
+        else if (uk == "password" || uk == "pass") usr.password = ue.value.as_string();
+        else if (uk == "permissions" || uk == "permission") permissions(ue.value, usr.permissions);
+        else if (uk == "nkey" && nkeys) nkey = ue.value.as_string();
+        else unknown(ue);
+      }
+      if (!nkey.empty()) {
+        // server/client/nkeys.h's check_nkey_user: the reference's words for a bad entry.
+        if (auto err = check_nkey_user(usr, nkey, *nkeys)) fail(u.pos(), *err);
+        nkeys->push_back({std::move(nkey), std::move(usr.permissions), account});
+        continue;
+      }
+      if (usr.user.empty()) fail(u.pos(), "a user entry needs a \"user\"");
+      users.push_back(std::move(usr));
+      user_pos.resize(users.size());
+      user_pos.back() = u.pos();
+    }
+  }
+
+  // accounts { A: { users: [...], exports: [...], imports: [...] }, B: {} }, or a list of
+  // names, as the reference's parseAccounts. Cross-account checks wait for check_accounts.
+  void accounts(const Value& v, Options& o) {
+    accounts_pos = v.pos();
+    auto add = [&](const std::string& name, const config::Position& pos) -> AccountConfig& {
+      if (name == kGlobalAccount) fail(pos, fmt::format("\"{}\" is a Reserved Account", name));
+      for (const auto& a : o.accounts) {
+        if (a.name == name) fail(pos, fmt::format("Duplicate Account Entry: {}", name));
+      }
+      o.accounts.push_back(AccountConfig{name, {}, {}});
+      account_pos.push_back(AccountPositions{pos, {}, {}});
+      return o.accounts.back();
+    };
+    if (v.is_array()) {
+      for (const auto& n : v.as_array()) add(n.as_string(), n.pos());
+      return;
+    }
+    for (const auto& e : v.as_map()) {
+      if (e.used_as_variable) continue;
+      if (!e.value.is_map()) fail(e.value.pos(), "Expected map entries for accounts");
+      add(e.key, e.key_pos);
+      size_t ai = o.accounts.size() - 1;
+      for (const auto& ae : e.value.as_map()) {
+        std::string k = lower(ae.key);
+        if (k == "users") {
+          size_t before = o.users.size();
+          parse_users(ae.value, o.users, e.key, &o.nkeys);
+          if (o.users.size() > before && !accounts_have_users) {
+            accounts_have_users = true;
+            first_account_users_pos = ae.value.pos();
+          }
+        } else if (k == "exports") {
+          for (const auto& x : ae.value.as_array()) {
+            o.accounts[ai].exports.push_back(account_export(x));
+            account_pos[ai].exports.push_back(x.pos());
+          }
+        } else if (k == "imports") {
+          for (const auto& x : ae.value.as_array()) {
+            o.accounts[ai].imports.push_back(account_import(x));
+            account_pos[ai].imports.push_back(x.pos());
+            const auto& im = o.accounts[ai].imports.back();
+            if (im.kind != AccountExport::Kind::kService) continue;
+            std::string to = im.to.empty() ? im.subject : im.to;
+            for (size_t j = 0; j + 1 < o.accounts[ai].imports.size(); ++j) {
+              const auto& dup = o.accounts[ai].imports[j];
+              if (dup.kind == AccountExport::Kind::kService && (dup.to.empty() ? dup.subject : dup.to) == to) {
+                fail(x.pos(), fmt::format("Duplicate service import subject \"{}\", previously used in import for "
+                                          "account \"{}\", subject \"{}\"", to, dup.account, dup.subject));
+              }
+            }
+          }
+        } else if (k == "nkey" || k == "jetstream" || k == "mappings" || k == "maps" || k == "limits" ||
+                   k == "default_permissions") {
+          unsupported(ae, "this account setting");
+        } else {
+          unknown(ae);
+        }
+      }
+    }
+  }
+
+  // {stream: "x.>"} | {service: "q", accounts: [B], response_type: stream, response_threshold: "5s"}
+  AccountExport account_export(const Value& v) {
+    if (!v.is_map()) fail(v.pos(), fmt::format("Export Items should be a map with type entry, got {}", go_type(v)));
+    AccountExport ex;
+    bool seen_stream = false, seen_service = false, seen_response = false, seen_threshold = false;
+    config::Position response_pos;
+    for (const auto& e : v.as_map()) {
+      std::string k = lower(e.key);
+      if (k == "stream" || k == "service") {
+        bool stream = k == "stream";
+        if (stream ? seen_service : seen_stream) {
+          fail(e.value.pos(), fmt::format("Detected {} \"{}\" but already saw a {}", k,
+                                          e.value.is_string() ? e.value.as_string() : "", stream ? "service" : "stream"));
+        }
+        if (!e.value.is_string()) {
+          fail(e.value.pos(), fmt::format("Expected {} name to be string, got {}", k, go_type(e.value)));
+        }
+        (stream ? seen_stream : seen_service) = true;
+        ex.kind = stream ? AccountExport::Kind::kStream : AccountExport::Kind::kService;
+        ex.subject = e.value.as_string();
+      } else if (k == "response" || k == "response_type") {
+        if (seen_response) fail(e.value.pos(), "Duplicate response type definition");
+        seen_response = true;
+        response_pos = e.value.pos();
+        if (!e.value.is_string()) {
+          fail(e.value.pos(), fmt::format("Expected response type to be string, got {}", go_type(e.value)));
+        }
+        std::string t = lower(e.value.as_string());
+        if (t == "single" || t == "singleton") ex.response = AccountExport::ResponseType::kSingleton;
+        else if (t == "stream") ex.response = AccountExport::ResponseType::kStream;
+        else if (t == "chunk" || t == "chunked") ex.response = AccountExport::ResponseType::kChunked;
+        else fail(e.value.pos(), fmt::format("Unknown response type: \"{}\"", e.value.as_string()));
+      } else if (k == "threshold" || k == "response_threshold" || k == "response_max_time" || k == "response_time") {
+        if (seen_threshold) fail(e.value.pos(), "Duplicate response threshold detected");
+        seen_threshold = true;
+        response_pos = e.value.pos();
+        if (!e.value.is_string()) {
+          fail(e.value.pos(), fmt::format("Expected response threshold to be a parseable time duration, got {}",
+                                          go_type(e.value)));
+        }
+        try {
+          ex.response_threshold = config::parse_go_duration(e.value.as_string());
+        } catch (const std::invalid_argument&) {
+          fail(e.value.pos(), fmt::format("Expected response threshold to be a parseable time duration, got \"{}\"",
+                                          e.value.as_string()));
+        }
+      } else if (k == "accounts") {
+        for (const auto& a : e.value.as_array()) ex.accounts.push_back(a.as_string());
+      } else if (k == "latency" || k == "account_token_position") {
+        unsupported(e, "this export setting");
+      } else {
+        unknown(e);
+      }
+    }
+    if (!seen_stream && !seen_service) fail(v.pos(), "Export Items should be a map with type entry, got no stream or service");
+    if (seen_stream && (seen_response || seen_threshold)) fail(response_pos, "Detected response directive on non-service");
+    return ex;
+  }
+
+  // {stream: {account: A, subject: "x.>"}, prefix: "p"} | {service: {account: A, subject: "q"}, to: "aq"}
+  AccountImport account_import(const Value& v) {
+    if (!v.is_map()) fail(v.pos(), fmt::format("Import Items should be a map with type entry, got {}", go_type(v)));
+    AccountImport im;
+    bool seen_stream = false, seen_service = false;
+    config::Position to_pos, prefix_pos;
+    for (const auto& e : v.as_map()) {
+      std::string k = lower(e.key);
+      if (k == "stream" || k == "service") {
+        bool stream = k == "stream";
+        if (stream ? seen_service : seen_stream) {
+          fail(e.value.pos(), fmt::format("Detected {} but already saw a {}", k, stream ? "service" : "stream"));
+        }
+        if (!e.value.is_map()) {
+          fail(e.value.pos(), fmt::format("{} entry should be an account map, got {}", stream ? "Stream" : "Service",
+                                          go_type(e.value)));
+        }
+        (stream ? seen_stream : seen_service) = true;
+        im.kind = stream ? AccountExport::Kind::kStream : AccountExport::Kind::kService;
+        for (const auto& ae : e.value.as_map()) {
+          std::string ak = lower(ae.key);
+          if (ak == "account") im.account = ae.value.as_string();
+          else if (ak == "subject") im.subject = ae.value.as_string();
+          else unknown(ae);
+        }
+        if (im.account.empty() || im.subject.empty()) fail(e.value.pos(), "Expect an account name and a subject");
+      } else if (k == "prefix") {
+        im.prefix = e.value.as_string();
+        prefix_pos = e.value.pos();
+      } else if (k == "to") {
+        im.to = e.value.as_string();
+        to_pos = e.value.pos();
+      } else if (k == "share") {
+        e.value.as_bool();  // latency sharing: nothing to share without service latency
+      } else {
+        unknown(e);
+      }
+    }
+    if (!seen_stream && !seen_service) fail(v.pos(), "Import Items should be a map with type entry, got no stream or service");
+    if (seen_stream && !im.prefix.empty() && !im.to.empty()) {
+      fail(to_pos, "Stream import can not have a 'prefix' and a 'to' property");
+    }
+    if (seen_service) im.prefix.clear();  // the reference ignores a service's prefix
+    return im;
+  }
+
+  // After the whole file is read: what spans accounts and users, as the reference's
+  // parseAccounts does once every account is defined.
+  void check_accounts(const Options& o) {
+    if (accounts_have_users) {
+      if (!o.user.empty()) fail(first_account_users_pos, "Can not have a single user/pass and accounts");
+      if (!o.token.empty()) fail(first_account_users_pos, "Can not have a token and accounts");
+    }
+    for (size_t i = 0; i < o.users.size(); ++i) {
+      for (size_t j = 0; j < i; ++j) {
+        if (o.users[j].user == o.users[i].user) {
+          fail(user_pos[i], fmt::format("Duplicate user \"{}\" detected", o.users[i].user));
+        }
+      }
+    }
+    if (auto p = check_imports(o.accounts)) {
+      const auto& pos = account_pos[p->account];
+      fail(p->in_export ? pos.exports[p->index] : pos.imports[p->index], p->message);
     }
   }
 
@@ -168,9 +392,40 @@ struct Loader {
       std::string k = lower(e.key);
       if (k == "publish" || k == "pub") subject_permission(e.value, p.publish);
       else if (k == "subscribe" || k == "sub") subject_permission(e.value, p.subscribe);
-      else if (k == "allow_responses" || k == "responses") unsupported(e, "allow_responses");
+      else if (k == "allow_responses" || k == "publish_allow_responses") allow_responses(e.value, p);
       else unknown(e);
     }
+  }
+
+  // allow_responses: true | { max: N, expires: "1m" }, as the reference's parseAllowResponses.
+  void allow_responses(const Value& v, Permissions& p) {
+    ResponsePermission rp;
+    if (v.is_bool()) {
+      if (!v.as_bool()) return;
+    } else if (!v.is_map()) {
+      fail(v.pos(), "error parsing response permissions, expected a boolean or a map");
+    } else {
+      for (const auto& e : v.as_map()) {
+        std::string k = lower(e.key);
+        if (k == "max" || k == "max_msgs" || k == "max_messages" || k == "max_responses") {
+          int64_t max = e.value.as_int();
+          if (max != 0) rp.max_msgs = static_cast<int>(std::clamp<int64_t>(max, -1, 1 << 30));  // 0: the default
+        } else if (k == "expires" || k == "expiration" || k == "ttl") {
+          if (!e.value.is_string()) fail(e.value.pos(), "error parsing expires, not a duration string");
+          Duration d{0};
+          try {
+            d = config::parse_go_duration(e.value.as_string());
+          } catch (const std::invalid_argument& ex) {
+            fail(e.value.pos(), fmt::format("error parsing expires: {}", ex.what()));
+          }
+          if (d != Duration::zero()) rp.expires = d;  // 0: the default; negative: never
+        } else if (!e.used_as_variable) {
+          fail(e.key_pos, fmt::format("Unknown field \"{}\" parsing permissions", e.key));
+        }
+      }
+    }
+    p.has_response = true;
+    p.response = rp;
   }
 
   void cluster(const Value& v, ClusterOptions& c) {
@@ -245,7 +500,13 @@ struct Loader {
       else if (k == "gateway") unsupported(e, "gateways (super-clusters)");
       else if (k == "websocket" || k == "ws") unsupported(e, "WebSocket");
       else if (k == "mqtt") unsupported(e, "MQTT");
-      else if (k == "accounts" || k == "operator" || k == "resolver") unsupported(e, "multiple accounts");
+      else if (k == "accounts") accounts(v, o);
+      else if (k == "no_auth_user") {
+        o.no_auth_user = v.as_string();
+        no_auth_user_pos = v.pos();
+      } else if (k == "operator" || k == "operators" || k == "resolver" || k == "trusted" || k == "trusted_keys") {
+        unsupported(e, "JWT operator mode");
+      } else if (k == "system_account" || k == "no_system_account") unsupported(e, "the system account");
       else unknown(e);
     }
   }
@@ -257,7 +518,27 @@ std::vector<std::string> load_config_file(const std::string& path, Options& opts
   Value root = config::parse_file(path);
   Loader l;
   l.top(root, opts);
+  l.check_accounts(opts);
+  if (!opts.no_auth_user.empty()) {
+    try {
+      validate_no_auth_user(opts);
+    } catch (const std::invalid_argument& e) {
+      throw ConfigError(l.no_auth_user_pos, e.what());
+    }
+  }
   return std::move(l.warnings);
+}
+
+void validate_no_auth_user(const Options& o) {
+  if (o.no_auth_user.empty()) return;
+  if (o.users.empty()) {
+    throw std::invalid_argument(fmt::format("no_auth_user: \"{}\" present, but users are not defined", o.no_auth_user));
+  }
+  for (const auto& u : o.users) {
+    if (u.user == o.no_auth_user) return;
+  }
+  throw std::invalid_argument(fmt::format(
+      "no_auth_user: \"{}\" not present as user in authorization block or account configuration", o.no_auth_user));
 }
 
 void validate_options(const Options& o) {
@@ -272,6 +553,8 @@ void validate_options(const Options& o) {
     throw std::invalid_argument("can not have a token and users at the same time");
   }
   if (o.ping_max < 0) throw std::invalid_argument("ping_max must not be negative");
+  validate_no_auth_user(o);
+  if (auto p = check_imports(o.accounts)) throw std::invalid_argument(p->message);
   for (const auto& r : o.cluster.routes) {
     try {
       parse_url(r);

@@ -13,6 +13,10 @@ namespace pylon::server {
 // Throws config::ConfigError (file:line:col: message) on a broken file or a bad value.
 std::vector<std::string> load_config_file(const std::string& path, Options& opts);
 
+// no_auth_user names a configured user (the reference's validateNoAuthUser). Throws
+// std::invalid_argument in the reference's words.
+void validate_no_auth_user(const Options& opts);
+
 // Checks the options as a whole. Throws std::invalid_argument with a message for the user.
 void validate_options(const Options& opts);
 

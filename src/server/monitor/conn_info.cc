@@ -28,12 +28,15 @@ ConnSnapshot snapshot(const ClientConn& c, bool with_subs) {
   s.version = c.version();
   s.tls_version = c.tls_version();
   s.tls_cipher_suite = c.tls_cipher_suite();
+  s.user = c.user();
+  s.account = c.account().name();
   auto subs = c.subscriptions();
   s.num_subs = static_cast<uint32_t>(subs.size());
   if (with_subs) {
     s.subs.reserve(subs.size());
     for (const auto& sub : subs) {
       SubDetail d;
+      d.account = s.account;
       d.subject = sub->subject;
       d.queue = sub->queue;
       d.sid = sub->sid;
@@ -48,7 +51,7 @@ ConnSnapshot snapshot(const ClientConn& c, bool with_subs) {
 
 json::object to_json(const SubDetail& d, bool with_account) {
   json::object o;
-  if (with_account) o["account"] = "$G";
+  if (with_account) o["account"] = d.account.empty() ? std::string(kGlobalAccount) : d.account;
   o["subject"] = d.subject;
   if (!d.queue.empty()) o["qgroup"] = d.queue;
   o["sid"] = d.sid;
@@ -59,7 +62,7 @@ json::object to_json(const SubDetail& d, bool with_account) {
   return o;
 }
 
-json::object to_json(const ConnSnapshot& s, SysTime now, int subs, bool sub_account) {
+json::object to_json(const ConnSnapshot& s, SysTime now, int subs, bool sub_account, bool auth) {
   json::object o;
   o["cid"] = s.cid;
   o["kind"] = "Client";
@@ -86,6 +89,11 @@ json::object to_json(const ConnSnapshot& s, SysTime now, int subs, bool sub_acco
   if (!s.version.empty()) o["version"] = s.version;
   if (!s.tls_version.empty()) o["tls_version"] = s.tls_version;
   if (!s.tls_cipher_suite.empty()) o["tls_cipher_suite"] = s.tls_cipher_suite;
+  if (auth) {
+    // As the reference's Connz: the account only when it is not the global one.
+    if (!s.user.empty()) o["authorized_user"] = s.user;
+    if (!s.account.empty() && s.account != kGlobalAccount) o["account"] = s.account;
+  }
   if (subs == 1 && !s.subs.empty()) {
     json::array a;
     for (const auto& d : s.subs) a.emplace_back(d.subject);

@@ -25,6 +25,7 @@ using SysTime = std::chrono::system_clock::time_point;
 
 // One subscription as the reference's SubDetail.
 struct SubDetail {
+  std::string account;  // empty: $G
   std::string subject, queue, sid;
   int64_t msgs = 0;
   int64_t max = 0;
@@ -46,6 +47,7 @@ struct ConnSnapshot {
   std::string name, lang, version;
   std::string tls_version, tls_cipher_suite;  // TLS clients only
   std::string user;               // authorized user, when known
+  std::string account;            // the account the client is bound to
   std::vector<SubDetail> subs;    // filled when asked for (always for closed connections)
 };
 
@@ -54,7 +56,8 @@ ConnSnapshot snapshot(const ClientConn& c, bool with_subs);
 
 // The ConnInfo JSON object. `subs`: 0 none, 1 subscriptions_list, 2 subscriptions_list_detail.
 // `sub_account` adds "account" to each detail (the reference does so for closed connections).
-boost::json::object to_json(const ConnSnapshot& s, SysTime now, int subs, bool sub_account);
+// `auth` (/connz?auth=true) adds "authorized_user" and, outside $G, "account".
+boost::json::object to_json(const ConnSnapshot& s, SysTime now, int subs, bool sub_account, bool auth = false);
 boost::json::object to_json(const SubDetail& d, bool with_account);
 
 // Recently closed client connections, oldest first; at most `capacity`. Thread-safe.

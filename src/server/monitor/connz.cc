@@ -33,7 +33,10 @@ bool parse_connz(const Query& q, ConnzOptions* o, std::string* err) {
     }
     o->sort = sort;
   }
-  if (!q.get_bool("auth", err)) return false;  // accepted; we record no user names yet
+  auto auth = q.get_bool("auth", err);
+  if (!auth) return false;
+  o->auth = *auth;
+  o->account = q.get("acc");
   std::string subs = q.get("subs");
   std::transform(subs.begin(), subs.end(), subs.begin(), [](unsigned char c) { return std::tolower(c); });
   if (subs == "detail") {
@@ -79,6 +82,11 @@ bool parse_connz(const Query& q, ConnzOptions* o, std::string* err) {
 
 json::object build_connz(const std::string& server_id, SysTime now, const ConnzOptions& opts,
                          std::vector<ConnSnapshot> open, size_t num_open, std::vector<ConnSnapshot> closed) {
+  // acc=: the account's open connections only; the reference does not filter closed ones.
+  if (!opts.account.empty()) {
+    std::erase_if(open, [&](const ConnSnapshot& c) { return c.account != opts.account; });
+    num_open = open.size();
+  }
   // "total" counts every connection in the requested state(s), before the cid filter and
   // paging (as the reference reports it).
   size_t total = 0;
@@ -120,7 +128,7 @@ json::object build_connz(const std::string& server_id, SysTime now, const ConnzO
   json::array list;
   for (size_t i = minoff; i < maxoff; ++i) {
     bool closed_conn = conns[i].stop.has_value();
-    list.emplace_back(to_json(conns[i], now, opts.subs, /*sub_account=*/closed_conn));
+    list.emplace_back(to_json(conns[i], now, opts.subs, /*sub_account=*/closed_conn, opts.auth));
   }
 
   json::object o;

@@ -31,6 +31,8 @@ struct ConnzOptions {
   int64_t limit = 1024;  // DefaultConnListSize
   uint64_t cid = 0;
   ConnState state = ConnState::kOpen;
+  bool auth = false;  // auth=true: authorized_user and account
+  std::string account;  // acc=NAME: only that account's open connections (as the reference)
 };
 
 inline constexpr int64_t kDefaultListSize = 1024;  // DefaultConnListSize, DefaultSubListSize
@@ -75,9 +77,17 @@ struct SubszOptions {
   int64_t offset = 0;
   int64_t limit = kDefaultListSize;
   std::string test;  // a literal subject: only subscriptions it would be delivered to
+  std::string account;  // acc=NAME: that account's index only
 };
 bool parse_subsz(const Query& q, SubszOptions* out, std::string* err);
 boost::json::object build_subsz(Server& server, SysTime now, const SubszOptions& opts);
+
+// ---- /accountz, /accstatz ---------------------------------------------------------------
+// `account` empty: the list of account names; else that account's detail, or *err (400) when
+// it does not exist (the reference's words).
+boost::json::object build_accountz(Server& server, SysTime now, const std::string& account, std::string* err);
+// Accounts with open client connections (all with `include_unused`, ?unused=true).
+boost::json::object build_accstatz(Server& server, SysTime now, bool include_unused);
 
 // ---- /healthz ----------------------------------------------------------------------------
 boost::json::object build_healthz(Server& server);

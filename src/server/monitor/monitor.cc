@@ -45,7 +45,7 @@ std::string index_html(const Server& server) {
   // Our own page: the endpoints this server answers, as links relative to the index.
   static constexpr const char* kLinks[][2] = {
       {"varz", "General"}, {"connz", "Connections"}, {"subsz", "Subscriptions"},
-      {"routez", "Routes"}, {"healthz", "Health Probe"}, {"metrics", "Prometheus Metrics"},
+      {"routez", "Routes"}, {"accountz", "Accounts"}, {"accstatz", "Account Stats"}, {"healthz", "Health Probe"}, {"metrics", "Prometheus Metrics"},
       {"dashboard", "Dashboard"},
   };
   std::string links;
@@ -494,6 +494,16 @@ void Monitor::handle(const std::string& target, EventLoop& home, Reply reply) {
     SubszOptions opts;
     if (!parse_subsz(q, &opts, &err)) return bad_request(err);
     send_json(build_subsz(server_, now(), opts));
+  } else if (path == "/accountz") {
+    count_request("/accountz");
+    json::object o = build_accountz(server_, now(), q.get("acc"), &err);
+    if (!err.empty()) return bad_request(err);
+    send_json(o);
+  } else if (path == "/accstatz") {
+    count_request("/accstatz");
+    auto unused = q.get_bool("unused", &err);
+    if (!unused) return bad_request(err);
+    send_json(build_accstatz(server_, now(), *unused));
   } else if (path == "/healthz") {
     count_request("/healthz");
     for (const char* p : {"js-enabled", "js-enabled-only", "js-server-only"}) {

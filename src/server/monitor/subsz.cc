@@ -28,6 +28,7 @@ bool parse_subsz(const Query& q, SubszOptions* o, std::string* err) {
   o->offset = std::max<int64_t>(*offset, 0);
   o->limit = *limit <= 0 ? kDefaultListSize : *limit;
   o->test = q.get("test");
+  o->account = q.get("acc");
   if (!o->test.empty() && !proto::valid_publish_subject(o->test, /*pedantic=*/true)) {
     *err = "invalid test subject, must be valid publish subject: " + o->test;
     return false;
@@ -36,16 +37,34 @@ bool parse_subsz(const Query& q, SubszOptions* o, std::string* err) {
 }
 
 json::object build_subsz(Server& server, SysTime now, const SubszOptions& opts) {
-  SubIndex& index = server.index();
+  // Every account's index, summed (the reference's Subsz sums its accounts' sublists too).
+  auto accounts = server.accounts().all();
+  if (!opts.account.empty()) {
+    std::erase_if(accounts, [&](const auto& a) { return a->name() != opts.account; });
+  }
+  size_t count = 0, cache = 0;
+  uint64_t inserts = 0, removes = 0, matches = 0, hits = 0;
+  SubIndex::CacheFanout fan;
+  for (const auto& a : accounts) {
+    const SubIndex& index = a->index();
+    count += index.count();
+    cache += index.cache_size();
+    inserts += index.inserts();
+    removes += index.removes();
+    matches += index.matches();
+    hits += index.cache_hits();
+    auto f = index.cache_fanout();
+    fan.entries += f.entries;
+    fan.total += f.total;
+    fan.max = std::max(fan.max, f.max);
+  }
   json::object o;
-  o["num_subscriptions"] = index.count();
-  o["num_cache"] = index.cache_size();
-  o["num_inserts"] = index.inserts();
-  o["num_removes"] = index.removes();
-  uint64_t matches = index.matches();
+  o["num_subscriptions"] = count;
+  o["num_cache"] = cache;
+  o["num_inserts"] = inserts;
+  o["num_removes"] = removes;
   o["num_matches"] = matches;
-  o["cache_hit_rate"] = matches > 0 ? static_cast<double>(index.cache_hits()) / static_cast<double>(matches) : 0.0;
-  auto fan = index.cache_fanout();
+  o["cache_hit_rate"] = matches > 0 ? static_cast<double>(hits) / static_cast<double>(matches) : 0.0;
   o["max_fanout"] = fan.max;
   o["avg_fanout"] = fan.total > 0 ? static_cast<double>(fan.total) / static_cast<double>(fan.entries) : 0.0;
 
@@ -57,18 +76,21 @@ json::object build_subsz(Server& server, SysTime now, const SubszOptions& opts) 
     auto clients = server.clients();
     for (const auto& c : clients) cids.emplace(static_cast<const Connection*>(c.get()), c->cid());
     std::vector<SubDetail> details;
-    for (const auto& sub : index.all()) {
-      auto it = cids.find(sub->owner.get());
-      if (it == cids.end()) continue;
-      if (!opts.test.empty() && !proto::subject_matches(sub->subject, opts.test)) continue;
-      SubDetail d;
-      d.subject = sub->subject;
-      d.queue = sub->queue;
-      d.sid = sub->sid;
-      d.msgs = sub->delivered.load(std::memory_order_relaxed);
-      d.max = sub->max_msgs.load(std::memory_order_relaxed);
-      d.cid = it->second;
-      details.push_back(std::move(d));
+    for (const auto& acc : accounts) {
+      for (const auto& sub : acc->index().all()) {
+        auto it = cids.find(sub->owner.get());
+        if (it == cids.end()) continue;
+        if (!opts.test.empty() && !proto::subject_matches(sub->subject, opts.test)) continue;
+        SubDetail d;
+        d.account = acc->name();
+        d.subject = sub->subject;
+        d.queue = sub->queue;
+        d.sid = sub->sid;
+        d.msgs = sub->delivered.load(std::memory_order_relaxed);
+        d.max = sub->max_msgs.load(std::memory_order_relaxed);
+        d.cid = it->second;
+        details.push_back(std::move(d));
+      }
     }
     std::sort(details.begin(), details.end(), [](const SubDetail& a, const SubDetail& b) {
       return a.cid != b.cid ? a.cid < b.cid : a.sid < b.sid;
@@ -120,18 +142,20 @@ json::object build_routez(Server& server, SysTime now, int subs) {
     // A Pylon extra, for /dashboard: the peer's monitoring URL, when it advertised one.
     if (!r.monitor_url.empty()) ri["monitor_url"] = r.monitor_url;
     if (!r.subs.empty() && subs != 0) {
-      // Entries are "subject" or "subject queue".
+      // Entries are "account subject" or "account subject queue".
       json::array a;
       for (const auto& s : r.subs) {
         auto sp = s.find(' ');
-        std::string subject = s.substr(0, sp);
+        std::string rest = s.substr(sp + 1);
+        auto sp2 = rest.find(' ');
+        std::string subject = rest.substr(0, sp2);
         if (subs == 1) {
           a.emplace_back(subject);
         } else {
           SubDetail d;
           d.subject = subject;
-          if (sp != std::string::npos) d.queue = s.substr(sp + 1);
-          d.sid = "$G " + s;
+          if (sp2 != std::string::npos) d.queue = rest.substr(sp2 + 1);
+          d.sid = s;
           d.cid = r.rid;
           a.emplace_back(to_json(d, /*with_account=*/false));
         }

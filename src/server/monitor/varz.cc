@@ -43,7 +43,8 @@ ServerCounters gather_counters(Server& server) {
   c.connections = server.num_clients();
   c.total_connections = st.total_connections.load(std::memory_order_relaxed);
   c.routes = server.cluster().num_routes();
-  c.subscriptions = server.index().count();
+  c.subscriptions = 0;
+  for (const auto& a : server.accounts().all()) c.subscriptions += a->index().count();
   c.slow_consumers = st.slow_consumers.load(std::memory_order_relaxed);
   MessageTotals mt = server.message_totals();
   c.in_msgs = mt.in_msgs;

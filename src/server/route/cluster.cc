@@ -24,7 +24,6 @@ using asio::ip::tcp;
 namespace {
 constexpr auto kRouteReconnect = std::chrono::seconds(1);   // DEFAULT_ROUTE_RECONNECT
 constexpr auto kRouteDialTimeout = std::chrono::seconds(1);  // DEFAULT_ROUTE_DIAL
-constexpr std::string_view kGlobalAccount = "$G";
 // route.go clusterTLSInsecureWarning.
 constexpr std::string_view kClusterTlsInsecureWarning =
     "TLS certificate chain and hostname of solicited routes will not be verified. DO NOT USE IN PRODUCTION!";
@@ -592,39 +591,41 @@ void Cluster::send_lame_duck() {
   broadcast(line);
 }
 
-std::string Cluster::interest_key(const Subscription& sub) const {
-  return sub.queue.empty() ? sub.subject : sub.subject + " " + sub.queue;
+std::string Cluster::interest_key(const Account& account, const Subscription& sub) {
+  std::string k = account.name() + " " + sub.subject;
+  if (!sub.queue.empty()) k += " " + sub.queue;
+  return k;
 }
 
-void Cluster::local_sub_added(const Subscription& sub) {
+void Cluster::local_sub_added(const Account& account, const Subscription& sub) {
   if (!enabled_) return;
   std::string line;
   {
     std::lock_guard lk(mu_);
-    int& n = interest_[interest_key(sub)];
+    int& n = interest_[interest_key(account, sub)];
     ++n;
     if (!sub.queue.empty()) {
-      proto::append_rs_sub(line, kGlobalAccount, sub.subject, sub.queue, n);
+      proto::append_rs_sub(line, account.name(), sub.subject, sub.queue, n);
     } else if (n == 1) {
-      proto::append_rs_sub(line, kGlobalAccount, sub.subject, {}, 0);
+      proto::append_rs_sub(line, account.name(), sub.subject, {}, 0);
     }
     if (!line.empty()) broadcast(line);
   }
 }
 
-void Cluster::local_sub_removed(const Subscription& sub) {
+void Cluster::local_sub_removed(const Account& account, const Subscription& sub) {
   if (!enabled_) return;
   std::string line;
   {
     std::lock_guard lk(mu_);
-    auto it = interest_.find(interest_key(sub));
+    auto it = interest_.find(interest_key(account, sub));
     if (it == interest_.end()) return;
     int n = --it->second;
     if (n <= 0) {
       interest_.erase(it);
-      proto::append_rs_unsub(line, kGlobalAccount, sub.subject, sub.queue);
+      proto::append_rs_unsub(line, account.name(), sub.subject, sub.queue);
     } else if (!sub.queue.empty()) {
-      proto::append_rs_sub(line, kGlobalAccount, sub.subject, sub.queue, n);
+      proto::append_rs_sub(line, account.name(), sub.subject, sub.queue, n);
     }
     if (!line.empty()) broadcast(line);
   }
@@ -643,12 +644,15 @@ void Cluster::send_local_interest(RouteConn& r) {
   {
     std::lock_guard lk(mu_);
     for (const auto& [key, n] : interest_) {
-      auto sp = key.find(' ');
-      if (sp == std::string::npos) {
-        proto::append_rs_sub(buf, kGlobalAccount, key, {}, 0);
+      // "<account> <subject>[ <queue>]"
+      std::string_view k(key);
+      auto sp = k.find(' ');
+      std::string_view account = k.substr(0, sp), rest = k.substr(sp + 1);
+      auto sp2 = rest.find(' ');
+      if (sp2 == std::string_view::npos) {
+        proto::append_rs_sub(buf, account, rest, {}, 0);
       } else {
-        proto::append_rs_sub(buf, kGlobalAccount, std::string_view(key).substr(0, sp),
-                             std::string_view(key).substr(sp + 1), n);
+        proto::append_rs_sub(buf, account, rest.substr(0, sp2), rest.substr(sp2 + 1), n);
       }
     }
     if (!buf.empty() && r.enqueue(buf)) r.flush_signal();

@@ -37,6 +37,7 @@ namespace pylon::server {
 
 class EventLoop;
 class RouteConn;
+class Account;
 class Server;
 namespace tls {
 class Context;
@@ -100,9 +101,9 @@ class Cluster {
   // Lame duck: tell every route (INFO with "ldm") so peers stop advertising our URLs.
   void send_lame_duck();
 
-  // Local interest changes (client subscriptions). Any thread.
-  void local_sub_added(const Subscription& sub);
-  void local_sub_removed(const Subscription& sub);
+  // Local interest changes (client subscriptions in `account`). Any thread.
+  void local_sub_added(const Account& account, const Subscription& sub);
+  void local_sub_removed(const Account& account, const Subscription& sub);
 
   // Every client URL of the cluster (ours first), for client INFO connect_urls.
   std::vector<std::string> connect_urls() const;
@@ -141,7 +142,7 @@ class Cluster {
   void broadcast(const std::string& bytes, const RouteConn* except = nullptr);
   void notify_clients();  // async INFO with the new connect_urls
   void save_tls_name_locked(const std::vector<Url>& routes);  // mu_ held
-  std::string interest_key(const Subscription& sub) const;
+  static std::string interest_key(const Account& account, const Subscription& sub);
 
   Server& server_;
   bool enabled_ = false;
@@ -166,7 +167,8 @@ class Cluster {
   // "host:port" of members we dial because of gossip, from the gossip until that dial ends
   // (registered, closed, or given up): several routes gossiping one newcomer make one dial.
   std::set<std::string> dialing_;
-  // Local interest: key "<subject>" or "<subject> <queue>" -> local subscription count.
+  // Local interest: key "<account> <subject>" or "<account> <subject> <queue>" -> local
+  // subscription count.
   std::unordered_map<std::string, int> interest_;
   std::map<std::string, std::vector<std::string>> remote_urls_;  // remote id -> client URLs
   std::vector<std::shared_ptr<boost::asio::steady_timer>> timers_;

@@ -18,7 +18,6 @@ namespace asio = boost::asio;
 namespace json = boost::json;
 
 namespace {
-constexpr std::string_view kGlobalAccount = "$G";
 // The reference's firstPingInterval: a route's first PING (and so its first RTT) comes after
 // at most this long, whatever the ping interval.
 constexpr auto kFirstPingInterval = std::chrono::seconds(1);
@@ -55,8 +54,10 @@ std::string monitor_url_seen_from_here(std::string_view advertised, const std::s
   return fmt::format("{}{}:{}", scheme, h, port);
 }
 
-std::string interest_key(std::string_view subject, std::string_view queue) {
-  std::string k(subject);
+std::string interest_key(std::string_view account, std::string_view subject, std::string_view queue) {
+  std::string k(account);
+  k += ' ';
+  k += subject;
   if (!queue.empty()) {
     k += ' ';
     k += queue;
@@ -179,14 +180,15 @@ void RouteConn::on_closing() {
 }
 
 void RouteConn::on_closed(CloseReason reason) {
-  std::unordered_map<std::string, SubPtr> subs;
+  std::unordered_map<std::string, RemoteInterest> subs;
   {
     std::lock_guard lk(subs_mu_);
     subs.swap(subs_);
   }
   // Dropping `subs` breaks the cycle connection -> table -> subscription -> connection; match
   // results in flight on other loops keep this route alive until they are done.
-  for (auto& [k, sub] : subs) server().index().remove(sub);
+  for (auto& [k, ri] : subs) ri.account->index().remove(ri.sub);
+  last_account_.reset();
   auto& log = server().log();
   if (remote_.id.empty()) {
     log.info("{} - Route connection closed: {}", log_prefix(), to_string(reason));
@@ -335,15 +337,22 @@ bool RouteConn::on_rs_sub(std::string_view account, std::string_view subject, st
                      queue.empty() ? "" : fmt::format(" {}", weight));
   }
   batch_activity_ = true;
-  if (!registered() || account != kGlobalAccount) return true;  // one account: $G
-  std::string key = interest_key(subject, queue);
+  if (!registered()) return true;
+  std::string key = interest_key(account, subject, queue);
   SubPtr sub;
+  std::shared_ptr<Account> acc;
   {
     std::lock_guard lk(subs_mu_);
     auto it = subs_.find(key);
     if (it != subs_.end()) {
       // A repeated RS+ for a queue updates its weight.
-      it->second->weight.store(weight > 0 ? weight : 1, std::memory_order_relaxed);
+      it->second.sub->weight.store(weight > 0 ? weight : 1, std::memory_order_relaxed);
+      return true;
+    }
+    acc = srv.accounts().find(account);
+    if (!acc) {
+      // As the reference with accounts from the config (a static resolver): logged, ignored.
+      srv.log().peer_error("{} - Unknown account \"{}\" for remote subject \"{}\"", log_prefix(), account, subject);
       return true;
     }
     sub = std::make_shared<Subscription>();
@@ -353,9 +362,9 @@ bool RouteConn::on_rs_sub(std::string_view account, std::string_view subject, st
     sub->queue = std::string(queue);
     sub->sid = key;
     sub->weight.store(queue.empty() ? 1 : (weight > 0 ? weight : 1), std::memory_order_relaxed);
-    subs_.emplace(key, sub);
+    subs_.emplace(key, RemoteInterest{sub, acc});
   }
-  srv.index().insert(sub);
+  acc->index().insert(sub);
   return true;
 }
 
@@ -363,16 +372,15 @@ bool RouteConn::on_rs_unsub(std::string_view account, std::string_view subject, 
   auto& srv = server();
   srv.log().tracef("{} - <<- [RS- {} {}{}{}]", log_prefix(), account, subject, queue.empty() ? "" : " ", queue);
   batch_activity_ = true;
-  if (account != kGlobalAccount) return true;
-  SubPtr sub;
+  RemoteInterest ri;
   {
     std::lock_guard lk(subs_mu_);
-    auto it = subs_.find(interest_key(subject, queue));
+    auto it = subs_.find(interest_key(account, subject, queue));
     if (it == subs_.end()) return true;
-    sub = it->second;
+    ri = std::move(it->second);
     subs_.erase(it);
   }
-  srv.index().remove(sub);
+  ri.account->index().remove(ri.sub);
   return true;
 }
 
@@ -387,26 +395,45 @@ bool RouteConn::on_rmsg(const proto::MsgArgs& a, std::string_view payload) {
   LoopCounters::bump(in_msgs, 1);
   LoopCounters::bump(in_bytes, payload.size());
   srv.count_in(payload.size());
-  if (a.account != kGlobalAccount) return true;
+  Account* acc = account_for(a.account);
+  if (acc == nullptr) {
+    srv.log().debugf("{} - Unknown account \"{}\" for routed message on subject: \"{}\"", log_prefix(), a.account,
+                     a.subject);
+    return true;
+  }
   Message msg{a.subject, a.reply, a.header_len, payload};
-  route_inbound_message(srv, loop(), this, msg, a.queues);
+  route_inbound_message(srv, *acc, loop(), this, msg, a.queues);
   return true;
 }
 
-bool RouteConn::send_message(std::string_view subject, std::string_view reply, int64_t header_len,
+Account* RouteConn::account_for(std::string_view name) {
+  Accounts& accounts = server().accounts();
+  if (name == kGlobalAccount) return &accounts.global();
+  uint64_t generation = accounts.generation();
+  if (last_account_ && last_account_generation_ == generation && last_account_->name() == name) {
+    return last_account_.get();
+  }
+  auto acc = accounts.find(name);
+  if (!acc) return nullptr;
+  last_account_ = std::move(acc);
+  last_account_generation_ = generation;
+  return last_account_.get();
+}
+
+bool RouteConn::send_message(std::string_view account, std::string_view subject, std::string_view reply, int64_t header_len,
                              std::string_view payload, std::span<const std::string_view> queues) {
   bool ok;
   size_t hint = subject.size() + reply.size() + payload.size() + 48;
   for (auto q : queues) hint += q.size() + 1;
   if (header_len >= 0 && peer_headers_) {
     ok = enqueue_with(hint, [&](std::string& out) {
-      proto::append_routed_hmsg(out, kGlobalAccount, subject, reply, queues, header_len, payload);
+      proto::append_routed_hmsg(out, account, subject, reply, queues, header_len, payload);
     });
   } else {
     // Headers are stripped for a peer that did not announce them.
     std::string_view body = header_len >= 0 ? payload.substr(static_cast<size_t>(header_len)) : payload;
     ok = enqueue_with(hint, [&](std::string& out) {
-      proto::append_rmsg(out, kGlobalAccount, subject, reply, queues, body);
+      proto::append_rmsg(out, account, subject, reply, queues, body);
     });
   }
   if (ok) {

@@ -40,11 +40,11 @@ class RouteConn final : public Connection, private proto::ParserHandler {
   const RouteInfo& remote() const noexcept { return remote_; }
   bool registered() const noexcept { return registered_.load(std::memory_order_acquire); }
 
-  // Sends a message to this peer with the queue groups chosen for it. Any thread.
-  bool send_message(std::string_view subject, std::string_view reply, int64_t header_len, std::string_view payload,
+  // Sends a message of `account` to this peer with the queue groups chosen for it. Any thread.
+  bool send_message(std::string_view account, std::string_view subject, std::string_view reply, int64_t header_len, std::string_view payload,
                     std::span<const std::string_view> queues);
 
-  // The peer's interest, for monitoring ("subject" or "subject queue"), and its size.
+  // The peer's interest, for monitoring ("account subject" or "account subject queue"), and its size.
   std::vector<std::string> remote_interest() const;
   size_t remote_interest_count() const;
 
@@ -118,8 +118,20 @@ class RouteConn final : public Connection, private proto::ParserHandler {
   RouteInfo remote_;
   std::atomic<bool> registered_{false};
 
+  // The account a route message names: $G without a lookup, any other through the registry,
+  // the last one kept (loop thread) so a stream of one account's messages looks it up once.
+  Account* account_for(std::string_view name);
+  std::shared_ptr<Account> last_account_;
+  uint64_t last_account_generation_ = 0;
+
+  // One RS+: the subscription in its account's index, and that account, held so the index
+  // the subscription is in outlives it (Lifetimes).
+  struct RemoteInterest {
+    SubPtr sub;
+    std::shared_ptr<Account> account;
+  };
   mutable std::mutex subs_mu_;
-  std::unordered_map<std::string, SubPtr> subs_;  // "subject" / "subject queue" -> remote interest
+  std::unordered_map<std::string, RemoteInterest> subs_;  // "account subject[ queue]" -> interest
 
   // Monitoring (see rtt(), last_activity_at()).
   std::atomic<int64_t> rtt_ns_{0};
