@@ -500,6 +500,7 @@ std::string_view type_name(Type t) {
     case Type::kStringSlice: return "[]string";
     case Type::kBytes: return "[]uint8";
     case Type::kSubjectPermission: return "server.SubjectPermission";
+    case Type::kExtensionString: return "string";
   }
   return "?";
 }
@@ -738,6 +739,13 @@ class Decoder {
         return true;
       case Type::kString:
         if (k != Kind::kString) break;
+        v.s = unquote(string_body());
+        return true;
+      case Type::kExtensionString:
+        if (k != Kind::kString) {
+          skip();
+          return false;
+        }
         v.s = unquote(string_body());
         return true;
       case Type::kInt:

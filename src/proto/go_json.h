@@ -46,6 +46,10 @@ enum class Type : uint8_t {
   kStringSlice,        // []string
   kBytes,              // []byte: base64 text, or an array of numbers
   kSubjectPermission,  // *SubjectPermission {allow, deny []string}
+  // A field of Pylon's own that the reference's struct lacks: Go skips it as an unknown
+  // field whatever its value, so a string is taken and any other value skipped, never an
+  // error (found by the JSON differential fuzzing: {"monitor_url":8}).
+  kExtensionString,
 };
 
 struct Field {

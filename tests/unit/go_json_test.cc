@@ -37,6 +37,23 @@ TEST(GoJson, AFractionalPortIsGosTypeErrorNotAnException) {
   EXPECT_EQ(*e, "json: cannot unmarshal number 1.5 into Go struct field Info.port of type int");
 }
 
+// monitor_url is Pylon's own: nats-server's Info has no such field and skips it whatever its
+// value, so a route must not be closed over it (the JSON differential fuzzing found
+// {"monitor_url":8} refused by Pylon and accepted by Go).
+TEST(GoJson, PylonsOwnFieldOfTheWrongTypeIsSkippedAsGoSkipsAnUnknownField) {
+  for (const char* json : {R"({"monitor_url":8})", R"({"monitor_url":{"a":[1,"x"]},"port":4248})",
+                           R"({"monitor_url":[],"server_id":"A"})", R"({"monitor_url":true})"}) {
+    SCOPED_TRACE(json);
+    RouteInfo i;
+    EXPECT_EQ(decode_route_info(json, i).value_or("<nil>"), "<nil>");
+    EXPECT_EQ(i.monitor_url, "");
+  }
+  RouteInfo i;
+  ASSERT_FALSE(decode_route_info(R"({"monitor_url":"http://10.0.0.1:8222","port":4248})", i));
+  EXPECT_EQ(i.monitor_url, "http://10.0.0.1:8222");
+  EXPECT_EQ(i.port, 4248);
+}
+
 TEST(GoJson, TypeErrorsNameTheStructTheFieldAndTheGoType) {
   EXPECT_EQ(connect_error(R"({"verbose":"x"})"),
             "json: cannot unmarshal string into Go struct field ClientOpts.verbose of type bool");

@@ -40,7 +40,7 @@ constexpr Field kInfoFields[] = {
     {"gateway_url", Type::kString},    {"gateway_cmd", Type::kUint8},
     {"gateway_cmd_payload", Type::kBytes}, {"gateway_nrp", Type::kBool},
     {"gateway_iom", Type::kBool},      {"leafnode_urls", Type::kStringSlice},
-    {"remote_account", Type::kString}, {"monitor_url", Type::kString},
+    {"remote_account", Type::kString}, {"monitor_url", Type::kExtensionString},
 };
 constexpr proto::gojson::StructType kInfo{"Info", "server.Info", kInfoFields};
 
