@@ -380,8 +380,12 @@ class ClusterGrowth : public ClusterBase {
         << "subscriber did not move to n4, on '" << sub->connected_url() << "'";
     ASSERT_TRUE(wait_for([&] { return url_is(pub->connected_url(), n4); }, 10s))
         << "publisher did not move to n4, on '" << pub->connected_url() << "'";
-    EXPECT_GE(sub->events().get(&ClientEvents::reconnected), 1);
-    EXPECT_GE(pub->events().get(&ClientEvents::reconnected), 1);
+    // libnats switches the connected URL before it runs the reconnected callback
+    // on its own thread, so the callback is awaited, not read at once.
+    EXPECT_TRUE(sub->events().wait([&] { return sub->events().reconnected >= 1; }, 10s))
+        << "subscriber never got the reconnected callback";
+    EXPECT_TRUE(pub->events().wait([&] { return pub->events().reconnected >= 1; }, 10s))
+        << "publisher never got the reconnected callback";
     EXPECT_EQ(sub->events().get(&ClientEvents::closed), 0);
     EXPECT_EQ(pub->events().get(&ClientEvents::closed), 0);
     ASSERT_TRUE(await_interest(*pub, kSubject, *col, "s4"));
