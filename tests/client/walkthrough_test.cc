@@ -78,6 +78,9 @@ class Walkthrough : public ::testing::TestWithParam<std::string> {
       text = std::regex_replace(text, std::regex("127\\.0\\.0\\.1:" + b + "248"), "127.0.0.1:" + std::to_string(m.route));
     }
     text = std::regex_replace(text, std::regex("/tmp/pylon-node"), tmp_.path() + "/node");
+    // Debug lines (route registration, duplicates, reconnects) make a failure here
+    // explainable from the logs printed with it.
+    text = std::regex_replace(text, std::regex("debug: false"), "debug: true");
     const std::string path = tmp_.path() + "/node" + n.letter + ".conf";
     std::ofstream(path) << text;
     return path;
@@ -239,13 +242,17 @@ TEST_P(Walkthrough, ThreeNodesFailureFourthNodeRestoreAndTotalLoss) {
   start('a');
   start('d');
   wait_mesh("abcd");
+  //    D is the only server the workers were not given, so the discovered-servers
+  //    callback can fire for D alone. The list it prints is the pool at the time the
+  //    callback runs, and may already lack D: nats-server 2.9 sometimes dials D twice at
+  //    once (gossip from two nodes), registers one route, tells its clients of D, loses
+  //    that route when D closes it as a duplicate (an INFO without D), then registers
+  //    the other (an INFO with D again). The Go client, like ours, calls back only for a
+  //    server never seen before, so no second line comes. That the workers did learn D
+  //    is proven in step 6: they can fail over to nothing else.
   const std::string d_url = node('d').plain_url();
   for (auto* w : workers) {
-    EXPECT_TRUE(wait_for([&] {
-      std::string out = w->output();
-      auto p = out.find("Discovered servers:");
-      return p != std::string::npos && out.find(d_url, p) != std::string::npos;
-    })) << w->output();
+    EXPECT_TRUE(w->wait_output("Discovered servers:")) << w->output() << log_of('b') << log_of('d');
   }
 
   // 6. The original three go: both workers fail over to D and keep receiving.
