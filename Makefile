@@ -25,7 +25,7 @@ test: build
 	./scripts/test.sh $(BUILD)
 
 # Side-by-side benchmark against nats-server (issue 14's matrix, TLS rows, the TLS connect
-# storm); prints medians and ratios. Rows: BENCH_ARGS="--only tls" (or --skip, --quick;
+# storm, and our client library against nats.c's); prints medians and ratios. Rows: BENCH_ARGS="--only tls" (or --skip, --quick;
 # see scripts/bench.sh --help).
 bench: build
 	BUILD_DIR=$(BUILD) ./scripts/bench.sh $(BENCH_ARGS)

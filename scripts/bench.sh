@@ -4,7 +4,9 @@
 # The matrix of issues 12 and 14: pub-only, 1->1, fan-out 1->4 and a queue group of 4 at
 # 16 B, 1 KiB and 64 KiB; request/reply latency with 1 and 50 requesters; cross-node (a
 # 3-node cluster of each server, publisher on node A, subscriber on node B); the same over
-# TLS; and a TLS connect storm. Each setup (one node, one node with TLS, 3 nodes, 3 nodes
+# TLS; a TLS connect storm; and the client libraries (Pylon's against the official C
+# client, nats.c, each publishing alone to one nats-server: the "client" rows, where the
+# figure is the client's own CPU per message, from its getrusage). Each setup (one node, one node with TLS, 3 nodes, 3 nodes
 # with TLS routes) is started for one server at a time, so the servers never compete for
 # the CPUs; its rows run; it is stopped (SIGTERM, by PID). A round does every setup for
 # both servers, in alternating order from round to round, so a drift in machine load hits
@@ -27,8 +29,8 @@
 #   --timeout S        limit of one client run in seconds (default 60; env BENCH_TIMEOUT)
 #   --markdown         print the tables as Markdown (for docs/performance.md)
 #   --list             list the rows and their tags, and exit
-# Env: BUILD_DIR (default build/), PYLON, PYLON_SERVER, NATS_SERVER, CONNECT_STORM: the
-#      binaries. NATS_LABEL: the baseline's name in the tables (e.g. "before" when
+# Env: BUILD_DIR (default build/), PYLON, PYLON_SERVER, NATS_SERVER, CONNECT_STORM,
+#      NATSC_PUBLISHER: the binaries. NATS_LABEL: the baseline's name in the tables (e.g. "before" when
 #      NATS_SERVER is an older pylon-server, to measure a change side by side).
 set -euo pipefail
 
@@ -38,6 +40,7 @@ PYLON=${PYLON:-$BUILD_DIR/pylon}
 PYLON_SERVER=${PYLON_SERVER:-$BUILD_DIR/pylon-server}
 NATS_SERVER=${NATS_SERVER:-$(command -v nats-server 2>/dev/null || echo /usr/sbin/nats-server)}
 CONNECT_STORM=${CONNECT_STORM:-$BUILD_DIR/bench/connect_storm}
+NATSC_PUBLISHER=${NATSC_PUBLISHER:-$BUILD_DIR/bench/natsc_publisher}
 RUNS=${BENCH_RUNS:-3}
 SCALE=${BENCH_SCALE:-1}
 TIMEOUT=${BENCH_TIMEOUT:-60}
@@ -80,7 +83,8 @@ log() { echo "bench.sh: $*" >&2; }
 # Rows: name | setup | tags | kind | messages at scale 1 (requests; clients for the storm)
 #       | arguments of `pylon bench` ({A}: node A's URL, {B}: node B's; one node: both the same).
 # setup: plain (one node), tls (one node, tls {}), cluster (3 nodes), cluster-tls (3 nodes,
-# TLS for clients and routes). kind: bench (msgs/s), req (latency), storm (connect_storm).
+# TLS for clients and routes), client (one nats-server for both sides). kind: bench (msgs/s),
+# req (latency), storm (connect_storm), client (nats.c's publisher against `pylon bench`).
 # Counts are sized for a few seconds each against nats-server on a 2-core machine: one round
 # of every row took 3 min 54 s there under a load average of 9-11 (docs/performance.md).
 ROWS=(
@@ -103,6 +107,8 @@ ROWS=(
   "TLS pub->sub 1 KiB|tls|tls,sub,1k|bench|500000|--pub 1 --sub 1 --size 1024"
   "TLS cross-node pub->sub 1 KiB|cluster-tls|tls,cluster,1k|bench|500000|--pub 1 --sub 1 --size 1024 --sub-server {B}"
   "TLS connect storm|tls|tls,storm|storm|0|"
+  "client publish 16 B|client|client,pub,16b|client|10000000|--pub 1 --sub 0 --size 16"
+  "client publish 1 KiB|client|client,pub,1k|client|2000000|--pub 1 --sub 0 --size 1024"
 )
 
 has_tag() {  # has_tag "a,b" "b,c": true when the lists share a tag
@@ -132,11 +138,13 @@ fi
 [ ${#SELECTED[@]} -gt 0 ] || die "no row has a tag of --only '$ONLY' (see --list)"
 
 need_storm=0
+need_natsc=0
 need_tls=0
 SETUPS=()
 for i in "${SELECTED[@]}"; do
   IFS='|' read -r name setup tags kind msgs args <<<"${ROWS[$i]}"
   [ "$kind" = storm ] && need_storm=1
+  [ "$kind" = client ] && need_natsc=1
   case "$setup" in tls|cluster-tls) need_tls=1 ;; esac
   case " ${SETUPS[*]-} " in *" $setup "*) ;; *) SETUPS+=("$setup") ;; esac
 done
@@ -144,6 +152,7 @@ for bin in "$PYLON" "$PYLON_SERVER" "$NATS_SERVER"; do
   [ -x "$bin" ] || die "$bin not found or not executable (build first: cmake -S . -B build -G Ninja && ninja -C build pylon pylon-server connect_storm)"
 done
 [ $need_storm -eq 0 ] || [ -x "$CONNECT_STORM" ] || die "$CONNECT_STORM not found (build it: ninja -C build connect_storm)"
+[ $need_natsc -eq 0 ] || [ -x "$NATSC_PUBLISHER" ] || die "$NATSC_PUBLISHER not found (build it: ninja -C build natsc_publisher; needs libnats-dev)"
 for setup in "${SETUPS[@]}"; do
   case "$setup" in cluster*) command -v curl >/dev/null || die "curl is needed to see the cluster's routes (scripts/install-deps.sh)" ;; esac
 done
@@ -152,6 +161,8 @@ SERVERS=(nats pylon)
 NATS_LABEL=${NATS_LABEL:-nats-server}
 server_label() { case "$1" in nats) echo "$NATS_LABEL" ;; pylon) echo pylon-server ;; esac; }
 server_bin() { case "$1" in nats) echo "$NATS_SERVER" ;; pylon) echo "$PYLON_SERVER" ;; esac; }
+# The client of a "client" row: nats.c's publisher on the baseline's side, ours on Pylon's.
+client_label() { case "$1" in nats) echo "nats.c" ;; pylon) echo "pylon client" ;; esac; }
 CLK_TCK=$(getconf CLK_TCK)
 # utime+stime of a process in clock ticks (fields 14 and 15, counted after the ")" that ends
 # the command name, which may itself hold spaces).
@@ -241,18 +252,19 @@ varz_routes() {
 start_setup() {
   local kind=$1 setup=$2 attempt bin i n ok deadline pid
   bin=$(server_bin "$kind")
+  [ "$setup" = client ] && bin=$NATS_SERVER  # both clients publish to the reference server
   for attempt in 1 2 3; do
     PICKED=" "
     SERVER_PIDS=()
     local ports=() rports=() hports=()
-    case "$setup" in plain|tls) n=1 ;; *) n=3 ;; esac
+    case "$setup" in plain|tls|client) n=1 ;; *) n=3 ;; esac
     for i in $(seq 1 "$n"); do
       ports+=("$(pick_port)")
       if [ "$n" -gt 1 ]; then rports+=("$(pick_port)"); hports+=("$(pick_port)"); fi
     done
     for i in $(seq 0 $((n - 1))); do
       local logf="$TMP/$kind-$setup-$i.log" conf="$TMP/$kind-$setup-$i.conf"
-      if [ "$setup" = plain ]; then
+      if [ "$setup" = plain ] || [ "$setup" = client ]; then
         "$bin" -a 127.0.0.1 -p "${ports[$i]}" >"$logf" 2>&1 &
       else
         {
@@ -331,7 +343,12 @@ run_row() {
   err="$TMP/run.err"
   local tlsargs=()
   case "$setup" in tls|cluster-tls) tlsargs=(--tlscacert "$CERTS/ca.pem") ;; esac
-  if [ "$rkind" = storm ]; then
+  if [ "$rkind" = client ] && [ "$kind" = nats ]; then
+    msgs=$(awk -v m="$msgs" -v s="$SCALE" 'BEGIN { n = int(m * s); if (n < 1) n = 1; print n }')
+    local size
+    size=$(sed -n 's/.*--size \([0-9]*\).*/\1/p' <<<"$args")
+    cmd=("$NATSC_PUBLISHER" --server "$URL_A" --msgs "$msgs" --size "$size")
+  elif [ "$rkind" = storm ]; then
     msgs=$STORM_CLIENTS
     cmd=("$CONNECT_STORM" --port "${URL_A##*:}" --cacert "$CERTS/ca.pem" --clients "$msgs" --timeout 120 --json
          --no-progress)
@@ -352,9 +369,24 @@ run_row() {
   CLIENT_PID=
   t1=$(setup_ticks)
   local label="[round $round/$RUNS] $(server_label "$kind") | $name"
+  [ "$rkind" = client ] && label="[round $round/$RUNS] $(client_label "$kind") on $(server_label nats) | $name"
   local cpu_ns
   cpu_ns=$(awk -v a="$t0" -v b="$t1" -v hz="$CLK_TCK" -v m="$msgs" 'BEGIN { printf "%.1f", (b - a) * 1e9 / hz / m }')
   case "$rkind" in
+    client)
+      local rate ccpu
+      rate=$(sed -n 's/.*"overall":{[^}]*"msgs_per_sec":\([0-9.]*\).*/\1/p' "$out")
+      ccpu=$(json_num "$out" client_cpu_ms)
+      if [ $rc -ne 0 ] || [ -z "$rate" ] || [ -z "$ccpu" ] || ! grep -q '"complete":true' "$out"; then
+        rc=1
+      else
+        ccpu=$(awk -v c="$ccpu" -v m="$msgs" 'BEGIN { printf "%.1f", c * 1e6 / m }')
+        record "$kind" "$i" rate "$rate"
+        record "$kind" "$i" ccpu "$ccpu"
+        record "$kind" "$i" cpu "$cpu_ns"
+        log "$label: $(printf '%.0f' "$rate") msgs/s, client CPU $ccpu ns/msg, server CPU $cpu_ns ns/msg"
+      fi
+      ;;
     bench|req)
       local rate
       rate=$(sed -n 's/.*"overall":{[^}]*"msgs_per_sec":\([0-9.]*\).*/\1/p' "$out")
@@ -413,7 +445,11 @@ for round in $(seq 1 "$RUNS"); do
   [ $((round % 2)) -eq 0 ] && order=(pylon nats)
   for setup in "${SETUPS[@]}"; do
     for kind in "${order[@]}"; do
-      log "[round $round/$RUNS] starting $(server_label "$kind") ($setup)"
+      if [ "$setup" = client ]; then
+        log "[round $round/$RUNS] starting $(server_label nats) for $(client_label "$kind") ($setup)"
+      else
+        log "[round $round/$RUNS] starting $(server_label "$kind") ($setup)"
+      fi
       start_setup "$kind" "$setup"
       for i in "${SELECTED[@]}"; do
         IFS='|' read -r name s_setup tags rkind msgs args <<<"${ROWS[$i]}"
@@ -487,6 +523,17 @@ awk -F'\t' -v runs="$RUNS" -v md="$MARKDOWN" -v meta="$meta" -v base="$NATS_LABE
         c[4] = ratio(r, "rate"); c[5] = cell("nats", r, "cpu", "%.0f"); c[6] = cell("pylon", r, "cpu", "%.0f")
         c[7] = ratio(r, "cpu")
         line(c, 7)
+      }
+    }
+    if (has["client"]) {
+      split("client library, publishing to " base "|nats.c msgs/s|pylon client msgs/s|ratio|nats.c CPU ns/msg|pylon client CPU ns/msg|CPU ratio|server CPU ns/msg (nats.c)|(pylon client)", h, "|")
+      header(h, 9)
+      for (k = 1; k <= nr; k++) if (kind[k] == "client") {
+        r = idx[k]
+        c[1] = name[k]; c[2] = cell("nats", r, "rate", "commas"); c[3] = cell("pylon", r, "rate", "commas")
+        c[4] = ratio(r, "rate"); c[5] = cell("nats", r, "ccpu", "%.0f"); c[6] = cell("pylon", r, "ccpu", "%.0f")
+        c[7] = ratio(r, "ccpu"); c[8] = cell("nats", r, "cpu", "%.0f"); c[9] = cell("pylon", r, "cpu", "%.0f")
+        line(c, 9)
       }
     }
     if (has["req"]) {

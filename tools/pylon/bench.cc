@@ -15,6 +15,7 @@
 #include "bench.h"
 
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -54,6 +55,15 @@ bool stopping() { return g_stop.load(std::memory_order_relaxed); }
 std::string stop_reason() { return g_signal != 0 ? "interrupted" : "timed out"; }
 
 double seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+
+// This process's CPU time (user + system, every thread) so far: with one publisher, what
+// the client library spent per message (scripts/bench.sh's client rows).
+double process_cpu_ms() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  auto ms = [](const timeval& t) { return static_cast<double>(t.tv_sec) * 1e3 + static_cast<double>(t.tv_usec) / 1e3; };
+  return ms(ru.ru_utime) + ms(ru.ru_stime);
+}
 
 std::string json_string(std::string_view s) {
   std::string out = "\"";
@@ -565,7 +575,7 @@ int run_bench(const BenchOptions& o) {
                     ",\"timed_out\":" + (timed_out ? "true" : "false") + ",\"server\":" + json_string(server) +
                     ",\"subject\":" + json_string(o.subject) + ",\"pubs\":" + std::to_string(o.pubs) +
                     ",\"subs\":" + std::to_string(o.subs) + ",\"msgs\":" + std::to_string(o.msgs) +
-                    ",\"size\":" + std::to_string(o.size);
+                    ",\"size\":" + std::to_string(o.size) + ",\"client_cpu_ms\":" + fmt("%.1f", process_cpu_ms());
     if (!pubs.empty()) j += ",\"pub\":" + side_json(pubs, o.size);
     if (!subs.empty()) j += ",\"sub\":" + side_json(subs, o.size);
     j += "}";
