@@ -1,17 +1,22 @@
 // The client against a scripted server on a raw socket, for what no real server does on
 // demand: output that is not NATS at all, and a server that stalls between its INFO and
 // the PONG to the handshake's PING, or in the TLS handshake, which the connect timeout must
-// end. Everything a real server can produce (CONNECT fields, PINGs both ways, split reads,
+// end; and a server that stops reading, against which a publisher must wait (backpressure). Everything a real server can produce (CONNECT fields, PINGs both ways, split reads,
 // -ERR for permissions, max_payload, connect_urls, lame duck, authorization, TLS, a frozen
 // server that never sends INFO) runs against Pylon and nats-server in server_protocol_test.cc,
 // tls_test.cc, cluster_test.cc, reconnect_test.cc and connection_test.cc.
 #include <gtest/gtest.h>
 
 #include <netinet/in.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <fstream>
 #include <thread>
+
+#include "client/core.h"
 
 #include "../common/loopback_listener.h"
 #include "test_support.h"
@@ -68,6 +73,25 @@ class FakeServer {
     if (p != std::string::npos) got_.erase(0, p + needle.size());
   }
   const std::string& got() const { return got_; }
+  // Bytes the kernel holds for us, not read yet.
+  size_t queued() const {
+    int n = 0;
+    return ::ioctl(fd_, FIONREAD, &n) == 0 && n > 0 ? static_cast<size_t>(n) : 0;
+  }
+  // Reads and counts (without keeping them) bytes until `want` came, or the deadline.
+  uint64_t read_count(uint64_t want, std::chrono::milliseconds timeout) {
+    uint64_t n = got_.size();
+    got_.clear();
+    std::vector<char> buf(1 << 20);
+    wait_for(
+        [&] {
+          ssize_t r = ::recv(fd_, buf.data(), buf.size(), 0);
+          if (r > 0) n += static_cast<uint64_t>(r);
+          return n >= want;
+        },
+        timeout);
+    return n;
+  }
   void drop() {
     if (fd_ >= 0) ::close(fd_);
     fd_ = -1;
@@ -158,6 +182,72 @@ TEST(FakeServer, ProtocolGarbageDropsTheConnection) {
   server.send("BOGUS stuff\r\n");
   ASSERT_TRUE(wait_for([&] { return ev.closed == 1; }));
   EXPECT_EQ(ev.errors().at(0), Error::kProtocol) << ev.errors().at(0).message;
+}
+
+// The kernel's largest send buffer for a TCP socket (net.ipv4.tcp_wmem's maximum).
+uint64_t tcp_wmem_max() {
+  std::ifstream in("/proc/sys/net/ipv4/tcp_wmem");
+  uint64_t lo = 0, def = 0, hi = 0;
+  in >> lo >> def >> hi;
+  return hi > 0 ? hi : 4u << 20;
+}
+
+// publish() never blocks on the socket, but it must not buffer without bound either: while
+// the server reads nothing, a publisher waits once the library holds more than
+// kMaxOutboundBytes unsent (plus the write in flight), and carries on, losing nothing, when
+// the server reads again.
+TEST(FakeServer, APublisherWaitsForAServerThatDoesNotReadAndBuffersABoundedAmount) {
+  FakeServer server;
+  auto c = connect_to(server, fake_options(server));
+  ASSERT_TRUE(c->is_connected());
+  constexpr size_t kPayload = 1000;  // under the fake INFO's max_payload of 1024
+  const std::string kLine = "PUB bp 1000\r\n";
+  const uint64_t wire = kLine.size() + kPayload + 2;
+  constexpr uint64_t kMsgs = 128 * 1024;  // 124 MiB on the wire: more than every buffer on the way
+  std::atomic<uint64_t> published{0};
+  std::atomic<bool> failed{false};
+  std::thread pub([&] {
+    const std::string data(kPayload, 'x');
+    try {
+      for (uint64_t i = 0; i < kMsgs; ++i) {
+        c->publish("bp", data);
+        published.fetch_add(1, std::memory_order_relaxed);
+      }
+    } catch (const Exception&) {
+      failed = true;
+    }
+  });
+
+  // The publisher stalls: no publish returns for a while (or, without the bound, it ends).
+  uint64_t last = ~0ull;
+  auto since = std::chrono::steady_clock::now();
+  const bool stalled = wait_for(
+      [&] {
+        const uint64_t p = published.load();
+        const auto now = std::chrono::steady_clock::now();
+        if (p != last) {
+          last = p;
+          since = now;
+          return false;
+        }
+        return p < kMsgs && now - since >= 500ms;
+      },
+      60s);
+  const uint64_t sent = published.load() * wire;
+  const uint64_t at_server = server.queued();
+  EXPECT_TRUE(stalled) << "published " << published.load() << " of " << kMsgs << " to a server that reads nothing";
+  // What the client holds: its kernel send queue (at most tcp_wmem's maximum), its unsent
+  // buffer and the write in flight (each at most kMaxOutboundBytes plus one message).
+  const uint64_t bound = tcp_wmem_max() + 2 * (client::kMaxOutboundBytes + wire);
+  EXPECT_LE(sent - std::min(sent, at_server), bound)
+      << "published " << sent << " bytes, the server's socket holds " << at_server;
+
+  // The server reads again: the publisher finishes and every byte arrives.
+  const uint64_t all = server.read_count(kMsgs * wire, 60s);
+  pub.join();
+  EXPECT_FALSE(failed);
+  EXPECT_EQ(published.load(), kMsgs);
+  EXPECT_GE(all, kMsgs * wire);
 }
 
 }  // namespace
