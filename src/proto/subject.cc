@@ -3,6 +3,8 @@
 // when it is a whole token, so "foo*" and "a.>b" are ordinary literal tokens.
 #include "proto/subject.h"
 
+#include <array>
+
 namespace pylon::proto {
 
 namespace {
@@ -18,35 +20,53 @@ enum class Wildcards {
   kIgnored,       // publish, fast: wildcard tokens are not looked at
 };
 
+// What each byte is to the subject rules, so the loop below costs one table load and one
+// compare for an ordinary byte (the client library validates every published subject).
+enum ByteClass : unsigned char { kOrdinary = 0, kDot, kSpace, kWildcard };
+constexpr std::array<unsigned char, 256> kByteClass = [] {
+  std::array<unsigned char, 256> t{};
+  t[static_cast<unsigned char>('.')] = kDot;
+  for (char c : {' ', '\t', '\n', '\r', '\f'}) t[static_cast<unsigned char>(c)] = kSpace;
+  t[static_cast<unsigned char>('*')] = kWildcard;
+  t[static_cast<unsigned char>('>')] = kWildcard;
+  return t;
+}();
+static_assert(kByteClass[static_cast<unsigned char>('\f')] == kSpace);
+
 // One pass over the subject: non-empty, no empty tokens, no whitespace, wildcard tokens
 // as `wc` says; `pedantic` also refuses '*' or '>' inside a longer token.
 bool check(std::string_view s, Wildcards wc, bool pedantic) noexcept {
-  if (s.empty()) return false;
-  bool after_fwc = false;  // a '>' token was seen: nothing may follow
-  size_t start = 0;
   const size_t n = s.size();
-  for (size_t i = 0; i <= n; ++i) {
-    if (i < n && s[i] != '.') {
-      if (is_subject_space(s[i])) return false;
-      continue;
+  if (n == 0) return false;
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  bool after_fwc = false;  // a '>' token was seen: nothing may follow
+  bool wild = false;       // the current token holds a '*' or '>'
+  size_t start = 0;
+  for (size_t i = 0;; ++i) {
+    if (i < n) {
+      const unsigned char k = kByteClass[p[i]];
+      if (k == kOrdinary) continue;
+      if (k == kSpace) return false;
+      if (k == kWildcard) {
+        wild = true;
+        continue;
+      }
     }
-    // A token [start, i) ends here.
+    // A token [start, i) ends here (at a '.' or at the end).
     const size_t len = i - start;
     if (len == 0 || after_fwc) return false;
-    if (len == 1) {
-      const char c = s[start];
-      if (c == '>' || c == '*') {
+    if (wild) {
+      if (len == 1) {
         if (wc == Wildcards::kLiteralOnly) return false;
-        if (c == '>' && wc == Wildcards::kAllowed) after_fwc = true;
+        if (p[start] == '>' && wc == Wildcards::kAllowed) after_fwc = true;
+      } else if (pedantic) {
+        return false;
       }
-    } else if (pedantic) {
-      for (size_t k = start; k < i; ++k) {
-        if (s[k] == '*' || s[k] == '>') return false;
-      }
+      wild = false;
     }
+    if (i == n) return true;
     start = i + 1;
   }
-  return true;
 }
 
 }  // namespace

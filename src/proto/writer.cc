@@ -1,6 +1,7 @@
 #include "proto/writer.h"
 
 #include <charconv>
+#include <cstring>
 
 namespace pylon::proto {
 
@@ -139,9 +140,41 @@ void append_routed_hmsg(std::string& buf, std::string_view account, std::string_
   put(buf, " ", hdr, " ", total, kCrlf, payload, kCrlf);
 }
 
+// Every publish of the client library goes through here, so it makes room once and
+// copies into it, instead of put()'s append per part (each with its own capacity check):
+// the line and, when it is small, the payload too (resize() fills what it adds before it
+// is overwritten, which costs nothing at that size; a large payload is appended).
 void append_pub(std::string& buf, std::string_view subject, std::string_view reply, std::string_view payload) {
-  put(buf, "PUB ", subject, sep_if(reply), reply, " ", Num(static_cast<int64_t>(payload.size())), kCrlf, payload,
-      kCrlf);
+  constexpr size_t kFillAtMost = 256;
+  const Num sz(static_cast<int64_t>(payload.size()));
+  const std::string_view size(sz);
+  const size_t line = 4 + subject.size() + (reply.empty() ? 0 : 1 + reply.size()) + 1 + size.size() + 2;
+  const size_t total = line + payload.size() + 2;
+  const size_t old = buf.size();
+  buf.reserve(old + total);
+  const bool whole = payload.size() <= kFillAtMost;
+  buf.resize(old + (whole ? total : line));
+  char* p = buf.data() + old;
+  auto copy = [&p](std::string_view part) {
+    std::memcpy(p, part.data(), part.size());
+    p += part.size();
+  };
+  copy("PUB ");
+  copy(subject);
+  if (!reply.empty()) {
+    *p++ = ' ';
+    copy(reply);
+  }
+  *p++ = ' ';
+  copy(size);
+  copy(kCrlf);
+  if (whole) {
+    copy(payload);
+    copy(kCrlf);
+  } else {
+    buf.append(payload);
+    buf.append(kCrlf);
+  }
 }
 
 void append_hpub(std::string& buf, std::string_view subject, std::string_view reply, int64_t hdr_len,
