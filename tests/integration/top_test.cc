@@ -377,6 +377,52 @@ TEST_F(TopTest, OneShotSnapshotForScripts) {
   EXPECT_NE(rows[0].find(" fast "), std::string::npos) << r.output;
 }
 
+// --acc (issue 13): a server with two accounts; each view lists that account's connections
+// only, says which account it shows, and names each connection's account.
+TEST(TopAccounts, FiltersByAccountAndNamesEachConnectionsAccount) {
+  const int monitor = pick_free_port();
+  ServerProcess server(with_config(R"(
+    accounts {
+      SALES: { users: [ { user: s, password: s } ] }
+      OPS: { users: [ { user: o, password: o } ] }
+    }
+  )",
+                                   {"-m", std::to_string(monitor)}));
+  ASSERT_TRUE(server.start());
+  auto as = [&](const char* user, const char* name) {
+    return nats_connect("nats://" + std::string(user) + ":" + user + "@127.0.0.1:" + std::to_string(server.port()),
+                        [name](natsOptions* o) { natsOptions_SetName(o, name); });
+  };
+  NatsConn s1 = as("s", "sales-1"), s2 = as("s", "sales-2"), o1 = as("o", "ops-1");
+  ASSERT_TRUE(s1 && s2 && o1);
+  auto snapshot = [&](const std::string& flags) {
+    return shell("timeout 30 " + std::string(PYLON_TOOL_BIN) + " top -m " + std::to_string(monitor) +
+                 " -sort cid -d 0.2 -o - " + flags);
+  };
+
+  ShellResult r = snapshot("-acc SALES");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("  Account: SALES (2 open connections)"), std::string::npos) << r.output;
+  auto rows = table_rows(r.output);
+  ASSERT_EQ(rows.size(), 2u) << r.output;
+  for (const auto& row : rows) EXPECT_NE(row.find(" SALES "), std::string::npos) << row;
+  EXPECT_EQ(r.output.find("ops-1"), std::string::npos) << r.output;
+
+  r = snapshot("--acc OPS");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  rows = table_rows(r.output);
+  ASSERT_EQ(rows.size(), 1u) << r.output;
+  EXPECT_NE(rows[0].find("ops-1"), std::string::npos) << r.output;
+  EXPECT_NE(rows[0].find(" OPS "), std::string::npos) << r.output;
+
+  // Without --acc: every connection, each with its account.
+  r = snapshot("");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("ACCOUNT"), std::string::npos) << r.output;
+  EXPECT_EQ(table_rows(r.output).size(), 3u) << r.output;
+  EXPECT_EQ(r.output.find("  Account: "), std::string::npos) << r.output;
+}
+
 TEST(TopCli, UnreachableServerIsAnErrorAtStart) {
   int port = pick_free_port();  // nothing listens there
   ShellResult r = shell("timeout 30 " + std::string(PYLON_TOOL_BIN) + " top -m " + std::to_string(port));

@@ -3,6 +3,8 @@
 // tests/integration/top_test.cc.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <set>
 #include <string>
 
@@ -160,6 +162,39 @@ TEST(TopPoller, AConnectionClosingBetweenPagesShiftsNoOtherOneOut) {
     if (cid != 10) EXPECT_TRUE(got.count(static_cast<uint64_t>(cid))) << "cid " << cid << " is missing";
   }
   EXPECT_GE(pages, 3);
+}
+
+// --acc asks both servers for that account's connections only (acc=, the value escaped),
+// and for auth=1, which makes them name each connection's account; the view shows it.
+TEST(TopPoller, FiltersByAccountAndReadsEachConnectionsAccount) {
+  std::vector<std::string> asked;
+  Poller poller([&](const std::string& target) -> std::string {
+    asked.push_back(target);
+    if (target == "/varz") return R"({"server_id":"S","now":"2026-12-01T00:00:00Z","start":"2026-12-01T00:00:00Z"})";
+    return R"({"now":"2026-12-01T00:00:00Z","total":1,"connections":[{"cid":7,"account":"$SYS"}]})";
+  });
+  Query q;
+  q.sort = "cid";
+  q.account = "$SYS";
+  Snapshot snap = poller.poll(q);
+  ASSERT_EQ(asked.size(), 2u);
+  EXPECT_NE(asked[1].find("&acc=%24SYS"), std::string::npos) << asked[1];
+  EXPECT_NE(asked[1].find("&auth=1"), std::string::npos) << asked[1];
+  ASSERT_EQ(snap.conns.size(), 1u);
+  EXPECT_EQ(snap.conns[0].account, "$SYS");
+
+  auto lines = texts(render(snap, ViewOptions{}));
+  EXPECT_NE(std::find(lines.begin(), lines.end(), "  Account: $SYS (1 open connections)"), lines.end());
+  auto t = table(lines);
+  ASSERT_EQ(t.size(), 2u);
+  EXPECT_NE(t[0].find("ACCOUNT"), std::string::npos) << t[0];
+  EXPECT_NE(t[1].find("$SYS"), std::string::npos) << t[1];
+}
+
+TEST(TopLayout, LeavesAccountOutWhenEveryConnectionIsInTheGlobalAccount) {
+  auto t = table(texts(render(sample(true, false), ViewOptions{})));
+  ASSERT_FALSE(t.empty());
+  EXPECT_EQ(t[0].find("ACCOUNT"), std::string::npos) << t[0];
 }
 
 TEST(TopLayout, ShowsEveryColumnWithoutAWidthLimit) {

@@ -117,6 +117,7 @@ int run_top(const TopOptions& o) {
   q.sort = o.sort;
   q.limit = o.conns;
   q.subs = o.subs;
+  q.account = o.account;
 
   // As nats-top: a server that does not answer at start is an error, not an empty screen.
   try {
@@ -200,6 +201,8 @@ void add_top(CLI::App& app, int& rc) {
                   "Write one snapshot (two polls -d apart, so it has rates) to FILE, '-' for stdout, and exit");
   cmd->add_flag("-b,--raw-bytes", o->raw_bytes, "Show numbers in full instead of K, M, G");
   cmd->add_flag("-u,--display-subscriptions-column", o->subs, "Start with the subscriptions column shown");
+  cmd->add_option("--acc,--account", o->account,
+                  "Only the connections of this account (the server's /connz?acc=), e.g. --acc '$G'");
   cmd->add_option("--timeout", o->timeout_s, "Seconds an HTTP request may take")
       ->capture_default_str()
       ->check(CLI::Range(0.05, 600.0));
@@ -211,7 +214,7 @@ std::vector<std::string> top_go_style_args(int argc, char** argv) {
   if (argc < 2 || args[1] != "top") return args;
   static const char* const kLong[] = {"sort", "ms", "cert", "key", "cacert", "conns", "delay", "server", "output",
                                       "timeout", "http_port", "max-refreshes", "raw-bytes",
-                                      "display-subscriptions-column"};
+                                      "display-subscriptions-column", "acc", "account"};
   for (size_t i = 2; i < args.size(); ++i) {
     std::string& a = args[i];
     if (a == "--") break;

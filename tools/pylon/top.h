@@ -24,6 +24,7 @@ struct TopOptions {
   std::string output;                // -o FILE|-: one-shot snapshot, no screen
   bool raw_bytes = false;            // -b
   bool subs = false;                 // -u: start with the subscriptions column
+  std::string account;               // --acc: only this account's connections
   double timeout_s = 2;              // per HTTP request
 };
 

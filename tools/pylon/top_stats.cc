@@ -1,5 +1,7 @@
 #include "top_stats.h"
 
+#include <cctype>
+
 #include <boost/json.hpp>
 
 #include <algorithm>
@@ -94,6 +96,23 @@ ServerInfo parse_varz(const json::object& v) {
   return s;
 }
 
+// An account name as a query parameter value: RFC 3986's unreserved bytes as they are,
+// every other byte %-encoded ("$G" -> "%24G").
+std::string query_escape(std::string_view v) {
+  static const char* const kHex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : v) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
 ConnInfo parse_conn(const json::object& c) {
   ConnInfo r;
   r.cid = static_cast<uint64_t>(to_int(c, "cid"));
@@ -108,6 +127,7 @@ ConnInfo parse_conn(const json::object& c) {
   r.subs = to_int(c, "subscriptions");
   r.pending = to_int(c, "pending_bytes");
   r.totals = parse_totals(c);
+  r.account = to_str(c, "account");
   if (const json::value* list = field(c, "subscriptions_list"); list && list->is_array()) {
     for (const auto& s : list->get_array())
       if (s.is_string()) r.subjects.emplace_back(s.get_string());
@@ -235,7 +255,9 @@ Snapshot Poller::poll(const Query& q) {
   const SortKey* key = find_sort_key(q.sort);
   if (!key) throw std::runtime_error("invalid sort key: " + q.sort);
   const int limit = std::max(1, q.limit);
-  const std::string subs = q.subs ? "&subs=1" : "";
+  // auth=1 makes both servers name each connection's account (but $G's); acc= filters.
+  const std::string subs = std::string(q.subs ? "&subs=1" : "") + "&auth=1" +
+                           (q.account.empty() ? "" : "&acc=" + query_escape(q.account));
 
   json::object varz = parse_object(get("/varz"), "/varz");
   Snapshot snap;

@@ -50,6 +50,7 @@ struct ConnInfo {
   Counters totals;
   Rates rates;
   std::vector<std::string> subjects;  // with subscriptions shown
+  std::string account;                // empty for the global account $G (as /connz?auth=1 says)
 };
 
 // How the connection table is ordered. Server keys are /connz's own `sort` values (the
@@ -69,6 +70,7 @@ struct Query {
   std::string sort{kDefaultSort};
   int limit = 1024;
   bool subs = false;
+  std::string account;  // only this account's connections (/connz?acc=); empty: every one
 };
 
 struct Snapshot {

@@ -59,6 +59,10 @@ std::vector<Column> columns(const Snapshot& s, const ViewOptions& o) {
   cols.push_back({"CID", kKeep, true, 20, [](const ConnInfo& c) { return std::to_string(c.cid); }});
   bool any_name = std::any_of(s.conns.begin(), s.conns.end(), [](const ConnInfo& c) { return !c.name.empty(); });
   if (any_name) cols.push_back({"NAME", 95, false, 24, [](const ConnInfo& c) { return c.name; }});
+  // Shown when some connection is in an account of its own (the global $G is not named).
+  bool any_account =
+      std::any_of(s.conns.begin(), s.conns.end(), [](const ConnInfo& c) { return !c.account.empty(); });
+  if (any_account) cols.push_back({"ACCOUNT", 92, false, 24, [](const ConnInfo& c) { return c.account; }});
   cols.push_back({"HOST", 60, false, 47, [](const ConnInfo& c) { return host_port(c); }});
   cols.push_back({"SUBS", 70, true, 12, [](const ConnInfo& c) { return std::to_string(c.subs); }});
   cols.push_back({"PENDING", 40, true, 12, [raw](const ConnInfo& c) { return psize(raw, c.pending); }});
@@ -109,6 +113,10 @@ void add_header(std::vector<Line>& out, const Snapshot& s, const ViewOptions& o)
   out.push_back({fmt("  Connections: %lld (accepted %lld)  Routes: %lld  Subscriptions: %lld",
                      static_cast<long long>(v.connections), static_cast<long long>(v.total_connections),
                      static_cast<long long>(v.routes), static_cast<long long>(v.subscriptions))});
+  if (!s.query.account.empty()) {
+    out.push_back({fmt("  Account: %s (%lld open connections)", s.query.account.c_str(),
+                       static_cast<long long>(s.conns_total))});
+  }
   auto traffic = [&](const char* label, int64_t msgs, int64_t bytes, double msgs_rate, double bytes_rate) {
     std::string mr = v.rates.known ? fmt("%.1f", msgs_rate) : "-";
     return fmt("  %-5s Msgs: %s  Bytes: %s  Msgs/Sec: %s  Bytes/Sec: %s", label, psize(raw, msgs).c_str(),
