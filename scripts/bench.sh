@@ -83,7 +83,9 @@ log() { echo "bench.sh: $*" >&2; }
 # Rows: name | setup | tags | kind | messages at scale 1 (requests; clients for the storm)
 #       | arguments of `pylon bench` ({A}: node A's URL, {B}: node B's; one node: both the same).
 # setup: plain (one node), tls (one node, tls {}), cluster (3 nodes), cluster-tls (3 nodes,
-# TLS for clients and routes), client (one nats-server for both sides). kind: bench (msgs/s),
+# TLS for clients and routes), accounts (one node, two accounts: the requesters in A call
+# B's service through A's service import; {A} is A's user, {B} B's), client (one
+# nats-server for both sides). kind: bench (msgs/s),
 # req (latency), storm (connect_storm), client (nats.c's publisher against `pylon bench`).
 # Counts are sized for a few seconds each against nats-server on a 2-core machine: one round
 # of every row took 3 min 54 s there under a load average of 9-11 (docs/performance.md).
@@ -100,6 +102,8 @@ ROWS=(
   "queue group of 4, 1 KiB|plain|queue,1k|bench|1000000|--pub 1 --sub 4 --queue q --size 1024"
   "req/reply, 1 requester, 16 B|plain|req,16b|req|10000|--req 1 --size 16"
   "req/reply, 50 requesters, 16 B|plain|req,16b|req|50000|--req 50 --size 16"
+  "req/reply via a service import, 1 requester, 16 B|accounts|req,16b,accounts|req|10000|--req 1 --size 16 --sub-server {B}"
+  "req/reply via a service import, 50 requesters, 16 B|accounts|req,16b,accounts|req|50000|--req 50 --size 16 --sub-server {B}"
   "cross-node pub->sub 16 B|cluster|cluster,16b|bench|3000000|--pub 1 --sub 1 --size 16 --sub-server {B}"
   "cross-node pub->sub 1 KiB|cluster|cluster,1k|bench|500000|--pub 1 --sub 1 --size 1024 --sub-server {B}"
   "TLS pub 16 B|tls|tls,pub,16b|bench|10000000|--pub 1 --sub 0 --size 16"
@@ -242,6 +246,24 @@ tls_block() {
     "$CERTS/server.pem" "$CERTS/server-key.pem" "$CERTS/ca.pem"
 }
 
+# Account B exports the benchmark's subject as a service; account A imports it. A request
+# from A's user travels through the import (its reply subject mapped, as the reference's
+# _R_ replies) to B's repliers, and the reply back.
+accounts_block() {
+  cat <<'CONF'
+accounts {
+  A: {
+    users: [ { user: a, password: a } ]
+    imports: [ { service: { account: B, subject: "bench.subject" } } ]
+  }
+  B: {
+    users: [ { user: b, password: b } ]
+    exports: [ { service: "bench.subject" } ]
+  }
+}
+CONF
+}
+
 # The number in /varz's "routes" of the node whose monitoring port is $1 (empty if none).
 varz_routes() {
   curl -s --max-time 2 "http://127.0.0.1:$1/varz" 2>/dev/null | grep -o '"routes": *[0-9]*' | grep -o '[0-9]*$' || true
@@ -257,7 +279,7 @@ start_setup() {
     PICKED=" "
     SERVER_PIDS=()
     local ports=() rports=() hports=()
-    case "$setup" in plain|tls|client) n=1 ;; *) n=3 ;; esac
+    case "$setup" in plain|tls|client|accounts) n=1 ;; *) n=3 ;; esac
     for i in $(seq 1 "$n"); do
       ports+=("$(pick_port)")
       if [ "$n" -gt 1 ]; then rports+=("$(pick_port)"); hports+=("$(pick_port)"); fi
@@ -270,6 +292,7 @@ start_setup() {
         {
           echo "listen: 127.0.0.1:${ports[$i]}"
           case "$setup" in tls|cluster-tls) tls_block ;; esac
+          [ "$setup" = accounts ] && accounts_block
           if [ "$n" -gt 1 ]; then
             echo "server_name: bench-$i"
             echo "http: 127.0.0.1:${hports[$i]}"
@@ -313,6 +336,10 @@ start_setup() {
       URL_A="$scheme://127.0.0.1:${ports[0]}"
       URL_B=$URL_A  # one node: A and B are the same
       [ "$n" -gt 1 ] && URL_B="$scheme://127.0.0.1:${ports[1]}"
+      if [ "$setup" = accounts ]; then
+        URL_A="$scheme://a:a@127.0.0.1:${ports[0]}"
+        URL_B="$scheme://b:b@127.0.0.1:${ports[0]}"
+      fi
       return 0
     fi
     log "$(server_label "$kind") ($setup) did not come up (attempt $attempt); its log(s):"
