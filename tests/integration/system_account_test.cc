@@ -254,8 +254,10 @@ TEST_P(SystemAccountNode, StatszIsPublishedAtTheReferencesCadence) {
                     std::lock_guard lk(*x->mu);
                     x->at->push_back(Clock::now());
                   }
-                  x->got->add(Received{natsMsg_GetSubject(m), "",
-                                       std::string(natsMsg_GetData(m), static_cast<size_t>(natsMsg_GetDataLength(m)))});
+                  Received r;
+                  r.subject = natsMsg_GetSubject(m);
+                  r.data.assign(natsMsg_GetData(m), static_cast<size_t>(natsMsg_GetDataLength(m)));
+                  x->got->add(std::move(r));
                   natsMsg_Destroy(m);
                 },
                 &ctx),
@@ -385,14 +387,19 @@ TEST_P(SystemAccountCluster, EveryNodeAnswersThePingsOnce) {
         continue;
       }
       const auto& d = obj(r, "data");
-      if (std::string(what) == "VARZ" || std::string(what) == "CONNZ" || std::string(what) == "ROUTEZ" ||
-          std::string(what) == "SUBSZ") {
+      std::string w = what;
+      if (w == "VARZ" || w == "CONNZ" || w == "ROUTEZ" || w == "SUBSZ") {
         EXPECT_EQ(str(d, "server_id"), id) << what << ": " << json::serialize(r);
       }
-      if (std::string(what) == "VARZ") EXPECT_EQ(str(d, "system_account"), "SYS");
-      if (std::string(what) == "ROUTEZ") EXPECT_EQ(num(d, "num_routes"), static_cast<int64_t>(c.ids.size() - 1));
-      if (std::string(what) == "HEALTHZ") EXPECT_EQ(str(d, "status"), "ok");
-      if (std::string(what) == "SUBSZ") EXPECT_GT(num(d, "num_subscriptions"), 0);
+      if (w == "VARZ") {
+        EXPECT_EQ(str(d, "system_account"), "SYS");
+      } else if (w == "ROUTEZ") {
+        EXPECT_EQ(num(d, "num_routes"), static_cast<int64_t>(c.ids.size() - 1));
+      } else if (w == "HEALTHZ") {
+        EXPECT_EQ(str(d, "status"), "ok");
+      } else if (w == "SUBSZ") {
+        EXPECT_GT(num(d, "num_subscriptions"), 0);
+      }
     }
   }
 }
@@ -437,6 +444,44 @@ TEST_P(SystemAccountCluster, PerServerRequestsAreAnsweredByThatServerAlone) {
   // A filter naming one server: only it answers a PING.
   auto filtered = req.request("$SYS.REQ.SERVER.PING.VARZ", "{\"server_name\":\"" + c.nodes.back()->name() + "\"}", 1);
   EXPECT_EQ(answering_ids(filtered), std::set<std::string>{c.ids.back()});
+}
+
+TEST_P(SystemAccountCluster, AccountScopedRequestsShowThatAccountOnEveryNode) {
+  Requester& req = *requester;
+  // One client of A, on the last node, with one subscription.
+  auto a = Client::connect({url_as(*c.nodes.back(), "a")});
+  ASSERT_TRUE(a);
+  auto col = std::make_shared<Collector>();
+  auto sub = AsyncSub::make(*a, "acc.scoped", col);
+  ASSERT_TRUE(a->flush());
+
+  auto connz = req.request("$SYS.REQ.ACCOUNT.A.CONNZ", "", c.ids.size());
+  EXPECT_EQ(answering_ids(connz), c.id_set());
+  int64_t conns = 0;
+  for (const auto& r : connz) conns += num(obj(r, "data"), "num_connections");
+  EXPECT_EQ(conns, 1) << "A's one client, and not the requester (of the system account)";
+
+  auto subsz = req.request("$SYS.REQ.ACCOUNT.A.SUBSZ", "", c.ids.size());
+  EXPECT_EQ(answering_ids(subsz), c.id_set());
+  int listed = 0, others = 0;
+  for (const auto& r : subsz) {
+    const auto* list = obj(r, "data").if_contains("subscriptions_list");
+    if (!list) continue;
+    for (const auto& e : list->as_array()) {
+      std::string subject = str(e.as_object(), "subject");
+      // nats-server also lists, in every account, its imports of the system account's
+      // services ($SYS.REQ.SERVER.PING.CONNZ and the like), which Pylon does not have.
+      if (subject.starts_with("$SYS.REQ.")) continue;
+      if (subject == "acc.scoped") {
+        ++listed;
+      } else {
+        ++others;
+        ADD_FAILURE() << "listed: " << json::serialize(e) << " by " << str(obj(r, "server"), "name");
+      }
+    }
+  }
+  EXPECT_EQ(listed, 1);
+  EXPECT_EQ(others, 0) << "only A's subscriptions, not the requester's (of the system account)";
 }
 
 INSTANTIATE_TEST_SUITE_P(Mixed, SystemAccountCluster,

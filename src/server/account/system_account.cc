@@ -52,18 +52,26 @@ constexpr std::array<RequestName, 7> kRequests{{{SysRequest::kStatsz, "STATSZ"},
 // A request subscription: hands what it matched to the system account.
 class SystemSubscriber final : public InternalSubscriber {
  public:
-  SystemSubscriber(std::weak_ptr<SystemAccount> sys, SysRequest what) : sys_(std::move(sys)), what_(what) {}
+  SystemSubscriber(std::weak_ptr<SystemAccount> sys, SysRequest what, bool account_scoped)
+      : sys_(std::move(sys)), what_(what), account_scoped_(account_scoped) {}
   bool deliver(Server&, EventLoop&, const Origin&, const Message& msg, bool /*from_route*/) override {
     if (t_publishing) return false;
     auto sys = sys_.lock();  // weak: the system account owns this subscription
     if (!sys) return false;
-    sys->request(what_, msg.reply, msg.payload, msg.header_len);
+    std::string_view account;
+    if (account_scoped_) {
+      // $SYS.REQ.ACCOUNT.<acc>.<what>: our subscription's `*` is the fourth token.
+      std::string_view rest = msg.subject.substr(std::string_view("$SYS.REQ.ACCOUNT.").size());
+      account = rest.substr(0, rest.find('.'));
+    }
+    sys->request(what_, account, msg.reply, msg.payload, msg.header_len);
     return true;
   }
 
  private:
   std::weak_ptr<SystemAccount> sys_;
   SysRequest what_;
+  bool account_scoped_;
 };
 
 json::object data_stats(uint64_t msgs, uint64_t bytes) {
@@ -229,12 +237,12 @@ EventLoop& SystemAccount::system_loop() const { return server_.loop(0); }
 
 void SystemAccount::start() {
   const std::string& id = server_.id();
-  auto subscribe = [&](std::string subject, SysRequest what) {
+  auto subscribe = [&](std::string subject, SysRequest what, bool account_scoped = false) {
     auto sub = std::make_shared<Subscription>();
     sub->remote = true;  // not a client's (see Subscription::internal)
     sub->subject = std::move(subject);
     sub->sid = sub->subject;
-    sub->internal = std::make_shared<SystemSubscriber>(weak_from_this(), what);
+    sub->internal = std::make_shared<SystemSubscriber>(weak_from_this(), what, account_scoped);
     account_->index().insert(sub);
     server_.cluster().local_sub_added(*account_, *sub);
     subs_.push_back(std::move(sub));
@@ -245,6 +253,8 @@ void SystemAccount::start() {
     subscribe(fmt::format("$SYS.REQ.SERVER.PING.{}", r.token), r.what);
     subscribe(fmt::format("$SYS.REQ.SERVER.{}.{}", id, r.token), r.what);
   }
+  subscribe("$SYS.REQ.ACCOUNT.*.CONNZ", SysRequest::kConnz, true);
+  subscribe("$SYS.REQ.ACCOUNT.*.SUBSZ", SysRequest::kSubsz, true);
   running_ = true;
   asio::post(system_loop().ctx(), [self = shared_from_this()] {
     self->statsz_timer_ = std::make_unique<asio::steady_timer>(self->system_loop().ctx());
@@ -421,11 +431,13 @@ void SystemAccount::client_disconnected(const monitor::ConnSnapshot& s) {
   post_send(fmt::format("$SYS.ACCOUNT.{}.DISCONNECT", s.account), std::move(e));
 }
 
-void SystemAccount::request(SysRequest what, std::string_view reply, std::string_view payload, int64_t header_len) {
+void SystemAccount::request(SysRequest what, std::string_view account, std::string_view reply, std::string_view payload,
+                            int64_t header_len) {
   if (!running_.load()) return;
   std::string_view body = header_len > 0 ? payload.substr(static_cast<size_t>(header_len)) : payload;
-  asio::post(system_loop().ctx(), [self = shared_from_this(), what, reply = std::string(reply), body = std::string(body)]() mutable {
-    self->answer(what, std::move(reply), std::move(body));
+  asio::post(system_loop().ctx(), [self = shared_from_this(), what, account = std::string(account),
+                                   reply = std::string(reply), body = std::string(body)]() mutable {
+    self->answer(what, account, std::move(reply), std::move(body));
   });
 }
 
@@ -449,7 +461,7 @@ void SystemAccount::answer_error(const std::string& reply, int code, const std::
   send(reply, {}, std::move(r));
 }
 
-void SystemAccount::answer(SysRequest what, std::string reply, std::string body) {
+void SystemAccount::answer(SysRequest what, const std::string& account, std::string reply, std::string body) {
   if (!running_.load()) return;
   // As the reference's statszReq: no reply subject asks for the STATSZ broadcast; every other
   // request without one is ignored (zReq).
@@ -467,6 +479,12 @@ void SystemAccount::answer(SysRequest what, std::string reply, std::string body)
         lacks(server_.cluster().cluster_name(), f.cluster) || !f.tags.empty() || !f.domain.empty()) {
       return;  // Pylon has no tags and no JetStream domain: any asked for is not ours
     }
+  }
+  // The account-scoped forms, as the reference's: the subject's account wins over the body's.
+  if (!account.empty()) {
+    o.connz.account = account;
+    o.subsz.account = account;
+    o.subsz.subs = true;
   }
   auto now = std::chrono::system_clock::now();
   std::string err;

@@ -9,7 +9,9 @@
 //    options as the reference's JSON (`{"limit":2,"subscriptions":true}`) and the filters
 //    server_name, cluster, host, tags, domain; the answer is `{"server":{...},"data":{...}}`
 //    (STATSZ: `{"server":{...},"statsz":{...}}`), or `{"server":{...},"error":{code,description}}`.
-//    `data` is built by the same code as the HTTP endpoint's (monitor/endpoints.h).
+//    `data` is built by the same code as the HTTP endpoint's (monitor/endpoints.h). And the
+//    account-scoped $SYS.REQ.ACCOUNT.<acc>.CONNZ and .SUBSZ (that account's connections and
+//    subscriptions), answered by every node.
 //
 // The internal subscriptions are Subscription::internal (router.h) in the system account's
 // index, announced to the routes like a client's, so a request published on any node, Pylon
@@ -80,8 +82,10 @@ class SystemAccount : public std::enable_shared_from_this<SystemAccount> {
   void client_disconnected(const monitor::ConnSnapshot& closed);
 
   // A request reached one of our subscriptions (any loop): answered from the system loop.
-  // `payload` holds the headers (header_len bytes, -1: none) and then the body.
-  void request(SysRequest what, std::string_view reply, std::string_view payload, int64_t header_len);
+  // `payload` holds the headers (header_len bytes, -1: none) and then the body. `account`:
+  // the account an account-scoped request names ($SYS.REQ.ACCOUNT.<acc>.CONNZ), else empty.
+  void request(SysRequest what, std::string_view account, std::string_view reply, std::string_view payload,
+               int64_t header_len);
 
  private:
   EventLoop& system_loop() const;
@@ -95,7 +99,7 @@ class SystemAccount : public std::enable_shared_from_this<SystemAccount> {
   boost::json::object statsz_message() const;  // {"server": (filled by send), "statsz": ...}
   std::string next_event_id();
   // System loop: one request, decoded, filtered, answered.
-  void answer(SysRequest what, std::string reply, std::string body);
+  void answer(SysRequest what, const std::string& account, std::string reply, std::string body);
   void answer_data(const std::string& reply, boost::json::object data);
   void answer_error(const std::string& reply, int code, const std::string& description, bool with_null_data);
   void arm_statsz_timer();
