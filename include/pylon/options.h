@@ -57,6 +57,9 @@ struct Permissions {
 
 // The account every user outside `accounts {}` belongs to (the reference's globalAccountName).
 inline constexpr const char* kGlobalAccount = "$G";
+// The system account when `system_account` names none (the reference's DEFAULT_SYSTEM_ACCOUNT):
+// created implicitly unless `no_system_account` is set.
+inline constexpr const char* kDefaultSystemAccount = "$SYS";
 
 // One user entry of `authorization { users = [...] }` or of an account's `users`: the same
 // struct either way, so authentication has one list to search (Options::users).
@@ -153,6 +156,10 @@ struct Options {
   // Accounts besides $G (`accounts {}`), and the user a client without credentials becomes.
   std::vector<AccountConfig> accounts;
   std::string no_auth_user;
+  // The system account: server events and the $SYS.REQ.SERVER requests live there
+  // (src/server/account/system_account.h). Empty: $SYS, unless no_system_account.
+  std::string system_account;
+  bool no_system_account = false;
   // Client TLS (the top-level tls block and the --tls* flags).
   TlsConfig tls;
   // Limits.
@@ -182,6 +189,14 @@ struct Options {
   std::string config_file;
 
   bool auth_required() const { return !user.empty() || !token.empty() || !users.empty() || !nkeys.empty(); }
+  // The system account's name in force: `system_account`, else $SYS. Empty only with
+  // no_system_account and no account named $SYS (the reference then runs without events).
+  std::string effective_system_account() const {
+    if (!system_account.empty()) return system_account;
+    bool configured = false;
+    for (const auto& a : accounts) configured = configured || a.name == kDefaultSystemAccount;
+    return no_system_account && !configured ? std::string() : std::string(kDefaultSystemAccount);
+  }
 };
 
 }  // namespace pylon

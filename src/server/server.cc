@@ -12,6 +12,7 @@
 #include <netinet/in.h>
 
 #include "proto/writer.h"
+#include "server/account/system_account.h"
 #include "server/client/client_conn.h"
 #include "server/client/nkeys.h"
 #include "server/route/cluster.h"
@@ -107,7 +108,7 @@ void Server::start() {
     }
   }
   running_ = true;
-  asio::post(ctx, [this] { do_accept(); });
+  usage_sampler_.sample();  // the first CPU reading: /varz's first `cpu` is the share since then
   // ---- HTTP monitoring (src/server/monitor) ----
   if (options().http_port != 0 || options().https_port != 0) {
     try {
@@ -119,6 +120,15 @@ void Server::start() {
     }
   }
   // ---- end HTTP monitoring ----
+  // The system account's events and requests (account/system_account.h). Before the first
+  // accept, like the monitor above: a client's loop reads both without a lock.
+  if (auto sys = options().effective_system_account(); !sys.empty()) {
+    if (auto acc = accounts_.find(sys)) {
+      system_ = std::make_shared<SystemAccount>(*this, std::move(acc));
+      system_->start();
+    }
+  }
+  asio::post(ctx, [this] { do_accept(); });
   try {
     cluster_->start();
   } catch (...) {
@@ -359,6 +369,7 @@ void Server::shutdown() {
   bool was_running = running_.exchange(false);
   if (was_running) log_->info("Initiating Shutdown...");
   if (monitor_) monitor_->stop();  // HTTP monitoring first
+  if (system_) system_->stop();    // no more events or answers; its timer leaves loop 0
   if (acceptor_) {
     std::promise<void> closed;
     asio::post(loops_[0]->ctx(), [this, &closed] {
@@ -416,6 +427,10 @@ std::string Server::reload(Options next) {
   // The reference renames the cluster live; we refuse, since every route negotiated the name.
   if (next.cluster.name != cur.cluster.name) return refuse("cluster name", cur.cluster.name, next.cluster.name);
   if (next.event_loops != cur.event_loops) return refuse("event_loops", cur.event_loops, next.event_loops);
+  // The system account's events and requests are bound to it for the server's life.
+  if (next.effective_system_account() != cur.effective_system_account()) {
+    return refuse("SystemAccount", cur.effective_system_account(), next.effective_system_account());
+  }
   std::shared_ptr<const tls::Context> next_tls, next_route_tls;
   try {
     validate_options(next);

@@ -24,6 +24,7 @@
 #include "server/core/event_loop.h"
 #include "server/core/log.h"
 #include "server/monitor/conn_info.h"
+#include "server/monitor/process_stats.h"
 #include "server/sub_index.h"
 
 namespace pylon::server {
@@ -31,6 +32,7 @@ namespace pylon::server {
 class ClientConn;
 class Cluster;
 class Connection;
+class SystemAccount;
 namespace monitor {
 class Monitor;
 }
@@ -133,6 +135,14 @@ class Server {
   // monitor's bound port (0 when monitoring is off).
   monitor::ClosedConns& closed_clients() noexcept { return closed_clients_; }
   int http_port() const noexcept;
+  // The HTTP monitor (null when monitoring is off). Set by start() before the first client is
+  // accepted and kept until the server is destroyed, so any loop may read it.
+  monitor::Monitor* monitor() noexcept { return monitor_.get(); }
+  // CPU and memory as /varz and STATSZ report them (one sampler, so both see one interval).
+  monitor::UsageSampler& usage_sampler() noexcept { return usage_sampler_; }
+  // The system account's events and requests (account/system_account.h); null without a
+  // system account. Set by start() before the first client is accepted, immutable afterwards.
+  const std::shared_ptr<SystemAccount>& system_account() const noexcept { return system_; }
 
  private:
   void do_accept();
@@ -176,6 +186,8 @@ class Server {
   std::unique_ptr<Cluster> cluster_;
   monitor::ClosedConns closed_clients_;
   std::unique_ptr<monitor::Monitor> monitor_;  // HTTP monitoring; set in start() when http_port != 0
+  monitor::UsageSampler usage_sampler_;
+  std::shared_ptr<SystemAccount> system_;  // set in start(); see system_account()
   std::atomic<bool> lame_duck_{false};
   std::condition_variable cv_;
   std::atomic<bool> running_{false};

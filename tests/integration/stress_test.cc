@@ -18,6 +18,7 @@
 #include <atomic>
 #include <cstdio>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -25,6 +26,7 @@
 
 #include <boost/json.hpp>
 
+#include "cluster_harness.h"
 #include "harness.h"
 
 namespace pylon::it {
@@ -483,6 +485,124 @@ no_auth_user: b
   EXPECT_GT(a_cycles.load(), 5);
   EXPECT_GT(imported.load(), 0) << "no B client ever got a message published in A";
   EXPECT_GT(answered.load(), 0) << "no request through the service import was ever answered";
+}
+
+}  // namespace
+}  // namespace pylon::it
+
+namespace pylon::it {
+namespace {
+
+// The system account under churn (issue 13): clients of account A come and go on node 1 (so
+// its loops post CONNECT/DISCONNECT events to its system loop) while a client of the system
+// account on node 0 listens to `$SYS.>` over the route and asks both nodes for STATSZ without
+// pause. Every event must arrive once, in the order the node sent it (its `seq` only grows),
+// each DISCONNECT after its client's CONNECT, and every request must be answered by both nodes.
+TEST(Stress, SystemAccountEventsAndRequestsDuringClientChurn) {
+  SKIP_IF_REFERENCE("--event_loops is Pylon's");
+  const std::string config = R"(
+accounts {
+  SYS: { users: [ {user: sys, password: psys} ] }
+  A: { users: [ {user: a, password: pa} ] }
+}
+system_account: SYS
+no_auth_user: a
+)";
+  int route0 = pick_free_port(), route1 = pick_free_port();
+  auto node = [&](int own, int other) {
+    return with_config(config, {"--event_loops", std::to_string(kEventLoops), "--cluster_name", "sysstress",
+                                "--cluster", "nats://127.0.0.1:" + std::to_string(own), "--routes",
+                                "nats://127.0.0.1:" + std::to_string(other)});
+  };
+  ServerProcess n0(node(route0, route1)), n1(node(route1, route0));
+  ASSERT_TRUE(n0.start());
+  ASSERT_TRUE(n1.start());
+
+  // The listener, in the system account on node 0. Replies come to "$SYS.it.reply.<n>", so
+  // they reach it too: once both nodes answer a request, node 1 has its interest.
+  using cluster::Collector;
+  auto sys = cluster::Client::connect({"nats://sys:psys@127.0.0.1:" + std::to_string(n0.port())});
+  ASSERT_TRUE(sys);
+  auto heard = std::make_shared<Collector>();
+  auto listen = cluster::AsyncSub::make(*sys, "$SYS.>", heard);
+  ASSERT_TRUE(sys->flush());
+  // Over the messages a Collector::wait predicate is given (under the collector's lock).
+  auto answers_in = [](const std::vector<cluster::Received>& ms, const std::string& reply) {
+    size_t n = 0;
+    for (const auto& m : ms) n += m.subject == reply;
+    return n;
+  };
+  int requests = 0;
+  auto ask = [&] {
+    std::string reply = "$SYS.it.reply." + std::to_string(requests++);
+    return cluster::publish(*sys, "$SYS.REQ.SERVER.PING", "", reply) == NATS_OK ? reply : std::string();
+  };
+  ASSERT_TRUE(wait_for([&] {
+    std::string r = ask();
+    return heard->wait([&](const auto& ms) { return answers_in(ms, r) == 2; }, 500ms);
+  }, 20s)) << "both nodes never answered: the route did not form";
+  int first_measured = requests;
+
+  Churn churn(n1.port());
+  std::string why;
+  ASSERT_TRUE(churn.start(&why)) << why;
+  std::mutex ask_mu;
+  churn.also([&] {
+    {
+      std::lock_guard lk(ask_mu);
+      ask();
+    }
+    std::this_thread::sleep_for(20ms);  // the pace of the requests, not a wait for a condition
+  });
+  std::string canary = churn.finish();
+  expect_survived(n1, churn, canary);
+  EXPECT_TRUE(n0.running());
+  EXPECT_EQ(n0.log().find("Unexpected exception"), std::string::npos);
+  int last = requests;
+
+  // Every request answered by both nodes.
+  auto all_answered = [&](const std::vector<cluster::Received>& ms) {
+    std::map<std::string, int> n;
+    for (const auto& m : ms) ++n[m.subject];
+    for (int i = first_measured; i < last; ++i)
+      if (n["$SYS.it.reply." + std::to_string(i)] != 2) return false;
+    return true;
+  };
+  EXPECT_TRUE(heard->wait(all_answered, 20s)) << "requests " << first_measured << ".." << last;
+  EXPECT_GE(last - first_measured, 20) << "too few requests during the churn";
+
+  // The events: each node's in the order it sent them, each client's CONNECT before its
+  // DISCONNECT, none twice. (All are node 1's: only its clients are in A.)
+  heard->wait_quiet(500ms, 10s);
+  std::map<std::string, int64_t> last_seq;  // server id -> seq
+  std::map<int64_t, int> state;             // cid -> 1 connected, 2 disconnected
+  int connects = 0, disconnects = 0, out_of_order = 0, unpaired = 0;
+  for (const auto& m : heard->messages()) {
+    bool c = m.subject == "$SYS.ACCOUNT.A.CONNECT", d = m.subject == "$SYS.ACCOUNT.A.DISCONNECT";
+    if (!c && !d) continue;
+    auto e = boost::json::parse(m.data).as_object();
+    const auto& server = e.at("server").as_object();
+    int64_t seq = server.at("seq").to_number<int64_t>();
+    int64_t& prev = last_seq[std::string(server.at("id").as_string())];
+    if (seq <= prev) ++out_of_order;
+    prev = seq;
+    int& st = state[e.at("client").as_object().at("id").to_number<int64_t>()];
+    if (c) {
+      ++connects;
+      if (st != 0) ++unpaired;
+      st = 1;
+    } else {
+      ++disconnects;
+      if (st != 1) ++unpaired;
+      st = 2;
+    }
+  }
+  std::printf("system account: %d requests answered by both nodes, %d CONNECT and %d DISCONNECT events\n",
+              last - first_measured, connects, disconnects);
+  EXPECT_GE(connects, kChurners * 5);
+  EXPECT_GE(disconnects, kChurners * 5);
+  EXPECT_EQ(out_of_order, 0) << "a node's seq must grow with every message it sends";
+  EXPECT_EQ(unpaired, 0) << "each DISCONNECT follows its client's CONNECT, once";
 }
 
 }  // namespace

@@ -34,7 +34,7 @@ TEST(AccountRegistry, AccountsComeAndGoWithTheConfigAndTheGlobalOneStays) {
   auto a = reg.find("A");
   ASSERT_NE(a, nullptr);
   ASSERT_NE(reg.find("B"), nullptr);
-  EXPECT_EQ(reg.all().size(), 3u);
+  EXPECT_EQ(reg.all().size(), 4u) << "$G, A, B and the implicit system account $SYS";
   EXPECT_EQ(reg.all().front().get(), &reg.global()) << "$G first";
   uint64_t g1 = reg.generation();
   EXPECT_NE(g1, g0);
@@ -48,6 +48,31 @@ TEST(AccountRegistry, AccountsComeAndGoWithTheConfigAndTheGlobalOneStays) {
   EXPECT_NE(reg.find("C"), nullptr);
   EXPECT_NE(reg.generation(), g1);
   EXPECT_NE(reg.find("$G"), nullptr);
+}
+
+TEST(AccountRegistry, TheSystemAccountIsImplicitUnlessTurnedOffAndSurvivesReloads) {
+  Accounts reg;
+  reg.configure(with_accounts({"A"}));
+  auto sys = reg.find("$SYS");
+  ASSERT_NE(sys, nullptr) << "created implicitly, as the reference's SetDefaultSystemAccount";
+  reg.configure(with_accounts({"B"}));
+  EXPECT_EQ(reg.find("$SYS"), sys) << "a reload that does not name it keeps it";
+
+  auto named = with_accounts({"A", "SYS"});
+  named.system_account = "SYS";
+  Accounts reg2;
+  reg2.configure(named);
+  EXPECT_NE(reg2.find("SYS"), nullptr);
+  EXPECT_EQ(reg2.find("$SYS"), nullptr) << "a configured system account replaces the implicit one";
+
+  auto off = with_accounts({"A"});
+  off.no_system_account = true;
+  Accounts reg3;
+  reg3.configure(off);
+  EXPECT_EQ(reg3.find("$SYS"), nullptr);
+  EXPECT_EQ(off.effective_system_account(), "");
+  off.accounts.push_back(pylon::AccountConfig{"$SYS", {}, {}});
+  EXPECT_EQ(off.effective_system_account(), "$SYS") << "an account named $SYS is the system account (the reference's configureAccounts)";
 }
 
 TEST(AccountRegistry, EachAccountHasItsOwnIndex) {

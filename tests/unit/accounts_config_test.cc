@@ -216,3 +216,40 @@ TEST(SubjectsCollide, PatternsWithASubjectInCommonCollide) {
 }
 
 }  // namespace
+
+namespace {
+TEST(SystemAccountConfig, SystemAccountAndNoSystemAccountLoad) {
+  pylon::Options o;
+  ASSERT_EQ(load_error("sys.conf", "accounts { SYS: { users: [ {user: s, password: ps} ] } }\nsystem_account: SYS\n", &o), "");
+  EXPECT_EQ(o.system_account, "SYS");
+  EXPECT_EQ(o.effective_system_account(), "SYS");
+  EXPECT_NO_THROW(pylon::server::validate_options(o));
+
+  pylon::Options d;
+  ASSERT_EQ(load_error("default.conf", "port: 4222\n", &d), "");
+  EXPECT_EQ(d.effective_system_account(), "$SYS") << "the reference's default system account";
+
+  pylon::Options off;
+  ASSERT_EQ(load_error("off.conf", "no_system_account: true\n", &off), "");
+  EXPECT_TRUE(off.no_system_account);
+  EXPECT_EQ(off.effective_system_account(), "");
+}
+
+TEST(SystemAccountConfig, ABadSystemAccountIsRefusedInTheReferencesWords) {
+  // Not a string: the reference's configureSystemAccount, at the key.
+  std::string err = load_error("bad.conf", "port: 4222\nsystem_account: 5\n");
+  EXPECT_NE(err.find("bad.conf:2:1"), std::string::npos) << err;
+  EXPECT_NE(err.find("system account name must be a string"), std::string::npos) << err;
+  // An account that is not configured ($SYS included: only the implicit default exists unnamed).
+  for (const char* text : {"system_account: FOO\n", "system_account: \"$SYS\"\n"}) {
+    pylon::Options o;
+    ASSERT_EQ(load_error("missing.conf", text, &o), "") << text;
+    try {
+      pylon::server::validate_options(o);
+      ADD_FAILURE() << "accepted: " << text;
+    } catch (const std::invalid_argument& e) {
+      EXPECT_STREQ(e.what(), "error resolving system account: account missing") << text;
+    }
+  }
+}
+}  // namespace

@@ -118,10 +118,13 @@ std::vector<std::shared_ptr<Account>> Accounts::all() const {
 }
 
 void Accounts::configure(const Options& o) {
+  // The system account exists whether or not `accounts {}` configures it (the implicit $SYS,
+  // as the reference's SetDefaultSystemAccount); a reload cannot change which one it is.
+  const std::string system = o.effective_system_account();
   std::unique_lock lk(mu_);
   bool changed = false;
   for (auto it = by_name_.begin(); it != by_name_.end();) {
-    bool kept = it->second == global_;
+    bool kept = it->second == global_ || it->first == system;
     for (const auto& a : o.accounts) kept = kept || a.name == it->first;
     changed |= !kept;
     it = kept ? std::next(it) : by_name_.erase(it);
@@ -129,6 +132,10 @@ void Accounts::configure(const Options& o) {
   for (const auto& a : o.accounts) {
     if (by_name_.count(a.name)) continue;
     by_name_.emplace(a.name, std::make_shared<Account>(a.name));
+    changed = true;
+  }
+  if (!system.empty() && !by_name_.count(system)) {
+    by_name_.emplace(system, std::make_shared<Account>(system));
     changed = true;
   }
   if (changed) generation_.fetch_add(1, std::memory_order_acq_rel);

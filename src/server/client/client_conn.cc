@@ -6,6 +6,7 @@
 #include "proto/writer.h"
 #include "server/account/imports_check.h"
 #include "server/account/stream_import.h"
+#include "server/account/system_account.h"
 #include "server/client/auth.h"
 #include "server/client/connect_json.h"
 #include "server/client/nkeys.h"
@@ -165,7 +166,14 @@ void ClientConn::on_closing() {
 }
 
 void ClientConn::on_closed(CloseReason reason) {
-  server().closed_clients().add(*this, reason);  // monitoring: /connz?state=closed
+  {
+    monitor::ConnSnapshot closed = monitor::closed_snapshot(*this, reason);
+    // A client that connected made a CONNECT event; its DISCONNECT pairs with it.
+    if (connect_received_ && bound_ && !account_->is_global()) {
+      if (const auto& sys = server().system_account()) sys->client_disconnected(closed);
+    }
+    server().closed_clients().add(std::move(closed));  // monitoring: /connz?state=closed
+  }
   // Drop every subscription from the index; holders of older match results see `closed`.
   std::unordered_map<std::string, SubPtr> subs;
   std::unordered_map<const Subscription*, std::vector<Shadow>> shadows;
@@ -427,6 +435,7 @@ bool ClientConn::on_connect(std::string_view text) {
     send_err_and_close(err::kNoRespondersRequiresHeaders, CloseReason::kProtocolViolation);
     return false;
   }
+  bool first_connect = !connect_received_;
   if (!connect_received_) {
     connect_received_ = true;
     auth_timer_.cancel();
@@ -436,6 +445,10 @@ bool ClientConn::on_connect(std::string_view text) {
                   std::memory_order_relaxed);
     activity_ns_.store(std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count(),
                        std::memory_order_relaxed);
+  }
+  // As the reference's accountConnectEvent: clients of $G make no event.
+  if (first_connect && !account_->is_global()) {
+    if (const auto& sys = server().system_account()) sys->client_connected(*this);
   }
   if (verbose_) send_ok();
   return true;

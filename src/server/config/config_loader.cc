@@ -506,7 +506,13 @@ struct Loader {
         no_auth_user_pos = v.pos();
       } else if (k == "operator" || k == "operators" || k == "resolver" || k == "trusted" || k == "trusted_keys") {
         unsupported(e, "JWT operator mode");
-      } else if (k == "system_account" || k == "no_system_account") unsupported(e, "the system account");
+      } else if (k == "system_account" || k == "system") {
+        // The reference reads it first, alone, with this check and words (configureSystemAccount).
+        if (!v.is_string()) fail(e.key_pos, "system account name must be a string");
+        o.system_account = v.as_string();
+      } else if (k == "no_system_account" || k == "no_system" || k == "no_sys_acc") {
+        o.no_system_account = v.as_bool();
+      }
       else unknown(e);
     }
   }
@@ -555,6 +561,13 @@ void validate_options(const Options& o) {
   if (o.ping_max < 0) throw std::invalid_argument("ping_max must not be negative");
   validate_no_auth_user(o);
   if (auto p = check_imports(o.accounts)) throw std::invalid_argument(p->message);
+  // A named system account must be one of `accounts {}` ($SYS too: only the implicit default
+  // exists without being configured), in the reference's words (NewServer's lookupAccount).
+  if (!o.system_account.empty()) {
+    bool found = false;
+    for (const auto& a : o.accounts) found = found || a.name == o.system_account;
+    if (!found) throw std::invalid_argument("error resolving system account: account missing");
+  }
   for (const auto& r : o.cluster.routes) {
     try {
       parse_url(r);

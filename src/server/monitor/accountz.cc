@@ -60,6 +60,7 @@ json::object build_accountz(Server& server, SysTime now, const std::string& acco
   json::object o;
   o["server_id"] = server.id();
   o["now"] = rfc3339(now);
+  if (auto sys = server.options().effective_system_account(); !sys.empty()) o["system_account"] = sys;
   auto accounts = server.accounts().all();
   if (account.empty()) {
     json::array names;
@@ -74,6 +75,7 @@ json::object build_accountz(Server& server, SysTime now, const std::string& acco
   }
   json::object d;
   d["account_name"] = acc->name();
+  if (acc->name() == server.options().effective_system_account()) d["is_system"] = true;
   d["expired"] = false;
   d["complete"] = true;
   d["jetstream_enabled"] = false;

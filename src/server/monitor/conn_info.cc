@@ -106,12 +106,14 @@ json::object to_json(const ConnSnapshot& s, SysTime now, int subs, bool sub_acco
   return o;
 }
 
-void ClosedConns::add(const ClientConn& c, CloseReason reason) {
+ConnSnapshot closed_snapshot(const ClientConn& c, CloseReason reason) {
   ConnSnapshot s = snapshot(c, /*with_subs=*/true);
   s.stop = std::chrono::system_clock::now();
   s.reason = std::string(to_string(reason));
-  add(std::move(s));
+  return s;
 }
+
+void ClosedConns::add(const ClientConn& c, CloseReason reason) { add(closed_snapshot(c, reason)); }
 
 void ClosedConns::add(ConnSnapshot s) {
   if (capacity_ == 0) return;

@@ -53,6 +53,8 @@ struct ConnSnapshot {
 
 // On the connection's loop (or in its on_closed). `with_subs` also copies its subscriptions.
 ConnSnapshot snapshot(const ClientConn& c, bool with_subs);
+// In its on_closed: with its subscriptions, `stop` now and the reason's text.
+ConnSnapshot closed_snapshot(const ClientConn& c, CloseReason reason);
 
 // The ConnInfo JSON object. `subs`: 0 none, 1 subscriptions_list, 2 subscriptions_list_detail.
 // `sub_account` adds "account" to each detail (the reference does so for closed connections).

@@ -1,11 +1,17 @@
 // /connz: open and recently closed client connections, sorted and paged as the reference does.
+#include <boost/asio/post.hpp>
 #include <boost/json.hpp>
 
 #include <algorithm>
 #include <fmt/format.h>
+#include <mutex>
+#include <unordered_map>
 
+#include "server/client/client_conn.h"
+#include "server/core/event_loop.h"
 #include "server/monitor/endpoints.h"
 #include "server/monitor/format.h"
+#include "server/server.h"
 
 namespace pylon::server::monitor {
 
@@ -25,14 +31,7 @@ SysTime end_of(const ConnSnapshot& c, SysTime now) { return c.stop ? *c.stop : n
 }  // namespace
 
 bool parse_connz(const Query& q, ConnzOptions* o, std::string* err) {
-  std::string sort = q.get("sort");
-  if (!sort.empty()) {
-    if (!valid_sort(sort)) {
-      *err = "invalid sorting option: " + sort;
-      return false;
-    }
-    o->sort = sort;
-  }
+  o->sort = q.get("sort");
   auto auth = q.get_bool("auth", err);
   if (!auth) return false;
   o->auth = *auth;
@@ -65,9 +64,20 @@ bool parse_connz(const Query& q, ConnzOptions* o, std::string* err) {
     *err = "Error decoding state for " + state;
     return false;
   }
-  o->offset = std::max<int64_t>(*offset, 0);
-  o->limit = *limit <= 0 ? kDefaultListSize : *limit;
+  o->offset = *offset;
+  o->limit = *limit;
   o->cid = *cid;
+  return check_connz(o, err);
+}
+
+bool check_connz(ConnzOptions* o, std::string* err) {
+  if (o->sort.empty()) o->sort = "cid";
+  if (!valid_sort(o->sort)) {
+    *err = "invalid sorting option: " + o->sort;
+    return false;
+  }
+  o->offset = std::max<int64_t>(o->offset, 0);
+  if (o->limit <= 0) o->limit = kDefaultListSize;
   if (o->cid > 0) o->limit = 1;
   if (o->sort == "stop" && o->state != ConnState::kClosed) {
     *err = "sort by stop only valid on closed connections";
@@ -140,6 +150,67 @@ json::object build_connz(const std::string& server_id, SysTime now, const ConnzO
   o["limit"] = opts.limit;
   o["connections"] = std::move(list);
   return o;
+}
+
+void gather_clients(Server& server, uint64_t cid, bool with_subs, EventLoop& home,
+                    std::function<void(std::vector<ConnSnapshot>, size_t)> done) {
+  auto clients = server.clients();
+  size_t num_open = clients.size();
+  std::unordered_map<EventLoop*, std::vector<std::shared_ptr<ClientConn>>> by_loop;
+  for (auto& c : clients) {
+    if (cid != 0 && c->cid() != cid) continue;
+    by_loop[&c->loop()].push_back(std::move(c));
+  }
+  if (by_loop.empty()) {
+    boost::asio::post(home.ctx(), [done = std::move(done), num_open] { done({}, num_open); });
+    return;
+  }
+  // Shared by the loops' tasks; each holds its clients strongly until it has snapshotted them.
+  struct State {
+    std::mutex mu;
+    std::vector<ConnSnapshot> out;
+    size_t left;
+    std::function<void(std::vector<ConnSnapshot>, size_t)> done;
+    EventLoop* home;
+    size_t num_open;
+  };
+  auto st = std::make_shared<State>();
+  st->left = by_loop.size();
+  st->done = std::move(done);
+  st->home = &home;
+  st->num_open = num_open;
+  for (auto& [loop, conns] : by_loop) {
+    boost::asio::post(loop->ctx(), [st, with_subs, conns = std::move(conns)] {
+      std::vector<ConnSnapshot> part;
+      part.reserve(conns.size());
+      for (const auto& c : conns) part.push_back(snapshot(*c, with_subs));
+      bool last;
+      {
+        std::lock_guard lk(st->mu);
+        for (auto& p : part) st->out.push_back(std::move(p));
+        last = --st->left == 0;
+      }
+      if (last) {
+        boost::asio::post(st->home->ctx(), [st] { st->done(std::move(st->out), st->num_open); });
+      }
+    });
+  }
+}
+
+void build_connz_async(Server& server, const ConnzOptions& opts, EventLoop& home,
+                       std::function<void(json::object)> done) {
+  auto finish = [&server, opts, done = std::move(done)](std::vector<ConnSnapshot> open, size_t num_open) {
+    std::vector<ConnSnapshot> closed;
+    if (opts.state != ConnState::kOpen) closed = server.closed_clients().list();
+    done(build_connz(server.id(), std::chrono::system_clock::now(), opts, std::move(open), num_open,
+                     std::move(closed)));
+  };
+  if (opts.state != ConnState::kClosed) {
+    gather_clients(server, opts.cid, opts.subs != 0, home, std::move(finish));
+  } else {
+    size_t n = server.num_clients();
+    boost::asio::post(home.ctx(), [finish = std::move(finish), n]() mutable { finish({}, n); });
+  }
 }
 
 }  // namespace pylon::server::monitor

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -16,6 +17,7 @@
 #include "server/monitor/query.h"
 
 namespace pylon::server {
+class EventLoop;
 class Server;
 }
 
@@ -39,11 +41,24 @@ inline constexpr int64_t kDefaultListSize = 1024;  // DefaultConnListSize, Defau
 
 // Parses and checks /connz's parameters; false with the reference's 400 text in *err.
 bool parse_connz(const Query& q, ConnzOptions* out, std::string* err);
+// The checks and defaults every source of options gets (HTTP query, $SYS request body), as the
+// reference's Connz(): the limit's default, cid's limit of one, the sort orders valid for the
+// state. False with the reference's text in *err.
+bool check_connz(ConnzOptions* o, std::string* err);
 
 // `open`: snapshots of the open connections asked for (all, or the one with opts.cid);
 // `num_open`: how many are open in total; `closed`: the closed ring (all of it).
 boost::json::object build_connz(const std::string& server_id, SysTime now, const ConnzOptions& opts,
                                 std::vector<ConnSnapshot> open, size_t num_open, std::vector<ConnSnapshot> closed);
+
+// Snapshots of the open client connections (all, or the one with `cid`), each taken on its own
+// loop (a client's facts are its loop's); `done(snapshots, number_open)` runs on `home`.
+void gather_clients(Server& server, uint64_t cid, bool with_subs, EventLoop& home,
+                    std::function<void(std::vector<ConnSnapshot>, size_t)> done);
+// /connz as a whole: gathers (above), then `done(connz)` on `home`. HTTP and the $SYS CONNZ
+// request both answer through it.
+void build_connz_async(Server& server, const ConnzOptions& opts, EventLoop& home,
+                       std::function<void(boost::json::object)> done);
 
 // ---- /varz -------------------------------------------------------------------------------
 // The server-wide counters, gathered once for /varz and /metrics alike. Cheap: atomics, the
@@ -59,13 +74,11 @@ struct ServerCounters {
 };
 ServerCounters gather_counters(Server& server);
 
-struct ProcessUsage {
-  int64_t rss_bytes = 0;
-  double cpu_percent = 0;
-};
-
 boost::json::object build_varz(Server& server, SysTime now, int http_port, int https_port, const ProcessUsage& usage,
                                const std::map<std::string, uint64_t>& http_req_stats);
+// /varz as this server's state has it now: the monitor's ports and request counts (none without
+// HTTP monitoring), the server's CPU sampler. HTTP and the $SYS VARZ request both answer with it.
+boost::json::object current_varz(Server& server, SysTime now);
 
 // ---- /routez -----------------------------------------------------------------------------
 // `subs`: 0 none, 1 subscriptions_list, 2 subscriptions_list_detail.
@@ -80,7 +93,12 @@ struct SubszOptions {
   std::string account;  // acc=NAME: that account's index only
 };
 bool parse_subsz(const Query& q, SubszOptions* out, std::string* err);
-boost::json::object build_subsz(Server& server, SysTime now, const SubszOptions& opts);
+// The reference's Subsz. `stats_alone_without_list`: HTTP's form, where an answer without a
+// subscriptions list is the index statistics alone (its HandleSubsz); the $SYS request
+// always gets the whole object.
+bool check_subsz(SubszOptions* o, std::string* err);
+boost::json::object build_subsz(Server& server, SysTime now, const SubszOptions& opts,
+                                bool stats_alone_without_list = true);
 
 // ---- /accountz, /accstatz ---------------------------------------------------------------
 // `account` empty: the list of account names; else that account's detail, or *err (400) when

@@ -53,10 +53,14 @@ std::string format_double(double d) {
 }
 
 namespace {
+// level < 0: compact (json.Marshal), no line breaks or spaces.
 void indent(std::string& out, int level) {
+  if (level < 0) return;
   out += '\n';
   out.append(static_cast<size_t>(level) * 2, ' ');
 }
+
+int deeper(int level) { return level < 0 ? level : level + 1; }
 
 void write(std::string& out, const json::value& v, int level) {
   switch (v.kind()) {
@@ -71,10 +75,10 @@ void write(std::string& out, const json::value& v, int level) {
       for (const auto& kv : o) {
         if (!first) out += ',';
         first = false;
-        indent(out, level + 1);
+        indent(out, deeper(level));
         out += json::serialize(json::string_view(kv.key()));
-        out += ": ";
-        write(out, kv.value(), level + 1);
+        out += level < 0 ? ":" : ": ";
+        write(out, kv.value(), deeper(level));
       }
       indent(out, level);
       out += '}';
@@ -91,8 +95,8 @@ void write(std::string& out, const json::value& v, int level) {
       for (const auto& e : a) {
         if (!first) out += ',';
         first = false;
-        indent(out, level + 1);
-        write(out, e, level + 1);
+        indent(out, deeper(level));
+        write(out, e, deeper(level));
       }
       indent(out, level);
       out += ']';
@@ -111,6 +115,12 @@ void write(std::string& out, const json::value& v, int level) {
 std::string pretty(const json::value& v) {
   std::string out;
   write(out, v, 0);
+  return out;
+}
+
+std::string compact(const json::value& v) {
+  std::string out;
+  write(out, v, -1);
   return out;
 }
 

@@ -23,6 +23,8 @@ std::string uptime(std::chrono::nanoseconds d);
 // "[]" / "{}" for empty containers, integral numbers without exponent, doubles in the
 // shortest form that reads back ("0.75", "2", "1e-07").
 std::string pretty(const boost::json::value& v);
+// The same values as Go's json.Marshal writes them: no whitespace (NATS payloads, $SYS).
+std::string compact(const boost::json::value& v);
 
 // A double as Go writes a float64 (integral values with no fraction: 2.0 -> "2").
 std::string format_double(double d);

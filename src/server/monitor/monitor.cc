@@ -284,13 +284,6 @@ void Monitor::start() {
   }
   port_ = acc->local_endpoint().port();
   acceptor_ = std::move(acc);
-  {
-    std::lock_guard lk(mu_);
-    cpu_sample_ = sample_cpu();
-    if (cpu_sample_.ok && cpu_sample_.wall_seconds > 0) {
-      cpu_percent_ = 100.0 * cpu_sample_.cpu_seconds / cpu_sample_.wall_seconds;
-    }
-  }
   server_.log().info("Starting {} monitor on {}", secure_ ? "https" : "http", join_host_port(host_, port_));
   running_ = true;
   asio::post(ctx, [this] { do_accept(); });
@@ -373,65 +366,9 @@ void Monitor::count_request(const std::string& path) {
   ++req_stats_[path];
 }
 
-ProcessUsage Monitor::usage() {
-  ProcessUsage u;
-  u.rss_bytes = resident_bytes();
+std::map<std::string, uint64_t> Monitor::req_stats() {
   std::lock_guard lk(mu_);
-  // The reference samples CPU once a second and reports the share of one core used over the
-  // last interval, in tenths of a percent.
-  CpuSample now = sample_cpu();
-  if (now.ok && cpu_sample_.ok && now.wall_seconds - cpu_sample_.wall_seconds >= 1.0) {
-    cpu_percent_ = 100.0 * (now.cpu_seconds - cpu_sample_.cpu_seconds) / (now.wall_seconds - cpu_sample_.wall_seconds);
-    cpu_sample_ = now;
-  } else if (now.ok && !cpu_sample_.ok) {
-    cpu_sample_ = now;
-  }
-  u.cpu_percent = std::round(std::max(cpu_percent_, 0.0) * 10.0) / 10.0;
-  return u;
-}
-
-void Monitor::gather_clients(uint64_t cid, bool with_subs, EventLoop& home,
-                             std::function<void(std::vector<ConnSnapshot>, size_t)> done) {
-  auto clients = server_.clients();
-  size_t num_open = clients.size();
-  std::unordered_map<EventLoop*, std::vector<std::shared_ptr<ClientConn>>> by_loop;
-  for (auto& c : clients) {
-    if (cid != 0 && c->cid() != cid) continue;
-    by_loop[&c->loop()].push_back(std::move(c));
-  }
-  if (by_loop.empty()) {
-    asio::post(home.ctx(), [done = std::move(done), num_open] { done({}, num_open); });
-    return;
-  }
-  struct State {
-    std::mutex mu;
-    std::vector<ConnSnapshot> out;
-    size_t left;
-    std::function<void(std::vector<ConnSnapshot>, size_t)> done;
-    EventLoop* home;
-    size_t num_open;
-  };
-  auto st = std::make_shared<State>();
-  st->left = by_loop.size();
-  st->done = std::move(done);
-  st->home = &home;
-  st->num_open = num_open;
-  for (auto& [loop, conns] : by_loop) {
-    asio::post(loop->ctx(), [st, with_subs, conns = std::move(conns)] {
-      std::vector<ConnSnapshot> part;
-      part.reserve(conns.size());
-      for (const auto& c : conns) part.push_back(snapshot(*c, with_subs));
-      bool last;
-      {
-        std::lock_guard lk(st->mu);
-        for (auto& p : part) st->out.push_back(std::move(p));
-        last = --st->left == 0;
-      }
-      if (last) {
-        asio::post(st->home->ctx(), [st] { st->done(std::move(st->out), st->num_open); });
-      }
-    });
-  }
+  return req_stats_;
 }
 
 void Monitor::handle(const std::string& target, EventLoop& home, Reply reply) {
@@ -455,28 +392,13 @@ void Monitor::handle(const std::string& target, EventLoop& home, Reply reply) {
     count_request("/");
     reply(200, kHtml, index_html(server_));
   } else if (path == "/varz") {
-    count_request("/varz");
-    std::map<std::string, uint64_t> stats;
-    {
-      std::lock_guard lk(mu_);
-      stats = req_stats_;
-    }
-    send_json(build_varz(server_, now(), secure_ ? 0 : port_, secure_ ? port_ : 0, usage(), stats));
+    count_request("/varz");  // before the copy, so this request counts itself, as the reference
+    send_json(current_varz(server_, now()));
   } else if (path == "/connz") {
     ConnzOptions opts;
     if (!parse_connz(q, &opts, &err)) return bad_request(err);
     count_request("/connz");
-    bool want_open = opts.state != ConnState::kClosed;
-    auto finish = [this, opts, send_json, now](std::vector<ConnSnapshot> open, size_t num_open) {
-      std::vector<ConnSnapshot> closed;
-      if (opts.state != ConnState::kOpen) closed = server_.closed_clients().list();
-      send_json(build_connz(server_.id(), now(), opts, std::move(open), num_open, std::move(closed)));
-    };
-    if (want_open) {
-      gather_clients(opts.cid, opts.subs != 0, home, std::move(finish));
-    } else {
-      finish({}, server_.num_clients());
-    }
+    build_connz_async(server_, opts, home, [send_json](json::object o) { send_json(o); });
   } else if (path == "/routez") {
     count_request("/routez");
     std::string subs = q.get("subs");
@@ -517,12 +439,7 @@ void Monitor::handle(const std::string& target, EventLoop& home, Reply reply) {
     }
   } else if (path == "/metrics") {
     count_request("/metrics");  // before the copy, so this scrape counts itself, as /varz does
-    std::map<std::string, uint64_t> stats;
-    {
-      std::lock_guard lk(mu_);
-      stats = req_stats_;
-    }
-    reply(200, kMetricsContentType, build_metrics(server_, now(), stats));
+    reply(200, kMetricsContentType, build_metrics(server_, now(), req_stats()));
   } else if (is_dashboard_path(path)) {
     count_request("/dashboard");
     if (const DashboardAsset* a = find_dashboard_asset(path)) {

@@ -69,15 +69,12 @@ class Monitor {
   // possibly later (after gathering from other loops). Used by Session.
   using Reply = std::function<void(unsigned status, std::string content_type, std::string body)>;
   void handle(const std::string& target, EventLoop& home, Reply reply);
+  // Requests served per path, for /varz's http_req_stats. Any thread.
+  std::map<std::string, uint64_t> req_stats();
 
  private:
   void do_accept();
   void count_request(const std::string& path);
-  ProcessUsage usage();
-  // Snapshots of the open client connections (all, or the one with `cid`), each taken on its
-  // own loop; `done(snapshots, number_open)` runs on `home`.
-  void gather_clients(uint64_t cid, bool with_subs, EventLoop& home,
-                      std::function<void(std::vector<ConnSnapshot>, size_t)> done);
 
   Server& server_;
   std::string host_;
@@ -93,8 +90,6 @@ class Monitor {
   std::mutex mu_;  // guards everything below
   std::map<std::string, uint64_t> req_stats_;
   std::vector<std::weak_ptr<Session>> sessions_;
-  CpuSample cpu_sample_;
-  double cpu_percent_ = 0;
 };
 
 }  // namespace pylon::server::monitor

@@ -3,6 +3,8 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <limits>
 #include <fstream>
@@ -99,6 +101,24 @@ ProcessStats read_process_stats() {
     p.max_fds = lim.rlim_cur == RLIM_INFINITY ? -1 : static_cast<int64_t>(lim.rlim_cur);
   }
   return p;
+}
+
+ProcessUsage UsageSampler::sample() {
+  ProcessUsage u;
+  u.rss_bytes = resident_bytes();
+  std::lock_guard lk(mu_);
+  CpuSample now = sample_cpu();
+  if (!started_ && now.ok) {
+    // The first reading: the average since the process started.
+    started_ = true;
+    last_ = now;
+    if (now.wall_seconds > 0) cpu_percent_ = 100.0 * now.cpu_seconds / now.wall_seconds;
+  } else if (now.ok && last_.ok && now.wall_seconds - last_.wall_seconds >= 1.0) {
+    cpu_percent_ = 100.0 * (now.cpu_seconds - last_.cpu_seconds) / (now.wall_seconds - last_.wall_seconds);
+    last_ = now;
+  }
+  u.cpu_percent = std::round(std::max(cpu_percent_, 0.0) * 10.0) / 10.0;
+  return u;
 }
 
 }  // namespace pylon::server::monitor

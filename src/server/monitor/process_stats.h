@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <mutex>
 
 namespace pylon::server::monitor {
 
@@ -26,5 +27,25 @@ struct ProcessStats {
   bool ok = false;      // /proc/self/stat was read
 };
 ProcessStats read_process_stats();
+
+// /varz's and STATSZ's `mem` and `cpu`.
+struct ProcessUsage {
+  int64_t rss_bytes = 0;
+  double cpu_percent = 0;
+};
+
+// The share of one core used, as the reference reports it: sampled at most once a second, over
+// the last interval, in tenths of a percent. One per server, shared by /varz, $SYS VARZ and
+// STATSZ, so each reader sees the same interval. Thread-safe.
+class UsageSampler {
+ public:
+  ProcessUsage sample();
+
+ private:
+  std::mutex mu_;
+  CpuSample last_;  // guarded by mu_
+  double cpu_percent_ = 0;  // guarded by mu_
+  bool started_ = false;    // guarded by mu_
+};
 
 }  // namespace pylon::server::monitor

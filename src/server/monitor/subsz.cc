@@ -25,10 +25,16 @@ bool parse_subsz(const Query& q, SubszOptions* o, std::string* err) {
   auto limit = q.get_int("limit", err);
   if (!limit) return false;
   o->subs = *subs;
-  o->offset = std::max<int64_t>(*offset, 0);
-  o->limit = *limit <= 0 ? kDefaultListSize : *limit;
+  o->offset = *offset;
+  o->limit = *limit;
   o->test = q.get("test");
   o->account = q.get("acc");
+  return check_subsz(o, err);
+}
+
+bool check_subsz(SubszOptions* o, std::string* err) {
+  o->offset = std::max<int64_t>(o->offset, 0);
+  if (o->limit <= 0) o->limit = kDefaultListSize;
   if (!o->test.empty() && !proto::valid_publish_subject(o->test, /*pedantic=*/true)) {
     *err = "invalid test subject, must be valid publish subject: " + o->test;
     return false;
@@ -36,7 +42,7 @@ bool parse_subsz(const Query& q, SubszOptions* o, std::string* err) {
   return true;
 }
 
-json::object build_subsz(Server& server, SysTime now, const SubszOptions& opts) {
+json::object build_subsz(Server& server, SysTime now, const SubszOptions& opts, bool stats_alone_without_list) {
   // Every account's index, summed (the reference's Subsz sums its accounts' sublists too).
   auto accounts = server.accounts().all();
   if (!opts.account.empty()) {
@@ -99,9 +105,9 @@ json::object build_subsz(Server& server, SysTime now, const SubszOptions& opts) 
     size_t maxoff = minoff + std::min<size_t>(static_cast<size_t>(opts.limit), details.size() - minoff);
     for (size_t i = minoff; i < maxoff; ++i) list.emplace_back(to_json(details[i], /*with_account=*/true));
   }
-  // As the reference: without a (non-empty) list the answer is the index statistics alone,
-  // and "total" is the number of entries returned.
-  if (list.empty()) return o;
+  // As the reference's HandleSubsz: without a (non-empty) list the answer is the index
+  // statistics alone. "total" is the number of entries returned.
+  if (list.empty() && stats_alone_without_list) return o;
   json::object full;
   full["server_id"] = server.id();
   full["now"] = rfc3339(now);
@@ -109,7 +115,7 @@ json::object build_subsz(Server& server, SysTime now, const SubszOptions& opts) 
   full["total"] = list.size();
   full["offset"] = opts.offset;
   full["limit"] = opts.limit;
-  full["subscriptions_list"] = std::move(list);
+  if (!list.empty()) full["subscriptions_list"] = std::move(list);
   return full;
 }
 

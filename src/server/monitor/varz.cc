@@ -10,6 +10,7 @@
 #include "server/route/cluster.h"
 #include "server/monitor/endpoints.h"
 #include "server/monitor/format.h"
+#include "server/monitor/monitor.h"
 #include "server/server.h"
 #include "server/config/url.h"
 
@@ -141,8 +142,19 @@ json::object build_varz(Server& server, SysTime now, int http_port, int https_po
   for (const auto& [path, n] : http_req_stats) req[path] = n;
   v["http_req_stats"] = std::move(req);
   v["config_load_time"] = rfc3339(server.start_time());
+  if (auto sys = opts.effective_system_account(); !sys.empty()) v["system_account"] = sys;
   v["pylon"] = kPylonVersion;
   return v;
+}
+
+json::object current_varz(Server& server, SysTime now) {
+  int http_port = 0, https_port = 0;
+  std::map<std::string, uint64_t> req_stats;
+  if (monitor::Monitor* m = server.monitor()) {
+    (m->secure() ? https_port : http_port) = m->port();
+    req_stats = m->req_stats();
+  }
+  return build_varz(server, now, http_port, https_port, server.usage_sampler().sample(), req_stats);
 }
 
 json::object build_healthz(Server& server) {
