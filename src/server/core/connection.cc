@@ -106,8 +106,12 @@ bool Connection::read_websocket(char* data, size_t n) {
   // Application bytes go straight to the protocol, as views into the read buffer.
   struct Sink final : websocket::FrameSink {
     Connection& c;
+    bool delivered = false;
     explicit Sink(Connection& conn) : c(conn) {}
-    bool on_payload(std::string_view bytes) override { return c.on_read(bytes) && !c.closing(); }
+    bool on_payload(std::string_view bytes) override {
+      delivered = true;
+      return c.on_read(bytes) && !c.closing();
+    }
     void on_ping(std::string_view payload) override { c.ws_->queue_pong(payload); }
     void on_close(uint16_t status, std::string_view body) override { c.ws_->queue_close(status, body); }
   } sink(*this);
@@ -126,6 +130,10 @@ bool Connection::read_websocket(char* data, size_t n) {
     return false;
   }
   if (ws_->has_output()) start_write();  // pongs
+  // A read of control frames only (or a partial header) still ends a read for the protocol:
+  // a client answers PINGs it deferred while more input was waiting (answer_pings), and that
+  // input may have been just this.
+  if (!sink.delivered && !closing()) return on_read(std::string_view(data, 0)) && !closing();
   return !closing();
 }
 
