@@ -188,23 +188,34 @@ void Server::untrack_connection(uint64_t cid) {
 }
 
 std::vector<std::string> Server::own_client_urls() const {
+  return listener_urls(options().client_advertise, options().host, port_);
+}
+
+std::vector<std::string> Server::own_websocket_urls() const {
+  if (websocket_port_ == 0) return {};
+  const WebsocketOptions& w = options().websocket;
+  return listener_urls(w.advertise, w.host.empty() ? defaults::kHost : w.host, websocket_port_);
+}
+
+std::vector<std::string> Server::listener_urls(const std::string& advertise, const std::string& listen_host,
+                                               int port) const {
   std::vector<std::string> urls;
   auto join = [](const std::string& h, int p) {
     return h.find(':') != std::string::npos ? fmt::format("[{}]:{}", h, p) : fmt::format("{}:{}", h, p);
   };
   if (lame_duck_) return urls;  // a lame duck no longer invites clients
-  if (!options().client_advertise.empty()) {
+  if (!advertise.empty()) {
     std::string h;
     int p = 0;
     try {
-      split_host_port(options().client_advertise, h, p);
+      split_host_port(advertise, h, p);
     } catch (const std::exception&) {
-      h = options().client_advertise;
+      h = advertise;
     }
-    urls.push_back(join(h, p ? p : port_));
+    urls.push_back(join(h, p ? p : port));
     return urls;
   }
-  std::string host = options().host.empty() ? "0.0.0.0" : options().host;
+  std::string host = listen_host.empty() ? "0.0.0.0" : listen_host;
   if (host == "0.0.0.0" || host == "::") {
     // As the reference: every global unicast address of this host.
     ifaddrs* ifs = nullptr;
@@ -228,12 +239,12 @@ std::vector<std::string> Server::own_client_urls() const {
         }
         if (a.is_loopback() || a.is_unspecified() || a.is_multicast()) continue;
         std::string s = a.to_string();
-        if (std::find(urls.begin(), urls.end(), join(s, port_)) == urls.end()) urls.push_back(join(s, port_));
+        if (std::find(urls.begin(), urls.end(), join(s, port)) == urls.end()) urls.push_back(join(s, port));
       }
       ::freeifaddrs(ifs);
     }
   }
-  if (urls.empty()) urls.push_back(join(host, port_));
+  if (urls.empty()) urls.push_back(join(host, port));
   return urls;
 }
 
@@ -359,10 +370,12 @@ Server::ClientInfoParts Server::client_info_parts(bool websocket) const {
   }
   head["max_payload"] = options().max_payload;
   json::object tail;
-  if (!websocket && cluster_->enabled() && !options().cluster.no_advertise) {
+  if (cluster_->enabled() && !options().cluster.no_advertise) {
+    // A WebSocket client is told the cluster's WebSocket URLs (the reference's
+    // ws_connect_urls), never its TCP ones; none when no node has a websocket listener.
     json::array urls;
-    for (auto& u : cluster_->connect_urls()) urls.emplace_back(u);
-    tail["connect_urls"] = std::move(urls);
+    for (auto& u : websocket ? cluster_->websocket_connect_urls() : cluster_->connect_urls()) urls.emplace_back(u);
+    if (!urls.empty()) tail["connect_urls"] = std::move(urls);
   }
   if (lame_duck_) tail["ldm"] = true;
   tail["pylon"] = kPylonVersion;

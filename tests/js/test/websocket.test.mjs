@@ -12,7 +12,7 @@ import WebSocket from 'ws';
 import { connect as wsConnect } from 'nats.ws';
 import { ErrorCode, StringCodec } from 'nats';
 import {
-  Cluster, freePorts, NATS_SERVER_BIN, serverBinary, ServerProcess, serverTest, StatusLog,
+  Cluster, freePorts, NATS_SERVER_BIN, serverBinary, ServerProcess, serverTest, StatusLog, waitFor,
 } from '../lib/harness.mjs';
 
 const sc = StringCodec();
@@ -154,11 +154,13 @@ serverTest('websocket: permessage-deflate is negotiated only when compression is
   }
 });
 
-// Node A (the server under test) takes WebSocket clients; node B is the server under test
-// or nats-server. A WebSocket client on A and TCP clients on B exchange messages and requests.
+// Node A (the server under test) and node B (the server under test, or nats-server) both take
+// WebSocket clients. A WebSocket client on A and TCP clients on B exchange messages and
+// requests, and each node's WebSocket clients are told the other's WebSocket URL (the
+// routes' ws_connect_urls), never a TCP one.
 for (const other of ['same', 'nats-server']) {
   serverTest(`websocket: a WebSocket client on one node and TCP clients on another (${other})`, async (s) => {
-    const [wsPort, aClient, aHttp, aRoute, bClient, bHttp, bRoute] = await freePorts(7);
+    const [wsPort, aClient, aHttp, aRoute, bClient, bHttp, bRoute, bWsPort] = await freePorts(8);
     const a = s.adopt(new ServerProcess({
       name: 'node-a', dir: s.dir, clientPort: aClient, httpPort: aHttp, clusterPort: aRoute, clusterName: 'ws-js',
       config: `websocket { listen: "127.0.0.1:${wsPort}", no_tls: true }\n`,
@@ -166,6 +168,7 @@ for (const other of ['same', 'nats-server']) {
     const b = s.adopt(new ServerProcess({
       bin: other === 'same' ? serverBinary() : NATS_SERVER_BIN,
       name: 'node-b', dir: s.dir, clientPort: bClient, httpPort: bHttp, clusterPort: bRoute, clusterName: 'ws-js',
+      config: `websocket { listen: "127.0.0.1:${bWsPort}", no_tls: true }\n`,
     }));
     a.routes = [b.routeUrl];
     b.routes = [a.routeUrl];
@@ -189,5 +192,14 @@ for (const other of ['same', 'nats-server']) {
     assert.equal((await firstMessage(wsSub)).string(), 'B to A');
     assert.equal((await firstMessage(tcpSub)).string(), 'A to B');
     assert.equal((await tcp.request('route.svc', sc.encode('asks'), { timeout: 5_000 })).string(), 'A: asks');
+
+    const wsUrls = [`127.0.0.1:${wsPort}`, `127.0.0.1:${bWsPort}`];
+    const onB = await connectWs(s, `ws://127.0.0.1:${bWsPort}`);
+    for (const nc of [ws, onB]) {
+      await waitFor(() => wsUrls.every((u) => (nc.info.connect_urls ?? []).includes(u)),
+        { what: `connect_urls ${JSON.stringify(nc.info.connect_urls)} to list ${wsUrls.join(', ')}` });
+      assert.ok(!nc.info.connect_urls.includes(`127.0.0.1:${aClient}`), 'no TCP address');
+      assert.ok(!nc.info.connect_urls.includes(`127.0.0.1:${bClient}`), 'no TCP address');
+    }
   });
 }
