@@ -116,8 +116,10 @@ void ClientConn::on_tls_established() {
   auto& srv = server();
   srv.log().debugf("{} - TLS handshake complete", log_prefix());
   srv.log().debugf("{} - TLS version {}, cipher suite {}", log_prefix(), tls_version(), tls_cipher_suite());
+  // verify_and_map of the block this client's TLS came from (the reference's tlsMap override).
+  const bool map = is_websocket() ? srv.options().websocket.tls.map : srv.options().tls.map;
+  if (map) cert_identity_ = tls::peer_identity(tls_session());
   if (is_websocket()) return;  // wss: the upgrade request comes next; the protocol after it
-  if (srv.options().tls.map) cert_identity_ = tls::peer_identity(tls_session());
   if (tls_first_) {
     queue_self("INFO " + accept_info_ + "\r\n");
     accept_info_ = {};
@@ -304,7 +306,7 @@ bool ClientConn::authenticate(std::string_view user, std::string_view pass, std:
     if (!u->permissions.empty()) perms_ = &u->permissions;
     return true;
   }
-  if (!o.users.empty() && o.tls.map) {
+  if (!o.users.empty() && (is_websocket() ? o.websocket.tls.map : o.tls.map)) {
     // verify_and_map: the certificate names the user; CONNECT's credentials do not count.
     const User* u = user_from_certificate(o);
     if (u == nullptr) return false;

@@ -137,6 +137,35 @@ serverTest('websocket: wss:// with the test CA', async (s) => {
   }
 });
 
+serverTest('websocket: wss:// verify_and_map takes the user from the client certificate', async (s) => {
+  const certs = join(s.dir, 'certs');
+  execFileSync('bash', [certScript, certs]);
+  const { wsPort } = await startWsServer(s, `  tls {
+    cert_file: "${join(certs, 'server.pem')}"
+    key_file: "${join(certs, 'server-key.pem')}"
+    ca_file: "${join(certs, 'ca.pem')}"
+    verify_and_map: true
+  }`, { config: 'authorization { users: [{ user: "alice@pylon.test" }] }\n' });
+  const url = `wss://localhost:${wsPort}`;
+  const ca = readFileSync(join(certs, 'ca.pem'));
+  try {
+    socketOptions = { ca, cert: readFileSync(join(certs, 'client.pem')), key: readFileSync(join(certs, 'client-key.pem')) };
+    const alice = await connectWs(s, url);
+    const sub = alice.subscribe('mapped', { max: 1 });
+    await alice.flush();
+    alice.publish('mapped', sc.encode('alice'));
+    assert.equal((await firstMessage(sub)).string(), 'alice');
+    // bob's certificate names no configured user.
+    socketOptions = { ca, cert: readFileSync(join(certs, 'client2.pem')), key: readFileSync(join(certs, 'client2-key.pem')) };
+    await assert.rejects(wsConnect({ servers: url, reconnect: false, timeout: 5_000 }), (e) => {
+      assert.equal(e.code, ErrorCode.AuthorizationViolation, e.message);
+      return true;
+    });
+  } finally {
+    socketOptions = {};
+  }
+});
+
 serverTest('websocket: permessage-deflate is negotiated only when compression is on, and messages survive it', async (s) => {
   for (const compression of [true, false]) {
     const { wsPort } = await startWsServer(s, `  no_tls: true\n  compression: ${compression}`);
