@@ -5,8 +5,11 @@
 // WebSocket and plain TCP clients, the handshake timeout, the log line and /varz.
 #include <gtest/gtest.h>
 
+#include <signal.h>
+
 #include <boost/json.hpp>
 
+#include <fstream>
 #include <string>
 
 #include "harness.h"
@@ -340,6 +343,25 @@ TEST(Websocket, VarzShowsTheWebsocketBlock) {
   EXPECT_EQ(ws.at("compression").as_bool(), true);
   EXPECT_EQ(ws.at("same_origin").as_bool(), true);
   EXPECT_EQ(ws.at("handshake_timeout").to_number<int64_t>(), 2'000'000'000);
+}
+
+TEST(Websocket, AReloadThatChangesTheBlockIsRefusedAndClientsStay) {
+  WsServer w;
+  ASSERT_TRUE(w.server.start());
+  WsClient ws;
+  ASSERT_TRUE(ws.open(w.ws_port));
+  ASSERT_TRUE(ws.handshake());
+  const std::string block = "websocket {\n  listen: \"127.0.0.1:" + std::to_string(w.ws_port) + "\"\n  no_tls: true\n";
+  std::ofstream(w.server.dir() + "/server.conf", std::ios::trunc) << block << "  compression: true\n}\n";
+  ASSERT_EQ(::kill(w.server.pid(), SIGHUP), 0);
+  EXPECT_TRUE(w.server.wait_for_log("Failed to reload server configuration: config reload not supported for Websocket", 10s))
+      << w.server.log();
+  // Unchanged, the reload goes through.
+  std::ofstream(w.server.dir() + "/server.conf", std::ios::trunc) << block << "}\n";
+  ASSERT_EQ(::kill(w.server.pid(), SIGHUP), 0);
+  EXPECT_TRUE(w.server.wait_for_log("Reloaded server configuration", 10s)) << w.server.log();
+  ASSERT_TRUE(ws.send_app("PING\r\n"));
+  EXPECT_TRUE(ws.read_app_until("PONG\r\n"));
 }
 
 }  // namespace
