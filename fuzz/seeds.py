@@ -179,3 +179,40 @@ put('nkeys', nkey_items + [
     'UA5WUJ54Z23KILLCUOUN\nAKTPBVZWKMQVO4O6EQ5GHLAERIMLLHNCTYM5A',
     'AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJygpKissLS4vMDEyMzQ1Njc4OTo7PD0+Pw==',
 ])
+
+# WebSocket (websocket_frame_fuzz.cc): byte 0 picks the mode (0 frames, 1 round trip, 2 upgrade).
+def ws_frame(payload, op=2, fin=True, rsv1=False, key=b'\x01\x02\x03\x04', mask=True):
+    b0 = (0x80 if fin else 0) | (0x40 if rsv1 else 0) | op
+    n = len(payload)
+    mb = 0x80 if mask else 0
+    if n < 126:
+        h = bytes([b0, mb | n])
+    elif n < 65536:
+        h = bytes([b0, mb | 126]) + n.to_bytes(2, 'big')
+    else:
+        h = bytes([b0, mb | 127]) + n.to_bytes(8, 'big')
+    if not mask:
+        return h + payload
+    return h + key + bytes(c ^ key[i % 4] for i, c in enumerate(payload))
+
+put('websocket_frame', [
+    b'\x00' + ws_frame(b'CONNECT {}\r\nPING\r\n'),
+    b'\x00' + ws_frame(b'PUB foo 5\r\nhel', fin=False) + ws_frame(b'lo\r\n', op=0),
+    b'\x00' + ws_frame(b'ping!', op=9) + ws_frame(b'', op=10) + ws_frame(b'SUB a 1\r\n'),
+    b'\x00' + ws_frame(b'\x03\xe8bye', op=8),
+    b'\x00' + ws_frame(b'\x03\xe8\xff\xfe', op=8),
+    b'\x00' + ws_frame(b'x' * 300) + ws_frame(b'y' * 1000),
+    b'\x00' + ws_frame(b'\xf2\x0c\x75\x52\x70\xf7\xf0\x0f\x00', rsv1=True),
+    b'\x00' + ws_frame(b'abc', op=0),
+    b'\x00' + ws_frame(b'abc', op=3),
+    b'\x00' + ws_frame(b'abc', mask=False),
+    b'\x01\x03' + b'MSG foo 1 5\r\nhello\r\n' * 20,
+    b'\x01\x00PONG\r\n',
+    b'\x02\x00GET / HTTP/1.1\r\nHost: localhost:8080\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n'
+    b'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n'
+    b'Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\nOrigin: http://localhost:8080\r\n'
+    b'User-Agent: Mozilla/5.0 Version/16 Safari/605\r\n\r\n',
+    b'\x02\x02POST / HTTP/1.1\r\nHost: x\r\n\r\n',
+    b'\x02\x01GET / HTTP/1.1\r\nHost: [::1]:80\r\nUpgrade: websocket\r\nConnection: keep-alive, Upgrade\r\n'
+    b'Sec-WebSocket-Key: a\r\nSec-WebSocket-Version: 13\r\nOrigin: https://example.com\r\n\r\nextra',
+])

@@ -9,6 +9,8 @@ PACKAGES=(
   # libraries
   libboost1.81-dev libboost-json1.81-dev libssl-dev libcrypt-dev
   libspdlog-dev libfmt-dev libcli11-dev
+  # WebSocket permessage-deflate
+  zlib1g-dev
   # tests and benchmarks
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   # `make fuzz` and the fuzz.* smoke tests: clang with libFuzzer (libclang_rt.fuzzer is in

@@ -138,6 +138,27 @@ struct ClusterOptions {
   TlsConfig tls;                   // cluster { tls {} }: route TLS
 };
 
+// `websocket { ... }` (the reference's WebsocketOpts): WebSocket clients, browsers among them,
+// speaking the client protocol inside WebSocket messages on a listener of their own.
+struct WebsocketOptions {
+  std::string host;                 // empty with a port: defaults::kHost (the reference's baseline)
+  int port = 0;                     // 0: no WebSocket listener; -1: a random free port
+  std::string advertise;            // host[:port] told to clients instead of the listener's
+  TlsConfig tls;                    // wss://; required unless no_tls
+  bool no_tls = false;              // plain ws:// (the reference warns: not for production)
+  bool same_origin = false;         // Origin must name the host:port the request was sent to
+  std::vector<std::string> allowed_origins;  // "scheme://host[:port]"; empty: any origin
+  bool compression = false;         // permessage-deflate, when the client offers it
+  Duration handshake_timeout{0};    // reading the upgrade request (and TLS); 0: no limit
+  // An authorization override for WebSocket clients (any of user, token, no_auth_user set):
+  std::string user, password, token, no_auth_user;
+  Duration auth_timeout{0};         // 0: the top-level auth_timeout
+  std::string jwt_cookie;           // refused: needs JWT operator mode, which Pylon lacks
+  bool auth_override() const { return !user.empty() || !token.empty() || !no_auth_user.empty(); }
+  bool enabled() const { return port != 0; }
+  friend bool operator==(const WebsocketOptions&, const WebsocketOptions&) = default;
+};
+
 struct Options {
   // Where clients connect.
   std::string host = defaults::kHost;
@@ -183,6 +204,8 @@ struct Options {
   std::string pid_file;
   // Cluster (routes come with the cluster issue; accepted and checked now).
   ClusterOptions cluster;
+  // WebSocket clients (`websocket {}`).
+  WebsocketOptions websocket;
   // Pylon's own: event loops (threads) serving connections; 0: one per core.
   int event_loops = 0;
   // Where the config came from (for reload and messages).

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <future>
+#include <optional>
 #include <stdexcept>
 #include <thread>
 
@@ -23,6 +24,7 @@
 #include "server/config/url.h"
 #include "server/config/config_loader.h"
 #include "server/tls/tls_context.h"
+#include "server/websocket/upgrade.h"
 
 namespace pylon::server {
 
@@ -86,6 +88,15 @@ void Server::start() {
     throw std::runtime_error(fmt::format("Error listening on port: {}:{}, \"listen tcp: lookup {}: {}\"", options().host,
                                          std::max(options().port, 0), options().host, ec.message()));
   }
+  if (options().websocket.enabled()) {
+    // As the reference: the websocket listener before the client listener.
+    try {
+      start_websocket();
+    } catch (...) {
+      for (auto& l : loops_) l->stop();
+      throw;
+    }
+  }
   int want_port = options().port < 0 ? 0 : options().port;
   acceptor_ = std::make_unique<tcp::acceptor>(ctx);
   tcp::endpoint ep(addr, static_cast<unsigned short>(want_port));
@@ -129,6 +140,7 @@ void Server::start() {
     }
   }
   asio::post(ctx, [this] { do_accept(); });
+  if (websocket_acceptor_) asio::post(ctx, [this] { do_websocket_accept(); });
   try {
     cluster_->start();
   } catch (...) {
@@ -186,23 +198,34 @@ void Server::untrack_connection(uint64_t cid) {
 }
 
 std::vector<std::string> Server::own_client_urls() const {
+  return listener_urls(options().client_advertise, options().host, port_);
+}
+
+std::vector<std::string> Server::own_websocket_urls() const {
+  if (websocket_port_ == 0) return {};
+  const WebsocketOptions& w = options().websocket;
+  return listener_urls(w.advertise, w.host.empty() ? defaults::kHost : w.host, websocket_port_);
+}
+
+std::vector<std::string> Server::listener_urls(const std::string& advertise, const std::string& listen_host,
+                                               int port) const {
   std::vector<std::string> urls;
   auto join = [](const std::string& h, int p) {
     return h.find(':') != std::string::npos ? fmt::format("[{}]:{}", h, p) : fmt::format("{}:{}", h, p);
   };
   if (lame_duck_) return urls;  // a lame duck no longer invites clients
-  if (!options().client_advertise.empty()) {
+  if (!advertise.empty()) {
     std::string h;
     int p = 0;
     try {
-      split_host_port(options().client_advertise, h, p);
+      split_host_port(advertise, h, p);
     } catch (const std::exception&) {
-      h = options().client_advertise;
+      h = advertise;
     }
-    urls.push_back(join(h, p ? p : port_));
+    urls.push_back(join(h, p ? p : port));
     return urls;
   }
-  std::string host = options().host.empty() ? "0.0.0.0" : options().host;
+  std::string host = listen_host.empty() ? "0.0.0.0" : listen_host;
   if (host == "0.0.0.0" || host == "::") {
     // As the reference: every global unicast address of this host.
     ifaddrs* ifs = nullptr;
@@ -226,12 +249,12 @@ std::vector<std::string> Server::own_client_urls() const {
         }
         if (a.is_loopback() || a.is_unspecified() || a.is_multicast()) continue;
         std::string s = a.to_string();
-        if (std::find(urls.begin(), urls.end(), join(s, port_)) == urls.end()) urls.push_back(join(s, port_));
+        if (std::find(urls.begin(), urls.end(), join(s, port)) == urls.end()) urls.push_back(join(s, port));
       }
       ::freeifaddrs(ifs);
     }
   }
-  if (urls.empty()) urls.push_back(join(host, port_));
+  if (urls.empty()) urls.push_back(join(host, port));
   return urls;
 }
 
@@ -244,11 +267,17 @@ void Server::send_async_info_to_clients() {
     if (shutting_down_) return;
   }
   const ClientInfoParts info = client_info_parts();
+  std::optional<ClientInfoParts> ws_info;  // built at the first WebSocket client
   std::string json;
   for (auto& c : clients()) {
     if (!c->takes_async_info()) continue;
     json.clear();
-    info.append_for(json, c->cid(), c->remote_ip());
+    if (c->is_websocket()) {
+      if (!ws_info) ws_info = client_info_parts(true);
+      ws_info->append_for(json, c->cid(), c->remote_ip());
+    } else {
+      info.append_for(json, c->cid(), c->remote_ip());
+    }
     if (c->queue_info_unless_told(json)) c->flush_signal();
   }
 }
@@ -280,7 +309,59 @@ void Server::do_accept() {
   });
 }
 
-Server::ClientInfoParts Server::client_info_parts() const {
+void Server::start_websocket() {
+  const WebsocketOptions& w = options().websocket;
+  std::vector<std::string> errors;
+  websocket_settings_ =
+      std::make_shared<const websocket::Settings>(websocket::make_settings(w, options().max_pending, errors));
+  for (const auto& e : errors) log_->error("{}", e);
+  if (w.tls.enabled) websocket_tls_ = tls::Context::make(w.tls, tls::ContextKind::kClient);
+  std::string host = w.host.empty() ? defaults::kHost : w.host;
+  int want_port = w.port < 0 ? 0 : w.port;
+  auto& ctx = loops_[0]->ctx();
+  boost::system::error_code ec;
+  auto addr = listen_address(ctx, host, ec);
+  websocket_acceptor_ = std::make_unique<tcp::acceptor>(ctx);
+  tcp::endpoint ep(addr, static_cast<unsigned short>(want_port));
+  if (!ec) websocket_acceptor_->open(ep.protocol(), ec);
+  if (!ec) websocket_acceptor_->set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) websocket_acceptor_->bind(ep, ec);
+  if (!ec) websocket_acceptor_->listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    websocket_acceptor_.reset();
+    throw std::runtime_error(
+        fmt::format("Unable to listen for websocket connections: listen tcp {}:{}: {}", host, want_port, ec.message()));
+  }
+  websocket_port_ = websocket_acceptor_->local_endpoint().port();
+  const char* scheme = websocket_tls_ ? "wss" : "ws";
+  log_->info("Listening for websocket clients on {}://{}:{}", scheme, host, websocket_port_);
+  if (!websocket_tls_) log_->warn("Websocket not configured with TLS. DO NOT USE IN PRODUCTION!");
+}
+
+void Server::do_websocket_accept() {
+  EventLoop& loop = next_loop();
+  websocket_acceptor_->async_accept(loop.ctx(), [this, &loop](const boost::system::error_code& ec, tcp::socket sock) {
+    if (ec) {
+      if (ec == asio::error::operation_aborted || !running_) return;
+      auto sleep = websocket_backoff_.next_sleep();
+      log_->error("Temporary Websocket Accept Error({}), sleeping {}ms", ec.message(), sleep.count());
+      auto t = std::make_shared<asio::steady_timer>(loops_[0]->ctx(), sleep);
+      t->async_wait([this, t](const boost::system::error_code&) {
+        if (running_) do_websocket_accept();
+      });
+      return;
+    }
+    websocket_backoff_.reset();
+    if (!running_ || lame_duck_) return;
+    uint64_t cid = next_cid();
+    stats_.total_connections.fetch_add(1, std::memory_order_relaxed);
+    auto c = std::make_shared<ClientConn>(*this, loop, std::move(sock), cid, websocket_settings_);
+    c->start();
+    do_websocket_accept();
+  });
+}
+
+Server::ClientInfoParts Server::client_info_parts(bool websocket) const {
   json::object head;
   head["server_id"] = id_;
   head["server_name"] = name_;
@@ -290,17 +371,21 @@ Server::ClientInfoParts Server::client_info_parts() const {
   head["host"] = options().host;
   head["port"] = port_;
   head["headers"] = true;
-  if (options().auth_required()) head["auth_required"] = true;
-  if (options().tls.enabled) {
+  const Options& o = options();
+  if (o.auth_required() || (websocket && o.websocket.auth_override())) head["auth_required"] = true;
+  const TlsConfig& tls = websocket ? o.websocket.tls : o.tls;
+  if (tls.enabled) {
     head["tls_required"] = true;
-    if (options().tls.verify) head["tls_verify"] = true;
+    if (tls.verify) head["tls_verify"] = true;
   }
   head["max_payload"] = options().max_payload;
   json::object tail;
   if (cluster_->enabled() && !options().cluster.no_advertise) {
+    // A WebSocket client is told the cluster's WebSocket URLs (the reference's
+    // ws_connect_urls), never its TCP ones; none when no node has a websocket listener.
     json::array urls;
-    for (auto& u : cluster_->connect_urls()) urls.emplace_back(u);
-    tail["connect_urls"] = std::move(urls);
+    for (auto& u : websocket ? cluster_->websocket_connect_urls() : cluster_->connect_urls()) urls.emplace_back(u);
+    if (!urls.empty()) tail["connect_urls"] = std::move(urls);
   }
   if (lame_duck_) tail["ldm"] = true;
   tail["pylon"] = kPylonVersion;
@@ -324,9 +409,10 @@ void Server::ClientInfoParts::append_for(std::string& out, uint64_t cid, std::st
   out += tail;
 }
 
-std::string Server::client_info_json(uint64_t cid, const std::string& client_ip, std::string_view nonce) const {
+std::string Server::client_info_json(uint64_t cid, const std::string& client_ip, std::string_view nonce,
+                                     bool websocket) const {
   std::string out;
-  client_info_parts().append_for(out, cid, client_ip, nonce);
+  client_info_parts(websocket).append_for(out, cid, client_ip, nonce);
   return out;
 }
 
@@ -375,6 +461,7 @@ void Server::shutdown() {
     asio::post(loops_[0]->ctx(), [this, &closed] {
       boost::system::error_code ec;
       acceptor_->close(ec);
+      if (websocket_acceptor_) websocket_acceptor_->close(ec);
       closed.set_value();
     });
     closed.get_future().wait();
@@ -430,6 +517,11 @@ std::string Server::reload(Options next) {
   // The system account's events and requests are bound to it for the server's life.
   if (next.effective_system_account() != cur.effective_system_account()) {
     return refuse("SystemAccount", cur.effective_system_account(), next.effective_system_account());
+  }
+  // As the reference: nothing of the websocket block reloads (it lets the TLS files change;
+  // we refuse that too rather than keep the old certificate silently).
+  if (!(next.websocket == cur.websocket)) {
+    return refuse("Websocket", fmt::format("{{port:{}}}", cur.websocket.port), fmt::format("{{port:{}}}", next.websocket.port));
   }
   std::shared_ptr<const tls::Context> next_tls, next_route_tls;
   try {
@@ -526,6 +618,7 @@ void Server::enter_lame_duck() {
     asio::post(loops_[0]->ctx(), [this, &closed] {
       boost::system::error_code ec;
       if (acceptor_) acceptor_->close(ec);
+      if (websocket_acceptor_) websocket_acceptor_->close(ec);
       closed.set_value();
     });
     closed.get_future().wait();

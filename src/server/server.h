@@ -39,6 +39,9 @@ class Monitor;
 namespace tls {
 class Context;
 }
+namespace websocket {
+struct Settings;
+}
 
 // Server-wide counters, as /varz reports them. Message counts live per event loop
 // (LoopCounters) and are summed here on demand, so the hot path takes no shared cache line.
@@ -94,9 +97,15 @@ class Server {
   // The INFO JSON a client gets, with its own client_id and client_ip: on connect, on its
   // first PING when something changed since, and as the async INFO.
   // `nonce`: the connection's nkey challenge (only in its first INFO), or empty.
-  std::string client_info_json(uint64_t cid, const std::string& client_ip, std::string_view nonce = {}) const;
-  // This server's own client URLs ("host:port", as the reference advertises them).
+  // `websocket`: for a WebSocket client, as the reference tells one: auth_required with the
+  // websocket block's own authorization, tls_required for wss, and the cluster's WebSocket
+  // URLs as connect_urls (never the TCP ones).
+  std::string client_info_json(uint64_t cid, const std::string& client_ip, std::string_view nonce = {},
+                               bool websocket = false) const;
+  // This server's own client URLs ("host:port", as the reference advertises them), and its
+  // WebSocket ones (websocket.advertise, else the listener's; empty without a listener).
   std::vector<std::string> own_client_urls() const;
+  std::vector<std::string> own_websocket_urls() const;
   // Sends the current INFO (with connect_urls) to every client that speaks protocol 1,
   // each with its own client_id and client_ip as the reference's sendAsyncInfoToClients:
   // clients replace their INFO with it, and libnats then answers GetClientID from it.
@@ -107,6 +116,10 @@ class Server {
   // swaps it (new certificates for new connections); a connection keeps the one it started
   // with. Any thread.
   std::shared_ptr<const tls::Context> client_tls() const;
+  // WebSocket (`websocket {}`): the wss context (null for ws://), and the bound port (0 when
+  // there is no websocket listener). Set in start(), constant after. Any thread.
+  std::shared_ptr<const tls::Context> websocket_tls() const { return websocket_tls_; }
+  int websocket_port() const noexcept { return websocket_port_; }
 
   Cluster& cluster() noexcept { return *cluster_; }
   EventLoop& loop(size_t i) noexcept { return *loops_[i]; }
@@ -146,6 +159,10 @@ class Server {
 
  private:
   void do_accept();
+  // WebSocket listener: binds it (throws std::runtime_error in the reference's words) and
+  // accepts onto the loops as do_accept does.
+  void start_websocket();
+  void do_websocket_accept();
 
   // The client INFO JSON cut where the per-client fields go (client_id, client_ip: after
   // max_payload, before connect_urls, the reference's field order). Built once per async
@@ -155,7 +172,10 @@ class Server {
     std::string tail;  // ","connect_urls":[...],...}"
     void append_for(std::string& out, uint64_t cid, std::string_view client_ip, std::string_view nonce = {}) const;
   };
-  ClientInfoParts client_info_parts() const;
+  ClientInfoParts client_info_parts(bool websocket = false) const;
+  // "host:port" of a listener as the reference's getConnectURLs: the advertised address, else
+  // the host, else (0.0.0.0, ::) every global unicast address of this host.
+  std::vector<std::string> listener_urls(const std::string& advertise, const std::string& listen_host, int port) const;
 
   // Builds the client TLS context of `o` (null when TLS is off). Throws std::runtime_error.
   static std::shared_ptr<const tls::Context> make_client_tls(const Options& o);
@@ -177,6 +197,11 @@ class Server {
   std::atomic<size_t> next_loop_{0};
   std::unique_ptr<boost::asio::ip::tcp::acceptor> acceptor_;
   AcceptBackoff accept_backoff_;  // only in do_accept's handler
+  std::unique_ptr<boost::asio::ip::tcp::acceptor> websocket_acceptor_;
+  AcceptBackoff websocket_backoff_;  // only in do_websocket_accept's handler
+  std::shared_ptr<const websocket::Settings> websocket_settings_;
+  std::shared_ptr<const tls::Context> websocket_tls_;
+  int websocket_port_ = 0;
   int port_ = 0;
   std::atomic<uint64_t> next_cid_{0};
 

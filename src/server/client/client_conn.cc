@@ -17,6 +17,7 @@
 #include "server/router.h"
 #include "server/server.h"
 #include "server/tls/tls_context.h"
+#include "server/websocket/session.h"
 
 namespace pylon::server {
 
@@ -40,12 +41,15 @@ std::string trace_payload(std::string_view p, int max) {
 }
 }  // namespace
 
-ClientConn::ClientConn(Server& server, EventLoop& loop, asio::ip::tcp::socket socket, uint64_t cid)
+ClientConn::ClientConn(Server& server, EventLoop& loop, asio::ip::tcp::socket socket, uint64_t cid,
+                       std::shared_ptr<const websocket::Settings> websocket)
     : Connection(server, loop, std::move(socket), Kind::kClient, cid),
       parser_(proto::Role::kServerOfClient, limits_of(server.options())),
       auth_timer_(loop.ctx()),
       ping_timer_(loop.ctx()),
-      account_(server.accounts().global_ref()) {}
+      account_(server.accounts().global_ref()) {
+  if (websocket) attach_websocket(std::move(websocket));
+}
 
 ClientConn::~ClientConn() = default;
 
@@ -55,21 +59,40 @@ size_t ClientConn::num_subs() const {
 }
 
 void ClientConn::on_start() {
+  if (is_websocket()) {
+    // The client protocol starts once the upgrade is done (on_websocket_upgraded); wss://
+    // does its TLS handshake first, as the reference's TLS listener under its HTTP server.
+    if (auto tls = server().websocket_tls()) start_tls(std::move(tls), TlsRole::kAccepted);
+    return;
+  }
+  begin_protocol();
+}
+
+void ClientConn::on_websocket_upgraded() { begin_protocol(); }
+
+bool ClientConn::auth_required() const {
+  const Options& o = server().options();
+  return o.auth_required() || (is_websocket() && o.websocket.auth_override());
+}
+
+void ClientConn::begin_protocol() {
   auto& srv = server();
   srv.log().debugf("{} - Client connection created", log_prefix());
   // TLS is decided once per connection, here: the plaintext path pays this one branch.
-  std::shared_ptr<const tls::Context> tls = srv.options().tls.enabled ? srv.client_tls() : nullptr;
+  // A WebSocket client did its TLS (wss) under the WebSocket layer, never here.
+  std::shared_ptr<const tls::Context> tls = srv.options().tls.enabled && !is_websocket() ? srv.client_tls() : nullptr;
   tls_first_ = tls && tls->options().handshake_first;
   // INFO goes first, even to a connection we are about to refuse (as the reference does);
   // with handshake_first, after the handshake.
   // As the reference: a nonce only when nkey users are configured, one per connection.
   if (!srv.options().nkeys.empty()) nonce_ = make_nonce();
   {
-    std::string info = srv.client_info_json(cid(), remote_ip(), nonce_);
+    std::string info = srv.client_info_json(cid(), remote_ip(), nonce_, is_websocket());
     // What the client is told, as later INFOs compare it: without the nonce, which no later
     // INFO carries (as the reference's). Set before register_client makes this connection
     // reachable from other threads.
-    info_told_hash_ = std::hash<std::string_view>{}(nonce_.empty() ? info : srv.client_info_json(cid(), remote_ip()));
+    info_told_hash_ = std::hash<std::string_view>{}(
+        nonce_.empty() ? info : srv.client_info_json(cid(), remote_ip(), {}, is_websocket()));
     if (tls_first_) {
       accept_info_ = std::move(info);
     } else {
@@ -94,7 +117,10 @@ void ClientConn::on_tls_established() {
   auto& srv = server();
   srv.log().debugf("{} - TLS handshake complete", log_prefix());
   srv.log().debugf("{} - TLS version {}, cipher suite {}", log_prefix(), tls_version(), tls_cipher_suite());
-  if (srv.options().tls.map) cert_identity_ = tls::peer_identity(tls_session());
+  // verify_and_map of the block this client's TLS came from (the reference's tlsMap override).
+  const bool map = is_websocket() ? srv.options().websocket.tls.map : srv.options().tls.map;
+  if (map) cert_identity_ = tls::peer_identity(tls_session());
+  if (is_websocket()) return;  // wss: the upgrade request comes next; the protocol after it
   if (tls_first_) {
     queue_self("INFO " + accept_info_ + "\r\n");
     accept_info_ = {};
@@ -104,8 +130,13 @@ void ClientConn::on_tls_established() {
 
 void ClientConn::start_timers() {
   auto& srv = server();
-  if (srv.options().auth_required()) {
-    auth_timer_.expires_after(srv.options().auth_timeout);
+  if (auth_required()) {
+    // A websocket block's authorization timeout overrides the top level's.
+    Duration timeout = srv.options().auth_timeout;
+    if (is_websocket() && srv.options().websocket.auth_timeout > Duration::zero()) {
+      timeout = srv.options().websocket.auth_timeout;
+    }
+    auth_timer_.expires_after(timeout);
     auth_timer_.async_wait([self = shared_from_this(), this](const boost::system::error_code& ec) {
       if (ec || closing() || connect_received_) return;
       server().log().peer_error("{} - {}", log_prefix(), "Authentication Timeout");
@@ -166,6 +197,9 @@ void ClientConn::on_closing() {
 }
 
 void ClientConn::on_closed(CloseReason reason) {
+  // A WebSocket connection refused at its upgrade never became a client (as the reference,
+  // which makes none): nothing to undo, nothing for /connz, no event.
+  if (is_websocket() && !websocket_session()->upgraded()) return;
   {
     monitor::ConnSnapshot closed = monitor::closed_snapshot(*this, reason);
     // A client that connected made a CONNECT event; its DISCONNECT pairs with it.
@@ -232,7 +266,7 @@ void ClientConn::send_ok() {
 }
 
 bool ClientConn::check_connected() {
-  if (connect_received_ || !server().options().auth_required()) return true;
+  if (connect_received_ || !auth_required()) return true;
   auth_violation();
   return false;
 }
@@ -256,8 +290,16 @@ bool ClientConn::authenticate(std::string_view user, std::string_view pass, std:
   perms_ = nullptr;
   nkey_user_.clear();
   account.clear();
-  if (!o.auth_required()) return true;
-  if (!o.token.empty()) return !token.empty() && check_password(o.token, token);
+  if (!auth_required()) return true;
+  // A websocket block with its own authorization (the reference's authOverride) replaces the
+  // top level's user, password, token and no_auth_user for WebSocket clients; the users and
+  // nkeys lists stay the same.
+  const bool ws_override = is_websocket() && o.websocket.auth_override();
+  const std::string& o_token = ws_override ? o.websocket.token : o.token;
+  const std::string& o_user = ws_override ? o.websocket.user : o.user;
+  const std::string& o_password = ws_override ? o.websocket.password : o.password;
+  const std::string& o_no_auth_user = ws_override ? o.websocket.no_auth_user : o.no_auth_user;
+  if (!o_token.empty()) return !token.empty() && check_password(o_token, token);
   // As the reference: a CONNECT with an nkey is judged by the nkey users alone.
   if (!o.nkeys.empty() && !nkey.empty()) {
     const NkeyUser* u = find_nkey_user(o, nkey);
@@ -272,7 +314,7 @@ bool ClientConn::authenticate(std::string_view user, std::string_view pass, std:
     if (!u->permissions.empty()) perms_ = &u->permissions;
     return true;
   }
-  if (!o.users.empty() && o.tls.map) {
+  if (!o.users.empty() && (is_websocket() ? o.websocket.tls.map : o.tls.map)) {
     // verify_and_map: the certificate names the user; CONNECT's credentials do not count.
     const User* u = user_from_certificate(o);
     if (u == nullptr) return false;
@@ -287,8 +329,8 @@ bool ClientConn::authenticate(std::string_view user, std::string_view pass, std:
   if (!o.users.empty()) {
     // no_auth_user: a client that presents no credentials at all is that user (the
     // reference's processClientOrLeafAuthentication).
-    bool as_no_auth_user = !o.no_auth_user.empty() && user.empty() && pass.empty() && token.empty();
-    std::string_view name = as_no_auth_user ? std::string_view(o.no_auth_user) : user;
+    bool as_no_auth_user = !o_no_auth_user.empty() && user.empty() && pass.empty() && token.empty();
+    std::string_view name = as_no_auth_user ? std::string_view(o_no_auth_user) : user;
     for (const auto& u : o.users) {
       if (u.user == name) {
         if (!as_no_auth_user && !check_password(u.password, pass)) return false;
@@ -300,10 +342,10 @@ bool ClientConn::authenticate(std::string_view user, std::string_view pass, std:
     }
     return false;
   }
-  if (o.user.empty()) return false;  // only nkey users, and no nkey given
+  if (o_user.empty()) return false;  // only nkey users, and no nkey given
   // Compare both parts even when the user is wrong, so timing tells nothing.
-  bool user_ok = user == o.user;
-  bool pass_ok = check_password(o.password, pass);
+  bool user_ok = user == o_user;
+  bool pass_ok = check_password(o_password, pass);
   return user_ok && pass_ok;
 }
 
@@ -503,7 +545,7 @@ void ClientConn::answer_pings() {
 void ClientConn::send_info_if_changed() {
   first_pong_sent_.store(true);
   if (protocol_.load() < 1) return;  // protocol 0 clients do not understand async INFO
-  std::string now = server().client_info_json(cid(), remote_ip());
+  std::string now = server().client_info_json(cid(), remote_ip(), {}, is_websocket());
   if (queue_info_unless_told(now)) {
     server().log().tracef("{} - ->> [INFO] (changed since accept)", log_prefix());
     loop().touch(this);

@@ -25,7 +25,9 @@ namespace pylon::server {
 
 class ClientConn final : public Connection, private proto::ParserHandler {
  public:
-  ClientConn(Server& server, EventLoop& loop, boost::asio::ip::tcp::socket socket, uint64_t cid);
+  // `websocket`: accepted on the websocket listener (the WebSocket layer under the protocol).
+  ClientConn(Server& server, EventLoop& loop, boost::asio::ip::tcp::socket socket, uint64_t cid,
+             std::shared_ptr<const websocket::Settings> websocket = nullptr);
   ~ClientConn() override;
 
   // What the client announced in CONNECT (read by other loops when delivering: these
@@ -92,6 +94,12 @@ class ClientConn final : public Connection, private proto::ParserHandler {
   void on_closing() override;
   void on_closed(CloseReason reason) override;
   void on_tls_established() override;
+  void on_websocket_upgraded() override;
+  // The client protocol's start: INFO, registration, client TLS, timers. From on_start, or
+  // once a WebSocket client's upgrade is done.
+  void begin_protocol();
+  // Whether this client must authenticate: the server's auth, or a websocket block's own.
+  bool auth_required() const;
 
   // proto::ParserHandler
   bool on_connect(std::string_view json) override;

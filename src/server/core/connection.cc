@@ -20,6 +20,7 @@
 #include "server/core/tcp_info.h"
 #include "server/errors.h"
 #include "server/tls/tls_context.h"
+#include "server/websocket/session.h"
 
 namespace pylon::server {
 
@@ -64,10 +65,83 @@ void Connection::set_log_tag(std::string_view tag) {
   tagged_prefix_.store(&tagged_storage_, std::memory_order_release);
 }
 
+void Connection::attach_websocket(std::shared_ptr<const websocket::Settings> settings) {
+  PYLON_DCHECK(!started_);
+  ws_ = std::make_unique<websocket::Session>(std::move(settings));
+  // The reference's prefix for a WebSocket client: "wid:" where a client has "cid:".
+  if (auto p = log_prefix_.rfind(" - cid:"); p != std::string::npos) log_prefix_.replace(p, 7, " - wid:");
+}
+
+void Connection::arm_websocket_handshake_timer() {
+  // As the reference's http.Server ReadTimeout: the TLS handshake and the upgrade request
+  // together must arrive within handshake_timeout (0: no bound, the reference's default).
+  auto timeout = ws_->settings().handshake_timeout;
+  if (timeout <= Duration::zero()) return;
+  ws_timer_ = std::make_unique<asio::steady_timer>(loop_.ctx(), timeout);
+  ws_timer_->async_wait([self = shared_from_this()](const error_code& ec) {
+    if (ec || self->closing() || self->ws_->upgraded()) return;
+    self->server_.log().debugf("{}:{} - websocket handshake timeout", self->remote_ip_, self->remote_port_);
+    self->close(CloseReason::kReadError, false);
+  });
+}
+
+bool Connection::read_websocket(char* data, size_t n) {
+  PYLON_DCHECK_ON_LOOP(loop_);
+  if (!ws_->upgraded()) {
+    const auto& up = ws_->on_request(std::string_view(data, n));
+    using State = websocket::Upgrade::State;
+    if (up.state == State::kIncomplete) return true;
+    if (ws_timer_) ws_timer_->cancel();
+    if (up.state == State::kRefused) {
+      // The reference's line (wsReturnHTTPError): the peer's address, no connection id, since
+      // no client was made. The HTTP error is queued; the close flushes it.
+      server_.log().peer_error("{}:{} - websocket handshake error: {}", remote_ip_, remote_port_, up.reason);
+      close(CloseReason::kProtocolViolation, true);
+      return false;
+    }
+    start_write();  // the 101 goes out before anything the protocol queues
+    on_websocket_upgraded();
+    return !closing();
+  }
+  // Application bytes go straight to the protocol, as views into the read buffer.
+  struct Sink final : websocket::FrameSink {
+    Connection& c;
+    bool delivered = false;
+    explicit Sink(Connection& conn) : c(conn) {}
+    bool on_payload(std::string_view bytes) override {
+      delivered = true;
+      return c.on_read(bytes) && !c.closing();
+    }
+    void on_ping(std::string_view payload) override { c.ws_->queue_pong(payload); }
+    void on_close(uint16_t status, std::string_view body) override { c.ws_->queue_close(status, body); }
+  } sink(*this);
+  auto err = ws_->decode(data, n, sink);
+  if (err) {
+    // As the reference: the close frame says why (1002 and the words), the log says
+    // "read error: <words>", and the connection closes as a Read Error, costing no other.
+    server_.log().peer_error("{} - read error: {}", log_prefix(), err.text);
+    ws_->queue_close(err.status, err.text);
+    close(CloseReason::kReadError, true);
+    return false;
+  }
+  if (ws_->close_queued() && !closing()) {
+    // The peer's close frame, echoed: the reference closes as Client Closed.
+    close(CloseReason::kClientClosed, true);
+    return false;
+  }
+  if (ws_->has_output()) start_write();  // pongs
+  // A read of control frames only (or a partial header) still ends a read for the protocol:
+  // a client answers PINGs it deferred while more input was waiting (answer_pings), and that
+  // input may have been just this.
+  if (!sink.delivered && !closing()) return on_read(std::string_view(data, 0)) && !closing();
+  return !closing();
+}
+
 void Connection::start() {
   asio::post(loop_.ctx(), [self = shared_from_this()] {
     self->started_ = true;
     self->read_buf_.resize(kStartReadBuf);
+    if (self->ws_) self->arm_websocket_handshake_timer();
     try {
       self->on_start();
     } catch (const std::exception& e) {
@@ -103,7 +177,9 @@ void Connection::do_read() {
     self->last_activity_ = std::chrono::steady_clock::now();
     bool more = false;
     try {
-      more = self->on_read(std::string_view(self->read_buf_.data(), n));
+      // The WebSocket layer, chosen once per connection: one predictable branch.
+      more = self->ws_ ? self->read_websocket(self->read_buf_.data(), n)
+                       : self->on_read(std::string_view(self->read_buf_.data(), n));
     } catch (const std::exception& e) {
       self->close_on_exception(e.what());
     }
@@ -241,11 +317,19 @@ void Connection::start_write() {
     std::lock_guard lk(out_mu_);
     if (out_pending_.empty()) {
       // Nothing to write. Go on below, outside the lock, when closing or when a TLS
-      // handshake waited for the plaintext before it (a client's INFO) to go out.
-      if (!flush_on_close_ && tls_state_ != TlsState::kAwaitingFlush) return;
+      // handshake waited for the plaintext before it (a client's INFO) to go out, or when
+      // the WebSocket layer has frames of its own (the 101, pongs, the close).
+      if (!flush_on_close_ && tls_state_ != TlsState::kAwaitingFlush && !(ws_ && ws_->has_output())) return;
     } else {
       out_pending_.swap(out_writing_);
     }
+  }
+  writing_counted_ = out_writing_.size();
+  if (ws_) {
+    // Framed here, on the loop, once per write: every enqueue path stays a plain append.
+    ws_frames_.clear();
+    ws_->take_output(out_writing_, ws_frames_);
+    out_writing_.swap(ws_frames_);
   }
   if (out_writing_.empty()) {
     if (flush_on_close_) {
@@ -301,7 +385,8 @@ void Connection::on_write_done(const error_code& ec, size_t n) {
   PYLON_DCHECK_ON_LOOP(loop_);
   writing_ = false;
   write_timer_.cancel();
-  pending_bytes_.fetch_sub(out_writing_.size(), std::memory_order_relaxed);
+  pending_bytes_.fetch_sub(writing_counted_, std::memory_order_relaxed);
+  writing_counted_ = 0;
   if (out_writing_.capacity() > kShrinkOutbound && n < kShrinkOutbound / 4) {
     std::string().swap(out_writing_);
   } else {
@@ -339,6 +424,18 @@ void Connection::close_in_loop(CloseReason reason, bool flush) {
   PYLON_DCHECK_ON_LOOP(loop_);
   if (closed_) return;
   on_closing();
+  if (ws_ && ws_->upgraded()) {
+    // The reference's wsEnqueueCloseMessage: a close frame with the status for the reason,
+    // written after what is queued; only where the reference flushes on close at all.
+    bool skip_flush = reason == CloseReason::kReadError || reason == CloseReason::kWriteError ||
+                      reason == CloseReason::kSlowConsumerPendingBytes ||
+                      reason == CloseReason::kSlowConsumerWriteDeadline || reason == CloseReason::kTlsHandshakeError;
+    if (!ws_->close_queued() && !skip_flush) {
+      ws_->queue_close(websocket::close_status_for(reason), to_string(reason));
+      flush = true;
+    }
+    if (ws_->close_queued() && reason != CloseReason::kWriteError) flush = true;
+  }
   // Mid-handshake there is no channel to flush into: close at once.
   if (flush && tls_state_ != TlsState::kAwaitingFirstByte && tls_state_ != TlsState::kHandshaking) {
     flush_on_close_ = true;
@@ -576,7 +673,11 @@ void Connection::fail_tls(std::string_view why, bool send_tls_required) {
     server_.log().peer_error("{} - TLS route handshake error: {}", log_prefix(), why);
   }
   // Only a client is told (routes close without a word, as the reference's).
-  if (send_tls_required && kind_ == Kind::kClient) {
+  if (send_tls_required && ws_) {
+    // A WebSocket client speaking plain HTTP to wss://: Go's HTTP server's answer.
+    static const std::string http = "HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n";
+    [[maybe_unused]] ssize_t n = ::send(socket_.native_handle(), http.data(), http.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  } else if (send_tls_required && kind_ == Kind::kClient) {
     // Best effort, straight to the socket (the peer spoke plaintext, or nothing): a fresh
     // connection's send buffer takes these few bytes at once, and we never wait for it.
     static const std::string line = fmt::format("-ERR '{}'\r\n", err::kSecureConnectionRequired);

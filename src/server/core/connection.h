@@ -12,6 +12,12 @@
 // connection by start_tls). The two I/O sites (do_read, start_write) branch once on `tls_`: the
 // plaintext path pays one predictable branch, no virtual call and no allocation.
 //
+// WebSocket (attach_websocket, before start): one more layer between the transport and the
+// protocol (src/server/websocket/session.h). Reads go through its upgrade, then its frame
+// decoder, before on_read sees them; writes are framed when they leave out_pending_, so every
+// enqueue path (delivery from any loop included) stays the same append. The branch on `ws_`
+// sits next to the one on `tls_`.
+//
 // Lifecycle: created by the server on accept/dial -> start() on its loop -> reading ->
 // close(reason) from any thread -> (pending output flushed when the reason allows) ->
 // socket closed -> on_closed() on the loop -> the server drops its reference.
@@ -44,6 +50,10 @@ class EventLoop;
 class Server;
 namespace tls {
 class Context;
+}
+namespace websocket {
+class Session;
+struct Settings;
 }
 
 class Connection : public std::enable_shared_from_this<Connection> {
@@ -106,6 +116,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // lists them); "" without one. For a reload that changes pinned_certs. Any thread.
   std::string_view tls_peer_key_id() const noexcept { return tls_established() ? tls_key_id_ : std::string_view(); }
 
+  // WebSocket: set before start (any thread may ask). The session itself is its loop's: the
+  // upgrade's outcome (compression negotiated, a browser's user agent).
+  bool is_websocket() const noexcept { return ws_ != nullptr; }
+  const websocket::Session* websocket_session() const noexcept { return ws_.get(); }
+
   // Statistics (monitoring).
   std::atomic<uint64_t> in_msgs{0}, in_bytes{0}, out_msgs{0}, out_bytes{0};
   size_t pending_bytes() const noexcept { return pending_bytes_.load(std::memory_order_relaxed); }
@@ -161,6 +176,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Loop thread: the TLS session once established (its peer certificate, ...); else nullptr.
   SSL* tls_session() const noexcept;
 
+  // Before start(), once: this connection speaks WebSocket (a client accepted on the websocket
+  // listener). Its log prefix says "wid:" as the reference's; its protocol begins with
+  // on_websocket_upgraded() instead of reading at once. Reads wait for a TLS handshake begun
+  // in on_start (wss), then take the upgrade request, bounded by the settings' handshake_timeout.
+  void attach_websocket(std::shared_ptr<const websocket::Settings> settings);
+  // On the loop, once: the 101 is queued; the protocol may start (its INFO, timers).
+  virtual void on_websocket_upgraded() {}
+
   // Time of the last byte read (for ping-timer decisions). Loop thread.
   std::chrono::steady_clock::time_point last_activity() const noexcept { return last_activity_; }
   boost::asio::ip::tcp::socket& socket() noexcept { return socket_; }
@@ -191,6 +214,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Logs the reference's line for `why` (empty: the handshake timed out) and closes.
   void fail_tls(std::string_view why, bool send_tls_required);
   void on_write_done(const boost::system::error_code& ec, size_t n);
+  // WebSocket (loop thread): what was read, through the upgrade or the frame decoder. As
+  // on_read, false stops reading.
+  bool read_websocket(char* data, size_t n);
+  void arm_websocket_handshake_timer();
   void finish_close();  // loop thread
   void close_in_loop(CloseReason reason, bool flush);
 
@@ -227,6 +254,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::mutex out_mu_;
   std::string out_pending_;
   std::string out_writing_;
+  // The protocol's bytes in out_writing_ (pending_bytes_ counts those): its size, unless
+  // WebSocket framing made out_writing_ the frames around them. Loop thread.
+  size_t writing_counted_ = 0;
   std::atomic<size_t> pending_bytes_{0};  // pending + writing
   std::atomic<bool> flush_posted_{false};
   // Loop thread: the socket's write side is busy: a write, or the TLS handshake (which then
@@ -241,6 +271,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool flush_on_close_ = false;
   bool reading_ = false;
   bool started_ = false;      // loop thread: start() ran (read by the destructor's check)
+
+  // WebSocket: the layer (set before start, then loop thread only), a scratch buffer for
+  // framing, and the upgrade's deadline; all null/empty for other connections.
+  std::unique_ptr<websocket::Session> ws_;
+  std::string ws_frames_;
+  std::unique_ptr<boost::asio::steady_timer> ws_timer_;
 
   // Producer side of a stall (loop thread).
   boost::asio::steady_timer stall_timer_;

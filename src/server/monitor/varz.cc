@@ -110,12 +110,36 @@ json::object build_varz(Server& server, SysTime now, int http_port, int https_po
     }
   }
   v["cluster"] = std::move(cl);
-  // Gateways, leaf nodes, MQTT, WebSocket and JetStream are not part of Pylon: the reference
-  // shows them as empty objects when they are not configured, and so do we.
+  // Gateways, leaf nodes, MQTT and JetStream are not part of Pylon: the reference shows them
+  // as empty objects when they are not configured, and so do we.
   v["gateway"] = json::object();
   v["leaf"] = json::object();
   v["mqtt"] = json::object();
-  v["websocket"] = json::object();
+  // The reference's WebsocketOptsVarz: every field omitted when empty, so {} without a listener.
+  json::object ws;
+  if (const WebsocketOptions& w = opts.websocket; w.enabled()) {
+    ws["host"] = w.host.empty() ? std::string(defaults::kHost) : w.host;
+    ws["port"] = server.websocket_port();
+    if (!w.advertise.empty()) ws["advertise"] = w.advertise;
+    if (!w.no_auth_user.empty()) ws["no_auth_user"] = w.no_auth_user;
+    if (w.handshake_timeout > Duration::zero()) ws["handshake_timeout"] = ns(w.handshake_timeout);
+    if (w.auth_timeout > Duration::zero()) ws["auth_timeout"] = seconds(w.auth_timeout);
+    if (w.no_tls) ws["no_tls"] = true;
+    if (w.tls.map) ws["tls_map"] = true;
+    if (!w.tls.pinned_certs.empty()) {
+      json::array pins;
+      for (const auto& p : w.tls.pinned_certs) pins.emplace_back(p);
+      ws["tls_pinned_certs"] = std::move(pins);
+    }
+    if (w.same_origin) ws["same_origin"] = true;
+    if (!w.allowed_origins.empty()) {
+      json::array origins;
+      for (const auto& o : w.allowed_origins) origins.emplace_back(o);
+      ws["allowed_origins"] = std::move(origins);
+    }
+    if (w.compression) ws["compression"] = true;
+  }
+  v["websocket"] = std::move(ws);
   v["jetstream"] = json::object();
   v["tls_timeout"] = seconds(opts.tls.timeout);  // the default (2) when TLS is off, as the reference
   v["write_deadline"] = ns(opts.write_deadline);

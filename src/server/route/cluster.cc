@@ -370,6 +370,11 @@ std::string Cluster::route_info_json() const {
     json::array urls;
     for (const auto& u : server_.own_client_urls()) urls.emplace_back(u);
     j["connect_urls"] = std::move(urls);
+    if (auto ws = server_.own_websocket_urls(); !ws.empty()) {
+      json::array wurls;
+      for (const auto& u : ws) wurls.emplace_back(u);
+      j["ws_connect_urls"] = std::move(wurls);
+    }
   }
   if (server_.lame_duck()) j["ldm"] = true;
   j["lnoc"] = true;
@@ -427,6 +432,7 @@ bool Cluster::register_route(const std::shared_ptr<RouteConn>& r, const RouteInf
       if (o != r) others.push_back(o);
     }
     remote_urls_[info.id] = info.ldm ? std::vector<std::string>{} : info.connect_urls;
+    remote_ws_urls_[info.id] = info.ldm ? std::vector<std::string>{} : info.ws_connect_urls;
     dialing_.erase(host_port_key(info.host, info.port));
     if (r->solicited()) dialing_.erase(host_port_key(r->solicit_url()->host, r->solicit_url()->port));
     if (!others.empty()) {
@@ -448,6 +454,11 @@ bool Cluster::register_route(const std::shared_ptr<RouteConn>& r, const RouteInf
         json::array urls;
         for (auto& u : info.connect_urls) urls.emplace_back(u);
         j["connect_urls"] = std::move(urls);
+      }
+      if (!info.ws_connect_urls.empty()) {
+        json::array urls;
+        for (auto& u : info.ws_connect_urls) urls.emplace_back(u);
+        j["ws_connect_urls"] = std::move(urls);
       }
       j["lnoc"] = info.lnoc;
       proto::append_info(forward, json::serialize(j));
@@ -478,6 +489,7 @@ void Cluster::route_closed(RouteConn& r) {
     if (it != by_id_.end() && it->second.get() == &r) {
       by_id_.erase(it);
       remote_urls_.erase(info.id);
+      remote_ws_urls_.erase(info.id);
       was_registered = true;
       if (auto a = adopted_dials_.find(info.id); a != adopted_dials_.end()) {
         adopted = std::move(a->second);
@@ -533,14 +545,18 @@ void Cluster::end_gossip_dial(const Url& url) {
   dialing_.erase(host_port_key(url.host, url.port));
 }
 
-void Cluster::update_remote_urls(const std::string& remote_id, const std::vector<std::string>& urls, bool ldm) {
+void Cluster::update_remote_urls(const std::string& remote_id, const std::vector<std::string>& urls,
+                                 const std::vector<std::string>& ws_urls, bool ldm) {
   {
     std::lock_guard lk(mu_);
     auto it = remote_urls_.find(remote_id);
     if (it == remote_urls_.end()) return;
     std::vector<std::string> now = ldm ? std::vector<std::string>{} : urls;
-    if (it->second == now) return;
+    std::vector<std::string> ws_now = ldm ? std::vector<std::string>{} : ws_urls;
+    auto& ws = remote_ws_urls_[remote_id];
+    if (it->second == now && ws == ws_now) return;
     it->second = std::move(now);
+    ws = std::move(ws_now);
   }
   if (!server_.options().cluster.no_advertise) notify_clients();
 }
@@ -663,6 +679,17 @@ std::vector<std::string> Cluster::connect_urls() const {
   std::vector<std::string> out = server_.own_client_urls();
   std::lock_guard lk(mu_);
   for (const auto& [id, urls] : remote_urls_) {
+    for (const auto& u : urls) {
+      if (std::find(out.begin(), out.end(), u) == out.end()) out.push_back(u);
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> Cluster::websocket_connect_urls() const {
+  std::vector<std::string> out = server_.own_websocket_urls();
+  std::lock_guard lk(mu_);
+  for (const auto& [id, urls] : remote_ws_urls_) {
     for (const auto& u : urls) {
       if (std::find(out.begin(), out.end(), u) == out.end()) out.push_back(u);
     }

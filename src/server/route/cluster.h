@@ -94,7 +94,8 @@ class Cluster {
   // (and theirs is fixed or sorts higher). Returns false when the names conflict.
   bool check_cluster_name(RouteConn& r, const std::string& remote, bool remote_dynamic);
   // The peer's client URLs changed (INFO update, e.g. lame duck).
-  void update_remote_urls(const std::string& remote_id, const std::vector<std::string>& urls, bool ldm);
+  void update_remote_urls(const std::string& remote_id, const std::vector<std::string>& urls,
+                          const std::vector<std::string>& ws_urls, bool ldm);
 
   // Config reload: the explicit routes are now `routes`; dial the new, drop the removed.
   void reload_routes(const std::vector<std::string>& routes);
@@ -107,6 +108,8 @@ class Cluster {
 
   // Every client URL of the cluster (ours first), for client INFO connect_urls.
   std::vector<std::string> connect_urls() const;
+  // Every WebSocket URL of the cluster (ours first), for WebSocket clients' INFO connect_urls.
+  std::vector<std::string> websocket_connect_urls() const;
   // The registered routes, by rid. `with_interest` copies each route's interest list (costly
   // with many subscriptions; /metrics needs only the counts).
   std::vector<RouteSnapshot> routes(bool with_interest = true) const;
@@ -171,6 +174,7 @@ class Cluster {
   // subscription count.
   std::unordered_map<std::string, int> interest_;
   std::map<std::string, std::vector<std::string>> remote_urls_;  // remote id -> client URLs
+  std::map<std::string, std::vector<std::string>> remote_ws_urls_;  // remote id -> WebSocket URLs
   std::vector<std::shared_ptr<boost::asio::steady_timer>> timers_;
   std::shared_ptr<const tls::Context> route_tls_;  // null: plaintext routes
   std::string tls_name_;                            // routeTLSName: first host name of the routes

@@ -269,7 +269,7 @@ bool RouteConn::on_info(std::string_view text) {
       cluster.gossip_received(*this, info);
     } else {
       remote_.ldm = info.ldm;
-      cluster.update_remote_urls(remote_.id, info.connect_urls, info.ldm);
+      cluster.update_remote_urls(remote_.id, info.connect_urls, info.ws_connect_urls, info.ldm);
     }
     return true;
   }
