@@ -106,6 +106,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // lists them); "" without one. For a reload that changes pinned_certs. Any thread.
   std::string_view tls_peer_key_id() const noexcept { return tls_established() ? tls_key_id_ : std::string_view(); }
 
+  // Connection objects in memory in this process, open or closed: a closed one lives on while
+  // anything still holds it (Lifetimes in docs/architecture.md), so a count that stays above
+  // the open connections names a leak. Any thread.
+  static int64_t in_memory() noexcept;
+
   // Statistics (monitoring).
   std::atomic<uint64_t> in_msgs{0}, in_bytes{0}, out_msgs{0}, out_bytes{0};
   size_t pending_bytes() const noexcept { return pending_bytes_.load(std::memory_order_relaxed); }
