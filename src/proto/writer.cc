@@ -54,11 +54,20 @@ inline char* put_part(char* out, std::string_view v) noexcept {
 }
 
 // Appends all parts with one change of the string's size (string::append per part checks
-// the capacity and writes the length and terminator each time), then plain copies.
+// the capacity and writes the length and terminator each time), then plain copies. The
+// resize zero-fills what the copies then overwrite: cheaper than the appends for an op of a
+// few KiB (callgrind, pub->sub 1 KiB: 1700 instructions a message against 2058), not for
+// a large payload, whose zero fill would double the memory traffic: that is appended.
 template <typename... Parts>
 void put(std::string& buf, const Parts&... parts) {
+  constexpr size_t kInlineMax = 4096;
   const size_t n = (std::string_view(parts).size() + ...);
   const size_t at = buf.size();
+  if (n > kInlineMax) {
+    buf.reserve(at + n);
+    (buf.append(std::string_view(parts)), ...);
+    return;
+  }
   buf.resize(at + n);
   char* out = buf.data() + at;
   ((out = put_part(out, std::string_view(parts))), ...);
