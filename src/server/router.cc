@@ -30,7 +30,7 @@ uint64_t next_random() {
   return state * 0x2545F4914F6CDD1DULL;
 }
 
-// Every raw Connection* below comes from a Subscription in a match result this call holds:
+// Every raw Connection* below comes from a Subscription in a match result the caller holds:
 // the subscription holds its owner (Subscription::owner), so the pointer stays valid until
 // route_message returns, on whichever loop runs it, whatever the owner's own loop does meanwhile.
 bool is_client(const Subscription& s) { return !s.remote; }
@@ -83,10 +83,15 @@ RouteTarget& target_for(std::vector<RouteTarget>& targets, RouteConn* r) {
 
 bool route_message(Server& server, Account& account, EventLoop& loop, const Origin& origin, const Message& msg) {
   auto result = account.index().match(msg.subject);
+  return route_message(server, account, *result, loop, origin, msg);
+}
+
+bool route_message(Server& server, Account& account, const MatchResult& result, EventLoop& loop,
+                   const Origin& origin, const Message& msg) {
   bool delivered = false;
   std::vector<RouteTarget> targets;  // allocates only when a route is interested
 
-  for (const auto& sub : result->plain) {
+  for (const auto& sub : result.plain) {
     if (is_client(*sub)) {
       delivered |= deliver_local(loop, origin, *sub, msg);
     } else if (sub->internal) {
@@ -96,7 +101,7 @@ bool route_message(Server& server, Account& account, EventLoop& loop, const Orig
       if (takes_routed(r)) target_for(targets, r);
     }
   }
-  for (const auto& group : result->queues) {
+  for (const auto& group : result.queues) {
     if (group.empty()) continue;
     if (deliver_to_local_member(loop, origin, group, msg)) {
       delivered = true;
@@ -130,12 +135,11 @@ bool route_message(Server& server, Account& account, EventLoop& loop, const Orig
   return delivered;
 }
 
-bool route_inbound_message(Server& server, Account& account, EventLoop& loop, RouteConn* from, const Message& msg,
-                           std::string_view queues) {
-  auto result = account.index().match(msg.subject);
+bool route_inbound_message(Server& server, Account& account, const MatchResult& result, EventLoop& loop,
+                           RouteConn* from, const Message& msg, std::string_view queues) {
   bool delivered = false;
   Origin origin{from, true};
-  for (const auto& sub : result->plain) {
+  for (const auto& sub : result.plain) {
     if (is_client(*sub)) {
       delivered |= deliver_local(loop, origin, *sub, msg);
     } else if (sub->internal && !sub->closed.load(std::memory_order_relaxed)) {
@@ -143,7 +147,7 @@ bool route_inbound_message(Server& server, Account& account, EventLoop& loop, Ro
     }
   }
   if (queues.empty()) return delivered;
-  for (const auto& group : result->queues) {
+  for (const auto& group : result.queues) {
     if (group.empty()) continue;
     // Only the groups the sender chose us for.
     std::string_view name = group.front()->queue;

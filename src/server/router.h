@@ -8,8 +8,9 @@
 // that arrived from a route is delivered to local clients only (full mesh, one hop), and to a
 // queue group only if the sender named the group.
 //
-// Hot path: one index lookup (usually a cache hit), then per receiver one small locked
-// append. The payload is copied once, into the receiver's outbound buffer.
+// Hot path: the publishing connection's own MatchCache (no lock; see match_cache.h), then per
+// receiver one small locked append. The payload is copied once, into the receiver's outbound
+// buffer.
 #pragma once
 
 #include <cstdint>
@@ -19,6 +20,7 @@ namespace pylon::server {
 
 class Account;
 class Connection;
+struct MatchResult;
 class EventLoop;
 class RouteConn;
 class Server;
@@ -47,12 +49,18 @@ class InternalSubscriber {
 
 // Delivers a client's message, published in `account`, to that account's local subscribers
 // and to the routes with interest in it there. Runs on `loop` (the origin's loop). True when
-// anyone (local or a route) was given it.
+// anyone (local or a route) was given it. `result` is `account`'s match for msg.subject, which
+// the caller keeps alive for the call (its connection's MatchCache, pinned).
+bool route_message(Server& server, Account& account, const MatchResult& result, EventLoop& loop,
+                   const Origin& origin, const Message& msg);
+// The same, matching in `account`'s index itself: for a delivery that publishes again (service
+// imports), which may not use its connection's MatchCache while that is pinned.
 bool route_message(Server& server, Account& account, EventLoop& loop, const Origin& origin, const Message& msg);
 
 // Delivers a message that arrived on route `from` to local clients. `queues` is the
-// space-separated list of queue groups the sender chose us for.
-bool route_inbound_message(Server& server, Account& account, EventLoop& loop, RouteConn* from, const Message& msg,
-                           std::string_view queues);
+// space-separated list of queue groups the sender chose us for. `result` as above (the route's
+// MatchCache, pinned).
+bool route_inbound_message(Server& server, Account& account, const MatchResult& result, EventLoop& loop,
+                           RouteConn* from, const Message& msg, std::string_view queues);
 
 }  // namespace pylon::server

@@ -319,7 +319,7 @@ void SubIndex::insert(const SubPtr& sub) {
   if (!n->add(sub)) return;  // already in the index: nothing changed
   sub->closed.store(false, std::memory_order_relaxed);
   ++count_;
-  ++generation_;
+  generation_.store(generation_.load(std::memory_order_relaxed) + 1, std::memory_order_release);
   inserts_.fetch_add(1, std::memory_order_relaxed);
   invalidate_cache_locked(sub->subject);
 }
@@ -334,7 +334,7 @@ bool SubIndex::remove(const SubPtr& sub) {
   // Holders of an earlier match result skip it from now on.
   sub->closed.store(true, std::memory_order_relaxed);
   --count_;
-  ++generation_;
+  generation_.store(generation_.load(std::memory_order_relaxed) + 1, std::memory_order_release);
   removes_.fetch_add(1, std::memory_order_relaxed);
   invalidate_cache_locked(sub->subject);
   return true;
@@ -355,7 +355,7 @@ std::shared_ptr<const MatchResult> SubIndex::match(std::string_view subject) {
         return it->second;
       }
     }
-    generation = generation_;
+    generation = generation_.load(std::memory_order_relaxed);
     result = match_locked(subject);
   }
   if (!result) return empty_result();  // not a valid subject: nothing to cache
@@ -363,7 +363,7 @@ std::shared_ptr<const MatchResult> SubIndex::match(std::string_view subject) {
     std::unique_lock lock(mu_);
     // A mutation between the two locks may have changed the answer; store only a result
     // that is still current (the next match recomputes otherwise).
-    if (generation_ == generation) store_locked(subject, result);
+    if (generation_.load(std::memory_order_relaxed) == generation) store_locked(subject, result);
   }
   return result;
 }

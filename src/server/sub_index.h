@@ -17,7 +17,8 @@
 // A miss is computed under the shared lock, which is then dropped before the exclusive lock
 // is taken to store. A mutation may slip in between; every mutation bumps `generation_`, and a
 // result is stored only if the generation is unchanged, so the cache never holds a result
-// older than the trie.
+// older than the trie. generation() reads it without the lock: a connection's own cache of
+// results (match_cache.h) is valid while the generation it was filled at is still current.
 //
 // The cache holds at most cache_max subjects (0 disables it). When it is full, storing a new
 // subject evicts one entry picked at random (a random bucket's first entry): cheap, keeps
@@ -104,6 +105,11 @@ class SubIndex {
   // token ("", "a..b", "a.") matches nothing and is not cached.
   std::shared_ptr<const MatchResult> match(std::string_view subject);
 
+  // Bumped (release) by every insert and removal that changed the index, under the exclusive
+  // lock; read with acquire, without the lock. A result matched after reading generation g
+  // reflects every mutation up to g at least, so it stays right while generation() == g.
+  uint64_t generation() const noexcept { return generation_.load(std::memory_order_acquire); }
+
   size_t count() const;        // subscriptions in the index
   size_t cache_size() const;   // cached subjects
   size_t cache_max() const noexcept { return cache_max_; }
@@ -177,7 +183,7 @@ class SubIndex {
   mutable SharedMutex mu_;
   std::unique_ptr<Level> root_;        // guarded by mu_
   size_t count_ = 0;                   // guarded by mu_
-  uint64_t generation_ = 0;            // guarded by mu_; bumped by every mutation
+  std::atomic<uint64_t> generation_{0};  // written under mu_ (exclusive); bumped by every mutation
   uint64_t rng_state_ = 0x9e3779b97f4a7c15ULL;  // guarded by mu_ (exclusive); eviction picks
   const size_t cache_max_;
   Cache cache_;                        // guarded by mu_

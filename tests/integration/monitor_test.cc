@@ -374,7 +374,9 @@ TEST_F(Monitor, SubszCountsAndTestsSubjects) {
   EXPECT_EQ(num(st, "num_subscriptions") - num(base, "num_subscriptions"), 4);
   EXPECT_EQ(num(st, "num_inserts") - num(base, "num_inserts"), 4);
   EXPECT_EQ(num(st, "num_removes") - num(base, "num_removes"), 0);
-  EXPECT_GE(num(st, "num_matches"), 2);
+  // The second PUB is answered from the publisher's own cache of match results (as the
+  // reference's per-client cache), which the index's counts do not see.
+  EXPECT_GE(num(st, "num_matches"), 1);
   EXPECT_GE(num(st, "num_cache"), 1);
   EXPECT_TRUE(st.at("cache_hit_rate").is_number());
   EXPECT_EQ(num(st, "max_fanout"), 3);  // foo.bar: two plain subscriptions and one queue group

@@ -487,6 +487,94 @@ no_auth_user: b
   EXPECT_GT(answered.load(), 0) << "no request through the service import was ever answered";
 }
 
+// Per-connection match caches (src/server/match_cache.h): route peers bring messages in two
+// accounts, and a publisher in A cycles through more subjects than a cache keeps, while the
+// subscribers those cached results name come and go on other loops. A route's cache holds one
+// set of results per account; each set is dropped when its account's index changes, so a
+// delivery through a result taken before a subscriber reset must find the subscriber closed,
+// never freed. Idle publishers' caches are swept meanwhile.
+TEST(Stress, RoutesAndPublishersDeliverThroughCachedResultsWhileSubscribersComeAndGo) {
+  SKIP_IF_REFERENCE("--event_loops is Pylon's");
+  TempDir dir;
+  std::string conf = dir.write("accounts.conf", R"(
+accounts {
+  A: { users: [ {user: a, password: pa} ] }
+  B: { users: [ {user: b, password: pb} ] }
+}
+no_auth_user: b
+)");
+  int route_port = pick_free_port();
+  ServerProcess server(churn_server(
+      {"-c", conf, "--cluster_name", "stress", "--cluster", "nats://127.0.0.1:" + std::to_string(route_port)}));
+  ASSERT_TRUE(server.start());
+  Churn churn(server.port());
+  std::string why;
+  ASSERT_TRUE(churn.start(&why)) << why;
+  const std::string login_a = R"(CONNECT {"verbose":false,"pedantic":false,"user":"a","pass":"pa"})";
+  constexpr int kSubjects = 300;  // more than MatchCache::kMaxSubjects: caches fill and start afresh
+  // A publisher in A over many subjects.
+  churn.also([&] {
+    RawClient c;
+    if (!c.connect(server.port(), 2s) || !c.read_info(2s) || !c.send(login_a + "\r\n")) return;
+    for (int round = 0; !churn.over(); ++round) {
+      std::string batch;
+      for (int i = 0; i < kSubjects; i += 7) batch += "PUB many." + std::to_string((i + round) % kSubjects) + " 1\r\nA\r\n";
+      if (!c.send(batch) || !c.ping_pong(10s)) return;
+    }
+  });
+  // Publishers in A that publish a little and idle, so their caches are left to the sweep.
+  churn.also([&] {
+    RawClient c;
+    if (!c.connect(server.port(), 2s) || !c.read_info(2s)) return;
+    c.send(login_a + "\r\nPUB many.1 1\r\nI\r\nPUB many.2 1\r\nI\r\nPING\r\n");
+    c.read_until("PONG\r\n", 2s);
+    std::this_thread::sleep_for(300ms);  // idle, while churners come and go
+    c.close();
+  });
+  // Churners in A, on a wildcard and on one subject.
+  std::atomic<int> a_deliveries{0};
+  auto a_churner = [&](std::string subject) {
+    return [&, subject] {
+      RawClient c;
+      if (!c.connect(server.port(), 2s) || !c.read_info(2s)) return;
+      c.send(login_a + "\r\nSUB " + subject + " 1\r\nSUB " + subject + " q 2\r\nPING\r\n");
+      if (c.read_until("PONG\r\n", 2s) && c.read_until("MSG many.", 2s)) a_deliveries.fetch_add(1);
+      reset_close(c);
+    };
+  };
+  churn.also(a_churner("many.*"));
+  churn.also(a_churner("many.3"));
+  // Route peers that take interest in A, send a burst of RMSG into A, B and an account this
+  // server lacks, and drop with a reset.
+  std::atomic<int> peers{0};
+  auto peer = [&, n = std::make_shared<std::atomic<int>>(0)] {
+    RawClient r;
+    if (!r.connect(route_port, 2s) || !r.read_until("INFO ", 2s) || !r.read_until("\r\n", 2s)) return;
+    std::string sid = "NCACHEPEER" + std::to_string(::getpid()) + "X" + std::to_string(n->fetch_add(1));
+    std::string burst;
+    for (int i = 0; i < kSubjects; i += 3) {
+      burst += "RMSG A many." + std::to_string(i) + " 1\r\nR\r\nRMSG B churn 1\r\nR\r\n";
+    }
+    burst += "RMSG Z nowhere 1\r\nR\r\n";
+    r.send("CONNECT {\"verbose\":false,\"pedantic\":false,\"headers\":true,\"name\":\"" + sid +
+           "\",\"cluster\":\"stress\"}\r\nINFO {\"server_id\":\"" + sid +
+           "\",\"server_name\":\"peer\",\"version\":\"2.9.10\",\"proto\":1,\"headers\":true,"
+           "\"cluster\":\"stress\"}\r\nRS+ A many.>\r\nPING\r\n");
+    if (!r.read_until("PONG\r\n", 2s)) return reset_close(r);
+    r.send(burst + burst + "PING\r\n");
+    if (r.read_until("PONG\r\n", 2s)) peers.fetch_add(1);
+    reset_close(r);
+  };
+  churn.also(peer);
+  churn.also(peer);
+  std::string canary = churn.finish();
+  expect_survived(server, churn, canary);
+  std::printf("caches: %d route peers sent their bursts, %d deliveries to churners in A\n", peers.load(),
+              a_deliveries.load());
+  EXPECT_GE(peers.load(), 5) << "too few route peers came and went";
+  EXPECT_GT(a_deliveries.load(), 0) << "no churner in A ever got a message";
+}
+
 }  // namespace
 }  // namespace pylon::it
 

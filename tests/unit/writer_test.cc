@@ -107,6 +107,25 @@ TEST(Writer, ControlLinesLeaveThePayloadToTheCaller) {
   EXPECT_EQ(b, "HMSG foo 1 2 5\r\nPUB foo 5\r\nHPUB foo r 2 5\r\nRMSG $G foo | a 5\r\nHMSG $G foo + r a 2 5\r\n");
 }
 
+// Every part is copied whole whatever its length: the writers move short parts in words, with
+// separate paths below 4, from 4, from 8 and past 16 bytes, and large ops by appending.
+TEST(Writer, PartsOfEveryLengthAreCopiedExactly) {
+  // 0..40 bytes each; then payloads past the size up to which an op is copied inline.
+  for (size_t n = 0; n <= 48; ++n) {
+    const size_t m = n <= 40 ? n : 3000 + (n - 40) * 300;
+    std::string subject = "s" + std::string(n, 'a');  // never empty
+    std::string sid(n / 3 + 1, '7');
+    std::string reply(n, 'r');
+    std::string payload;
+    for (size_t i = 0; i < m; ++i) payload += static_cast<char>('A' + i % 26);
+    std::string want = "MSG " + subject + " " + sid + (reply.empty() ? "" : " " + reply) + " " +
+                       std::to_string(payload.size()) + "\r\n" + payload + "\r\n";
+    std::string buf = "x";  // appended after what is there
+    append_msg(buf, subject, sid, reply, payload);
+    EXPECT_EQ(buf, "x" + want) << "part length " << n;
+  }
+}
+
 TEST(Writer, WritersAppendToWhatIsThere) {
   std::string b = "PING\r\n";
   append_msg(b, "a", "1", "", "x");

@@ -14,6 +14,7 @@
 #include "server/errors.h"
 #include "server/core/event_loop.h"
 #include "server/client/permissions.h"
+#include "server/match_cache.h"
 #include "server/router.h"
 #include "server/server.h"
 #include "server/tls/tls_context.h"
@@ -237,6 +238,9 @@ void ClientConn::on_closed(CloseReason reason) {
       account_->count_slow_consumer();
     }
   }
+  // Our cached results may name our own subscriptions (a cycle through Subscription::owner),
+  // and hold other connections' until they would be swept: they go now.
+  if (match_cache_) match_cache_->clear();
   // `subs` goes here: that breaks the cycle connection -> table -> subscription -> connection.
   // Match results still in flight on other loops keep their subscriptions, and through them
   // this connection, until they are done (Subscription::owner).
@@ -612,15 +616,24 @@ bool ClientConn::on_pub(const proto::MsgArgs& a, std::string_view payload) {
   srv.count_in(payload.size());
   batch_activity_ = true;
 
-  // Wildcards cannot be published to; pedantic clients are told so (the reference's text).
-  if (!proto::valid_publish_subject(a.subject, true)) {
-    if (pedantic_) send_err(err::kInvalidPublishSubject);
-    return true;
+  if (!match_cache_) match_cache_ = std::make_shared<MatchCache>(loop());
+  // Only subjects that passed the check below are cached, so a cached one needs no check.
+  const MatchResult* result = match_cache_->find(*account_, a.subject);
+  if (result == nullptr) {
+    // Wildcards cannot be published to; pedantic clients are told so (the reference's text).
+    if (!proto::valid_publish_subject(a.subject, true)) {
+      if (pedantic_) send_err(err::kInvalidPublishSubject);
+      return true;
+    }
+    result = &match_cache_->store(*account_, a.subject);
   }
+  // What we queue for ourselves from here on (+OK, our own echo) may cut us as a slow
+  // consumer, and on_closed clears the cache: the pin keeps `result` until we are done.
+  MatchCache::Pin pin(*match_cache_);
   if (verbose_) send_ok();
 
   Message msg{a.subject, a.reply, a.header_len, payload};
-  bool delivered = route_message(srv, *account_, loop(), Origin{this, echo_}, msg);
+  bool delivered = route_message(srv, *account_, *result, loop(), Origin{this, echo_}, msg);
   if (!delivered && no_responders_ && !a.reply.empty()) send_no_responders(a.reply);
   return true;
 }

@@ -23,6 +23,8 @@
 
 namespace pylon::server {
 
+class MatchCache;  // match_cache.h
+
 class ClientConn final : public Connection, private proto::ParserHandler {
  public:
   // `websocket`: accepted on the websocket listener (the WebSocket layer under the protocol).
@@ -177,6 +179,9 @@ class ClientConn final : public Connection, private proto::ParserHandler {
   // before any subscription exists; `bound_` once counted in the account's clients.
   std::shared_ptr<Account> account_;
   bool bound_ = false;
+  // Loop thread: this client's match results in account_ (match_cache.h), made at its first
+  // PUB, so a client that only subscribes pays nothing; cleared in on_closed.
+  std::shared_ptr<MatchCache> match_cache_;
   // allow_responses: reply subjects this client may publish to, with what is left of each
   // permit. Written by delivering loops, read by this one; empty unless the user has it.
   struct ReplyPermit {

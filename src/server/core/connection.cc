@@ -36,11 +36,18 @@ constexpr size_t kMinReadBuf = 64;
 constexpr size_t kShrinkOutbound = 1024 * 1024;
 }  // namespace
 
+namespace {
+std::atomic<int64_t> g_in_memory{0};  // Connection objects constructed and not yet destroyed
+}  // namespace
+
+int64_t Connection::in_memory() noexcept { return g_in_memory.load(std::memory_order_relaxed); }
+
 Connection::Connection(Server& server, EventLoop& loop, asio::ip::tcp::socket socket, Kind kind, uint64_t cid)
     : server_(server), loop_(loop), socket_(std::move(socket)), kind_(kind), cid_(cid),
       started_at_(std::chrono::system_clock::now()), last_activity_(std::chrono::steady_clock::now()),
       write_timer_(loop.ctx()),
       stall_timer_(loop.ctx()) {
+  g_in_memory.fetch_add(1, std::memory_order_relaxed);
   error_code ec;
   auto ep = socket_.remote_endpoint(ec);
   if (!ec) {
@@ -56,6 +63,7 @@ Connection::~Connection() {
   // loop and dropped its subscriptions). Then nothing in the index names it, and the last
   // holder — a match result, a posted handler — may let go of it on any thread.
   PYLON_DCHECK(!started_ || closed_);
+  g_in_memory.fetch_sub(1, std::memory_order_relaxed);
 }
 
 void Connection::set_log_tag(std::string_view tag) {

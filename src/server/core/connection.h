@@ -120,6 +120,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // upgrade's outcome (compression negotiated, a browser's user agent).
   bool is_websocket() const noexcept { return ws_ != nullptr; }
   const websocket::Session* websocket_session() const noexcept { return ws_.get(); }
+  // Connection objects in memory in this process, open or closed: a closed one lives on while
+  // anything still holds it (Lifetimes in docs/architecture.md), so a count that stays above
+  // the open connections names a leak. Any thread.
+  static int64_t in_memory() noexcept;
 
   // Statistics (monitoring).
   std::atomic<uint64_t> in_msgs{0}, in_bytes{0}, out_msgs{0}, out_bytes{0};

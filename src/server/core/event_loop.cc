@@ -13,7 +13,7 @@ EventLoop* EventLoop::current() noexcept { return t_current; }
 
 EventLoop::EventLoop(int index, EscapeHandler on_escape)
     : ctx_(1), on_escape_(std::move(on_escape)), work_(boost::asio::make_work_guard(ctx_)), index_(index),
-      batch_((static_cast<uint64_t>(index) + 1) << 48) {}
+      batch_((static_cast<uint64_t>(index) + 1) << 48), sweep_timer_(ctx_) {}
 
 EventLoop::~EventLoop() { stop(); }
 
@@ -75,6 +75,38 @@ std::shared_ptr<Connection> EventLoop::flush_touched() {
   }
   touched_.clear();
   return stalled;
+}
+
+void EventLoop::sweep_while_held(std::weak_ptr<Sweepable> s) {
+  PYLON_DCHECK(in_loop());
+  sweepables_.push_back(std::move(s));
+  arm_sweep();
+}
+
+void EventLoop::arm_sweep() {
+  if (sweep_armed_ || sweepables_.empty()) return;
+  sweep_armed_ = true;
+  sweep_timer_.expires_after(kSweepInterval);
+  sweep_timer_.async_wait([this](const boost::system::error_code& ec) {
+    sweep_armed_ = false;
+    if (!ec) on_sweep_timer();
+  });
+}
+
+void EventLoop::on_sweep_timer() {
+  PYLON_DCHECK(in_loop());
+  // By index: a sweep may register something new at the end, which waits for the next round.
+  const size_t n = sweepables_.size();
+  size_t kept = 0;
+  for (size_t i = 0; i < n; ++i) {
+    std::shared_ptr<Sweepable> s = sweepables_[i].lock();
+    if (!s || !s->sweep()) continue;
+    if (kept != i) sweepables_[kept] = std::move(sweepables_[i]);
+    ++kept;
+  }
+  sweepables_.erase(sweepables_.begin() + static_cast<std::ptrdiff_t>(kept),
+                    sweepables_.begin() + static_cast<std::ptrdiff_t>(n));
+  arm_sweep();
 }
 
 }  // namespace pylon::server

@@ -8,8 +8,10 @@
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string_view>
@@ -19,6 +21,17 @@
 namespace pylon::server {
 
 class Connection;
+
+// Loop-local state that an idle owner would otherwise keep for ever (a connection's cache of
+// match results holds subscriptions, and through them their connections, until its next
+// publish). While registered with its loop it is swept once every EventLoop::kSweepInterval.
+class Sweepable {
+ public:
+  virtual ~Sweepable() = default;
+  // Loop thread. Drops what went stale or idle; false when nothing is left (then the loop
+  // forgets it until it registers again).
+  virtual bool sweep() = 0;
+};
 
 // Message counters kept per loop: only the loop's own thread writes them (plain
 // load+store, no locked instruction on the hot path); monitoring sums them.
@@ -64,8 +77,17 @@ class EventLoop {
   // Returns the fullest touched connection when one is stalled (see Connection::stalled).
   std::shared_ptr<Connection> flush_touched();
 
+  // Loop thread only. Sweeps `s` every kSweepInterval until its sweep() returns false or it
+  // is gone; its owner registers it once for each such period. The loop holds it weakly: the
+  // owner may drop it on any thread, and a sweep holds it strongly while it runs, so whoever
+  // drops the last reference is the only one touching it.
+  static constexpr std::chrono::milliseconds kSweepInterval{1000};
+  void sweep_while_held(std::weak_ptr<Sweepable> s);
+
  private:
   void run();  // the loop thread's body
+  void arm_sweep();       // loop thread
+  void on_sweep_timer();  // loop thread
 
   boost::asio::io_context ctx_;
   EscapeHandler on_escape_;
@@ -77,6 +99,11 @@ class EventLoop {
   uint64_t batch_;  // unique per loop and batch: (index << 48) | counter
   std::vector<std::shared_ptr<Connection>> touched_;
   LoopCounters counters_;
+  // Loop thread. The timer is armed only while something is registered, so an idle server
+  // has no wake-ups from it; stop() drops its handler with the others.
+  std::vector<std::weak_ptr<Sweepable>> sweepables_;
+  boost::asio::steady_timer sweep_timer_;
+  bool sweep_armed_ = false;
 };
 
 }  // namespace pylon::server

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cmath>
 
+#include "server/core/connection.h"
 #include "server/route/cluster.h"
 #include "server/monitor/endpoints.h"
 #include "server/monitor/process_stats.h"
@@ -116,6 +117,10 @@ std::string build_metrics(Server& server, SysTime now, const std::map<std::strin
   e.family("pylon_client_connections_accepted_total", Type::kCounter,
            "Client connections accepted since the server started.");
   e.sample(c.total_connections);
+  e.family("pylon_connections_in_memory", Type::kGauge,
+           "Client and route connections in memory, open or closed: a closed one is freed once nothing "
+           "refers to it any more (match results being delivered from or cached); whole process.");
+  e.sample(static_cast<double>(Connection::in_memory()));
   e.family("pylon_subscriptions", Type::kGauge,
            "Subscriptions in the subscription index: client subscriptions and the interest of routes.");
   e.sample(uint64_t{c.subscriptions});

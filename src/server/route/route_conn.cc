@@ -8,6 +8,7 @@
 #include "server/client/auth.h"
 #include "server/errors.h"
 #include "server/core/event_loop.h"
+#include "server/match_cache.h"
 #include "server/router.h"
 #include "server/server.h"
 #include "server/tls/tls_context.h"
@@ -189,6 +190,8 @@ void RouteConn::on_closed(CloseReason reason) {
   // results in flight on other loops keep this route alive until they are done.
   for (auto& [k, ri] : subs) ri.account->index().remove(ri.sub);
   last_account_.reset();
+  // Cached results may name our own remote interest (a cycle through Subscription::owner).
+  if (match_cache_) match_cache_->clear();
   auto& log = server().log();
   if (remote_.id.empty()) {
     log.info("{} - Route connection closed: {}", log_prefix(), to_string(reason));
@@ -402,7 +405,10 @@ bool RouteConn::on_rmsg(const proto::MsgArgs& a, std::string_view payload) {
     return true;
   }
   Message msg{a.subject, a.reply, a.header_len, payload};
-  route_inbound_message(srv, *acc, loop(), this, msg, a.queues);
+  if (!match_cache_) match_cache_ = std::make_shared<MatchCache>(loop());
+  const MatchResult& result = match_cache_->lookup(*acc, a.subject);
+  MatchCache::Pin pin(*match_cache_);  // on_closed during the delivery clears only after it
+  route_inbound_message(srv, *acc, result, loop(), this, msg, a.queues);
   return true;
 }
 

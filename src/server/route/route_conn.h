@@ -26,6 +26,8 @@
 
 namespace pylon::server {
 
+class MatchCache;  // match_cache.h
+
 class RouteConn final : public Connection, private proto::ParserHandler {
  public:
   // `solicit_url` is set when we dialled the peer; `explicit_route` when it is configured.
@@ -123,6 +125,9 @@ class RouteConn final : public Connection, private proto::ParserHandler {
   Account* account_for(std::string_view name);
   std::shared_ptr<Account> last_account_;
   uint64_t last_account_generation_ = 0;
+  // Loop thread: match results of the messages this route brought, per account
+  // (match_cache.h); made at the first RMSG, cleared in on_closed.
+  std::shared_ptr<MatchCache> match_cache_;
 
   // One RS+: the subscription in its account's index, and that account, held so the index
   // the subscription is in outlives it (Lifetimes).
