@@ -73,7 +73,7 @@ class PylonServer final : public TestServer {
       o.users.push_back(std::move(u));
     }
     o.token = setup_.token;
-    for (const auto& k : setup_.nkey_users) o.nkeys.push_back({k, {}});
+    for (const auto& k : setup_.nkey_users) o.nkeys.push_back({k, {}, {}});
     if (setup_.max_payload > 0) o.max_payload = setup_.max_payload;
     if (setup_.ping_interval.count() > 0) o.ping_interval = setup_.ping_interval;
     if (setup_.ping_max > 0) o.ping_max = setup_.ping_max;
