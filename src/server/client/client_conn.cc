@@ -46,7 +46,6 @@ ClientConn::ClientConn(Server& server, EventLoop& loop, asio::ip::tcp::socket so
                        std::shared_ptr<const websocket::Settings> websocket)
     : Connection(server, loop, std::move(socket), Kind::kClient, cid),
       parser_(proto::Role::kServerOfClient, limits_of(server.options())),
-      ping_timer_(loop.ctx()),
       account_(server.accounts().global_ref()) {
   if (websocket) attach_websocket(std::move(websocket));
 }
@@ -136,7 +135,7 @@ void ClientConn::start_timers() {
     if (is_websocket() && srv.options().websocket.auth_timeout > Duration::zero()) {
       timeout = srv.options().websocket.auth_timeout;
     }
-    auth_timer_ = std::make_unique<asio::steady_timer>(loop().ctx(), timeout);
+    auth_timer_ = std::make_unique<LoopTimer>(loop().ctx(), timeout);
     auth_timer_->async_wait([self = shared_from_this(), this](const boost::system::error_code& ec) {
       if (ec || closing() || connect_received_) return;
       server().log().peer_error("{} - {}", log_prefix(), "Authentication Timeout");
@@ -193,10 +192,12 @@ bool ClientConn::on_err(std::string_view text) {
 
 void ClientConn::on_closing() {
   auth_timer_.reset();  // cancels its wait
-  ping_timer_.cancel();
+  loop().ping_deadlines().cancel(*this);
 }
 
 void ClientConn::on_closed(CloseReason reason) {
+  // Also here: a close that went straight to finish_close may have skipped on_closing.
+  loop().ping_deadlines().cancel(*this);
   // A WebSocket connection refused at its upgrade never became a client (as the reference,
   // which makes none): nothing to undo, nothing for /connz, no event.
   if (is_websocket() && !websocket_session()->upgraded()) return;
@@ -209,14 +210,14 @@ void ClientConn::on_closed(CloseReason reason) {
     server().closed_clients().add(std::move(closed));  // monitoring: /connz?state=closed
   }
   // Drop every subscription from the index; holders of older match results see `closed`.
-  std::unordered_map<std::string, SubPtr> subs;
+  SubTable subs;
   ShadowMap shadows;
   {
     std::lock_guard lk(subs_mu_);
     subs.swap(subs_);
     if (shadows_) shadows.swap(*shadows_);
   }
-  for (auto& [sid, sub] : subs) {
+  for (auto& sub : subs) {
     sub->closed.store(true, std::memory_order_relaxed);
     account_->index().remove(sub);
     server().cluster().local_sub_removed(*account_, *sub);
@@ -650,7 +651,7 @@ void ClientConn::send_no_responders(std::string_view reply) {
   SubPtr target;
   {
     std::lock_guard lk(subs_mu_);
-    for (auto& [sid, sub] : subs_) {
+    for (auto& sub : subs_) {
       if (sub->queue.empty() && proto::subject_matches(sub->subject, reply)) {
         target = sub;
         break;
@@ -716,8 +717,8 @@ bool ClientConn::deliver(Subscription& sub, std::string_view subject, std::strin
     SubPtr victim;
     {
       std::lock_guard lk(subs_mu_);
-      auto it = subs_.find(sub.sid);
-      if (it != subs_.end() && it->second.get() == &sub) victim = it->second;
+      auto it = subs_.find(std::string_view(sub.sid));
+      if (it != subs_.end() && it->get() == &sub) victim = *it;
     }
     if (victim) expire_subscription(victim);
   }
@@ -755,7 +756,7 @@ void ClientConn::drop_subscriptions_not_allowed(const Permissions& p) {
   std::vector<SubPtr> removed;
   {
     std::lock_guard lk(subs_mu_);
-    for (const auto& [sid, sub] : subs_) {
+    for (const auto& sub : subs_) {
       if (!can_subscribe(p, sub->subject)) removed.push_back(sub);
     }
   }
@@ -780,8 +781,8 @@ void ClientConn::max_connections_exceeded() {
 void ClientConn::expire_subscription(const SubPtr& sub) {
   {
     std::lock_guard lk(subs_mu_);
-    auto it = subs_.find(sub->sid);
-    if (it == subs_.end() || it->second != sub) return;
+    auto it = subs_.find(sub);
+    if (it == subs_.end() || *it != sub) return;
     subs_.erase(it);
   }
   sub->closed.store(true, std::memory_order_relaxed);
@@ -797,8 +798,8 @@ void ClientConn::add_shadows(const SubPtr& sub) {
   auto imports = account_->stream_imports();
   if (!imports) return;
   std::lock_guard lk(subs_mu_);
-  auto it = subs_.find(sub->sid);
-  if (it == subs_.end() || it->second != sub) return;
+  auto it = subs_.find(sub);
+  if (it == subs_.end() || *it != sub) return;
   std::vector<Shadow> made;
   for (const auto& im : *imports) {
     if (!subjects_collide(sub->subject, im.to)) continue;
@@ -826,7 +827,7 @@ void ClientConn::refresh_shadows() {
     std::lock_guard lk(subs_mu_);
     if ((!shadows_ || shadows_->empty()) && !account_->stream_imports()) return;
     if (shadows_) old.swap(*shadows_);
-    for (const auto& [sid, sub] : subs_) subs.push_back(sub);
+    for (const auto& sub : subs_) subs.push_back(sub);
   }
   for (auto& [main, list] : old) {
     for (auto& sh : list) {
@@ -926,7 +927,7 @@ bool ClientConn::on_sub(std::string_view subject, std::string_view queue, std::s
   SubPtr sub;
   {
     std::lock_guard lk(subs_mu_);
-    if (subs_.count(std::string(sid))) {
+    if (subs_.find(sid) != subs_.end()) {
       // A repeated sid keeps the existing subscription, as the reference does.
       if (verbose_) send_ok();
       return true;
@@ -942,7 +943,7 @@ bool ClientConn::on_sub(std::string_view subject, std::string_view queue, std::s
     sub->subject = std::string(subject);
     sub->queue = std::string(queue);
     sub->sid = std::string(sid);
-    subs_.emplace(sub->sid, sub);
+    subs_.insert(sub);
   }
   account_->index().insert(sub);
   srv.cluster().local_sub_added(*account_, *sub);
@@ -963,9 +964,9 @@ bool ClientConn::on_unsub(std::string_view sid, int64_t max_msgs) {
   SubPtr sub;
   {
     std::lock_guard lk(subs_mu_);
-    auto it = subs_.find(std::string(sid));
+    auto it = subs_.find(sid);
     if (it != subs_.end()) {
-      sub = it->second;
+      sub = *it;
       if (max_msgs > 0 && sub->delivered.load(std::memory_order_relaxed) < max_msgs) {
         // Auto-unsubscribe: keep it until max_msgs have been delivered.
         sub->max_msgs.store(max_msgs, std::memory_order_relaxed);
@@ -986,11 +987,14 @@ bool ClientConn::on_unsub(std::string_view sid, int64_t max_msgs) {
 }
 
 void ClientConn::schedule_ping() {
-  ping_timer_.expires_after(server().options().ping_interval);
-  ping_timer_.async_wait([self = shared_from_this(), this](const boost::system::error_code& ec) {
-    if (ec || closing()) return;
-    on_ping_timer();
-  });
+  loop().ping_deadlines().schedule(*this, std::chrono::steady_clock::now() + server().options().ping_interval);
+}
+
+void ClientConn::on_deadline() {
+  if (closing()) return;
+  // Linked, we were registered (the server held us); on_ping_timer may close us, so hold on.
+  auto self = shared_from_this();
+  on_ping_timer();
 }
 
 void ClientConn::on_ping_timer() {

@@ -12,12 +12,14 @@
 #include <random>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "proto/parser.h"
 #include "pylon/options.h"
 #include "server/account/account.h"
 #include "server/core/connection.h"
+#include "server/core/deadline_list.h"
 #include "server/sub_index.h"
 #include "server/tls/cert_identity.h"
 
@@ -25,7 +27,7 @@ namespace pylon::server {
 
 class MatchCache;  // match_cache.h
 
-class ClientConn final : public Connection, private proto::ParserHandler {
+class ClientConn final : public Connection, private proto::ParserHandler, private DeadlineList::Entry {
  public:
   // `websocket`: accepted on the websocket listener (the WebSocket layer under the protocol).
   ClientConn(Server& server, EventLoop& loop, boost::asio::ip::tcp::socket socket, uint64_t cid,
@@ -65,7 +67,7 @@ class ClientConn final : public Connection, private proto::ParserHandler {
     std::lock_guard lk(subs_mu_);
     std::vector<SubPtr> out;
     out.reserve(subs_.size());
-    for (const auto& [sid, sub] : subs_) out.push_back(sub);
+    for (const auto& sub : subs_) out.push_back(sub);
     return out;
   }
   std::chrono::nanoseconds rtt() const noexcept { return std::chrono::nanoseconds(rtt_ns_.load(std::memory_order_relaxed)); }
@@ -143,10 +145,10 @@ class ClientConn final : public Connection, private proto::ParserHandler {
   // checkClientTLSCertSubject order), or nullptr.
   const User* user_from_certificate(const Options& o);
   void schedule_ping();
+  void on_deadline() override;  // the ping deadline
   void on_ping_timer();
   // First PING after CONNECT: resend INFO if it changed since accept (see the .cc).
   void send_info_if_changed();
-  void remove_subscription_locked(std::unordered_map<std::string, SubPtr>::iterator it);
   // Stream imports: the shadows of a new subscription in the accounts this client's account
   // imports from, and their removal with it (account/stream_import.h). Any thread.
   void add_shadows(const SubPtr& sub);
@@ -158,8 +160,9 @@ class ClientConn final : public Connection, private proto::ParserHandler {
   proto::Parser parser_;
   // Made only when this client must authenticate, freed at CONNECT (a pending wait is then
   // cancelled: its handler sees the error and touches nothing).
-  std::unique_ptr<boost::asio::steady_timer> auth_timer_;
-  boost::asio::steady_timer ping_timer_;
+  std::unique_ptr<LoopTimer> auth_timer_;
+  // The ping timer is this client's entry in its loop's ping deadlines (DeadlineList::Entry,
+  // scheduled by schedule_ping, cancelled when it closes): no timer of its own.
   int pings_out_ = 0;
 
   // CONNECT state.
@@ -218,8 +221,24 @@ class ClientConn final : public Connection, private proto::ParserHandler {
     return *rare_;
   }
 
+  // This client's subscriptions by sid. The key is the subscription's own sid (immutable
+  // once made), so an entry is one pointer, with no copy of the sid (memory at scale,
+  // docs/performance.md); lookups by a string_view build no string.
+  struct SidHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view sid) const noexcept { return std::hash<std::string_view>{}(sid); }
+    size_t operator()(const SubPtr& sub) const noexcept { return (*this)(sub->sid); }
+  };
+  struct SidEqual {
+    using is_transparent = void;
+    static std::string_view sid(std::string_view s) noexcept { return s; }
+    static std::string_view sid(const SubPtr& sub) noexcept { return sub->sid; }
+    template <typename A, typename B>
+    bool operator()(const A& a, const B& b) const noexcept { return sid(a) == sid(b); }
+  };
+  using SubTable = std::unordered_set<SubPtr, SidHash, SidEqual>;
   mutable std::mutex subs_mu_;
-  std::unordered_map<std::string, SubPtr> subs_;  // by sid
+  SubTable subs_;  // by sid
   // A subscription's shadows, each with the exporting account whose index holds it.
   struct Shadow {
     SubPtr sub;

@@ -90,7 +90,7 @@ void Connection::arm_websocket_handshake_timer() {
   // together must arrive within handshake_timeout (0: no bound, the reference's default).
   auto timeout = ws_->settings().handshake_timeout;
   if (timeout <= Duration::zero()) return;
-  ws_timer_ = std::make_unique<asio::steady_timer>(loop_.ctx(), timeout);
+  ws_timer_ = std::make_unique<LoopTimer>(loop_.ctx(), timeout);
   ws_timer_->async_wait([self = shared_from_this()](const error_code& ec) {
     if (ec || self->closing() || self->ws_->upgraded()) return;
     self->server_.log().debugf("{}:{} - websocket handshake timeout", self->remote_ip_, self->remote_port_);
@@ -263,7 +263,7 @@ void Connection::on_read_done(const error_code& ec, char* data, size_t n) {
   if (stalled && stalled.get() != this && kind_ == Kind::kClient) {
     // A receiver is filling up: give it time to drain before reading more from this producer.
     read_paused_ = true;
-    if (!stall_timer_) stall_timer_ = std::make_unique<asio::steady_timer>(loop_.ctx());
+    if (!stall_timer_) stall_timer_ = std::make_unique<LoopTimer>(loop_.ctx());
     stall_timer_->expires_after(stalled->stall_duration());
     stall_timer_->async_wait([self = shared_from_this()](const error_code& ec) {
       if (!ec) {

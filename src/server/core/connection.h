@@ -23,6 +23,7 @@
 // socket closed -> on_closed() on the loop -> the server drops its reference.
 #pragma once
 
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 
@@ -36,6 +37,7 @@
 #include <vector>
 
 #include "server/core/close_reason.h"
+#include "server/core/loop_timer.h"
 
 typedef struct ssl_st SSL;
 
@@ -287,7 +289,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Loop thread: the socket's write side is busy: a write, or the TLS handshake (which then
   // owns write_timer_ for its timeout).
   bool writing_ = false;
-  boost::asio::steady_timer write_timer_;
+  LoopTimer write_timer_;
 
   std::atomic<bool> closing_{false};
   std::atomic<bool> close_posted_{false};
@@ -301,11 +303,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // framing, and the upgrade's deadline; all null/empty for other connections.
   std::unique_ptr<websocket::Session> ws_;
   std::string ws_frames_;
-  std::unique_ptr<boost::asio::steady_timer> ws_timer_;
+  std::unique_ptr<LoopTimer> ws_timer_;
 
   // Producer side of a stall (loop thread), made at the first stall: most connections never
   // stall a producer.
-  std::unique_ptr<boost::asio::steady_timer> stall_timer_;
+  std::unique_ptr<LoopTimer> stall_timer_;
   bool read_paused_ = false;
   // Receiver side: producers waiting for us to drain (under out_mu_).
   std::vector<std::weak_ptr<Connection>> stall_waiters_;
