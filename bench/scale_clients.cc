@@ -24,7 +24,9 @@
 //
 // Usage: scale_clients --port P --server-pid PID [--clients 15000] [--subs 1000000]
 //                      [--queue-pct 50] [--src-addrs 16] [--settle 1000] [--timeout 300]
-//                      [--json] [--no-progress]
+//                      [--json] [--no-progress] [--hold S]
+// --hold S keeps every connection open S seconds after the summary is printed (and flushed),
+// so the server can be inspected in that state (a heap profiler's snapshot, gdb).
 // Output: a summary (or one JSON object) on stdout; progress each second on stderr.
 // Exit status: 0 every client connected and subscribed, 1 not, 2 bad usage.
 #include <boost/asio/co_spawn.hpp>
@@ -68,6 +70,7 @@ struct Options {
   double timeout_s = 300;
   bool json = false;
   bool progress = true;
+  double hold_s = 0;
 };
 
 struct Client {
@@ -131,7 +134,7 @@ struct Run {
 int usage(const char* why) {
   std::fprintf(stderr,
                "scale_clients: %s\nusage: scale_clients --port P --server-pid PID [--clients N] [--subs N] "
-               "[--queue-pct P] [--src-addrs N] [--settle MS] [--timeout S] [--json] [--no-progress]\n",
+               "[--queue-pct P] [--src-addrs N] [--settle MS] [--timeout S] [--json] [--no-progress] [--hold S]\n",
                why);
   return 2;
 }
@@ -159,6 +162,7 @@ int main(int argc, char** argv) {
     else if (a == "--timeout") o.timeout_s = std::atof(next("--timeout"));
     else if (a == "--json") o.json = true;
     else if (a == "--no-progress") o.progress = false;
+    else if (a == "--hold") o.hold_s = std::atof(next("--hold"));
     else return usage(("unknown argument " + a).c_str());
   }
   if (o.port <= 0 || o.server_pid <= 0) return usage("--port and --server-pid are required");
@@ -284,6 +288,12 @@ int main(int argc, char** argv) {
                 static_cast<double>(rss_subs) / (1 << 20));
     std::printf("per idle connection %.0f B, per subscription %.0f B; %.0f SUBs/s\n", per_conn, per_sub, sub_rate);
     if (!ok) std::printf("INCOMPLETE: %d failed (first: %s)\n", run.failed, run.first_error.c_str());
+  }
+  std::fflush(stdout);
+  if (o.hold_s > 0) {
+    // The clients keep answering the server's PINGs meanwhile.
+    const auto until = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.hold_s));
+    while (Clock::now() < until) io.run_for(50ms);
   }
   for (auto& c : clients) {
     boost::system::error_code ignored;

@@ -62,65 +62,106 @@ bool pattern_matches(std::string_view pattern, std::string_view subject) noexcep
 }
 
 // The subscriptions of one trie node (plain, or one queue group): O(1) add, remove and
-// membership, and a dense vector so a match copies them out with no hashing. Small sets
-// (the common case) find members by a linear scan; past kIndexFrom members a pointer ->
-// position map takes over, so a subject with 100k subscribers does not make removal
-// quadratic. Removal moves the last member into the hole, so order is not preserved.
+// membership, and contiguous members so a match copies them out with no hashing.
+//
+// Memory at scale (docs/performance.md): most nodes hold one subscription (a subject a single
+// client subscribed to), so one member sits inline, with no allocation; a second moves both
+// into `many_`. There small sets find members by a linear scan; past kIndexFrom members a
+// pointer -> position map takes over, so a subject with 100k subscribers does not make
+// removal quadratic. Removal moves the last member into the hole, so order is not preserved.
 class SubSet {
  public:
-  bool empty() const noexcept { return items_.empty(); }
-  const std::vector<SubPtr>& items() const noexcept { return items_; }
+  bool empty() const noexcept { return !one_ && !many_; }
+  std::span<const SubPtr> items() const noexcept {
+    if (many_) return many_->items;
+    if (one_) return {&one_, 1};
+    return {};
+  }
 
   // False when `sub` is already a member.
   bool add(const SubPtr& sub) {
-    if (find(sub.get()) != kNone) return false;
-    items_.push_back(sub);
-    if (!pos_.empty()) {
-      pos_.emplace(sub.get(), items_.size() - 1);
-    } else if (items_.size() > kIndexFrom) {
-      for (size_t i = 0; i < items_.size(); ++i) pos_.emplace(items_[i].get(), i);
+    if (!many_) {
+      if (!one_) {
+        one_ = sub;
+        return true;
+      }
+      if (one_ == sub) return false;
+      many_ = std::make_unique<Many>();
+      many_->items.reserve(2);
+      many_->items.push_back(std::move(one_));  // one_ is null from here on
     }
-    return true;
+    return many_->add(sub);
   }
 
   // False when `sub` is not a member.
   bool erase(const Subscription* sub) {
-    size_t i = find(sub);
-    if (i == kNone) return false;
-    if (i != items_.size() - 1) {
-      items_[i] = std::move(items_.back());
-      if (!pos_.empty()) pos_[items_[i].get()] = i;
+    if (!many_) {
+      if (!one_ || one_.get() != sub) return false;
+      one_.reset();
+      return true;
     }
-    items_.pop_back();
-    if (!pos_.empty()) {
-      pos_.erase(sub);
-      if (items_.size() < kIndexFrom / 2) pos_.clear();  // hysteresis: no rebuild ping-pong
+    if (!many_->erase(sub)) return false;
+    if (many_->items.size() == 1) {  // back to one member: inline again
+      one_ = std::move(many_->items.front());
+      many_.reset();
     }
     return true;
   }
 
  private:
-  static constexpr size_t kIndexFrom = 16;
-  static constexpr size_t kNone = static_cast<size_t>(-1);
+  // Two or more members.
+  struct Many {
+    static constexpr size_t kIndexFrom = 16;
+    static constexpr size_t kNone = static_cast<size_t>(-1);
+    std::vector<SubPtr> items;
+    std::unordered_map<const Subscription*, size_t> pos;  // empty while the set is small
 
-  size_t find(const Subscription* sub) const {
-    if (!pos_.empty()) {
-      auto it = pos_.find(sub);
-      return it == pos_.end() ? kNone : it->second;
+    size_t find(const Subscription* sub) const {
+      if (!pos.empty()) {
+        auto it = pos.find(sub);
+        return it == pos.end() ? kNone : it->second;
+      }
+      for (size_t i = 0; i < items.size(); ++i) {
+        if (items[i].get() == sub) return i;
+      }
+      return kNone;
     }
-    for (size_t i = 0; i < items_.size(); ++i) {
-      if (items_[i].get() == sub) return i;
+    bool add(const SubPtr& sub) {
+      if (find(sub.get()) != kNone) return false;
+      items.push_back(sub);
+      if (!pos.empty()) {
+        pos.emplace(sub.get(), items.size() - 1);
+      } else if (items.size() > kIndexFrom) {
+        for (size_t i = 0; i < items.size(); ++i) pos.emplace(items[i].get(), i);
+      }
+      return true;
     }
-    return kNone;
-  }
+    bool erase(const Subscription* sub) {
+      size_t i = find(sub);
+      if (i == kNone) return false;
+      if (i != items.size() - 1) {
+        items[i] = std::move(items.back());
+        if (!pos.empty()) pos[items[i].get()] = i;
+      }
+      items.pop_back();
+      if (!pos.empty()) {
+        pos.erase(sub);
+        if (items.size() < kIndexFrom / 2) pos.clear();  // hysteresis: no rebuild ping-pong
+      }
+      return true;
+    }
+  };
 
-  std::vector<SubPtr> items_;
-  std::unordered_map<const Subscription*, size_t> pos_;  // empty while the set is small
+  SubPtr one_;                  // the only member, while there is exactly one
+  std::unique_ptr<Many> many_;  // two or more (then one_ is null)
 };
 
+// The queue groups of one node: a list, since a node has few (usually none or one), and an
+// empty list costs one pointer.
 struct QueueGroup {
   std::string name;
   SubSet members;
+  std::unique_ptr<QueueGroup> next;
 };
 
 const std::shared_ptr<const MatchResult>& empty_result() {
@@ -132,17 +173,17 @@ const std::shared_ptr<const MatchResult>& empty_result() {
 // group name across nodes, so a queue group subscribed on "a.*" and "a.b" is one group.
 class ResultBuilder {
  public:
-  void add(const SubSet& plain, const std::vector<QueueGroup>& queues) {
+  void add(const SubSet& plain, const QueueGroup* queues) {
     if (!plain.empty()) {
-      const auto& subs = plain.items();
+      const auto subs = plain.items();
       result().plain.insert(result().plain.end(), subs.begin(), subs.end());
     }
-    for (const QueueGroup& g : queues) {
+    for (const QueueGroup* g = queues; g != nullptr; g = g->next.get()) {
       auto& groups = result().queues;
       size_t i = 0;
-      while (i < groups.size() && groups[i].front()->queue != g.name) ++i;
+      while (i < groups.size() && groups[i].front()->queue != g->name) ++i;
       if (i == groups.size()) groups.emplace_back();
-      const auto& subs = g.members.items();
+      const auto subs = g->members.items();
       groups[i].insert(groups[i].end(), subs.begin(), subs.end());
     }
   }
@@ -164,29 +205,33 @@ class ResultBuilder {
 }  // namespace
 
 // One token of a subscription subject on one path: the subscriptions that end here and the
-// level of tokens that follow. A node with neither is pruned by remove().
+// level of tokens that follow. A node with neither is pruned by remove(). 40 bytes, stored
+// in its parent level's hash node (no allocation of its own for a literal token).
 struct SubIndex::Node {
   std::unique_ptr<Level> next;  // null when no subscription continues past this token
   SubSet plain;
-  std::vector<QueueGroup> queues;  // few per node in practice: linear search by name
+  std::unique_ptr<QueueGroup> queues;  // a list; few per node in practice: linear search by name
 
-  bool empty() const noexcept { return plain.empty() && queues.empty() && !next; }
+  bool empty() const noexcept { return plain.empty() && !queues && !next; }
 
   bool add(const SubPtr& sub) {
     if (sub->queue.empty()) return plain.add(sub);
-    for (auto& g : queues) {
-      if (g.name == sub->queue) return g.members.add(sub);
+    std::unique_ptr<QueueGroup>* slot = &queues;
+    for (; *slot; slot = &(*slot)->next) {
+      if ((*slot)->name == sub->queue) return (*slot)->members.add(sub);
     }
-    queues.push_back(QueueGroup{sub->queue, {}});
-    return queues.back().members.add(sub);
+    *slot = std::make_unique<QueueGroup>();
+    (*slot)->name = sub->queue;
+    return (*slot)->members.add(sub);
   }
 
   bool remove(const Subscription& sub) {
     if (sub.queue.empty()) return plain.erase(&sub);
-    for (auto it = queues.begin(); it != queues.end(); ++it) {
-      if (it->name != sub.queue) continue;
-      if (!it->members.erase(&sub)) return false;
-      if (it->members.empty()) queues.erase(it);
+    for (std::unique_ptr<QueueGroup>* slot = &queues; *slot; slot = &(*slot)->next) {
+      QueueGroup& g = **slot;
+      if (g.name != sub.queue) continue;
+      if (!g.members.erase(&sub)) return false;
+      if (g.members.empty()) *slot = std::move(g.next);  // unlinks and frees the group
       return true;
     }
     return false;
@@ -194,25 +239,30 @@ struct SubIndex::Node {
 };
 
 // The children of one node (or of the root): literal tokens by hash, plus at most one '*'
-// and one '>' child, as in the reference.
+// and one '>' child, as in the reference. A literal child lives in its hash node, whose
+// address never changes (std::unordered_map keeps references stable across rehashing).
 struct SubIndex::Level {
-  std::unordered_map<std::string, std::unique_ptr<Node>, StringHash, std::equal_to<>> literals;
+  std::unordered_map<std::string, Node, StringHash, std::equal_to<>> literals;
   std::unique_ptr<Node> pwc;  // '*'
   std::unique_ptr<Node> fwc;  // '>'
 
   bool empty() const noexcept { return literals.empty() && !pwc && !fwc; }
 
   // The child for a subscription token ('*' and '>' are the wildcard children).
-  Node* child(std::string_view token) const {
+  Node* child(std::string_view token) {
     if (token == kPartialWildcard) return pwc.get();
     if (token == kFullWildcard) return fwc.get();
     return literal(token);
   }
 
   // The child for a token of a literal subject: wildcards are not special here.
-  Node* literal(std::string_view token) const {
+  const Node* literal(std::string_view token) const {
     auto it = literals.find(token);  // transparent: no std::string built
-    return it == literals.end() ? nullptr : it->second.get();
+    return it == literals.end() ? nullptr : &it->second;
+  }
+  Node* literal(std::string_view token) {
+    auto it = literals.find(token);
+    return it == literals.end() ? nullptr : &it->second;
   }
 
   Node& child_or_create(std::string_view token) {
@@ -223,8 +273,8 @@ struct SubIndex::Level {
       slot = &fwc;
     } else {
       auto it = literals.find(token);
-      if (it != literals.end()) return *it->second;
-      slot = &literals.emplace(std::string(token), nullptr).first->second;
+      if (it != literals.end()) return it->second;
+      return literals.try_emplace(std::string(token)).first->second;
     }
     if (!*slot) *slot = std::make_unique<Node>();
     return **slot;
@@ -249,7 +299,7 @@ struct SubIndex::Level {
     const Node* star = nullptr;
     for (size_t i = 0; i < toks.size(); ++i) {
       if (l == nullptr) return;
-      if (l->fwc) out.add(l->fwc->plain, l->fwc->queues);
+      if (l->fwc) out.add(l->fwc->plain, l->fwc->queues.get());
       star = l->pwc.get();
       if (star != nullptr && star->next && i + 1 < toks.size()) {
         star->next->collect(toks.subspan(i + 1), out);
@@ -257,8 +307,8 @@ struct SubIndex::Level {
       n = l->literal(toks[i]);
       l = n != nullptr ? n->next.get() : nullptr;
     }
-    if (n != nullptr) out.add(n->plain, n->queues);
-    if (star != nullptr) out.add(star->plain, star->queues);
+    if (n != nullptr) out.add(n->plain, n->queues.get());
+    if (star != nullptr) out.add(star->plain, star->queues.get());
   }
 
   // Follows `sub`'s path from this level (`token` is its next token, `rest` the ones after)
@@ -287,7 +337,7 @@ struct SubIndex::Level {
       visit(n);
       if (n.next) n.next->for_each_node(visit);
     };
-    for (const auto& entry : literals) descend(*entry.second);
+    for (const auto& entry : literals) descend(entry.second);
     if (pwc) descend(*pwc);
     if (fwc) descend(*fwc);
   }
@@ -458,10 +508,10 @@ std::vector<SubPtr> SubIndex::all() const {
   std::vector<SubPtr> subs;
   subs.reserve(count_);
   root_->for_each_node([&](const Node& n) {
-    const auto& plain = n.plain.items();
+    const auto plain = n.plain.items();
     subs.insert(subs.end(), plain.begin(), plain.end());
-    for (const QueueGroup& g : n.queues) {
-      const auto& members = g.members.items();
+    for (const QueueGroup* g = n.queues.get(); g != nullptr; g = g->next.get()) {
+      const auto members = g->members.items();
       subs.insert(subs.end(), members.begin(), members.end());
     }
   });

@@ -59,18 +59,17 @@ class InternalSubscriber;  // router.h
 // -> connection is broken when the connection drops the subscription from its table (UNSUB,
 // auto-unsubscribe, or its close); the connection is freed when the last match result that
 // still names one of its subscriptions is dropped.
+//
+// Memory at scale (docs/performance.md): the small members sit together at the end, so the
+// object has no padding holes (168 bytes, 192 with its make_shared control block and malloc's
+// header).
 struct Subscription {
   std::shared_ptr<Connection> owner;  // immutable once in the index; null only in index-only tests
-  bool remote = false;                // owner is a route (RS+ interest), not a client; immutable
   std::string subject;
   std::string queue;            // empty for a plain subscription
   std::string sid;              // client-chosen id (clients) / "<account> <subject>[ <queue>]" key (routes)
-  std::atomic<int32_t> weight{1};    // queue weight: 1 for a client, member count for a route
   std::atomic<int64_t> max_msgs{0};  // auto-unsubscribe after this many (0: none)
   std::atomic<int64_t> delivered{0};
-  // Removed; a holder of an old match result must skip it. SubIndex::remove() sets it,
-  // SubIndex::insert() clears it.
-  std::atomic<bool> closed{false};
   // A stream import's shadow of a client subscription (account/stream_import.h): in the
   // exporting account's index, delivered to `owner` under the mapped subject. Null for every
   // other subscription; immutable once in the index.
@@ -78,6 +77,11 @@ struct Subscription {
   // The server's own subscriber (a service import, its responses): no connection; `remote` is
   // set too, so the client path of the router never sees it. Immutable once in the index.
   std::shared_ptr<InternalSubscriber> internal;
+  std::atomic<int32_t> weight{1};  // queue weight: 1 for a client, member count for a route
+  // Removed; a holder of an old match result must skip it. SubIndex::remove() sets it,
+  // SubIndex::insert() clears it.
+  std::atomic<bool> closed{false};
+  bool remote = false;  // owner is a route (RS+ interest), not a client; immutable
 };
 
 using SubPtr = std::shared_ptr<Subscription>;

@@ -188,6 +188,83 @@ TEST(SubIndexMatch, ManySubscribersOnOneSubjectCanAllBeRemoved) {
   EXPECT_EQ(idx.node_count(), 0u);
 }
 
+// A node keeps its one subscription inline and moves to a set from the second on (memory
+// at scale, docs/performance.md); its queue groups are a list. Random inserts and removals
+// on a few subjects take nodes back and forth between none, one and many members, and
+// unlink groups from the front, the middle and the end of a node's list: every match must
+// agree with a plain model, and the trie must be empty at the end.
+TEST(SubIndexNodes, RandomInsertsAndRemovalsAgreeWithAModel) {
+  SubIndex idx(0);  // no result cache: every match walks the trie
+  const std::vector<std::string> subjects = {"a", "a.b", "a.c", "a.b.c"};
+  const std::vector<std::string> queues = {"", "", "q1", "q2", "q3"};
+  std::vector<SubPtr> pool;
+  for (int i = 0; i < 60; ++i) pool.push_back(make_sub(subjects[i % subjects.size()], queues[(i / 4) % queues.size()]));
+  std::set<SubPtr> in;
+  std::mt19937 rng(14);
+  for (int step = 0; step < 4000; ++step) {
+    const SubPtr& s = pool[rng() % pool.size()];
+    if (in.count(s)) {
+      ASSERT_TRUE(idx.remove(s)) << step;
+      in.erase(s);
+    } else {
+      idx.insert(s);
+      in.insert(s);
+    }
+    for (const auto& subject : subjects) {
+      auto r = idx.match(subject);
+      std::multiset<std::string> got_groups;
+      std::set<SubPtr> got;
+      for (const auto& p : r->plain) ASSERT_TRUE(got.insert(p).second) << "returned twice";
+      for (const auto& g : r->queues) {
+        ASSERT_FALSE(g.empty());
+        got_groups.insert(g.front()->queue);
+        for (const auto& m : g) {
+          ASSERT_EQ(m->queue, g.front()->queue);
+          ASSERT_TRUE(got.insert(m).second) << "returned twice";
+        }
+      }
+      std::set<SubPtr> want;
+      std::set<std::string> want_groups;
+      for (const auto& x : in) {
+        if (x->subject != subject) continue;
+        want.insert(x);
+        if (!x->queue.empty()) want_groups.insert(x->queue);
+      }
+      ASSERT_EQ(got, want) << "step " << step << ", subject " << subject;
+      ASSERT_EQ(got_groups, std::multiset<std::string>(want_groups.begin(), want_groups.end()))
+          << "one group per queue name, step " << step;
+    }
+  }
+  for (const auto& s : std::vector<SubPtr>(in.begin(), in.end())) ASSERT_TRUE(idx.remove(s));
+  EXPECT_EQ(idx.count(), 0u);
+  EXPECT_EQ(idx.node_count(), 0u);
+  EXPECT_TRUE(idx.all().empty());
+}
+
+TEST(SubIndexNodes, QueueGroupsOfOneNodeLeaveInAnyOrder) {
+  SubIndex idx(0);
+  auto g1 = make_sub("foo", "g1"), g2 = make_sub("foo", "g2"), g3 = make_sub("foo", "g3");
+  auto plain = make_sub("foo");
+  for (const auto& s : {g1, g2, g3, plain}) idx.insert(s);
+  auto groups = [&] {
+    std::set<std::string> names;
+    auto r = idx.match("foo");
+    for (const auto& g : r->queues) names.insert(g.front()->queue);
+    return names;
+  };
+  ASSERT_EQ(groups(), (std::set<std::string>{"g1", "g2", "g3"}));
+  EXPECT_TRUE(idx.remove(g2));  // the middle of the list
+  EXPECT_EQ(groups(), (std::set<std::string>{"g1", "g3"}));
+  EXPECT_TRUE(idx.remove(g1));  // its head
+  EXPECT_EQ(groups(), (std::set<std::string>{"g3"}));
+  EXPECT_FALSE(idx.remove(g1));
+  EXPECT_TRUE(idx.remove(g3));
+  EXPECT_TRUE(groups().empty());
+  ASSERT_EQ(idx.match("foo")->plain.size(), 1u);
+  EXPECT_TRUE(idx.remove(plain));
+  EXPECT_EQ(idx.node_count(), 0u);
+}
+
 // --- queue groups ---------------------------------------------------------------------
 
 TEST(SubIndexQueues, PlainAndQueueSubscriptionsAreSeparated) {

@@ -46,13 +46,11 @@ ClientConn::ClientConn(Server& server, EventLoop& loop, asio::ip::tcp::socket so
                        std::shared_ptr<const websocket::Settings> websocket)
     : Connection(server, loop, std::move(socket), Kind::kClient, cid),
       parser_(proto::Role::kServerOfClient, limits_of(server.options())),
-      auth_timer_(loop.ctx()),
-      ping_timer_(loop.ctx()),
       account_(server.accounts().global_ref()) {
   if (websocket) attach_websocket(std::move(websocket));
 }
 
-ClientConn::~ClientConn() = default;
+ClientConn::~ClientConn() { delete replies_.load(std::memory_order_acquire); }
 
 size_t ClientConn::num_subs() const {
   std::lock_guard lk(subs_mu_);
@@ -86,16 +84,16 @@ void ClientConn::begin_protocol() {
   // INFO goes first, even to a connection we are about to refuse (as the reference does);
   // with handshake_first, after the handshake.
   // As the reference: a nonce only when nkey users are configured, one per connection.
-  if (!srv.options().nkeys.empty()) nonce_ = make_nonce();
+  if (!srv.options().nkeys.empty()) rare_mut().nonce = make_nonce();
   {
-    std::string info = srv.client_info_json(cid(), remote_ip(), nonce_, is_websocket());
+    std::string info = srv.client_info_json(cid(), remote_ip(), rare().nonce, is_websocket());
     // What the client is told, as later INFOs compare it: without the nonce, which no later
     // INFO carries (as the reference's). Set before register_client makes this connection
     // reachable from other threads.
     info_told_hash_ = std::hash<std::string_view>{}(
-        nonce_.empty() ? info : srv.client_info_json(cid(), remote_ip(), {}, is_websocket()));
+        rare().nonce.empty() ? info : srv.client_info_json(cid(), remote_ip(), {}, is_websocket()));
     if (tls_first_) {
-      accept_info_ = std::move(info);
+      rare_mut().accept_info = std::move(info);
     } else {
       queue_self("INFO " + info + "\r\n");
     }
@@ -120,11 +118,11 @@ void ClientConn::on_tls_established() {
   srv.log().debugf("{} - TLS version {}, cipher suite {}", log_prefix(), tls_version(), tls_cipher_suite());
   // verify_and_map of the block this client's TLS came from (the reference's tlsMap override).
   const bool map = is_websocket() ? srv.options().websocket.tls.map : srv.options().tls.map;
-  if (map) cert_identity_ = tls::peer_identity(tls_session());
+  if (map) rare_mut().cert_identity = tls::peer_identity(tls_session());
   if (is_websocket()) return;  // wss: the upgrade request comes next; the protocol after it
   if (tls_first_) {
-    queue_self("INFO " + accept_info_ + "\r\n");
-    accept_info_ = {};
+    queue_self("INFO " + rare().accept_info + "\r\n");
+    rare_mut().accept_info = {};
   }
   start_timers();
 }
@@ -137,8 +135,8 @@ void ClientConn::start_timers() {
     if (is_websocket() && srv.options().websocket.auth_timeout > Duration::zero()) {
       timeout = srv.options().websocket.auth_timeout;
     }
-    auth_timer_.expires_after(timeout);
-    auth_timer_.async_wait([self = shared_from_this(), this](const boost::system::error_code& ec) {
+    auth_timer_ = std::make_unique<LoopTimer>(loop().ctx(), timeout);
+    auth_timer_->async_wait([self = shared_from_this(), this](const boost::system::error_code& ec) {
       if (ec || closing() || connect_received_) return;
       server().log().peer_error("{} - {}", log_prefix(), "Authentication Timeout");
       send_err_and_close(err::kAuthTimeout, CloseReason::kAuthenticationTimeout);
@@ -193,11 +191,13 @@ bool ClientConn::on_err(std::string_view text) {
 }
 
 void ClientConn::on_closing() {
-  auth_timer_.cancel();
-  ping_timer_.cancel();
+  auth_timer_.reset();  // cancels its wait
+  loop().ping_deadlines().cancel(*this);
 }
 
 void ClientConn::on_closed(CloseReason reason) {
+  // Also here: a close that went straight to finish_close may have skipped on_closing.
+  loop().ping_deadlines().cancel(*this);
   // A WebSocket connection refused at its upgrade never became a client (as the reference,
   // which makes none): nothing to undo, nothing for /connz, no event.
   if (is_websocket() && !websocket_session()->upgraded()) return;
@@ -210,14 +210,14 @@ void ClientConn::on_closed(CloseReason reason) {
     server().closed_clients().add(std::move(closed));  // monitoring: /connz?state=closed
   }
   // Drop every subscription from the index; holders of older match results see `closed`.
-  std::unordered_map<std::string, SubPtr> subs;
-  std::unordered_map<const Subscription*, std::vector<Shadow>> shadows;
+  SubTable subs;
+  ShadowMap shadows;
   {
     std::lock_guard lk(subs_mu_);
     subs.swap(subs_);
-    shadows.swap(shadows_);
+    if (shadows_) shadows.swap(*shadows_);
   }
-  for (auto& [sid, sub] : subs) {
+  for (auto& sub : subs) {
     sub->closed.store(true, std::memory_order_relaxed);
     account_->index().remove(sub);
     server().cluster().local_sub_removed(*account_, *sub);
@@ -279,9 +279,9 @@ void ClientConn::auth_violation() {
   // The reference's authViolation: the nkey, else the user, that failed.
   const Options& o = server().options();
   if (!o.nkeys.empty()) {
-    server().log().peer_error("{} - authentication error - Nkey \"{}\"", log_prefix(), conn_nkey_);
+    server().log().peer_error("{} - authentication error - Nkey \"{}\"", log_prefix(), rare().conn_nkey);
   } else if (!o.users.empty()) {
-    server().log().peer_error("{} - authentication error - User \"{}\"", log_prefix(), conn_user_);
+    server().log().peer_error("{} - authentication error - User \"{}\"", log_prefix(), rare().conn_user);
   } else {
     server().log().peer_error("{} - authentication error", log_prefix());
   }
@@ -292,7 +292,7 @@ bool ClientConn::authenticate(std::string_view user, std::string_view pass, std:
                               std::string_view nkey, std::string_view sig, std::string& account) {
   const Options& o = server().options();
   perms_ = nullptr;
-  nkey_user_.clear();
+  if (rare_) rare_->nkey_user.clear();
   account.clear();
   if (!auth_required()) return true;
   // A websocket block with its own authorization (the reference's authOverride) replaces the
@@ -308,11 +308,11 @@ bool ClientConn::authenticate(std::string_view user, std::string_view pass, std:
   if (!o.nkeys.empty() && !nkey.empty()) {
     const NkeyUser* u = find_nkey_user(o, nkey);
     if (u == nullptr) return false;
-    if (auto why = check_nonce_signature(nkey, sig, nonce_)) {
+    if (auto why = check_nonce_signature(nkey, sig, rare().nonce)) {
       server().log().debugf("{} - {}", log_prefix(), *why);
       return false;
     }
-    nkey_user_ = u->nkey;
+    rare_mut().nkey_user = u->nkey;
     user_.clear();
     account = u->account;
     if (!u->permissions.empty()) perms_ = &u->permissions;
@@ -354,17 +354,17 @@ bool ClientConn::authenticate(std::string_view user, std::string_view pass, std:
 }
 
 std::string ClientConn::auth_user() const {
-  if (!nkey_user_.empty()) return fmt::format("Nkey \"{}\"", nkey_user_);
+  if (!rare().nkey_user.empty()) return fmt::format("Nkey \"{}\"", rare().nkey_user);
   return fmt::format("User \"{}\"", user_);
 }
 
 const User* ClientConn::user_from_certificate(const Options& o) {
   auto& log = server().log();
-  if (!cert_identity_) {
+  if (!rare().cert_identity) {
     log.debugf("{} - User required in cert, no peer certificates found", log_prefix());
     return nullptr;
   }
-  const tls::CertIdentity& id = *cert_identity_;
+  const tls::CertIdentity& id = *rare().cert_identity;
   auto by_name = [&](std::string_view name) -> const User* {
     for (const auto& u : o.users) {
       if (u.user == name) return &u;
@@ -439,14 +439,20 @@ bool ClientConn::on_connect(std::string_view text) {
   }
   // What the client presented, kept to check it again after a reload (and named in the log
   // line when it fails).
-  conn_user_ = std::move(opts.user);
-  conn_pass_ = std::move(opts.pass);
-  conn_token_ = std::move(opts.auth_token);
-  conn_nkey_ = std::move(opts.nkey);
-  conn_sig_ = std::move(opts.sig);
+  if (rare_ || !opts.user.empty() || !opts.pass.empty() || !opts.auth_token.empty() || !opts.nkey.empty() ||
+      !opts.sig.empty()) {
+    Rare& r = rare_mut();
+    r.conn_user = std::move(opts.user);
+    r.conn_pass = std::move(opts.pass);
+    r.conn_token = std::move(opts.auth_token);
+    r.conn_nkey = std::move(opts.nkey);
+    r.conn_sig = std::move(opts.sig);
+  }
   // Auth first: nothing else of an unauthenticated CONNECT matters.
   std::string account_name;
-  if (!authenticate(conn_user_, conn_pass_, conn_token_, conn_nkey_, conn_sig_, account_name)) {
+  const Rare& presented = rare();
+  if (!authenticate(presented.conn_user, presented.conn_pass, presented.conn_token, presented.conn_nkey,
+                    presented.conn_sig, account_name)) {
     auth_violation();
     return false;
   }
@@ -484,7 +490,7 @@ bool ClientConn::on_connect(std::string_view text) {
   bool first_connect = !connect_received_;
   if (!connect_received_) {
     connect_received_ = true;
-    auth_timer_.cancel();
+    auth_timer_.reset();  // cancels its wait
     // Monitoring: estimate the RTT from accept to CONNECT until a PONG measures it (as the reference).
     auto now = std::chrono::system_clock::now();
     rtt_ns_.store(std::max<int64_t>(1, std::chrono::duration_cast<std::chrono::nanoseconds>(now - started_at()).count()),
@@ -559,7 +565,9 @@ void ClientConn::send_info_if_changed() {
 bool ClientConn::queue_info_unless_told(std::string_view json) {
   const uint64_t hash = std::hash<std::string_view>{}(json);
   bool told = false;
-  const bool queued = enqueue_with(json.size() + 8, [&](std::string& out) {
+  // No size hint: most often the INFO was told already, and a reservation would leave an idle
+  // client holding a buffer the size of an INFO.
+  const bool queued = enqueue_with(0, [&](std::string& out) {
     if (hash == info_told_hash_) return;
     info_told_hash_ = hash;
     told = true;
@@ -643,7 +651,7 @@ void ClientConn::send_no_responders(std::string_view reply) {
   SubPtr target;
   {
     std::lock_guard lk(subs_mu_);
-    for (auto& [sid, sub] : subs_) {
+    for (auto& sub : subs_) {
       if (sub->queue.empty() && proto::subject_matches(sub->subject, reply)) {
         target = sub;
         break;
@@ -709,8 +717,8 @@ bool ClientConn::deliver(Subscription& sub, std::string_view subject, std::strin
     SubPtr victim;
     {
       std::lock_guard lk(subs_mu_);
-      auto it = subs_.find(sub.sid);
-      if (it != subs_.end() && it->second.get() == &sub) victim = it->second;
+      auto it = subs_.find(std::string_view(sub.sid));
+      if (it != subs_.end() && it->get() == &sub) victim = *it;
     }
     if (victim) expire_subscription(victim);
   }
@@ -723,8 +731,9 @@ void ClientConn::revalidate() {
     self->parser_.set_limits(limits_of(self->server().options()));
     if (!self->connect_received_) return;  // the auth timer or CONNECT will decide
     std::string account;
-    if (!self->authenticate(self->conn_user_, self->conn_pass_, self->conn_token_, self->conn_nkey_, self->conn_sig_,
-                            account)) {
+    const Rare& presented = self->rare();
+    if (!self->authenticate(presented.conn_user, presented.conn_pass, presented.conn_token, presented.conn_nkey,
+                            presented.conn_sig, account)) {
       self->auth_violation();
       self->loop().flush_touched();
     } else if (self->server().accounts().find(account.empty() ? std::string_view(kGlobalAccount)
@@ -747,7 +756,7 @@ void ClientConn::drop_subscriptions_not_allowed(const Permissions& p) {
   std::vector<SubPtr> removed;
   {
     std::lock_guard lk(subs_mu_);
-    for (const auto& [sid, sub] : subs_) {
+    for (const auto& sub : subs_) {
       if (!can_subscribe(p, sub->subject)) removed.push_back(sub);
     }
   }
@@ -772,8 +781,8 @@ void ClientConn::max_connections_exceeded() {
 void ClientConn::expire_subscription(const SubPtr& sub) {
   {
     std::lock_guard lk(subs_mu_);
-    auto it = subs_.find(sub->sid);
-    if (it == subs_.end() || it->second != sub) return;
+    auto it = subs_.find(sub);
+    if (it == subs_.end() || *it != sub) return;
     subs_.erase(it);
   }
   sub->closed.store(true, std::memory_order_relaxed);
@@ -789,8 +798,8 @@ void ClientConn::add_shadows(const SubPtr& sub) {
   auto imports = account_->stream_imports();
   if (!imports) return;
   std::lock_guard lk(subs_mu_);
-  auto it = subs_.find(sub->sid);
-  if (it == subs_.end() || it->second != sub) return;
+  auto it = subs_.find(sub);
+  if (it == subs_.end() || *it != sub) return;
   std::vector<Shadow> made;
   for (const auto& im : *imports) {
     if (!subjects_collide(sub->subject, im.to)) continue;
@@ -806,17 +815,19 @@ void ClientConn::add_shadows(const SubPtr& sub) {
     server().cluster().local_sub_added(*from, *s);
     made.push_back(Shadow{std::move(s), std::move(from)});
   }
-  if (!made.empty()) shadows_.emplace(sub.get(), std::move(made));
+  if (made.empty()) return;
+  if (!shadows_) shadows_ = std::make_unique<ShadowMap>();
+  shadows_->emplace(sub.get(), std::move(made));
 }
 
 void ClientConn::refresh_shadows() {
-  std::unordered_map<const Subscription*, std::vector<Shadow>> old;
+  ShadowMap old;
   std::vector<SubPtr> subs;
   {
     std::lock_guard lk(subs_mu_);
-    if (shadows_.empty() && !account_->stream_imports()) return;
-    old.swap(shadows_);
-    for (const auto& [sid, sub] : subs_) subs.push_back(sub);
+    if ((!shadows_ || shadows_->empty()) && !account_->stream_imports()) return;
+    if (shadows_) old.swap(*shadows_);
+    for (const auto& sub : subs_) subs.push_back(sub);
   }
   for (auto& [main, list] : old) {
     for (auto& sh : list) {
@@ -832,10 +843,11 @@ void ClientConn::drop_shadows(const Subscription* sub) {
   std::vector<Shadow> list;
   {
     std::lock_guard lk(subs_mu_);
-    auto it = shadows_.find(sub);
-    if (it == shadows_.end()) return;
+    if (!shadows_) return;
+    auto it = shadows_->find(sub);
+    if (it == shadows_->end()) return;
     list = std::move(it->second);
-    shadows_.erase(it);
+    shadows_->erase(it);
   }
   for (auto& sh : list) {
     sh.sub->closed.store(true, std::memory_order_relaxed);
@@ -848,29 +860,42 @@ void ClientConn::drop_shadows(const Subscription* sub) {
 // response permissions; pubAllowedFullCheck then lets it publish there max_msgs times within
 // `expires`. Expired permits are swept when the table grows past the reference's
 // replyPermLimit, so a client that never answers cannot grow it without bound.
+ClientConn::ReplyPermits& ClientConn::replies() {
+  ReplyPermits* r = replies_.load(std::memory_order_acquire);
+  if (r != nullptr) return *r;
+  auto made = std::make_unique<ReplyPermits>();
+  if (replies_.compare_exchange_strong(r, made.get(), std::memory_order_acq_rel, std::memory_order_acquire)) {
+    return *made.release();
+  }
+  return *r;  // another thread installed one first
+}
+
 void ClientConn::note_reply(std::string_view reply, const Permissions& p) {
   constexpr size_t kReplyPermLimit = 4096;
   auto now = std::chrono::steady_clock::now();
-  std::lock_guard lk(replies_mu_);
-  if (replies_.size() >= kReplyPermLimit) {
-    for (auto it = replies_.begin(); it != replies_.end();) {
+  ReplyPermits& r = replies();
+  std::lock_guard lk(r.mu);
+  if (r.permits.size() >= kReplyPermLimit) {
+    for (auto it = r.permits.begin(); it != r.permits.end();) {
       bool expired = p.response.expires > Duration::zero() && now - it->second.since > p.response.expires;
-      it = expired ? replies_.erase(it) : std::next(it);
+      it = expired ? r.permits.erase(it) : std::next(it);
     }
   }
-  replies_.insert_or_assign(std::string(reply), ReplyPermit{0, now});
+  r.permits.insert_or_assign(std::string(reply), ReplyPermit{0, now});
 }
 
 bool ClientConn::take_reply_permit(std::string_view subject, const Permissions& p) {
-  std::lock_guard lk(replies_mu_);
-  auto it = replies_.find(std::string(subject));
-  if (it == replies_.end()) return false;
+  ReplyPermits* r = replies_.load(std::memory_order_acquire);
+  if (r == nullptr) return false;  // no reply was ever noted
+  std::lock_guard lk(r->mu);
+  auto it = r->permits.find(std::string(subject));
+  if (it == r->permits.end()) return false;
   int sent = ++it->second.sent;
   bool spent = p.response.max_msgs > 0 && sent > p.response.max_msgs;
   bool expired = p.response.expires > Duration::zero() &&
                  std::chrono::steady_clock::now() - it->second.since > p.response.expires;
   if (spent || expired) {
-    replies_.erase(it);
+    r->permits.erase(it);
     return false;
   }
   return true;
@@ -902,7 +927,7 @@ bool ClientConn::on_sub(std::string_view subject, std::string_view queue, std::s
   SubPtr sub;
   {
     std::lock_guard lk(subs_mu_);
-    if (subs_.count(std::string(sid))) {
+    if (subs_.find(sid) != subs_.end()) {
       // A repeated sid keeps the existing subscription, as the reference does.
       if (verbose_) send_ok();
       return true;
@@ -918,7 +943,7 @@ bool ClientConn::on_sub(std::string_view subject, std::string_view queue, std::s
     sub->subject = std::string(subject);
     sub->queue = std::string(queue);
     sub->sid = std::string(sid);
-    subs_.emplace(sub->sid, sub);
+    subs_.insert(sub);
   }
   account_->index().insert(sub);
   srv.cluster().local_sub_added(*account_, *sub);
@@ -939,9 +964,9 @@ bool ClientConn::on_unsub(std::string_view sid, int64_t max_msgs) {
   SubPtr sub;
   {
     std::lock_guard lk(subs_mu_);
-    auto it = subs_.find(std::string(sid));
+    auto it = subs_.find(sid);
     if (it != subs_.end()) {
-      sub = it->second;
+      sub = *it;
       if (max_msgs > 0 && sub->delivered.load(std::memory_order_relaxed) < max_msgs) {
         // Auto-unsubscribe: keep it until max_msgs have been delivered.
         sub->max_msgs.store(max_msgs, std::memory_order_relaxed);
@@ -962,11 +987,14 @@ bool ClientConn::on_unsub(std::string_view sid, int64_t max_msgs) {
 }
 
 void ClientConn::schedule_ping() {
-  ping_timer_.expires_after(server().options().ping_interval);
-  ping_timer_.async_wait([self = shared_from_this(), this](const boost::system::error_code& ec) {
-    if (ec || closing()) return;
-    on_ping_timer();
-  });
+  loop().ping_deadlines().schedule(*this, std::chrono::steady_clock::now() + server().options().ping_interval);
+}
+
+void ClientConn::on_deadline() {
+  if (closing()) return;
+  // Linked, we were registered (the server held us); on_ping_timer may close us, so hold on.
+  auto self = shared_from_this();
+  on_ping_timer();
 }
 
 void ClientConn::on_ping_timer() {

@@ -12,12 +12,14 @@
 #include <random>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "proto/parser.h"
 #include "pylon/options.h"
 #include "server/account/account.h"
 #include "server/core/connection.h"
+#include "server/core/deadline_list.h"
 #include "server/sub_index.h"
 #include "server/tls/cert_identity.h"
 
@@ -25,7 +27,7 @@ namespace pylon::server {
 
 class MatchCache;  // match_cache.h
 
-class ClientConn final : public Connection, private proto::ParserHandler {
+class ClientConn final : public Connection, private proto::ParserHandler, private DeadlineList::Entry {
  public:
   // `websocket`: accepted on the websocket listener (the WebSocket layer under the protocol).
   ClientConn(Server& server, EventLoop& loop, boost::asio::ip::tcp::socket socket, uint64_t cid,
@@ -65,7 +67,7 @@ class ClientConn final : public Connection, private proto::ParserHandler {
     std::lock_guard lk(subs_mu_);
     std::vector<SubPtr> out;
     out.reserve(subs_.size());
-    for (const auto& [sid, sub] : subs_) out.push_back(sub);
+    for (const auto& sub : subs_) out.push_back(sub);
     return out;
   }
   std::chrono::nanoseconds rtt() const noexcept { return std::chrono::nanoseconds(rtt_ns_.load(std::memory_order_relaxed)); }
@@ -143,10 +145,10 @@ class ClientConn final : public Connection, private proto::ParserHandler {
   // checkClientTLSCertSubject order), or nullptr.
   const User* user_from_certificate(const Options& o);
   void schedule_ping();
+  void on_deadline() override;  // the ping deadline
   void on_ping_timer();
   // First PING after CONNECT: resend INFO if it changed since accept (see the .cc).
   void send_info_if_changed();
-  void remove_subscription_locked(std::unordered_map<std::string, SubPtr>::iterator it);
   // Stream imports: the shadows of a new subscription in the accounts this client's account
   // imports from, and their removal with it (account/stream_import.h). Any thread.
   void add_shadows(const SubPtr& sub);
@@ -156,8 +158,11 @@ class ClientConn final : public Connection, private proto::ParserHandler {
   void send_no_responders(std::string_view reply);
 
   proto::Parser parser_;
-  boost::asio::steady_timer auth_timer_;
-  boost::asio::steady_timer ping_timer_;
+  // Made only when this client must authenticate, freed at CONNECT (a pending wait is then
+  // cancelled: its handler sees the error and touches nothing).
+  std::unique_ptr<LoopTimer> auth_timer_;
+  // The ping timer is this client's entry in its loop's ping deadlines (DeadlineList::Entry,
+  // scheduled by schedule_ping, cancelled when it closes): no timer of its own.
   int pings_out_ = 0;
 
   // CONNECT state.
@@ -174,7 +179,6 @@ class ClientConn final : public Connection, private proto::ParserHandler {
   // long as the server); nullptr when the user has none.
   std::atomic<const Permissions*> perms_{nullptr};
   std::string user_;       // for log lines and monitoring
-  std::string nkey_user_;  // the nkey user authenticated, for log lines
   // Strong: the account outlives this client (Lifetimes). Written on the loop at CONNECT only,
   // before any subscription exists; `bound_` once counted in the account's clients.
   std::shared_ptr<Account> account_;
@@ -188,34 +192,69 @@ class ClientConn final : public Connection, private proto::ParserHandler {
     int sent = 0;
     std::chrono::steady_clock::time_point since;
   };
-  std::mutex replies_mu_;
-  std::unordered_map<std::string, ReplyPermit> replies_;  // guarded by replies_mu_
-  // What the client presented in CONNECT, kept to check it again after a reload.
-  std::string conn_user_, conn_pass_, conn_token_, conn_nkey_, conn_sig_;
-  // The nonce of this connection's INFO (empty without nkey users); loop thread, set at start.
-  std::string nonce_;
+  struct ReplyPermits {
+    std::mutex mu;
+    std::unordered_map<std::string, ReplyPermit> permits;  // guarded by mu
+  };
+  // Made by the first delivery that notes a reply (any thread: the one whose exchange
+  // installs it wins), freed with the client; null for every client without allow_responses.
+  std::atomic<ReplyPermits*> replies_{nullptr};
+  ReplyPermits& replies();
 
+  // Loop thread: what few clients have, behind one pointer (memory at scale,
+  // docs/performance.md): a plaintext client that presents no credentials pays 8 bytes.
+  struct Rare {
+    // What the client presented in CONNECT, kept to check it again after a reload.
+    std::string conn_user, conn_pass, conn_token, conn_nkey, conn_sig;
+    std::string nonce;        // of this connection's INFO (only with nkey users), set at start
+    std::string accept_info;  // handshake_first only: the accept's INFO JSON, sent after the handshake
+    std::string nkey_user;    // the nkey user authenticated, for log lines
+    std::optional<tls::CertIdentity> cert_identity;  // verify_and_map: who the certificate names
+  };
+  std::unique_ptr<Rare> rare_;
+  const Rare& rare() const noexcept {
+    static const Rare kNone;
+    return rare_ ? *rare_ : kNone;
+  }
+  Rare& rare_mut() {
+    if (!rare_) rare_ = std::make_unique<Rare>();
+    return *rare_;
+  }
+
+  // This client's subscriptions by sid. The key is the subscription's own sid (immutable
+  // once made), so an entry is one pointer, with no copy of the sid (memory at scale,
+  // docs/performance.md); lookups by a string_view build no string.
+  struct SidHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view sid) const noexcept { return std::hash<std::string_view>{}(sid); }
+    size_t operator()(const SubPtr& sub) const noexcept { return (*this)(sub->sid); }
+  };
+  struct SidEqual {
+    using is_transparent = void;
+    static std::string_view sid(std::string_view s) noexcept { return s; }
+    static std::string_view sid(const SubPtr& sub) noexcept { return sub->sid; }
+    template <typename A, typename B>
+    bool operator()(const A& a, const B& b) const noexcept { return sid(a) == sid(b); }
+  };
+  using SubTable = std::unordered_set<SubPtr, SidHash, SidEqual>;
   mutable std::mutex subs_mu_;
-  std::unordered_map<std::string, SubPtr> subs_;  // by sid
+  SubTable subs_;  // by sid
   // A subscription's shadows, each with the exporting account whose index holds it.
   struct Shadow {
     SubPtr sub;
     std::shared_ptr<Account> account;
   };
-  std::unordered_map<const Subscription*, std::vector<Shadow>> shadows_;  // guarded by subs_mu_
+  using ShadowMap = std::unordered_map<const Subscription*, std::vector<Shadow>>;
+  std::unique_ptr<ShadowMap> shadows_;  // guarded by subs_mu_; made at the first shadow
   // Monitoring (see rtt(), last_activity_at()).
   std::atomic<int64_t> rtt_ns_{0};
   std::atomic<int64_t> activity_ns_{0};                // system_clock since epoch; 0: started_at()
   bool batch_activity_ = false;                        // loop thread: a PUB/SUB/UNSUB in this read
   std::chrono::steady_clock::time_point ping_sent_{};  // loop thread: our outstanding PING
-  // Loop thread, handshake_first only: the INFO JSON of the accept, sent after the handshake.
-  std::string accept_info_;
   bool tls_first_ = false;  // handshake_first: INFO goes after the handshake
   // A hash of the INFO JSON this client was last sent or is about to be sent (at accept,
   // then by queue_info_unless_told). Guarded by the outbound lock (enqueue_with).
   uint64_t info_told_hash_ = 0;
-  // verify_and_map: who the client certificate names (read at CONNECT and on reload).
-  std::optional<tls::CertIdentity> cert_identity_;
   std::atomic<bool> first_pong_sent_{false};  // set on the loop thread; read by takes_async_info()
   // Loop thread: PINGs read but not yet answered, and the input read since the first of
   // them (see answer_pings()).

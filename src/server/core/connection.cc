@@ -28,12 +28,18 @@ namespace asio = boost::asio;
 using boost::system::error_code;
 
 namespace {
-// The reference's read-buffer bounds: start small, grow to 64 KiB under load.
+// The reference's read-buffer bounds: start small, grow to 64 KiB under load (a TLS
+// connection's own buffer; plaintext ones read into their loop's).
 constexpr size_t kStartReadBuf = 512;
 constexpr size_t kMaxReadBuf = 64 * 1024;
 constexpr size_t kMinReadBuf = 64;
 // An outbound buffer larger than this is given back after a small write.
 constexpr size_t kShrinkOutbound = 1024 * 1024;
+// An outbound buffer of at most this capacity is given back as soon as it is empty: an idle
+// connection then holds none (its INFO's would otherwise stay for its life), and one that
+// writes little allocates one small block per write. A busy connection's larger buffers
+// stay, so the hot path does not allocate per write.
+constexpr size_t kKeepOutbound = 4 * 1024;
 }  // namespace
 
 namespace {
@@ -45,8 +51,7 @@ int64_t Connection::in_memory() noexcept { return g_in_memory.load(std::memory_o
 Connection::Connection(Server& server, EventLoop& loop, asio::ip::tcp::socket socket, Kind kind, uint64_t cid)
     : server_(server), loop_(loop), socket_(std::move(socket)), kind_(kind), cid_(cid),
       started_at_(std::chrono::system_clock::now()), last_activity_(std::chrono::steady_clock::now()),
-      write_timer_(loop.ctx()),
-      stall_timer_(loop.ctx()) {
+      write_timer_(loop.ctx()) {
   g_in_memory.fetch_add(1, std::memory_order_relaxed);
   error_code ec;
   auto ep = socket_.remote_endpoint(ec);
@@ -85,7 +90,7 @@ void Connection::arm_websocket_handshake_timer() {
   // together must arrive within handshake_timeout (0: no bound, the reference's default).
   auto timeout = ws_->settings().handshake_timeout;
   if (timeout <= Duration::zero()) return;
-  ws_timer_ = std::make_unique<asio::steady_timer>(loop_.ctx(), timeout);
+  ws_timer_ = std::make_unique<LoopTimer>(loop_.ctx(), timeout);
   ws_timer_->async_wait([self = shared_from_this()](const error_code& ec) {
     if (ec || self->closing() || self->ws_->upgraded()) return;
     self->server_.log().debugf("{}:{} - websocket handshake timeout", self->remote_ip_, self->remote_port_);
@@ -148,15 +153,19 @@ bool Connection::read_websocket(char* data, size_t n) {
 void Connection::start() {
   asio::post(loop_.ctx(), [self = shared_from_this()] {
     self->started_ = true;
-    self->read_buf_.resize(kStartReadBuf);
     if (self->ws_) self->arm_websocket_handshake_timer();
     try {
       self->on_start();
     } catch (const std::exception& e) {
       self->close_on_exception(e.what());
     }
-    // A connection that goes TLS reads once its handshake is done (start_tls).
-    if (!self->closing() && self->tls_state_ == TlsState::kNone) self->do_read();
+    // A connection that goes TLS reads once its handshake is done (start_tls). A plaintext
+    // one reads with non-blocking reads (read_ready); Asio's async operations are unaffected.
+    if (!self->closing() && self->tls_state_ == TlsState::kNone) {
+      error_code ec;
+      self->socket_.non_blocking(true, ec);
+      self->do_read();
+    }
     self->loop_.flush_touched();
   });
 }
@@ -171,63 +180,106 @@ void Connection::close_on_exception(std::string_view what) {
 void Connection::do_read() {
   PYLON_DCHECK_ON_LOOP(loop_);
   reading_ = true;
-  auto on_read_done = [self = shared_from_this()](const error_code& ec, size_t n) {
-    self->reading_ = false;
-    if (ec) {
-      if (!self->closing()) {
-        // A TLS peer that closes without close_notify is a peer that closed, as in Go.
-        bool eof = ec == asio::error::eof || ec == asio::error::connection_reset || ec == asio::ssl::error::stream_truncated;
-        self->close(eof ? CloseReason::kClientClosed : CloseReason::kReadError, false);
-      }
-      return;
-    }
-    if (self->closing()) return;
-    self->last_activity_ = std::chrono::steady_clock::now();
-    bool more = false;
-    try {
-      // The WebSocket layer, chosen once per connection: one predictable branch.
-      more = self->ws_ ? self->read_websocket(self->read_buf_.data(), n)
-                       : self->on_read(std::string_view(self->read_buf_.data(), n));
-    } catch (const std::exception& e) {
-      self->close_on_exception(e.what());
-    }
-    // One flush per read batch for every connection this batch delivered to.
-    auto stalled = self->loop_.flush_touched();
-    if (!more || self->closing()) return;
-    // Adapt the buffer: double when a read fills it, halve after repeated short reads.
-    size_t cap = self->read_buf_.size();
-    if (n == cap && cap < kMaxReadBuf) {
-      self->read_buf_.resize(cap * 2);
-      self->short_reads_ = 0;
-    } else if (n < cap / 2 && cap > kMinReadBuf) {
-      if (++self->short_reads_ > 2) {
-        self->read_buf_.resize(cap / 2);
-        self->read_buf_.shrink_to_fit();
-        self->short_reads_ = 0;
-      }
-    } else {
-      self->short_reads_ = 0;
-    }
-    if (stalled && stalled.get() != self.get() && self->kind_ == Kind::kClient) {
-      // A receiver is filling up: give it time to drain before reading more from this producer.
-      self->read_paused_ = true;
-      self->stall_timer_.expires_after(stalled->stall_duration());
-      self->stall_timer_.async_wait([self](const error_code& ec) {
-        if (!ec) {
-          self->server_.log().debugf("{} - Timed out of fast producer stall", self->log_prefix_);
-          self->resume_read();
-        }
-      });
-      stalled->add_stall_waiter(self);
-      return;
-    }
-    self->do_read();
-  };
   // The transport, chosen once per connection: one predictable branch.
   if (tls_) {
-    tls_->async_read_some(asio::buffer(read_buf_), std::move(on_read_done));
+    if (read_buf_.empty()) read_buf_.resize(kStartReadBuf);
+    tls_->async_read_some(asio::buffer(read_buf_), [self = shared_from_this()](const error_code& ec, size_t n) {
+      self->on_read_done(ec, self->read_buf_.data(), n);
+    });
+    return;
+  }
+  // Posted, so a read into the loop's buffer never runs inside another connection's use of it.
+  asio::post(loop_.ctx(), [self = shared_from_this()] { self->read_ready(); });
+}
+
+void Connection::read_ready() {
+  PYLON_DCHECK_ON_LOOP(loop_);
+  if (closing()) {
+    reading_ = false;
+    return;
+  }
+  char* buf = loop_.read_buffer();
+  error_code ec;
+  // The socket is non-blocking (start()): this returns at once, with what the kernel holds.
+  size_t n = socket_.read_some(asio::buffer(buf, EventLoop::kReadBufferSize), ec);
+  if (ec == asio::error::would_block || ec == asio::error::try_again) {
+    wait_readable();
+    return;
+  }
+  on_read_done(ec, buf, n);
+}
+
+void Connection::wait_readable() {
+  PYLON_DCHECK_ON_LOOP(loop_);
+  reading_ = true;
+  // A pending wait holds no buffer: an idle connection's whole read state is this handler.
+  socket_.async_wait(asio::socket_base::wait_read, [self = shared_from_this()](const error_code& ec) {
+    if (ec) {
+      self->on_read_done(ec, nullptr, 0);
+      return;
+    }
+    self->read_ready();
+  });
+}
+
+void Connection::on_read_done(const error_code& ec, char* data, size_t n) {
+  reading_ = false;
+  if (ec) {
+    if (!closing()) {
+      // A TLS peer that closes without close_notify is a peer that closed, as in Go.
+      bool eof = ec == asio::error::eof || ec == asio::error::connection_reset || ec == asio::ssl::error::stream_truncated;
+      close(eof ? CloseReason::kClientClosed : CloseReason::kReadError, false);
+    }
+    return;
+  }
+  if (closing()) return;
+  last_activity_ = std::chrono::steady_clock::now();
+  bool more = false;
+  try {
+    // The WebSocket layer, chosen once per connection: one predictable branch.
+    more = ws_ ? read_websocket(data, n) : on_read(std::string_view(data, n));
+  } catch (const std::exception& e) {
+    close_on_exception(e.what());
+  }
+  // One flush per read batch for every connection this batch delivered to.
+  auto stalled = loop_.flush_touched();
+  if (!more || closing()) return;
+  if (tls_) {
+    // Adapt the buffer: double when a read fills it, halve after repeated short reads.
+    size_t cap = read_buf_.size();
+    if (n == cap && cap < kMaxReadBuf) {
+      read_buf_.resize(cap * 2);
+      short_reads_ = 0;
+    } else if (n < cap / 2 && cap > kMinReadBuf) {
+      if (++short_reads_ > 2) {
+        read_buf_.resize(cap / 2);
+        read_buf_.shrink_to_fit();
+        short_reads_ = 0;
+      }
+    } else {
+      short_reads_ = 0;
+    }
+  }
+  if (stalled && stalled.get() != this && kind_ == Kind::kClient) {
+    // A receiver is filling up: give it time to drain before reading more from this producer.
+    read_paused_ = true;
+    if (!stall_timer_) stall_timer_ = std::make_unique<LoopTimer>(loop_.ctx());
+    stall_timer_->expires_after(stalled->stall_duration());
+    stall_timer_->async_wait([self = shared_from_this()](const error_code& ec) {
+      if (!ec) {
+        self->server_.log().debugf("{} - Timed out of fast producer stall", self->log_prefix_);
+        self->resume_read();
+      }
+    });
+    stalled->add_stall_waiter(shared_from_this());
+    return;
+  }
+  if (tls_) {
+    do_read();
+  } else if (n == EventLoop::kReadBufferSize) {
+    do_read();  // the socket may hold more: read again after what else is queued on the loop
   } else {
-    socket_.async_read_some(asio::buffer(read_buf_), std::move(on_read_done));
+    wait_readable();  // drained
   }
 }
 
@@ -235,7 +287,7 @@ void Connection::resume_read() {
   PYLON_DCHECK_ON_LOOP(loop_);
   if (!read_paused_ || closing()) return;
   read_paused_ = false;
-  stall_timer_.cancel();
+  if (stall_timer_) stall_timer_->cancel();
   do_read();
 }
 
@@ -324,6 +376,7 @@ void Connection::start_write() {
   {
     std::lock_guard lk(out_mu_);
     if (out_pending_.empty()) {
+      if (out_pending_.capacity() <= kKeepOutbound) std::string().swap(out_pending_);  // idle: give it back
       // Nothing to write. Go on below, outside the lock, when closing or when a TLS
       // handshake waited for the plaintext before it (a client's INFO) to go out, or when
       // the WebSocket layer has frames of its own (the 101, pongs, the close).
@@ -395,7 +448,8 @@ void Connection::on_write_done(const error_code& ec, size_t n) {
   write_timer_.cancel();
   pending_bytes_.fetch_sub(writing_counted_, std::memory_order_relaxed);
   writing_counted_ = 0;
-  if (out_writing_.capacity() > kShrinkOutbound && n < kShrinkOutbound / 4) {
+  if ((out_writing_.capacity() > kShrinkOutbound && n < kShrinkOutbound / 4) ||
+      out_writing_.capacity() <= kKeepOutbound) {
     std::string().swap(out_writing_);
   } else {
     out_writing_.clear();
@@ -459,7 +513,7 @@ void Connection::finish_close() {
   closed_ = true;
   error_code ec;
   write_timer_.cancel();
-  stall_timer_.cancel();
+  if (stall_timer_) stall_timer_->cancel();
   notify_stall_waiters();
   // Discard unread input first: closing with unread bytes makes the kernel send a reset,
   // which can destroy our final -ERR in the peer's receive buffer before it reads it.
@@ -481,9 +535,10 @@ SSL* Connection::tls_session() const noexcept {
 void Connection::start_tls(std::shared_ptr<const tls::Context> ctx, TlsRole role, std::string server_name) {
   PYLON_DCHECK_ON_LOOP(loop_);
   PYLON_DCHECK(tls_state_ == TlsState::kNone && !reading_);
-  tls_ctx_ = std::move(ctx);
+  tls_info_ = std::make_unique<TlsInfo>();
+  tls_info_->ctx = std::move(ctx);
+  tls_info_->server_name = std::move(server_name);
   tls_role_ = role;
-  tls_server_name_ = std::move(server_name);
   tls_state_ = TlsState::kAwaitingFlush;
   bool idle = !writing_;
   if (idle) {
@@ -503,11 +558,11 @@ void Connection::begin_tls_handshake() {
   } else {
     log.debugf("{} - Starting TLS route {} handshake", log_prefix(), tls_role_ == TlsRole::kAccepted ? "server" : "client");
   }
-  tls_ = std::make_unique<TlsStream>(socket_, tls_ctx_->native());
+  tls_ = std::make_unique<TlsStream>(socket_, tls_info_->ctx->native());
   // The handshake owns the socket's write side (and write_timer_) until it completes: output
   // queued meanwhile waits, and no write deadline runs.
   writing_ = true;
-  write_timer_.expires_after(tls_ctx_->options().timeout);
+  write_timer_.expires_after(tls_info_->ctx->options().timeout);
   write_timer_.async_wait([self = shared_from_this()](const error_code& ec) {
     if (ec || self->closed_) return;
     if (self->tls_state_ != TlsState::kAwaitingFirstByte && self->tls_state_ != TlsState::kHandshaking) return;
@@ -520,20 +575,20 @@ void Connection::begin_tls_handshake() {
     await_tls_first_byte();
   } else {
     SSL* ssl = tls_->native_handle();
-    if (!tls_server_name_.empty()) {
+    if (!tls_info_->server_name.empty()) {
       error_code not_ip;
-      asio::ip::make_address(tls_server_name_, not_ip);
-      if (not_ip) SSL_set_tlsext_host_name(ssl, tls_server_name_.c_str());  // SNI names hosts only
-      if (!tls_ctx_->options().insecure) {
+      asio::ip::make_address(tls_info_->server_name, not_ip);
+      if (not_ip) SSL_set_tlsext_host_name(ssl, tls_info_->server_name.c_str());  // SNI names hosts only
+      if (!tls_info_->ctx->options().insecure) {
         X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
         if (not_ip) {
-          X509_VERIFY_PARAM_set1_host(param, tls_server_name_.c_str(), 0);
+          X509_VERIFY_PARAM_set1_host(param, tls_info_->server_name.c_str(), 0);
         } else {
-          X509_VERIFY_PARAM_set1_ip_asc(param, tls_server_name_.c_str());
+          X509_VERIFY_PARAM_set1_ip_asc(param, tls_info_->server_name.c_str());
         }
       }
     }
-    if (tls_ctx_->options().insecure) SSL_set_verify(ssl, SSL_VERIFY_NONE, nullptr);
+    if (tls_info_->ctx->options().insecure) SSL_set_verify(ssl, SSL_VERIFY_NONE, nullptr);
     tls_state_ = TlsState::kHandshaking;
     run_tls_handshake();
   }
@@ -638,7 +693,7 @@ void Connection::on_tls_handshake(const error_code& ec) {
     return;
   }
   std::string key_id;
-  bool pinned = tls::matches_pinned(tls_->native_handle(), tls_ctx_->options().pinned_certs, &key_id);
+  bool pinned = tls::matches_pinned(tls_->native_handle(), tls_info_->ctx->options().pinned_certs, &key_id);
   if (!pinned) {
     if (key_id.empty()) {
       server_.log().debugf("{} - Failed pinned cert test as client did not provide a certificate", log_prefix());
@@ -651,9 +706,9 @@ void Connection::on_tls_handshake(const error_code& ec) {
   write_timer_.cancel();
   writing_ = false;
   tls_state_ = TlsState::kEstablished;
-  tls_version_ = tls::version_name(tls_->native_handle());
-  tls_cipher_ = tls::cipher_suite_name(tls_->native_handle());
-  tls_key_id_ = std::move(key_id);
+  tls_info_->version = tls::version_name(tls_->native_handle());
+  tls_info_->cipher = tls::cipher_suite_name(tls_->native_handle());
+  tls_info_->key_id = std::move(key_id);
   tls_established_.store(true, std::memory_order_release);
   try {
     on_tls_established();

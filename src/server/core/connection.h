@@ -23,6 +23,7 @@
 // socket closed -> on_closed() on the loop -> the server drops its reference.
 #pragma once
 
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 
@@ -36,6 +37,7 @@
 #include <vector>
 
 #include "server/core/close_reason.h"
+#include "server/core/loop_timer.h"
 
 typedef struct ssl_st SSL;
 
@@ -110,11 +112,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // TLS, for monitoring (any thread): true once the handshake completed; then the version
   // ("1.3") and suite (Go's name) the reference's /connz shows. Empty before.
   bool tls_established() const noexcept { return tls_established_.load(std::memory_order_acquire); }
-  std::string_view tls_version() const noexcept { return tls_established() ? tls_version_ : std::string_view(); }
-  std::string_view tls_cipher_suite() const noexcept { return tls_established() ? tls_cipher_ : std::string_view(); }
+  std::string_view tls_version() const noexcept { return tls_established() ? tls_info_->version : std::string_view(); }
+  std::string_view tls_cipher_suite() const noexcept { return tls_established() ? tls_info_->cipher : std::string_view(); }
   // The peer certificate's key (hex SHA-256 of its SubjectPublicKeyInfo, as pinned_certs
   // lists them); "" without one. For a reload that changes pinned_certs. Any thread.
-  std::string_view tls_peer_key_id() const noexcept { return tls_established() ? tls_key_id_ : std::string_view(); }
+  std::string_view tls_peer_key_id() const noexcept { return tls_established() ? tls_info_->key_id : std::string_view(); }
 
   // WebSocket: set before start (any thread may ask). The session itself is its loop's: the
   // upgrade's outcome (compression negotiated, a browser's user agent).
@@ -199,7 +201,19 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Logs `what` and closes this connection alone (an exception from its protocol code).
   void close_on_exception(std::string_view what);
   bool account_appended_locked(std::unique_lock<std::mutex>& lk, size_t n);
+  // Loop thread: reading goes on. TLS: one read into read_buf_. Plaintext: a read attempt is
+  // posted (read_ready), as Asio's speculative read: the socket may hold data that arrived
+  // while this connection did not wait for it (a stall, the start).
   void do_read();
+  // Plaintext (loop thread): one non-blocking read into the loop's buffer; waits for the
+  // socket to become readable when there is nothing to read.
+  void read_ready();
+  // Plaintext (loop thread): waits until the socket is readable, then read_ready. Only after
+  // a read that drained the socket (or found it empty): the reactor is edge-triggered, and on
+  // this loop's thread no readiness can be lost between that read and the wait.
+  void wait_readable();
+  // Loop thread: what a read brought (`data`, `n`), or its error; then reading goes on.
+  void on_read_done(const boost::system::error_code& ec, char* data, size_t n);
   // Loop thread: continue reading after a stall (idempotent).
   void resume_read();
   void notify_stall_waiters();
@@ -234,10 +248,17 @@ class Connection : public std::enable_shared_from_this<Connection> {
   enum class TlsState : uint8_t { kNone, kAwaitingFlush, kAwaitingFirstByte, kHandshaking, kEstablished, kFailed };
   TlsState tls_state_ = TlsState::kNone;  // loop thread
   TlsRole tls_role_ = TlsRole::kAccepted;
-  std::shared_ptr<const tls::Context> tls_ctx_;
-  std::string tls_server_name_;
-  std::string tls_version_, tls_cipher_, tls_key_id_;  // written once before tls_established_ is set
   std::atomic<bool> tls_established_{false};
+  // What only a TLS connection has, behind one pointer (a plaintext one pays 8 bytes):
+  // made by start_tls on the loop, never freed before the connection; version, cipher and
+  // key_id are written once, before tls_established_ is set (release), so any thread that saw
+  // it set may read them.
+  struct TlsInfo {
+    std::shared_ptr<const tls::Context> ctx;  // held for the connection's life (Lifetimes)
+    std::string server_name;
+    std::string version, cipher, key_id;
+  };
+  std::unique_ptr<TlsInfo> tls_info_;
   Kind kind_;
   uint64_t cid_;
   std::string remote_ip_;
@@ -248,8 +269,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::chrono::system_clock::time_point started_at_;
   std::chrono::steady_clock::time_point last_activity_;
 
-  // Reading (loop thread). The buffer grows when a read fills it and shrinks when reads
-  // stay small, like the reference: idle connections cost little, busy ones read big.
+  // Reading (loop thread). A plaintext connection reads into its loop's buffer
+  // (EventLoop::read_buffer) and holds none of its own. A TLS one reads through its stream
+  // into read_buf_, which grows when a read fills it and shrinks when reads stay small, like
+  // the reference's.
   std::string read_buf_;
   int short_reads_ = 0;
 
@@ -266,7 +289,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Loop thread: the socket's write side is busy: a write, or the TLS handshake (which then
   // owns write_timer_ for its timeout).
   bool writing_ = false;
-  boost::asio::steady_timer write_timer_;
+  LoopTimer write_timer_;
 
   std::atomic<bool> closing_{false};
   std::atomic<bool> close_posted_{false};
@@ -280,10 +303,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // framing, and the upgrade's deadline; all null/empty for other connections.
   std::unique_ptr<websocket::Session> ws_;
   std::string ws_frames_;
-  std::unique_ptr<boost::asio::steady_timer> ws_timer_;
+  std::unique_ptr<LoopTimer> ws_timer_;
 
-  // Producer side of a stall (loop thread).
-  boost::asio::steady_timer stall_timer_;
+  // Producer side of a stall (loop thread), made at the first stall: most connections never
+  // stall a producer.
+  std::unique_ptr<LoopTimer> stall_timer_;
   bool read_paused_ = false;
   // Receiver side: producers waiting for us to drain (under out_mu_).
   std::vector<std::weak_ptr<Connection>> stall_waiters_;

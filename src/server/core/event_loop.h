@@ -18,6 +18,8 @@
 #include <thread>
 #include <vector>
 
+#include "server/core/deadline_list.h"
+
 namespace pylon::server {
 
 class Connection;
@@ -84,6 +86,20 @@ class EventLoop {
   static constexpr std::chrono::milliseconds kSweepInterval{1000};
   void sweep_while_held(std::weak_ptr<Sweepable> s);
 
+  // Loop thread only. The one read buffer of every plaintext connection on this loop
+  // (Connection::read_ready): a connection reads into it only when its socket is readable
+  // and hands what it read to its protocol at once, which keeps nothing of it past that call
+  // (the parser copies an operation split across reads). So an idle connection holds no read
+  // buffer at all, and a busy one reads up to its full size per read.
+  static constexpr size_t kReadBufferSize = 64 * 1024;  // the reference's largest read buffer
+  // Loop thread only. The clients' ping deadlines (ClientConn): one timer for the loop.
+  DeadlineList& ping_deadlines() noexcept { return ping_deadlines_; }
+
+  char* read_buffer() {
+    if (!read_buf_) read_buf_ = std::make_unique<char[]>(kReadBufferSize);
+    return read_buf_.get();
+  }
+
  private:
   void run();  // the loop thread's body
   void arm_sweep();       // loop thread
@@ -104,6 +120,8 @@ class EventLoop {
   std::vector<std::weak_ptr<Sweepable>> sweepables_;
   boost::asio::steady_timer sweep_timer_;
   bool sweep_armed_ = false;
+  std::unique_ptr<char[]> read_buf_;  // loop thread; see read_buffer()
+  DeadlineList ping_deadlines_{ctx_};  // after ctx_, which it uses
 };
 
 }  // namespace pylon::server
