@@ -322,5 +322,114 @@ TEST(Tls, HandshakeFirstSendsInfoOverTls) {
   EXPECT_FALSE(ec) << ec.message();
 }
 
+// Many records per read and messages of many records: the server opens every whole record a
+// read brings, more than its read buffer holds at once, and keeps the partial ones for later.
+TEST(Tls, LargeAndManyMessagesCrossTlsIntact) {
+  ServerProcess srv(with_config(tls_block()));
+  ASSERT_TRUE(srv.start());
+  auto pub = tls_connect(srv, test_certs().ca());
+  auto subc = tls_connect(srv, test_certs().ca());
+  ASSERT_TRUE(pub && subc);
+  auto sub = sub_sync(subc.get(), "tls.bulk");
+  ASSERT_TRUE(sub);
+  ASSERT_TRUE(flush(subc.get()));
+  constexpr int kLarge = 40;
+  constexpr int kSmall = 5000;
+  // Each payload is its index's pattern, so a byte out of place shows.
+  auto payload = [](int i, size_t size) {
+    std::string p(size, '\0');
+    for (size_t k = 0; k < size; ++k) p[k] = static_cast<char>('a' + (i * 7 + k) % 26);
+    return p;
+  };
+  for (int i = 0; i < kLarge + kSmall; ++i) {
+    std::string p = payload(i, i < kLarge ? 200 * 1024 + i : 16 + i % 100);
+    ASSERT_EQ(natsConnection_Publish(pub.get(), "tls.bulk", p.data(), static_cast<int>(p.size())), NATS_OK);
+  }
+  ASSERT_TRUE(flush(pub.get()));
+  for (int i = 0; i < kLarge + kSmall; ++i) {
+    natsMsg* m = nullptr;
+    ASSERT_EQ(natsSubscription_NextMsg(&m, sub.get(), 10000), NATS_OK) << "message " << i;
+    NatsMsg msg(m);
+    std::string want = payload(i, i < kLarge ? 200 * 1024 + i : 16 + i % 100);
+    ASSERT_EQ(to_recv(m).data, want) << "message " << i;
+  }
+}
+
+// Records that are all there when the server wakes (it was stopped while they arrived), more
+// of them than its read buffer holds (it stops at 64 KiB with records left in OpenSSL's
+// buffer and in the socket): every one is opened, and the PING at the end answered, though
+// no byte arrives after the server woke.
+TEST(Tls, RecordsAlreadyReadAreOpenedWithoutWaitingForMore) {
+  namespace asio = boost::asio;
+  ServerProcess srv(with_config(tls_block()));
+  ASSERT_TRUE(srv.start());
+  asio::io_context io;
+  asio::ssl::context ctx(asio::ssl::context::tls_client);
+  ctx.load_verify_file(test_certs().ca());
+  ctx.set_verify_mode(asio::ssl::verify_peer);
+  asio::ssl::stream<asio::ip::tcp::socket> tls(io, ctx);
+  tls.lowest_layer().connect({asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(srv.port())});
+  boost::system::error_code ec;
+  asio::streambuf buf;
+  asio::read_until(tls.next_layer(), buf, "\r\n", ec);  // the plaintext INFO
+  ASSERT_FALSE(ec) << ec.message();
+  buf.consume(buf.size());
+  tls.handshake(asio::ssl::stream_base::client, ec);
+  ASSERT_FALSE(ec) << ec.message();
+  asio::write(tls, asio::buffer(std::string("CONNECT {\"verbose\":false}\r\nPING\r\n")), ec);
+  ASSERT_FALSE(ec);
+  asio::read_until(tls, buf, "PONG\r\n", ec);
+  ASSERT_FALSE(ec) << ec.message();
+  buf.consume(buf.size());
+
+  // 96 KiB of protocol (more than the 64 KiB the server decrypts per turn), then a PING.
+  std::string payload(96 * 1024, 'x');
+  std::string batch = "PUB tls.nobody " + std::to_string(payload.size()) + "\r\n" + payload + "\r\nPING\r\n";
+  ASSERT_EQ(::kill(srv.pid(), SIGSTOP), 0);
+  // The kernel's loopback buffers take it all while the server sleeps.
+  asio::write(tls, asio::buffer(batch), ec);
+  ::kill(srv.pid(), SIGCONT);
+  ASSERT_FALSE(ec) << ec.message();
+  bool pong = false;
+  asio::async_read_until(tls, buf, "PONG\r\n", [&](const boost::system::error_code& e, size_t) { pong = !e; });
+  io.run_for(10s);
+  EXPECT_TRUE(pong) << "no PONG: records the server had already read were left unopened";
+}
+
+// A connection the server ends after telling the client why (here an authorization
+// violation) ends with TLS's close_notify, as Go's tls.Conn.Close sends it: the client sees an
+// orderly end of the stream, not a truncated one.
+TEST(Tls, AClosedConnectionEndsWithCloseNotify) {
+  namespace asio = boost::asio;
+  ServerProcess srv(with_config(tls_block() + "authorization { user: a, password: b }\n"));
+  ASSERT_TRUE(srv.start());
+  asio::io_context io;
+  asio::ssl::context ctx(asio::ssl::context::tls_client);
+  ctx.load_verify_file(test_certs().ca());
+  ctx.set_verify_mode(asio::ssl::verify_peer);
+  asio::ssl::stream<asio::ip::tcp::socket> tls(io, ctx);
+  tls.lowest_layer().connect({asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(srv.port())});
+  boost::system::error_code ec;
+  // 2.9's order: the INFO in plaintext, then the handshake.
+  asio::streambuf info;
+  asio::read_until(tls.next_layer(), info, "\r\n", ec);
+  ASSERT_FALSE(ec) << ec.message();
+  tls.handshake(asio::ssl::stream_base::client, ec);
+  ASSERT_FALSE(ec) << ec.message();
+  asio::write(tls, asio::buffer(std::string("CONNECT {\"user\":\"a\",\"pass\":\"wrong\"}\r\nPING\r\n")), ec);
+  ASSERT_FALSE(ec);
+  asio::streambuf buf;
+  asio::read_until(tls, buf, "\r\n", ec);
+  ASSERT_FALSE(ec) << ec.message();
+  std::string line(asio::buffers_begin(buf.data()), asio::buffers_end(buf.data()));
+  EXPECT_EQ(line, "-ERR 'Authorization Violation'\r\n");
+  buf.consume(buf.size());
+  char rest[64];
+  size_t n = tls.read_some(asio::buffer(rest), ec);
+  EXPECT_EQ(n, 0u);
+  // Asio reports close_notify as eof; an end without it as stream_truncated.
+  EXPECT_EQ(ec, asio::error::eof) << ec.message();
+}
+
 }  // namespace
 }  // namespace pylon::it

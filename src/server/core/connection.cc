@@ -9,7 +9,6 @@
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl/error.hpp>
-#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/write.hpp>
 
 #include "server/config/config.h"
@@ -19,6 +18,7 @@
 #include "server/config/duration.h"
 #include "server/core/tcp_info.h"
 #include "server/errors.h"
+#include "server/tls/channel.h"
 #include "server/tls/tls_context.h"
 #include "server/websocket/session.h"
 
@@ -28,11 +28,6 @@ namespace asio = boost::asio;
 using boost::system::error_code;
 
 namespace {
-// The reference's read-buffer bounds: start small, grow to 64 KiB under load (a TLS
-// connection's own buffer; plaintext ones read into their loop's).
-constexpr size_t kStartReadBuf = 512;
-constexpr size_t kMaxReadBuf = 64 * 1024;
-constexpr size_t kMinReadBuf = 64;
 // An outbound buffer larger than this is given back after a small write.
 constexpr size_t kShrinkOutbound = 1024 * 1024;
 // An outbound buffer of at most this capacity is given back as soon as it is empty: an idle
@@ -180,14 +175,6 @@ void Connection::close_on_exception(std::string_view what) {
 void Connection::do_read() {
   PYLON_DCHECK_ON_LOOP(loop_);
   reading_ = true;
-  // The transport, chosen once per connection: one predictable branch.
-  if (tls_) {
-    if (read_buf_.empty()) read_buf_.resize(kStartReadBuf);
-    tls_->async_read_some(asio::buffer(read_buf_), [self = shared_from_this()](const error_code& ec, size_t n) {
-      self->on_read_done(ec, self->read_buf_.data(), n);
-    });
-    return;
-  }
   // Posted, so a read into the loop's buffer never runs inside another connection's use of it.
   asio::post(loop_.ctx(), [self = shared_from_this()] { self->read_ready(); });
 }
@@ -199,6 +186,11 @@ void Connection::read_ready() {
     return;
   }
   char* buf = loop_.read_buffer();
+  // The transport, chosen once per connection: one predictable branch.
+  if (tls_) {
+    read_tls(buf);
+    return;
+  }
   error_code ec;
   // The socket is non-blocking (start()): this returns at once, with what the kernel holds.
   size_t n = socket_.read_some(asio::buffer(buf, EventLoop::kReadBufferSize), ec);
@@ -207,6 +199,34 @@ void Connection::read_ready() {
     return;
   }
   on_read_done(ec, buf, n);
+}
+
+void Connection::read_tls(char* buf) {
+  // OpenSSL reads the socket itself (tls/channel.h) and opens every whole record it holds.
+  size_t n = 0;
+  auto status = tls_->decrypt(buf, EventLoop::kReadBufferSize, &n);
+  tls_more_ = status == tls::Channel::Status::kFull;
+  // A TLS 1.3 post-handshake message may want an answer.
+  if (tls_->has_output()) start_write();
+  if (status == tls::Channel::Status::kClosed || status == tls::Channel::Status::kError) {
+    // What came before a close_notify (or a bad record) is the peer's: it is taken first.
+    if (n > 0) {
+      last_activity_ = std::chrono::steady_clock::now();
+      try {
+        ws_ ? read_websocket(buf, n) : on_read(std::string_view(buf, n));
+      } catch (const std::exception& e) {
+        close_on_exception(e.what());
+      }
+      loop_.flush_touched();
+    }
+    on_read_done(status == tls::Channel::Status::kClosed ? error_code(asio::error::eof) : tls_->error(), nullptr, 0);
+    return;
+  }
+  if (n == 0) {
+    wait_readable();  // the socket said EAGAIN with no whole record
+    return;
+  }
+  on_read_done({}, buf, n);
 }
 
 void Connection::wait_readable() {
@@ -244,22 +264,6 @@ void Connection::on_read_done(const error_code& ec, char* data, size_t n) {
   // One flush per read batch for every connection this batch delivered to.
   auto stalled = loop_.flush_touched();
   if (!more || closing()) return;
-  if (tls_) {
-    // Adapt the buffer: double when a read fills it, halve after repeated short reads.
-    size_t cap = read_buf_.size();
-    if (n == cap && cap < kMaxReadBuf) {
-      read_buf_.resize(cap * 2);
-      short_reads_ = 0;
-    } else if (n < cap / 2 && cap > kMinReadBuf) {
-      if (++short_reads_ > 2) {
-        read_buf_.resize(cap / 2);
-        read_buf_.shrink_to_fit();
-        short_reads_ = 0;
-      }
-    } else {
-      short_reads_ = 0;
-    }
-  }
   if (stalled && stalled.get() != this && kind_ == Kind::kClient) {
     // A receiver is filling up: give it time to drain before reading more from this producer.
     read_paused_ = true;
@@ -274,12 +278,12 @@ void Connection::on_read_done(const error_code& ec, char* data, size_t n) {
     stalled->add_stall_waiter(shared_from_this());
     return;
   }
-  if (tls_) {
+  // A full buffer means more may wait (in the socket, or in OpenSSL's records): read again
+  // after what else is queued on the loop. Else the socket said EAGAIN: wait for it.
+  if (tls_ ? tls_more_ : n == EventLoop::kReadBufferSize) {
     do_read();
-  } else if (n == EventLoop::kReadBufferSize) {
-    do_read();  // the socket may hold more: read again after what else is queued on the loop
   } else {
-    wait_readable();  // drained
+    wait_readable();
   }
 }
 
@@ -380,7 +384,10 @@ void Connection::start_write() {
       // Nothing to write. Go on below, outside the lock, when closing or when a TLS
       // handshake waited for the plaintext before it (a client's INFO) to go out, or when
       // the WebSocket layer has frames of its own (the 101, pongs, the close).
-      if (!flush_on_close_ && tls_state_ != TlsState::kAwaitingFlush && !(ws_ && ws_->has_output())) return;
+      if (!flush_on_close_ && tls_state_ != TlsState::kAwaitingFlush && !(ws_ && ws_->has_output()) &&
+          !(tls_ && tls_->has_output())) {
+        return;
+      }
     } else {
       out_pending_.swap(out_writing_);
     }
@@ -392,7 +399,16 @@ void Connection::start_write() {
     ws_->take_output(out_writing_, ws_frames_);
     out_writing_.swap(ws_frames_);
   }
-  if (out_writing_.empty()) {
+  bool tls_ready = tls_state_ == TlsState::kEstablished;
+  if (tls_ready && flush_on_close_ && closing()) {
+    // The last batch of a flushed close: close_notify after it, as Go's tls.Conn.Close.
+    std::lock_guard lk(out_mu_);
+    if (out_pending_.empty()) {
+      if (tls_->encrypt(out_writing_)) tls_->close_notify();
+      out_writing_.clear();
+    }
+  }
+  if (out_writing_.empty() && !(tls_ready && tls_->has_output())) {
     if (flush_on_close_) {
       finish_close();  // closing with nothing left to write
     } else {
@@ -406,7 +422,15 @@ void Connection::start_write() {
   auto on_written = [self = shared_from_this()](const error_code& ec, size_t n) { self->on_write_done(ec, n); };
   // The transport, chosen once per connection: one predictable branch.
   if (tls_) {
-    asio::async_write(*tls_, asio::buffer(out_writing_), std::move(on_written));
+    // Sealed here, on the loop, once per write batch: one send for every record in it.
+    if (!out_writing_.empty() && !tls_->encrypt(out_writing_)) {
+      writing_ = false;
+      write_timer_.cancel();
+      close(CloseReason::kWriteError, false);
+      finish_close();
+      return;
+    }
+    asio::async_write(socket_, asio::buffer(tls_->begin_send()), std::move(on_written));
   } else {
     asio::async_write(socket_, asio::buffer(out_writing_), std::move(on_written));
   }
@@ -448,6 +472,7 @@ void Connection::on_write_done(const error_code& ec, size_t n) {
   write_timer_.cancel();
   pending_bytes_.fetch_sub(writing_counted_, std::memory_order_relaxed);
   writing_counted_ = 0;
+  if (tls_state_ == TlsState::kEstablished) tls_->sent();
   if ((out_writing_.capacity() > kShrinkOutbound && n < kShrinkOutbound / 4) ||
       out_writing_.capacity() <= kKeepOutbound) {
     std::string().swap(out_writing_);
@@ -529,7 +554,7 @@ void Connection::finish_close() {
 }
 
 SSL* Connection::tls_session() const noexcept {
-  return tls_state_ == TlsState::kEstablished ? tls_->native_handle() : nullptr;
+  return tls_state_ == TlsState::kEstablished ? tls_->ssl() : nullptr;
 }
 
 void Connection::start_tls(std::shared_ptr<const tls::Context> ctx, TlsRole role, std::string server_name) {
@@ -558,7 +583,10 @@ void Connection::begin_tls_handshake() {
   } else {
     log.debugf("{} - Starting TLS route {} handshake", log_prefix(), tls_role_ == TlsRole::kAccepted ? "server" : "client");
   }
-  tls_ = std::make_unique<TlsStream>(socket_, tls_info_->ctx->native());
+  error_code nb;
+  socket_.non_blocking(true, nb);  // OpenSSL reads it directly: EAGAIN, never a blocked loop
+  tls_ = std::make_unique<tls::Channel>(tls_info_->ctx->native().native_handle(), socket_.native_handle(),
+                                        tls_role_ == TlsRole::kAccepted);
   // The handshake owns the socket's write side (and write_timer_) until it completes: output
   // queued meanwhile waits, and no write deadline runs.
   writing_ = true;
@@ -574,7 +602,7 @@ void Connection::begin_tls_handshake() {
     tls_state_ = TlsState::kAwaitingFirstByte;
     await_tls_first_byte();
   } else {
-    SSL* ssl = tls_->native_handle();
+    SSL* ssl = tls_->ssl();
     if (!tls_info_->server_name.empty()) {
       error_code not_ip;
       asio::ip::make_address(tls_info_->server_name, not_ip);
@@ -620,8 +648,47 @@ void Connection::await_tls_first_byte() {
 }
 
 void Connection::run_tls_handshake() {
-  auto type = tls_role_ == TlsRole::kAccepted ? asio::ssl::stream_base::server : asio::ssl::stream_base::client;
-  tls_->async_handshake(type, [self = shared_from_this()](const error_code& ec) { self->on_tls_handshake(ec); });
+  // One step with what the socket has; its output (a flight, or the alert of a failure) goes
+  // out before anything else happens, so a refused peer learns why.
+  auto status = tls_->handshake();
+  auto next = [self = shared_from_this(), status] {
+    switch (status) {
+      case tls::Channel::Status::kDone:
+        self->on_tls_handshake({});
+        break;
+      case tls::Channel::Status::kWantRead:
+        // The socket said EAGAIN: wait for the peer's next flight.
+        self->socket_.async_wait(asio::socket_base::wait_read, [self](const error_code& ec) {
+          if (self->closed_ || self->tls_state_ != TlsState::kHandshaking) return;
+          if (ec) {
+            self->on_tls_handshake(ec);
+            return;
+          }
+          self->run_tls_handshake();
+        });
+        break;
+      case tls::Channel::Status::kFull:  // not a handshake's
+      case tls::Channel::Status::kClosed:
+        self->on_tls_handshake(asio::error::eof);
+        break;
+      case tls::Channel::Status::kError:
+        self->on_tls_handshake(self->tls_->error());
+        break;
+    }
+  };
+  if (!tls_->has_output()) {
+    next();
+    return;
+  }
+  asio::async_write(socket_, asio::buffer(tls_->begin_send()), [self = shared_from_this(), next](const error_code& ec, size_t) {
+    if (self->closed_ || self->tls_state_ != TlsState::kHandshaking) return;
+    self->tls_->sent();
+    if (ec) {
+      self->on_tls_handshake(ec);
+      return;
+    }
+    next();
+  });
 }
 
 namespace {
@@ -689,11 +756,11 @@ void Connection::on_tls_handshake(const error_code& ec) {
   PYLON_DCHECK_ON_LOOP(loop_);
   if (closed_ || tls_state_ != TlsState::kHandshaking) return;
   if (ec) {
-    fail_tls(handshake_error_text(ec, tls_->native_handle(), tls_role_ == TlsRole::kAccepted), false);
+    fail_tls(handshake_error_text(ec, tls_->ssl(), tls_role_ == TlsRole::kAccepted), false);
     return;
   }
   std::string key_id;
-  bool pinned = tls::matches_pinned(tls_->native_handle(), tls_info_->ctx->options().pinned_certs, &key_id);
+  bool pinned = tls::matches_pinned(tls_->ssl(), tls_info_->ctx->options().pinned_certs, &key_id);
   if (!pinned) {
     if (key_id.empty()) {
       server_.log().debugf("{} - Failed pinned cert test as client did not provide a certificate", log_prefix());
@@ -706,8 +773,8 @@ void Connection::on_tls_handshake(const error_code& ec) {
   write_timer_.cancel();
   writing_ = false;
   tls_state_ = TlsState::kEstablished;
-  tls_info_->version = tls::version_name(tls_->native_handle());
-  tls_info_->cipher = tls::cipher_suite_name(tls_->native_handle());
+  tls_info_->version = tls::version_name(tls_->ssl());
+  tls_info_->cipher = tls::cipher_suite_name(tls_->ssl());
   tls_info_->key_id = std::move(key_id);
   tls_established_.store(true, std::memory_order_release);
   try {

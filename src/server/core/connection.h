@@ -8,9 +8,10 @@
 // outbound buffer under `out_mu_` (a small lock held only for the append), then call
 // flush_signal() once per read batch (via EventLoop::touch/flush_touched).
 //
-// Transport: the plain TCP socket, or TLS over it (an ssl::stream on the socket, chosen once per
-// connection by start_tls). The two I/O sites (do_read, start_write) branch once on `tls_`: the
-// plaintext path pays one predictable branch, no virtual call and no allocation.
+// Transport: the plain TCP socket, or TLS over it (a tls::Channel, chosen once per connection by
+// start_tls: OpenSSL reads the socket and seals records into our output buffer; tls/channel.h).
+// The two I/O sites (read_ready, start_write) branch once on `tls_`: the plaintext path pays
+// one predictable branch, no virtual call and no allocation.
 //
 // WebSocket (attach_websocket, before start): one more layer between the transport and the
 // protocol (src/server/websocket/session.h). Reads go through its upgrade, then its frame
@@ -41,16 +42,12 @@
 
 typedef struct ssl_st SSL;
 
-namespace boost::asio::ssl {
-template <typename Stream>
-class stream;
-}
-
 namespace pylon::server {
 
 class EventLoop;
 class Server;
 namespace tls {
+class Channel;
 class Context;
 }
 namespace websocket {
@@ -201,16 +198,18 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Logs `what` and closes this connection alone (an exception from its protocol code).
   void close_on_exception(std::string_view what);
   bool account_appended_locked(std::unique_lock<std::mutex>& lk, size_t n);
-  // Loop thread: reading goes on. TLS: one read into read_buf_. Plaintext: a read attempt is
-  // posted (read_ready), as Asio's speculative read: the socket may hold data that arrived
-  // while this connection did not wait for it (a stall, the start).
+  // Loop thread: reading goes on. A read attempt is posted (read_ready), as Asio's
+  // speculative read: the socket (or, with TLS, OpenSSL's record buffer) may hold data that
+  // arrived while this connection did not wait for it (a stall, the start, a handshake).
   void do_read();
-  // Plaintext (loop thread): one non-blocking read into the loop's buffer; waits for the
+  // Loop thread: one non-blocking read into the loop's buffer (TLS: read_tls); waits for the
   // socket to become readable when there is nothing to read.
   void read_ready();
-  // Plaintext (loop thread): waits until the socket is readable, then read_ready. Only after
-  // a read that drained the socket (or found it empty): the reactor is edge-triggered, and on
-  // this loop's thread no readiness can be lost between that read and the wait.
+  // TLS (loop thread): decrypts what the socket and OpenSSL hold into `buf` (the loop's).
+  void read_tls(char* buf);
+  // Loop thread: waits until the socket is readable, then read_ready. Only after a read that
+  // drained the socket (or found it empty): the reactor is edge-triggered, and on this loop's
+  // thread no readiness can be lost between that read and the wait.
   void wait_readable();
   // Loop thread: what a read brought (`data`, `n`), or its error; then reading goes on.
   void on_read_done(const boost::system::error_code& ec, char* data, size_t n);
@@ -243,8 +242,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   EventLoop& loop_;
   boost::asio::ip::tcp::socket socket_;
   // TLS over socket_ once the handshake began; null for plaintext (loop thread).
-  using TlsStream = boost::asio::ssl::stream<boost::asio::ip::tcp::socket&>;
-  std::unique_ptr<TlsStream> tls_;
+  std::unique_ptr<tls::Channel> tls_;
+  bool tls_more_ = false;  // loop thread: the last decrypt filled the read buffer (records may wait)
   enum class TlsState : uint8_t { kNone, kAwaitingFlush, kAwaitingFirstByte, kHandshaking, kEstablished, kFailed };
   TlsState tls_state_ = TlsState::kNone;  // loop thread
   TlsRole tls_role_ = TlsRole::kAccepted;
@@ -269,12 +268,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::chrono::system_clock::time_point started_at_;
   std::chrono::steady_clock::time_point last_activity_;
 
-  // Reading (loop thread). A plaintext connection reads into its loop's buffer
-  // (EventLoop::read_buffer) and holds none of its own. A TLS one reads through its stream
-  // into read_buf_, which grows when a read fills it and shrinks when reads stay small, like
-  // the reference's.
-  std::string read_buf_;
-  int short_reads_ = 0;
+  // Reading (loop thread): every connection reads into its loop's buffer
+  // (EventLoop::read_buffer) and holds none of its own; a TLS one's partial record waits in
+  // OpenSSL's record buffer, which it releases when empty (tls/channel.h).
 
   // Outbound. out_pending_ is appended by any thread under out_mu_; out_writing_ belongs
   // to the loop while a write is in flight.
