@@ -73,7 +73,7 @@ std::string Account::add_response(Server& server, const std::shared_ptr<Account>
   return subject;
 }
 
-Account::ResponseTarget Account::take_response(std::string_view subject) {
+Account::ResponseTarget Account::take_response(std::string_view subject, bool last) {
   auto now = std::chrono::steady_clock::now();
   std::lock_guard lk(resp_mu_);
   auto it = responses_.find(std::string(subject));
@@ -84,12 +84,17 @@ Account::ResponseTarget Account::take_response(std::string_view subject) {
     return {};
   }
   ResponseTarget t{p.importer.lock(), p.reply};
-  if (p.type == AccountExport::ResponseType::kSingleton || !t.importer) {
+  if (p.type == AccountExport::ResponseType::kSingleton || last || !t.importer) {
     responses_.erase(it);
   } else {
     p.expires = now + p.threshold;  // stream, chunked: open while responses keep coming
   }
   return t;
+}
+
+void Account::drop_response(std::string_view subject) {
+  std::lock_guard lk(resp_mu_);
+  responses_.erase(std::string(subject));
 }
 
 size_t Account::pending_responses() const {

@@ -86,7 +86,12 @@ class Account : public std::enable_shared_from_this<Account> {
     std::shared_ptr<Account> importer;
     std::string reply;
   };
-  ResponseTarget take_response(std::string_view subject);
+  // `last`: this response ends the mapping whatever the response type (the reference's
+  // EOF: an empty message, no headers, ends a Streamed or Chunked response as well).
+  ResponseTarget take_response(std::string_view subject, bool last = false);
+  // The response to `subject` could not be delivered (the requester has gone): no more go
+  // back, as the reference removes a response import that delivered nothing.
+  void drop_response(std::string_view subject);
   size_t pending_responses() const;
 
   // This account's stream imports (set by Accounts::configure). Read on SUB, never per message.

@@ -20,7 +20,7 @@ namespace {
 
 const char* response_type_name(AccountExport::ResponseType t) {
   switch (t) {
-    case AccountExport::ResponseType::kStream: return "Stream";
+    case AccountExport::ResponseType::kStream: return "Streamed";  // ServiceRespType.String()
     case AccountExport::ResponseType::kChunked: return "Chunked";
     default: return "Singleton";
   }
