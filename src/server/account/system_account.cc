@@ -559,10 +559,15 @@ void SystemAccount::client_disconnected(const monitor::ConnSnapshot& s) {
 
 void SystemAccount::account_connections_changed(std::shared_ptr<Account> account) {
   if (!running_.load() || !account) return;
-  asio::post(system_loop().ctx(), [self = shared_from_this(), account = std::move(account)] {
+  // The count as this change left it (the reference takes it in the change's own call): by the
+  // time the system loop gets to it, the client may be gone again.
+  int64_t conns = account->num_clients();
+  asio::post(system_loop().ctx(), [self = shared_from_this(), account = std::move(account), conns] {
     const std::string& name = account->name();
-    self->send_account_conns(account, {fmt::format("$SYS.SERVER.ACCOUNT.{}.CONNS", name),
-                                       fmt::format("$SYS.ACCOUNT.{}.SERVER.CONNS", name)});
+    self->send_account_conns(account,
+                             {fmt::format("$SYS.SERVER.ACCOUNT.{}.CONNS", name),
+                              fmt::format("$SYS.ACCOUNT.{}.SERVER.CONNS", name)},
+                             conns);
   });
 }
 
@@ -572,12 +577,13 @@ bool SystemAccount::has_interest(const std::string& subject) const {
 }
 
 void SystemAccount::send_account_conns(const std::shared_ptr<Account>& account,
-                                       const std::vector<std::string>& subjects) {
+                                       const std::vector<std::string>& subjects, int64_t conns) {
   if (!running_.load()) return;
   const std::string& name = account->name();
+  if (conns < 0) conns = account->num_clients();
   // The heartbeat, as the reference's a.ctmr: every kAccountConnsInterval after the last event
   // while the account has clients, none once it has none.
-  if (account->num_clients() == 0) {
+  if (conns == 0) {
     if (auto it = conns_heartbeats_.find(name); it != conns_heartbeats_.end()) {
       it->second.timer->cancel();
       conns_heartbeats_.erase(it);
@@ -609,6 +615,8 @@ void SystemAccount::send_account_conns(const std::shared_ptr<Account>& account,
   json::object e = typed_event(kAccountConnsEventType, std::chrono::system_clock::now());
   e["id"] = next_event_id();
   for (auto& [k, v] : monitor::build_account_stat(server_, *account)) e[k] = v;
+  e["conns"] = conns;  // no leaf nodes: total_conns is conns
+  e["total_conns"] = conns;
   // One event, each subject its own message (and seq), as the reference's sendq pushes.
   for (const auto& subject : subjects) send(subject, {}, e);
 }

@@ -135,8 +135,10 @@ class SystemAccount : public std::enable_shared_from_this<SystemAccount> {
   void arm_statsz_timer();
   void arm_orphan_timer();
   // System loop: the AccountNumConns event of `account`, to each of `subjects`, and its
-  // heartbeat re-armed (or cancelled when the account has no clients).
-  void send_account_conns(const std::shared_ptr<Account>& account, const std::vector<std::string>& subjects);
+  // heartbeat re-armed (or cancelled when the account has no clients). `conns`: the client
+  // count to report (-1: the account's count now); the message counts are read now.
+  void send_account_conns(const std::shared_ptr<Account>& account, const std::vector<std::string>& subjects,
+                          int64_t conns = -1);
   void answer_conns(const std::string& account, const std::string& reply, const std::string& body);
   // False when nobody (here or over a route) is interested in `subject` in the system account.
   bool has_interest(const std::string& subject) const;
