@@ -340,6 +340,30 @@ TEST_P(RemoteShutdown, DropsTheServerFromActiveServersAtOnce) {
   EXPECT_TRUE(wait_for([&] { return active() == 2; }, kArrival)) << "the SHUTDOWN was not heard";
 }
 
+// Lame duck mode ends in a shutdown, and so in a SHUTDOWN event: node 1, with no clients, enters
+// it and the observer on node 0 stops counting it. (The reference refuses a lame_duck_duration
+// under 30 s; with no clients it shuts down once its grace period is over, or at once.)
+class LameDuck : public ::testing::TestWithParam<std::vector<Kind>> {};
+
+TEST_P(LameDuck, EndsWithTheShutdownEvent) {
+  Cluster c;
+  ASSERT_TRUE(start(GetParam(), c, "lame_duck_duration: \"30s\"\nlame_duck_grace_period: \"1s\"\n"));
+  auto sys = Client::connect({url_as(*c.nodes[0], "sys")});
+  ASSERT_TRUE(sys);
+  Requester req(*sys);
+  auto active = [&] {
+    auto r = req.request("$SYS.REQ.SERVER." + c.ids[0] + ".STATSZ", "", 1, 50ms);
+    return r.size() == 1 ? num(obj(r[0], "statsz"), "active_servers") : -1;
+  };
+  ASSERT_TRUE(wait_for([&] { return active() == 2; }, kArrival)) << "the observer heard its peer";
+  c.nodes[1]->send_signal(SIGUSR2);
+  EXPECT_TRUE(wait_for([&] { return active() == 1; }, kArrival)) << "no SHUTDOWN at the end of lame duck mode";
+  EXPECT_TRUE(wait_for([&] { return !c.nodes[1]->running(); }, kArrival));
+}
+
+INSTANTIATE_TEST_SUITE_P(Mixed, LameDuck, ::testing::Values(std::vector<Kind>{P, N}, std::vector<Kind>{N, P}),
+                         cluster_name);
+
 INSTANTIATE_TEST_SUITE_P(Mixed, RemoteShutdown,
                          ::testing::Values(std::vector<Kind>{P, P, N}, std::vector<Kind>{N, P, P}), cluster_name);
 

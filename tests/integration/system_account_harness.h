@@ -99,11 +99,12 @@ struct Cluster {
   std::set<std::string> id_set() const { return {ids.begin(), ids.end()}; }
 };
 
-inline ::testing::AssertionResult start(const std::vector<Kind>& kinds, Cluster& c) {
+// `extra`: config lines after kConfig, on every node.
+inline ::testing::AssertionResult start(const std::vector<Kind>& kinds, Cluster& c, const std::string& extra = "") {
   auto configs = kinds.size() == 1 ? std::vector<NodeConfig>{single_config(kinds[0], "sys0", "sys-it")}
                                    : mesh_configs(kinds, "sys-it");
   for (auto& cfg : configs) {
-    cfg.config = kConfig;
+    cfg.config = std::string(kConfig) + extra;
     c.nodes.push_back(std::make_unique<Node>(std::move(cfg)));
     if (!c.nodes.back()->start()) return ::testing::AssertionFailure() << "node did not start";
     c.list.push_back(c.nodes.back().get());
