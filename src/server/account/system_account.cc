@@ -359,8 +359,10 @@ void SystemAccount::stop() {
   done.get_future().wait();
   // The connections close without a flush after this (Server::shutdown): wait for the event to
   // leave, bounded, as the reference's flushClients(time.Second) for its last message.
+  // Only the system account's clients and the routes can have been given it.
   auto drained = [this] {
     for (const auto& c : server_.clients()) {
+      if (!c->connected() || &c->account() != account_.get()) continue;
       if (c->pending_bytes() > 0 && !c->closing()) return false;
     }
     for (const auto& r : server_.cluster().routes(/*with_interest=*/false)) {
