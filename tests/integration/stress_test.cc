@@ -590,6 +590,9 @@ namespace {
 // account's open clients on the system loop while other loops close them), and a client of A
 // on node 0 asks both nodes for A's connections through its import of the system account's
 // service ($SYS.REQ.ACCOUNT.PING.CONNZ: streamed responses mapped back across the route).
+// Meanwhile reloads of node 1 add and drop an account C whose clients come and go: their
+// events hold C while the system loop sends them, C's heartbeat names it weakly, and each new
+// C gets its system imports.
 TEST(Stress, SystemAccountEventsAndRequestsDuringClientChurn) {
   SKIP_IF_REFERENCE("--event_loops is Pylon's");
   const std::string config = R"(
@@ -606,7 +609,14 @@ no_auth_user: a
                                 "--cluster", "nats://127.0.0.1:" + std::to_string(own), "--routes",
                                 "nats://127.0.0.1:" + std::to_string(other)});
   };
-  ServerProcess n0(node(route0, route1)), n1(node(route1, route0));
+  std::string with_c = config;
+  with_c.replace(with_c.find("  A: {"), 6, "  C: { users: [ {user: c, password: pc} ] }\n  A: {");
+  TempDir dir;
+  std::string conf1 = dir.write("node1.conf", config);
+  ServerOptions opts1 = node(route1, route0);
+  opts1.config.clear();
+  opts1.args.insert(opts1.args.end(), {"-c", conf1});
+  ServerProcess n0(node(route0, route1)), n1(opts1);
   ASSERT_TRUE(n0.start());
   ASSERT_TRUE(n1.start());
 
@@ -645,6 +655,20 @@ no_auth_user: a
       ask();
     }
     std::this_thread::sleep_for(20ms);  // the pace of the requests, not a wait for a condition
+  });
+  std::atomic<int> reloads{0}, c_cycles{0};
+  churn.also([&] {
+    dir.write("node1.conf", reloads.load() % 2 ? config : with_c);
+    ::kill(n1.pid(), SIGHUP);
+    reloads.fetch_add(1);
+    std::this_thread::sleep_for(300ms);  // the pace of the reloads, not a wait for a condition
+  });
+  churn.also([&] {
+    RawClient c;
+    if (!c.connect(n1.port(), 2s) || !c.read_info(2s)) return;
+    c.send("CONNECT {\"verbose\":false,\"pedantic\":false,\"user\":\"c\",\"pass\":\"pc\"}\r\nPING\r\n");
+    if (c.read_until("PONG\r\n", 1s)) c_cycles.fetch_add(1);  // C was there
+    reset_close(c);
   });
   std::atomic<int> imported_answers{0};
   churn.also([&] {
@@ -715,6 +739,11 @@ no_auth_user: a
   std::printf("system account: %d account_connections events, %d answers through A's system import\n",
               conns_events, imported_answers.load());
   EXPECT_GE(conns_events, connects + disconnects) << "one at each client's coming and going";
+  std::printf("system account: %d reloads of node 1, %d clients of C while it existed\n", reloads.load(),
+              c_cycles.load());
+  EXPECT_GE(reloads.load(), 5);
+  EXPECT_GT(c_cycles.load(), 0) << "no client of C ever connected";
+  EXPECT_EQ(n1.log().find("Failed to reload"), std::string::npos) << n1.log().substr(0, 4000);
   EXPECT_GT(imported_answers.load(), 0) << "A never got its connections through its system import";
 }
 
