@@ -1,7 +1,8 @@
 // /dashboard in a real browser (headless Debian chromium, driven by playwright-core) against a
 // running 3-node pylon cluster with traffic: the graph shows three servers and three routes
 // (found from one node through the routes' monitor_url), the rate chart moves while messages
-// flow, the connections table sorts, and a screenshot lands in the build's test output.
+// flow, the accounts panel sums the nodes' /accstatz, the connections table sorts, and a
+// screenshot lands in the build's test output.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -95,6 +96,16 @@ test('the message rate chart moves while traffic runs', async () => {
   }, 10000, 200);
   const image2 = await canvasImage();
   assert.notEqual(image1, image2, 'the msgs/s canvas did not change between polls');
+});
+
+test('the accounts panel sums every node\'s /accstatz', async () => {
+  // The three clients are in $G, one on each node; the publisher keeps its rate above zero.
+  await waitFor('$G with 3 connections on 3 servers and a message rate', async () => {
+    const g = (await model()).accounts.find((x) => x.name === '$G');
+    return g && g.conns === 3 && g.servers === 3 && g.msgRate > 0;
+  }, 20000, 200);
+  const rows = await page.$$eval('#accounts tbody tr', (trs) => trs.map((tr) => tr.dataset.account));
+  assert.ok(rows.includes('$G'), JSON.stringify(rows));
 });
 
 test('the connections table sorts by the clicked column', async () => {

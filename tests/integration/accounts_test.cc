@@ -34,6 +34,11 @@ accounts {
 authorization { users: [ {user: g, password: pg} ] }
 )";
 
+// Every account but the system account imports 3 of its services, on both servers
+// ($SYS.REQ.ACCOUNT.PING.CONNZ, $SYS.REQ.SERVER.PING.CONNZ, $SYS.REQ.ACCOUNT.PING.STATZ): each
+// is a subscription in the account's index.
+constexpr int64_t kSystemImports = 3;
+
 std::unique_ptr<pylon::Connection> library_client(int port, const std::string& user, const std::string& pass) {
   pylon::ClientOptions o;
   o.servers = {"nats://127.0.0.1:" + std::to_string(port)};
@@ -134,19 +139,16 @@ TEST(Accounts, ConnzReportsTheAccountAndSubszCountsEveryAccount) {
   EXPECT_EQ(account_of["g"], "") << "the global account is not named (as the reference)";
 
   // Every account's subscriptions count, the system account's internal ones included (both
-  // servers have them); the reference also adds its system imports to every account, so only
-  // ours must be exact once the system account's are taken off.
+  // servers have them), and in each other account ($G, A, B) its imports of the system
+  // account's services (both servers have 3 each), so once the system account's are taken
+  // off the count is exact on both.
   auto subsz = get_json(http, "/subsz");
   auto subsz_sys = get_json(http, "/subsz?acc=$SYS");
   ASSERT_TRUE(subsz && subsz_sys);
   int64_t n = subsz->at("num_subscriptions").to_number<int64_t>();
   int64_t sys = subsz_sys->at("num_subscriptions").to_number<int64_t>();
-  if (using_reference_server()) {
-    EXPECT_GE(n - sys, 4);
-  } else {
-    EXPECT_GT(sys, 0) << "the system account's request subscriptions";
-    EXPECT_EQ(n - sys, 4);
-  }
+  EXPECT_GT(sys, 0) << "the system account's request subscriptions";
+  EXPECT_EQ(n - sys, 4 + 3 /* $G, A, B */ * kSystemImports);
   // acc= narrows both to one account, as the reference's.
   auto connz_a = get_json(http, "/connz?acc=A&auth=true");
   ASSERT_TRUE(connz_a);
@@ -154,11 +156,7 @@ TEST(Accounts, ConnzReportsTheAccountAndSubszCountsEveryAccount) {
   EXPECT_EQ(connz_a->at("connections").as_array()[0].at("authorized_user").as_string(), "a");
   auto subsz_a = get_json(http, "/subsz?acc=A");
   ASSERT_TRUE(subsz_a);
-  if (using_reference_server()) {
-    EXPECT_GE(subsz_a->at("num_subscriptions").to_number<int64_t>(), 2);
-  } else {
-    EXPECT_EQ(subsz_a->at("num_subscriptions").to_number<int64_t>(), 2);
-  }
+  EXPECT_EQ(subsz_a->at("num_subscriptions").to_number<int64_t>(), 2 + kSystemImports);
   // And they leave with their clients.
   a.close();
   b.close();
@@ -246,12 +244,8 @@ TEST(Accounts, AccountzListsAccountsAndAccstatzCountsTheirConnectionsAndMessages
   const auto& d = detail->at("account_detail").as_object();
   EXPECT_EQ(d.at("account_name").as_string(), "A");
   EXPECT_EQ(d.at("client_connections").to_number<int64_t>(), 2);
-  // The reference adds its system account's service imports to every account; only ours is exact.
-  if (using_reference_server()) {
-    EXPECT_GE(d.at("subscriptions").to_number<int64_t>(), 1);
-  } else {
-    EXPECT_EQ(d.at("subscriptions").to_number<int64_t>(), 1);
-  }
+  // Its client's subscription and its imports of the system account's services, on both servers.
+  EXPECT_EQ(d.at("subscriptions").to_number<int64_t>(), 1 + kSystemImports);
   auto missing = http_get(http, "/accountz?acc=Nope");
   ASSERT_TRUE(missing);
   EXPECT_EQ(missing->status, 400);

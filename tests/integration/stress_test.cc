@@ -586,6 +586,13 @@ namespace {
 // account on node 0 listens to `$SYS.>` over the route and asks both nodes for STATSZ without
 // pause. Every event must arrive once, in the order the node sent it (its `seq` only grows),
 // each DISCONNECT after its client's CONNECT, and every request must be answered by both nodes.
+// Each client's coming and going also makes an account_connections event (walking the
+// account's open clients on the system loop while other loops close them), and a client of A
+// on node 0 asks both nodes for A's connections through its import of the system account's
+// service ($SYS.REQ.ACCOUNT.PING.CONNZ: streamed responses mapped back across the route).
+// Meanwhile reloads of node 1 add and drop an account C whose clients come and go: their
+// events hold C while the system loop sends them, C's heartbeat names it weakly, and each new
+// C gets its system imports.
 TEST(Stress, SystemAccountEventsAndRequestsDuringClientChurn) {
   SKIP_IF_REFERENCE("--event_loops is Pylon's");
   const std::string config = R"(
@@ -602,7 +609,14 @@ no_auth_user: a
                                 "--cluster", "nats://127.0.0.1:" + std::to_string(own), "--routes",
                                 "nats://127.0.0.1:" + std::to_string(other)});
   };
-  ServerProcess n0(node(route0, route1)), n1(node(route1, route0));
+  std::string with_c = config;
+  with_c.replace(with_c.find("  A: {"), 6, "  C: { users: [ {user: c, password: pc} ] }\n  A: {");
+  TempDir dir;
+  std::string conf1 = dir.write("node1.conf", config);
+  ServerOptions opts1 = node(route1, route0);
+  opts1.config.clear();
+  opts1.args.insert(opts1.args.end(), {"-c", conf1});
+  ServerProcess n0(node(route0, route1)), n1(opts1);
   ASSERT_TRUE(n0.start());
   ASSERT_TRUE(n1.start());
 
@@ -642,6 +656,32 @@ no_auth_user: a
     }
     std::this_thread::sleep_for(20ms);  // the pace of the requests, not a wait for a condition
   });
+  std::atomic<int> reloads{0}, c_cycles{0};
+  churn.also([&] {
+    dir.write("node1.conf", reloads.load() % 2 ? config : with_c);
+    ::kill(n1.pid(), SIGHUP);
+    reloads.fetch_add(1);
+    std::this_thread::sleep_for(300ms);  // the pace of the reloads, not a wait for a condition
+  });
+  churn.also([&] {
+    RawClient c;
+    if (!c.connect(n1.port(), 2s) || !c.read_info(2s)) return;
+    c.send("CONNECT {\"verbose\":false,\"pedantic\":false,\"user\":\"c\",\"pass\":\"pc\"}\r\nPING\r\n");
+    if (c.read_until("PONG\r\n", 1s)) c_cycles.fetch_add(1);  // C was there
+    reset_close(c);
+  });
+  std::atomic<int> imported_answers{0};
+  churn.also([&] {
+    RawClient c;  // no credentials: A, through no_auth_user
+    if (!c.connect(n0.port(), 2s) || !c.read_info(2s)) return;
+    c.send("CONNECT {\"verbose\":false,\"pedantic\":false}\r\nSUB my.inbox 1\r\nPING\r\n");
+    if (!c.read_until("PONG\r\n", 2s)) return reset_close(c);
+    for (int i = 0; i < 10 && !churn.over(); ++i) {
+      c.send("PUB $SYS.REQ.ACCOUNT.PING.CONNZ my.inbox 0\r\n\r\n");
+      if (c.read_until("MSG my.inbox 1 ", 2s)) imported_answers.fetch_add(1);
+    }
+    reset_close(c);
+  });
   std::string canary = churn.finish();
   expect_survived(n1, churn, canary);
   EXPECT_TRUE(n0.running());
@@ -660,21 +700,26 @@ no_auth_user: a
   EXPECT_GE(last - first_measured, 20) << "too few requests during the churn";
 
   // The events: each node's in the order it sent them, each client's CONNECT before its
-  // DISCONNECT, none twice. (All are node 1's: only its clients are in A.)
+  // DISCONNECT, none twice (node 0's A clients are the import's requesters).
   heard->wait_quiet(500ms, 10s);
   std::map<std::string, int64_t> last_seq;  // server id -> seq
-  std::map<int64_t, int> state;             // cid -> 1 connected, 2 disconnected
-  int connects = 0, disconnects = 0, out_of_order = 0, unpaired = 0;
+  std::map<std::pair<std::string, int64_t>, int> state;  // (server id, cid) -> 1 connected, 2 disconnected
+  int connects = 0, disconnects = 0, out_of_order = 0, unpaired = 0, conns_events = 0;
   for (const auto& m : heard->messages()) {
     bool c = m.subject == "$SYS.ACCOUNT.A.CONNECT", d = m.subject == "$SYS.ACCOUNT.A.DISCONNECT";
-    if (!c && !d) continue;
+    bool n = m.subject == "$SYS.ACCOUNT.A.SERVER.CONNS";
+    if (!c && !d && !n) continue;
     auto e = boost::json::parse(m.data).as_object();
     const auto& server = e.at("server").as_object();
     int64_t seq = server.at("seq").to_number<int64_t>();
     int64_t& prev = last_seq[std::string(server.at("id").as_string())];
     if (seq <= prev) ++out_of_order;
     prev = seq;
-    int& st = state[e.at("client").as_object().at("id").to_number<int64_t>()];
+    if (n) {
+      ++conns_events;
+      continue;
+    }
+    int& st = state[{std::string(server.at("id").as_string()), e.at("client").as_object().at("id").to_number<int64_t>()}];
     if (c) {
       ++connects;
       if (st != 0) ++unpaired;
@@ -691,6 +736,15 @@ no_auth_user: a
   EXPECT_GE(disconnects, kChurners * 5);
   EXPECT_EQ(out_of_order, 0) << "a node's seq must grow with every message it sends";
   EXPECT_EQ(unpaired, 0) << "each DISCONNECT follows its client's CONNECT, once";
+  std::printf("system account: %d account_connections events, %d answers through A's system import\n",
+              conns_events, imported_answers.load());
+  EXPECT_GE(conns_events, connects + disconnects) << "one at each client's coming and going";
+  std::printf("system account: %d reloads of node 1, %d clients of C while it existed\n", reloads.load(),
+              c_cycles.load());
+  EXPECT_GE(reloads.load(), 5);
+  EXPECT_GT(c_cycles.load(), 0) << "no client of C ever connected";
+  EXPECT_EQ(n1.log().find("Failed to reload"), std::string::npos) << n1.log().substr(0, 4000);
+  EXPECT_GT(imported_answers.load(), 0) << "A never got its connections through its system import";
 }
 
 }  // namespace

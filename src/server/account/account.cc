@@ -2,6 +2,8 @@
 
 #include <mutex>
 
+#include <fmt/format.h>
+
 #include <random>
 
 #include "server/account/imports_check.h"
@@ -73,7 +75,7 @@ std::string Account::add_response(Server& server, const std::shared_ptr<Account>
   return subject;
 }
 
-Account::ResponseTarget Account::take_response(std::string_view subject) {
+Account::ResponseTarget Account::take_response(std::string_view subject, bool last) {
   auto now = std::chrono::steady_clock::now();
   std::lock_guard lk(resp_mu_);
   auto it = responses_.find(std::string(subject));
@@ -84,12 +86,17 @@ Account::ResponseTarget Account::take_response(std::string_view subject) {
     return {};
   }
   ResponseTarget t{p.importer.lock(), p.reply};
-  if (p.type == AccountExport::ResponseType::kSingleton || !t.importer) {
+  if (p.type == AccountExport::ResponseType::kSingleton || last || !t.importer) {
     responses_.erase(it);
   } else {
     p.expires = now + p.threshold;  // stream, chunked: open while responses keep coming
   }
   return t;
+}
+
+void Account::drop_response(std::string_view subject) {
+  std::lock_guard lk(resp_mu_);
+  responses_.erase(std::string(subject));
 }
 
 size_t Account::pending_responses() const {
@@ -187,6 +194,32 @@ void Accounts::configure(const Options& o) {
                                                                 type, threshold);
       importer->index().insert(sub);
       importer->service_subs_.push_back(std::move(sub));
+    }
+  }
+  if (system.empty()) return;
+  const std::shared_ptr<Account>& sys = by_name_.at(system);
+  for (const auto& [name, importer] : by_name_) {
+    if (importer == sys || !importer->system_import_subs_.empty()) continue;
+    for (const auto& si : kSystemImports) {
+      // An import of the account's own on the same subject wins (the reference adds its own
+      // only when the subject is not imported already).
+      bool taken = false;
+      for (const auto& a : o.accounts) {
+        if (a.name != name) continue;
+        for (const auto& im : a.imports) {
+          taken = taken || (im.kind == AccountExport::Kind::kService && (im.to.empty() ? im.subject : im.to) == si.subject);
+        }
+      }
+      if (taken) continue;
+      auto sub = std::make_shared<Subscription>();
+      sub->remote = true;  // not a client's (see Subscription::internal)
+      sub->subject = si.subject;
+      sub->sid = sub->subject;
+      sub->internal = std::make_shared<ServiceImportSubscriber>(
+          importer, sys, sub->subject, fmt::format("$SYS.REQ.ACCOUNT.{}.{}", name, si.request),
+          AccountExport::ResponseType::kStream, Duration{0});
+      importer->index().insert(sub);
+      importer->system_import_subs_.push_back(std::move(sub));
     }
   }
 }

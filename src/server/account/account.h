@@ -40,6 +40,19 @@ namespace pylon::server {
 
 class Server;
 
+// The system account's services every other account imports, as the reference's
+// registerSystemImports: a client of account A asking `subject` gets, from every server, the
+// answer to $SYS.REQ.ACCOUNT.A.<request> (Streamed: one response per server). The system
+// account exports `$SYS.REQ.ACCOUNT.*.<request>` for them (its addSystemAccountExports).
+struct SystemImport {
+  const char* subject;
+  const char* request;
+};
+inline constexpr SystemImport kSystemImports[] = {{"$SYS.REQ.ACCOUNT.PING.CONNZ", "CONNZ"},
+                                                  {"$SYS.REQ.SERVER.PING.CONNZ", "CONNZ"},
+                                                  {"$SYS.REQ.ACCOUNT.PING.STATZ", "STATZ"}};
+inline constexpr const char* kSystemExports[] = {"$SYS.REQ.ACCOUNT.*.CONNZ", "$SYS.REQ.ACCOUNT.*.STATZ"};
+
 class Account : public std::enable_shared_from_this<Account> {
  public:
   Account(std::string name, size_t cache_max = 1024);
@@ -86,7 +99,12 @@ class Account : public std::enable_shared_from_this<Account> {
     std::shared_ptr<Account> importer;
     std::string reply;
   };
-  ResponseTarget take_response(std::string_view subject);
+  // `last`: this response ends the mapping whatever the response type (the reference's
+  // EOF: an empty message, no headers, ends a Streamed or Chunked response as well).
+  ResponseTarget take_response(std::string_view subject, bool last = false);
+  // The response to `subject` could not be delivered (the requester has gone): no more go
+  // back, as the reference removes a response import that delivered nothing.
+  void drop_response(std::string_view subject);
   size_t pending_responses() const;
 
   // This account's stream imports (set by Accounts::configure). Read on SUB, never per message.
@@ -117,6 +135,9 @@ class Account : public std::enable_shared_from_this<Account> {
   // Internal subscriptions of this account's service imports (set once, by Accounts::configure
   // under its lock; kept so the index's entries have an owner).
   std::vector<SubPtr> service_subs_;
+  // Its imports of the system account's services (kSystemImports), made once by the first
+  // configure() that sees it (the system account cannot change on a reload).
+  std::vector<SubPtr> system_import_subs_;
   friend class Accounts;
 };
 

@@ -27,9 +27,15 @@ bool ResponseSubscriber::deliver(Server& server, EventLoop& loop, const Origin& 
                                  bool /*from_route*/) {
   auto exporter = exporter_.lock();
   if (!exporter) return false;
-  auto back = exporter->take_response(msg.subject);
+  // Stream and chunked responses behave alike, as in nats-server 2.9 (its processServiceImport
+  // tests only for Singleton): both keep the mapping open until response_threshold passes
+  // without a response, or until an empty message (no headers, no payload) ends it.
+  bool last = msg.header_len < 0 && msg.payload.empty();
+  auto back = exporter->take_response(msg.subject, last);
   if (!back.importer) return false;
-  return route_message(server, *back.importer, loop, origin, Message{back.reply, {}, msg.header_len, msg.payload});
+  bool delivered = route_message(server, *back.importer, loop, origin, Message{back.reply, {}, msg.header_len, msg.payload});
+  if (!delivered && !last) exporter->drop_response(msg.subject);
+  return delivered;
 }
 
 }  // namespace pylon::server

@@ -5,8 +5,9 @@
 //     by a new "_R_.<prefix>.<token>" of A's, remembered with B's original reply.
 //  2. A's index holds one internal subscription per server on "_R_.<prefix>.>"
 //     (ResponseSubscriber). A response published there goes back into B on the original reply
-//     subject: once for a singleton service; for stream and chunked ones, until no response came
-//     for response_threshold.
+//     subject: once for a singleton service; for stream and chunked ones (alike, as in 2.9),
+//     until no response came for response_threshold, or until an empty message ends them, or
+//     until a response finds nobody to deliver to.
 // The request subscription is not announced to routes (every node applies its own imports; a
 // route would otherwise carry the request twice) and ignores route messages; the response one
 // is announced (RS+ A _R_.<prefix>.>), so a responder on any node of the cluster — Pylon or

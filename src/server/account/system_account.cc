@@ -31,6 +31,7 @@ namespace {
 
 constexpr const char* kConnectEventType = "io.nats.server.advisory.v1.client_connect";
 constexpr const char* kDisconnectEventType = "io.nats.server.advisory.v1.client_disconnect";
+constexpr const char* kAccountConnsEventType = "io.nats.server.advisory.v1.account_connections";
 
 // Set on the system loop while it publishes: our own subscriptions never take what we send
 // (the reference's system client has echo off). Without it a request whose reply subject is
@@ -41,24 +42,42 @@ struct RequestName {
   SysRequest what;
   const char* token;
 };
-constexpr std::array<RequestName, 7> kRequests{{{SysRequest::kStatsz, "STATSZ"},
+// $SYS.REQ.SERVER.PING.<what> and $SYS.REQ.SERVER.<id>.<what>.
+constexpr std::array<RequestName, 9> kRequests{{{SysRequest::kStatsz, "STATSZ"},
                                                  {SysRequest::kVarz, "VARZ"},
                                                  {SysRequest::kConnz, "CONNZ"},
                                                  {SysRequest::kSubsz, "SUBSZ"},
                                                  {SysRequest::kRoutez, "ROUTEZ"},
                                                  {SysRequest::kHealthz, "HEALTHZ"},
-                                                 {SysRequest::kAccountz, "ACCOUNTZ"}}};
+                                                 {SysRequest::kAccountz, "ACCOUNTZ"},
+                                                 {SysRequest::kJsz, "JSZ"},
+                                                 {SysRequest::kGatewayz, "GATEWAYZ"}}};
+// $SYS.REQ.ACCOUNT.<acc>.<what> (the reference's monAccSrvc; LEAFZ comes with leaf nodes).
+constexpr std::array<RequestName, 6> kAccountRequests{{{SysRequest::kConnz, "CONNZ"},
+                                                        {SysRequest::kSubsz, "SUBSZ"},
+                                                        {SysRequest::kInfo, "INFO"},
+                                                        {SysRequest::kAccountStatz, "STATZ"},
+                                                        {SysRequest::kConns, "CONNS"},
+                                                        {SysRequest::kJsz, "JSZ"}}};
 
-// A request subscription: hands what it matched to the system account.
+// What an internal subscription of the system account does with what it matched.
+enum class Role { kRequest, kAccountRequest, kRemoteStatsz, kRemoteShutdown };
+
+// An internal subscription: hands what it matched to the system account.
 class SystemSubscriber final : public InternalSubscriber {
  public:
-  SystemSubscriber(std::weak_ptr<SystemAccount> sys, SysRequest what, bool account_scoped)
-      : sys_(std::move(sys)), what_(what), account_scoped_(account_scoped) {}
+  SystemSubscriber(std::weak_ptr<SystemAccount> sys, SysRequest what, Role role)
+      : sys_(std::move(sys)), what_(what), role_(role) {}
   bool deliver(Server&, EventLoop&, const Origin&, const Message& msg, bool /*from_route*/) override {
     if (t_publishing) return false;
     auto sys = sys_.lock();  // weak: the system account owns this subscription
     if (!sys) return false;
+    if (role_ == Role::kRemoteStatsz || role_ == Role::kRemoteShutdown) {
+      sys->remote_event(role_ == Role::kRemoteShutdown, msg.subject, msg.payload, msg.header_len);
+      return true;
+    }
     std::string_view account;
+    const bool account_scoped_ = role_ == Role::kAccountRequest;
     if (account_scoped_) {
       // $SYS.REQ.ACCOUNT.<acc>.<what>: our subscription's `*` is the fourth token.
       std::string_view rest = msg.subject.substr(std::string_view("$SYS.REQ.ACCOUNT.").size());
@@ -71,7 +90,7 @@ class SystemSubscriber final : public InternalSubscriber {
  private:
   std::weak_ptr<SystemAccount> sys_;
   SysRequest what_;
-  bool account_scoped_;
+  Role role_;
 };
 
 json::object data_stats(uint64_t msgs, uint64_t bytes) {
@@ -110,6 +129,9 @@ struct RequestOptions {
   monitor::SubszOptions subsz;
   int routez_subs = 0;
   std::string account;
+  // AccountStatzOptions
+  std::vector<std::string> accounts;
+  bool include_unused = false;
 };
 
 template <size_t N>
@@ -139,12 +161,25 @@ constexpr gojson::Field kRoutezOwn[] = {
 constexpr gojson::Field kHealthzOwn[] = {
     {"js-enabled-only", gojson::Type::kBool}, {"js-server-only", gojson::Type::kBool}};
 constexpr gojson::Field kAccountzOwn[] = {{"account", gojson::Type::kString}};
+constexpr gojson::Field kAccountStatzOwn[] = {{"accounts", gojson::Type::kStringSlice},
+                                             {"include_unused", gojson::Type::kBool}};
+// JSzOptions and GatewayzOptions: decoded for Go's type checks; JetStream and gateways are off.
+constexpr gojson::Field kJszOwn[] = {
+    {"account", gojson::Type::kString}, {"accounts", gojson::Type::kBool},    {"streams", gojson::Type::kBool},
+    {"consumer", gojson::Type::kBool},  {"config", gojson::Type::kBool},      {"leader_only", gojson::Type::kBool},
+    {"offset", gojson::Type::kInt},     {"limit", gojson::Type::kInt},
+};
+constexpr gojson::Field kGatewayzOwn[] = {
+    {"name", gojson::Type::kString}, {"accounts", gojson::Type::kBool}, {"account_name", gojson::Type::kString}};
 
 constexpr auto kConnzFields = with_filter(kConnzOwn);
 constexpr auto kSubszFields = with_filter(kSubszOwn);
 constexpr auto kRoutezFields = with_filter(kRoutezOwn);
 constexpr auto kHealthzFields = with_filter(kHealthzOwn);
 constexpr auto kAccountzFields = with_filter(kAccountzOwn);
+constexpr auto kAccountStatzFields = with_filter(kAccountStatzOwn);
+constexpr auto kJszFields = with_filter(kJszOwn);
+constexpr auto kGatewayzFields = with_filter(kGatewayzOwn);
 
 // Decodes `body` into `o`; Go's error text when json.Unmarshal would fail.
 std::optional<std::string> decode(SysRequest what, std::string_view body, RequestOptions& o) {
@@ -155,13 +190,38 @@ std::optional<std::string> decode(SysRequest what, std::string_view body, Reques
   std::optional<std::string> err;
   switch (what) {
     case SysRequest::kStatsz:
-    case SysRequest::kVarz: {
-      gojson::StructType t{what == SysRequest::kStatsz ? "StatszEventOptions" : "VarzEventOptions",
-                           what == SysRequest::kStatsz ? "server.StatszEventOptions" : "server.VarzEventOptions",
+    case SysRequest::kVarz:
+    case SysRequest::kInfo: {
+      gojson::StructType t{what == SysRequest::kStatsz ? "StatszEventOptions"
+                           : what == SysRequest::kVarz ? "VarzEventOptions" : "AccInfoEventOptions",
+                           what == SysRequest::kStatsz ? "server.StatszEventOptions"
+                           : what == SysRequest::kVarz ? "server.VarzEventOptions" : "server.AccInfoEventOptions",
                            kFilterFields};
       err = gojson::unmarshal(body, t, [&](size_t i, const gojson::Value& v) { o.filter.set(i, v); });
       break;
     }
+    case SysRequest::kAccountStatz: {
+      gojson::StructType t{"AccountStatzEventOptions", "server.AccountStatzEventOptions", kAccountStatzFields};
+      err = gojson::unmarshal(body, t, [&](size_t i, const gojson::Value& v) {
+        if (i == 0) o.accounts = v.list;
+        else if (i == 1) o.include_unused = v.b;
+        else filter_at(std::size(kAccountStatzOwn), i, v);
+      });
+      break;
+    }
+    case SysRequest::kJsz: {
+      gojson::StructType t{"JszEventOptions", "server.JszEventOptions", kJszFields};
+      err = gojson::unmarshal(body, t, [&](size_t i, const gojson::Value& v) { filter_at(std::size(kJszOwn), i, v); });
+      break;
+    }
+    case SysRequest::kGatewayz: {
+      gojson::StructType t{"GatewayzEventOptions", "server.GatewayzEventOptions", kGatewayzFields};
+      err = gojson::unmarshal(body, t,
+                              [&](size_t i, const gojson::Value& v) { filter_at(std::size(kGatewayzOwn), i, v); });
+      break;
+    }
+    case SysRequest::kConns:
+      break;  // not a zReq: answer_conns decodes its own body
     case SysRequest::kConnz: {
       gojson::StructType t{"ConnzEventOptions", "server.ConnzEventOptions", kConnzFields};
       err = gojson::unmarshal(body, t, [&](size_t i, const gojson::Value& v) {
@@ -237,12 +297,12 @@ EventLoop& SystemAccount::system_loop() const { return server_.loop(0); }
 
 void SystemAccount::start() {
   const std::string& id = server_.id();
-  auto subscribe = [&](std::string subject, SysRequest what, bool account_scoped = false) {
+  auto subscribe = [&](std::string subject, SysRequest what, Role role = Role::kRequest) {
     auto sub = std::make_shared<Subscription>();
     sub->remote = true;  // not a client's (see Subscription::internal)
     sub->subject = std::move(subject);
     sub->sid = sub->subject;
-    sub->internal = std::make_shared<SystemSubscriber>(weak_from_this(), what, account_scoped);
+    sub->internal = std::make_shared<SystemSubscriber>(weak_from_this(), what, role);
     account_->index().insert(sub);
     server_.cluster().local_sub_added(*account_, *sub);
     subs_.push_back(std::move(sub));
@@ -253,12 +313,21 @@ void SystemAccount::start() {
     subscribe(fmt::format("$SYS.REQ.SERVER.PING.{}", r.token), r.what);
     subscribe(fmt::format("$SYS.REQ.SERVER.{}.{}", id, r.token), r.what);
   }
-  subscribe("$SYS.REQ.ACCOUNT.*.CONNZ", SysRequest::kConnz, true);
-  subscribe("$SYS.REQ.ACCOUNT.*.SUBSZ", SysRequest::kSubsz, true);
+  for (const auto& r : kAccountRequests) {
+    subscribe(fmt::format("$SYS.REQ.ACCOUNT.*.{}", r.token), r.what, Role::kAccountRequest);
+  }
+  // Only STATZ has an account PING of its own (the reference's accPingReqSubj); the accounts'
+  // $SYS.REQ.ACCOUNT.PING.CONNZ is their import of $SYS.REQ.ACCOUNT.<acc>.CONNZ.
+  subscribe("$SYS.REQ.ACCOUNT.PING.STATZ", SysRequest::kAccountStatz);
+  // The other servers, heard as the reference's initEventTracking listens to them.
+  subscribe("$SYS.SERVER.*.STATSZ", SysRequest::kStatsz, Role::kRemoteStatsz);
+  subscribe("$SYS.SERVER.*.SHUTDOWN", SysRequest::kStatsz, Role::kRemoteShutdown);
   running_ = true;
   asio::post(system_loop().ctx(), [self = shared_from_this()] {
     self->statsz_timer_ = std::make_unique<asio::steady_timer>(self->system_loop().ctx());
     self->arm_statsz_timer();
+    self->orphan_timer_ = std::make_unique<asio::steady_timer>(self->system_loop().ctx());
+    self->arm_orphan_timer();
   });
 }
 
@@ -266,7 +335,19 @@ void SystemAccount::stop() {
   if (!running_.exchange(false)) return;
   std::promise<void> done;
   asio::post(system_loop().ctx(), [this, &done] {
+    // As the reference's sendShutdownEvent: the last message, its body the ServerInfo alone,
+    // sent before any connection closes, so peers drop our state at once (not after
+    // kOrphanMax) and system-account clients learn why we go.
+    std::string payload = monitor::compact(server_info());
+    std::string subject = fmt::format("$SYS.SERVER.{}.SHUTDOWN", server_.id());
+    t_publishing = true;
+    route_message(server_, *account_, system_loop(), Origin{nullptr, false}, Message{subject, {}, -1, payload});
+    t_publishing = false;
+    system_loop().flush_touched();
     if (statsz_timer_) statsz_timer_->cancel();
+    if (orphan_timer_) orphan_timer_->cancel();
+    for (auto& [name, hb] : conns_heartbeats_) hb.timer->cancel();
+    conns_heartbeats_.clear();
     for (auto& sub : subs_) {
       sub->closed.store(true, std::memory_order_relaxed);
       account_->index().remove(sub);
@@ -276,6 +357,34 @@ void SystemAccount::stop() {
     done.set_value();
   });
   done.get_future().wait();
+  // The connections close without a flush after this (Server::shutdown): wait for the event to
+  // leave, bounded, as the reference's flushClients(time.Second) for its last message.
+  // Only the system account's clients and the routes can have been given it.
+  auto drained = [this] {
+    for (const auto& c : server_.clients()) {
+      if (!c->connected() || &c->account() != account_.get()) continue;
+      if (c->pending_bytes() > 0 && !c->closing()) return false;
+    }
+    for (const auto& r : server_.cluster().routes(/*with_interest=*/false)) {
+      if (r.pending_size > 0) return false;
+    }
+    return true;
+  };
+  auto deadline = std::chrono::steady_clock::now() + kShutdownFlush;
+  while (!drained() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+}
+
+void SystemAccount::arm_orphan_timer() {
+  orphan_timer_->expires_after(RemoteServers::kOrphanCheck);
+  orphan_timer_->async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+    if (ec || !self->running_.load()) return;
+    for (const auto& id : self->remote_.sweep(std::chrono::steady_clock::now())) {
+      self->server_.log().debugf("Detected orphan remote server: \"{}\"", id);
+    }
+    self->arm_orphan_timer();
+  });
 }
 
 void SystemAccount::arm_statsz_timer() {
@@ -356,8 +465,8 @@ json::object SystemAccount::statsz() const {
     }
     s["routes"] = std::move(list);
   }
-  // The reference counts the servers whose STATSZ it hears; in a full mesh that is one per route.
-  s["active_servers"] = 1 + routes.size();
+  // As the reference: this server and the ones heard from (RemoteServers), not the routes.
+  s["active_servers"] = 1 + remote_.size();
   return s;
 }
 
@@ -402,6 +511,25 @@ json::object client_info(const monitor::ConnSnapshot& c, bool closed) {
   return ci;
 }
 
+// The reference's JSInfo when JetStream is off (its Jsz with s.js nil).
+json::object jsz_disabled(const std::string& id, std::chrono::system_clock::time_point now) {
+  json::object j;
+  j["server_id"] = id;
+  j["now"] = monitor::rfc3339(now);
+  j["disabled"] = true;
+  json::object cfg;
+  cfg["max_memory"] = 0;
+  cfg["max_storage"] = 0;
+  j["config"] = std::move(cfg);
+  for (const char* k : {"memory", "storage", "reserved_memory", "reserved_storage", "accounts", "ha_assets"}) j[k] = 0;
+  json::object api;
+  api["total"] = 0;
+  api["errors"] = 0;
+  j["api"] = std::move(api);
+  for (const char* k : {"streams", "consumers", "messages", "bytes"}) j[k] = 0;
+  return j;
+}
+
 json::object typed_event(const char* type, std::chrono::system_clock::time_point when) {
   json::object e;
   e["type"] = type;
@@ -429,6 +557,133 @@ void SystemAccount::client_disconnected(const monitor::ConnSnapshot& s) {
   e["received"] = data_stats(s.out_msgs, s.out_bytes);
   e["reason"] = s.reason;
   post_send(fmt::format("$SYS.ACCOUNT.{}.DISCONNECT", s.account), std::move(e));
+}
+
+void SystemAccount::account_connections_changed(std::shared_ptr<Account> account) {
+  if (!running_.load() || !account) return;
+  // The count as this change left it (the reference takes it in the change's own call): by the
+  // time the system loop gets to it, the client may be gone again.
+  int64_t conns = account->num_clients();
+  asio::post(system_loop().ctx(), [self = shared_from_this(), account = std::move(account), conns] {
+    const std::string& name = account->name();
+    self->send_account_conns(account,
+                             {fmt::format("$SYS.SERVER.ACCOUNT.{}.CONNS", name),
+                              fmt::format("$SYS.ACCOUNT.{}.SERVER.CONNS", name)},
+                             conns);
+  });
+}
+
+bool SystemAccount::has_interest(const std::string& subject) const {
+  auto r = account_->index().match(subject);
+  return r && (!r->plain.empty() || !r->queues.empty());
+}
+
+void SystemAccount::send_account_conns(const std::shared_ptr<Account>& account,
+                                       const std::vector<std::string>& subjects, int64_t conns) {
+  if (!running_.load()) return;
+  const std::string& name = account->name();
+  if (conns < 0) conns = account->num_clients();
+  // The heartbeat, as the reference's a.ctmr: every kAccountConnsInterval after the last event
+  // while the account has clients, none once it has none.
+  if (conns == 0) {
+    if (auto it = conns_heartbeats_.find(name); it != conns_heartbeats_.end()) {
+      it->second.timer->cancel();
+      conns_heartbeats_.erase(it);
+    }
+  } else {
+    auto& hb = conns_heartbeats_[name];
+    if (!hb.timer) hb.timer = std::make_unique<asio::steady_timer>(system_loop().ctx());
+    hb.account = account;
+    hb.timer->expires_after(kAccountConnsInterval);
+    hb.timer->async_wait([self = shared_from_this(), name](const boost::system::error_code& ec) {
+      if (ec || !self->running_.load()) return;
+      auto it = self->conns_heartbeats_.find(name);
+      if (it == self->conns_heartbeats_.end()) return;
+      auto acc = it->second.account.lock();
+      if (!acc) {
+        self->conns_heartbeats_.erase(it);
+        return;
+      }
+      self->send_account_conns(acc, {fmt::format("$SYS.SERVER.ACCOUNT.{}.CONNS", name),
+                                     fmt::format("$SYS.ACCOUNT.{}.SERVER.CONNS", name)});
+    });
+  }
+  // The counts sum the account's open clients' counters (no message pays for an account-wide
+  // one): skip that walk when nobody, here or over a route, would receive the event.
+  bool wanted = false;
+  for (const auto& subject : subjects) wanted = wanted || has_interest(subject);
+  if (!wanted) return;
+  // The reference's AccountNumConns: a TypedEvent, the server, then AccountStat's fields.
+  json::object e = typed_event(kAccountConnsEventType, std::chrono::system_clock::now());
+  e["id"] = next_event_id();
+  for (auto& [k, v] : monitor::build_account_stat(server_, *account)) e[k] = v;
+  e["conns"] = conns;  // no leaf nodes: total_conns is conns
+  e["total_conns"] = conns;
+  // One event, each subject its own message (and seq), as the reference's sendq pushes.
+  for (const auto& subject : subjects) send(subject, {}, e);
+}
+
+void SystemAccount::remote_event(bool shutdown, std::string_view subject, std::string_view payload,
+                                 int64_t header_len) {
+  if (!running_.load()) return;
+  std::string_view body = header_len > 0 ? payload.substr(static_cast<size_t>(header_len)) : payload;
+  asio::post(system_loop().ctx(), [self = shared_from_this(), shutdown, subject = std::string(subject),
+                                   body = std::string(body)] {
+    if (!self->running_.load()) return;
+    Logger& log = self->server_.log();
+    json::value v;
+    boost::system::error_code ec;
+    if (!body.empty()) v = json::parse(body, ec);
+    if (shutdown) {
+      // The reference's remoteServerShutdown: $SYS.SERVER.<id>.SHUTDOWN, a ServerInfo body.
+      if (body.empty()) return log.peer_error("Remote server sent invalid (empty) shutdown message to \"{}\"", subject);
+      if (ec || !v.is_object()) return log.debugf("Received bad server info for remote server shutdown");
+      std::string_view rest = std::string_view(subject).substr(std::string_view("$SYS.SERVER.").size());
+      self->remote_.shutdown(rest.substr(0, rest.find('.')));
+      return;
+    }
+    // The reference's remoteServerUpdate: a STATSZ, {"server":{"id":..,"seq":..},...}.
+    if (body.empty()) return log.debugf("Received empty server info for remote server update");
+    const json::object* si = nullptr;
+    if (!ec && v.is_object()) {
+      if (auto* p = v.as_object().if_contains("server"); p && p->is_object()) si = &p->as_object();
+    }
+    const json::value* id = si ? si->if_contains("id") : nullptr;
+    const json::value* seq = si ? si->if_contains("seq") : nullptr;
+    if (!id || !id->is_string() || !seq || !(seq->is_uint64() || seq->is_int64())) {
+      return log.debugf("Received bad server info for remote server update");
+    }
+    if (id->as_string() == self->server_.id()) return;
+    uint64_t n = seq->is_uint64() ? seq->as_uint64() : static_cast<uint64_t>(std::max<int64_t>(0, seq->as_int64()));
+    switch (self->remote_.heard(id->as_string(), n, std::chrono::steady_clock::now())) {
+      case RemoteServers::Update::kNew:
+        // As the reference's processNewServer: announce ourselves to the newcomer at once.
+        self->send(fmt::format("$SYS.SERVER.{}.STATSZ", self->server_.id()), {}, self->statsz_message());
+        break;
+      case RemoteServers::Update::kOutOfOrder:
+        log.peer_error("Received out of order remote server update from: \"{}\"", std::string_view(id->as_string()));
+        break;
+      case RemoteServers::Update::kUpdated:
+        break;
+    }
+  });
+}
+
+void SystemAccount::answer_conns(const std::string& account, const std::string& reply, const std::string& body) {
+  // The reference's connsRequest: not a zReq (no filters, no error answers; bad bodies are
+  // logged by its system client), answered only by a server where the account has clients.
+  std::string named = account;
+  if (!body.empty()) {
+    static constexpr gojson::Field kFields[] = {{"acc", gojson::Type::kString}};
+    gojson::StructType t{"accNumConnsReq", "server.accNumConnsReq", kFields};
+    if (auto err = gojson::unmarshal(body, t, [&](size_t, const gojson::Value& v) { named = v.s; })) {
+      return server_.log().peer_error("SYSTEM - Error unmarshalling account connections request message: {}", *err);
+    }
+  }
+  if (named != account) return server_.log().peer_error("SYSTEM - Error unmarshalled account does not match subject");
+  auto acc = server_.accounts().find(account);
+  if (!acc || acc->num_clients() == 0 || reply.empty()) return;
+  send_account_conns(acc, {reply});
 }
 
 void SystemAccount::request(SysRequest what, std::string_view account, std::string_view reply, std::string_view payload,
@@ -466,7 +721,11 @@ void SystemAccount::answer(SysRequest what, const std::string& account, std::str
   // As the reference's statszReq: no reply subject asks for the STATSZ broadcast; every other
   // request without one is ignored (zReq).
   if (what == SysRequest::kStatsz && reply.empty()) reply = fmt::format("$SYS.SERVER.{}.STATSZ", server_.id());
+  if (what == SysRequest::kConns) return answer_conns(account, reply, body);
   if (reply.empty()) return;
+  // $SYS.REQ.ACCOUNT.PING.STATZ matches $SYS.REQ.ACCOUNT.*.STATZ too: the reference's STATZ
+  // handler leaves it to the PING subscription.
+  if (what == SysRequest::kAccountStatz && account == "PING") return;
   RequestOptions o;
   if (!body.empty()) {
     if (auto err = decode(what, body, o)) return answer_error(reply, 400, *err, false);
@@ -485,6 +744,7 @@ void SystemAccount::answer(SysRequest what, const std::string& account, std::str
     o.connz.account = account;
     o.subsz.account = account;
     o.subsz.subs = true;
+    o.accounts = {account};
   }
   auto now = std::chrono::system_clock::now();
   std::string err;
@@ -512,6 +772,33 @@ void SystemAccount::answer(SysRequest what, const std::string& account, std::str
       if (!err.empty()) return answer_error(reply, 500, err, true);
       return answer_data(reply, std::move(a));
     }
+    case SysRequest::kInfo: {
+      // The reference's accountInfo: /accountz's account_detail alone.
+      json::object a = monitor::build_accountz(server_, now, account, &err);
+      if (!err.empty()) return answer_error(reply, 500, err, true);
+      return answer_data(reply, a.at("account_detail").as_object());
+    }
+    case SysRequest::kAccountStatz: {
+      json::object stz = monitor::build_accstatz(server_, now, o.include_unused, o.accounts);
+      // As the reference: a server with nothing to report stays silent, so a PING gathers the
+      // servers where the accounts are in use.
+      if (stz.at("account_statz").as_array().empty() && !o.include_unused) return;
+      return answer_data(reply, std::move(stz));
+    }
+    case SysRequest::kJsz:
+      // JetStream is off (not part of Pylon), and the reference answers as it does then.
+      if (!account.empty()) return answer_error(reply, 500, "jetstream not enabled", true);
+      return answer_data(reply, jsz_disabled(server_.id(), now));
+    case SysRequest::kGatewayz: {
+      json::object g;  // gateways are not part of Pylon: the reference's answer without them
+      g["server_id"] = server_.id();
+      g["now"] = monitor::rfc3339(now);
+      g["outbound_gateways"] = json::object();
+      g["inbound_gateways"] = json::object();
+      return answer_data(reply, std::move(g));
+    }
+    case SysRequest::kConns:
+      return;  // answered above
   }
 }
 

@@ -9,9 +9,19 @@
 //    options as the reference's JSON (`{"limit":2,"subscriptions":true}`) and the filters
 //    server_name, cluster, host, tags, domain; the answer is `{"server":{...},"data":{...}}`
 //    (STATSZ: `{"server":{...},"statsz":{...}}`), or `{"server":{...},"error":{code,description}}`.
-//    `data` is built by the same code as the HTTP endpoint's (monitor/endpoints.h). And the
-//    account-scoped $SYS.REQ.ACCOUNT.<acc>.CONNZ and .SUBSZ (that account's connections and
-//    subscriptions), answered by every node.
+//    `data` is built by the same code as the HTTP endpoint's (monitor/endpoints.h). JSZ and
+//    GATEWAYZ answer as 2.9 does with JetStream and gateways off. And the account-scoped
+//    $SYS.REQ.ACCOUNT.<acc>.CONNZ, .SUBSZ, .INFO, .STATZ, .CONNS and .JSZ, and
+//    $SYS.REQ.ACCOUNT.PING.STATZ, answered by every node;
+//  - account_connections: $SYS.ACCOUNT.<acc>.SERVER.CONNS (and the old
+//    $SYS.SERVER.ACCOUNT.<acc>.CONNS) when an account's client count changes, every 30 s while
+//    it has clients, and in answer to .CONNS;
+//  - $SYS.SERVER.<id>.SHUTDOWN when the server shuts down, before its connections close; the
+//    other servers' STATSZ and SHUTDOWN are heard (RemoteServers), so `active_servers` counts
+//    the servers heard from and drops one that shut down at once.
+// Every account but the system account imports $SYS.REQ.ACCOUNT.PING.CONNZ,
+// $SYS.REQ.SERVER.PING.CONNZ and $SYS.REQ.ACCOUNT.PING.STATZ from it, mapped to its own
+// account-scoped request, as the reference's registerSystemImports (Accounts::configure).
 //
 // The internal subscriptions are Subscription::internal (router.h) in the system account's
 // index, announced to the routes like a client's, so a request published on any node, Pylon
@@ -26,10 +36,10 @@
 // no origin connection, then flushes what it touched, as a read batch ends.
 //
 // Lifetime (docs/architecture.md, "Lifetimes"): the server owns it (Server::system_account(),
-// from start() to its destruction). Posted handlers hold it strongly until they run; the
-// internal subscriptions name it weakly (it owns them: no cycle). stop() (shutdown) cancels the
-// timer and takes the subscriptions out of the index and the routes' interest, on the system
-// loop, before the loops stop.
+// from start() to its destruction). Posted handlers and timers' handlers hold it strongly until
+// they run; the internal subscriptions name it weakly (it owns them: no cycle); a heartbeat
+// names its account weakly. stop() (shutdown) cancels the timers and takes the subscriptions
+// out of the index and the routes' interest, on the system loop, before the loops stop.
 #pragma once
 
 #include <boost/asio/steady_timer.hpp>
@@ -41,8 +51,10 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
+#include "server/account/remote_servers.h"
 #include "server/monitor/conn_info.h"
 #include "server/sub_index.h"
 
@@ -53,14 +65,23 @@ class ClientConn;
 class EventLoop;
 class Server;
 
-// What a $SYS.REQ.SERVER request asks for (the reference's names, the subject's last token).
-enum class SysRequest { kStatsz, kVarz, kConnz, kSubsz, kRoutez, kHealthz, kAccountz };
+// What a $SYS.REQ request asks for (the reference's names, the subject's last token). kInfo,
+// kAccountStatz and kConns are the account-scoped INFO, STATZ and CONNS.
+enum class SysRequest {
+  kStatsz, kVarz, kConnz, kSubsz, kRoutez, kHealthz, kAccountz, kJsz, kGatewayz,
+  kInfo, kAccountStatz, kConns,
+};
 
 class SystemAccount : public std::enable_shared_from_this<SystemAccount> {
  public:
   // The reference's eventsHBInterval, and the first STATSZ's delay (startStatszTimer).
   static constexpr std::chrono::milliseconds kStatszInterval{30'000};
   static constexpr std::chrono::milliseconds kStatszFirst{250};
+  // An account's account_connections heartbeat while it has clients (eventsHBInterval too).
+  static constexpr std::chrono::milliseconds kAccountConnsInterval{30'000};
+  // How long stop() lets the SHUTDOWN event drain to the routes and clients before they
+  // close (the reference flushes it in place for up to a second).
+  static constexpr std::chrono::milliseconds kShutdownFlush{1'000};
 
   SystemAccount(Server& server, std::shared_ptr<Account> account);
   SystemAccount(const SystemAccount&) = delete;
@@ -69,8 +90,9 @@ class SystemAccount : public std::enable_shared_from_this<SystemAccount> {
   // Subscribes to the requests (announced to the routes) and starts the STATSZ timer. Once,
   // from Server::start(), before clients are accepted.
   void start();
-  // Timer cancelled, subscriptions removed; events and requests after it are dropped.
-  // Controlling thread (Server::shutdown), never the system loop; waits for the system loop.
+  // Publishes $SYS.SERVER.<id>.SHUTDOWN and lets it drain (kShutdownFlush at most), then
+  // cancels the timers and removes the subscriptions; events and requests after it are
+  // dropped. Controlling thread (Server::shutdown), never the system loop; waits for it.
   void stop();
 
   Account& account() const noexcept { return *account_; }
@@ -80,6 +102,14 @@ class SystemAccount : public std::enable_shared_from_this<SystemAccount> {
   // $SYS.ACCOUNT.<acc>.DISCONNECT: `closed` is the client's snapshot at its close (stop and
   // reason set). Any thread.
   void client_disconnected(const monitor::ConnSnapshot& closed);
+
+  // An account's client count changed: a client was bound to it (any account, $G too, as the
+  // reference's addClient) or released (not $G, as its removeClient). Any thread; the
+  // account_connections event goes out from the system loop.
+  void account_connections_changed(std::shared_ptr<Account> account);
+
+  // Another server's $SYS.SERVER.<id>.STATSZ or .SHUTDOWN reached us (any loop).
+  void remote_event(bool shutdown, std::string_view subject, std::string_view payload, int64_t header_len);
 
   // A request reached one of our subscriptions (any loop): answered from the system loop.
   // `payload` holds the headers (header_len bytes, -1: none) and then the body. `account`:
@@ -103,6 +133,15 @@ class SystemAccount : public std::enable_shared_from_this<SystemAccount> {
   void answer_data(const std::string& reply, boost::json::object data);
   void answer_error(const std::string& reply, int code, const std::string& description, bool with_null_data);
   void arm_statsz_timer();
+  void arm_orphan_timer();
+  // System loop: the AccountNumConns event of `account`, to each of `subjects`, and its
+  // heartbeat re-armed (or cancelled when the account has no clients). `conns`: the client
+  // count to report (-1: the account's count now); the message counts are read now.
+  void send_account_conns(const std::shared_ptr<Account>& account, const std::vector<std::string>& subjects,
+                          int64_t conns = -1);
+  void answer_conns(const std::string& account, const std::string& reply, const std::string& body);
+  // False when nobody (here or over a route) is interested in `subject` in the system account.
+  bool has_interest(const std::string& subject) const;
 
   Server& server_;
   const std::shared_ptr<Account> account_;
@@ -114,6 +153,14 @@ class SystemAccount : public std::enable_shared_from_this<SystemAccount> {
   uint64_t id_rng_ = 0;
   std::chrono::milliseconds statsz_every_ = kStatszFirst;
   std::unique_ptr<boost::asio::steady_timer> statsz_timer_;
+  std::unique_ptr<boost::asio::steady_timer> orphan_timer_;
+  RemoteServers remote_;
+  // Per account name: its account_connections heartbeat, while it has clients.
+  struct ConnsHeartbeat {
+    std::weak_ptr<Account> account;  // weak: a reload may drop the account
+    std::unique_ptr<boost::asio::steady_timer> timer;
+  };
+  std::unordered_map<std::string, ConnsHeartbeat> conns_heartbeats_;
 };
 
 }  // namespace pylon::server

@@ -204,8 +204,22 @@ void ClientConn::on_closed(CloseReason reason) {
   {
     monitor::ConnSnapshot closed = monitor::closed_snapshot(*this, reason);
     // A client that connected made a CONNECT event; its DISCONNECT pairs with it.
-    if (connect_received_ && bound_ && !account_->is_global()) {
-      if (const auto& sys = server().system_account()) sys->client_disconnected(closed);
+    if (bound_) {
+      account_->client_released();
+      account_->add_closed_client(Account::Totals{in_msgs.load(std::memory_order_relaxed),
+                                                  in_bytes.load(std::memory_order_relaxed),
+                                                  out_msgs.load(std::memory_order_relaxed),
+                                                  out_bytes.load(std::memory_order_relaxed)});
+      if (reason == CloseReason::kSlowConsumerPendingBytes || reason == CloseReason::kSlowConsumerWriteDeadline) {
+        account_->count_slow_consumer();
+      }
+    }
+    if (const auto& sys = server().system_account(); sys && bound_ && !account_->is_global()) {
+      // As the reference's removeClient then accountDisconnectEvent: the account's
+      // account_connections (counted without us), then our DISCONNECT, which pairs with the
+      // CONNECT a connected client made.
+      sys->account_connections_changed(account_);
+      if (connect_received_) sys->client_disconnected(closed);
     }
     server().closed_clients().add(std::move(closed));  // monitoring: /connz?state=closed
   }
@@ -227,15 +241,6 @@ void ClientConn::on_closed(CloseReason reason) {
       sh.sub->closed.store(true, std::memory_order_relaxed);
       sh.account->index().remove(sh.sub);
       server().cluster().local_sub_removed(*sh.account, *sh.sub);
-    }
-  }
-  if (bound_) {
-    account_->client_released();
-    account_->add_closed_client(Account::Totals{in_msgs.load(std::memory_order_relaxed), in_bytes.load(std::memory_order_relaxed),
-                                                out_msgs.load(std::memory_order_relaxed),
-                                                out_bytes.load(std::memory_order_relaxed)});
-    if (reason == CloseReason::kSlowConsumerPendingBytes || reason == CloseReason::kSlowConsumerWriteDeadline) {
-      account_->count_slow_consumer();
     }
   }
   // Our cached results may name our own subscriptions (a cycle through Subscription::owner),
@@ -498,9 +503,13 @@ bool ClientConn::on_connect(std::string_view text) {
     activity_ns_.store(std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count(),
                        std::memory_order_relaxed);
   }
-  // As the reference's accountConnectEvent: clients of $G make no event.
-  if (first_connect && !account_->is_global()) {
-    if (const auto& sys = server().system_account()) sys->client_connected(*this);
+  if (first_connect) {
+    if (const auto& sys = server().system_account()) {
+      // Its account's account_connections first, then (not for $G, as the reference's
+      // accountConnectEvent) the CONNECT event: the reference's order.
+      sys->account_connections_changed(account_);
+      if (!account_->is_global()) sys->client_connected(*this);
+    }
   }
   if (verbose_) send_ok();
   return true;

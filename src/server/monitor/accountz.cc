@@ -20,7 +20,7 @@ namespace {
 
 const char* response_type_name(AccountExport::ResponseType t) {
   switch (t) {
-    case AccountExport::ResponseType::kStream: return "Stream";
+    case AccountExport::ResponseType::kStream: return "Streamed";  // ServiceRespType.String()
     case AccountExport::ResponseType::kChunked: return "Chunked";
     default: return "Singleton";
   }
@@ -40,10 +40,13 @@ struct AccountCounts {
   Account::Totals m;
 };
 
-std::map<const Account*, AccountCounts> count_by_account(Server& server) {
+// `only`: that account's clients alone (else every account's).
+std::map<const Account*, AccountCounts> count_by_account(Server& server, const Account* only = nullptr) {
   std::map<const Account*, AccountCounts> out;
   for (const auto& c : server.clients()) {
-    if (!c->connected()) continue;
+    // A closing client's counts are its account's closed totals already, or about to be.
+    if (!c->connected() || c->closing()) continue;
+    if (only && &c->account() != only) continue;
     AccountCounts& n = out[&c->account()];
     ++n.conns;
     n.m.in_msgs += c->in_msgs.load(std::memory_order_relaxed);
@@ -52,6 +55,24 @@ std::map<const Account*, AccountCounts> count_by_account(Server& server) {
     n.m.out_bytes += c->out_bytes.load(std::memory_order_relaxed);
   }
   return out;
+}
+
+json::object account_stat(const Account& a, const AccountCounts& n) {
+  Account::Totals closed = a.closed_client_totals();
+  json::object s;
+  s["acc"] = a.name();
+  s["conns"] = n.conns;
+  s["leafnodes"] = 0;
+  s["total_conns"] = n.conns;
+  json::object sent, received;
+  sent["msgs"] = n.m.out_msgs + closed.out_msgs;
+  sent["bytes"] = n.m.out_bytes + closed.out_bytes;
+  received["msgs"] = n.m.in_msgs + closed.in_msgs;
+  received["bytes"] = n.m.in_bytes + closed.in_bytes;
+  s["sent"] = std::move(sent);
+  s["received"] = std::move(received);
+  s["slow_consumers"] = a.slow_consumers();
+  return s;
 }
 
 }  // namespace
@@ -112,6 +133,35 @@ json::object build_accountz(Server& server, SysTime now, const std::string& acco
       imports.emplace_back(std::move(i));
     }
   }
+  // The system account's services and every other account's imports of them (account.h).
+  const std::string system = server.options().effective_system_account();
+  if (!system.empty() && acc->name() == system) {
+    for (const char* subject : kSystemExports) {
+      json::object e;
+      e["subject"] = subject;
+      e["type"] = "service";
+      e["response_type"] = "Streamed";
+      exports.emplace_back(std::move(e));
+    }
+  } else if (!system.empty()) {
+    for (const auto& si : kSystemImports) {
+      bool own = false;
+      for (const auto& i : imports) {
+        const auto* to = i.as_object().if_contains("to");
+        own = own || (to && to->as_string() == si.subject);
+      }
+      if (own) continue;
+      json::object i;
+      i["subject"] = si.subject;
+      i["account"] = system;
+      i["to"] = "$SYS.REQ.ACCOUNT." + acc->name() + "." + si.request;
+      i["type"] = "service";
+      i["invalid"] = false;
+      i["share"] = false;
+      i["tracking"] = false;
+      imports.emplace_back(std::move(i));
+    }
+  }
   if (!exports.empty()) d["exports"] = std::move(exports);
   if (!imports.empty()) d["imports"] = std::move(imports);
   const SubIndex& index = acc->index();
@@ -132,33 +182,34 @@ json::object build_accountz(Server& server, SysTime now, const std::string& acco
   return o;
 }
 
-json::object build_accstatz(Server& server, SysTime now, bool include_unused) {
+json::object build_accstatz(Server& server, SysTime now, bool include_unused,
+                            const std::vector<std::string>& accounts) {
   json::object o;
   o["server_id"] = server.id();
   o["now"] = rfc3339(now);
   auto live = count_by_account(server);
+  std::vector<std::shared_ptr<Account>> listed;
+  if (accounts.empty()) {
+    listed = server.accounts().all();
+  } else {
+    // In the order asked, unknown names left out (the reference's AccountStatz).
+    for (const auto& name : accounts) {
+      if (auto a = server.accounts().find(name)) listed.push_back(std::move(a));
+    }
+  }
   json::array list;
-  for (const auto& a : server.accounts().all()) {
+  for (const auto& a : listed) {
     AccountCounts n = live[a.get()];
     if (n.conns == 0 && !include_unused) continue;
-    Account::Totals closed = a->closed_client_totals();
-    json::object s;
-    s["acc"] = a->name();
-    s["conns"] = n.conns;
-    s["leafnodes"] = 0;
-    s["total_conns"] = n.conns;
-    json::object sent, received;
-    sent["msgs"] = n.m.out_msgs + closed.out_msgs;
-    sent["bytes"] = n.m.out_bytes + closed.out_bytes;
-    received["msgs"] = n.m.in_msgs + closed.in_msgs;
-    received["bytes"] = n.m.in_bytes + closed.in_bytes;
-    s["sent"] = std::move(sent);
-    s["received"] = std::move(received);
-    s["slow_consumers"] = a->slow_consumers();
-    list.emplace_back(std::move(s));
+    list.emplace_back(account_stat(*a, n));
   }
   o["account_statz"] = std::move(list);
   return o;
+}
+
+json::object build_account_stat(Server& server, const Account& account) {
+  auto live = count_by_account(server, &account);
+  return account_stat(account, live[&account]);
 }
 
 }  // namespace pylon::server::monitor

@@ -17,6 +17,7 @@
 #include "server/monitor/query.h"
 
 namespace pylon::server {
+class Account;
 class EventLoop;
 class Server;
 }
@@ -104,8 +105,13 @@ boost::json::object build_subsz(Server& server, SysTime now, const SubszOptions&
 // `account` empty: the list of account names; else that account's detail, or *err (400) when
 // it does not exist (the reference's words).
 boost::json::object build_accountz(Server& server, SysTime now, const std::string& account, std::string* err);
-// Accounts with open client connections (all with `include_unused`, ?unused=true).
-boost::json::object build_accstatz(Server& server, SysTime now, bool include_unused);
+// Accounts with open client connections (all with `include_unused`, ?unused=true); only those
+// named in `accounts` when it is not empty (the $SYS STATZ requests' AccountStatzOptions).
+boost::json::object build_accstatz(Server& server, SysTime now, bool include_unused,
+                                   const std::vector<std::string>& accounts = {});
+// One account's entry of /accstatz (the reference's AccountStat), also the body of its
+// account_connections event. Walks the open clients (their own counters).
+boost::json::object build_account_stat(Server& server, const Account& account);
 
 // ---- /healthz ----------------------------------------------------------------------------
 boost::json::object build_healthz(Server& server);

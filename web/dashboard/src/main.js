@@ -1,5 +1,5 @@
 // The dashboard page: polls every known node about once a second and redraws the topology,
-// the rate charts, the server cards and the connections table from the cluster model.
+// the rate charts, the server cards, the accounts and the connections table from the cluster model.
 // `window.pylonDashboard` exposes what the page shows, for tests and the curious.
 
 import './style.css';
@@ -9,6 +9,7 @@ import { Topology } from './topology.js';
 import { RateChart, PALETTE } from './charts.js';
 import { ConnectionsTable } from './connections.js';
 import { renderServers } from './servers.js';
+import { renderAccounts } from './accounts.js';
 import * as fmt from './format.js';
 
 const POLL_MS = 1000;
@@ -34,7 +35,7 @@ function start() {
   };
 
   const exposed = {
-    polls: 0, nodes: 0, routes: 0, servers: [], routeList: [], connections: 0, slowConsumers: 0,
+    polls: 0, nodes: 0, routes: 0, servers: [], routeList: [], connections: 0, accounts: [], slowConsumers: 0,
     chart: { points: 0, latest: {} }, bytesChart: { points: 0, latest: {} },
     sort: () => ({ ...table.sort }),
   };
@@ -48,6 +49,7 @@ function start() {
     msgs.update(model.history, colorOf);
     bytesChart.update(model.history, colorOf);
     renderServers($('servers'), servers, colorOf);
+    renderAccounts($('accounts'), model.accounts);
     table.render(model.connections);
 
     const up = servers.filter((s) => s.up && s.monitored).length;
@@ -70,6 +72,7 @@ function start() {
       servers: servers.map((s) => ({ id: s.id, name: s.name, up: s.up, monitored: s.monitored, clients: s.clients.length, base: s.base })),
       routeList: model.routes.map((r) => [r.a, r.b]),
       connections: model.connections.length,
+      accounts: model.accounts.map((a) => ({ ...a })),
       slowConsumers: slow,
       chart: { points: model.history.x.length, lastX: model.history.x.at(-1), latest: msgs.latest() },
       bytesChart: { points: model.history.x.length, latest: bytesChart.latest() },

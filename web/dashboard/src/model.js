@@ -1,6 +1,7 @@
 // The dashboard's model of the cluster, rebuilt after every poll from each node's /varz,
-// /routez and /connz: servers, routes (one per pair of servers), connections, rates computed
-// from counter deltas, slow consumers, and the rate history the charts draw.
+// /routez, /connz and /accstatz: servers, routes (one per pair of servers), connections,
+// accounts (summed over the servers), rates computed from counter deltas, slow consumers, and
+// the rate history the charts draw.
 
 import { NodeReader } from './fetch.js';
 import { normalizeBase } from './discovery.js';
@@ -37,12 +38,14 @@ class Node {
     this.routes = [];
     this.conns = [];
     this.closedSlow = [];
+    this.accounts = [];  // this node's /accstatz entries, with rates
     this.sample = null;  // {t, id, in_msgs, ...} of the previous /varz
     this.rates = { inMsgs: null, outMsgs: null, inBytes: null, outBytes: null };
     this.slowSince = 0;  // when slow_consumers last rose (ms epoch)
     this.lastSeen = 0;   // when it last answered (ms epoch); 0: never
     this.connSamples = new Map();  // cid -> {t, msgs, bytes}
     this.routeSamples = new Map(); // rid -> {t, msgs}
+    this.accountSamples = new Map(); // account -> {t, msgs, bytes}
   }
 
   get id() {
@@ -50,12 +53,15 @@ class Node {
   }
 
   async poll() {
-    const [varz, routez, connz, closed] = await Promise.all([
+    const [varz, routez, connz, closed, accstatz] = await Promise.all([
       this.reader.get('/varz'),
       this.reader.get('/routez'),
       this.reader.get(`/connz?limit=${OPEN_LIMIT}`),
       // The most recently closed only: the ring holds thousands, and this runs every second.
       this.reader.get(`/connz?state=closed&sort=stop&limit=${CLOSED_LIMIT}`),
+      // Accounts in use (open connections), as the server counts them. A server without the
+      // endpoint (older than 2.9) leaves the accounts panel to the others.
+      this.reader.get('/accstatz').catch(() => null),
     ]);
     const t = parseTime(varz.now) || Date.now();
     const seconds = this.sample ? (t - this.sample.t) / 1000 : 0;
@@ -76,6 +82,12 @@ class Node {
     this.routes = this.rateEach(routez.routes || [], this.routeSamples, t, (r) => r.rid);
     this.conns = this.rateEach(connz.connections || [], this.connSamples, t, (c) => c.cid);
     this.closedSlow = (closed.connections || []).filter((c) => SLOW_REASON.test(c.reason || ''));
+    // The account's clients published (received) and were given (sent); the rates are of both.
+    const flat = (accstatz?.account_statz || []).map((a) => ({
+      ...a, in_msgs: a.received?.msgs || 0, out_msgs: a.sent?.msgs || 0,
+      in_bytes: a.received?.bytes || 0, out_bytes: a.sent?.bytes || 0,
+    }));
+    this.accounts = this.rateEach(flat, this.accountSamples, t, (a) => a.acc);
     this.up = true;
     this.error = null;
     this.lastSeen = Date.now();
@@ -102,8 +114,36 @@ class Node {
     this.error = String(err?.message || err);
     this.routes = [];
     this.conns = [];
+    this.accounts = [];
     this.rates = { inMsgs: null, outMsgs: null, inBytes: null, outBytes: null };
   }
+}
+
+// One row per account over the servers that answer: connections and counters summed, rates
+// summed where a server has one (null until some server has two samples), and on how many
+// servers the account is in use. Sorted by name, $G and the system account included.
+export function sumAccounts(nodes) {
+  const byName = new Map();
+  for (const n of nodes) {
+    for (const a of n.accounts) {
+      let row = byName.get(a.acc);
+      if (!row) {
+        row = { name: a.acc, conns: 0, servers: 0, inMsgs: 0, outMsgs: 0, inBytes: 0, outBytes: 0,
+          slowConsumers: 0, msgRate: null, byteRate: null };
+        byName.set(a.acc, row);
+      }
+      row.conns += a.conns || 0;
+      row.servers += 1;
+      row.inMsgs += a.in_msgs;
+      row.outMsgs += a.out_msgs;
+      row.inBytes += a.in_bytes;
+      row.outBytes += a.out_bytes;
+      row.slowConsumers += a.slow_consumers || 0;
+      if (a.msgRate != null) row.msgRate = (row.msgRate ?? 0) + a.msgRate;
+      if (a.byteRate != null) row.byteRate = (row.byteRate ?? 0) + a.byteRate;
+    }
+  }
+  return [...byName.values()].sort((x, y) => x.name.localeCompare(y.name));
 }
 
 export class ClusterModel {
@@ -117,6 +157,7 @@ export class ClusterModel {
     this.servers = [];
     this.routes = [];
     this.connections = [];
+    this.accounts = [];
     this.history = { x: [], byServer: new Map() };  // id -> {inMsgs: [], outMsgs: [], inBytes: [], outBytes: []}
   }
 
@@ -242,6 +283,7 @@ export class ClusterModel {
     this.servers = [...byId.values()];
     this.routes = [...routes.values()];
     this.connections = this.servers.flatMap((s) => [...s.clients, ...s.closedSlow]);
+    this.accounts = sumAccounts(polled.filter((n) => n.up));
     this.record();
   }
 

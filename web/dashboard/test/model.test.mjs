@@ -1,5 +1,5 @@
-// The dashboard's cluster model without a browser: nodes answer from canned /varz, /routez and
-// /connz documents (the fields the reference server's monitoring has), and the tests check
+// The dashboard's cluster model without a browser: nodes answer from canned /varz, /routez,
+// /connz and /accstatz documents (the fields the reference server's monitoring has), and the tests check
 // what the page would show. Run: node --test web/dashboard/test/
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -18,6 +18,7 @@ function fakeNode(id, name, extra = {}) {
     routes: [],
     conns: [],
     closed: [],
+    accounts: [],  // /accstatz's account_statz; null: the endpoint is missing (404)
   };
 }
 
@@ -32,6 +33,10 @@ function readers(nodes) {
       if (path === '/routez') return { routes: n.routes };
       if (path.startsWith('/connz?state=closed')) return { connections: n.closed };
       if (path.startsWith('/connz')) return { connections: n.conns };
+      if (path === '/accstatz') {
+        if (!n.accounts) throw new Error(`${base}${path}: HTTP 404`);
+        return { server_id: n.varz.server_id, now: at(n.t), account_statz: n.accounts };
+      }
       throw new Error(`unexpected ${path}`);
     },
   });
@@ -166,4 +171,60 @@ test('a ?servers= entry that never answers is shown down, by its URL, with the e
   assert.equal(bad.up, false);
   assert.match(bad.error, /Failed to fetch/);
   assert.deepEqual([...m.history.byServer.keys()], ['A'], 'no chart line for a server never seen');
+});
+
+// One /accstatz entry, the reference's AccountStat.
+const stat = (acc, conns, pub, got, slow = 0) => ({
+  acc, conns, leafnodes: 0, total_conns: conns, received: { msgs: pub, bytes: pub * 10 },
+  sent: { msgs: got, bytes: got * 10 }, slow_consumers: slow,
+});
+
+test('accounts: each server\'s /accstatz summed per account, with rates from the deltas', async () => {
+  const a = fakeNode('A', 'node-a');
+  const b = fakeNode('B', 'node-b');
+  a.routes = [{ rid: 1, remote_id: 'B', monitor_url: 'http://b:8222' }];
+  b.routes = [{ rid: 1, remote_id: 'A', monitor_url: 'http://a:8222' }];
+  a.accounts = [stat('SALES', 2, 100, 40), stat('$G', 1, 5, 5)];
+  b.accounts = [stat('SALES', 1, 50, 10, 1)];
+  const { readerFor, asked } = readers({ 'http://a:8222': a, 'http://b:8222': b });
+  const m = new ClusterModel([{ base: 'http://a:8222', source: 'page' }], readerFor);
+  await m.poll();
+  a.t = 1;
+  await m.poll();  // b found through a's route
+  assert.ok(asked.includes('http://b:8222/accstatz'));
+  assert.deepEqual(m.accounts.map((x) => x.name), ['$G', 'SALES'], 'sorted by name');
+  const sales = m.accounts.find((x) => x.name === 'SALES');
+  assert.deepEqual(
+    [sales.conns, sales.servers, sales.inMsgs, sales.outMsgs, sales.inBytes, sales.outBytes, sales.slowConsumers],
+    [3, 2, 150, 50, 1500, 500, 1]);
+  assert.equal(sales.msgRate, 0, 'a\'s second sample: nothing moved; b has one sample, no rate');
+  a.accounts = [stat('SALES', 2, 300, 140), stat('$G', 1, 5, 5)];
+  b.accounts = [stat('SALES', 1, 70, 10, 1)];
+  a.t = 2;
+  b.t = 2;
+  await m.poll();
+  const next = m.accounts.find((x) => x.name === 'SALES');
+  // a: (200 published + 100 delivered) over 1 s; b: 20 published over its 2 s between samples.
+  assert.equal(next.msgRate, 300 + 10);
+  assert.equal(next.byteRate, 3000 + 100);
+});
+
+test('accounts: a server that is down, or has no /accstatz, adds nothing', async () => {
+  const a = fakeNode('A', 'node-a');
+  const b = fakeNode('B', 'node-b');
+  a.routes = [{ rid: 1, remote_id: 'B', monitor_url: 'http://b:8222' }];
+  a.accounts = [stat('SALES', 2, 10, 10)];
+  b.accounts = null;  // an older server: 404
+  const { readerFor } = readers({ 'http://a:8222': a, 'http://b:8222': b });
+  const m = new ClusterModel([{ base: 'http://a:8222', source: 'page' }], readerFor);
+  await m.poll();
+  await m.poll();
+  assert.equal(m.servers.find((s) => s.id === 'B').up, true, 'the rest of b is polled');
+  assert.deepEqual(m.accounts.map((x) => [x.name, x.conns, x.servers]), [['SALES', 2, 1]]);
+  b.accounts = [stat('SALES', 4, 0, 0)];
+  await m.poll();
+  assert.deepEqual(m.accounts.map((x) => [x.name, x.conns, x.servers]), [['SALES', 6, 2]]);
+  b.up = false;
+  await m.poll();
+  assert.deepEqual(m.accounts.map((x) => [x.name, x.conns, x.servers]), [['SALES', 2, 1]]);
 });

@@ -119,3 +119,63 @@ func TestSystemAccountEventsAndVarzRequest(t *testing.T) {
 		t.Errorf("a client of account A was answered a system request")
 	}
 }
+
+// The reference's AccountNumConns (an account_connections event) and AccountStatz, in the
+// fields this test reads.
+type accountStat struct {
+	Account    string `json:"acc"`
+	Conns      int    `json:"conns"`
+	TotalConns int    `json:"total_conns"`
+	Received   struct {
+		Msgs int64 `json:"msgs"`
+	} `json:"received"`
+}
+
+type accountNumConns struct {
+	Type   string        `json:"type"`
+	ID     string        `json:"id"`
+	Server sysServerInfo `json:"server"`
+	accountStat
+}
+
+// An account's client count as events, and an account asking about itself with nats.go's own
+// request, through its import of the system account's $SYS.REQ.ACCOUNT.PING.STATZ.
+func TestAccountConnectionsAndTheSystemImports(t *testing.T) {
+	s := startServer(t, sysConfig)
+	sys := s.connect(t, nats.UserInfo("sys", "psys"))
+	conns, err := sys.SubscribeSync("$SYS.ACCOUNT.A.SERVER.CONNS")
+	must(t, err, "subscribe to A's account_connections")
+	flushAll(t, sys)
+
+	a := s.connect(t, nats.UserInfo("a", "pa"))
+	var up accountNumConns
+	must(t, json.Unmarshal(nextMsg(t, conns).Data, &up), "decode account_connections")
+	if up.Type != "io.nats.server.advisory.v1.account_connections" || up.ID == "" || up.Account != "A" ||
+		up.Conns != 1 || up.TotalConns != 1 || up.Server.ID != sys.ConnectedServerId() {
+		t.Errorf("account_connections at the connect: %+v", up)
+	}
+	must(t, a.Publish("x", []byte("hello")), "publish")
+	flushAll(t, a)
+
+	reply, err := a.Request("$SYS.REQ.ACCOUNT.PING.STATZ", nil, msgWait)
+	must(t, err, "STATZ through A's system import")
+	var resp struct {
+		Server sysServerInfo `json:"server"`
+		Data   struct {
+			ID       string        `json:"server_id"`
+			Accounts []accountStat `json:"account_statz"`
+		} `json:"data"`
+	}
+	must(t, json.Unmarshal(reply.Data, &resp), "decode the STATZ answer")
+	if resp.Data.ID != sys.ConnectedServerId() || len(resp.Data.Accounts) != 1 || resp.Data.Accounts[0].Account != "A" ||
+		resp.Data.Accounts[0].Conns != 1 || resp.Data.Accounts[0].Received.Msgs < 1 {
+		t.Errorf("A's STATZ answer %s", reply.Data)
+	}
+
+	a.Close()
+	var down accountNumConns
+	must(t, json.Unmarshal(nextMsg(t, conns).Data, &down), "decode account_connections")
+	if down.Account != "A" || down.Conns != 0 || down.Server.Seq <= up.Server.Seq {
+		t.Errorf("account_connections at the close: %+v (after seq %d)", down, up.Server.Seq)
+	}
+}
