@@ -31,6 +31,7 @@ namespace pylon::server {
 
 class ClientConn;
 class Cluster;
+class Leafnodes;
 class Connection;
 class SystemAccount;
 namespace monitor {
@@ -122,6 +123,11 @@ class Server {
   int websocket_port() const noexcept { return websocket_port_; }
 
   Cluster& cluster() noexcept { return *cluster_; }
+  Leafnodes& leafnodes() noexcept { return *leafnodes_; }
+  // Local interest (a client's or an internal subscription) came or went in `account`: the
+  // routes (Cluster) and the leaf connections (Leafnodes) are told. Any thread.
+  void local_sub_added(const Account& account, const Subscription& sub);
+  void local_sub_removed(const Account& account, const Subscription& sub);
   EventLoop& loop(size_t i) noexcept { return *loops_[i]; }
   size_t num_loops() const noexcept { return loops_.size(); }
   EventLoop& next_loop();
@@ -209,6 +215,7 @@ class Server {
   std::unordered_map<uint64_t, std::shared_ptr<ClientConn>> clients_;
   std::unordered_map<uint64_t, std::shared_ptr<Connection>> others_;  // routes
   std::unique_ptr<Cluster> cluster_;
+  std::unique_ptr<Leafnodes> leafnodes_;
   monitor::ClosedConns closed_clients_;
   std::unique_ptr<monitor::Monitor> monitor_;  // HTTP monitoring; set in start() when http_port != 0
   monitor::UsageSampler usage_sampler_;

@@ -62,6 +62,7 @@ class InternalSubscriber;  // router.h
 struct Subscription {
   std::shared_ptr<Connection> owner;  // immutable once in the index; null only in index-only tests
   bool remote = false;                // owner is a route (RS+ interest), not a client; immutable
+  bool leaf = false;                  // owner is a leaf connection (LS+ interest; remote too); immutable
   std::string subject;
   std::string queue;            // empty for a plain subscription
   std::string sid;              // client-chosen id (clients) / "<account> <subject>[ <queue>]" key (routes)

@@ -607,44 +607,35 @@ void Cluster::send_lame_duck() {
   broadcast(line);
 }
 
-std::string Cluster::interest_key(const Account& account, const Subscription& sub) {
-  std::string k = account.name() + " " + sub.subject;
-  if (!sub.queue.empty()) k += " " + sub.queue;
-  return k;
-}
-
 void Cluster::local_sub_added(const Account& account, const Subscription& sub) {
-  if (!enabled_) return;
-  std::string line;
-  {
-    std::lock_guard lk(mu_);
-    int& n = interest_[interest_key(account, sub)];
-    ++n;
-    if (!sub.queue.empty()) {
-      proto::append_rs_sub(line, account.name(), sub.subject, sub.queue, n);
-    } else if (n == 1) {
-      proto::append_rs_sub(line, account.name(), sub.subject, {}, 0);
-    }
-    if (!line.empty()) broadcast(line);
-  }
+  interest_changed(account, sub.subject, sub.queue, 1);
 }
 
 void Cluster::local_sub_removed(const Account& account, const Subscription& sub) {
-  if (!enabled_) return;
+  interest_changed(account, sub.subject, sub.queue, -1);
+}
+
+void Cluster::interest_changed(const Account& account, std::string_view subject, std::string_view queue, int delta) {
+  if (!enabled_ || delta == 0) return;
+  std::string key = account.name() + " " + std::string(subject);
+  if (!queue.empty()) key += " " + std::string(queue);
   std::string line;
-  {
-    std::lock_guard lk(mu_);
-    auto it = interest_.find(interest_key(account, sub));
-    if (it == interest_.end()) return;
-    int n = --it->second;
-    if (n <= 0) {
-      interest_.erase(it);
-      proto::append_rs_unsub(line, account.name(), sub.subject, sub.queue);
-    } else if (!sub.queue.empty()) {
-      proto::append_rs_sub(line, account.name(), sub.subject, sub.queue, n);
+  std::lock_guard lk(mu_);
+  auto [it, fresh] = interest_.try_emplace(std::move(key), 0);
+  const int before = it->second;
+  const int n = before + delta;
+  if (n <= 0) {
+    interest_.erase(it);
+    if (before > 0) proto::append_rs_unsub(line, account.name(), subject, queue);
+  } else {
+    it->second = n;
+    if (!queue.empty()) {
+      proto::append_rs_sub(line, account.name(), subject, queue, n);
+    } else if (before <= 0) {
+      proto::append_rs_sub(line, account.name(), subject, {}, 0);
     }
-    if (!line.empty()) broadcast(line);
   }
+  if (!line.empty()) broadcast(line);
 }
 
 // mu_ held: the order of interest updates on each route must follow the order of changes.

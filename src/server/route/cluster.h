@@ -105,6 +105,9 @@ class Cluster {
   // Local interest changes (client subscriptions in `account`). Any thread.
   void local_sub_added(const Account& account, const Subscription& sub);
   void local_sub_removed(const Account& account, const Subscription& sub);
+  // Our interest in `subject` (and `queue`) of `account` changed by `delta`: a subscription
+  // counts 1, a leaf's queue subscription its weight (a leaf's interest is ours to the cluster).
+  void interest_changed(const Account& account, std::string_view subject, std::string_view queue, int delta);
 
   // Every client URL of the cluster (ours first), for client INFO connect_urls.
   std::vector<std::string> connect_urls() const;
@@ -145,7 +148,6 @@ class Cluster {
   void broadcast(const std::string& bytes, const RouteConn* except = nullptr);
   void notify_clients();  // async INFO with the new connect_urls
   void save_tls_name_locked(const std::vector<Url>& routes);  // mu_ held
-  static std::string interest_key(const Account& account, const Subscription& sub);
 
   Server& server_;
   bool enabled_ = false;
