@@ -10,6 +10,7 @@
 #include "server/client/client_conn.h"
 #include "server/monitor/endpoints.h"
 #include "server/monitor/format.h"
+#include "server/leafnode/leafnodes.h"
 #include "server/server.h"
 
 namespace pylon::server::monitor {
@@ -79,7 +80,7 @@ json::object build_accountz(Server& server, SysTime now, const std::string& acco
   d["expired"] = false;
   d["complete"] = true;
   d["jetstream_enabled"] = false;
-  d["leafnode_connections"] = 0;
+  d["leafnode_connections"] = server.leafnodes().num_leafs(acc->name());
   d["client_connections"] = acc->num_clients();
   d["subscriptions"] = acc->index().count();
   json::array exports, imports;
@@ -145,8 +146,9 @@ json::object build_accstatz(Server& server, SysTime now, bool include_unused) {
     json::object s;
     s["acc"] = a->name();
     s["conns"] = n.conns;
-    s["leafnodes"] = 0;
-    s["total_conns"] = n.conns;
+    size_t leafs = server.leafnodes().num_leafs(a->name());
+    s["leafnodes"] = leafs;
+    s["total_conns"] = n.conns + leafs;
     json::object sent, received;
     sent["msgs"] = n.m.out_msgs + closed.out_msgs;
     sent["bytes"] = n.m.out_bytes + closed.out_bytes;
