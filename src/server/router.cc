@@ -150,59 +150,28 @@ bool listed(const std::vector<SubPtr>& group, std::string_view queues) {
   return false;
 }
 
-}  // namespace
-
-bool route_message(Server& server, Account& account, EventLoop& loop, const Origin& origin, const Message& msg) {
-  auto result = account.index().match(msg.subject);
-  return route_message(server, account, *result, loop, origin, msg);
-}
-
-bool route_message(Server& server, Account& account, const MatchResult& result, EventLoop& loop,
-                   const Origin& origin, const Message& msg) {
+// The one delivery every source shares: local clients, internal subscribers, and one copy per
+// route or leaf connection `reach` allows. Queue groups: every group when `only_queues` is
+// null (a client's message), else only those it lists (a route's or leaf's message: the
+// sender chose us for them); a local member first, else a remote one by weight.
+bool deliver_message(Server& server, Account& account, const MatchResult& result, EventLoop& loop, const Origin& origin,
+                     const Message& msg, const Reach& reach, bool from_route, const std::string_view* only_queues) {
   bool delivered = false;
   std::vector<RouteTarget> targets;  // allocates only when a route or leaf is interested
-  const Reach reach{};
-
   for (const auto& sub : result.plain) {
     if (is_client(*sub)) {
       delivered |= deliver_local(loop, origin, *sub, msg);
     } else if (sub->internal) {
-      if (!sub->closed.load(std::memory_order_relaxed)) delivered |= sub->internal->deliver(server, loop, origin, msg, false);
+      if (!sub->closed.load(std::memory_order_relaxed)) {
+        delivered |= sub->internal->deliver(server, loop, origin, msg, from_route);
+      }
     } else if (Connection* c = remote_target(*sub, reach)) {
       target_for(targets, c, sub->leaf);
     }
   }
-  for (const auto& group : result.queues) {
-    if (group.empty()) continue;
-    if (deliver_to_local_member(loop, origin, group, msg)) {
-      delivered = true;
-      continue;
-    }
-    pick_remote_member(targets, group, reach);
-  }
-  return send_to_targets(account, loop, targets, msg) || delivered;
-}
-
-bool route_inbound_message(Server& server, Account& account, const MatchResult& result, EventLoop& loop,
-                           RouteConn* from, const Message& msg, std::string_view queues) {
-  bool delivered = false;
-  Origin origin{from, true};
-  // One hop across the cluster; but the leafs that connected to us hear it from us.
-  const Reach reach{.routes = false, .solicited_leafs = false, .from = from};
-  std::vector<RouteTarget> targets;
-  for (const auto& sub : result.plain) {
-    if (is_client(*sub)) {
-      delivered |= deliver_local(loop, origin, *sub, msg);
-    } else if (sub->internal) {
-      if (!sub->closed.load(std::memory_order_relaxed)) delivered |= sub->internal->deliver(server, loop, origin, msg, true);
-    } else if (Connection* c = remote_target(*sub, reach)) {
-      target_for(targets, c, true);
-    }
-  }
-  if (!queues.empty()) {
+  if (only_queues == nullptr || !only_queues->empty()) {
     for (const auto& group : result.queues) {
-      // Only the groups the sender chose us for; a leaf member when no local one takes it.
-      if (group.empty() || !listed(group, queues)) continue;
+      if (group.empty() || (only_queues != nullptr && !listed(group, *only_queues))) continue;
       if (deliver_to_local_member(loop, origin, group, msg)) {
         delivered = true;
         continue;
@@ -214,35 +183,32 @@ bool route_inbound_message(Server& server, Account& account, const MatchResult& 
   return send_to_targets(account, loop, targets, msg) || delivered;
 }
 
+}  // namespace
+
+bool route_message(Server& server, Account& account, EventLoop& loop, const Origin& origin, const Message& msg) {
+  auto result = account.index().match(msg.subject);
+  return route_message(server, account, *result, loop, origin, msg);
+}
+
+bool route_message(Server& server, Account& account, const MatchResult& result, EventLoop& loop,
+                   const Origin& origin, const Message& msg) {
+  return deliver_message(server, account, result, loop, origin, msg, Reach{}, /*from_route=*/false, nullptr);
+}
+
+bool route_inbound_message(Server& server, Account& account, const MatchResult& result, EventLoop& loop,
+                           RouteConn* from, const Message& msg, std::string_view queues) {
+  // One hop across the cluster; but the leafs that connected to us hear it from us.
+  const Reach reach{.routes = false, .solicited_leafs = false, .from = from};
+  return deliver_message(server, account, result, loop, Origin{from, true}, msg, reach, /*from_route=*/true, &queues);
+}
+
 bool route_leaf_message(Server& server, Account& account, const MatchResult& result, EventLoop& loop, LeafConn* from,
                         const Message& msg, std::string_view queues) {
-  bool delivered = false;
-  Origin origin{from, true};
   // A message from our hub is for this side only: the hub's cluster has it. One from a leaf of
-  // ours goes to the whole cluster (its interest is ours there) and to our other leafs.
+  // ours goes to the whole cluster (its interest is ours there) and to our other leafs. Our
+  // service imports apply to it, as to a client's (another server's message, not a route's).
   const Reach reach{.routes = !from->solicited(), .solicited_leafs = true, .from = from};
-  std::vector<RouteTarget> targets;
-  for (const auto& sub : result.plain) {
-    if (is_client(*sub)) {
-      delivered |= deliver_local(loop, origin, *sub, msg);
-    } else if (sub->internal) {
-      if (!sub->closed.load(std::memory_order_relaxed)) delivered |= sub->internal->deliver(server, loop, origin, msg, false);
-    } else if (Connection* c = remote_target(*sub, reach)) {
-      target_for(targets, c, sub->leaf);
-    }
-  }
-  // As from a route: a queue group gets the message only when the sender chose us for it.
-  if (!queues.empty()) {
-    for (const auto& group : result.queues) {
-      if (group.empty() || !listed(group, queues)) continue;
-      if (deliver_to_local_member(loop, origin, group, msg)) {
-        delivered = true;
-        continue;
-      }
-      pick_remote_member(targets, group, reach);
-    }
-  }
-  return send_to_targets(account, loop, targets, msg) || delivered;
+  return deliver_message(server, account, result, loop, Origin{from, true}, msg, reach, /*from_route=*/false, &queues);
 }
 
 }  // namespace pylon::server
