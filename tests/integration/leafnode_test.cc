@@ -141,6 +141,40 @@ TEST_P(LeafPair, QueueMemberOnlyAcrossTheLeaf) {
   expect_each_once(*col, "h");
 }
 
+// /leafz on both ends (the reference's fields, whichever server answers), and /varz's count.
+TEST_P(LeafPair, LeafzShowsTheConnectionOnBothEnds) {
+  auto col = std::make_shared<Collector>();
+  auto s = AsyncSub::make(*lc_, "mon.leaf", col);
+  ASSERT_TRUE(s);
+  ASSERT_TRUE(cluster::await_interest(*hc_, "mon.leaf", *col, "mon", 15s));
+  std::set<std::string> keys[2];
+  Node* ends[2] = {hub_.get(), leaf_.get()};
+  for (int i = 0; i < 2; ++i) {
+    auto body = cluster::http_get_body(ends[i]->http_port(), "/leafz?subs=1");
+    ASSERT_TRUE(body) << ends[i]->name();
+    auto o = boost::json::parse(*body).as_object();
+    ASSERT_EQ(1, o.at("leafnodes").to_number<int>()) << *body;
+    const auto& leaf = o.at("leafs").as_array().at(0).as_object();
+    EXPECT_EQ("$G", leaf.at("account").as_string()) << *body;
+    for (const auto& kv : leaf) keys[i].insert(std::string(kv.key()));
+    if (i == 0) {
+      // The hub lists what the leaf told it: the subscription above among it.
+      bool listed = false;
+      for (const auto& v : leaf.at("subscriptions_list").as_array()) listed = listed || v.as_string() == "mon.leaf";
+      EXPECT_TRUE(listed) << *body;
+    }
+    auto varz = cluster::http_get_body(ends[i]->http_port(), "/varz");
+    ASSERT_TRUE(varz);
+    EXPECT_EQ(1, boost::json::parse(*varz).as_object().at("leafnodes").to_number<int>()) << ends[i]->name();
+  }
+  // The same fields on either end (rtt may come a second later on one of them).
+  keys[0].erase("rtt");
+  keys[1].erase("rtt");
+  keys[0].erase("subscriptions_list");
+  keys[1].erase("subscriptions_list");
+  EXPECT_EQ(keys[0], keys[1]);
+}
+
 std::string pair_name(const ::testing::TestParamInfo<std::pair<Kind, Kind>>& info) {
   return std::string(cluster::kind_name(info.param.second)) + "LeafOn" + cluster::kind_name(info.param.first) + "Hub";
 }
