@@ -329,6 +329,39 @@ TEST(LeafReconnect, InterestComesBackAfterTheHubRestarts) {
   hub.stop();
 }
 
+// A client on the leafnode port: the INFO is a leafnode port's (client_id, leafnode_urls), and a
+// client's CONNECT (it names its language) gets the reference's words and is closed; nothing
+// else notices. Pylon and nats-server alike.
+class LeafPortMisuse : public ::testing::TestWithParam<Kind> {};
+
+TEST_P(LeafPortMisuse, AClientOnTheLeafnodePortIsTurnedAway) {
+  int leaf_port = pick_free_port();
+  NodeConfig h = cluster::single_config(GetParam(), "hub", "hub-cluster");
+  h.config = hub_config(leaf_port);
+  Node hub(h);
+  ASSERT_TRUE(hub.start());
+  RawClient c;
+  ASSERT_TRUE(c.connect(leaf_port));
+  auto info = c.read_info();
+  ASSERT_TRUE(info);
+  auto o = boost::json::parse(*info).as_object();
+  EXPECT_TRUE(o.contains("leafnode_urls")) << *info;
+  EXPECT_NE(0, o.at("client_id").to_number<int64_t>()) << *info;
+  ASSERT_TRUE(c.send("CONNECT {\"lang\":\"go\",\"version\":\"1.0\",\"verbose\":false}\r\n"));
+  auto line = c.read_line(5s);
+  ASSERT_TRUE(line);
+  EXPECT_EQ("-ERR 'attempted to connect to leaf node port'", *line);
+  EXPECT_TRUE(c.expect_closed(5s));
+  // The server goes on: a client on the client port completes a round trip.
+  auto ok = client_of(hub, "after");
+  EXPECT_TRUE(ok && ok->flush());
+  ok.reset();
+  hub.stop();
+}
+
+INSTANTIATE_TEST_SUITE_P(Servers, LeafPortMisuse, ::testing::Values(P, N),
+                         [](const ::testing::TestParamInfo<Kind>& i) { return std::string(cluster::kind_name(i.param)); });
+
 // Two servers that each dial the other as a leaf: the reference's loop detection ($LDS.
 // subject) finds it, and the server that hears its own subject back says so in its words.
 TEST(LeafLoop, TwoServersLeafOfEachOtherDetectTheLoop) {
