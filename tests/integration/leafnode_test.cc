@@ -183,12 +183,16 @@ INSTANTIATE_TEST_SUITE_P(Interop, LeafPair,
                          ::testing::Values(std::make_pair(N, P), std::make_pair(P, N), std::make_pair(P, P)),
                          pair_name);
 
-// A leaf on node 1 of a 3-node Pylon cluster: a client on node 3 reaches the leaf's client and
-// back (request/reply), and a queue group with members on the leaf and on node 2 gets each of
-// node 3's messages once, through both.
-TEST(LeafOnCluster, NonHubNodeReachesTheLeafAndBack) {
+// A leaf on node 1 of a 3-node cluster: a client on node 3 reaches the leaf's client and back
+// (request/reply), and a queue group with members on the leaf and on node 2 gets each of node
+// 3's messages once, through both. The cluster: Pylon only; a Pylon hub with nats-server
+// nodes (our leaf's interest must reach them as the hub's own); a nats-server hub with Pylon
+// nodes (which then hear the leaf's messages as the hub's, LMSG with origin included).
+class LeafOnCluster : public ::testing::TestWithParam<std::vector<Kind>> {};
+
+TEST_P(LeafOnCluster, NonHubNodeReachesTheLeafAndBack) {
   int leaf_port = pick_free_port();
-  auto cfgs = cluster::mesh_configs({P, P, P}, "hub-cluster", "c");
+  auto cfgs = cluster::mesh_configs(GetParam(), "hub-cluster", "c");
   cfgs[0].config = hub_config(leaf_port);
   std::vector<std::unique_ptr<Node>> nodes;
   for (auto& c : cfgs) nodes.push_back(std::make_unique<Node>(c));
@@ -251,6 +255,15 @@ TEST(LeafOnCluster, NonHubNodeReachesTheLeafAndBack) {
   leaf.stop();
   cluster::stop_all({nodes[0].get(), nodes[1].get(), nodes[2].get()});
 }
+
+INSTANTIATE_TEST_SUITE_P(Clusters, LeafOnCluster,
+                         ::testing::Values(std::vector<Kind>{P, P, P}, std::vector<Kind>{P, N, N},
+                                           std::vector<Kind>{N, P, P}),
+                         [](const ::testing::TestParamInfo<std::vector<Kind>>& i) {
+                           std::string n;
+                           for (Kind k : i.param) n += cluster::kind_name(k);
+                           return n;
+                         });
 
 // Bad credentials: the hub answers with the reference's -ERR 'Authorization Violation' and
 // logs the reference's line; the leaf logs what it was told. Both ways against nats-server.
