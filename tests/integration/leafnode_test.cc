@@ -104,6 +104,18 @@ TEST_P(LeafPair, MessagesFlowBothWays) {
   expect_each_once(*at_hub, "l");
   EXPECT_EQ(static_cast<size_t>(kMessages), at_leaf->count());
   EXPECT_EQ(static_cast<size_t>(kMessages), at_hub->count());
+  // Headers cross too (HMSG on the leaf connection), both ways.
+  ASSERT_EQ(NATS_OK, cluster::publish(*hc_, "to.leaf", "with-headers", "", {{"X-Leaf", "down"}}));
+  ASSERT_EQ(NATS_OK, cluster::publish(*lc_, "to.hub", "with-headers", "", {{"X-Leaf", "up"}}));
+  ASSERT_TRUE(hc_->flush() && lc_->flush());
+  auto header_of = [](const Collector& col) {
+    for (const auto& m : col.messages()) {
+      if (m.data == "with-headers" && m.headers.count("X-Leaf")) return m.headers.at("X-Leaf");
+    }
+    return std::string();
+  };
+  EXPECT_TRUE(wait_for([&] { return header_of(*at_leaf) == "down"; }, 10s));
+  EXPECT_TRUE(wait_for([&] { return header_of(*at_hub) == "up"; }, 10s));
 }
 
 TEST_P(LeafPair, QueueGroupAcrossTheLeafGetsEachMessageOnce) {
@@ -308,6 +320,40 @@ TEST(LeafAuth, PylonLeafWithBadPasswordOnNatsHub) {
   leaf.stop();
   hub.stop();
 }
+
+// Without a leafnode authorization the hub checks a leaf as a client: one that presents nothing
+// is the no_auth_user and is bound to that user's account. Both ways against nats-server.
+class LeafAccount : public ::testing::TestWithParam<std::pair<Kind, Kind>> {};
+
+TEST_P(LeafAccount, ALeafWithoutCredentialsIsTheNoAuthUserInItsAccount) {
+  auto [hub_kind, leaf_kind] = GetParam();
+  int leaf_port = pick_free_port();
+  NodeConfig h = cluster::single_config(hub_kind, "hub", "hub-cluster");
+  h.config = "accounts { EDGE: { users = [ {user: e, password: p} ] } }\nno_auth_user: e\n" + hub_config(leaf_port);
+  NodeConfig l = cluster::single_config(leaf_kind, "leaf", "leaf-cluster");
+  l.config = leaf_config(leaf_port);
+  Node hub(h), leaf(l);
+  ASSERT_TRUE(hub.start());
+  ASSERT_TRUE(leaf.start());
+  auto hc = client_of(hub, "edge-client");  // no credentials: EDGE too
+  auto lc = client_of(leaf, "leaf-client");
+  ASSERT_TRUE(hc && lc);
+  auto col = std::make_shared<Collector>();
+  auto s = AsyncSub::make(*hc, "edge.in", col);
+  ASSERT_TRUE(s);
+  EXPECT_TRUE(cluster::await_interest(*lc, "edge.in", *col, "edge", 15s));
+  auto leafz = cluster::http_get_body(hub.http_port(), "/leafz");
+  ASSERT_TRUE(leafz);
+  auto o = boost::json::parse(*leafz).as_object();
+  ASSERT_EQ(1, o.at("leafnodes").to_number<int>()) << *leafz;
+  EXPECT_EQ("EDGE", o.at("leafs").as_array().at(0).as_object().at("account").as_string()) << *leafz;
+  hc.reset();
+  lc.reset();
+  leaf.stop();
+  hub.stop();
+}
+
+INSTANTIATE_TEST_SUITE_P(Interop, LeafAccount, ::testing::Values(std::make_pair(P, N), std::make_pair(N, P)), pair_name);
 
 // The hub restarts: the leaf dials it again (every reconnect interval) and tells it its
 // interest again, so messages flow without anyone subscribing anew.

@@ -182,11 +182,14 @@ bool LeafConn::authorize(const std::string& user, const std::string& pass, const
     // No leafnode authorization: the clients' (the reference's isClientAuthorized).
     if (!check_password(o.token, !token.empty() ? token : pass)) return false;
   } else if (!o.users.empty()) {
+    // A leaf that presents nothing is the no_auth_user, as a client would be.
+    const bool as_no_auth_user = !o.no_auth_user.empty() && user.empty() && pass.empty() && token.empty();
+    std::string_view name = as_no_auth_user ? std::string_view(o.no_auth_user) : std::string_view(user);
     const User* found = nullptr;
     for (const auto& u : o.users) {
-      if (u.user == user) found = &u;
+      if (u.user == name) found = &u;
     }
-    if (found == nullptr || !check_password(found->password, pass)) return false;
+    if (found == nullptr || (!as_no_auth_user && !check_password(found->password, pass))) return false;
     account = found->account;
   } else if (!o.user.empty()) {
     bool user_ok = user == o.user;
