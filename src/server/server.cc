@@ -144,8 +144,9 @@ void Server::start() {
   asio::post(ctx, [this] { do_accept(); });
   if (websocket_acceptor_) asio::post(ctx, [this] { do_websocket_accept(); });
   try {
-    cluster_->start();
     leafnodes_->start();
+    cluster_->start();
+    leafnodes_->dial_remotes();
   } catch (...) {
     shutdown();
     throw;

@@ -106,6 +106,9 @@ class Server {
   // This server's own client URLs ("host:port", as the reference advertises them), and its
   // WebSocket ones (websocket.advertise, else the listener's; empty without a listener).
   std::vector<std::string> own_client_urls() const;
+  // "host:port" of a listener as the reference's getConnectURLs: the advertised address, else
+  // the host, else (0.0.0.0, ::) every global unicast address of this host.
+  std::vector<std::string> listener_urls(const std::string& advertise, const std::string& listen_host, int port) const;
   std::vector<std::string> own_websocket_urls() const;
   // Sends the current INFO (with connect_urls) to every client that speaks protocol 1,
   // each with its own client_id and client_ip as the reference's sendAsyncInfoToClients:
@@ -179,9 +182,6 @@ class Server {
     void append_for(std::string& out, uint64_t cid, std::string_view client_ip, std::string_view nonce = {}) const;
   };
   ClientInfoParts client_info_parts(bool websocket = false) const;
-  // "host:port" of a listener as the reference's getConnectURLs: the advertised address, else
-  // the host, else (0.0.0.0, ::) every global unicast address of this host.
-  std::vector<std::string> listener_urls(const std::string& advertise, const std::string& listen_host, int port) const;
 
   // Builds the client TLS context of `o` (null when TLS is off). Throws std::runtime_error.
   static std::shared_ptr<const tls::Context> make_client_tls(const Options& o);

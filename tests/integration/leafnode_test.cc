@@ -277,6 +277,62 @@ INSTANTIATE_TEST_SUITE_P(Clusters, LeafOnCluster,
                            return n;
                          });
 
+// A leaf configured with one member of a 2-node hub cluster learns the other's leafnode URL
+// (INFO leafnode_urls, gossiped over the routes) and, when its hub dies, moves there and
+// tells it its interest. Pylon hubs (nats-server leaf too) and a mixed hub cluster.
+struct FailoverCase {
+  std::vector<Kind> hubs;
+  Kind leaf;
+};
+
+class LeafFailover : public ::testing::TestWithParam<FailoverCase> {};
+
+TEST_P(LeafFailover, LeafMovesToAnotherHubNodeWhenItsHubDies) {
+  const auto& p = GetParam();
+  auto cfgs = cluster::mesh_configs(p.hubs, "hub-cluster", "h");
+  std::vector<int> leaf_ports;
+  for (auto& c : cfgs) {
+    leaf_ports.push_back(pick_free_port());
+    c.config = hub_config(leaf_ports.back());
+  }
+  Node a(cfgs[0]), b(cfgs[1]);
+  ASSERT_TRUE(a.start());
+  ASSERT_TRUE(b.start());
+  std::string why;
+  ASSERT_TRUE(cluster::wait_mesh({&a, &b}, 20s, &why)) << why;
+  NodeConfig l = cluster::single_config(p.leaf, "leaf", "leaf-cluster");
+  l.config = leaf_config(leaf_ports[0]);  // only the first hub node
+  Node leaf(l);
+  ASSERT_TRUE(leaf.start());
+  auto lc = client_of(leaf, "leaf-client");
+  auto bc = client_of(b, "b-client");
+  ASSERT_TRUE(lc && bc);
+  auto col = std::make_shared<Collector>();
+  auto s = AsyncSub::make(*lc, "fo.leaf", col);
+  ASSERT_TRUE(s);
+  ASSERT_TRUE(cluster::await_interest(*bc, "fo.leaf", *col, "via-a", 15s));
+  // The leaf has heard of b's leafnode port by now: a's INFO (or its async INFO) named it.
+  // Wait for that INFO: a's /leafz shows the leaf, and b's route to a is up since the mesh.
+  a.stop();
+  EXPECT_TRUE(cluster::await_interest(*bc, "fo.leaf", *col, "via-b", 20s)) << leaf.log();
+  auto leafz = cluster::http_get_body(b.http_port(), "/leafz");
+  ASSERT_TRUE(leafz);
+  EXPECT_EQ(1, boost::json::parse(*leafz).as_object().at("leafnodes").to_number<int>()) << *leafz;
+  lc.reset();
+  bc.reset();
+  leaf.stop();
+  b.stop();
+}
+
+INSTANTIATE_TEST_SUITE_P(Hubs, LeafFailover,
+                         ::testing::Values(FailoverCase{{P, P}, P}, FailoverCase{{P, N}, P}, FailoverCase{{P, P}, N},
+                                           FailoverCase{{N, P}, P}),
+                         [](const ::testing::TestParamInfo<FailoverCase>& i) {
+                           std::string n;
+                           for (Kind k : i.param.hubs) n += cluster::kind_name(k);
+                           return n + "Hubs" + cluster::kind_name(i.param.leaf) + "Leaf";
+                         });
+
 // Bad credentials: the hub answers with the reference's -ERR 'Authorization Violation' and
 // logs the reference's line; the leaf logs what it was told. Both ways against nats-server.
 TEST(LeafAuth, NatsLeafWithBadPasswordOnPylonHub) {

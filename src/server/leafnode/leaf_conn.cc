@@ -277,6 +277,14 @@ bool LeafConn::on_info(std::string_view text) {
     return false;
   }
   const json::object& o = v.as_object();
+  // Every INFO (the first and the async ones) may tell the hub cluster's leafnode URLs.
+  if (auto it = o.find("leafnode_urls"); it != o.end() && it->value().is_array() && !it->value().as_array().empty()) {
+    std::vector<std::string> urls;
+    for (const auto& u : it->value().as_array()) {
+      if (u.is_string()) urls.emplace_back(u.as_string());
+    }
+    srv.leafnodes().learn_urls(*remote_, urls);
+  }
   if (!info_received_) {
     info_received_ = true;
     auth_timer_.cancel();

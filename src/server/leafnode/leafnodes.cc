@@ -93,6 +93,7 @@ Leafnodes::Leafnodes(Server& server) : server_(server) {
       }
     }
     if (!r.no_randomize) std::shuffle(remote->urls.begin(), remote->urls.end(), rng);
+    remote->configured = remote->urls;
     if (!remote->urls.empty()) remotes_.push_back(std::move(remote));
   }
 }
@@ -129,6 +130,9 @@ void Leafnodes::start() {
     if (!l.advertise.empty()) log.info("Advertise address for leafnode is set to {}", l.advertise);
     asio::post(ctx, [this] { do_accept(); });
   }
+}
+
+void Leafnodes::dial_remotes() {
   for (const auto& r : remotes_) dial(r);
 }
 
@@ -271,19 +275,57 @@ void Leafnodes::dial_later(const std::shared_ptr<LeafRemote>& remote, std::chron
 std::vector<std::string> Leafnodes::own_urls() const {
   if (port_ == 0 || server_.options().leafnodes.no_advertise) return {};
   const LeafNodeOptions& l = server_.options().leafnodes;
-  if (!l.advertise.empty()) {
-    std::string h;
-    int p = 0;
-    try {
-      split_host_port(l.advertise, h, p);
-    } catch (const std::exception&) {
-      return {l.advertise};
-    }
-    return {fmt::format("{}:{}", h, p == 0 ? port_ : p)};
+  return server_.listener_urls(l.advertise, l.host.empty() ? defaults::kHost : l.host, port_);
+}
+
+std::vector<std::string> Leafnodes::leafnode_urls() const {
+  std::vector<std::string> out = own_urls();
+  if (port_ == 0) return out;
+  for (auto& u : server_.cluster().remote_leafnode_urls()) {
+    if (std::find(out.begin(), out.end(), u) == out.end()) out.push_back(u);
   }
-  std::string host = l.host.empty() ? defaults::kHost : l.host;
-  if (host == "0.0.0.0" || host == "::") host = "127.0.0.1";
-  return {fmt::format("{}:{}", host, port_)};
+  return out;
+}
+
+void Leafnodes::send_async_info() {
+  if (port_ == 0) return;
+  std::vector<std::shared_ptr<LeafConn>> ls;
+  {
+    std::lock_guard lk(mu_);
+    for (auto& l : leafs_) {
+      if (!l->solicited()) ls.push_back(l);
+    }
+  }
+  for (auto& l : ls) {
+    std::string line;
+    proto::append_info(line, info_json(l->cid()));
+    if (l->enqueue(line)) l->flush_signal();
+  }
+}
+
+void Leafnodes::learn_urls(LeafRemote& remote, const std::vector<std::string>& urls) {
+  std::vector<Url> learned;
+  for (const auto& s : urls) {
+    try {
+      Url u = parse_url("nats-leaf://" + s);
+      bool known = false;
+      for (const auto& c : remote.configured) known = known || (c.host == u.host && c.port == u.port);
+      if (!known) learned.push_back(std::move(u));
+    } catch (const std::exception&) {
+      server_.log().error("Error parsing url \"{}\"", s);
+    }
+  }
+  // Credentials of the configured URLs go with the learned ones (the reference's saveUserPassword).
+  if (!remote.configured.empty()) {
+    for (auto& u : learned) {
+      u.user = remote.configured.front().user;
+      u.password = remote.configured.front().password;
+    }
+  }
+  std::lock_guard lk(mu_);
+  learned.insert(learned.end(), remote.configured.begin(), remote.configured.end());
+  remote.urls = std::move(learned);
+  remote.next_url %= remote.urls.size();
 }
 
 std::string Leafnodes::info_json(uint64_t cid, std::string_view account) const {
@@ -303,7 +345,7 @@ std::string Leafnodes::info_json(uint64_t cid, std::string_view account) const {
   j["max_payload"] = o.max_payload;
   if (server_.cluster().enabled()) j["cluster"] = server_.cluster().cluster_name();
   json::array urls;
-  for (auto& u : own_urls()) urls.emplace_back(u);
+  for (auto& u : leafnode_urls()) urls.emplace_back(u);
   j["leafnode_urls"] = std::move(urls);
   j["client_id"] = cid;
   j["info_on_connect"] = true;

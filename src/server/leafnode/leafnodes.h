@@ -49,7 +49,8 @@ class Server;
 // dials share. Held by the Leafnodes for the server's life and by its connection (strongly).
 struct LeafRemote {
   RemoteLeafOptions options;
-  std::vector<Url> urls;  // parsed from options.urls, shuffled unless no_randomize
+  std::vector<Url> configured;  // parsed from options.urls, shuffled unless no_randomize
+  std::vector<Url> urls;        // guarded by Leafnodes::mu_: what the hub told us, then `configured`
   size_t index = 0;       // position in Leafnodes::remotes_ (for monitoring)
   // Guarded by Leafnodes::mu_.
   size_t next_url = 0;                   // the URL the next dial tries
@@ -75,8 +76,10 @@ class Leafnodes {
   ~Leafnodes();
 
   // Binds the leafnode listener (when leafnodes.port != 0; throws std::runtime_error in the
-  // reference's words) and dials the remotes.
+  // reference's words): before the routes start, whose INFO tells our leafnode URLs.
   void start();
+  // Dials the remotes (after the routes started: a dialled hub hears our cluster's name).
+  void dial_remotes();
   // Closes the listener and the dial timers; connections are closed by the server.
   void stop();
 
@@ -86,8 +89,16 @@ class Leafnodes {
   // The INFO a leaf that connects to us gets (`cid` its connection id; `connect_info` after its
   // CONNECT, with `remote_account`, as the reference's sendPermsAndAccountInfo).
   std::string info_json(uint64_t cid, std::string_view account = {}) const;
-  // "host:port" leafs can reach us at (leafnode_urls of our INFO); empty without a listener.
+  // "host:port" leafs can reach us at; empty without a listener (or with no_advertise).
   std::vector<std::string> own_urls() const;
+  // Ours, then the other cluster members' (our INFO's leafnode_urls, as the reference's).
+  std::vector<std::string> leafnode_urls() const;
+  // The cluster's leafnode URLs changed: every leaf connected to us gets an INFO with them, so
+  // it can fail over to another member (the reference's sendAsyncLeafNodeInfo). Any thread.
+  void send_async_info();
+  // A hub told a dialled connection of `remote` its cluster's leafnode URLs: they join the
+  // configured ones as places to dial (the reference's updateLeafNodeURLs). Any thread.
+  void learn_urls(LeafRemote& remote, const std::vector<std::string>& urls);
 
   // Registers a leaf connection once it is bound to its account, and sends it the interest
   // it is to be told (see the header comment), its loop detection subject included.

@@ -111,6 +111,10 @@ class Cluster {
 
   // Every client URL of the cluster (ours first), for client INFO connect_urls.
   std::vector<std::string> connect_urls() const;
+  // The other members' leafnode URLs (their INFO's leafnode_urls), for our leafs' INFO; and an
+  // update of one member's (INFO update, lame duck), which our leafs are told at once.
+  std::vector<std::string> remote_leafnode_urls() const;
+  void update_remote_leaf_urls(const std::string& remote_id, const std::vector<std::string>& urls, bool ldm);
   // Every WebSocket URL of the cluster (ours first), for WebSocket clients' INFO connect_urls.
   std::vector<std::string> websocket_connect_urls() const;
   // The registered routes, by rid. `with_interest` copies each route's interest list (costly
@@ -177,6 +181,7 @@ class Cluster {
   std::unordered_map<std::string, int> interest_;
   std::map<std::string, std::vector<std::string>> remote_urls_;  // remote id -> client URLs
   std::map<std::string, std::vector<std::string>> remote_ws_urls_;  // remote id -> WebSocket URLs
+  std::map<std::string, std::vector<std::string>> remote_leaf_urls_;  // remote id -> leafnode URLs
   std::vector<std::shared_ptr<boost::asio::steady_timer>> timers_;
   std::shared_ptr<const tls::Context> route_tls_;  // null: plaintext routes
   std::string tls_name_;                            // routeTLSName: first host name of the routes

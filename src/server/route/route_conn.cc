@@ -277,6 +277,7 @@ bool RouteConn::on_info(std::string_view text) {
     } else {
       remote_.ldm = info.ldm;
       cluster.update_remote_urls(remote_.id, info.connect_urls, info.ws_connect_urls, info.ldm);
+      cluster.update_remote_leaf_urls(remote_.id, info.leafnode_urls, info.ldm);
     }
     return true;
   }
