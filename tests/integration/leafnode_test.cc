@@ -479,12 +479,14 @@ INSTANTIATE_TEST_SUITE_P(Servers, LeafPortMisuse, ::testing::Values(P, N),
 
 // Two servers that each dial the other as a leaf: the reference's loop detection ($LDS.
 // subject) finds it, and the server that hears its own subject back says so in its words.
-TEST(LeafLoop, TwoServersLeafOfEachOtherDetectTheLoop) {
+class LeafLoop : public ::testing::TestWithParam<std::pair<Kind, Kind>> {};
+
+TEST_P(LeafLoop, TwoServersLeafOfEachOtherDetectTheLoop) {
   int pa = pick_free_port(), pb = pick_free_port();
-  NodeConfig a = cluster::single_config(P, "a", "cluster-a");
+  NodeConfig a = cluster::single_config(GetParam().first, "a", "cluster-a");
   a.config = "leafnodes { listen: \"127.0.0.1:" + std::to_string(pa) + "\"\n remotes = [ { url: \"nats-leaf://127.0.0.1:" +
              std::to_string(pb) + "\" } ] }\n";
-  NodeConfig b = cluster::single_config(P, "b", "cluster-b");
+  NodeConfig b = cluster::single_config(GetParam().second, "b", "cluster-b");
   b.config = "leafnodes { listen: \"127.0.0.1:" + std::to_string(pb) + "\"\n remotes = [ { url: \"nats-leaf://127.0.0.1:" +
              std::to_string(pa) + "\" } ] }\n";
   Node na(a), nb(b);
@@ -497,6 +499,14 @@ TEST(LeafLoop, TwoServersLeafOfEachOtherDetectTheLoop) {
   nb.stop();
   na.stop();
 }
+
+// nats-server pairs find the loop with the same words, and so does a mixed pair (our $LDS
+// subscription crosses nats-server and comes back, or theirs crosses us).
+INSTANTIATE_TEST_SUITE_P(Servers, LeafLoop,
+                         ::testing::Values(std::make_pair(P, P), std::make_pair(N, N), std::make_pair(P, N)),
+                         [](const ::testing::TestParamInfo<std::pair<Kind, Kind>>& i) {
+                           return std::string(cluster::kind_name(i.param.first)) + cluster::kind_name(i.param.second);
+                         });
 
 }  // namespace
 }  // namespace pylon::it
