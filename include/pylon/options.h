@@ -22,6 +22,10 @@ inline constexpr int64_t kMaxPending = 64 * 1024 * 1024;     // MAX_PENDING_SIZE
 inline constexpr int kMaxConnections = 64 * 1024;            // DEFAULT_MAX_CONNECTIONS
 inline constexpr int kMaxSubscriptions = 0;                  // 0: unlimited
 inline constexpr auto kAuthTimeout = std::chrono::seconds(2);
+// A solicited leaf connection's wait between dial attempts (the reference's
+// DEFAULT_LEAF_NODE_RECONNECT), and after a loop was detected (leafNodeReconnectDelayAfterLoopDetected).
+inline constexpr auto kLeafReconnect = std::chrono::seconds(1);
+inline constexpr auto kLeafReconnectAfterLoop = std::chrono::seconds(30);
 inline constexpr auto kPingInterval = std::chrono::minutes(2);
 inline constexpr int kPingMaxOut = 2;
 inline constexpr auto kWriteDeadline = std::chrono::seconds(10);  // DEFAULT_FLUSH_DEADLINE
@@ -159,6 +163,38 @@ struct WebsocketOptions {
   friend bool operator==(const WebsocketOptions&, const WebsocketOptions&) = default;
 };
 
+// One entry of `leafnodes { authorization { users = [...] } }`: a leaf that presents this
+// user is bound to `account` ($G when empty).
+struct LeafUser {
+  std::string user, password, account;
+  friend bool operator==(const LeafUser&, const LeafUser&) = default;
+};
+
+// One entry of `leafnodes { remotes = [...] }`: a hub we dial, our account the connection is
+// bound to ($G when empty), and the URLs (credentials as user:pass in a URL).
+struct RemoteLeafOptions {
+  std::vector<std::string> urls;  // nats-leaf://[user:pass@]host:port (any scheme but ws/wss)
+  std::string account;
+  bool no_randomize = false;
+  friend bool operator==(const RemoteLeafOptions&, const RemoteLeafOptions&) = default;
+};
+
+// `leafnodes { ... }` (the reference's LeafNodeOpts): the listener leaf nodes connect to (we
+// are their hub), its authorization, and the remotes we connect to (we are their leaf).
+struct LeafNodeOptions {
+  std::string host;                 // empty with a port: defaults::kHost
+  int port = 0;                     // 0: no leafnode listener; -1: a random free port
+  std::string advertise;            // host[:port] told to leafs instead of the listener's
+  bool no_advertise = false;
+  std::string user, password, account;  // authorization { user, password, account }
+  std::vector<LeafUser> users;          // authorization { users = [...] }
+  Duration auth_timeout{0};             // 0: the top-level auth_timeout
+  std::vector<RemoteLeafOptions> remotes;
+  Duration reconnect = defaults::kLeafReconnect;
+  bool enabled() const { return port != 0 || !remotes.empty(); }
+  friend bool operator==(const LeafNodeOptions&, const LeafNodeOptions&) = default;
+};
+
 struct Options {
   // Where clients connect.
   std::string host = defaults::kHost;
@@ -206,6 +242,8 @@ struct Options {
   ClusterOptions cluster;
   // WebSocket clients (`websocket {}`).
   WebsocketOptions websocket;
+  // Leaf nodes (`leafnodes {}`).
+  LeafNodeOptions leafnodes;
   // Pylon's own: event loops (threads) serving connections; 0: one per core.
   int event_loops = 0;
   // Where the config came from (for reload and messages).

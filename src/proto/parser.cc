@@ -211,9 +211,11 @@ bool allowed(Role role, Op op) noexcept {
     case Op::kMsg:
       return role == Role::kClient;
     case Op::kHmsg:
-      return role == Role::kClient || role == Role::kServerOfRoute;
-    case Op::kRsSub: case Op::kRsUnsub: case Op::kLsSub: case Op::kLsUnsub: case Op::kRmsg: case Op::kLmsg:
+      return role == Role::kClient || role == Role::kServerOfRoute || role == Role::kServerOfLeaf;
+    case Op::kRsSub: case Op::kRsUnsub: case Op::kRmsg:
       return role == Role::kServerOfRoute;
+    case Op::kLsSub: case Op::kLsUnsub: case Op::kLmsg:
+      return role == Role::kServerOfRoute || role == Role::kServerOfLeaf;
     case Op::kNone:
       break;
   }
@@ -236,6 +238,7 @@ bool first_letter_allowed(Role role, char c) noexcept {
   switch (role) {
     case Role::kServerOfClient: return c != 'm' && c != 'r' && c != 'l';
     case Role::kServerOfRoute: return c != 's' && c != 'u' && c != 'm';
+    case Role::kServerOfLeaf: return c != 's' && c != 'u' && c != 'm' && c != 'r';
     case Role::kClient: return c != 'c' && c != 's' && c != 'u' && c != 'r' && c != 'l';
   }
   return false;
@@ -587,7 +590,9 @@ bool Parser::deliver(std::string_view payload, ParserHandler& h) {
     case Op::kPub: case Op::kHpub: go_on = h.on_pub(pending_, payload); break;
     case Op::kMsg: go_on = h.on_msg(pending_, payload); break;
     case Op::kHmsg:
-      go_on = role_ == Role::kClient ? h.on_msg(pending_, payload) : h.on_rmsg(pending_, payload);
+      go_on = role_ == Role::kClient         ? h.on_msg(pending_, payload)
+              : role_ == Role::kServerOfLeaf ? h.on_lmsg({}, pending_, payload)
+                                             : h.on_rmsg(pending_, payload);
       break;
     case Op::kRmsg: go_on = h.on_rmsg(pending_, payload); break;
     case Op::kLmsg: go_on = h.on_lmsg(origin_, pending_, payload); break;
@@ -642,8 +647,35 @@ bool Parser::parse_msg_args(std::string_view line, ParseResult& r, size_t at) {
       }
       return true;
     }
-    case Op::kMsg:
+    case Op::kLmsg:
     case Op::kHmsg:
+      if (role_ == Role::kServerOfLeaf) {
+        // LMSG subject [reply | + reply q1 q2.. | "|" q1 q2..] size, and HMSG the same with
+        // hdr_size before size: no account, a leaf connection is bound to one.
+        const bool hdr = op_ == Op::kHmsg;
+        const char* name = hdr ? "processLeafHeaderMsgArgs" : "processLeafMsgArgs";
+        const size_t plain = 2 + (hdr ? 1 : 0);
+        if (n < plain) return bad(name, "Parse Error");
+        if (n == plain + 1) {
+          a.reply = w[1];
+        } else if (n > plain + 1) {
+          const std::string_view ind = w[1];
+          if (ind.size() != 1 || (ind[0] != '+' && ind[0] != '|')) return bad(name, "Bad or Missing Reply Indicator");
+          size_t first_queue = 2;
+          if (ind[0] == '+') {
+            a.reply = w[2];
+            ++first_queue;
+          }
+          a.queues = w.span(first_queue, n - 2 - (hdr ? 1 : 0));
+        }
+        if (!sizes(hdr, name)) return false;
+        origin_ = {};
+        a.subject = w[0];
+        return true;
+      }
+      if (op_ == Op::kLmsg) goto routed;
+      [[fallthrough]];
+    case Op::kMsg:
       if (role_ == Role::kClient) {
         // MSG subject sid [reply] size / HMSG subject sid [reply] hdr_size total_size
         const bool hdr = op_ == Op::kHmsg;
@@ -657,7 +689,7 @@ bool Parser::parse_msg_args(std::string_view line, ParseResult& r, size_t at) {
       }
       [[fallthrough]];  // HMSG on a route: routed with headers
     case Op::kRmsg:
-    case Op::kLmsg: {
+    routed: {
       // [origin] account subject [reply | + reply q1 q2.. | "|" q1 q2..] [hdr_size] size
       const bool hdr = op_ != Op::kRmsg;
       const size_t off = op_ == Op::kLmsg ? 1 : 0;
@@ -731,6 +763,13 @@ bool Parser::on_line(std::string_view line, ParseResult& r, size_t at, ParserHan
     case Op::kLsSub: {
       // RS+ account subject [queue weight] / LS+ origin account subject [queue weight]
       const Words w(line);
+      if (role_ == Role::kServerOfLeaf) {
+        // LS+ subject [queue weight]
+        if (w.size() == 1) return done(h.on_ls_sub({}, {}, w[0], {}, 0));
+        if (w.size() != 3) return bad("processLeafSub Parse Error");
+        const int64_t weight = parse_size(w[2]);
+        return done(h.on_ls_sub({}, {}, w[0], w[1], static_cast<int32_t>(weight < 0 ? 0 : weight)));
+      }
       const size_t off = op_ == Op::kLsSub ? 1 : 0;
       std::string_view queue;
       int64_t weight = 0;
@@ -749,6 +788,11 @@ bool Parser::on_line(std::string_view line, ParseResult& r, size_t at, ParserHan
     case Op::kLsUnsub: {
       // RS- account subject [queue]; LS- has the same form (the reference sends no origin).
       const Words w(line);
+      if (role_ == Role::kServerOfLeaf) {
+        // LS- subject [queue]
+        if (w.size() != 1 && w.size() != 2) return bad("processLeafUnsub Parse Error");
+        return done(h.on_ls_unsub({}, {}, w[0], w.size() == 2 ? w[1] : std::string_view{}));
+      }
       if (w.size() != 2 && w.size() != 3) return bad("processRemoteUnsub parse error");
       const std::string_view queue = w.size() == 3 ? w[2] : std::string_view{};
       if (op_ == Op::kLsUnsub) return done(h.on_ls_unsub({}, w[0], w[1], queue));

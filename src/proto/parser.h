@@ -23,6 +23,7 @@ namespace pylon::proto {
 enum class Role {
   kServerOfClient,  // a server reading a client: CONNECT PUB HPUB SUB UNSUB PING PONG (+OK -ERR INFO tolerated)
   kServerOfRoute,   // a server reading a route: CONNECT INFO PING PONG RS+ RS- RMSG HMSG(routed) LS+ LS- LMSG +OK -ERR
+  kServerOfLeaf,    // a server reading a leaf connection: CONNECT INFO PING PONG LS+ LS- LMSG HMSG(leaf) +OK -ERR
   kClient,          // a client reading a server: INFO MSG HMSG PING PONG +OK -ERR
 };
 
@@ -72,6 +73,9 @@ class ParserHandler {
   // LS+/LS-/LMSG (leaf-origin variants): args as RS+/RS-/RMSG plus the origin cluster
   // first. LMSG always carries headers (header_len >= 0). The reference sends LS- WITHOUT
   // an origin ("LS- acc subj [queue]"), so on_ls_unsub gets an empty origin.
+  // On a leaf connection (Role::kServerOfLeaf) the same callbacks carry neither origin nor
+  // account (the connection is bound to one): "LS+ subj [queue weight]", "LS- subj [queue]",
+  // "LMSG subj [reply-part] size" (header_len -1) and "HMSG subj [reply-part] hdr size".
   virtual bool on_ls_sub(std::string_view origin, std::string_view account, std::string_view subject,
                          std::string_view queue, int32_t weight) { return true; }
   virtual bool on_ls_unsub(std::string_view origin, std::string_view account, std::string_view subject,

@@ -94,10 +94,13 @@ void put_routed_head(std::string& buf, std::string_view op, std::string_view acc
   } else {
     route_part = (reply.empty() ? 2 : 3 + reply.size()) + queues_size(queues);
   }
+  // A leaf connection is bound to one account: its LMSG/HMSG name none.
   buf.reserve(buf.size() + op.size() + account.size() + 1 + subject.size() + route_part + tail);
   buf.append(op);
-  buf.append(account);
-  buf += ' ';
+  if (!account.empty()) {
+    buf.append(account);
+    buf += ' ';
+  }
   buf.append(subject);
   if (queues.empty()) {
     if (!reply.empty()) {
@@ -174,7 +177,7 @@ void append_hmsg(std::string& buf, std::string_view subject, std::string_view si
 void append_rmsg(std::string& buf, std::string_view account, std::string_view subject, std::string_view reply,
                  QueueList queues, std::string_view payload) {
   const Num sz(static_cast<int64_t>(payload.size()));
-  put_routed_head(buf, "RMSG ", account, subject, reply, queues,
+  put_routed_head(buf, account.empty() ? "LMSG " : "RMSG ", account, subject, reply, queues,
                   1 + std::string_view(sz).size() + 2 + payload.size() + 2);
   buf += ' ';
   put(buf, sz, kCrlf, payload, kCrlf);
@@ -223,6 +226,28 @@ void append_rs_sub(std::string& buf, std::string_view account, std::string_view 
 void append_rs_unsub(std::string& buf, std::string_view account, std::string_view subject,
                      std::string_view queue) {
   put(buf, "RS- ", account, " ", subject, sep_if(queue), queue, kCrlf);
+}
+
+void append_lmsg(std::string& buf, std::string_view subject, std::string_view reply, QueueList queues,
+                 std::string_view payload) {
+  append_rmsg(buf, {}, subject, reply, queues, payload);
+}
+
+void append_leaf_hmsg(std::string& buf, std::string_view subject, std::string_view reply, QueueList queues,
+                      int64_t hdr_len, std::string_view payload) {
+  append_routed_hmsg(buf, {}, subject, reply, queues, hdr_len, payload);
+}
+
+void append_ls_sub(std::string& buf, std::string_view subject, std::string_view queue, int32_t weight) {
+  if (queue.empty()) {
+    put(buf, "LS+ ", subject, kCrlf);
+  } else {
+    put(buf, "LS+ ", subject, " ", queue, " ", Num(weight), kCrlf);
+  }
+}
+
+void append_ls_unsub(std::string& buf, std::string_view subject, std::string_view queue) {
+  put(buf, "LS- ", subject, sep_if(queue), queue, kCrlf);
 }
 
 void append_err(std::string& buf, std::string_view text) { put(buf, "-ERR '", text, "'\r\n"); }

@@ -75,6 +75,16 @@ void append_rs_sub(std::string& buf, std::string_view account, std::string_view 
 // "RS- <account> <subject>[ <queue>]\r\n"
 void append_rs_unsub(std::string& buf, std::string_view account, std::string_view subject,
                      std::string_view queue);
+// To a leaf connection (bound to one account, so no account is named): "LMSG <subject>
+// <route-part> <size>\r\n<payload>\r\n", and with headers "HMSG <subject> <route-part>
+// <hdr_len> <total_len>\r\n...", route-part as for RMSG.
+void append_lmsg(std::string& buf, std::string_view subject, std::string_view reply, QueueList queues,
+                 std::string_view payload);
+void append_leaf_hmsg(std::string& buf, std::string_view subject, std::string_view reply, QueueList queues,
+                      int64_t hdr_len, std::string_view payload);
+// "LS+ <subject>\r\n", or "LS+ <subject> <queue> <weight>\r\n"; "LS- <subject>[ <queue>]\r\n".
+void append_ls_sub(std::string& buf, std::string_view subject, std::string_view queue, int32_t weight);
+void append_ls_unsub(std::string& buf, std::string_view subject, std::string_view queue);
 // "-ERR '<text>'\r\n"
 void append_err(std::string& buf, std::string_view text);
 // "INFO <json>\r\n" and "CONNECT <json>\r\n"

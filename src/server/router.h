@@ -3,8 +3,8 @@
 // appending to receivers' outbound buffers and touching them for the end-of-batch flush.
 //
 // Cluster rules: a queue group prefers a local member (see docs/architecture.md); only when none
-// can take the message does it go to a route, picked by the peers' queue weights, with the
-// group's name on that route's RMSG. Each route gets at most one copy of a message. A message
+// can take the message does it go to a route or a leaf connection, picked by the peers' queue
+// weights, with the group's name on that RMSG/LMSG. Each route gets at most one copy of a message. A message
 // that arrived from a route is delivered to local clients only (full mesh, one hop), and to a
 // queue group only if the sender named the group.
 //
@@ -22,6 +22,7 @@ class Account;
 class Connection;
 struct MatchResult;
 class EventLoop;
+class LeafConn;
 class RouteConn;
 class Server;
 
@@ -62,5 +63,12 @@ bool route_message(Server& server, Account& account, EventLoop& loop, const Orig
 // MatchCache, pinned).
 bool route_inbound_message(Server& server, Account& account, const MatchResult& result, EventLoop& loop,
                            RouteConn* from, const Message& msg, std::string_view queues);
+
+// Delivers a message that arrived on leaf connection `from`: to local clients, to the other
+// leaf connections with interest, and, when the leaf connected to us (we are its hub), to the
+// routes: to our cluster a leaf's messages are ours. From our hub (a connection we dialled)
+// it stays on this side. `queues` as for a route: only the groups the sender named.
+bool route_leaf_message(Server& server, Account& account, const MatchResult& result, EventLoop& loop, LeafConn* from,
+                        const Message& msg, std::string_view queues);
 
 }  // namespace pylon::server

@@ -25,6 +25,7 @@
 #include "server/config/config_loader.h"
 #include "server/tls/tls_context.h"
 #include "server/websocket/upgrade.h"
+#include "server/leafnode/leafnodes.h"
 
 namespace pylon::server {
 
@@ -45,6 +46,7 @@ Server::Server(Options opts, std::shared_ptr<Logger> log)
   for (int i = 0; i < n; ++i) loops_.push_back(std::make_unique<EventLoop>(i, on_escape));
   accounts_.configure(options());
   cluster_ = std::make_unique<Cluster>(*this);
+  leafnodes_ = std::make_unique<Leafnodes>(*this);
   client_tls_ = make_client_tls(options());  // a bad certificate stops the start
 }
 
@@ -142,12 +144,24 @@ void Server::start() {
   asio::post(ctx, [this] { do_accept(); });
   if (websocket_acceptor_) asio::post(ctx, [this] { do_websocket_accept(); });
   try {
+    leafnodes_->start();
     cluster_->start();
+    leafnodes_->dial_remotes();
   } catch (...) {
     shutdown();
     throw;
   }
   log_->info("Server is ready");
+}
+
+void Server::local_sub_added(const Account& account, const Subscription& sub) {
+  cluster_->local_sub_added(account, sub);
+  leafnodes_->interest(account, sub, sub.queue.empty() ? 1 : sub.weight.load(std::memory_order_relaxed));
+}
+
+void Server::local_sub_removed(const Account& account, const Subscription& sub) {
+  cluster_->local_sub_removed(account, sub);
+  leafnodes_->interest(account, sub, 0);
 }
 
 MessageTotals Server::message_totals() const {
@@ -467,6 +481,7 @@ void Server::shutdown() {
     closed.get_future().wait();
   }
   cluster_->stop();
+  leafnodes_->stop();
   for (auto& c : clients()) c->close(CloseReason::kServerShutdown, false);
   {
     std::vector<std::shared_ptr<Connection>> others;
@@ -520,6 +535,11 @@ std::string Server::reload(Options next) {
   }
   // As the reference: nothing of the websocket block reloads (it lets the TLS files change;
   // we refuse that too rather than keep the old certificate silently).
+  // Leaf nodes do not reload either (the reference refuses a changed LeafNode block too).
+  if (!(next.leafnodes == cur.leafnodes)) {
+    return refuse("LeafNode", fmt::format("{{port:{} remotes:{}}}", cur.leafnodes.port, cur.leafnodes.remotes.size()),
+                  fmt::format("{{port:{} remotes:{}}}", next.leafnodes.port, next.leafnodes.remotes.size()));
+  }
   if (!(next.websocket == cur.websocket)) {
     return refuse("Websocket", fmt::format("{{port:{}}}", cur.websocket.port), fmt::format("{{port:{}}}", next.websocket.port));
   }

@@ -31,6 +31,7 @@ namespace pylon::server {
 
 class ClientConn;
 class Cluster;
+class Leafnodes;
 class Connection;
 class SystemAccount;
 namespace monitor {
@@ -105,6 +106,9 @@ class Server {
   // This server's own client URLs ("host:port", as the reference advertises them), and its
   // WebSocket ones (websocket.advertise, else the listener's; empty without a listener).
   std::vector<std::string> own_client_urls() const;
+  // "host:port" of a listener as the reference's getConnectURLs: the advertised address, else
+  // the host, else (0.0.0.0, ::) every global unicast address of this host.
+  std::vector<std::string> listener_urls(const std::string& advertise, const std::string& listen_host, int port) const;
   std::vector<std::string> own_websocket_urls() const;
   // Sends the current INFO (with connect_urls) to every client that speaks protocol 1,
   // each with its own client_id and client_ip as the reference's sendAsyncInfoToClients:
@@ -122,6 +126,11 @@ class Server {
   int websocket_port() const noexcept { return websocket_port_; }
 
   Cluster& cluster() noexcept { return *cluster_; }
+  Leafnodes& leafnodes() noexcept { return *leafnodes_; }
+  // Local interest (a client's or an internal subscription) came or went in `account`: the
+  // routes (Cluster) and the leaf connections (Leafnodes) are told. Any thread.
+  void local_sub_added(const Account& account, const Subscription& sub);
+  void local_sub_removed(const Account& account, const Subscription& sub);
   EventLoop& loop(size_t i) noexcept { return *loops_[i]; }
   size_t num_loops() const noexcept { return loops_.size(); }
   EventLoop& next_loop();
@@ -173,9 +182,6 @@ class Server {
     void append_for(std::string& out, uint64_t cid, std::string_view client_ip, std::string_view nonce = {}) const;
   };
   ClientInfoParts client_info_parts(bool websocket = false) const;
-  // "host:port" of a listener as the reference's getConnectURLs: the advertised address, else
-  // the host, else (0.0.0.0, ::) every global unicast address of this host.
-  std::vector<std::string> listener_urls(const std::string& advertise, const std::string& listen_host, int port) const;
 
   // Builds the client TLS context of `o` (null when TLS is off). Throws std::runtime_error.
   static std::shared_ptr<const tls::Context> make_client_tls(const Options& o);
@@ -209,6 +215,7 @@ class Server {
   std::unordered_map<uint64_t, std::shared_ptr<ClientConn>> clients_;
   std::unordered_map<uint64_t, std::shared_ptr<Connection>> others_;  // routes
   std::unique_ptr<Cluster> cluster_;
+  std::unique_ptr<Leafnodes> leafnodes_;
   monitor::ClosedConns closed_clients_;
   std::unique_ptr<monitor::Monitor> monitor_;  // HTTP monitoring; set in start() when http_port != 0
   monitor::UsageSampler usage_sampler_;

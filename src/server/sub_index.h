@@ -82,6 +82,7 @@ struct Subscription {
   // SubIndex::insert() clears it.
   std::atomic<bool> closed{false};
   bool remote = false;  // owner is a route (RS+ interest), not a client; immutable
+  bool leaf = false;    // owner is a leaf connection (LS+ interest; remote too); immutable
 };
 
 using SubPtr = std::shared_ptr<Subscription>;

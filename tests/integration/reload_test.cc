@@ -407,6 +407,15 @@ TEST(ReloadRefused, ClusterName) {
                  "config reload not supported for cluster name: old=c1, new=c2", Via::kSighup);
 }
 
+// Leaf nodes do not reload (the reference refuses a changed LeafNode block; it prints the
+// whole struct after "old=", Pylon its port and number of remotes).
+TEST(ReloadRefused, LeafNode) {
+  int l1 = pick_free_port(), l2 = pick_free_port();
+  expect_refused("listen: 127.0.0.1:{PORT}\nleafnodes { listen: \"127.0.0.1:" + std::to_string(l1) + "\" }\n",
+                 "listen: 127.0.0.1:{PORT}\nleafnodes { listen: \"127.0.0.1:" + std::to_string(l2) + "\" }\n",
+                 "config reload not supported for LeafNode: old=", Via::kSighup);
+}
+
 TEST(ReloadRefused, EventLoops) {
   SKIP_IF_REFERENCE("event_loops is Pylon's own option");
   expect_refused("listen: 127.0.0.1:{PORT}\nevent_loops: 2\n", "listen: 127.0.0.1:{PORT}\nevent_loops: 3\n",

@@ -299,6 +299,45 @@ TEST(Stress, RoutesThatCloseWhileMessagesAreRoutedToThem) {
   EXPECT_GT(routed.load(), 0) << "no message was routed to a peer before it dropped";
 }
 
+// Scripted leaf nodes on the leafnode port: each connects, subscribes to `churn` (plain and
+// queue) and to a subject of its own it then drops again (leaf-side subscribers that come and
+// go), takes one LMSG, and drops the connection with a reset while messages flow to it. The
+// leaf connection is reached from the publishers' loops as a route is (docs/architecture.md).
+TEST(Stress, LeafConnectionsAndTheirSubscribersComeAndGoWhileMessagesFlow) {
+  SKIP_IF_REFERENCE("--event_loops is Pylon's");
+  int leaf_port = pick_free_port();
+  TempDir dir;
+  std::string conf = dir.write("leaf.conf", "leafnodes { listen: \"127.0.0.1:" + std::to_string(leaf_port) + "\" }\n");
+  ServerProcess server(churn_server({"-c", conf}));
+  ASSERT_TRUE(server.start());
+  Churn churn(server.port());
+  std::string why;
+  ASSERT_TRUE(churn.start(&why)) << why;
+  std::atomic<int> leafs{0}, delivered{0};
+  auto peer = [&, n = std::make_shared<std::atomic<int>>(0)] {
+    RawClient l;
+    if (!l.connect(leaf_port, 2s) || !l.read_until("INFO ", 2s) || !l.read_until("\r\n", 2s)) return;
+    int id = n->fetch_add(1);
+    l.send("CONNECT {\"name\":\"stress-leaf-" + std::to_string(id) +
+           "\",\"headers\":true}\r\nLS+ churn\r\nLS+ churn q 1\r\nLS+ own." + std::to_string(id) +
+           "\r\nLS- own." + std::to_string(id) + "\r\nPING\r\n");
+    if (!l.read_until("PONG\r\n", 2s)) {
+      reset_close(l);
+      return;
+    }
+    leafs.fetch_add(1);
+    if (l.read_until("LMSG churn ", 2s)) delivered.fetch_add(1);
+    if (id % 2 == 0) l.send("LS- churn\r\nLS- churn q\r\n");
+    reset_close(l);
+  };
+  churn.also(peer);
+  churn.also(peer);
+  std::string canary = churn.finish();
+  expect_survived(server, churn, canary);
+  EXPECT_GE(leafs.load(), 5) << "too few leaf connections came and went";
+  EXPECT_GT(delivered.load(), 0) << "no message reached a leaf before it dropped";
+}
+
 TEST(Stress, ConfigReloadsDuringTraffic) {
   SKIP_IF_REFERENCE("--event_loops is Pylon's");
   TempDir dir;

@@ -124,6 +124,60 @@ TEST(ConfigLoader, UnsupportedFeaturesAreRefusedNotIgnored) {
   }
 }
 
+// leafnodes {} (issue 15): the reference's keys, its errors at file:line:col, refusals by name.
+TEST(ConfigLoader, LeafnodesBlockIsRead) {
+  ScratchDir dir;
+  auto path = dir.write("leaf.conf",
+                        "accounts { EDGE: {} }\n"
+                        "leafnodes {\n  listen: \"127.0.0.1:7422\"\n  advertise: \"edge:7422\"\n"
+                        "  authorization { user: leafy, password: s3cret, account: EDGE, timeout: 3 }\n"
+                        "  remotes = [ { url: \"nats-leaf://u:p@hub:7422\", account: EDGE },\n"
+                        "              { urls: [\"nats-leaf://a:1\", \"nats-leaf://b:2\"], no_randomize: true } ]\n"
+                        "  reconnect: 5\n}\n");
+  pylon::Options o;
+  pylon::server::load_config_file(path, o);
+  pylon::server::validate_options(o);
+  const auto& l = o.leafnodes;
+  EXPECT_EQ("127.0.0.1", l.host);
+  EXPECT_EQ(7422, l.port);
+  EXPECT_EQ("edge:7422", l.advertise);
+  EXPECT_EQ("leafy", l.user);
+  EXPECT_EQ("EDGE", l.account);
+  EXPECT_EQ(std::chrono::seconds(3), l.auth_timeout);
+  ASSERT_EQ(2u, l.remotes.size());
+  EXPECT_EQ(std::vector<std::string>{"nats-leaf://u:p@hub:7422"}, l.remotes[0].urls);
+  EXPECT_EQ("EDGE", l.remotes[0].account);
+  EXPECT_EQ(2u, l.remotes[1].urls.size());
+  EXPECT_TRUE(l.remotes[1].no_randomize);
+  EXPECT_EQ(std::chrono::seconds(5), l.reconnect);
+}
+
+TEST(ConfigLoader, LeafnodesMistakesInTheReferencesWords) {
+  ScratchDir dir;
+  auto fails_with = [&](const std::string& text, const std::string& words) {
+    auto path = dir.write("bad.conf", text);
+    pylon::Options o;
+    try {
+      pylon::server::load_config_file(path, o);
+      pylon::server::validate_options(o);
+      ADD_FAILURE() << "accepted: " << text;
+    } catch (const std::exception& e) {
+      EXPECT_NE(std::string(e.what()).find(words), std::string::npos) << e.what();
+    }
+  };
+  fails_with("leafnodes { authorization { user: a, password: b, users = [ {user: c, password: d} ] } }\n",
+             "can not have a single user/pass and a users array");
+  fails_with("leafnodes { authorization { users = [ {user: c, password: d}, {user: c, password: e} ] } }\n",
+             "duplicate user \"c\" detected in leafnode authorization");
+  fails_with("leafnodes { remotes = [ { url: \"nats-leaf://h:1\", account: NOPE } ] }\n",
+             "cannot find local account \"NOPE\" specified in leafnode remote");
+  fails_with("leafnodes { remotes = \"x\" }\n", "Expected remotes field to be an array");
+  fails_with("leafnodes {\n  tls { cert_file: x }\n}\n", "bad.conf:2:3");
+  fails_with("leafnodes { remotes = [ { url: \"nats-leaf://h:1\", hub: true } ] }\n", "is not supported by Pylon yet");
+  fails_with("leafnodes { remotes = [ { url: \"nats-leaf://h:1\", credentials: \"/x.creds\" } ] }\n",
+             "is not supported by Pylon yet");
+}
+
 // HTTPS monitoring (issue 12): `https` (host:port, as `http`), `https_port`, and -ms.
 TEST(ConfigLoader, HttpsMonitoringKeysAndFlag) {
   ScratchDir dir;

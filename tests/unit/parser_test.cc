@@ -392,6 +392,32 @@ TEST(ParserRouteOps, LeafOriginVariants) {
             Events{"LMSG origin=C1 account=$G subject=foo queues=[q1] hdr=1 total=2 payload=ok"});
 }
 
+// A leaf connection is bound to one account: its LS+/LS-/LMSG/HMSG name none (the reference's
+// processLeafSub, processLeafMsgArgs, processLeafHeaderMsgArgs).
+TEST(ParserLeafOps, NoAccountNoOrigin) {
+  constexpr Role kLeafConn = Role::kServerOfLeaf;
+  EXPECT_EQ(events_of(kLeafConn, "LS+ foo\r\nLS+ foo q 2\r\nLS- foo\r\nLS- foo q\r\n"),
+            (Events{"LS+ origin= account= subject=foo queue= weight=0",
+                    "LS+ origin= account= subject=foo queue=q weight=2", "LS- origin= account= subject=foo queue=",
+                    "LS- origin= account= subject=foo queue=q"}));
+  EXPECT_EQ(events_of(kLeafConn, "LMSG foo 2\r\nok\r\n"), Events{"LMSG origin= subject=foo total=2 payload=ok"});
+  EXPECT_EQ(events_of(kLeafConn, "LMSG foo r 2\r\nok\r\n"),
+            Events{"LMSG origin= subject=foo reply=r total=2 payload=ok"});
+  EXPECT_EQ(events_of(kLeafConn, "LMSG foo + r q1 q2 2\r\nok\r\n"),
+            Events{"LMSG origin= subject=foo reply=r queues=[q1 q2] total=2 payload=ok"});
+  EXPECT_EQ(events_of(kLeafConn, "LMSG foo | q1 2\r\nok\r\n"),
+            Events{"LMSG origin= subject=foo queues=[q1] total=2 payload=ok"});
+  EXPECT_EQ(events_of(kLeafConn, "HMSG foo r 1 2\r\nok\r\n"),
+            Events{"LMSG origin= subject=foo reply=r hdr=1 total=2 payload=ok"});
+  EXPECT_EQ(events_of(kLeafConn, "HMSG foo | q 1 2\r\nok\r\n"),
+            Events{"LMSG origin= subject=foo queues=[q] hdr=1 total=2 payload=ok"});
+  // What a leaf never sends is unknown there, as the route's RS+ and a client's PUB.
+  EXPECT_EQ(error_of(kLeafConn, "RS+ $G foo\r\n"), ParseError::kUnknownOp);
+  EXPECT_EQ(error_of(kLeafConn, "PUB foo 0\r\n\r\n"), ParseError::kUnknownOp);
+  EXPECT_EQ(error_of(kLeafConn, "LS+ foo q\r\n"), ParseError::kBadArgs);
+  EXPECT_EQ(error_of(kLeafConn, "LMSG foo x y 2\r\nok\r\n"), ParseError::kBadArgs);
+}
+
 TEST(ParserRouteOps, QueueListIsWalkedWithNextQueue) {
   struct Queues : ParserHandler {
     std::vector<std::string> names;

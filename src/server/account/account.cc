@@ -62,7 +62,7 @@ std::string Account::add_response(Server& server, const std::shared_ptr<Account>
     sub->sid = sub->subject;
     sub->internal = std::make_shared<ResponseSubscriber>(weak_from_this());
     index_.insert(sub);
-    server.cluster().local_sub_added(*this, *sub);
+    server.local_sub_added(*this, *sub);
     resp_sub_ = std::move(sub);
   }
   if (responses_.size() >= kResponseSweepAt) {

@@ -304,7 +304,7 @@ void SystemAccount::start() {
     sub->sid = sub->subject;
     sub->internal = std::make_shared<SystemSubscriber>(weak_from_this(), what, role);
     account_->index().insert(sub);
-    server_.cluster().local_sub_added(*account_, *sub);
+    server_.local_sub_added(*account_, *sub);
     subs_.push_back(std::move(sub));
   };
   // Kept for the reference's older tools; .PING.STATSZ is the same request.
@@ -351,7 +351,7 @@ void SystemAccount::stop() {
     for (auto& sub : subs_) {
       sub->closed.store(true, std::memory_order_relaxed);
       account_->index().remove(sub);
-      server_.cluster().local_sub_removed(*account_, *sub);
+      server_.local_sub_removed(*account_, *sub);
     }
     subs_.clear();
     done.set_value();

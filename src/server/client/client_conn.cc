@@ -234,13 +234,13 @@ void ClientConn::on_closed(CloseReason reason) {
   for (auto& sub : subs) {
     sub->closed.store(true, std::memory_order_relaxed);
     account_->index().remove(sub);
-    server().cluster().local_sub_removed(*account_, *sub);
+    server().local_sub_removed(*account_, *sub);
   }
   for (auto& [main, list] : shadows) {
     for (auto& sh : list) {
       sh.sub->closed.store(true, std::memory_order_relaxed);
       sh.account->index().remove(sh.sub);
-      server().cluster().local_sub_removed(*sh.account, *sh.sub);
+      server().local_sub_removed(*sh.account, *sh.sub);
     }
   }
   // Our cached results may name our own subscriptions (a cycle through Subscription::owner),
@@ -796,7 +796,7 @@ void ClientConn::expire_subscription(const SubPtr& sub) {
   }
   sub->closed.store(true, std::memory_order_relaxed);
   account_->index().remove(sub);
-  server().cluster().local_sub_removed(*account_, *sub);
+  server().local_sub_removed(*account_, *sub);
   drop_shadows(sub.get());
 }
 
@@ -821,7 +821,7 @@ void ClientConn::add_shadows(const SubPtr& sub) {
     s->sid = sub->sid;
     s->shadow = std::make_shared<const SubjectMapping>(SubjectMapping{im.source, im.to, im.prefix, sub->subject});
     from->index().insert(s);
-    server().cluster().local_sub_added(*from, *s);
+    server().local_sub_added(*from, *s);
     made.push_back(Shadow{std::move(s), std::move(from)});
   }
   if (made.empty()) return;
@@ -842,7 +842,7 @@ void ClientConn::refresh_shadows() {
     for (auto& sh : list) {
       sh.sub->closed.store(true, std::memory_order_relaxed);
       sh.account->index().remove(sh.sub);
-      server().cluster().local_sub_removed(*sh.account, *sh.sub);
+      server().local_sub_removed(*sh.account, *sh.sub);
     }
   }
   for (const auto& sub : subs) add_shadows(sub);
@@ -861,7 +861,7 @@ void ClientConn::drop_shadows(const Subscription* sub) {
   for (auto& sh : list) {
     sh.sub->closed.store(true, std::memory_order_relaxed);
     sh.account->index().remove(sh.sub);
-    server().cluster().local_sub_removed(*sh.account, *sh.sub);
+    server().local_sub_removed(*sh.account, *sh.sub);
   }
 }
 
@@ -955,7 +955,7 @@ bool ClientConn::on_sub(std::string_view subject, std::string_view queue, std::s
     subs_.insert(sub);
   }
   account_->index().insert(sub);
-  srv.cluster().local_sub_added(*account_, *sub);
+  srv.local_sub_added(*account_, *sub);
   add_shadows(sub);
   if (verbose_) send_ok();
   return true;
@@ -988,7 +988,7 @@ bool ClientConn::on_unsub(std::string_view sid, int64_t max_msgs) {
   if (sub) {
     sub->closed.store(true, std::memory_order_relaxed);
     account_->index().remove(sub);
-    srv.cluster().local_sub_removed(*account_, *sub);
+    srv.local_sub_removed(*account_, *sub);
     drop_shadows(sub.get());
   }
   if (verbose_) send_ok();

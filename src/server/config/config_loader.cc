@@ -501,6 +501,112 @@ struct Loader {
     }
   }
 
+  // leafnodes { ... }, as the reference's parseLeafNodes: the same keys and aliases. What Pylon
+  // does not do yet (TLS, hub remotes, deny lists, WebSocket remotes, JWT credentials) is
+  // refused by name rather than ignored.
+  void leafnodes(const Value& v, LeafNodeOptions& l) {
+    if (!v.is_map()) fail(v.pos(), fmt::format("Expected map to define a leafnode, got {}", go_type(v)));
+    for (const auto& e : v.as_map()) {
+      std::string k = lower(e.key);
+      const Value& x = e.value;
+      if (k == "listen") listen(x, l.host, l.port);
+      else if (k == "port") l.port = to_int(x, -1, 65535, "port");
+      else if (k == "host" || k == "net") l.host = x.as_string();
+      else if (k == "leafnode_advertise" || k == "advertise") l.advertise = x.as_string();
+      else if (k == "no_advertise") l.no_advertise = x.as_bool();
+      else if (k == "reconnect" || k == "reconnect_delay" || k == "reconnect_interval") {
+        l.reconnect = std::chrono::seconds(to_int(x, 0, 1 << 30, "reconnect"));  // seconds, as the reference
+      } else if (k == "authorization") leaf_authorization(x, l);
+      else if (k == "remotes") leaf_remotes(x, l.remotes);
+      else if (k == "tls") unsupported(e, "leafnode TLS");
+      else if (k == "min_version" || k == "minimum_version") unsupported(e, "leafnode min_version");
+      else unknown(e);
+    }
+  }
+
+  void leaf_authorization(const Value& v, LeafNodeOptions& l) {
+    for (const auto& e : v.as_map()) {
+      std::string k = lower(e.key);
+      const Value& x = e.value;
+      if (k == "user" || k == "username") l.user = x.as_string();
+      else if (k == "pass" || k == "password") l.password = x.as_string();
+      else if (k == "timeout") l.auth_timeout = auth_timeout(x);
+      else if (k == "account") l.account = x.as_string();
+      else if (k == "users") {
+        if (!x.is_array()) fail(x.pos(), fmt::format("Expected users field to be an array, got {}", go_type(x)));
+        for (const auto& u : x.as_array()) {
+          if (!u.is_map()) fail(u.pos(), fmt::format("Expected user entry to be a map/struct, got {}", go_type(u)));
+          LeafUser lu;
+          for (const auto& ue : u.as_map()) {
+            std::string uk = lower(ue.key);
+            if (uk == "user" || uk == "username") lu.user = ue.value.as_string();
+            else if (uk == "pass" || uk == "password") lu.password = ue.value.as_string();
+            else if (uk == "account") lu.account = ue.value.as_string();
+            else unknown(ue);
+          }
+          l.users.push_back(std::move(lu));
+        }
+      } else unknown(e);
+    }
+    // The reference's validateLeafNodeAuthOptions, at the authorization block.
+    if (!l.users.empty()) {
+      if (!l.user.empty()) fail(v.pos(), "can not have a single user/pass and a users array");
+      for (size_t i = 0; i < l.users.size(); ++i) {
+        for (size_t j = 0; j < i; ++j) {
+          if (l.users[j].user == l.users[i].user) {
+            fail(v.pos(), fmt::format("duplicate user \"{}\" detected in leafnode authorization", l.users[i].user));
+          }
+        }
+      }
+    }
+  }
+
+  void leaf_remotes(const Value& v, std::vector<RemoteLeafOptions>& remotes) {
+    if (!v.is_array()) fail(v.pos(), fmt::format("Expected remotes field to be an array, got {}", go_type(v)));
+    remotes.clear();
+    for (const auto& r : v.as_array()) {
+      if (!r.is_map()) fail(r.pos(), fmt::format("Expected remote leafnode entry to be a map/struct, got {}", go_type(r)));
+      RemoteLeafOptions ro;
+      for (const auto& e : r.as_map()) {
+        std::string k = lower(e.key);
+        const Value& x = e.value;
+        auto add_url = [&](const Value& u) {
+          std::string s = u.as_string();
+          while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
+          while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.erase(0, 1);
+          Url parsed;
+          try {
+            parsed = parse_url(s);
+          } catch (const std::invalid_argument&) {
+            fail(u.pos(), fmt::format("error parsing leafnode url [\"{}\"]", s));
+          }
+          if (parsed.scheme == "ws" || parsed.scheme == "wss") unsupported(e, "leafnode connections over WebSocket");
+          ro.urls.push_back(s);
+        };
+        if (k == "url" || k == "urls") {
+          if (x.is_array()) {
+            for (const auto& u : x.as_array()) add_url(u);
+          } else if (x.is_string()) {
+            add_url(x);
+          } else {
+            fail(x.pos(), fmt::format("Expected remote leafnode url to be an array or string, got {}", go_type(x)));
+          }
+        } else if (k == "account" || k == "local") ro.account = x.as_string();
+        else if (k == "no_randomize" || k == "dont_randomize") ro.no_randomize = x.as_bool();
+        else if (k == "creds" || k == "credentials") unsupported(e, "leafnode credentials files (JWT operator mode)");
+        else if (k == "tls") unsupported(e, "leafnode TLS");
+        else if (k == "hub") unsupported(e, "a remote declared as hub");
+        else if (k == "deny_imports" || k == "deny_import" || k == "deny_exports" || k == "deny_export") {
+          unsupported(e, "leafnode deny lists");
+        } else if (k.starts_with("ws_") || k.starts_with("websocket_")) {
+          unsupported(e, "leafnode connections over WebSocket");
+        } else if (k == "jetstream_cluster_migrate" || k == "js_cluster_migrate") unsupported(e, "JetStream");
+        else unknown(e);
+      }
+      remotes.push_back(std::move(ro));
+    }
+  }
+
   void top(const Value& root, Options& o) {
     for (const auto& e : root.as_map()) {
       std::string k = lower(e.key);
@@ -542,7 +648,7 @@ struct Loader {
       else if (k == "event_loops") o.event_loops = to_int(v, 0, 1024, "event_loops");
       else if (k == "tls") o.tls = tls(e, server::tls::BlockKind::kClient);
       else if (k == "jetstream") unsupported(e, "JetStream");
-      else if (k == "leafnodes" || k == "leaf") unsupported(e, "leaf nodes");
+      else if (k == "leafnodes" || k == "leaf") leafnodes(v, o.leafnodes);
       else if (k == "gateway") unsupported(e, "gateways (super-clusters)");
       else if (k == "websocket" || k == "ws") websocket(v, o.websocket);
       else if (k == "mqtt") unsupported(e, "MQTT");
@@ -621,6 +727,30 @@ void validate_websocket(const Options& o) {
         w.jwt_cookie));
   }
 }
+// The reference's validateLeafNode (local accounts, no operator mode), in its words.
+void validate_leafnodes(const Options& o) {
+  const LeafNodeOptions& l = o.leafnodes;
+  if (l.port < -1 || l.port > 65535) throw std::invalid_argument(fmt::format("invalid leafnode port {}", l.port));
+  auto exists = [&](const std::string& name) {
+    if (name.empty() || name == kGlobalAccount) return true;
+    if (name == kDefaultSystemAccount && o.system_account.empty() && !o.no_system_account) return true;
+    for (const auto& a : o.accounts) {
+      if (a.name == name) return true;
+    }
+    return false;
+  };
+  auto check = [&](const std::string& name, std::string_view where) {
+    if (!exists(name)) {
+      throw std::invalid_argument(fmt::format("cannot find local account \"{}\" specified in leafnode {}", name, where));
+    }
+  };
+  check(l.account, "authorization");
+  for (const auto& u : l.users) check(u.account, "authorization");
+  for (const auto& r : l.remotes) check(r.account, "remote");
+  for (const auto& r : l.remotes) {
+    if (r.urls.empty()) throw std::invalid_argument("remote leafnode configuration needs at least one url");
+  }
+}
 }  // namespace
 
 void validate_no_auth_user(const Options& o) { check_no_auth_user(o, o.no_auth_user); }
@@ -647,6 +777,7 @@ void validate_options(const Options& o) {
     for (const auto& a : o.accounts) found = found || a.name == o.system_account;
     if (!found) throw std::invalid_argument("error resolving system account: account missing");
   }
+  validate_leafnodes(o);
   for (const auto& r : o.cluster.routes) {
     try {
       parse_url(r);

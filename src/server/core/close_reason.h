@@ -26,6 +26,9 @@ enum class CloseReason {
   kServerShutdown,
   kLameDuck,
   kClusterNameConflict,
+  kWrongPort,
+  kDuplicateLeafnode,
+  kClusterNamesIdentical,
 };
 
 constexpr std::string_view to_string(CloseReason r) noexcept {
@@ -50,6 +53,9 @@ constexpr std::string_view to_string(CloseReason r) noexcept {
     case CloseReason::kServerShutdown: return "Server Shutdown";
     case CloseReason::kLameDuck: return "Lame Duck Mode";
     case CloseReason::kClusterNameConflict: return "Cluster Name Conflict";
+    case CloseReason::kWrongPort: return "Incorrect Port";
+    case CloseReason::kDuplicateLeafnode: return "Duplicate Remote LeafNode Connection";
+    case CloseReason::kClusterNamesIdentical: return "Cluster Names Identical";
   }
   return "Unknown";
 }

@@ -55,7 +55,9 @@ Connection::Connection(Server& server, EventLoop& loop, asio::ip::tcp::socket so
     remote_port_ = ep.port();
   }
   socket_.set_option(asio::ip::tcp::no_delay(true), ec);
-  log_prefix_ = fmt::format("{}:{} - {}:{}", remote_ip_, remote_port_, kind == Kind::kClient ? "cid" : "rid", cid_);
+  // The reference's prefixes: "cid:" a client, "rid:" a route, "lid:" a leaf connection.
+  const char* tag = kind == Kind::kClient ? "cid" : kind == Kind::kLeaf ? "lid" : "rid";
+  log_prefix_ = fmt::format("{}:{} - {}:{}", remote_ip_, remote_port_, tag, cid_);
 }
 
 Connection::~Connection() {

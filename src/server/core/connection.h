@@ -57,7 +57,7 @@ struct Settings;
 
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
-  enum class Kind { kClient, kRoute };
+  enum class Kind { kClient, kRoute, kLeaf };
 
   Connection(Server& server, EventLoop& loop, boost::asio::ip::tcp::socket socket, Kind kind, uint64_t cid);
   virtual ~Connection();

@@ -10,6 +10,7 @@
 #include "server/client/client_conn.h"
 #include "server/monitor/endpoints.h"
 #include "server/monitor/format.h"
+#include "server/leafnode/leafnodes.h"
 #include "server/server.h"
 
 namespace pylon::server::monitor {
@@ -57,13 +58,13 @@ std::map<const Account*, AccountCounts> count_by_account(Server& server, const A
   return out;
 }
 
-json::object account_stat(const Account& a, const AccountCounts& n) {
+json::object account_stat(const Account& a, const AccountCounts& n, size_t leafs) {
   Account::Totals closed = a.closed_client_totals();
   json::object s;
   s["acc"] = a.name();
   s["conns"] = n.conns;
-  s["leafnodes"] = 0;
-  s["total_conns"] = n.conns;
+  s["leafnodes"] = leafs;
+  s["total_conns"] = n.conns + leafs;
   json::object sent, received;
   sent["msgs"] = n.m.out_msgs + closed.out_msgs;
   sent["bytes"] = n.m.out_bytes + closed.out_bytes;
@@ -100,7 +101,7 @@ json::object build_accountz(Server& server, SysTime now, const std::string& acco
   d["expired"] = false;
   d["complete"] = true;
   d["jetstream_enabled"] = false;
-  d["leafnode_connections"] = 0;
+  d["leafnode_connections"] = server.leafnodes().num_leafs(acc->name());
   d["client_connections"] = acc->num_clients();
   d["subscriptions"] = acc->index().count();
   json::array exports, imports;
@@ -201,7 +202,7 @@ json::object build_accstatz(Server& server, SysTime now, bool include_unused,
   for (const auto& a : listed) {
     AccountCounts n = live[a.get()];
     if (n.conns == 0 && !include_unused) continue;
-    list.emplace_back(account_stat(*a, n));
+    list.emplace_back(account_stat(*a, n, server.leafnodes().num_leafs(a->name())));
   }
   o["account_statz"] = std::move(list);
   return o;
@@ -209,7 +210,7 @@ json::object build_accstatz(Server& server, SysTime now, bool include_unused,
 
 json::object build_account_stat(Server& server, const Account& account) {
   auto live = count_by_account(server, &account);
-  return account_stat(account, live[&account]);
+  return account_stat(account, live[&account], server.leafnodes().num_leafs(account.name()));
 }
 
 }  // namespace pylon::server::monitor

@@ -84,6 +84,8 @@ boost::json::object current_varz(Server& server, SysTime now);
 // ---- /routez -----------------------------------------------------------------------------
 // `subs`: 0 none, 1 subscriptions_list, 2 subscriptions_list_detail.
 boost::json::object build_routez(Server& server, SysTime now, int subs);
+// /leafz: the leaf connections (`subs`: each one's interest; `account`: only that account's).
+boost::json::object build_leafz(Server& server, SysTime now, bool subs, const std::string& account);
 
 // ---- /subsz ------------------------------------------------------------------------------
 struct SubszOptions {

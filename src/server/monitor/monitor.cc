@@ -45,7 +45,7 @@ std::string index_html(const Server& server) {
   // Our own page: the endpoints this server answers, as links relative to the index.
   static constexpr const char* kLinks[][2] = {
       {"varz", "General"}, {"connz", "Connections"}, {"subsz", "Subscriptions"},
-      {"routez", "Routes"}, {"accountz", "Accounts"}, {"accstatz", "Account Stats"}, {"healthz", "Health Probe"}, {"metrics", "Prometheus Metrics"},
+      {"routez", "Routes"}, {"leafz", "Leaf Nodes"}, {"accountz", "Accounts"}, {"accstatz", "Account Stats"}, {"healthz", "Health Probe"}, {"metrics", "Prometheus Metrics"},
       {"dashboard", "Dashboard"},
   };
   std::string links;
@@ -411,6 +411,11 @@ void Monitor::handle(const std::string& target, EventLoop& home, Reply reply) {
       mode = *b ? 1 : 0;
     }
     send_json(build_routez(server_, now(), mode));
+  } else if (path == "/leafz") {
+    count_request("/leafz");
+    auto b = q.get_bool("subs", &err);
+    if (!b) return bad_request(err);
+    send_json(build_leafz(server_, now(), *b, q.get("acc")));
   } else if (path == "/subsz" || path == "/subscriptionsz") {
     count_request("/subsz");
     SubszOptions opts;

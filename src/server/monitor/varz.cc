@@ -11,6 +11,7 @@
 #include "server/monitor/endpoints.h"
 #include "server/monitor/format.h"
 #include "server/monitor/monitor.h"
+#include "server/leafnode/leafnodes.h"
 #include "server/server.h"
 #include "server/config/url.h"
 
@@ -110,10 +111,35 @@ json::object build_varz(Server& server, SysTime now, int http_port, int https_po
     }
   }
   v["cluster"] = std::move(cl);
-  // Gateways, leaf nodes, MQTT and JetStream are not part of Pylon: the reference shows them
-  // as empty objects when they are not configured, and so do we.
+  // Gateways, MQTT and JetStream are not part of Pylon: the reference shows them as empty
+  // objects when they are not configured, and so do we. Leaf nodes: its LeafNodeOptsVarz,
+  // every field omitted when empty.
   v["gateway"] = json::object();
-  v["leaf"] = json::object();
+  json::object leaf;
+  if (const LeafNodeOptions& l = opts.leafnodes; l.port != 0) {
+    leaf["host"] = l.host.empty() ? std::string(defaults::kHost) : l.host;
+    leaf["port"] = server.leafnodes().port();
+    Duration at = l.auth_timeout > Duration::zero() ? l.auth_timeout : opts.auth_timeout;
+    leaf["auth_timeout"] = seconds(at);
+  }
+  if (!opts.leafnodes.remotes.empty()) {
+    json::array remotes;
+    for (const auto& r : opts.leafnodes.remotes) {
+      json::object ro;
+      if (!r.account.empty()) ro["local_account"] = r.account;
+      json::array urls;
+      for (const auto& u : r.urls) {
+        try {
+          urls.emplace_back(parse_url(u).str());  // never the credentials
+        } catch (const std::exception&) {
+        }
+      }
+      ro["urls"] = std::move(urls);
+      remotes.emplace_back(std::move(ro));
+    }
+    leaf["remotes"] = std::move(remotes);
+  }
+  v["leaf"] = std::move(leaf);
   v["mqtt"] = json::object();
   // The reference's WebsocketOptsVarz: every field omitted when empty, so {} without a listener.
   json::object ws;
@@ -155,7 +181,7 @@ json::object build_varz(Server& server, SysTime now, int http_port, int https_po
   v["total_connections"] = counts.total_connections;
   v["routes"] = counts.routes;
   v["remotes"] = counts.routes;  // servers we have a route to: one route per remote server
-  v["leafnodes"] = 0;
+  v["leafnodes"] = server.leafnodes().num_leafs();
   v["in_msgs"] = counts.in_msgs;
   v["out_msgs"] = counts.out_msgs;
   v["in_bytes"] = counts.in_bytes;

@@ -12,6 +12,7 @@
 #include "server/core/event_loop.h"
 #include "server/core/listen_address.h"
 #include "server/route/route_conn.h"
+#include "server/leafnode/leafnodes.h"
 #include "server/server.h"
 #include "server/tls/tls_context.h"
 
@@ -376,6 +377,11 @@ std::string Cluster::route_info_json() const {
       j["ws_connect_urls"] = std::move(wurls);
     }
   }
+  if (auto leaf_urls = server_.leafnodes().own_urls(); !leaf_urls.empty()) {
+    json::array a;
+    for (const auto& u : leaf_urls) a.emplace_back(u);
+    j["leafnode_urls"] = std::move(a);
+  }
   if (server_.lame_duck()) j["ldm"] = true;
   j["lnoc"] = true;
   // A Pylon extra (nats-server 2.9 unmarshals INFO into its Info struct, which drops unknown
@@ -433,6 +439,7 @@ bool Cluster::register_route(const std::shared_ptr<RouteConn>& r, const RouteInf
     }
     remote_urls_[info.id] = info.ldm ? std::vector<std::string>{} : info.connect_urls;
     remote_ws_urls_[info.id] = info.ldm ? std::vector<std::string>{} : info.ws_connect_urls;
+    remote_leaf_urls_[info.id] = info.ldm ? std::vector<std::string>{} : info.leafnode_urls;
     dialing_.erase(host_port_key(info.host, info.port));
     if (r->solicited()) dialing_.erase(host_port_key(r->solicit_url()->host, r->solicit_url()->port));
     if (!others.empty()) {
@@ -473,6 +480,7 @@ bool Cluster::register_route(const std::shared_ptr<RouteConn>& r, const RouteInf
     }
   }
   if (!server_.options().cluster.no_advertise) notify_clients();
+  server_.leafnodes().send_async_info();  // our leafs learn the member's leafnode URLs
   return true;
 }
 
@@ -490,6 +498,7 @@ void Cluster::route_closed(RouteConn& r) {
       by_id_.erase(it);
       remote_urls_.erase(info.id);
       remote_ws_urls_.erase(info.id);
+      remote_leaf_urls_.erase(info.id);
       was_registered = true;
       if (auto a = adopted_dials_.find(info.id); a != adopted_dials_.end()) {
         adopted = std::move(a->second);
@@ -502,6 +511,7 @@ void Cluster::route_closed(RouteConn& r) {
   }
   server_.untrack_connection(r.cid());
   if (was_registered && running && !server_.options().cluster.no_advertise) notify_clients();
+  if (was_registered && running) server_.leafnodes().send_async_info();
   if (!running || connected_elsewhere || info.id == server_.id()) return;
   // A route a reload removed is not dialled again (the reference's setNoReconnect); below it
   // would count as a registered implicit route and be redialled at once.
@@ -607,44 +617,35 @@ void Cluster::send_lame_duck() {
   broadcast(line);
 }
 
-std::string Cluster::interest_key(const Account& account, const Subscription& sub) {
-  std::string k = account.name() + " " + sub.subject;
-  if (!sub.queue.empty()) k += " " + sub.queue;
-  return k;
-}
-
 void Cluster::local_sub_added(const Account& account, const Subscription& sub) {
-  if (!enabled_) return;
-  std::string line;
-  {
-    std::lock_guard lk(mu_);
-    int& n = interest_[interest_key(account, sub)];
-    ++n;
-    if (!sub.queue.empty()) {
-      proto::append_rs_sub(line, account.name(), sub.subject, sub.queue, n);
-    } else if (n == 1) {
-      proto::append_rs_sub(line, account.name(), sub.subject, {}, 0);
-    }
-    if (!line.empty()) broadcast(line);
-  }
+  interest_changed(account, sub.subject, sub.queue, 1);
 }
 
 void Cluster::local_sub_removed(const Account& account, const Subscription& sub) {
-  if (!enabled_) return;
+  interest_changed(account, sub.subject, sub.queue, -1);
+}
+
+void Cluster::interest_changed(const Account& account, std::string_view subject, std::string_view queue, int delta) {
+  if (!enabled_ || delta == 0) return;
+  std::string key = account.name() + " " + std::string(subject);
+  if (!queue.empty()) key += " " + std::string(queue);
   std::string line;
-  {
-    std::lock_guard lk(mu_);
-    auto it = interest_.find(interest_key(account, sub));
-    if (it == interest_.end()) return;
-    int n = --it->second;
-    if (n <= 0) {
-      interest_.erase(it);
-      proto::append_rs_unsub(line, account.name(), sub.subject, sub.queue);
-    } else if (!sub.queue.empty()) {
-      proto::append_rs_sub(line, account.name(), sub.subject, sub.queue, n);
+  std::lock_guard lk(mu_);
+  auto [it, fresh] = interest_.try_emplace(std::move(key), 0);
+  const int before = it->second;
+  const int n = before + delta;
+  if (n <= 0) {
+    interest_.erase(it);
+    if (before > 0) proto::append_rs_unsub(line, account.name(), subject, queue);
+  } else {
+    it->second = n;
+    if (!queue.empty()) {
+      proto::append_rs_sub(line, account.name(), subject, queue, n);
+    } else if (before <= 0) {
+      proto::append_rs_sub(line, account.name(), subject, {}, 0);
     }
-    if (!line.empty()) broadcast(line);
   }
+  if (!line.empty()) broadcast(line);
 }
 
 // mu_ held: the order of interest updates on each route must follow the order of changes.
@@ -684,6 +685,29 @@ std::vector<std::string> Cluster::connect_urls() const {
     }
   }
   return out;
+}
+
+std::vector<std::string> Cluster::remote_leafnode_urls() const {
+  std::vector<std::string> out;
+  std::lock_guard lk(mu_);
+  for (const auto& [id, urls] : remote_leaf_urls_) {
+    for (const auto& u : urls) {
+      if (std::find(out.begin(), out.end(), u) == out.end()) out.push_back(u);
+    }
+  }
+  return out;
+}
+
+void Cluster::update_remote_leaf_urls(const std::string& remote_id, const std::vector<std::string>& urls, bool ldm) {
+  {
+    std::lock_guard lk(mu_);
+    auto it = remote_leaf_urls_.find(remote_id);
+    if (it == remote_leaf_urls_.end()) return;
+    std::vector<std::string> now = ldm ? std::vector<std::string>{} : urls;
+    if (it->second == now) return;
+    it->second = std::move(now);
+  }
+  server_.leafnodes().send_async_info();
 }
 
 std::vector<std::string> Cluster::websocket_connect_urls() const {

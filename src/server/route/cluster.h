@@ -105,9 +105,16 @@ class Cluster {
   // Local interest changes (client subscriptions in `account`). Any thread.
   void local_sub_added(const Account& account, const Subscription& sub);
   void local_sub_removed(const Account& account, const Subscription& sub);
+  // Our interest in `subject` (and `queue`) of `account` changed by `delta`: a subscription
+  // counts 1, a leaf's queue subscription its weight (a leaf's interest is ours to the cluster).
+  void interest_changed(const Account& account, std::string_view subject, std::string_view queue, int delta);
 
   // Every client URL of the cluster (ours first), for client INFO connect_urls.
   std::vector<std::string> connect_urls() const;
+  // The other members' leafnode URLs (their INFO's leafnode_urls), for our leafs' INFO; and an
+  // update of one member's (INFO update, lame duck), which our leafs are told at once.
+  std::vector<std::string> remote_leafnode_urls() const;
+  void update_remote_leaf_urls(const std::string& remote_id, const std::vector<std::string>& urls, bool ldm);
   // Every WebSocket URL of the cluster (ours first), for WebSocket clients' INFO connect_urls.
   std::vector<std::string> websocket_connect_urls() const;
   // The registered routes, by rid. `with_interest` copies each route's interest list (costly
@@ -145,7 +152,6 @@ class Cluster {
   void broadcast(const std::string& bytes, const RouteConn* except = nullptr);
   void notify_clients();  // async INFO with the new connect_urls
   void save_tls_name_locked(const std::vector<Url>& routes);  // mu_ held
-  static std::string interest_key(const Account& account, const Subscription& sub);
 
   Server& server_;
   bool enabled_ = false;
@@ -175,6 +181,7 @@ class Cluster {
   std::unordered_map<std::string, int> interest_;
   std::map<std::string, std::vector<std::string>> remote_urls_;  // remote id -> client URLs
   std::map<std::string, std::vector<std::string>> remote_ws_urls_;  // remote id -> WebSocket URLs
+  std::map<std::string, std::vector<std::string>> remote_leaf_urls_;  // remote id -> leafnode URLs
   std::vector<std::shared_ptr<boost::asio::steady_timer>> timers_;
   std::shared_ptr<const tls::Context> route_tls_;  // null: plaintext routes
   std::string tls_name_;                            // routeTLSName: first host name of the routes

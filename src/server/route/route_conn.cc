@@ -10,6 +10,7 @@
 #include "server/core/event_loop.h"
 #include "server/match_cache.h"
 #include "server/router.h"
+#include "server/leafnode/leafnodes.h"
 #include "server/server.h"
 #include "server/tls/tls_context.h"
 
@@ -188,7 +189,10 @@ void RouteConn::on_closed(CloseReason reason) {
   }
   // Dropping `subs` breaks the cycle connection -> table -> subscription -> connection; match
   // results in flight on other loops keep this route alive until they are done.
-  for (auto& [k, ri] : subs) ri.account->index().remove(ri.sub);
+  for (auto& [k, ri] : subs) {
+    ri.account->index().remove(ri.sub);
+    server().leafnodes().interest(*ri.account, *ri.sub, 0);
+  }
   last_account_.reset();
   // Cached results may name our own remote interest (a cycle through Subscription::owner).
   if (match_cache_) match_cache_->clear();
@@ -273,6 +277,7 @@ bool RouteConn::on_info(std::string_view text) {
     } else {
       remote_.ldm = info.ldm;
       cluster.update_remote_urls(remote_.id, info.connect_urls, info.ws_connect_urls, info.ldm);
+      cluster.update_remote_leaf_urls(remote_.id, info.leafnode_urls, info.ldm);
     }
     return true;
   }
@@ -350,8 +355,16 @@ bool RouteConn::on_rs_sub(std::string_view account, std::string_view subject, st
     if (it != subs_.end()) {
       // A repeated RS+ for a queue updates its weight.
       it->second.sub->weight.store(weight > 0 ? weight : 1, std::memory_order_relaxed);
-      return true;
+      sub = it->second.sub;
+      acc = it->second.account;
     }
+  }
+  if (sub) {
+    if (!sub->queue.empty()) srv.leafnodes().interest(*acc, *sub, sub->weight.load(std::memory_order_relaxed));
+    return true;
+  }
+  {
+    std::lock_guard lk(subs_mu_);
     acc = srv.accounts().find(account);
     if (!acc) {
       // As the reference with accounts from the config (a static resolver): logged, ignored.
@@ -368,6 +381,8 @@ bool RouteConn::on_rs_sub(std::string_view account, std::string_view subject, st
     subs_.emplace(key, RemoteInterest{sub, acc});
   }
   acc->index().insert(sub);
+  // The leafs we are hub of are told the rest of the cluster's interest too.
+  srv.leafnodes().interest(*acc, *sub, sub->queue.empty() ? 1 : sub->weight.load(std::memory_order_relaxed));
   return true;
 }
 
@@ -384,6 +399,7 @@ bool RouteConn::on_rs_unsub(std::string_view account, std::string_view subject, 
     subs_.erase(it);
   }
   ri.account->index().remove(ri.sub);
+  srv.leafnodes().interest(*ri.account, *ri.sub, 0);
   return true;
 }
 

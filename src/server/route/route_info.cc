@@ -75,6 +75,7 @@ std::optional<std::string> decode_route_info(std::string_view json, RouteInfo& o
       case kDynamic: out.dynamic = v.b; break;
       case kConnectUrls: out.connect_urls = v.list; break;
       case kWsConnectUrls: out.ws_connect_urls = v.list; break;
+      case kLeafnodeUrls: out.leafnode_urls = v.list; break;
       case kLdm: out.ldm = v.b; break;
       case kLnoc: out.lnoc = v.b; break;
       case kMonitorUrl: out.monitor_url = v.s; break;

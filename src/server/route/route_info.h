@@ -20,7 +20,8 @@ struct RouteInfo {
   bool headers = false, auth_required = false, dynamic = false, lnoc = false, ldm = false;
   int64_t max_payload = 0;
   std::vector<std::string> connect_urls;
-  std::vector<std::string> ws_connect_urls;  // the peer's WebSocket URLs (its websocket {})
+  std::vector<std::string> ws_connect_urls;
+  std::vector<std::string> leafnode_urls;    // where leafs can reach the peer (its leafnodes listener)  // the peer's WebSocket URLs (its websocket {})
   // Pylon's extra INFO field: the peer's HTTP monitoring URL ("http://host:port"), with an
   // unspecified host (0.0.0.0, ::) replaced by the route's remote IP. Empty for nats-server.
   std::string monitor_url;
