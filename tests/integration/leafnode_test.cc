@@ -195,6 +195,56 @@ INSTANTIATE_TEST_SUITE_P(Interop, LeafPair,
                          ::testing::Values(std::make_pair(N, P), std::make_pair(P, N), std::make_pair(P, P)),
                          pair_name);
 
+// The system account answers LEAFZ as /leafz does: $SYS.REQ.SERVER.PING.LEAFZ on the hub lists
+// the leaf, and the account-scoped form counts it under its own account only.
+class LeafzOverSystemAccount : public ::testing::TestWithParam<Kind> {};
+
+TEST_P(LeafzOverSystemAccount, PingAndAccountLeafzListTheLeaf) {
+  int leaf_port = pick_free_port();
+  NodeConfig h = cluster::single_config(GetParam(), "hub", "hub-cluster");
+  h.config = hub_config(leaf_port) +
+             "accounts {\n  SYS: { users: [ { user: sys, password: psys } ] }\n"
+             "  A: { users: [ { user: a, password: pa } ] }\n  B: { users: [ { user: b, password: pb } ] }\n}\n"
+             "system_account: SYS\nno_auth_user: a\n";
+  NodeConfig l = cluster::single_config(P, "leaf", "leaf-cluster");
+  l.config = leaf_config(leaf_port);
+  Node hub(h), leaf(l);
+  ASSERT_TRUE(hub.start());
+  ASSERT_TRUE(leaf.start());
+  auto num_leafs = [](const boost::json::object& leafz) { return leafz.at("leafnodes").to_number<int>(); };
+  ASSERT_TRUE(wait_for(
+      [&] {
+        auto b = cluster::http_get_body(hub.http_port(), "/leafz");
+        return b && num_leafs(boost::json::parse(*b).as_object()) == 1;
+      },
+      15s))
+      << "the leaf connects";
+  auto sys = Client::connect({"nats://sys:psys@127.0.0.1:" + std::to_string(hub.client_port())});
+  ASSERT_TRUE(sys);
+  auto ask = [&](const std::string& subject) -> boost::json::object {
+    natsMsg* m = nullptr;
+    natsStatus st = natsConnection_RequestString(&m, sys->nc(), subject.c_str(), "", 5000);
+    EXPECT_EQ(st, NATS_OK) << subject;
+    if (st != NATS_OK) return {};
+    std::string body(natsMsg_GetData(m), static_cast<size_t>(natsMsg_GetDataLength(m)));
+    natsMsg_Destroy(m);
+    return boost::json::parse(body).as_object().at("data").as_object();
+  };
+  auto all = ask("$SYS.REQ.SERVER.PING.LEAFZ");
+  ASSERT_FALSE(all.empty());
+  ASSERT_EQ(1, num_leafs(all)) << boost::json::serialize(all);
+  EXPECT_EQ("A", all.at("leafs").as_array().at(0).as_object().at("account").as_string()) << boost::json::serialize(all);
+  auto a = ask("$SYS.REQ.ACCOUNT.A.LEAFZ");
+  ASSERT_FALSE(a.empty());
+  EXPECT_EQ(1, num_leafs(a)) << boost::json::serialize(a);
+  auto b = ask("$SYS.REQ.ACCOUNT.B.LEAFZ");
+  ASSERT_FALSE(b.empty());
+  EXPECT_EQ(0, num_leafs(b)) << boost::json::serialize(b);
+}
+
+INSTANTIATE_TEST_SUITE_P(Hubs, LeafzOverSystemAccount, ::testing::Values(P, N),
+                         [](const ::testing::TestParamInfo<Kind>& info) { return std::string(cluster::kind_name(info.param)); });
+
 // A leaf on node 1 of a 3-node cluster: a client on node 3 reaches the leaf's client and back
 // (request/reply), and a queue group with members on the leaf and on node 2 gets each of node
 // 3's messages once, through both. The cluster: Pylon only; a Pylon hub with nats-server

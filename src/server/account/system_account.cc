@@ -43,7 +43,7 @@ struct RequestName {
   const char* token;
 };
 // $SYS.REQ.SERVER.PING.<what> and $SYS.REQ.SERVER.<id>.<what>.
-constexpr std::array<RequestName, 9> kRequests{{{SysRequest::kStatsz, "STATSZ"},
+constexpr std::array<RequestName, 10> kRequests{{{SysRequest::kStatsz, "STATSZ"},
                                                  {SysRequest::kVarz, "VARZ"},
                                                  {SysRequest::kConnz, "CONNZ"},
                                                  {SysRequest::kSubsz, "SUBSZ"},
@@ -51,14 +51,16 @@ constexpr std::array<RequestName, 9> kRequests{{{SysRequest::kStatsz, "STATSZ"},
                                                  {SysRequest::kHealthz, "HEALTHZ"},
                                                  {SysRequest::kAccountz, "ACCOUNTZ"},
                                                  {SysRequest::kJsz, "JSZ"},
-                                                 {SysRequest::kGatewayz, "GATEWAYZ"}}};
-// $SYS.REQ.ACCOUNT.<acc>.<what> (the reference's monAccSrvc; LEAFZ comes with leaf nodes).
-constexpr std::array<RequestName, 6> kAccountRequests{{{SysRequest::kConnz, "CONNZ"},
+                                                 {SysRequest::kGatewayz, "GATEWAYZ"},
+                                                 {SysRequest::kLeafz, "LEAFZ"}}};
+// $SYS.REQ.ACCOUNT.<acc>.<what> (the reference's monAccSrvc).
+constexpr std::array<RequestName, 7> kAccountRequests{{{SysRequest::kConnz, "CONNZ"},
                                                         {SysRequest::kSubsz, "SUBSZ"},
                                                         {SysRequest::kInfo, "INFO"},
                                                         {SysRequest::kAccountStatz, "STATZ"},
                                                         {SysRequest::kConns, "CONNS"},
-                                                        {SysRequest::kJsz, "JSZ"}}};
+                                                        {SysRequest::kJsz, "JSZ"},
+                                                        {SysRequest::kLeafz, "LEAFZ"}}};
 
 // What an internal subscription of the system account does with what it matched.
 enum class Role { kRequest, kAccountRequest, kRemoteStatsz, kRemoteShutdown };
@@ -129,6 +131,9 @@ struct RequestOptions {
   monitor::SubszOptions subsz;
   int routez_subs = 0;
   std::string account;
+  // LeafzOptions
+  bool leafz_subs = false;
+  std::string leafz_account;
   // AccountStatzOptions
   std::vector<std::string> accounts;
   bool include_unused = false;
@@ -169,6 +174,7 @@ constexpr gojson::Field kJszOwn[] = {
     {"consumer", gojson::Type::kBool},  {"config", gojson::Type::kBool},      {"leader_only", gojson::Type::kBool},
     {"offset", gojson::Type::kInt},     {"limit", gojson::Type::kInt},
 };
+constexpr gojson::Field kLeafzOwn[] = {{"subscriptions", gojson::Type::kBool}, {"account", gojson::Type::kString}};
 constexpr gojson::Field kGatewayzOwn[] = {
     {"name", gojson::Type::kString}, {"accounts", gojson::Type::kBool}, {"account_name", gojson::Type::kString}};
 
@@ -180,6 +186,7 @@ constexpr auto kAccountzFields = with_filter(kAccountzOwn);
 constexpr auto kAccountStatzFields = with_filter(kAccountStatzOwn);
 constexpr auto kJszFields = with_filter(kJszOwn);
 constexpr auto kGatewayzFields = with_filter(kGatewayzOwn);
+constexpr auto kLeafzFields = with_filter(kLeafzOwn);
 
 // Decodes `body` into `o`; Go's error text when json.Unmarshal would fail.
 std::optional<std::string> decode(SysRequest what, std::string_view body, RequestOptions& o) {
@@ -218,6 +225,15 @@ std::optional<std::string> decode(SysRequest what, std::string_view body, Reques
       gojson::StructType t{"GatewayzEventOptions", "server.GatewayzEventOptions", kGatewayzFields};
       err = gojson::unmarshal(body, t,
                               [&](size_t i, const gojson::Value& v) { filter_at(std::size(kGatewayzOwn), i, v); });
+      break;
+    }
+    case SysRequest::kLeafz: {
+      gojson::StructType t{"LeafzEventOptions", "server.LeafzEventOptions", kLeafzFields};
+      err = gojson::unmarshal(body, t, [&](size_t i, const gojson::Value& v) {
+        if (i == 0) o.leafz_subs = v.b;
+        else if (i == 1) o.leafz_account = v.s;
+        else filter_at(std::size(kLeafzOwn), i, v);
+      });
       break;
     }
     case SysRequest::kConns:
@@ -745,6 +761,7 @@ void SystemAccount::answer(SysRequest what, const std::string& account, std::str
     o.subsz.account = account;
     o.subsz.subs = true;
     o.accounts = {account};
+    o.leafz_account = account;
   }
   auto now = std::chrono::system_clock::now();
   std::string err;
@@ -797,6 +814,8 @@ void SystemAccount::answer(SysRequest what, const std::string& account, std::str
       g["inbound_gateways"] = json::object();
       return answer_data(reply, std::move(g));
     }
+    case SysRequest::kLeafz:
+      return answer_data(reply, monitor::build_leafz(server_, now, o.leafz_subs, o.leafz_account));
     case SysRequest::kConns:
       return;  // answered above
   }

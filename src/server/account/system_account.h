@@ -68,7 +68,7 @@ class Server;
 // What a $SYS.REQ request asks for (the reference's names, the subject's last token). kInfo,
 // kAccountStatz and kConns are the account-scoped INFO, STATZ and CONNS.
 enum class SysRequest {
-  kStatsz, kVarz, kConnz, kSubsz, kRoutez, kHealthz, kAccountz, kJsz, kGatewayz,
+  kStatsz, kVarz, kConnz, kSubsz, kRoutez, kHealthz, kAccountz, kJsz, kGatewayz, kLeafz,
   kInfo, kAccountStatz, kConns,
 };
 
