@@ -355,6 +355,27 @@ TEST(Tls, LargeAndManyMessagesCrossTlsIntact) {
   }
 }
 
+// A raw TLS client, as a 2.9 client connects: the INFO in plaintext, then the handshake
+// (the server's certificate verified against the test CA). Empty `error` on success.
+struct RawTls {
+  boost::asio::io_context io;
+  boost::asio::ssl::context ctx{boost::asio::ssl::context::tls_client};
+  boost::asio::ssl::stream<boost::asio::ip::tcp::socket> stream{io, ctx};
+  std::string error;
+
+  explicit RawTls(int port) {
+    namespace asio = boost::asio;
+    ctx.load_verify_file(test_certs().ca());
+    stream.set_verify_mode(asio::ssl::verify_peer);
+    boost::system::error_code ec;
+    stream.lowest_layer().connect({asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)}, ec);
+    asio::streambuf info;
+    if (!ec) asio::read_until(stream.next_layer(), info, "\r\n", ec);
+    if (!ec) stream.handshake(asio::ssl::stream_base::client, ec);
+    if (ec) error = ec.message();
+  }
+};
+
 // Records that are all there when the server wakes (it was stopped while they arrived), more
 // of them than its read buffer holds (it stops at 64 KiB with records left in OpenSSL's
 // buffer and in the socket): every one is opened, and the PING at the end answered, though
@@ -363,19 +384,11 @@ TEST(Tls, RecordsAlreadyReadAreOpenedWithoutWaitingForMore) {
   namespace asio = boost::asio;
   ServerProcess srv(with_config(tls_block()));
   ASSERT_TRUE(srv.start());
-  asio::io_context io;
-  asio::ssl::context ctx(asio::ssl::context::tls_client);
-  ctx.load_verify_file(test_certs().ca());
-  ctx.set_verify_mode(asio::ssl::verify_peer);
-  asio::ssl::stream<asio::ip::tcp::socket> tls(io, ctx);
-  tls.lowest_layer().connect({asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(srv.port())});
+  RawTls c(srv.port());
+  ASSERT_EQ(c.error, "");
+  auto& tls = c.stream;
   boost::system::error_code ec;
   asio::streambuf buf;
-  asio::read_until(tls.next_layer(), buf, "\r\n", ec);  // the plaintext INFO
-  ASSERT_FALSE(ec) << ec.message();
-  buf.consume(buf.size());
-  tls.handshake(asio::ssl::stream_base::client, ec);
-  ASSERT_FALSE(ec) << ec.message();
   asio::write(tls, asio::buffer(std::string("CONNECT {\"verbose\":false}\r\nPING\r\n")), ec);
   ASSERT_FALSE(ec);
   asio::read_until(tls, buf, "PONG\r\n", ec);
@@ -392,7 +405,7 @@ TEST(Tls, RecordsAlreadyReadAreOpenedWithoutWaitingForMore) {
   ASSERT_FALSE(ec) << ec.message();
   bool pong = false;
   asio::async_read_until(tls, buf, "PONG\r\n", [&](const boost::system::error_code& e, size_t) { pong = !e; });
-  io.run_for(10s);
+  c.io.run_for(10s);
   EXPECT_TRUE(pong) << "no PONG: records the server had already read were left unopened";
 }
 
@@ -403,19 +416,10 @@ TEST(Tls, AClosedConnectionEndsWithCloseNotify) {
   namespace asio = boost::asio;
   ServerProcess srv(with_config(tls_block() + "authorization { user: a, password: b }\n"));
   ASSERT_TRUE(srv.start());
-  asio::io_context io;
-  asio::ssl::context ctx(asio::ssl::context::tls_client);
-  ctx.load_verify_file(test_certs().ca());
-  ctx.set_verify_mode(asio::ssl::verify_peer);
-  asio::ssl::stream<asio::ip::tcp::socket> tls(io, ctx);
-  tls.lowest_layer().connect({asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(srv.port())});
+  RawTls c(srv.port());
+  ASSERT_EQ(c.error, "");
+  auto& tls = c.stream;
   boost::system::error_code ec;
-  // 2.9's order: the INFO in plaintext, then the handshake.
-  asio::streambuf info;
-  asio::read_until(tls.next_layer(), info, "\r\n", ec);
-  ASSERT_FALSE(ec) << ec.message();
-  tls.handshake(asio::ssl::stream_base::client, ec);
-  ASSERT_FALSE(ec) << ec.message();
   asio::write(tls, asio::buffer(std::string("CONNECT {\"user\":\"a\",\"pass\":\"wrong\"}\r\nPING\r\n")), ec);
   ASSERT_FALSE(ec);
   asio::streambuf buf;
