@@ -281,7 +281,7 @@ void Connection::on_read_done(const error_code& ec, char* data, size_t n) {
     return;
   }
   // A full buffer means more may wait (in the socket, or in OpenSSL's records): read again
-  // after what else is queued on the loop. Else the socket said EAGAIN: wait for it.
+  // after what else is queued on the loop. Else the socket is drained: wait for it.
   if (tls_ ? tls_more_ : n == EventLoop::kReadBufferSize) {
     do_read();
   } else {
