@@ -348,7 +348,10 @@ void send_and_settle(Client& pub, Client& sub_client, Collector& col, const std:
 TEST_F(Metrics, ClusterExpositionPassesPromtoolAndAgreesWithVarzAndRoutez) {
   ASSERT_TRUE(::access(kPromtool, X_OK) == 0) << kPromtool << " missing (Debian package prometheus)";
   // Server names with a quote and a backslash: their label values must be escaped.
-  start_pair({"m1\"quoted\"", "m2\\slash"});
+  // No system account: its periodic events (STATSZ) cross the route too, and one landing
+  // between two scrapes would break the exact counts below.
+  ASSERT_NO_FATAL_FAILURE(
+      start_pair({"m1\"quoted\"", "m2\\slash"}, {Kind::kPylon, Kind::kPylon}, "no_system_account: true\n"));
   auto pub = pinned(0), sub_client = pinned(1);
   ASSERT_TRUE(pub && sub_client);
   auto col = std::make_shared<Collector>();
@@ -541,20 +544,25 @@ TEST_F(Metrics, APeerErrorStormIsRateLimitedAndEveryLineIsAccountedFor) {
   EXPECT_GT(suppressed, 0) << "no line of the storm was left out";
   EXPECT_EQ(logged + suppressed, kViolations) << logged << " logged";
 
-  // The count comes out as a warning with the next line once the storm's second is over.
-  ASSERT_TRUE(wait_for(
+  // The count comes out as a warning with the next line once each second of the storm is
+  // over (a slow machine spreads the storm over more than one): every suppressed line is
+  // reported.
+  double reported = 0;
+  auto sum_reported = [&] {
+    reported = 0;
+    std::string log = server.log();
+    for (size_t at = log.find("Log rate limit: "); at != std::string::npos; at = log.find("Log rate limit: ", at + 1)) {
+      reported += std::stod(log.substr(at + std::strlen("Log rate limit: ")));
+    }
+    return reported;
+  };
+  EXPECT_TRUE(wait_for(
       [&] {
         c.send("PUB secret 0\r\n\r\n");
-        return count("[WRN] Log rate limit: ") > 0;
+        return sum_reported() >= suppressed;
       },
       10s, 100ms))
-      << server.log().substr(0, 2000);
-  double reported = 0;
-  std::string log = server.log();
-  for (size_t at = log.find("Log rate limit: "); at != std::string::npos; at = log.find("Log rate limit: ", at + 1)) {
-    reported += std::stod(log.substr(at + std::strlen("Log rate limit: ")));
-  }
-  EXPECT_GE(reported, suppressed);
+      << reported << " reported of " << suppressed << "; " << server.log().substr(0, 2000);
   EXPECT_LE(reported, get_metrics(http).value("pylon_log_peer_lines_suppressed_total"));
 }
 
