@@ -278,14 +278,16 @@ asio::ssl::context& Core::tls_context() {
 asio::awaitable<ErrorInfo> Core::tls_handshake(const TransportPtr& tr) {
   const std::string url = tr->server->url.str();
   try {
-    tr->tls.emplace(tr->socket, tls_context());
+    tr->tls.emplace(tr->socket, tls_context().native_handle());
   } catch (const Exception& e) {
     co_return e.info();
+  } catch (const std::runtime_error& e) {  // OpenSSL could not make the session
+    co_return ErrorInfo(Error::kTlsHandshake, url + ": " + e.what());
   }
   prepare_tls_stream(*tr->tls, tr->server->url.host, opts_.tls.insecure_skip_verify);
   boost::system::error_code ec;
   // Bounded by the attempt's deadline (connect_timeout), which closes the socket.
-  co_await tr->tls->async_handshake(asio::ssl::stream_base::client, use_nothrow(ec));
+  co_await tr->tls->async_handshake(use_nothrow(ec));
   if (tr->timed_out) co_return ErrorInfo(Error::kTimeout, "TLS handshake with " + url);
   {
     std::lock_guard lk(mu_);

@@ -74,10 +74,10 @@ void prepare_tls_stream(TlsStream& s, const std::string& host, bool insecure_ski
   // SNI carries names only (RFC 6066), as Go's crypto/tls does.
   if (!ip) SSL_set_tlsext_host_name(h, host.c_str());
   if (insecure_skip_verify) {
-    s.set_verify_mode(ssl::verify_none);
+    SSL_set_verify(h, SSL_VERIFY_NONE, nullptr);
     return;
   }
-  s.set_verify_mode(ssl::verify_peer);
+  SSL_set_verify(h, SSL_VERIFY_PEER, nullptr);
   // The name check runs inside OpenSSL's chain verification, so a mismatch fails the
   // handshake with a verify result ("hostname mismatch") like any other refusal.
   X509_VERIFY_PARAM* param = SSL_get0_param(h);
@@ -87,6 +87,19 @@ void prepare_tls_stream(TlsStream& s, const std::string& host, bool insecure_ski
   } else {
     X509_VERIFY_PARAM_set1_host(param, host.c_str(), host.size());
   }
+}
+
+TlsStream::TlsStream(Socket& socket, SSL_CTX* ctx)
+    : socket_(socket), channel_(ctx, socket.native_handle(), /*server=*/false), flushed_(socket.get_executor()) {
+  socket_.non_blocking(true);
+  flushed_.expires_at(asio::steady_timer::time_point::max());
+}
+
+void TlsStream::end_flush(const error_code& ec) {
+  channel_.sent();
+  flushing_ = false;
+  if (ec && !send_error_) send_error_ = ec;
+  flushed_.cancel();
 }
 
 bool is_tls_error(const boost::system::error_code& ec) {

@@ -1,21 +1,17 @@
 // TLS for the client: the OpenSSL context built from TlsOptions, a client stream set up
 // for one server (SNI, host name verification), and OpenSSL's failures turned into
-// typed errors. The stream itself is Transport::tls (core.h).
+// typed errors. The stream itself (tls_stream.h) is Transport::tls (core.h).
 #pragma once
 
-#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
-#include <boost/asio/ssl/stream.hpp>
 #include <string>
+
+#include "client/tls_stream.h"
 
 #include "pylon/client_options.h"
 #include "pylon/error.h"
 
 namespace pylon::client {
-
-// A TLS client stream over a connection's TCP socket, which it borrows (the socket stays
-// in the Transport, so closing it works the same with or without TLS).
-using TlsStream = boost::asio::ssl::stream<boost::asio::ip::tcp::socket&>;
 
 // The context of every TLS connection of one Connection: CAs (or the system's), the
 // client certificate and key, TLS 1.2 at least (as nats.go). Throws

@@ -1,4 +1,4 @@
-#include "server/tls/channel.h"
+#include "tls/channel.h"
 
 #include <openssl/bio.h>
 #include <openssl/err.h>
@@ -8,7 +8,7 @@
 #include <cerrno>
 #include <stdexcept>
 
-namespace pylon::server::tls {
+namespace pylon::tls {
 
 // The BIO OpenSSL writes to: it appends to the channel's output queue, and always succeeds.
 struct ChannelBio {
@@ -173,4 +173,4 @@ void Channel::sent() noexcept {
   }
 }
 
-}  // namespace pylon::server::tls
+}  // namespace pylon::tls

@@ -26,7 +26,7 @@
 #include <string>
 #include <string_view>
 
-namespace pylon::server::tls {
+namespace pylon::tls {
 
 class Channel {
  public:
@@ -79,4 +79,4 @@ class Channel {
   boost::system::error_code error_;
 };
 
-}  // namespace pylon::server::tls
+}  // namespace pylon::tls

@@ -18,7 +18,7 @@
 #include "server/config/duration.h"
 #include "server/core/tcp_info.h"
 #include "server/errors.h"
-#include "server/tls/channel.h"
+#include "tls/channel.h"
 #include "server/tls/tls_context.h"
 #include "server/websocket/session.h"
 

@@ -42,12 +42,16 @@
 
 typedef struct ssl_st SSL;
 
+namespace pylon::tls {
+class Channel;
+}
+
 namespace pylon::server {
 
 class EventLoop;
 class Server;
 namespace tls {
-class Channel;
+using Channel = pylon::tls::Channel;  // src/tls/: the record layer, shared with the client library
 class Context;
 }
 namespace websocket {
