@@ -225,12 +225,8 @@ class ScriptedWsServer {
   std::string url() const { return "ws://127.0.0.1:" + std::to_string(port_); }
   // Accepts, reads the request, answers with `status_line` (101: with the right accept key).
   bool accept(const std::string& status_line = "HTTP/1.1 101 Switching Protocols") {
-    timeval tv{5, 0};
-    ::setsockopt(listen_fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    fd_ = ::accept(listen_fd_, nullptr, nullptr);
+    fd_ = pylon::testing::accept_polled(listen_fd_);
     if (fd_ < 0) return false;
-    timeval rtv{0, 20000};
-    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &rtv, sizeof rtv);
     if (!read_until("\r\n\r\n")) return false;
     auto k = got_.find("Sec-WebSocket-Key: ");
     if (k == std::string::npos) return false;
