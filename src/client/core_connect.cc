@@ -203,8 +203,8 @@ asio::awaitable<ErrorInfo> Core::attempt(ServerPool::EntryPtr srv, TransportPtr*
   hello.append(proto::kPingOp);
   if (tr->ws) {
     std::string head, tail;
-    tr->ws->frame(hello, head, tail);
-    const std::array<asio::const_buffer, 3> framed{asio::buffer(head), asio::buffer(hello), asio::buffer(tail)};
+    std::string_view payload = tr->ws->frame(hello, head, tail);
+    const std::array<asio::const_buffer, 3> framed{asio::buffer(head), asio::buffer(payload), asio::buffer(tail)};
     co_await with_stream(*tr, [&](auto& s) { return asio::async_write(s, framed, use_nothrow(ec)); });
   } else {
     co_await with_stream(*tr, [&](auto& s) { return asio::async_write(s, asio::buffer(hello), use_nothrow(ec)); });
@@ -298,7 +298,7 @@ asio::ssl::context& Core::tls_context() {
 
 asio::awaitable<ErrorInfo> Core::websocket_upgrade(const TransportPtr& tr) {
   const std::string url = tr->server->url.str();
-  tr->ws = std::make_unique<WsLayer>();
+  tr->ws = std::make_unique<WsLayer>(opts_.websocket_compression);
   const std::string request = tr->ws->upgrade_request(tr->server->url);
   auto stopped = [&](const boost::system::error_code& ec) -> ErrorInfo {
     if (tr->timed_out) return ErrorInfo(Error::kTimeout, "WebSocket upgrade with " + url);
@@ -543,9 +543,11 @@ void Core::do_write() {
     self->do_write();
   };
   if (tr->ws) {
-    // Masked in place: wbuf_ is the frame's payload, between the headers and the close.
-    tr->ws->frame(wbuf_, ws_head_, ws_tail_);
-    const std::array<asio::const_buffer, 3> framed{asio::buffer(ws_head_), asio::buffer(wbuf_), asio::buffer(ws_tail_)};
+    // Masked in place (wbuf_ is the frame's payload, between the headers and the close
+    // frame), or deflated into the layer's buffer.
+    std::string_view payload = tr->ws->frame(wbuf_, ws_head_, ws_tail_);
+    const std::array<asio::const_buffer, 3> framed{asio::buffer(ws_head_), asio::buffer(payload),
+                                                   asio::buffer(ws_tail_)};
     with_stream(*tr, [&](auto& s) { asio::async_write(s, framed, std::move(written)); });
     return;
   }

@@ -2,6 +2,9 @@
 
 #include <openssl/evp.h>
 
+#include <algorithm>
+#include <utility>
+
 #include <boost/asio/buffer.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/parser.hpp>
@@ -21,6 +24,41 @@ bool iequals(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
            return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
          });
+}
+
+// nats.go's offer: permessage-deflate without context takeover on either side, so every
+// message stands alone (the codec's Deflater and Inflater reset per message).
+constexpr std::string_view kDeflateOffer =
+    "permessage-deflate; server_no_context_takeover; client_no_context_takeover";
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+// nats.go's wsPMCExtensionSupport on the answer's Sec-WebSocket-Extensions: whether the
+// server took permessage-deflate, and whether with both no_context_takeover parameters.
+std::pair<bool, bool> deflate_agreed(std::string_view extensions) {
+  while (!extensions.empty()) {
+    size_t comma = extensions.find(',');
+    std::string_view ext = extensions.substr(0, comma);
+    size_t semi = ext.find(';');
+    if (iequals(trim(ext.substr(0, semi)), "permessage-deflate")) {
+      bool server_no_ctx = false, client_no_ctx = false;
+      while (semi != std::string_view::npos) {
+        ext.remove_prefix(semi + 1);
+        semi = ext.find(';');
+        std::string_view param = trim(ext.substr(0, semi));
+        server_no_ctx = server_no_ctx || iequals(param, "server_no_context_takeover");
+        client_no_ctx = client_no_ctx || iequals(param, "client_no_context_takeover");
+      }
+      return {true, server_no_ctx && client_no_ctx};
+    }
+    if (comma == std::string_view::npos) break;
+    extensions.remove_prefix(comma + 1);
+  }
+  return {false, false};
 }
 
 // What a peer that is no HTTP server sent, for the error: its first line, cut short.
@@ -43,7 +81,7 @@ struct WsLayer::AnswerParser {
   bool is_http = false;  // the answer's first bytes were "HTTP/"
 };
 
-WsLayer::WsLayer() : rng_(std::random_device{}()) {}
+WsLayer::WsLayer(bool offer_compression) : rng_(std::random_device{}()), offer_compression_(offer_compression) {}
 WsLayer::~WsLayer() = default;
 
 std::string WsLayer::upgrade_request(const ServerUrl& url) {
@@ -59,7 +97,9 @@ std::string WsLayer::upgrade_request(const ServerUrl& url) {
   std::string r = "GET / HTTP/1.1\r\nHost: " + url.host_port() +
                    "\r\nUser-Agent: pylon-client/" PYLON_VERSION
                    "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " +
-                   key_ + "\r\nSec-WebSocket-Version: 13\r\n\r\n";
+                   key_ + "\r\nSec-WebSocket-Version: 13\r\n";
+  if (offer_compression_) r += "Sec-WebSocket-Extensions: " + std::string(kDeflateOffer) + "\r\n";
+  r += "\r\n";
   return r;
 }
 
@@ -108,6 +148,13 @@ WsLayer::Answer WsLayer::read_answer(std::string_view data, const std::string& u
   if (header(http::field::sec_websocket_accept) != websocket::accept_key(key_)) {
     return refuse("invalid websocket connection: wrong Sec-WebSocket-Accept");
   }
+  if (offer_compression_) {
+    // A server that does not take the offer is used uncompressed; one that takes it with
+    // context takeover is refused, as nats.go does ("compression negotiation error").
+    auto [agreed, no_takeover] = deflate_agreed(header(http::field::sec_websocket_extensions));
+    if (agreed && !no_takeover) return refuse("compression negotiation error");
+    if (agreed) deflater_ = std::make_unique<websocket::Deflater>();
+  }
   a.state = Answer::State::kAccepted;
   a.rest = p.buf.substr(used);
   answer_.reset();
@@ -150,17 +197,26 @@ void WsLayer::queue_close(uint16_t status) {
   close_ += body;
 }
 
-void WsLayer::frame(std::string& app, std::string& head, std::string& tail) {
+std::string_view WsLayer::frame(std::string& app, std::string& head, std::string& tail) {
   head.clear();
   head.swap(control_);
-  if (!app.empty()) {
-    unsigned char key[4];
-    mask_key(key);
-    websocket::append_frame_header(head, websocket::kBinary, app.size(), true, true, false, key);
-    websocket::apply_mask(app.data(), app.size(), key);
-  }
   tail.clear();
   tail.swap(close_);
+  if (app.empty()) return {};
+  unsigned char key[4];
+  mask_key(key);
+  // Small batches go as they are (the codec's threshold, the reference's): deflate would
+  // not make them smaller.
+  if (deflater_ && app.size() > websocket::kCompressThreshold) {
+    deflated_.clear();
+    deflater_->deflate(app, deflated_);
+    websocket::append_frame_header(head, websocket::kBinary, deflated_.size(), true, true, true, key);
+    websocket::apply_mask(deflated_.data(), deflated_.size(), key);
+    return deflated_;
+  }
+  websocket::append_frame_header(head, websocket::kBinary, app.size(), true, true, false, key);
+  websocket::apply_mask(app.data(), app.size(), key);
+  return app;
 }
 
 }  // namespace pylon::client

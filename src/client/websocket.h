@@ -6,8 +6,9 @@
 // unframed by the shared codec (src/websocket/frame.h) before the parser sees it, so an
 // operation may span frames. The server's pings are answered with pongs; close() ends with a
 // close frame (1000) after the last bytes; a close frame from the server loses the connection
-// with its status and reason. No permessage-deflate: we never offer it, so the server never
-// compresses.
+// with its status and reason. permessage-deflate when asked for and the server agrees
+// (without context takeover either way, as nats.go): a write batch of more than 64 bytes
+// goes out deflated, and the server's compressed messages are inflated by the codec.
 //
 // One WsLayer per WebSocket connection (Transport::ws), touched only on the I/O strand. It
 // knows nothing of the stream under it (socket or TLS): the core reads and writes, the layer
@@ -33,7 +34,7 @@ inline constexpr size_t kMaxUpgradeAnswer = 16 * 1024;
 
 class WsLayer {
  public:
-  WsLayer();
+  explicit WsLayer(bool offer_compression);
   ~WsLayer();
 
   // ---- The opening handshake ------------------------------------------------------------
@@ -63,9 +64,11 @@ class WsLayer {
   // Control frames not yet handed to a write (a pong, the close).
   bool has_output() const noexcept { return !control_.empty() || !close_.empty(); }
   // One write: `head` gets the pending control frames and the header of `app` as one binary
-  // frame, `app` is masked in place (it is the frame's payload, no copy), `tail` gets the
-  // close frame if queued. Empty `app`: no data frame.
-  void frame(std::string& app, std::string& head, std::string& tail);
+  // frame, `tail` the close frame if queued; returns the frame's payload, to write between
+  // them: `app` itself, masked in place (no copy), or its deflated bytes (masked, in a buffer
+  // of the layer's, valid until the next call). Empty `app`: no data frame.
+  std::string_view frame(std::string& app, std::string& head, std::string& tail);
+  bool compressing() const noexcept { return deflater_ != nullptr; }
 
  private:
   struct Sink;
@@ -74,6 +77,9 @@ class WsLayer {
 
   std::mt19937 rng_;  // mask keys (RFC 6455 10.3: unpredictable to the page a browser runs)
   std::string key_;   // our Sec-WebSocket-Key
+  const bool offer_compression_;
+  std::unique_ptr<websocket::Deflater> deflater_;  // permessage-deflate was agreed
+  std::string deflated_;                           // the payload of the last compressed frame
   struct AnswerParser;
   std::unique_ptr<AnswerParser> answer_;
   websocket::FrameReader reader_{/*expect_mask=*/false};

@@ -89,6 +89,7 @@ class PylonServer final : public TestServer {
       o.websocket.host = "127.0.0.1";
       o.websocket.port = ws_port_;
       o.websocket.no_tls = setup_.ws_tls_cert.empty();
+      o.websocket.compression = setup_.ws_compression;
       if (!setup_.ws_tls_cert.empty()) {
         o.websocket.tls.enabled = true;
         o.websocket.tls.cert_file = setup_.ws_tls_cert;
@@ -171,6 +172,7 @@ class NatsServerProcess final : public TestServer {
       }
       if (setup_.websocket) {
         f << "websocket { listen: \"127.0.0.1:" << ws_port_ << "\"";
+        if (setup_.ws_compression) f << ", compression: true";
         if (setup_.ws_tls_cert.empty()) {
           f << ", no_tls: true }\n";
         } else {

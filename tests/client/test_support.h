@@ -86,6 +86,7 @@ struct ServerSetup {
   // inside it (wss).
   bool websocket = false;
   std::string ws_tls_cert, ws_tls_key;
+  bool ws_compression = false;  // `compression: true` in the block (permessage-deflate)
 };
 
 // An embedded Pylon server (pylon::Server).

@@ -148,6 +148,44 @@ TEST_P(WebsocketTest, AOneMebibytePayloadCrossesBothWays) {
   EXPECT_EQ(msgs[100].data, "small-99");
 }
 
+TEST_P(WebsocketTest, PermessageDeflateWhenAskedForAndTheServerAgrees) {
+  ServerSetup s;
+  s.ws_compression = true;
+  auto server = start(s);
+  WireTap tap(server->ws_port());
+  const std::string url = "ws://127.0.0.1:" + tap.url().substr(tap.url().rfind(':') + 1);
+  ClientOptions o = client_options(url);
+  o.websocket_compression = true;
+  Connection c(o);
+  c.connect();
+  std::string text;
+  while (text.size() < 64 * 1024) text += "a compressible line of text, " + std::to_string(text.size() % 7) + "\n";
+  Inbox inbox;
+  auto sub = c.subscribe("ws.zip", inbox.handler());
+  c.flush();
+  c.publish("ws.zip", text);
+  c.publish("ws.zip", "short");
+  ASSERT_TRUE(inbox.wait_size(2, 10s));
+  EXPECT_TRUE(inbox.messages()[0].data == text);
+  EXPECT_EQ(inbox.messages()[1].data, "short");
+
+  auto [request, frames] = split_http(tap.from_client());
+  EXPECT_NE(request.find("Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover; "
+                         "client_no_context_takeover\r\n"),
+            std::string::npos)
+      << request;
+  // Our 64 KiB publish went deflated (RSV1 frames, far fewer bytes than it), and the server
+  // compressed its delivery back; the codec inflates both to the protocol.
+  EXPECT_LT(frames.size(), text.size() / 4) << "the client's frames were not compressed";
+  EXPECT_NE(unframe(frames, true).find("PUB ws.zip " + std::to_string(text.size()) + "\r\n" + text),
+            std::string::npos);
+  auto [answer, server_frames] = split_http(tap.from_server());
+  EXPECT_NE(answer.find("permessage-deflate"), std::string::npos) << answer;
+  EXPECT_LT(server_frames.size(), text.size() / 4) << "the server's frames were not compressed";
+  EXPECT_NE(unframe(server_frames, false).find("MSG ws.zip 1 " + std::to_string(text.size()) + "\r\n" + text),
+            std::string::npos);
+}
+
 TEST_P(WebsocketTest, ReconnectsToAnotherWsServerItLearntFromTheCluster) {
   ServerSetup sa;
   sa.cluster = true;
