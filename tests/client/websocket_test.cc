@@ -17,6 +17,10 @@
 #include "websocket/frame.h"
 #include "wire_tap.h"
 
+#ifndef PYLON_TOOL_BIN
+#define PYLON_TOOL_BIN "pylon"
+#endif
+
 namespace pylon::test {
 namespace {
 
@@ -245,6 +249,24 @@ TEST_P(WebsocketTest, APlainNatsPortGivenAsWsIsAClearError) {
     EXPECT_NE(std::string(e.what()).find("not a WebSocket server"), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("use nats://"), std::string::npos) << e.what();
   }
+}
+
+TEST_P(WebsocketTest, ThePylonCommandTakesWsUrls) {
+  auto server = start();
+  const std::string url = server->ws_url();
+  Process sub({PYLON_TOOL_BIN, "sub", "-s", url, "ws.tool", "--count", "1", "--raw"}, "ws-sub");
+  ASSERT_TRUE(sub.wait_output("Listening on \"ws.tool\"")) << sub.output();
+  Process pub({PYLON_TOOL_BIN, "pub", "-s", url, "ws.tool", "hello from pylon pub"}, "ws-pub");
+  EXPECT_EQ(pub.wait(30s), 0) << pub.output();
+  EXPECT_EQ(sub.wait(10s), 0) << sub.output();
+  EXPECT_NE(sub.output().find("hello from pylon pub\n"), std::string::npos) << sub.output();
+
+  Process bench({PYLON_TOOL_BIN, "bench", "ws.bench", "-s", url, "--pub", "1", "--sub", "1", "--msgs", "5000", "--json",
+                 "--no-progress"},
+                "ws-bench");
+  ASSERT_EQ(bench.wait(60s), 0) << bench.output();
+  EXPECT_NE(bench.output().find("\"complete\":true"), std::string::npos) << bench.output();
+  EXPECT_NE(bench.output().find("\"sub\":{\"msgs\":5000"), std::string::npos) << bench.output();
 }
 
 INSTANTIATE_TEST_SUITE_P(Servers, WebsocketTest, ::testing::Values("pylon", "nats-server"),
