@@ -48,7 +48,7 @@ int main(int argc, char** argv) {
   flags.integer("count", &count, "Number of messages to publish");
   flags.integer("n", &count, "Same as -count");
   flags.duration("interval", &interval, "Pause between messages (e.g. 500ms)");
-  flags.string("servers", &servers, "Comma-separated server URLs (nats:// or tls://)");
+  flags.string("servers", &servers, "Comma-separated server URLs (nats://, tls://, or ws:// and wss:// for WebSocket ports)");
   flags.integer("maxreconnects", &max_reconnects, "Reconnect attempts per server (-1: forever)");
   flags.duration("reconnectwait", &reconnect_wait, "Wait between reconnect rounds");
   pylon::TlsOptions tls;

@@ -51,7 +51,7 @@ int main(int argc, char** argv) {
   flags.string("servername", &servername, "Name of this worker (printed with each message)");
   flags.string("group", &group, "Queue group to join");
   flags.string("subj", &subj, "Subject to subscribe to");
-  flags.string("servers", &servers, "Comma-separated server URLs (nats:// or tls://)");
+  flags.string("servers", &servers, "Comma-separated server URLs (nats://, tls://, or ws:// and wss:// for WebSocket ports)");
   flags.integer("maxreconnects", &max_reconnects, "Reconnect attempts per server (-1: forever)");
   flags.duration("reconnectwait", &reconnect_wait, "Wait between reconnect rounds");
   pylon::TlsOptions tls;

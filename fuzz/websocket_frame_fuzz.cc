@@ -14,7 +14,7 @@
 #include <string_view>
 #include <vector>
 
-#include "server/websocket/frame.h"
+#include "websocket/frame.h"
 #include "server/websocket/upgrade.h"
 
 namespace ws = pylon::server::websocket;

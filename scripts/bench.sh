@@ -4,7 +4,9 @@
 # The matrix of issues 12 and 14: pub-only, 1->1, fan-out 1->4 and a queue group of 4 at
 # 16 B, 1 KiB and 64 KiB; request/reply latency with 1 and 50 requesters; cross-node (a
 # 3-node cluster of each server, publisher on node A, subscriber on node B); the same over
-# TLS; a TLS connect storm; and the client libraries (Pylon's against the official C
+# TLS; pub->sub over WebSocket (issue 15: both servers given the same
+# `websocket { no_tls: true }` block, Pylon's client library at both ends); a TLS connect storm;
+# and the client libraries (Pylon's against the official C
 # client, nats.c, each publishing alone to one nats-server: the "client" rows, where the
 # figure is the client's own CPU per message, from its getrusage). Each setup (one node, one node with TLS, 3 nodes, 3 nodes
 # with TLS routes) is started for one server at a time, so the servers never compete for
@@ -82,7 +84,8 @@ log() { echo "bench.sh: $*" >&2; }
 
 # Rows: name | setup | tags | kind | messages at scale 1 (requests; clients for the storm)
 #       | arguments of `pylon bench` ({A}: node A's URL, {B}: node B's; one node: both the same).
-# setup: plain (one node), tls (one node, tls {}), cluster (3 nodes), cluster-tls (3 nodes,
+# setup: plain (one node), tls (one node, tls {}), ws (one node with `websocket { no_tls:
+# true }`; {A} and --server are its ws:// URL), cluster (3 nodes), cluster-tls (3 nodes,
 # TLS for clients and routes), accounts (one node, two accounts: the requesters in A call
 # B's service through A's service import; {A} is A's user, {B} B's), client (one
 # nats-server for both sides). kind: bench (msgs/s),
@@ -111,6 +114,8 @@ ROWS=(
   "TLS pub->sub 1 KiB|tls|tls,sub,1k|bench|500000|--pub 1 --sub 1 --size 1024"
   "TLS cross-node pub->sub 1 KiB|cluster-tls|tls,cluster,1k|bench|500000|--pub 1 --sub 1 --size 1024 --sub-server {B}"
   "TLS connect storm|tls|tls,storm|storm|0|"
+  "WebSocket pub->sub 16 B|ws|ws,sub,16b|bench|2000000|--pub 1 --sub 1 --size 16"
+  "WebSocket pub->sub 1 KiB|ws|ws,sub,1k|bench|500000|--pub 1 --sub 1 --size 1024"
   "client publish 16 B|client|client,pub,16b|client|10000000|--pub 1 --sub 0 --size 16"
   "client publish 1 KiB|client|client,pub,1k|client|2000000|--pub 1 --sub 0 --size 1024"
 )
@@ -278,8 +283,9 @@ start_setup() {
   for attempt in 1 2 3; do
     PICKED=" "
     SERVER_PIDS=()
-    local ports=() rports=() hports=()
-    case "$setup" in plain|tls|client|accounts) n=1 ;; *) n=3 ;; esac
+    local ports=() rports=() hports=() wsport=
+    case "$setup" in plain|tls|client|accounts|ws) n=1 ;; *) n=3 ;; esac
+    [ "$setup" = ws ] && wsport=$(pick_port)
     for i in $(seq 1 "$n"); do
       ports+=("$(pick_port)")
       if [ "$n" -gt 1 ]; then rports+=("$(pick_port)"); hports+=("$(pick_port)"); fi
@@ -293,6 +299,7 @@ start_setup() {
           echo "listen: 127.0.0.1:${ports[$i]}"
           case "$setup" in tls|cluster-tls) tls_block ;; esac
           [ "$setup" = accounts ] && accounts_block
+          [ "$setup" = ws ] && printf 'websocket {\n  listen: "127.0.0.1:%s"\n  no_tls: true\n}\n' "$wsport"
           if [ "$n" -gt 1 ]; then
             echo "server_name: bench-$i"
             echo "http: 127.0.0.1:${hports[$i]}"
@@ -321,6 +328,12 @@ start_setup() {
       done
       [ $ok -eq 1 ] || break
     done
+    if [ $ok -eq 1 ] && [ -n "$wsport" ]; then
+      while ! port_open "$wsport"; do
+        if ! kill -0 "${SERVER_PIDS[0]}" 2>/dev/null || [ $SECONDS -ge $deadline ]; then ok=0; break; fi
+        sleep 0.02
+      done
+    fi
     if [ $ok -eq 1 ] && [ "$n" -gt 1 ]; then
       for i in $(seq 0 $((n - 1))); do
         while [ "$(varz_routes "${hports[$i]}")" != $((n - 1)) ]; do
@@ -339,6 +352,10 @@ start_setup() {
       if [ "$setup" = accounts ]; then
         URL_A="$scheme://a:a@127.0.0.1:${ports[0]}"
         URL_B="$scheme://b:b@127.0.0.1:${ports[0]}"
+      fi
+      if [ "$setup" = ws ]; then
+        URL_A="ws://127.0.0.1:$wsport"
+        URL_B=$URL_A
       fi
       return 0
     fi

@@ -69,7 +69,8 @@ struct TlsOptions {
 struct ClientOptions {
   // ---- Where to connect ------------------------------------------------------------
   // Server URLs: "nats://[user:password@|token@]host[:port]" ("nats://" and the port
-  // 4222 may be left out; "tls://" asks for TLS with every server of the pool).
+  // 4222 may be left out; "tls://" asks for TLS with every server of the pool), or
+  // "ws://" / "wss://" for a server's WebSocket port (docs/client.md, "WebSocket").
   // Empty: client_defaults::kUrl. Servers learnt from the cluster (INFO connect_urls)
   // join this pool while connected.
   std::vector<std::string> servers;
@@ -103,6 +104,10 @@ struct ClientOptions {
   int max_pings_out = client_defaults::kMaxPingsOut;
 
   TlsOptions tls;
+  // ws:// and wss:// servers: offer permessage-deflate (nats.go's Compression option). Used
+  // with a server that agrees (its `websocket { compression: true }`); with one that does
+  // not, the connection is uncompressed.
+  bool websocket_compression = false;
 
   // ---- CONNECT fields ----------------------------------------------------------------
   std::string name;          // shown in the server's monitoring (connz)

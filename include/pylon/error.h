@@ -32,6 +32,7 @@ enum class Error {
   kTlsNotSupported,          // TLS is required (tls:// URL, TLS options) but the server does not offer it
   kTlsHandshake,             // the TLS handshake failed (or the server refused our certificate); OpenSSL's reason
   kTlsVerification,          // the server's certificate failed verification (CA, expiry, host name); OpenSSL's reason
+  kWebsocketUpgrade,         // a ws:// or wss:// server refused the WebSocket upgrade (its HTTP status line), or is no WebSocket server
   // Authorization and the server's -ERR.
   kAuthorization,            // -ERR 'Authorization Violation' (or another auth error)
   kPermissionsViolation,     // -ERR 'Permissions Violation for ...' (the connection stays up)

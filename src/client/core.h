@@ -43,6 +43,7 @@
 #include "client/sub_state.h"
 #include "client/tls.h"
 #include "client/waiter.h"
+#include "client/websocket.h"
 #include "nkeys/nkeys.h"
 #include "proto/parser.h"
 #include "pylon/connection.h"
@@ -69,18 +70,22 @@ void fill_message(Message& m, const proto::MsgArgs& a, uint64_t sid, std::string
 
 // One TCP connection to one server: created per attempt, dropped when lost.
 //
-// Plain or TLS is decided once per connection, in the handshake: reads and writes then
-// go to `tls` when it is engaged, else straight to `socket` (with_stream()). The read
-// loop is instantiated for each stream type, so the plaintext path has no virtual call,
-// no type-erased stream and no allocation per I/O; a write tests one bool per batch.
+// The layers are decided once per connection, in the handshake: the stream is `tls` when
+// it is engaged, else `socket` (with_stream()); over it, `ws` frames the protocol for a
+// ws:// or wss:// server. The read loop is instantiated for each stream type, so the
+// plaintext path has no virtual call, no type-erased stream and no allocation per I/O; a
+// read tests `ws` once, a write tests `tls` and `ws` once per batch.
 struct Transport {
   explicit Transport(const Strand& ex);
   tcp::socket socket;
   std::optional<TlsStream> tls;  // over `socket`, once upgraded
+  std::unique_ptr<WsLayer> ws;   // a WebSocket server, once the upgrade is sent
   tcp::resolver resolver;
   proto::Parser parser;
   std::vector<char> rbuf;
-  size_t left_begin = 0, left_end = 0;  // bytes read but not parsed after the handshake stopped
+  // Protocol bytes read but not parsed after the handshake stopped (with `ws`, already
+  // unframed: rbuf then holds the protocol's bytes, not the frames'.)
+  size_t left_begin = 0, left_end = 0;
   bool timed_out = false;               // the connect deadline closed it
   bool parser_saw_input = false;        // the server answered our CONNECT with something
   ServerPool::EntryPtr server;
@@ -161,6 +166,12 @@ class Core : public std::enable_shared_from_this<Core>, private proto::ParserHan
   // Upgrades tr to TLS (verified against its server's host), within the attempt's deadline.
   asio::awaitable<ErrorInfo> tls_handshake(const TransportPtr& tr);
   asio::ssl::context& tls_context();  // [io] built on first use unless the options built it
+  // ws:// and wss://: sends the upgrade request and reads the server's 101 (websocket.h),
+  // within the attempt's deadline. Frames that came with the 101 are left unframed in rbuf.
+  asio::awaitable<ErrorInfo> websocket_upgrade(const TransportPtr& tr);
+  // Unframes `n` bytes read into tr.rbuf in place: afterwards rbuf[0, *out) holds their
+  // protocol bytes (the handshake's reads; the read loop parses frames' payloads in place).
+  ErrorInfo unframe_in_place(Transport& tr, std::string_view frames, size_t* out);
   // An error of the first exchange over a new TLS connection (before any reply to
   // CONNECT): with TLS 1.3 that is where a server's refusal of our certificate shows.
   ErrorInfo refused_after_tls(const boost::system::error_code& ec, Transport& tr) const;
@@ -170,6 +181,7 @@ class Core : public std::enable_shared_from_this<Core>, private proto::ParserHan
   template <class Stream>
   asio::awaitable<void> read_from(TransportPtr tr, Stream& stream);
   bool feed(const TransportPtr& tr, std::string_view data);  // false: stop reading
+  bool feed_frames(const TransportPtr& tr, char* data, size_t n);  // feed() for WebSocket frames
   void start_ping_timer();
   void on_ping_timer();
   ErrorInfo io_error(const boost::system::error_code& ec, const Transport& tr) const;
@@ -284,6 +296,7 @@ class Core : public std::enable_shared_from_this<Core>, private proto::ParserHan
   TransportPtr attempt_tr_;              // the transport of a connect attempt in progress
   TransportPtr parsing_tr_;              // the transport whose bytes are being parsed
   std::string wbuf_;                     // the write in flight
+  std::string ws_head_, ws_tail_;        // WebSocket: the frames around wbuf_ in that write
   // Messages for callbacks gathered while parsing one read (one post per read, not per
   // message: the hot path of a subscriber), in a recycled batch (delivery_batch.h).
   std::unique_ptr<DeliveryBatch> cb_batch_;

@@ -8,6 +8,8 @@
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <array>
+#include <cstring>
 #include <future>
 #include <random>
 
@@ -101,8 +103,8 @@ asio::awaitable<void> Core::initial_connect(std::function<void(const ErrorInfo&)
     done({});
     spawn(reconnect_loop());
   } else if (last == Error::kAuthorization || last == Error::kTlsNotSupported || last == Error::kTlsHandshake ||
-             last == Error::kTlsVerification) {
-    // Typed: a bad credential or certificate says so, not "no servers".
+             last == Error::kTlsVerification || last == Error::kWebsocketUpgrade) {
+    // Typed: a bad credential, certificate or WebSocket endpoint says so, not "no servers".
     done(last);
   } else {
     done(ErrorInfo(Error::kNoServers, last.message));
@@ -153,12 +155,17 @@ asio::awaitable<ErrorInfo> Core::attempt(ServerPool::EntryPtr srv, TransportPtr*
   if (ec || tr->timed_out || closed()) co_return fail(ec);
   tr->socket.set_option(tcp::no_delay(true), ec);
 
-  // handshake_first (nats-server 2.10+): TLS before the server says anything.
-  if (opts_.tls.handshake_first) {
+  // handshake_first (nats-server 2.10+): TLS before the server says anything. wss://: TLS
+  // first too, then the WebSocket upgrade inside it (as nats.go).
+  const bool websocket = srv->url.websocket;
+  if (opts_.tls.handshake_first || (websocket && srv->url.tls)) {
     if (ErrorInfo e = co_await tls_handshake(tr)) {
-      if (e == Error::kTlsHandshake) e.message += " (does the server have handshake_first?)";
+      if (e == Error::kTlsHandshake && !websocket) e.message += " (does the server have handshake_first?)";
       co_return e;
     }
+  }
+  if (websocket) {
+    if (ErrorInfo e = co_await websocket_upgrade(tr)) co_return e;
   }
 
   // The server speaks first: INFO.
@@ -174,8 +181,10 @@ asio::awaitable<ErrorInfo> Core::attempt(ServerPool::EntryPtr srv, TransportPtr*
     co_return ErrorInfo(e.info().code, e.info().message + " from " + url);
   }
   // The upgrade after INFO, as nats-server 2.9 and the official clients do it: when the
-  // server requires TLS, or we want it and the server offers it.
-  if (!tr->tls && (info.tls_required || srv->url.tls)) {
+  // server requires TLS, or we want it and the server offers it. Never on a WebSocket:
+  // wss:// did TLS before the upgrade, and the INFO a WebSocket client gets may carry the
+  // client port's tls_required (nats.go ignores it there too).
+  if (!tr->tls && !websocket && (info.tls_required || srv->url.tls)) {
     if (!info.tls_required && !info.tls_available) {
       co_return ErrorInfo(Error::kTlsNotSupported, url + " does not offer TLS");
     }
@@ -192,7 +201,14 @@ asio::awaitable<ErrorInfo> Core::attempt(ServerPool::EntryPtr srv, TransportPtr*
   }
   proto::append_connect(hello, connect_json(opts_, srv->url, tr->tls.has_value(), nkey, sig));
   hello.append(proto::kPingOp);
-  co_await with_stream(*tr, [&](auto& s) { return asio::async_write(s, asio::buffer(hello), use_nothrow(ec)); });
+  if (tr->ws) {
+    std::string head, tail;
+    std::string_view payload = tr->ws->frame(hello, head, tail);
+    const std::array<asio::const_buffer, 3> framed{asio::buffer(head), asio::buffer(payload), asio::buffer(tail)};
+    co_await with_stream(*tr, [&](auto& s) { return asio::async_write(s, framed, use_nothrow(ec)); });
+  } else {
+    co_await with_stream(*tr, [&](auto& s) { return asio::async_write(s, asio::buffer(hello), use_nothrow(ec)); });
+  }
   if (ec && tr->tls && !tr->timed_out && !closed()) co_return refused_after_tls(ec, *tr);
   if (ec || tr->timed_out || closed()) co_return fail(ec);
 
@@ -221,6 +237,7 @@ asio::awaitable<ErrorInfo> Core::attempt(ServerPool::EntryPtr srv, TransportPtr*
 asio::awaitable<ErrorInfo> Core::read_handshake_step(const TransportPtr& tr) {
   hs_step_done_ = false;
   const std::string url = tr->server->url.str();
+  ErrorInfo ws_err;
   for (;;) {
     std::string_view data;
     if (tr->left_end > tr->left_begin) {
@@ -240,6 +257,9 @@ asio::awaitable<ErrorInfo> Core::read_handshake_step(const TransportPtr& tr) {
       // the alert: a reset before any reply to CONNECT is that refusal too.
       if (ec && tr->tls && phase_ == Phase::kPong && !tr->parser_saw_input) co_return refused_after_tls(ec, *tr);
       if (ec) co_return io_error(ec, *tr);
+      // A WebSocket's frames are unframed first; the server's close frame or a bad frame
+      // ends the attempt once what came before it is parsed (an -ERR says more).
+      if (tr->ws) ws_err = unframe_in_place(*tr, {tr->rbuf.data(), n}, &n);
       tr->left_begin = 0;
       tr->left_end = n;
       data = {tr->rbuf.data(), n};
@@ -253,6 +273,7 @@ asio::awaitable<ErrorInfo> Core::read_handshake_step(const TransportPtr& tr) {
       co_return ErrorInfo(Error::kProtocol, r.detail + " (from " + url + ")");
     }
     if (hs_step_done_) co_return ErrorInfo{};
+    if (ws_err) co_return ws_err;
     tr->left_begin = tr->left_end = 0;  // everything was consumed; read more
   }
 }
@@ -273,6 +294,53 @@ ErrorInfo Core::refused_after_tls(const boost::system::error_code& ec, Transport
 asio::ssl::context& Core::tls_context() {
   if (!tls_ctx_) tls_ctx_.emplace(make_tls_context(opts_.tls));
   return *tls_ctx_;
+}
+
+asio::awaitable<ErrorInfo> Core::websocket_upgrade(const TransportPtr& tr) {
+  const std::string url = tr->server->url.str();
+  tr->ws = std::make_unique<WsLayer>(opts_.websocket_compression);
+  const std::string request = tr->ws->upgrade_request(tr->server->url);
+  auto stopped = [&](const boost::system::error_code& ec) -> ErrorInfo {
+    if (tr->timed_out) return ErrorInfo(Error::kTimeout, "WebSocket upgrade with " + url);
+    {
+      std::lock_guard lk(mu_);
+      if (status_ == Status::kClosed) return ErrorInfo(Error::kConnectionClosed, "");
+    }
+    if (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated) {
+      return ErrorInfo(Error::kWebsocketUpgrade, url + ": the server closed the connection without answering the upgrade");
+    }
+    return ec ? io_error(ec, *tr) : ErrorInfo{};
+  };
+  boost::system::error_code ec;
+  co_await with_stream(*tr, [&](auto& s) { return asio::async_write(s, asio::buffer(request), use_nothrow(ec)); });
+  if (ErrorInfo e = stopped(ec)) co_return e;
+  for (;;) {
+    size_t n = co_await with_stream(
+        *tr, [&](auto& s) { return s.async_read_some(asio::buffer(tr->rbuf), use_nothrow(ec)); });
+    if (ErrorInfo e = stopped(ec)) co_return e;
+    WsLayer::Answer a = tr->ws->read_answer({tr->rbuf.data(), n}, url);
+    if (a.state == WsLayer::Answer::State::kIncomplete) continue;
+    if (a.state == WsLayer::Answer::State::kRefused) co_return a.error;
+    size_t m = 0;
+    ErrorInfo e = unframe_in_place(*tr, a.rest, &m);
+    tr->left_begin = 0;
+    tr->left_end = m;
+    co_return e;
+  }
+}
+
+ErrorInfo Core::unframe_in_place(Transport& tr, std::string_view frames, size_t* out) {
+  // Only the handshake comes here (a few hundred bytes): a copy keeps it simple when the
+  // frames and their payload share rbuf.
+  std::string raw(frames), app;
+  ErrorInfo e = tr.ws->decode(raw.data(), raw.size(), tr.server->url, [&](std::string_view b) {
+    app.append(b);
+    return true;
+  });
+  if (app.size() > tr.rbuf.size()) tr.rbuf.resize(app.size());
+  if (!app.empty()) std::memcpy(tr.rbuf.data(), app.data(), app.size());
+  *out = app.size();
+  return e;
 }
 
 asio::awaitable<ErrorInfo> Core::tls_handshake(const TransportPtr& tr) {
@@ -381,7 +449,8 @@ asio::awaitable<void> Core::read_from(TransportPtr tr, Stream& stream) {
       on_transport_error(tr, io_error(ec, *tr));
       co_return;
     }
-    if (!feed(tr, {tr->rbuf.data(), n})) co_return;
+    // A WebSocket's frames are unframed as they are parsed: one test per read.
+    if (!(tr->ws ? feed_frames(tr, tr->rbuf.data(), n) : feed(tr, {tr->rbuf.data(), n}))) co_return;
     // A full read: the server is sending fast; read more per call (up to a bound).
     if (n == tr->rbuf.size() && tr->rbuf.size() < kMaxReadBufferBytes) tr->rbuf.resize(tr->rbuf.size() * 2);
   }
@@ -397,6 +466,34 @@ bool Core::feed(const TransportPtr& tr, std::string_view data) {
     return false;
   }
   return !r.stopped && tr == tr_;
+}
+
+bool Core::feed_frames(const TransportPtr& tr, char* data, size_t n) {
+  // The frames' payloads go to the parser as views of rbuf (no copy): one NATS operation
+  // may span frames and one frame may hold many, the parser keeps its state across calls.
+  proto::ParserHandler& handler = *this;
+  proto::ParseResult r;
+  parsing_tr_ = tr;
+  ErrorInfo ws_err = tr->ws->decode(data, n, tr->server->url, [&](std::string_view bytes) {
+    r = tr->parser.parse(bytes, handler);
+    return r.error == proto::ParseError::kNone && !r.stopped && tr == tr_;
+  });
+  parsing_tr_.reset();
+  flush_callback_batch();
+  if (r.error != proto::ParseError::kNone) {
+    on_transport_error(tr, ErrorInfo(Error::kProtocol, r.detail + " (from " + tr->server->url.str() + ")"));
+    return false;
+  }
+  if (r.stopped || tr != tr_) return false;
+  if (ws_err) {
+    on_transport_error(tr, ws_err);
+    return false;
+  }
+  if (tr->ws->has_output()) {  // a pong for the server's ping
+    std::lock_guard lk(mu_);
+    kick_locked();
+  }
+  return true;
 }
 
 ErrorInfo Core::io_error(const boost::system::error_code& ec, const Transport& tr) const {
@@ -421,7 +518,8 @@ void Core::do_write() {
   TransportPtr tr = tr_;
   {
     std::lock_guard lk(mu_);
-    if (!tr || !live_locked() || out_.empty()) {
+    const bool ws_output = tr && tr->ws && tr->ws->has_output();  // a pong, the close frame
+    if (!tr || !live_locked() || (out_.empty() && !ws_output)) {
       write_pending_ = false;
       if (closing_ && tr) {
         // close(): the last bytes are out.
@@ -446,6 +544,15 @@ void Core::do_write() {
     }
     self->do_write();
   };
+  if (tr->ws) {
+    // Masked in place (wbuf_ is the frame's payload, between the headers and the close
+    // frame), or deflated into the layer's buffer.
+    std::string_view payload = tr->ws->frame(wbuf_, ws_head_, ws_tail_);
+    const std::array<asio::const_buffer, 3> framed{asio::buffer(ws_head_), asio::buffer(payload),
+                                                   asio::buffer(ws_tail_)};
+    with_stream(*tr, [&](auto& s) { asio::async_write(s, framed, std::move(written)); });
+    return;
+  }
   with_stream(*tr, [&](auto& s) { asio::async_write(s, asio::buffer(wbuf_), std::move(written)); });
 }
 

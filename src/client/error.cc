@@ -16,6 +16,7 @@ const char* error_text(Error e) noexcept {
     case Error::kTlsNotSupported: return "secure connection not available";
     case Error::kTlsHandshake: return "TLS handshake failed";
     case Error::kTlsVerification: return "TLS certificate verification failed";
+    case Error::kWebsocketUpgrade: return "WebSocket upgrade failed";
     case Error::kAuthorization: return "authorization violation";
     case Error::kPermissionsViolation: return "permissions violation";
     case Error::kServerError: return "server error";

@@ -43,23 +43,26 @@ std::string ServerUrl::host_port() const {
   return host + ":" + std::to_string(port);
 }
 
-std::string ServerUrl::str() const { return (tls ? "tls://" : "nats://") + host_port(); }
+std::string ServerUrl::str() const {
+  if (websocket) return (tls ? "wss://" : "ws://") + host_port();
+  return (tls ? "tls://" : "nats://") + host_port();
+}
 
 ServerUrl parse_server_url(std::string_view text) {
   std::string_view s = trim(text);
   const std::string original(s);
   if (s.empty()) throw Exception(Error::kInvalidUrl, "empty URL");
-  bool tls = false;
+  ServerUrl u;
   if (auto p = s.find("://"); p != std::string_view::npos) {
     std::string_view scheme = s.substr(0, p);
-    if (scheme != "nats" && scheme != "tls") {
+    if (scheme != "nats" && scheme != "tls" && scheme != "ws" && scheme != "wss") {
       throw Exception(Error::kInvalidUrl, "unsupported scheme in '" + original + "'");
     }
-    tls = scheme == "tls";
+    u.tls = scheme == "tls" || scheme == "wss";
+    u.websocket = scheme == "ws" || scheme == "wss";
     s.remove_prefix(p + 3);
   }
-  ServerUrl u;
-  u.tls = tls;
+  if (u.websocket) u.port = u.tls ? kDefaultWssPort : kDefaultWsPort;
   if (auto at = s.rfind('@'); at != std::string_view::npos) {
     std::string_view cred = s.substr(0, at);
     s.remove_prefix(at + 1);
@@ -167,7 +170,10 @@ bool ServerPool::apply_connect_urls(const std::vector<std::string>& urls, bool r
       u.password = current_->url.password;
       u.has_password = current_->url.has_password;
     }
-    if (current_) u.tls = current_->url.tls;
+    if (current_) {
+      u.tls = current_->url.tls;
+      u.websocket = current_->url.websocket;
+    }
     if (!seen_.count(u.host_port())) has_new = true;
     add(std::move(u), true);
   }

@@ -31,16 +31,22 @@ struct ServerUrl {
   std::string user;
   std::string password;
   bool has_password = false;  // "user:pass@" (else a lone "x@" is a token)
-  bool tls = false;           // "tls://": TLS with this server, verified against `host`
+  bool tls = false;           // "tls://" or "wss://": TLS with this server, verified against `host`
+  bool websocket = false;     // "ws://" or "wss://": the NATS protocol inside WebSocket frames
 
   // "host:port" ("[v6]:port"): the key servers are compared by.
   std::string host_port() const;
-  // "nats://host:port" or "tls://host:port" (never the credentials).
+  // "nats://host:port", "tls://", "ws://" or "wss://" (never the credentials).
   std::string str() const;
 };
 
-// Parses "nats://[user[:password]@]host[:port]" ("nats://" and ":4222" optional) or
-// "tls://...". Throws Exception(kInvalidUrl).
+// WebSocket's default ports, as nats.go: a ws:// or wss:// URL without a port means these.
+inline constexpr int kDefaultWsPort = 80;
+inline constexpr int kDefaultWssPort = 443;
+
+// Parses "nats://[user[:password]@]host[:port]" ("nats://" and ":4222" optional),
+// "tls://...", "ws://..." or "wss://..." (no path: the upgrade asks for "/"). Throws
+// Exception(kInvalidUrl).
 ServerUrl parse_server_url(std::string_view url);
 
 // Splits a comma-separated list of URLs (as the Go client accepts in one string).
@@ -80,10 +86,11 @@ class ServerPool {
 
   // Applies an INFO's connect_urls ("host:port" each). Returns true when a server never
   // seen before was added. An empty list changes nothing. A learnt server takes the
-  // current one's scheme (TLS stays TLS) and credentials.
+  // current one's scheme (TLS stays TLS, WebSocket stays WebSocket: a server tells a
+  // WebSocket client its cluster's WebSocket URLs) and credentials.
   bool apply_connect_urls(const std::vector<std::string>& urls, bool randomize);
 
-  // URLs ("nats://host:port") of every entry, or only the implicit ones.
+  // URLs ("nats://host:port", "ws://host:port", ...) of every entry, or only the implicit ones.
   std::vector<std::string> urls(bool implicit_only) const;
 
  private:

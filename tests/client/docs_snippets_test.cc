@@ -223,6 +223,15 @@ void tls_client(const std::string& url, const std::string& ca_file, const std::s
   conn.flush();
 }
 
+void websocket_client(const std::string& url) {
+  pylon::ClientOptions opts;
+  opts.servers = {url};                     // e.g. "ws://127.0.0.1:8080": a websocket {} listener
+  pylon::Connection conn(opts);
+  conn.connect();
+  conn.publish("ws.greeting", "hello over WebSocket");
+  conn.flush();
+}
+
 // What a snippet prints to std::cout or std::cerr while this is alive. The snippets print
 // what they found out (a reply, a header, which error it was), so that is what is checked.
 class Printed {
@@ -352,6 +361,23 @@ TEST(DocsTls, MutualTlsClient) {
     EXPECT_EQ(e.code(), pylon::Error::kTlsVerification) << e.what();
   }
   EXPECT_EQ(err.text().rfind("refused: TLS certificate verification failed: " + url, 0), 0u) << err.text();
+}
+
+// The WebSocket snippet against a Pylon server's websocket {} listener; a subscriber on the
+// client port gets what it published.
+TEST(DocsWebsocket, WsClient) {
+  pylon::test::ServerSetup s;
+  s.websocket = true;
+  auto server = pylon::test::make_pylon(s);
+  server->start();
+  pylon::ClientOptions o;
+  o.servers = {server->url()};
+  pylon::Connection watcher(o);
+  watcher.connect();
+  pylon::Subscription greeting = watcher.subscribe_sync("ws.greeting");
+  watcher.flush();
+  EXPECT_NO_THROW(websocket_client(server->ws_url()));
+  EXPECT_EQ(greeting.next_msg(5s).data, "hello over WebSocket");
 }
 
 std::string trim(const std::string& s) {

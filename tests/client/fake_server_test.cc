@@ -39,12 +39,8 @@ class FakeServer {
   // Accepts the next client and sends INFO.
   bool accept(const std::string& extra_info = "") {
     drop();
-    timeval tv{5, 0};
-    ::setsockopt(listen_fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    fd_ = ::accept(listen_fd_, nullptr, nullptr);
+    fd_ = pylon::testing::accept_polled(listen_fd_);
     if (fd_ < 0) return false;
-    timeval rtv{0, 20000};
-    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &rtv, sizeof rtv);
     got_.clear();
     send("INFO {\"server_id\":\"FAKE\",\"version\":\"2.9.10\",\"proto\":1,\"headers\":true,\"max_payload\":1024" +
          extra_info + "}\r\n");

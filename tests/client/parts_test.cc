@@ -131,6 +131,32 @@ TEST(ServerPool, LearntServersOfATlsServerUseTls) {
   EXPECT_EQ(p.urls(true), std::vector<std::string>{"tls://127.0.0.1:5222"});
 }
 
+TEST(ServerUrl, WebsocketSchemesAreKeptWithTheirDefaultPorts) {
+  auto ws = parse_server_url("ws://alice:pw@localhost");
+  EXPECT_TRUE(ws.websocket);
+  EXPECT_FALSE(ws.tls);
+  EXPECT_EQ(ws.port, 80) << "nats.go's default for ws://";
+  EXPECT_EQ(ws.user, "alice");
+  EXPECT_EQ(ws.str(), "ws://localhost:80");
+  auto wss = parse_server_url("wss://localhost");
+  EXPECT_TRUE(wss.websocket);
+  EXPECT_TRUE(wss.tls) << "wss:// is TLS, checked as tls:// is";
+  EXPECT_EQ(wss.port, 443);
+  EXPECT_EQ(parse_server_url("wss://[::1]:8443").str(), "wss://[::1]:8443");
+  EXPECT_FALSE(parse_server_url("nats://h:1").websocket);
+}
+
+TEST(ServerPool, LearntServersOfAWebsocketServerUseWebsocket) {
+  ServerPool p;
+  p.add(parse_server_url("ws://127.0.0.1:8080"), false);
+  p.set_current(p.entries()[0]);
+  // A server gives a WebSocket client its cluster's WebSocket "host:port"s.
+  p.apply_connect_urls({"127.0.0.1:8081"}, false);
+  EXPECT_TRUE(p.entries()[1]->url.websocket);
+  EXPECT_EQ(p.entries()[1]->url.port, 8081);
+  EXPECT_EQ(p.urls(true), std::vector<std::string>{"ws://127.0.0.1:8081"});
+}
+
 TEST(Headers, RoundTripWithStatusAndRepeatedKeys) {
   Headers h{{"A", "1"}, {"B", "two words"}};
   h.add("A", "again");

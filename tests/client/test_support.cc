@@ -59,6 +59,7 @@ class PylonServer final : public TestServer {
     // numbers, and between stop() and start() a kernel-chosen port is free for anyone.
     if (port <= 0) port = port_ > 0 ? port_ : free_port();
     if (setup_.cluster && cluster_port_ == 0) cluster_port_ = free_port();
+    if (setup_.websocket && ws_port_ == 0) ws_port_ = free_port();
     o.host = "127.0.0.1";
     o.port = port;
     o.event_loops = 2;
@@ -84,6 +85,17 @@ class PylonServer final : public TestServer {
       o.tls.ca_file = setup_.tls_ca;
       o.tls.verify = setup_.tls_verify;
     }
+    if (setup_.websocket) {
+      o.websocket.host = "127.0.0.1";
+      o.websocket.port = ws_port_;
+      o.websocket.no_tls = setup_.ws_tls_cert.empty();
+      o.websocket.compression = setup_.ws_compression;
+      if (!setup_.ws_tls_cert.empty()) {
+        o.websocket.tls.enabled = true;
+        o.websocket.tls.cert_file = setup_.ws_tls_cert;
+        o.websocket.tls.key_file = setup_.ws_tls_key;
+      }
+    }
     if (setup_.cluster) {
       o.cluster.host = "127.0.0.1";
       o.cluster.port = cluster_port_;
@@ -104,6 +116,7 @@ class PylonServer final : public TestServer {
   bool running() const override { return server_ != nullptr; }
   int port() const override { return port_; }
   int cluster_port() const override { return cluster_port_; }
+  int ws_port() const override { return ws_port_; }
   void enter_lame_duck() override { server_->core().enter_lame_duck(); }
 
  private:
@@ -111,6 +124,7 @@ class PylonServer final : public TestServer {
   std::unique_ptr<Server> server_;
   int port_ = 0;
   int cluster_port_ = 0;
+  int ws_port_ = 0;
 };
 
 class NatsServerProcess final : public TestServer {
@@ -125,6 +139,7 @@ class NatsServerProcess final : public TestServer {
   void start(int port) override {
     port_ = port > 0 ? port : (port_ > 0 ? port_ : free_port());
     if (setup_.cluster && cluster_port_ == 0) cluster_port_ = free_port();
+    if (setup_.websocket && ws_port_ == 0) ws_port_ = free_port();
     std::string conf = dir_ + "/server.conf";
     {
       std::ofstream f(conf);
@@ -155,6 +170,15 @@ class NatsServerProcess final : public TestServer {
         for (const auto& k : setup_.nkey_users) f << " { nkey: \"" << k << "\" }";
         f << " ] }\n";
       }
+      if (setup_.websocket) {
+        f << "websocket { listen: \"127.0.0.1:" << ws_port_ << "\"";
+        if (setup_.ws_compression) f << ", compression: true";
+        if (setup_.ws_tls_cert.empty()) {
+          f << ", no_tls: true }\n";
+        } else {
+          f << ", tls { cert_file: \"" << setup_.ws_tls_cert << "\", key_file: \"" << setup_.ws_tls_key << "\" } }\n";
+        }
+      }
       if (setup_.cluster) {
         f << "cluster { name: client-tests, listen: 127.0.0.1:" << cluster_port_ << "\n  routes = [";
         for (size_t i = 0; i < setup_.routes.size(); ++i) {
@@ -169,7 +193,7 @@ class NatsServerProcess final : public TestServer {
       ::execl(bin.c_str(), bin.c_str(), "-c", conf.c_str(), static_cast<char*>(nullptr));
       ::_exit(127);
     }
-    if (!wait_for([this] { return port_accepts(port_); }, 15s)) {
+    if (!wait_for([this] { return port_accepts(port_) && (ws_port_ == 0 || port_accepts(ws_port_)); }, 15s)) {
       ADD_FAILURE() << "nats-server did not start on port " << port_;
     }
   }
@@ -183,6 +207,7 @@ class NatsServerProcess final : public TestServer {
   bool running() const override { return pid_ > 0; }
   int port() const override { return port_; }
   int cluster_port() const override { return cluster_port_; }
+  int ws_port() const override { return ws_port_; }
   void enter_lame_duck() override { ::kill(pid_, SIGUSR2); }  // nats-server's "ldm" signal
   bool can_pause() const override { return true; }
   void pause() override {
@@ -209,6 +234,7 @@ class NatsServerProcess final : public TestServer {
   pid_t pid_ = -1;
   int port_ = 0;
   int cluster_port_ = 0;
+  int ws_port_ = 0;
 };
 
 }  // namespace

@@ -48,6 +48,12 @@ class TestServer {
   }
   // Route listener port (0: no cluster).
   virtual int cluster_port() const = 0;
+  // WebSocket listener port (0: none; ServerSetup::websocket), leased like port().
+  virtual int ws_port() const = 0;
+  // "ws://127.0.0.1:<ws_port>" (or the scheme and host given).
+  std::string ws_url(const std::string& scheme = "ws", const std::string& host = "127.0.0.1") const {
+    return scheme + "://" + host + ":" + std::to_string(ws_port());
+  }
   // Lame-duck mode: the server tells its clients (INFO ldm) and winds down.
   virtual void enter_lame_duck() = 0;
   // Freezes the server (SIGSTOP: it keeps its sockets and answers nothing) and thaws it.
@@ -75,6 +81,12 @@ struct ServerSetup {
   // signed by tls_ca.
   std::string tls_cert, tls_key, tls_ca;
   bool tls_verify = false;
+  // A WebSocket listener on a port of its own, the same block for both kinds:
+  // `websocket { listen, no_tls: true }`, or with ws_tls_cert `tls { cert_file, key_file }`
+  // inside it (wss).
+  bool websocket = false;
+  std::string ws_tls_cert, ws_tls_key;
+  bool ws_compression = false;  // `compression: true` in the block (permessage-deflate)
 };
 
 // An embedded Pylon server (pylon::Server).

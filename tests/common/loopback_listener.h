@@ -5,6 +5,7 @@
 
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 namespace pylon::testing {
@@ -23,6 +24,18 @@ inline int listen_loopback(int* port, int backlog = 8) {
     return -1;
   }
   *port = ntohs(a.sin_port);
+  return fd;
+}
+
+// Accepts one connection on `listen_fd` within 5 s (-1 when none came); reads from it then
+// wait at most 20 ms each, for tests that poll a scripted peer with wait_for().
+inline int accept_polled(int listen_fd) {
+  timeval tv{5, 0};
+  ::setsockopt(listen_fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  int fd = ::accept(listen_fd, nullptr, nullptr);
+  if (fd < 0) return -1;
+  timeval rtv{0, 20000};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &rtv, sizeof rtv);
   return fd;
 }
 

@@ -10,7 +10,7 @@
 
 #include "server/config/config.h"
 #include "server/config/config_loader.h"
-#include "server/websocket/frame.h"
+#include "websocket/frame.h"
 #include "server/websocket/session.h"
 #include "server/websocket/upgrade.h"
 

@@ -45,7 +45,7 @@ void apply_tls_flags(const TlsFlags& f, TlsOptions& o) {
 
 void add_connect_flags(CLI::App* cmd, ConnectFlags& f) {
   cmd->add_option("-s,--server", f.servers,
-                  "Server URL(s): nats://[user:pass@|token@]host:port or tls://...; repeat or separate with commas")
+                  "Server URL(s): nats://[user:pass@|token@]host:port, tls://..., or ws:// or wss://... (a server's WebSocket port); repeat or separate with commas")
       ->default_str("nats://127.0.0.1:4222")
       ->expected(1)
       ->allow_extra_args(false)

@@ -25,7 +25,7 @@ void add_bench(CLI::App& app, pylon::tools::BenchOptions& o, int& rc) {
       "(with --queue, the group together). With --req, request/reply round-trip latency.");
   cmd->add_option("subject", o.subject, "Subject to publish to and subscribe on")->required();
   cmd->add_option("-s,--server", o.server,
-                  "Server URL (nats://[user:pass@|token@]host:port or tls://...), or a comma-separated list tried "
+                  "Server URL (nats://[user:pass@|token@]host:port, tls://..., or ws:// or wss://... for a WebSocket port), or a comma-separated list tried "
                   "in order")
       ->capture_default_str();
   cmd->add_option("--pub", o.pubs, "Number of publishers (each its own connection and thread)")

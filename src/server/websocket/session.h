@@ -13,7 +13,7 @@
 #include <string_view>
 
 #include "server/core/close_reason.h"
-#include "server/websocket/frame.h"
+#include "websocket/frame.h"
 #include "server/websocket/upgrade.h"
 
 namespace pylon::server::websocket {

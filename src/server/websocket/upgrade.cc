@@ -1,8 +1,5 @@
 #include "server/websocket/upgrade.h"
 
-#include <openssl/evp.h>
-#include <openssl/sha.h>
-
 #include <algorithm>
 #include <cctype>
 #include <optional>
@@ -13,8 +10,6 @@
 namespace pylon::server::websocket {
 
 namespace {
-
-constexpr std::string_view kGuid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
 std::string lower(std::string_view s) {
   std::string out(s);
@@ -215,16 +210,6 @@ std::string http_error(int status) {
       "HTTP/1.1 {} {}\r\nContent-Type: text/plain; charset=utf-8\r\nSec-Websocket-Version: 13\r\n"
       "X-Content-Type-Options: nosniff\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
       status, status_text(status), body.size(), body);
-}
-
-std::string accept_key(std::string_view key) {
-  std::string in(key);
-  in.append(kGuid);
-  unsigned char digest[SHA_DIGEST_LENGTH];
-  SHA1(reinterpret_cast<const unsigned char*>(in.data()), in.size(), digest);
-  unsigned char b64[4 * ((SHA_DIGEST_LENGTH + 2) / 3) + 1];
-  int n = EVP_EncodeBlock(b64, digest, SHA_DIGEST_LENGTH);
-  return std::string(reinterpret_cast<char*>(b64), static_cast<size_t>(n));
 }
 
 Settings make_settings(const WebsocketOptions& o, int64_t max_message, std::vector<std::string>& errors) {

@@ -11,8 +11,13 @@
 #include <vector>
 
 #include "pylon/options.h"
+#include "websocket/frame.h"
 
 namespace pylon::server::websocket {
+
+// The frame codec and the accept key are shared with the client library (src/websocket/);
+// the server's layer names them as its own (websocket::FrameReader, websocket::accept_key).
+using namespace ::pylon::websocket;
 
 // What every WebSocket connection of one server shares, built once from WebsocketOptions.
 struct Settings {
@@ -57,9 +62,6 @@ class UpgradeRequest {
  private:
   std::string buf_;
 };
-
-// Sec-WebSocket-Accept for a Sec-WebSocket-Key (SHA-1 of key + RFC 6455's GUID, base64).
-std::string accept_key(std::string_view key);
 
 // The reference's wsReturnHTTPError answer (Go's http.Error): status line, text/plain body.
 std::string http_error(int status);

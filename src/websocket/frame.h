@@ -1,6 +1,8 @@
 // The WebSocket frame codec (RFC 6455, with RFC 7692's permessage-deflate), as the reference's
 // websocket.go decodes and encodes it: no I/O, no server knowledge, so the fuzz target
-// (fuzz/websocket_frame_fuzz.cc) and the unit tests drive it directly.
+// (fuzz/websocket_frame_fuzz.cc) and the unit tests drive it directly. Both sides use it: the
+// server's WebSocket layer (src/server/websocket/) and the client library's ws:// transport
+// (src/client/websocket.*), which masks what it sends and reads unmasked frames.
 //
 // Decoding is incremental: a frame header, a payload or a whole message may arrive split at
 // any byte, and one read may hold many frames. Uncompressed payload is unmasked in place and
@@ -15,7 +17,7 @@
 #include <string>
 #include <string_view>
 
-namespace pylon::server::websocket {
+namespace pylon::websocket {
 
 enum Opcode : uint8_t {
   kContinuation = 0,
@@ -115,7 +117,6 @@ class FrameReader {
   Error start_frame(FrameSink& sink);
   Error end_control(FrameSink& sink);
   Error end_compressed(FrameSink& sink);
-  void unmask(char* p, size_t n);
 
   bool expect_mask_;
   size_t max_message_;
@@ -140,10 +141,18 @@ class FrameReader {
   std::unique_ptr<Inflater> inflater_;
 };
 
-// Appends a frame header: final, no mask (the server never masks), RSV1 when `compressed`.
-// `first`: the opcode is written (else a continuation frame).
+// Appends a frame header: RSV1 when `compressed`; `first`: the opcode is written (else a
+// continuation frame). With `mask_key` (a client's frame, RFC 6455 5.3) the mask bit and the
+// four key bytes are written too, and the payload must be masked with apply_mask(); without
+// it the frame is unmasked, as a server's always is.
 void append_frame_header(std::string& out, Opcode op, size_t len, bool first = true, bool final = true,
-                         bool compressed = false);
+                         bool compressed = false, const unsigned char* mask_key = nullptr);
+// XORs `n` bytes with the four-byte `key`, starting at `key_pos` (0..3) of the key; returns the
+// key position the next byte would take. Masking and unmasking are the same operation.
+size_t apply_mask(char* p, size_t n, const unsigned char key[4], size_t key_pos = 0);
+// Sec-WebSocket-Accept for a Sec-WebSocket-Key (SHA-1 of key + RFC 6455's GUID, base64): the
+// server answers with it, the client checks it.
+std::string accept_key(std::string_view key);
 // A close frame's payload: status, then `body`, cut to fit a control frame with "..." as the
 // reference's wsCreateCloseMessage does.
 std::string close_payload(uint16_t status, std::string_view body);
@@ -160,4 +169,4 @@ void frame_messages(std::string_view app, std::string& out, Deflater* deflater, 
 
 bool valid_utf8(std::string_view s);
 
-}  // namespace pylon::server::websocket
+}  // namespace pylon::websocket

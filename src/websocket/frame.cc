@@ -1,5 +1,7 @@
-#include "server/websocket/frame.h"
+#include "websocket/frame.h"
 
+#include <openssl/evp.h>
+#include <openssl/sha.h>
 #include <zlib.h>
 
 #include <algorithm>
@@ -7,7 +9,7 @@
 
 #include <fmt/format.h>
 
-namespace pylon::server::websocket {
+namespace pylon::websocket {
 
 namespace {
 constexpr unsigned char kFinalBit = 0x80;
@@ -15,6 +17,8 @@ constexpr unsigned char kRsv1Bit = 0x40;  // compressed (RFC 7692 section 6)
 constexpr unsigned char kMaskBit = 0x80;
 // RFC 7692 7.2.2: a sender strips these four bytes of its sync flush; the receiver puts them back.
 constexpr unsigned char kSyncTail[4] = {0x00, 0x00, 0xff, 0xff};
+// RFC 6455 1.3: what the accept key hashes with the client's key.
+constexpr std::string_view kGuid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
 bool is_control(uint8_t op) { return op >= kClose; }
 
@@ -94,26 +98,6 @@ void Deflater::deflate(std::string_view in, std::string& out) {
 FrameReader::FrameReader(bool expect_mask, size_t max_message) : expect_mask_(expect_mask), max_message_(max_message) {}
 FrameReader::~FrameReader() = default;
 
-void FrameReader::unmask(char* p, size_t n) {
-  // Hot for every byte a WebSocket client sends: eight bytes at a time (the key repeats every
-  // four, so a word of it lines up at any multiple of eight), then the tail.
-  size_t i = 0;
-  if (n >= 16) {
-    unsigned char k8[8];
-    for (size_t j = 0; j < 8; ++j) k8[j] = key_[(key_pos_ + j) & 3];
-    uint64_t k;
-    std::memcpy(&k, k8, 8);
-    for (; i + 8 <= n; i += 8) {
-      uint64_t w;
-      std::memcpy(&w, p + i, 8);
-      w ^= k;
-      std::memcpy(p + i, &w, 8);
-    }
-  }
-  for (; i < n; ++i) p[i] = static_cast<char>(p[i] ^ key_[(key_pos_ + i) & 3]);
-  key_pos_ = (key_pos_ + n) & 3;
-}
-
 FrameReader::Error FrameReader::decode(char* data, size_t n, FrameSink& sink) {
   size_t pos = 0;
   while (pos < n && !closed_) {
@@ -166,7 +150,7 @@ FrameReader::Error FrameReader::decode(char* data, size_t n, FrameSink& sink) {
     char* p = data + pos;
     pos += take;
     remaining_ -= take;
-    if (masked_) unmask(p, take);
+    if (masked_) key_pos_ = apply_mask(p, take, key_, key_pos_);
     if (is_control(opcode_)) {
       control_.append(p, take);
       if (remaining_ == 0) {
@@ -269,21 +253,55 @@ FrameReader::Error FrameReader::end_compressed(FrameSink& sink) {
 
 // ---- encoding ------------------------------------------------------------------------
 
-void append_frame_header(std::string& out, Opcode op, size_t len, bool first, bool final, bool compressed) {
+void append_frame_header(std::string& out, Opcode op, size_t len, bool first, bool final, bool compressed,
+                         const unsigned char* mask_key) {
   unsigned char b0 = first ? static_cast<unsigned char>(op) : 0;
   if (final) b0 |= kFinalBit;
   if (compressed) b0 |= kRsv1Bit;
+  const unsigned char m = mask_key != nullptr ? kMaskBit : 0;
   out.push_back(static_cast<char>(b0));
   if (len <= 125) {
-    out.push_back(static_cast<char>(len));
+    out.push_back(static_cast<char>(m | len));
   } else if (len < 65536) {
-    out.push_back(static_cast<char>(126));
+    out.push_back(static_cast<char>(m | 126));
     out.push_back(static_cast<char>(len >> 8));
     out.push_back(static_cast<char>(len & 0xff));
   } else {
-    out.push_back(static_cast<char>(127));
+    out.push_back(static_cast<char>(m | 127));
     for (int i = 7; i >= 0; --i) out.push_back(static_cast<char>((uint64_t{len} >> (8 * i)) & 0xff));
   }
+  if (mask_key != nullptr) out.append(reinterpret_cast<const char*>(mask_key), 4);
+}
+
+size_t apply_mask(char* p, size_t n, const unsigned char key[4], size_t key_pos) {
+  // Hot for every byte a WebSocket client sends (and the server unmasks): eight bytes at a
+  // time (the key repeats every four, so a word of it lines up at any multiple of eight),
+  // then the tail.
+  size_t i = 0;
+  if (n >= 16) {
+    unsigned char k8[8];
+    for (size_t j = 0; j < 8; ++j) k8[j] = key[(key_pos + j) & 3];
+    uint64_t k;
+    std::memcpy(&k, k8, 8);
+    for (; i + 8 <= n; i += 8) {
+      uint64_t w;
+      std::memcpy(&w, p + i, 8);
+      w ^= k;
+      std::memcpy(p + i, &w, 8);
+    }
+  }
+  for (; i < n; ++i) p[i] = static_cast<char>(p[i] ^ key[(key_pos + i) & 3]);
+  return (key_pos + n) & 3;
+}
+
+std::string accept_key(std::string_view key) {
+  std::string in(key);
+  in.append(kGuid);
+  unsigned char digest[SHA_DIGEST_LENGTH];
+  SHA1(reinterpret_cast<const unsigned char*>(in.data()), in.size(), digest);
+  unsigned char b64[4 * ((SHA_DIGEST_LENGTH + 2) / 3) + 1];
+  int n = EVP_EncodeBlock(b64, digest, SHA_DIGEST_LENGTH);
+  return std::string(reinterpret_cast<char*>(b64), static_cast<size_t>(n));
 }
 
 std::string close_payload(uint16_t status, std::string_view body) {
@@ -378,4 +396,4 @@ bool valid_utf8(std::string_view s) {
   return true;
 }
 
-}  // namespace pylon::server::websocket
+}  // namespace pylon::websocket
