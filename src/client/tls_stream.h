@@ -26,6 +26,7 @@
 #include <boost/system/error_code.hpp>
 
 #include <algorithm>
+#include <array>
 #include <cstddef>
 
 #include "tls/channel.h"
@@ -62,11 +63,17 @@ class TlsStream {
     return boost::asio::async_compose<Token, void(error_code, size_t)>(ReadOp{this, b}, token, socket_);
   }
 
-  // Seals up to kSealChunk bytes of `buffers` and completes once their records are sent.
+  // Seals up to kSealChunk bytes of `buffers` (of their first kGather buffers: a WebSocket
+  // frame is header, payload and tail) and completes once their records are sent.
   template <class ConstBuffers, class Token>
   auto async_write_some(const ConstBuffers& buffers, Token&& token) {
-    auto b = first_nonempty<boost::asio::const_buffer>(buffers);
-    return boost::asio::async_compose<Token, void(error_code, size_t)>(WriteOp{this, b}, token, socket_);
+    WriteOp op{this};
+    auto end = boost::asio::buffer_sequence_end(buffers);
+    for (auto it = boost::asio::buffer_sequence_begin(buffers); it != end && op.count < kGather; ++it) {
+      boost::asio::const_buffer b(*it);
+      if (b.size() > 0) op.bufs[op.count++] = b;
+    }
+    return boost::asio::async_compose<Token, void(error_code, size_t)>(std::move(op), token, socket_);
   }
 
  private:
@@ -147,17 +154,23 @@ class TlsStream {
     }
   };
 
+  static constexpr size_t kGather = 4;
+
   struct WriteOp {
     TlsStream* s;
-    boost::asio::const_buffer buf;
+    std::array<boost::asio::const_buffer, kGather> bufs{};
+    size_t count = 0;
     State state = kStart;
     size_t sealed = 0;
     template <class Self>
     void operator()(Self& self, error_code ec = {}, size_t = 0) {
       if (state == kStart) {
-        sealed = std::min(buf.size(), kSealChunk);
-        if (!s->channel_.encrypt({static_cast<const char*>(buf.data()), sealed})) {
-          return self.complete(s->channel_.error(), 0);
+        for (size_t i = 0; i < count && sealed < kSealChunk; ++i) {
+          size_t n = std::min(bufs[i].size(), kSealChunk - sealed);
+          if (!s->channel_.encrypt({static_cast<const char*>(bufs[i].data()), n})) {
+            return self.complete(s->channel_.error(), 0);
+          }
+          sealed += n;
         }
       } else if (state == kFlushed) {
         s->end_flush(ec);
