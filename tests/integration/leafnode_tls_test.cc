@@ -193,6 +193,8 @@ struct Refusal {
   std::string leaf_error, hub_error;
 };
 
+void PrintTo(const Refusal& r, std::ostream* os) { *os << r.name; }
+
 class LeafTlsRefusal : public ::testing::TestWithParam<Refusal> {};
 
 TEST_P(LeafTlsRefusal, IsLoggedAndTheLeafKeepsDialling) {
