@@ -262,6 +262,58 @@ std::vector<Refusal> refusals() {
 INSTANTIATE_TEST_SUITE_P(Cases, LeafTlsRefusal, ::testing::ValuesIn(refusals()),
                          [](const ::testing::TestParamInfo<Refusal>& i) { return i.param.name; });
 
+// verify_and_map: the hub finds the leaf's user in its certificate (client.pem: SAN e-mail
+// alice@pylon.test) among the leafnode authorization's users, and binds the leaf to that user's
+// account; a certificate that names no user (client2.pem, bob) gets 'Authorization Violation'.
+class LeafTlsMap : public ::testing::TestWithParam<Kind> {};
+
+TEST_P(LeafTlsMap, TheCertificateNamesTheLeafsUserAndAccount) {
+  const auto& c = test_certs();
+  int leaf_port = pick_free_port();
+  NodeConfig h = cluster::single_config(GetParam(), "hub", "hub-cluster");
+  h.config = "accounts { EDGE: { users = [ {user: e, password: p} ] } }\n"
+             "leafnodes {\n  listen: \"127.0.0.1:" + std::to_string(leaf_port) + "\"\n  tls {\n    cert_file: " +
+             quoted(c.server_cert()) + "\n    key_file: " + quoted(c.server_key()) + "\n    ca_file: " + quoted(c.ca()) +
+             "\n    verify_and_map: true\n  }\n  authorization { users = [ {user: \"alice@pylon.test\", account: EDGE} ] }\n}\n";
+  Node hub(h);
+  ASSERT_TRUE(hub.start());
+  auto leafz_account = [&]() -> std::string {
+    auto b = cluster::http_get_body(hub.http_port(), "/leafz");
+    if (!b) return "";
+    auto o = boost::json::parse(*b).as_object();
+    if (o.at("leafnodes").to_number<int>() != 1) return "";
+    return std::string(o.at("leafs").as_array().at(0).as_object().at("account").as_string());
+  };
+  {
+    NodeConfig l = cluster::single_config(P, "bob", "bob-cluster");
+    l.config = leaf_remote("tls://127.0.0.1:" + std::to_string(leaf_port), remote_tls(c.client2_cert(), c.client2_key(), c.ca()));
+    Node bob(l);
+    ASSERT_TRUE(bob.start());
+    EXPECT_TRUE(bob.wait_for_log("Leafnode Error 'Authorization Violation'", 10s)) << bob.log();
+    EXPECT_EQ("", leafz_account());
+    bob.stop();
+  }
+  NodeConfig l = cluster::single_config(P, "alice", "alice-cluster");
+  l.config = good_leaf(leaf_port);
+  Node alice(l);
+  ASSERT_TRUE(alice.start());
+  EXPECT_TRUE(wait_for([&] { return leafz_account() == "EDGE"; }, 15s)) << hub.log();
+  auto hc = Client::connect({"nats://e:p@127.0.0.1:" + std::to_string(hub.client_port())});
+  auto lc = client_of(alice, "leaf-client");
+  ASSERT_TRUE(hc && lc);
+  auto col = std::make_shared<Collector>();
+  auto s = AsyncSub::make(*hc, "edge.mapped", col);
+  ASSERT_TRUE(s);
+  EXPECT_TRUE(cluster::await_interest(*lc, "edge.mapped", *col, "mapped", 15s));
+  hc.reset();
+  lc.reset();
+  alice.stop();
+  hub.stop();
+}
+
+INSTANTIATE_TEST_SUITE_P(Hubs, LeafTlsMap, ::testing::Values(P, N),
+                         [](const ::testing::TestParamInfo<Kind>& i) { return std::string(cluster::kind_name(i.param)); });
+
 // SIGHUP reads leafnodes { tls {} } again: a hub that was plaintext requires TLS of the leafs
 // that connect afterwards (its INFO says so), and a Pylon leaf with a tls block gets in.
 TEST(LeafTlsReload, AddingTheTlsBlockAppliesToNewLeafs) {

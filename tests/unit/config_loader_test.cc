@@ -177,7 +177,6 @@ TEST(ConfigLoader, LeafnodesMistakesInTheReferencesWords) {
   fails_with("leafnodes { remotes = \"x\" }\n", "Expected remotes field to be an array");
   fails_with("leafnodes {\n  tls { cert_file: x }\n}\n", "bad.conf:2:7: missing 'key_file' in TLS configuration");
   fails_with("leafnodes { remotes = [ { url: \"nats-leaf://h:1\", hub: true } ] }\n", "is not supported by Pylon yet");
-  fails_with("leafnodes {\n  tls { verify_and_map: true }\n}\n", "verify_and_map for leafnodes is not supported");
   // A credentials file is read at load time: what is wrong with it names the line that names it.
   auto remote_with = [](const std::string& creds) {
     return "leafnodes {\n  remotes = [ {\n    url: \"nats-leaf://h:1\"\n    credentials: \"" + creds + "\"\n  } ]\n}\n";

@@ -544,8 +544,8 @@ struct Loader {
   }
 
   // leafnodes { ... }, as the reference's parseLeafNodes: the same keys and aliases. What Pylon
-  // does not do yet (hub remotes, deny lists, WebSocket remotes, verify_and_map) is refused by
-  // name rather than ignored.
+  // does not do yet (hub remotes, deny lists, WebSocket remotes) is refused by name rather than
+  // ignored.
   void leafnodes(const Value& v, LeafNodeOptions& l) {
     if (!v.is_map()) fail(v.pos(), fmt::format("Expected map to define a leafnode, got {}", go_type(v)));
     for (const auto& e : v.as_map()) {
@@ -562,7 +562,6 @@ struct Loader {
       else if (k == "remotes") leaf_remotes(x, l.remotes);
       else if (k == "tls") {
         l.tls = tls(e, server::tls::BlockKind::kLeafnode);
-        if (l.tls.map) fail(e.key_pos, fmt::format("\"{}\": verify_and_map for leafnodes is not supported by Pylon yet", e.key));
       } else if (k == "min_version" || k == "minimum_version") unsupported(e, "leafnode min_version");
       else unknown(e);
     }

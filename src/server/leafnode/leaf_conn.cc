@@ -16,6 +16,7 @@
 #include "server/route/cluster.h"
 #include "server/router.h"
 #include "server/server.h"
+#include "server/tls/cert_identity.h"
 #include "server/tls/tls_context.h"
 
 namespace pylon::server {
@@ -154,9 +155,11 @@ void LeafConn::on_tls_established() {
   }
   if (solicited()) {
     resume_connect();
-  } else {
-    arm_auth_timer();
+    return;
   }
+  // verify_and_map: who the certificate names, for authorize() (the session is ours only now).
+  if (accept_tls_ && accept_tls_->options().map) cert_identity_ = tls::peer_identity(tls_session());
+  arm_auth_timer();
 }
 
 void LeafConn::on_closing() {
@@ -202,8 +205,24 @@ bool LeafConn::authorize(const std::string& user, const std::string& pass, const
     account = l.account;
   } else if (!l.users.empty()) {
     const LeafUser* found = nullptr;
-    for (const auto& u : l.users) {
-      if (u.user == user) found = &u;
+    if (cert_identity_) {
+      // verify_and_map: the certificate names the user, as the reference's isLeafNodeAuthorized
+      // (the password, when the entry has one, still has to match).
+      std::vector<std::string_view> names;
+      for (const auto& u : l.users) names.push_back(u.user);
+      auto& log = server().log();
+      auto name = tls::mapped_user(*cert_identity_, names,
+                                   [&](const std::string& line) { log.debugf("{} - {}", log_prefix(), line); });
+      for (const auto& u : l.users) {
+        if (name && u.user == *name) found = &u;
+      }
+      if (found != nullptr && !user.empty() && user != found->user) {
+        log.warn("User \"{}\" found in connect proto, but user required from cert", user);
+      }
+    } else {
+      for (const auto& u : l.users) {
+        if (u.user == user) found = &u;
+      }
     }
     if (found == nullptr || !check_password(found->password, pass)) return false;
     account = found->account;

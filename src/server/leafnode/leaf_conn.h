@@ -37,6 +37,7 @@
 #include "server/config/url.h"
 #include "server/core/connection.h"
 #include "server/sub_index.h"
+#include "server/tls/cert_identity.h"
 
 namespace pylon::server {
 
@@ -144,6 +145,7 @@ class LeafConn final : public Connection, private proto::ParserHandler {
   bool hub_info_on_connect_ = false, hub_connect_info_ = false;  // dialled: the hub's first INFO
   std::string nonce_;              // dialled: the hub's first INFO's, signed with our credentials
   std::shared_ptr<const tls::Context> accept_tls_;
+  std::optional<tls::CertIdentity> cert_identity_;  // accepted with verify_and_map: who the certificate names
   std::string remote_name_, remote_id_, remote_cluster_;
   std::shared_ptr<Account> account_;
   std::string lds_;  // our loop detection subject in account_
