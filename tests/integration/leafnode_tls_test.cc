@@ -262,6 +262,31 @@ std::vector<Refusal> refusals() {
 INSTANTIATE_TEST_SUITE_P(Cases, LeafTlsRefusal, ::testing::ValuesIn(refusals()),
                          [](const ::testing::TestParamInfo<Refusal>& i) { return i.param.name; });
 
+// The name a hub's certificate must carry, as 2.9's tlsName: the URL's host, but for a URL with
+// an IP address the first host name among the remote's URLs. The hub's certificate names only
+// localhost; the one URL that answers is 127.0.0.1, the other (localhost, port 1) never does.
+class LeafTlsName : public ::testing::TestWithParam<Kind> {};
+
+TEST_P(LeafTlsName, AnIpUrlIsCheckedAgainstTheHostNameOfTheOtherUrls) {
+  const auto& c = test_certs();
+  int leaf_port = pick_free_port();
+  NodeConfig h = cluster::single_config(P, "hub", "hub-cluster");
+  h.config = hub_tls(leaf_port, c.path("localhost-only.pem"), c.path("localhost-only-key.pem"));
+  NodeConfig l = cluster::single_config(GetParam(), "leaf", "leaf-cluster");
+  l.config = "leafnodes { remotes = [ { urls: [\"tls://127.0.0.1:" + std::to_string(leaf_port) +
+             "\", \"tls://localhost:1\"]\n    tls { " + remote_tls(c.client_cert(), c.client_key(), c.ca()) + " } } ] }\n";
+  Node hub(h), leaf(l);
+  ASSERT_TRUE(hub.start());
+  ASSERT_TRUE(leaf.start());
+  EXPECT_TRUE(wait_for([&] { return leafz_count(hub) == 1; }, kRedialWait)) << leaf.log();
+  EXPECT_TRUE(leaf.log_lines(kLeafHandshakeError).empty()) << leaf.log();
+  leaf.stop();
+  hub.stop();
+}
+
+INSTANTIATE_TEST_SUITE_P(Leafs, LeafTlsName, ::testing::Values(P, N),
+                         [](const ::testing::TestParamInfo<Kind>& i) { return std::string(cluster::kind_name(i.param)); });
+
 // verify_and_map: the hub finds the leaf's user in its certificate (client.pem: SAN e-mail
 // alice@pylon.test) among the leafnode authorization's users, and binds the leaf to that user's
 // account; a certificate that names no user (client2.pem, bob) gets 'Authorization Violation'.
