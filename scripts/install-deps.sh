@@ -18,8 +18,9 @@ PACKAGES=(
   clang libclang-rt-14-dev
   # real peers: the reference server, the official C and Go clients, Node for the JS client
   nats-server libnats-dev golang-go golang-github-nats-io-go-nats-dev
-  # nkeys for the Go tests (tests/go) and tests/unit/testdata/nkeys/gen.go
-  golang-github-nats-io-nkeys-dev
+  # nkeys for the Go tests (tests/go) and tests/unit/testdata/nkeys/gen.go; the jwt library for
+  # tests/go/src/leafjwt (operator, account and user JWTs for the leaf credentials test)
+  golang-github-nats-io-nkeys-dev golang-github-nats-io-jwt-dev
   # tools the tests drive: the monitoring dashboard's browser test (headless Chromium and a
   # font to render it), `pylon top` under tmux, promtool (Debian's prometheus) to validate /metrics
   procps iproute2 curl chromium fonts-dejavu-core tmux prometheus

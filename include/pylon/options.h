@@ -120,7 +120,7 @@ struct TlsConfig {
   std::string cert_file, key_file, ca_file;
   bool verify = false;             // require and verify the peer's certificate (against ca_file)
   bool map = false;                // verify_and_map: the client certificate names the user
-  bool insecure = false;           // routes only: do not verify the certificate of a dialled route
+  bool insecure = false;           // routes and leaf remotes: do not verify the certificate of the server we dial
   bool handshake_first = false;    // TLS before INFO (2.10's handshake_first)
   Duration timeout = defaults::kTlsTimeout;   // the handshake's
   std::vector<std::string> cipher_suites;     // Go names as written; empty: the reference's defaults
@@ -171,11 +171,18 @@ struct LeafUser {
 };
 
 // One entry of `leafnodes { remotes = [...] }`: a hub we dial, our account the connection is
-// bound to ($G when empty), and the URLs (credentials as user:pass in a URL).
+// bound to ($G when empty), the URLs (credentials as user:pass in a URL, or a credentials
+// file), and TLS toward the hub.
 struct RemoteLeafOptions {
-  std::vector<std::string> urls;  // nats-leaf://[user:pass@]host:port (any scheme but ws/wss)
+  std::vector<std::string> urls;  // nats-leaf://[user:pass@]host:port, tls://... (any scheme but ws/wss)
   std::string account;
   bool no_randomize = false;
+  // A .creds file (a user JWT and its nkey seed): the CONNECT carries the JWT and the hub's
+  // nonce signed with the seed, as the reference's sendLeafConnect. Read again at each dial.
+  std::string credentials;
+  // tls { cert_file key_file ca_file insecure timeout }: we are the TLS client. Without it,
+  // TLS still happens when the hub's INFO says tls_required (the system's CAs verify it).
+  TlsConfig tls;
   friend bool operator==(const RemoteLeafOptions&, const RemoteLeafOptions&) = default;
 };
 
@@ -191,6 +198,9 @@ struct LeafNodeOptions {
   Duration auth_timeout{0};             // 0: the top-level auth_timeout
   std::vector<RemoteLeafOptions> remotes;
   Duration reconnect = defaults::kLeafReconnect;
+  // tls { ... } of the listener: leafs upgrade after our INFO (tls_required), as in 2.9.
+  // Its pinned_certs also check the hubs we dial (the reference's LeafNode.TLSPinnedCerts).
+  TlsConfig tls;
   bool enabled() const { return port != 0 || !remotes.empty(); }
   friend bool operator==(const LeafNodeOptions&, const LeafNodeOptions&) = default;
 };

@@ -535,8 +535,15 @@ std::string Server::reload(Options next) {
   }
   // As the reference: nothing of the websocket block reloads (it lets the TLS files change;
   // we refuse that too rather than keep the old certificate silently).
-  // Leaf nodes do not reload either (the reference refuses a changed LeafNode block too).
-  if (!(next.leafnodes == cur.leafnodes)) {
+  // Leaf nodes reload only their TLS blocks (new certificates for new connections), as the
+  // reference's diffOptions, which leaves out the TLS configs of the block and its remotes and
+  // refuses every other change of it.
+  auto without_tls = [](LeafNodeOptions l) {
+    l.tls = {};
+    for (auto& r : l.remotes) r.tls = {};
+    return l;
+  };
+  if (!(without_tls(next.leafnodes) == without_tls(cur.leafnodes))) {
     return refuse("LeafNode", fmt::format("{{port:{} remotes:{}}}", cur.leafnodes.port, cur.leafnodes.remotes.size()),
                   fmt::format("{{port:{} remotes:{}}}", next.leafnodes.port, next.leafnodes.remotes.size()));
   }
@@ -544,12 +551,14 @@ std::string Server::reload(Options next) {
     return refuse("Websocket", fmt::format("{{port:{}}}", cur.websocket.port), fmt::format("{{port:{}}}", next.websocket.port));
   }
   std::shared_ptr<const tls::Context> next_tls, next_route_tls;
+  LeafTlsContexts next_leaf_tls;
   try {
     validate_options(next);
     // The certificates are read again even when the block did not change: a reload is how
     // renewed certificates come in.
     next_tls = make_client_tls(next);
     next_route_tls = Cluster::make_route_tls(next);
+    next_leaf_tls = Leafnodes::make_tls(next);
   } catch (const std::exception& e) {
     return e.what();
   }
@@ -603,6 +612,10 @@ std::string Server::reload(Options next) {
   }
   if (now.tls.timeout != old.tls.timeout) log_->info("Reloaded: tls timeout = {}", std::chrono::duration<double>(now.tls.timeout).count());
   cluster_->reload_tls(now, old, std::move(next_route_tls));
+  leafnodes_->reload_tls(std::move(next_leaf_tls));
+  if (!(now.leafnodes.tls == old.leafnodes.tls)) {
+    log_->info("Reloaded: leafnode tls = {}", now.leafnodes.tls.enabled ? "enabled" : "disabled");
+  }
   cluster_->reload_routes(now.cluster.routes);
   // Accounts as the reference's reloadAuthorization: new ones registered, removed ones
   // unregistered (their clients are closed below: their user is gone or elsewhere), imports

@@ -1,16 +1,16 @@
 // /dashboard in a real browser (headless Debian chromium, driven by playwright-core) against a
 // running 3-node pylon cluster with traffic: the graph shows three servers and three routes
 // (found from one node through the routes' monitor_url), the rate chart moves while messages
-// flow, the accounts panel sums the nodes' /accstatz, the connections table sorts, and a
-// screenshot lands in the build's test output.
+// flow, the accounts panel sums the nodes' /accstatz, the connections table sorts, a leaf node
+// shows up linked to its hub, and a screenshot lands in the build's test output.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Cluster, waitFor, getJson } from './cluster.mjs';
+import { Cluster, waitFor, getJson, freePorts } from './cluster.mjs';
 
 // playwright-core is installed into the build dir (run.sh), not next to this file.
 const require = createRequire(join(process.env.PYLON_BROWSER_MODULES, '/'));
@@ -183,6 +183,47 @@ test('a nats-server peer: drawn from the routes, polled over JSONP once given wi
   } finally {
     await tab.close();
     await mixed.stop();
+  }
+});
+
+test('a leaf node: drawn with its link to the hub, polled too once given with ?servers=', async () => {
+  const extra = new Cluster({ serverBin: process.env.PYLON_SERVER_BIN, toolBin: process.env.PYLON_TOOL_BIN, outDir: OUT });
+  const tab = await context.newPage();
+  try {
+    const [hubClient, hubHttp, hubLeaf, leafClient, leafHttp] = await freePorts(5);
+    const conf = (name, text) => {
+      const file = join(OUT, name);
+      writeFileSync(file, text);
+      return file;
+    };
+    extra.run(process.env.PYLON_SERVER_BIN, ['-c', conf('leaf-hub.conf',
+      `server_name: hub-h\nlisten: "127.0.0.1:${hubClient}"\nhttp: "127.0.0.1:${hubHttp}"\n` +
+      `leafnodes { listen: "127.0.0.1:${hubLeaf}" }\n`)], 'leaf-hub.log');
+    extra.run(process.env.PYLON_SERVER_BIN, ['-c', conf('leaf-leaf.conf',
+      `server_name: leaf-l\nlisten: "127.0.0.1:${leafClient}"\nhttp: "127.0.0.1:${leafHttp}"\n` +
+      `leafnodes { remotes = [ { url: "nats-leaf://127.0.0.1:${hubLeaf}" } ] }\n`)], 'leaf-leaf.log');
+    await waitFor('the leaf connected', async () => (await getJson(`http://127.0.0.1:${hubHttp}/leafz`)).leafnodes === 1);
+    // The hub's page alone: the leaf is known from the hub's /leafz, by its server name.
+    await tab.goto(`http://127.0.0.1:${hubHttp}/dashboard`);
+    await tab.waitForFunction(() => window.pylonDashboard?.nodes === 2 && window.pylonDashboard.leafs === 1,
+      null, { timeout: 20000 });
+    let m = await tab.evaluate(() => window.pylonDashboard);
+    assert.deepEqual(m.servers.map((s) => [s.name, s.monitored, s.leaf]).sort(),
+      [['hub-h', true, false], ['leaf-l', false, true]]);
+    assert.equal(m.leafList[0].account, '$G');
+    assert.equal(m.leafList[0].hub, m.servers.find((s) => s.name === 'hub-h').id);
+    // With the leaf's monitoring too: the same one link, now between two polled servers.
+    await tab.goto(`http://127.0.0.1:${hubHttp}/dashboard?servers=127.0.0.1:${leafHttp}`);
+    await tab.waitForFunction(() => window.pylonDashboard?.servers.filter((s) => s.monitored && s.up).length === 2,
+      null, { timeout: 20000 });
+    m = await tab.evaluate(() => window.pylonDashboard);
+    assert.equal(m.nodes, 2);
+    assert.equal(m.leafs, 1);
+    const id = (name) => m.servers.find((s) => s.name === name).id;
+    assert.deepEqual(m.leafList, [{ hub: id('hub-h'), leaf: id('leaf-l'), account: '$G' }]);
+  } finally {
+    await tab.close();
+    await extra.stop();
   }
 });
 

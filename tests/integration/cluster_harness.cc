@@ -409,6 +409,9 @@ std::unique_ptr<Client> Client::connect(const std::vector<std::string>& urls, co
   if (s == NATS_OK) s = natsOptions_SetTimeout(opts, o.timeout_ms);
   if (s == NATS_OK && o.ping_interval_ms > 0) s = natsOptions_SetPingInterval(opts, o.ping_interval_ms);
   if (s == NATS_OK && o.max_pings_out > 0) s = natsOptions_SetMaxPingsOut(opts, o.max_pings_out);
+  if (s == NATS_OK && !o.creds_file.empty()) {
+    s = natsOptions_SetUserCredentialsFromFiles(opts, o.creds_file.c_str(), nullptr);
+  }
   if (s == NATS_OK && o.reconnect_buf > 0) s = natsOptions_SetReconnectBufSize(opts, o.reconnect_buf);
   if (s == NATS_OK && !o.name.empty()) s = natsOptions_SetName(opts, o.name.c_str());
   if (s == NATS_OK) s = natsOptions_SetDisconnectedCB(opts, on_disconnected, holder);

@@ -160,6 +160,7 @@ struct ClientOptions {
   int timeout_ms = 2000;
   int ping_interval_ms = 0;  // 0: library default (the client's own stale-server detection)
   int max_pings_out = 0;     // 0: library default
+  std::string creds_file;    // a .creds file (user JWT and nkey seed) to authenticate with
 };
 
 class Client {

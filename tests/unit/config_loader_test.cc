@@ -10,6 +10,8 @@
 #include <string>
 
 #include "../common/test_certs.h"
+#include "nkeys/nkeys.h"
+#include "server/leafnode/credentials.h"
 #include "server/config/config.h"
 #include "server/config/config_loader.h"
 #include "server/config/flags.h"
@@ -36,6 +38,7 @@ class ScratchDir {
   ScratchDir(const ScratchDir&) = delete;
   ScratchDir& operator=(const ScratchDir&) = delete;
 
+  const std::string& path() const { return path_; }
   std::string write(const std::string& name, const std::string& text) const {
     std::string path = path_ + "/" + name;
     std::ofstream(path) << text;
@@ -172,10 +175,54 @@ TEST(ConfigLoader, LeafnodesMistakesInTheReferencesWords) {
   fails_with("leafnodes { remotes = [ { url: \"nats-leaf://h:1\", account: NOPE } ] }\n",
              "cannot find local account \"NOPE\" specified in leafnode remote");
   fails_with("leafnodes { remotes = \"x\" }\n", "Expected remotes field to be an array");
-  fails_with("leafnodes {\n  tls { cert_file: x }\n}\n", "bad.conf:2:3");
+  fails_with("leafnodes {\n  tls { cert_file: x }\n}\n", "bad.conf:2:7: missing 'key_file' in TLS configuration");
   fails_with("leafnodes { remotes = [ { url: \"nats-leaf://h:1\", hub: true } ] }\n", "is not supported by Pylon yet");
-  fails_with("leafnodes { remotes = [ { url: \"nats-leaf://h:1\", credentials: \"/x.creds\" } ] }\n",
-             "is not supported by Pylon yet");
+  // A credentials file is read at load time: what is wrong with it names the line that names it.
+  auto remote_with = [](const std::string& creds) {
+    return "leafnodes {\n  remotes = [ {\n    url: \"nats-leaf://h:1\"\n    credentials: \"" + creds + "\"\n  } ]\n}\n";
+  };
+  fails_with(remote_with(dir.path() + "/missing.creds"),
+             "bad.conf:4:18: open " + dir.path() + "/missing.creds: no such file or directory");
+  fails_with(remote_with(dir.write("seedless.creds", "-----BEGIN NATS USER JWT-----\neyJhbGciOi.x.y\n------END NATS USER "
+                                                     "JWT------\n")),
+             "bad.conf:4:18: Credentials file malformed");
+  fails_with(remote_with(dir.write("badseed.creds", "-----BEGIN NATS USER JWT-----\neyJhbGciOi.x.y\n------END NATS USER "
+                                                    "JWT------\n\n-----BEGIN USER NKEY SEED-----\nSUNOTASEED\n------END "
+                                                    "USER NKEY SEED------\n")),
+             "bad.conf:4:18: Credentials file has malformed seed");
+}
+
+// Leaf node TLS and credentials (issue 15): the listener's tls block, a remote's tls block
+// and its credentials file, read as the reference's parseLeafNodes / parseRemoteLeafNodes.
+TEST(ConfigLoader, LeafnodeTlsAndCredentialsAreRead) {
+  const auto& c = pylon::testing::test_certs();
+  ScratchDir dir;
+  std::string seed = pylon::nkeys::KeyPair::create(pylon::nkeys::Prefix::kUser).seed();
+  auto creds = dir.write("leaf.creds", "-----BEGIN NATS USER JWT-----\neyJhbGciOi.x.y\n------END NATS USER JWT------\n\n"
+                                       "************************* IMPORTANT *************************\n\n"
+                                       "-----BEGIN USER NKEY SEED-----\n" + seed + "\n------END USER NKEY SEED------\n");
+  pylon::Options o;
+  auto path = dir.write("l.conf", "leafnodes {\n  port: 7422\n  tls {\n    cert_file: \"" + c.server_cert() +
+                                      "\"\n    key_file: \"" + c.server_key() + "\"\n    ca_file: \"" + c.ca() +
+                                      "\"\n    verify: true\n  }\n  remotes = [ {\n    url: \"tls://127.0.0.1:7422\"\n"
+                                      "    credentials: \"" + creds + "\"\n    tls { ca_file: \"" + c.ca() +
+                                      "\", insecure: true, timeout: 3 }\n  } ]\n}\n");
+  auto w = pylon::server::load_config_file(path, o);
+  EXPECT_TRUE(w.empty()) << w.front();
+  const auto& l = o.leafnodes;
+  EXPECT_TRUE(l.tls.enabled);
+  EXPECT_TRUE(l.tls.verify);
+  EXPECT_EQ(l.tls.cert_file, c.server_cert());
+  ASSERT_EQ(1u, l.remotes.size());
+  EXPECT_EQ(l.remotes[0].credentials, creds);
+  EXPECT_TRUE(l.remotes[0].tls.enabled);
+  EXPECT_TRUE(l.remotes[0].tls.insecure);
+  EXPECT_EQ(l.remotes[0].tls.ca_file, c.ca());
+  EXPECT_EQ(l.remotes[0].tls.timeout, std::chrono::seconds(3));
+  EXPECT_FALSE(o.tls.enabled) << "the leafnode blocks are not the clients'";
+  auto read = pylon::server::read_leaf_credentials(creds);
+  EXPECT_EQ(read.jwt, "eyJhbGciOi.x.y");
+  EXPECT_EQ(read.key.seed(), seed);
 }
 
 // HTTPS monitoring (issue 12): `https` (host:port, as `http`), `https_port`, and -ms.

@@ -369,53 +369,15 @@ const User* ClientConn::user_from_certificate(const Options& o) {
     log.debugf("{} - User required in cert, no peer certificates found", log_prefix());
     return nullptr;
   }
-  const tls::CertIdentity& id = *rare().cert_identity;
-  auto by_name = [&](std::string_view name) -> const User* {
-    for (const auto& u : o.users) {
-      if (u.user == name) return &u;
-    }
-    return nullptr;
-  };
-  for (const auto& e : id.emails) {
-    if (const User* u = by_name(e)) {
-      log.debugf("{} - Using email found in cert for auth [\"{}\"]", log_prefix(), u->user);
-      return u;
-    }
+  std::vector<std::string_view> names;
+  names.reserve(o.users.size());
+  for (const auto& u : o.users) names.push_back(u.user);
+  auto name = tls::mapped_user(*rare().cert_identity, names,
+                               [&](const std::string& line) { log.debugf("{} - {}", log_prefix(), line); });
+  if (!name) return nullptr;
+  for (const auto& u : o.users) {
+    if (u.user == *name) return &u;
   }
-  for (const auto& d : id.dns_names) {
-    if (const User* u = by_name(d)) {
-      log.debugf("{} - Using SAN found in cert for auth [\"{}\"]", log_prefix(), u->user);
-      return u;
-    }
-  }
-  for (const auto& uri : id.uris) {
-    if (const User* u = by_name(uri)) {
-      log.debugf("{} - Using URI found in cert for auth [\"{}\"]", log_prefix(), u->user);
-      return u;
-    }
-  }
-  if (!id.dn.empty()) {
-    for (const auto& u : o.users) {
-      if (tls::dn_matches(u.user, id)) {
-        log.debugf("{} - Using DistinguishedNameMatch for auth [\"{}\"]", log_prefix(), u.user);
-        return &u;
-      }
-    }
-    log.debugf("{} - DistinguishedNameMatch could not be used for auth [\"{}\"]", log_prefix(), id.rdn);
-  }
-  if (!id.dcs.empty()) {
-    std::string with_dcs = id.rdn + "," + id.dcs;
-    if (const User* u = by_name(with_dcs)) {
-      log.debugf("{} - Using RDNSequence for auth [\"{}\"]", log_prefix(), u->user);
-      return u;
-    }
-    log.debugf("{} - RDNSequence could not be used for auth [\"{}\"]", log_prefix(), with_dcs);
-  }
-  if (const User* u = by_name(id.rdn)) {
-    log.debugf("{} - Using certificate subject for auth [\"{}\"]", log_prefix(), u->user);
-    return u;
-  }
-  log.debugf("{} - User in cert [\"{}\"], not found", log_prefix(), id.rdn);
   return nullptr;
 }
 

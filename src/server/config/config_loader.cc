@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
 #include <stdexcept>
 
 #include "proto/subject.h"
@@ -11,6 +12,7 @@
 #include "server/config/config.h"
 #include "server/client/nkeys.h"
 #include "server/config/url.h"
+#include "server/leafnode/credentials.h"
 #include "server/tls/tls_block.h"
 #include "server/tls/tls_context.h"
 
@@ -89,6 +91,42 @@ struct Loader {
       return std::chrono::duration_cast<Duration>(std::chrono::duration<double>(v.as_number()));
     }
     return config::parse_duration(v);
+  }
+
+  // A file name as the reference's expandPath: $VAR and ${VAR} from the environment (Go's
+  // os.ExpandEnv), then a leading "~" for the home directory.
+  std::string expand_path(const Value& v) {
+    const std::string& p = v.as_string();
+    std::string out;
+    for (size_t i = 0; i < p.size(); ++i) {
+      if (p[i] != '$' || i + 1 == p.size()) {
+        out += p[i];
+        continue;
+      }
+      size_t start = i + 1, end;
+      std::string name;
+      if (p[start] == '{') {
+        end = p.find('}', start);
+        if (end == std::string::npos) {  // Go takes a bad ${ as nothing
+          i = p.size();
+          continue;
+        }
+        name = p.substr(start + 1, end - start - 1);
+      } else {
+        end = start;
+        while (end < p.size() && (std::isalnum(static_cast<unsigned char>(p[end])) || p[end] == '_')) ++end;
+        name = p.substr(start, end - start);
+        --end;
+      }
+      if (const char* val = std::getenv(name.c_str())) out += val;
+      i = end;
+    }
+    if (!out.empty() && out[0] == '~') {
+      const char* home = std::getenv("HOME");
+      if (home == nullptr) fail(v.pos(), "$HOME is not defined");
+      out = std::string(home) + (out.size() > 1 && out[1] != '/' ? "/" : "") + out.substr(1);
+    }
+    return out;
   }
 
   // "host:port", ":port", or a bare port number.
@@ -350,9 +388,13 @@ struct Loader {
   // at the block (a missing certificate stops the start, and a reload, with file:line:column).
   TlsConfig tls(const Entry& e, server::tls::BlockKind kind) {
     TlsConfig t = server::tls::parse_tls_block(e.value, kind, warnings);
+    using server::tls::BlockKind;
+    using server::tls::ContextKind;
+    ContextKind ck = kind == BlockKind::kCluster      ? ContextKind::kRoute
+                     : kind == BlockKind::kLeafRemote ? ContextKind::kLeafRemote
+                                                      : ContextKind::kClient;
     try {
-      server::tls::Context::make(t, kind == server::tls::BlockKind::kClient ? server::tls::ContextKind::kClient
-                                                                            : server::tls::ContextKind::kRoute);
+      server::tls::Context::make(t, ck);
     } catch (const std::runtime_error& ex) {
       fail(e.value.pos(), ex.what());
     }
@@ -502,8 +544,8 @@ struct Loader {
   }
 
   // leafnodes { ... }, as the reference's parseLeafNodes: the same keys and aliases. What Pylon
-  // does not do yet (TLS, hub remotes, deny lists, WebSocket remotes, JWT credentials) is
-  // refused by name rather than ignored.
+  // does not do yet (hub remotes, deny lists, WebSocket remotes) is refused by name rather than
+  // ignored.
   void leafnodes(const Value& v, LeafNodeOptions& l) {
     if (!v.is_map()) fail(v.pos(), fmt::format("Expected map to define a leafnode, got {}", go_type(v)));
     for (const auto& e : v.as_map()) {
@@ -518,8 +560,9 @@ struct Loader {
         l.reconnect = std::chrono::seconds(to_int(x, 0, 1 << 30, "reconnect"));  // seconds, as the reference
       } else if (k == "authorization") leaf_authorization(x, l);
       else if (k == "remotes") leaf_remotes(x, l.remotes);
-      else if (k == "tls") unsupported(e, "leafnode TLS");
-      else if (k == "min_version" || k == "minimum_version") unsupported(e, "leafnode min_version");
+      else if (k == "tls") {
+        l.tls = tls(e, server::tls::BlockKind::kLeafnode);
+      } else if (k == "min_version" || k == "minimum_version") unsupported(e, "leafnode min_version");
       else unknown(e);
     }
   }
@@ -593,8 +636,16 @@ struct Loader {
           }
         } else if (k == "account" || k == "local") ro.account = x.as_string();
         else if (k == "no_randomize" || k == "dont_randomize") ro.no_randomize = x.as_bool();
-        else if (k == "creds" || k == "credentials") unsupported(e, "leafnode credentials files (JWT operator mode)");
-        else if (k == "tls") unsupported(e, "leafnode TLS");
+        else if (k == "creds" || k == "credentials") {
+          // Read now, so a missing or malformed file stops the start here, at the line that
+          // names it (the reference finds out only when it dials). Read again at each dial.
+          ro.credentials = expand_path(x);
+          try {
+            server::read_leaf_credentials(ro.credentials);
+          } catch (const std::runtime_error& ex) {
+            fail(x.pos(), ex.what());
+          }
+        } else if (k == "tls") ro.tls = tls(e, server::tls::BlockKind::kLeafRemote);
         else if (k == "hub") unsupported(e, "a remote declared as hub");
         else if (k == "deny_imports" || k == "deny_import" || k == "deny_exports" || k == "deny_export") {
           unsupported(e, "leafnode deny lists");

@@ -231,9 +231,9 @@ Available cipher suites include:
   // Where Pylon differs (docs/tls.md).
   out += R"(
 Also accepted in the tls block: timeout (handshake, default 2s), pinned_certs, handshake_first
-(TLS before INFO, as nats-server 2.10), and, in cluster { tls {} }, insecure. OCSP, cert_store,
-connection_rate_limit and verify_cert_and_check_known_urls are refused. Ciphers apply to TLS 1.2;
-TLS 1.3 suites are fixed, as in Go.
+(TLS before INFO, as nats-server 2.10), and, in cluster { tls {} } and a leafnode remote's
+tls {}, insecure. OCSP, cert_store, connection_rate_limit and verify_cert_and_check_known_urls
+are refused. Ciphers apply to TLS 1.2; TLS 1.3 suites are fixed, as in Go.
 )";
   return out;
 }

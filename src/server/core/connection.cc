@@ -583,7 +583,8 @@ void Connection::begin_tls_handshake() {
   if (kind_ == Kind::kClient) {
     log.debugf("{} - Starting TLS client connection handshake", log_prefix());
   } else {
-    log.debugf("{} - Starting TLS route {} handshake", log_prefix(), tls_role_ == TlsRole::kAccepted ? "server" : "client");
+    log.debugf("{} - Starting TLS {} {} handshake", log_prefix(), kind_ == Kind::kLeaf ? "leafnode" : "route",
+               tls_role_ == TlsRole::kAccepted ? "server" : "client");
   }
   error_code nb;
   socket_.non_blocking(true, nb);  // OpenSSL reads it directly: EAGAIN, never a blocked loop
@@ -802,9 +803,10 @@ void Connection::fail_tls(std::string_view why, bool send_tls_required) {
   } else if (kind_ == Kind::kClient) {
     server_.log().peer_error("{} - TLS handshake error: {}", log_prefix(), why);
   } else {
-    server_.log().peer_error("{} - TLS route handshake error: {}", log_prefix(), why);
+    server_.log().peer_error("{} - TLS {} handshake error: {}", log_prefix(), kind_ == Kind::kLeaf ? "leafnode" : "route",
+                             why);
   }
-  // Only a client is told (routes close without a word, as the reference's).
+  // Only a client is told (routes and leafs close without a word, as the reference's).
   if (send_tls_required && ws_) {
     // A WebSocket client speaking plain HTTP to wss://: Go's HTTP server's answer.
     static const std::string http = "HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n";

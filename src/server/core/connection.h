@@ -158,9 +158,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Which side of the TLS handshake we take.
   enum class TlsRole {
     kAccepted,  // we accepted the connection: the TLS server (clients, accepted routes)
-    kDialled,   // we dialled it: the TLS client (solicited routes)
+    kDialled,   // we dialled it: the TLS client (solicited routes and leafs)
   };
-  // Loop thread, once, from on_start (before the first read). Upgrades this connection to TLS
+  // Loop thread, once, from on_start (before the first read), or from on_read when the protocol
+  // upgrades mid-stream (a dialled leaf after its hub's INFO: on_read then returns false, so
+  // reading stops, and goes on over TLS once the handshake completed). Upgrades this connection to TLS
   // with `ctx` (held for the connection's life), as the reference's doTLSServerHandshake /
   // doTLSClientHandshake:
   //  - what is queued so far is written in plaintext first (a client's INFO, when it upgrades
@@ -172,7 +174,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   //    client that ignored tls_required: it gets -ERR 'Secure Connection - TLS Required' in
   //    plaintext, and so does a peer that sent nothing until the timeout;
   //  - failure or timeout logs the reference's line ("TLS handshake error: ...", "TLS route
-  //    handshake error: ...", "TLS handshake timeout") and closes this connection alone with
+  //    handshake error: ...", "TLS leafnode handshake error: ...", "TLS handshake timeout") and
+  //    closes this connection alone with
   //    kTlsHandshakeError; nothing else on the loop waits for a handshake;
   //  - success: on_tls_established(), then reading (and the queued output) go on.
   // As the TLS client, `server_name` is sent as SNI and the peer's certificate must name it

@@ -10,11 +10,14 @@
 #include "server/client/auth.h"
 #include "server/core/event_loop.h"
 #include "server/errors.h"
+#include "server/leafnode/credentials.h"
 #include "server/leafnode/leafnodes.h"
 #include "server/match_cache.h"
 #include "server/route/cluster.h"
 #include "server/router.h"
 #include "server/server.h"
+#include "server/tls/cert_identity.h"
+#include "server/tls/tls_context.h"
 
 namespace pylon::server {
 
@@ -102,12 +105,26 @@ void LeafConn::on_start() {
     return;
   }
   srv.log().info("{} - Leafnode connection created", log_prefix());
+  accept_tls_ = srv.leafnodes().accept_tls();
   std::string info;
-  proto::append_info(info, srv.leafnodes().info_json(cid()));
+  proto::append_info(info, srv.leafnodes().info_json(cid(), accept_tls_.get()));
   queue_self(info);
-  // Leafs always send CONNECT, which binds them to an account.
-  Duration timeout = srv.options().leafnodes.auth_timeout;
-  if (timeout <= Duration::zero()) timeout = srv.options().auth_timeout;
+  if (accept_tls_) {
+    // As createLeafNode: the INFO goes out in plaintext, then the leaf starts the handshake;
+    // the wait for its CONNECT begins once TLS is up.
+    tls_ = true;
+    start_tls(accept_tls_, TlsRole::kAccepted);
+    return;
+  }
+  arm_auth_timer();
+}
+
+void LeafConn::arm_auth_timer() {
+  // Leafs always send CONNECT, which binds them to an account. The default wait, as the
+  // reference's getDefaultAuthTimeout: the TLS timeout and a second more with TLS.
+  const auto& o = server().options();
+  Duration timeout = o.leafnodes.auth_timeout;
+  if (timeout <= Duration::zero()) timeout = tls_ ? o.leafnodes.tls.timeout + std::chrono::seconds(1) : o.auth_timeout;
   auth_timer_.expires_after(timeout);
   auth_timer_.async_wait([self = shared_from_this(), this](const boost::system::error_code& ec) {
     if (ec || closing() || connect_received_) return;
@@ -128,6 +145,21 @@ bool LeafConn::on_read(std::string_view data) {
     return false;
   }
   return !r.stopped && !closing();
+}
+
+void LeafConn::on_tls_established() {
+  auto& log = server().log();
+  if (SSL* ssl = tls_session()) {
+    log.debugf("{} - TLS handshake complete", log_prefix());
+    log.debugf("{} - TLS version {}, cipher suite {}", log_prefix(), tls::version_name(ssl), tls::cipher_suite_name(ssl));
+  }
+  if (solicited()) {
+    resume_connect();
+    return;
+  }
+  // verify_and_map: who the certificate names, for authorize() (the session is ours only now).
+  if (accept_tls_ && accept_tls_->options().map) cert_identity_ = tls::peer_identity(tls_session());
+  arm_auth_timer();
 }
 
 void LeafConn::on_closing() {
@@ -173,8 +205,24 @@ bool LeafConn::authorize(const std::string& user, const std::string& pass, const
     account = l.account;
   } else if (!l.users.empty()) {
     const LeafUser* found = nullptr;
-    for (const auto& u : l.users) {
-      if (u.user == user) found = &u;
+    if (cert_identity_) {
+      // verify_and_map: the certificate names the user, as the reference's isLeafNodeAuthorized
+      // (the password, when the entry has one, still has to match).
+      std::vector<std::string_view> names;
+      for (const auto& u : l.users) names.push_back(u.user);
+      auto& log = server().log();
+      auto name = tls::mapped_user(*cert_identity_, names,
+                                   [&](const std::string& line) { log.debugf("{} - {}", log_prefix(), line); });
+      for (const auto& u : l.users) {
+        if (name && u.user == *name) found = &u;
+      }
+      if (found != nullptr && !user.empty() && user != found->user) {
+        log.warn("User \"{}\" found in connect proto, but user required from cert", user);
+      }
+    } else {
+      for (const auto& u : l.users) {
+        if (u.user == user) found = &u;
+      }
     }
     if (found == nullptr || !check_password(found->password, pass)) return false;
     account = found->account;
@@ -258,7 +306,7 @@ bool LeafConn::on_connect(std::string_view text) {
   // As the reference's sendPermsAndAccountInfo: the soliciting side finishes its connect on
   // this INFO (connect_info), so it goes out before any LS+.
   std::string info;
-  proto::append_info(info, srv.leafnodes().info_json(cid(), account_->name()));
+  proto::append_info(info, srv.leafnodes().info_json(cid(), accept_tls_.get(), account_->name()));
   queue_self(info);
   finish_connect();
   return !closing();
@@ -304,20 +352,19 @@ bool LeafConn::on_info(std::string_view text) {
     if (remote_name_.empty()) remote_name_ = remote_id_;
     remote_cluster_ = str_field(o, "cluster");
     peer_headers_ = bool_field(o, "headers");
-    send_connect();
-    // The hub confirms the CONNECT with an INFO carrying connect_info; a hub that does not say
-    // info_on_connect never will, and is taken at its word now.
-    if (!bool_field(o, "info_on_connect") || bool_field(o, "connect_info")) {
-      finish_connect();
-      return !closing();
+    nonce_ = str_field(o, "nonce");
+    hub_info_on_connect_ = bool_field(o, "info_on_connect");
+    hub_connect_info_ = bool_field(o, "connect_info");
+    // The reference's leafNodeResumeConnectProcess: TLS now, when the hub requires it or our
+    // remote has a tls block. Reading stops here (nothing but the handshake may follow the
+    // INFO) and goes on over TLS; on_tls_established sends the CONNECT.
+    if (auto t = srv.leafnodes().remote_tls(*remote_, *url_, bool_field(o, "tls_required"))) {
+      tls_ = true;
+      start_tls(std::move(t->ctx), TlsRole::kDialled, std::move(t->server_name));
+      return false;
     }
-    auth_timer_.expires_after(kConnectProcessTimeout);
-    auth_timer_.async_wait([self = shared_from_this(), this](const boost::system::error_code& ec2) {
-      if (ec2 || closing() || registered()) return;
-      server().log().debugf("{} - Stale Leaf Node Connection - Closing", log_prefix());
-      send_err_and_close("Stale Leaf Node Connection - Closing", CloseReason::kStaleConnection);
-    });
-    return true;
+    resume_connect();
+    return !closing();
   }
   if (bool_field(o, "connect_info") && !registered()) {
     auth_timer_.cancel();
@@ -327,14 +374,48 @@ bool LeafConn::on_info(std::string_view text) {
   return true;
 }
 
-void LeafConn::send_connect() {
+void LeafConn::resume_connect() {
+  if (!send_connect()) {
+    close(CloseReason::kWriteError, false);  // as the reference's leafNodeResumeConnectProcess
+    return;
+  }
+  // The hub confirms the CONNECT with an INFO carrying connect_info; a hub that does not say
+  // info_on_connect never will, and is taken at its word now.
+  if (!hub_info_on_connect_ || hub_connect_info_) {
+    finish_connect();
+    return;
+  }
+  auth_timer_.expires_after(kConnectProcessTimeout);
+  auth_timer_.async_wait([self = shared_from_this(), this](const boost::system::error_code& ec2) {
+    if (ec2 || closing() || registered()) return;
+    server().log().debugf("{} - Stale Leaf Node Connection - Closing", log_prefix());
+    send_err_and_close("Stale Leaf Node Connection - Closing", CloseReason::kStaleConnection);
+  });
+}
+
+bool LeafConn::send_connect() {
   auto& srv = server();
   json::object o;
   o["version"] = kNatsCompatVersion;
-  const Url& u = *url_;
-  if (!u.user.empty()) o["user"] = u.user;
-  if (!u.password.empty()) o["pass"] = u.password;
-  o["tls_required"] = false;
+  const std::string& creds = remote_->options.credentials;
+  if (!creds.empty()) {
+    // As sendLeafConnect: a credentials file wins over the URL's user and password. It is read
+    // at each dial, so a renewed file is used without a restart.
+    srv.log().debugf("{} - Authenticating with credentials file \"{}\"", log_prefix(), creds);
+    try {
+      LeafCredentials c = read_leaf_credentials(creds);
+      o["jwt"] = c.jwt;
+      o["sig"] = nkeys::base64url_encode(c.key.sign(nonce_));
+    } catch (const std::exception& e) {
+      srv.log().error("{} - {}", log_prefix(), e.what());
+      return false;
+    }
+  } else {
+    const Url& u = *url_;
+    if (!u.user.empty()) o["user"] = u.user;
+    if (!u.password.empty()) o["pass"] = u.password;
+  }
+  o["tls_required"] = tls_;
   o["server_id"] = srv.id();
   o["name"] = srv.name();
   if (srv.cluster().enabled()) o["cluster"] = srv.cluster().cluster_name();
@@ -343,6 +424,7 @@ void LeafConn::send_connect() {
   proto::append_connect(line, json::serialize(o));
   queue_self(line);
   srv.log().debugf("{} - Remote leafnode connect msg sent", log_prefix());
+  return true;
 }
 
 void LeafConn::finish_connect() {

@@ -4,8 +4,14 @@
 // CONNECT, we authenticate it and bind it to an account, answer with an INFO carrying
 // connect_info, and exchange interest (LS+/LS-) and messages (LMSG, HMSG with headers).
 // Dialled (we connect to a remote hub; we are its leaf, the reference's "spoke"): the hub sends
-// INFO, we send CONNECT (credentials from the URL) and register once the hub confirms with its
-// connect_info INFO. Either way the connection is bound to one account: no LS+ or LMSG names it.
+// INFO, we send CONNECT (credentials from the URL, or a credentials file's JWT and signed nonce)
+// and register once the hub confirms with its connect_info INFO. Either way the connection is
+// bound to one account: no LS+ or LMSG names it.
+//
+// TLS, as 2.9: the hub's INFO goes out in plaintext, then the leaf, as the TLS client, upgrades
+// (when the hub's INFO says tls_required or the remote has a tls block) before its CONNECT. So
+// an accepted leaf starts TLS from on_start once its INFO is queued, and a dialled one stops
+// reading at the hub's INFO, handshakes, and sends CONNECT from on_tls_established.
 //
 // Lifecycle: created (accepted or dialled) -> handshake -> registered with the Leafnodes (its
 // interest sent) -> messages flow -> on close its subscriptions leave the index (their interest
@@ -31,12 +37,16 @@
 #include "server/config/url.h"
 #include "server/core/connection.h"
 #include "server/sub_index.h"
+#include "server/tls/cert_identity.h"
 
 namespace pylon::server {
 
 class Account;
 class MatchCache;
 struct LeafRemote;
+namespace tls {
+class Context;
+}
 
 // What one leaf connection has been told (LS+ sent), as the reference's smap. Guarded by
 // Leafnodes::mu_, which every interest change takes.
@@ -61,6 +71,8 @@ class LeafConn final : public Connection, private proto::ParserHandler {
   const std::shared_ptr<Account>& account() const noexcept { return account_; }
   // The peer's server name (its INFO or CONNECT), set before registration.
   const std::string& remote_name() const noexcept { return remote_name_; }
+  // Accepted over TLS: the context it handshook with (what its INFOs say); set in on_start.
+  const std::shared_ptr<const tls::Context>& accept_tls() const noexcept { return accept_tls_; }
 
   // Sends a message to the peer with the queue groups chosen for it. Any thread.
   bool send_message(std::string_view subject, std::string_view reply, int64_t header_len, std::string_view payload,
@@ -82,6 +94,7 @@ class LeafConn final : public Connection, private proto::ParserHandler {
   bool on_read(std::string_view data) override;
   void on_closing() override;
   void on_closed(CloseReason reason) override;
+  void on_tls_established() override;
 
   // proto::ParserHandler
   bool on_connect(std::string_view json) override;
@@ -98,7 +111,13 @@ class LeafConn final : public Connection, private proto::ParserHandler {
   // Authenticates an accepted leaf's CONNECT as the reference's isLeafNodeAuthorized; sets
   // account_ on success.
   bool authorize(const std::string& user, const std::string& pass, const std::string& token);
-  void send_connect();
+  // Accepted: the wait for the leaf's CONNECT (after TLS, when there is TLS).
+  void arm_auth_timer();
+  // Dialled, after the hub's first INFO (and TLS): CONNECT, then registration now or on the
+  // hub's connect_info INFO.
+  void resume_connect();
+  // False (the error logged) when the credentials file cannot be read or signed with.
+  bool send_connect();
   // Binds to the account and registers with the Leafnodes (interest goes out).
   void finish_connect();
   void send_err_and_close(std::string_view text, CloseReason reason);
@@ -122,6 +141,11 @@ class LeafConn final : public Connection, private proto::ParserHandler {
   bool connect_received_ = false;  // accepted: CONNECT seen
   bool info_received_ = false;     // dialled: the hub's first INFO seen
   bool peer_headers_ = false;
+  bool tls_ = false;               // this connection runs over TLS
+  bool hub_info_on_connect_ = false, hub_connect_info_ = false;  // dialled: the hub's first INFO
+  std::string nonce_;              // dialled: the hub's first INFO's, signed with our credentials
+  std::shared_ptr<const tls::Context> accept_tls_;
+  std::optional<tls::CertIdentity> cert_identity_;  // accepted with verify_and_map: who the certificate names
   std::string remote_name_, remote_id_, remote_cluster_;
   std::shared_ptr<Account> account_;
   std::string lds_;  // our loop detection subject in account_

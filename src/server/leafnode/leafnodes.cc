@@ -15,6 +15,7 @@
 #include "server/leafnode/leaf_conn.h"
 #include "server/route/cluster.h"
 #include "server/server.h"
+#include "server/tls/tls_context.h"
 
 namespace pylon::server {
 
@@ -25,6 +26,20 @@ using asio::ip::tcp;
 namespace {
 // The reference dials a leafnode with the route dial timeout (DEFAULT_ROUTE_DIAL).
 constexpr auto kDialTimeout = std::chrono::seconds(1);
+// leafnode.go's leafnodeTLSInsecureWarning.
+constexpr std::string_view kLeafTlsInsecureWarning =
+    "TLS certificate chain and hostname of solicited leafnodes will not be verified. DO NOT USE IN PRODUCTION!";
+
+bool is_ip(const std::string& host) {
+  boost::system::error_code ec;
+  asio::ip::make_address(host, ec);
+  return !ec;
+}
+
+// The reference's saveTLSHostname: the first host name (not an IP address) among the URLs.
+void save_tls_name(LeafRemote& remote, const Url& u) {
+  if (remote.tls_name.empty() && !is_ip(u.host)) remote.tls_name = u.host;
+}
 
 std::string interest_key(const Subscription& sub) {
   return sub.queue.empty() ? sub.subject : sub.subject + " " + sub.queue;
@@ -80,11 +95,15 @@ std::string random_token(size_t n) {
 Leafnodes::Leafnodes(Server& server) : server_(server) {
   const LeafNodeOptions& l = server_.options().leafnodes;
   enabled_ = l.enabled();
+  LeafTlsContexts tls = make_tls(server_.options());  // a bad certificate stops the start
+  accept_tls_ = std::move(tls.accept);
   std::mt19937 rng{std::random_device{}()};
-  for (const auto& r : l.remotes) {
+  for (size_t i = 0; i < l.remotes.size(); ++i) {
+    const RemoteLeafOptions& r = l.remotes[i];
     auto remote = std::make_shared<LeafRemote>();
     remote->options = r;
     remote->index = remotes_.size();
+    remote->config_index = i;
     for (const auto& u : r.urls) {
       try {
         remote->urls.push_back(parse_url(u));
@@ -94,6 +113,8 @@ Leafnodes::Leafnodes(Server& server) : server_(server) {
     }
     if (!r.no_randomize) std::shuffle(remote->urls.begin(), remote->urls.end(), rng);
     remote->configured = remote->urls;
+    remote->tls = tls.remotes[i];
+    for (const auto& u : remote->urls) save_tls_name(*remote, u);
     if (!remote->urls.empty()) remotes_.push_back(std::move(remote));
   }
 }
@@ -108,6 +129,9 @@ void Leafnodes::start() {
   }
   const LeafNodeOptions& l = server_.options().leafnodes;
   auto& log = server_.log();
+  bool insecure = l.tls.enabled && l.tls.insecure;
+  for (const auto& r : l.remotes) insecure = insecure || (r.tls.enabled && r.tls.insecure);
+  if (insecure) log.warn("{}", kLeafTlsInsecureWarning);
   if (l.port != 0) {
     auto& ctx = server_.loop(0).ctx();
     boost::system::error_code ec;
@@ -298,7 +322,7 @@ void Leafnodes::send_async_info() {
   }
   for (auto& l : ls) {
     std::string line;
-    proto::append_info(line, info_json(l->cid()));
+    proto::append_info(line, info_json(l->cid(), l->accept_tls().get()));
     if (l->enqueue(line)) l->flush_signal();
   }
 }
@@ -323,12 +347,52 @@ void Leafnodes::learn_urls(LeafRemote& remote, const std::vector<std::string>& u
     }
   }
   std::lock_guard lk(mu_);
+  for (const auto& u : learned) save_tls_name(remote, u);
   learned.insert(learned.end(), remote.configured.begin(), remote.configured.end());
   remote.urls = std::move(learned);
   remote.next_url %= remote.urls.size();
 }
 
-std::string Leafnodes::info_json(uint64_t cid, std::string_view account) const {
+LeafTlsContexts Leafnodes::make_tls(const Options& o) {
+  const LeafNodeOptions& l = o.leafnodes;
+  LeafTlsContexts out;
+  if (l.tls.enabled) out.accept = tls::Context::make(l.tls, tls::ContextKind::kClient);
+  for (const auto& r : l.remotes) {
+    TlsConfig t = r.tls;
+    t.enabled = true;  // without a block: TLS only if the hub requires it, with the defaults
+    // As the reference's solicit handshake, the listener block's pinned_certs check the hub
+    // (a remote's own are read but not used in 2.9).
+    t.pinned_certs = l.tls.pinned_certs;
+    out.remotes.push_back(tls::Context::make(t, tls::ContextKind::kLeafRemote));
+  }
+  return out;
+}
+
+std::shared_ptr<const tls::Context> Leafnodes::accept_tls() const {
+  std::lock_guard lk(mu_);
+  return accept_tls_;
+}
+
+std::optional<RemoteTls> Leafnodes::remote_tls(LeafRemote& remote, const Url& url, bool hub_requires) {
+  std::lock_guard lk(mu_);
+  if (hub_requires) remote.tls_required = true;
+  if (!remote.options.tls.enabled && !remote.tls_required) return std::nullopt;
+  RemoteTls out{remote.tls, url.host};
+  // The reference's doTLSHandshake: the URL's host, unless it is an IP address and a host name
+  // was saved (then a certificate for the name, not the address, is what the hub has).
+  if (!remote.tls_name.empty() && is_ip(url.host)) out.server_name = remote.tls_name;
+  return out;
+}
+
+void Leafnodes::reload_tls(LeafTlsContexts next) {
+  std::lock_guard lk(mu_);
+  accept_tls_ = std::move(next.accept);
+  for (auto& r : remotes_) {
+    if (r->config_index < next.remotes.size()) r->tls = next.remotes[r->config_index];
+  }
+}
+
+std::string Leafnodes::info_json(uint64_t cid, const tls::Context* tls, std::string_view account) const {
   // The fields and order of the reference's leafnode Info (startLeafNodeAcceptLoop).
   const Options& o = server_.options();
   json::object j;
@@ -342,6 +406,12 @@ std::string Leafnodes::info_json(uint64_t cid, std::string_view account) const {
   j["port"] = port_;
   j["headers"] = true;
   j["auth_required"] = true;
+  if (tls != nullptr) {
+    // As startLeafNodeAcceptLoop: the leaf upgrades after this INFO; tls_verify when we ask
+    // for its certificate.
+    j["tls_required"] = true;
+    if (tls->options().verify) j["tls_verify"] = true;
+  }
   j["max_payload"] = o.max_payload;
   if (server_.cluster().enabled()) j["cluster"] = server_.cluster().cluster_name();
   json::array urls;

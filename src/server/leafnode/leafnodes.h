@@ -30,6 +30,7 @@
 #include <chrono>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -44,6 +45,9 @@ namespace pylon::server {
 class Account;
 class LeafConn;
 class Server;
+namespace tls {
+class Context;
+}
 
 // One configured remote (`leafnodes { remotes = [...] }`): where to dial, and the state the
 // dials share. Held by the Leafnodes for the server's life and by its connection (strongly).
@@ -51,11 +55,33 @@ struct LeafRemote {
   RemoteLeafOptions options;
   std::vector<Url> configured;  // parsed from options.urls, shuffled unless no_randomize
   std::vector<Url> urls;        // guarded by Leafnodes::mu_: what the hub told us, then `configured`
-  size_t index = 0;       // position in Leafnodes::remotes_ (for monitoring)
+  size_t index = 0;         // position in Leafnodes::remotes_ (for monitoring)
+  size_t config_index = 0;  // position in LeafNodeOptions::remotes
   // Guarded by Leafnodes::mu_.
   size_t next_url = 0;                   // the URL the next dial tries
   std::chrono::nanoseconds delay{0};     // wait before the next dial (a loop detected: 30 s)
   int failed_dials = 0;                  // since the last connection that came up
+  // TLS toward the hub (guarded by Leafnodes::mu_). `tls` is made from the remote's tls block
+  // (or, without one, a default that trusts the system's CAs) and swapped by a reload;
+  // `tls_required` is set for good once a hub's INFO said tls_required (the reference's
+  // remote.TLS), so later dials upgrade too; `tls_name` is the first host name among the URLs,
+  // checked instead of an IP address a URL gives (the reference's tlsName).
+  std::shared_ptr<const tls::Context> tls;
+  bool tls_required = false;
+  std::string tls_name;
+};
+
+// How one dial to a hub upgrades to TLS: the context, and the name its certificate must carry.
+struct RemoteTls {
+  std::shared_ptr<const tls::Context> ctx;
+  std::string server_name;
+};
+
+// The TLS contexts of the leafnode blocks, made from Options (a bad certificate throws, in the
+// reference's words): the listener's (null: plaintext) and each remote's, in config order.
+struct LeafTlsContexts {
+  std::shared_ptr<const tls::Context> accept;
+  std::vector<std::shared_ptr<const tls::Context>> remotes;
 };
 
 // A leaf connection, as /leafz shows it.
@@ -86,9 +112,22 @@ class Leafnodes {
   bool enabled() const noexcept { return enabled_; }
   int port() const noexcept { return port_; }
 
+  // TLS. The contexts `o` asks for; throws std::runtime_error on a bad certificate.
+  static LeafTlsContexts make_tls(const Options& o);
+  // The context a leaf we accept handshakes with (after our INFO); null: plaintext. Any thread.
+  std::shared_ptr<const tls::Context> accept_tls() const;
+  // Whether a dial of `remote` at `url` upgrades to TLS, now that the hub's INFO said
+  // `hub_requires` (its tls_required), and how: a remote with a tls block always does, and
+  // one without does when its hub requires it. nullopt: plaintext. Any thread.
+  std::optional<RemoteTls> remote_tls(LeafRemote& remote, const Url& url, bool hub_requires);
+  // A reload: new connections handshake with `next` (connected ones keep theirs, as clients
+  // and routes do). The remotes' list itself does not reload, so `next` matches it.
+  void reload_tls(LeafTlsContexts next);
+
   // The INFO a leaf that connects to us gets (`cid` its connection id; `connect_info` after its
-  // CONNECT, with `remote_account`, as the reference's sendPermsAndAccountInfo).
-  std::string info_json(uint64_t cid, std::string_view account = {}) const;
+  // CONNECT, with `remote_account`, as the reference's sendPermsAndAccountInfo). `tls`: the
+  // context the connection upgrades with (tls_required, and tls_verify when it verifies).
+  std::string info_json(uint64_t cid, const tls::Context* tls, std::string_view account = {}) const;
   // "host:port" leafs can reach us at; empty without a listener (or with no_advertise).
   std::vector<std::string> own_urls() const;
   // Ours, then the other cluster members' (our INFO's leafnode_urls, as the reference's).
@@ -136,6 +175,7 @@ class Leafnodes {
   std::vector<std::shared_ptr<LeafConn>> leafs_;                 // registered
   std::unordered_map<std::string, std::string> lds_;            // account -> $LDS subject
   std::vector<std::shared_ptr<boost::asio::steady_timer>> timers_;  // dial waits
+  std::shared_ptr<const tls::Context> accept_tls_;  // guarded by mu_; null: plaintext listener
 };
 
 }  // namespace pylon::server

@@ -19,6 +19,10 @@ json::object build_leafz(Server& server, SysTime now, bool subs, const std::stri
   for (const auto& l : server.leafnodes().leafs(subs)) {
     if (!account.empty() && l.account != account) continue;
     json::object li;
+    // name and is_spoke are 2.10's (2.9 has neither): the peer's server name, and whether we
+    // dialled it. The dashboard draws the leaf link with them.
+    li["name"] = l.name;
+    li["is_spoke"] = l.is_spoke;
     li["account"] = l.account;
     li["ip"] = l.ip;
     li["port"] = l.port;

@@ -1,5 +1,7 @@
 #include "server/tls/cert_identity.h"
 
+#include <fmt/format.h>
+
 #include <openssl/asn1.h>
 #include <openssl/objects.h>
 #include <openssl/ssl.h>
@@ -222,6 +224,40 @@ bool dn_matches(std::string_view configured, const CertIdentity& id) {
     if (!found) return false;
   }
   return true;
+}
+
+std::optional<std::string> mapped_user(const CertIdentity& id, const std::vector<std::string_view>& names,
+                                       const std::function<void(const std::string&)>& debug) {
+  auto known = [&](std::string_view name) {
+    return std::find(names.begin(), names.end(), name) != names.end();
+  };
+  auto use = [&](std::string_view how, std::string_view name) {
+    debug(fmt::format("Using {} for auth [\"{}\"]", how, name));
+    return std::optional<std::string>(name);
+  };
+  for (const auto& e : id.emails) {
+    if (known(e)) return use("email found in cert", e);
+  }
+  for (const auto& d : id.dns_names) {
+    if (known(d)) return use("SAN found in cert", d);
+  }
+  for (const auto& uri : id.uris) {
+    if (known(uri)) return use("URI found in cert", uri);
+  }
+  if (!id.dn.empty()) {
+    for (auto n : names) {
+      if (dn_matches(n, id)) return use("DistinguishedNameMatch", n);
+    }
+    debug(fmt::format("DistinguishedNameMatch could not be used for auth [\"{}\"]", id.rdn));
+  }
+  if (!id.dcs.empty()) {
+    std::string with_dcs = id.rdn + "," + id.dcs;
+    if (known(with_dcs)) return use("RDNSequence", with_dcs);
+    debug(fmt::format("RDNSequence could not be used for auth [\"{}\"]", with_dcs));
+  }
+  if (known(id.rdn)) return use("certificate subject", id.rdn);
+  debug(fmt::format("User in cert [\"{}\"], not found", id.rdn));
+  return std::nullopt;
 }
 
 }  // namespace pylon::server::tls

@@ -5,6 +5,7 @@
 // Go's pkix RDNSequence.String() with any domain components appended, then without them.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -33,5 +34,12 @@ CertIdentity identity_of(const X509* cert);
 // The reference's DN match of a configured user name (RFC 4514 text) against the certificate's
 // subject: false when the name does not parse as a DN.
 bool dn_matches(std::string_view configured, const CertIdentity& id);
+
+// The reference's checkClientTLSCertSubject: which of the configured user names (`names`, in
+// configuration order) the certificate stands for, tried in its order (see the top). nullopt
+// when none; `debug` receives the reference's debug line for each step taken ("Using email
+// found in cert for auth [\"x\"]", ...). Shared by clients and leafs (verify_and_map).
+std::optional<std::string> mapped_user(const CertIdentity& id, const std::vector<std::string_view>& names,
+                                       const std::function<void(const std::string&)>& debug);
 
 }  // namespace pylon::server::tls

@@ -194,11 +194,12 @@ TlsConfig parse_tls_block(const Value& block, BlockKind kind, std::vector<std::s
       }
     } else if (k == "handshake_first" || k == "first" || k == "immediate") {
       t.handshake_first = handshake_first(e);
-      if (t.handshake_first && kind == BlockKind::kCluster) {
-        warnings.push_back(fmt::format("{}: \"{}\" has no effect on routes", e.key_pos.to_string(), e.key));
+      if (t.handshake_first && kind != BlockKind::kClient) {
+        warnings.push_back(fmt::format("{}: \"{}\" has no effect on {}", e.key_pos.to_string(), e.key,
+                                       kind == BlockKind::kCluster ? "routes" : "leafnode connections"));
       }
     } else if (k == "verify_cert_and_check_known_urls") {
-      if (boolean(e) && kind == BlockKind::kClient) {
+      if (boolean(e) && kind != BlockKind::kCluster) {
         fail(v.pos(), "verify_cert_and_check_known_urls not supported in this context");
       }
       fail(e.key_pos, fmt::format("\"{}\": verify_cert_and_check_known_urls is not supported by Pylon yet", e.key));

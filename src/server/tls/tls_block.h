@@ -1,6 +1,7 @@
 // The `tls { ... }` block of the config file, read as the reference's parseTLS (opts.go): the
 // same keys, types, defaults and error words. One reader for every place a block may sit, so
-// the top level (client TLS) and `cluster { tls {} }` (route TLS) accept the same things.
+// the top level (client TLS), `cluster { tls {} }` (route TLS) and the leafnode blocks accept
+// the same things.
 #pragma once
 
 #include <string>
@@ -16,8 +17,10 @@ namespace pylon::server::tls {
 
 // Where the block sits. The reference's isClientCtx: only what differs between the two.
 enum class BlockKind {
-  kClient,   // top level: client connections (accepted only)
-  kCluster,  // cluster { tls {} }: routes, accepted and dialled
+  kClient,      // top level: client connections (accepted only)
+  kCluster,     // cluster { tls {} }: routes, accepted and dialled
+  kLeafnode,    // leafnodes { tls {} }: leafs we accept (the reference reads it as a client block)
+  kLeafRemote,  // leafnodes { remotes = [ { tls {} } ] }: the hub we dial (likewise)
 };
 
 // Reads `block` (a map) into TlsConfig with enabled = true. Throws config::ConfigError at the

@@ -106,7 +106,7 @@ std::shared_ptr<const Context> Context::make(const TlsConfig& o, ContextKind kin
     }
   }
 
-  bool verify = o.verify || kind == ContextKind::kRoute;
+  bool verify = o.verify || kind != ContextKind::kClient;
   if (!o.ca_file.empty()) {
     check_readable(o.ca_file, "");
     if (SSL_CTX_load_verify_locations(ctx, o.ca_file.c_str(), nullptr) != 1) {

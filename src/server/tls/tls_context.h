@@ -25,6 +25,9 @@ enum class ContextKind {
   kRoute,   // accepts and dials routes: always requires and verifies the peer's certificate, and
             // trusts ca_file both ways (the reference's getTLSConfig); `insecure` skips the check
             // of a dialled route's certificate
+  kLeafRemote,  // dials a leafnode hub (we are the TLS client): verifies the hub's certificate
+                // against ca_file, or the system's CAs without one (the reference's remote
+                // RootCAs), unless `insecure`; presents cert_file when the hub asks
 };
 
 class Context {

@@ -45,7 +45,7 @@ function start() {
     const servers = model.servers;
     // Colours go to polled servers in name order, so a reload gives the same picture.
     servers.filter((s) => s.monitored).sort((a, b) => a.name.localeCompare(b.name)).forEach((s) => colorOf(s.id));
-    topology.update(servers, model.routes);
+    topology.update(servers, model.routes, model.leafs);
     msgs.update(model.history, colorOf);
     bytesChart.update(model.history, colorOf);
     renderServers($('servers'), servers, colorOf);
@@ -58,6 +58,7 @@ function start() {
     $('summary').textContent = [
       `${servers.length} server${servers.length === 1 ? '' : 's'} (${up} polled)`,
       `${model.routes.length} route${model.routes.length === 1 ? '' : 's'}`,
+      ...(model.leafs.length ? [`${model.leafs.length} leaf connection${model.leafs.length === 1 ? '' : 's'}`] : []),
       `${model.connections.filter((c) => c.state === 'open').length} connections`,
       `updated ${new Date().toLocaleTimeString()}`,
     ].join(' · ');
@@ -69,7 +70,9 @@ function start() {
       polls: model.polls,
       nodes: topology.nodeCount,
       routes: topology.routeCount,
-      servers: servers.map((s) => ({ id: s.id, name: s.name, up: s.up, monitored: s.monitored, clients: s.clients.length, base: s.base })),
+      leafs: topology.leafCount,
+      leafList: model.leafs.map((l) => ({ hub: l.hub, leaf: l.leaf, account: l.account })),
+      servers: servers.map((s) => ({ id: s.id, name: s.name, up: s.up, monitored: s.monitored, leaf: !!s.leaf, clients: s.clients.length, base: s.base })),
       routeList: model.routes.map((r) => [r.a, r.b]),
       connections: model.connections.length,
       accounts: model.accounts.map((a) => ({ ...a })),

@@ -1,7 +1,7 @@
 // The dashboard's model of the cluster, rebuilt after every poll from each node's /varz,
-// /routez, /connz and /accstatz: servers, routes (one per pair of servers), connections,
-// accounts (summed over the servers), rates computed from counter deltas, slow consumers, and
-// the rate history the charts draw.
+// /routez, /connz, /accstatz and /leafz: servers, routes (one per pair of servers), leaf
+// connections (one per pair and account), connections, accounts (summed over the servers),
+// rates computed from counter deltas, slow consumers, and the rate history the charts draw.
 
 import { NodeReader } from './fetch.js';
 import { normalizeBase } from './discovery.js';
@@ -36,6 +36,7 @@ class Node {
     this.error = null;
     this.varz = null;
     this.routes = [];
+    this.leafs = [];  // this node's /leafz entries, with rates
     this.conns = [];
     this.closedSlow = [];
     this.accounts = [];  // this node's /accstatz entries, with rates
@@ -45,6 +46,7 @@ class Node {
     this.lastSeen = 0;   // when it last answered (ms epoch); 0: never
     this.connSamples = new Map();  // cid -> {t, msgs, bytes}
     this.routeSamples = new Map(); // rid -> {t, msgs}
+    this.leafSamples = new Map();  // "ip:port" -> {t, msgs}
     this.accountSamples = new Map(); // account -> {t, msgs, bytes}
   }
 
@@ -53,7 +55,7 @@ class Node {
   }
 
   async poll() {
-    const [varz, routez, connz, closed, accstatz] = await Promise.all([
+    const [varz, routez, connz, closed, accstatz, leafz] = await Promise.all([
       this.reader.get('/varz'),
       this.reader.get('/routez'),
       this.reader.get(`/connz?limit=${OPEN_LIMIT}`),
@@ -62,6 +64,9 @@ class Node {
       // Accounts in use (open connections), as the server counts them. A server without the
       // endpoint (older than 2.9) leaves the accounts panel to the others.
       this.reader.get('/accstatz').catch(() => null),
+      // Leaf connections, both ways. Pylon names the peer (`name`, `is_spoke`, as 2.10);
+      // nats-server 2.9 gives only its address.
+      this.reader.get('/leafz').catch(() => null),
     ]);
     const t = parseTime(varz.now) || Date.now();
     const seconds = this.sample ? (t - this.sample.t) / 1000 : 0;
@@ -81,6 +86,7 @@ class Node {
     this.varz = varz;
     this.routes = this.rateEach(routez.routes || [], this.routeSamples, t, (r) => r.rid);
     this.conns = this.rateEach(connz.connections || [], this.connSamples, t, (c) => c.cid);
+    this.leafs = this.rateEach(leafz?.leafs || [], this.leafSamples, t, (l) => `${l.ip}:${l.port}`);
     this.closedSlow = (closed.connections || []).filter((c) => SLOW_REASON.test(c.reason || ''));
     // The account's clients published (received) and were given (sent); the rates are of both.
     const flat = (accstatz?.account_statz || []).map((a) => ({
@@ -113,6 +119,7 @@ class Node {
     this.up = false;
     this.error = String(err?.message || err);
     this.routes = [];
+    this.leafs = [];
     this.conns = [];
     this.accounts = [];
     this.rates = { inMsgs: null, outMsgs: null, inBytes: null, outBytes: null };
@@ -156,6 +163,7 @@ export class ClusterModel {
     for (const { base, source } of bases) this.addNode(base, source);
     this.servers = [];
     this.routes = [];
+    this.leafs = [];
     this.connections = [];
     this.accounts = [];
     this.history = { x: [], byServer: new Map() };  // id -> {inMsgs: [], outMsgs: [], inBytes: [], outBytes: []}
@@ -280,8 +288,42 @@ export class ClusterModel {
         }
       }
     }
+    // Leaf connections, one per pair of servers and account (the hub's and the leaf's view of
+    // one connection are the same link). The peer is found by the server name /leafz gives;
+    // a peer that is not polled, or unnamed (nats-server 2.9), is drawn on its own.
+    const byName = new Map();
+    for (const s of byId.values()) if (s.monitored && s.name) byName.set(s.name, s.id);
+    const leafs = new Map();
+    for (const n of polled) {
+      if (!n.up) continue;
+      for (const l of n.leafs) {
+        const label = l.name || `${l.ip}:${l.port}`;
+        let peer = l.name ? byName.get(l.name) : null;
+        if (!peer) {
+          // Named: one node however many servers see it; unnamed: one per connection seen.
+          peer = l.name ? `leaf:${l.name}` : `leaf:${n.id}:${label}`;
+          if (!byId.has(peer)) {
+            byId.set(peer, {
+              id: peer, name: label, up: true, monitored: false, leaf: true,
+              clients: [], closedSlow: [], rates: {}, slowConsumers: 0, slowRising: false, base: '', ip: l.ip,
+            });
+          }
+        }
+        // The hub is the end that accepted: for a spoke entry that is the peer.
+        const hub = l.is_spoke ? peer : n.id;
+        const leaf = l.is_spoke ? n.id : peer;
+        const key = `${[n.id, peer].sort().join('|')}|${l.account}`;
+        const known = leafs.get(key);
+        if (known) {
+          known.seenBy += 1;
+          continue;
+        }
+        leafs.set(key, { key, hub, leaf, account: l.account, msgRate: l.msgRate, seenBy: 1 });
+      }
+    }
     this.servers = [...byId.values()];
     this.routes = [...routes.values()];
+    this.leafs = [...leafs.values()];
     this.connections = this.servers.flatMap((s) => [...s.clients, ...s.closedSlow]);
     this.accounts = sumAccounts(polled.filter((n) => n.up));
     this.record();

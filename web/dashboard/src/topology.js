@@ -1,5 +1,6 @@
 // The cluster's topology as a graph (cytoscape): servers labelled by server_name with their
-// client count, one edge per route, and each server's clients around it. Positions are computed
+// client count, one edge per route, a dashed edge per leaf connection (to a leaf server or a
+// hub, polled or not), and each server's clients around it. Positions are computed
 // here (servers on a circle, clients fanned outwards) so the picture stays still between polls;
 // cytoscape draws, and lets the user pan, zoom and drag.
 
@@ -41,6 +42,16 @@ const STYLE = [
       'text-background-padding': 2, 'font-family': 'ui-sans-serif, system-ui, sans-serif',
     },
   },
+  {
+    selector: 'edge.leaf',
+    style: {
+      width: 3, 'line-color': '#f59e0b', 'line-style': 'dashed', 'curve-style': 'straight', label: 'data(label)',
+      color: '#fcd34d', 'font-size': 10, 'text-background-color': '#0f172a', 'text-background-opacity': 0.9,
+      'text-background-padding': 2, 'font-family': 'ui-sans-serif, system-ui, sans-serif',
+      'target-arrow-shape': 'triangle', 'target-arrow-color': '#f59e0b',
+    },
+  },
+  { selector: 'node.server.leafnode', style: { 'background-color': '#78350f', 'border-color': '#f59e0b', 'border-style': 'dashed' } },
   { selector: 'edge.attach', style: { width: 1, 'line-color': '#334155', 'curve-style': 'straight' } },
 ];
 
@@ -86,12 +97,13 @@ export class Topology {
     });
   }
 
-  update(servers, routes) {
+  // `leafs`: [{key, hub, leaf, account, msgRate}], the edge drawn from the leaf to its hub.
+  update(servers, routes, leafs = []) {
     const elements = [];
     const clientsOf = new Map();
     for (const s of servers) {
       const classes = ['server'];
-      if (!s.monitored) classes.push('unmonitored');
+      if (!s.monitored) classes.push(s.leaf ? 'leafnode' : 'unmonitored');
       if (!s.up) classes.push('down');
       if (s.slowRising) classes.push('slow');
       const state = !s.up ? 'down' : !s.monitored ? 'not polled' : `${s.clients.length} client${s.clients.length === 1 ? '' : 's'}`;
@@ -119,6 +131,13 @@ export class Topology {
       elements.push({
         group: 'edges', classes: 'route',
         data: { id: `r:${r.key}`, source: `s:${r.a}`, target: `s:${r.b}`, label: r.msgRate == null ? '' : `${fmt.count(r.msgRate)} msgs/s` },
+      });
+    }
+    for (const l of leafs) {
+      const rate = l.msgRate == null ? '' : ` · ${fmt.count(l.msgRate)} msgs/s`;
+      elements.push({
+        group: 'edges', classes: 'leaf',
+        data: { id: `l:${l.key}`, source: `s:${l.leaf}`, target: `s:${l.hub}`, label: `leaf ${l.account}${rate}` },
       });
     }
     this.apply(elements, layout(servers, clientsOf));
@@ -156,5 +175,9 @@ export class Topology {
 
   get routeCount() {
     return this.cy.edges('.route').length;
+  }
+
+  get leafCount() {
+    return this.cy.edges('.leaf').length;
   }
 }

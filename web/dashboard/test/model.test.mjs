@@ -19,6 +19,7 @@ function fakeNode(id, name, extra = {}) {
     conns: [],
     closed: [],
     accounts: [],  // /accstatz's account_statz; null: the endpoint is missing (404)
+    leafs: [],     // /leafz's leafs
   };
 }
 
@@ -33,6 +34,7 @@ function readers(nodes) {
       if (path === '/routez') return { routes: n.routes };
       if (path.startsWith('/connz?state=closed')) return { connections: n.closed };
       if (path.startsWith('/connz')) return { connections: n.conns };
+      if (path === '/leafz') return { server_id: n.varz.server_id, now: at(n.t), leafs: n.leafs };
       if (path === '/accstatz') {
         if (!n.accounts) throw new Error(`${base}${path}: HTTP 404`);
         return { server_id: n.varz.server_id, now: at(n.t), account_statz: n.accounts };
@@ -227,4 +229,35 @@ test('accounts: a server that is down, or has no /accstatz, adds nothing', async
   b.up = false;
   await m.poll();
   assert.deepEqual(m.accounts.map((x) => [x.name, x.conns, x.servers]), [['SALES', 2, 1]]);
+});
+
+test('a leaf connection is one link, whichever end says it, and an unpolled leaf is drawn by its name', async () => {
+  const hub = fakeNode('H', 'hub-h');
+  const leaf = fakeNode('L', 'leaf-l', { cluster: {} });
+  hub.leafs = [{ name: 'leaf-l', is_spoke: false, account: '$G', ip: '127.0.0.1', port: 50001, in_msgs: 0, out_msgs: 0 }];
+  leaf.leafs = [{ name: 'hub-h', is_spoke: true, account: '$G', ip: '127.0.0.1', port: 7422, in_msgs: 0, out_msgs: 0 }];
+  const { readerFor } = readers({ 'http://h:8222': hub, 'http://l:8222': leaf });
+
+  // Only the hub polled: the leaf is a server known from the link.
+  const one = new ClusterModel([{ base: 'http://h:8222', source: 'page' }], readerFor);
+  await one.poll();
+  assert.deepEqual(one.leafs.map((l) => [l.hub, l.leaf, l.account]), [['H', 'leaf:leaf-l', '$G']]);
+  const drawn = one.servers.find((s) => s.id === 'leaf:leaf-l');
+  assert.equal(drawn.name, 'leaf-l');
+  assert.equal(drawn.monitored, false);
+  assert.equal(drawn.leaf, true);
+
+  // Both polled: still one link, between the two servers, the leaf pointing at its hub.
+  const both = new ClusterModel([{ base: 'http://h:8222', source: 'page' }, { base: 'http://l:8222', source: 'servers' }],
+    readerFor);
+  await both.poll();
+  assert.deepEqual(both.leafs.map((l) => [l.hub, l.leaf, l.seenBy]), [['H', 'L', 2]]);
+  assert.deepEqual(both.servers.map((s) => s.id).sort(), ['H', 'L']);
+
+  // nats-server 2.9 names nobody: the peer is its address.
+  hub.leafs = [{ account: 'EDGE', ip: '10.0.0.9', port: 50002, in_msgs: 0, out_msgs: 0 }];
+  const old = new ClusterModel([{ base: 'http://h:8222', source: 'page' }], readerFor);
+  await old.poll();
+  assert.equal(old.leafs.length, 1);
+  assert.equal(old.servers.find((s) => s.leaf).name, '10.0.0.9:50002');
 });
