@@ -69,11 +69,12 @@ std::string interest_key(std::string_view account, std::string_view subject, std
 }  // namespace
 
 RouteConn::RouteConn(Server& server, EventLoop& loop, asio::ip::tcp::socket socket, uint64_t rid,
-                     std::optional<Url> solicit_url, bool explicit_route)
+                     std::optional<Url> solicit_url, bool explicit_route, bool no_gossip)
     : Connection(server, loop, std::move(socket), Kind::kRoute, rid),
       parser_(proto::Role::kServerOfRoute, route_limits()),
       solicit_url_(std::move(solicit_url)),
       explicit_route_(explicit_route),
+      no_gossip_(no_gossip),
       auth_timer_(loop.ctx()),
       ping_timer_(loop.ctx()) {}
 
@@ -118,7 +119,7 @@ void RouteConn::begin_route() {
   srv.log().info("{} - Route connection created", log_prefix());
   if (solicited()) send_connect();
   std::string info;
-  proto::append_info(info, srv.cluster().route_info_json());
+  proto::append_info(info, srv.cluster().route_info_json(no_gossip_));
   queue_self(info);
   const auto& c = srv.options().cluster;
   if (!solicited() && (!c.user.empty() || !c.token.empty())) {
