@@ -33,7 +33,10 @@
 #   --list             list the rows and their tags, and exit
 # Env: BUILD_DIR (default build/), PYLON, PYLON_SERVER, NATS_SERVER, CONNECT_STORM,
 #      NATSC_PUBLISHER: the binaries. NATS_LABEL: the baseline's name in the tables (e.g. "before" when
-#      NATS_SERVER is an older pylon-server, to measure a change side by side).
+#      NATS_SERVER is an older pylon-server, to measure a change side by side). PYLON_ARGS,
+#      NATS_ARGS: extra flags for every pylon-server / baseline server started, e.g. the
+#      event loops against each other (docs/performance.md): NATS_SERVER=build/pylon-server
+#      NATS_ARGS="--event_loops 1" NATS_LABEL="1 loop" PYLON_ARGS="--event_loops 2".
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -170,6 +173,9 @@ SERVERS=(nats pylon)
 NATS_LABEL=${NATS_LABEL:-nats-server}
 server_label() { case "$1" in nats) echo "$NATS_LABEL" ;; pylon) echo pylon-server ;; esac; }
 server_bin() { case "$1" in nats) echo "$NATS_SERVER" ;; pylon) echo "$PYLON_SERVER" ;; esac; }
+PYLON_ARGS=${PYLON_ARGS:-}
+NATS_ARGS=${NATS_ARGS:-}
+server_args() { case "$1" in nats) echo "$NATS_ARGS" ;; pylon) echo "$PYLON_ARGS" ;; esac; }
 # The client of a "client" row: nats.c's publisher on the baseline's side, ours on Pylon's.
 client_label() { case "$1" in nats) echo "nats.c" ;; pylon) echo "pylon client" ;; esac; }
 CLK_TCK=$(getconf CLK_TCK)
@@ -293,7 +299,8 @@ start_setup() {
     for i in $(seq 0 $((n - 1))); do
       local logf="$TMP/$kind-$setup-$i.log" conf="$TMP/$kind-$setup-$i.conf"
       if [ "$setup" = plain ] || [ "$setup" = client ]; then
-        "$bin" -a 127.0.0.1 -p "${ports[$i]}" >"$logf" 2>&1 &
+        # shellcheck disable=SC2046
+        "$bin" $(server_args "$kind") -a 127.0.0.1 -p "${ports[$i]}" >"$logf" 2>&1 &
       else
         {
           echo "listen: 127.0.0.1:${ports[$i]}"
@@ -315,7 +322,8 @@ start_setup() {
             echo "}"
           fi
         } >"$conf"
-        "$bin" -c "$conf" >"$logf" 2>&1 &
+        # shellcheck disable=SC2046
+        "$bin" $(server_args "$kind") -c "$conf" >"$logf" 2>&1 &
       fi
       SERVER_PIDS+=("$!")
     done

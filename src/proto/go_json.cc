@@ -501,6 +501,7 @@ std::string_view type_name(Type t) {
     case Type::kBytes: return "[]uint8";
     case Type::kSubjectPermission: return "server.SubjectPermission";
     case Type::kExtensionString: return "string";
+    case Type::kExtensionBool: return "bool";
   }
   return "?";
 }
@@ -747,6 +748,13 @@ class Decoder {
           return false;
         }
         v.s = unquote(string_body());
+        return true;
+      case Type::kExtensionBool:
+        if (k != Kind::kBool) {
+          skip();
+          return false;
+        }
+        v.b = literal() == "true";
         return true;
       case Type::kInt:
       case Type::kInt32:

@@ -50,6 +50,7 @@ enum class Type : uint8_t {
   // field whatever its value, so a string is taken and any other value skipped, never an
   // error (found by the JSON differential fuzzing: {"monitor_url":8}).
   kExtensionString,
+  kExtensionBool,  // the same for a bool (route INFO's no_gossip, which nats-server 2.9 lacks)
 };
 
 struct Field {

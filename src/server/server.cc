@@ -208,7 +208,7 @@ void Server::track_connection(const std::shared_ptr<Connection>& c) {
 void Server::untrack_connection(uint64_t cid) {
   std::lock_guard lk(mu_);
   others_.erase(cid);
-  if (others_.empty() && clients_.empty()) cv_.notify_all();
+  if (others_.empty() && clients_.size() == 0) cv_.notify_all();
 }
 
 std::vector<std::string> Server::own_client_urls() const {
@@ -431,31 +431,26 @@ std::string Server::client_info_json(uint64_t cid, const std::string& client_ip,
 }
 
 bool Server::register_client(const std::shared_ptr<ClientConn>& c) {
-  std::lock_guard lk(mu_);
-  if (shutting_down_) return false;
-  if (options().max_connections > 0 && static_cast<int>(clients_.size()) >= options().max_connections) return false;
-  clients_.emplace(c->cid(), c);
-  return true;
+  // shutdown() closes the registry before it closes the clients, so a client is either
+  // refused here or among those it closes (client_registry.h).
+  int max = options().max_connections;
+  if (clients_.add(c->cid(), c, max > 0 ? static_cast<size_t>(max) : 0)) return true;
+  notify_if_idle();  // a refused add may have held the count's last place for a moment
+  return false;
 }
 
 void Server::remove_client(uint64_t cid) {
-  std::lock_guard lk(mu_);
-  clients_.erase(cid);
-  if (clients_.empty() && others_.empty()) cv_.notify_all();
+  if (clients_.remove(cid)) notify_if_idle();
 }
 
-size_t Server::num_clients() const {
+void Server::notify_if_idle() {
   std::lock_guard lk(mu_);
-  return clients_.size();
+  if (clients_.size() == 0 && others_.empty()) cv_.notify_all();
 }
 
-std::vector<std::shared_ptr<ClientConn>> Server::clients() const {
-  std::lock_guard lk(mu_);
-  std::vector<std::shared_ptr<ClientConn>> out;
-  out.reserve(clients_.size());
-  for (auto& [cid, c] : clients_) out.push_back(c);
-  return out;
-}
+size_t Server::num_clients() const { return clients_.size(); }
+
+std::vector<std::shared_ptr<ClientConn>> Server::clients() const { return clients_.snapshot(); }
 
 void Server::shutdown() {
   {
@@ -466,6 +461,7 @@ void Server::shutdown() {
     }
     shutting_down_ = true;
   }
+  clients_.close();
   bool was_running = running_.exchange(false);
   if (was_running) log_->info("Initiating Shutdown...");
   if (monitor_) monitor_->stop();  // HTTP monitoring first
@@ -493,10 +489,10 @@ void Server::shutdown() {
   }
   {
     std::unique_lock lk(mu_);
-    cv_.wait_for(lk, std::chrono::seconds(5), [this] { return clients_.empty() && others_.empty(); });
-    clients_.clear();
+    cv_.wait_for(lk, std::chrono::seconds(5), [this] { return clients_.size() == 0 && others_.empty(); });
     others_.clear();
   }
+  clients_.clear();  // outside mu_: a client's destructor may run here
   for (auto& l : loops_) l->stop();
   if (was_running) {
     log_->report_suppressed();

@@ -2,6 +2,7 @@
 // server-wide statistics. Embeddable (pylon::Server in include/pylon/server.h wraps it).
 //
 // Threading: start()/shutdown() from any one controlling thread. The client registry is
+// sharded with its own locks (client/client_registry.h); the other connections' registry is
 // guarded by `mu_`; the index has its own lock (sub_index.h); statistics are atomics.
 #pragma once
 
@@ -19,6 +20,7 @@
 #include <vector>
 
 #include "pylon/options.h"
+#include "server/client/client_registry.h"
 #include "server/accept_backoff.h"
 #include "server/account/account.h"
 #include "server/core/event_loop.h"
@@ -142,7 +144,8 @@ class Server {
   // Registry. register_client() refuses when max_connections is reached.
   bool register_client(const std::shared_ptr<ClientConn>& c);
   void remove_client(uint64_t cid);
-  size_t num_clients() const;
+  void notify_if_idle();  // wakes shutdown()'s wait once no connection is left
+  size_t num_clients() const;  // no lock: an atomic count
   std::vector<std::shared_ptr<ClientConn>> clients() const;
 
   // Sum of every loop's message counters.
@@ -212,7 +215,9 @@ class Server {
   std::atomic<uint64_t> next_cid_{0};
 
   mutable std::mutex mu_;
-  std::unordered_map<uint64_t, std::shared_ptr<ClientConn>> clients_;
+  // Open clients, sharded with locks of their own (client/client_registry.h), not under mu_:
+  // accepts and closes on every loop would otherwise meet on mu_.
+  ClientRegistry<ClientConn> clients_;
   std::unordered_map<uint64_t, std::shared_ptr<Connection>> others_;  // routes
   std::unique_ptr<Cluster> cluster_;
   std::unique_ptr<Leafnodes> leafnodes_;

@@ -109,7 +109,9 @@ std::vector<std::string> Node::log_lines(const std::string& needle) const {
   return out;
 }
 
-bool Node::start(milliseconds timeout) {
+bool Node::start(milliseconds timeout) { return spawn() && wait_ready(timeout); }
+
+bool Node::spawn() {
   if (pid_ > 0) {
     ADD_FAILURE() << "node " << cfg_.name << " already running";
     return false;
@@ -149,6 +151,10 @@ bool Node::start(milliseconds timeout) {
     return false;
   }
   pid_ = pid;
+  return true;
+}
+
+bool Node::wait_ready(milliseconds timeout) {
   auto deadline = Clock::now() + timeout;
   while (Clock::now() < deadline) {
     if (!running()) {

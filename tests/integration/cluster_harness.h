@@ -74,6 +74,9 @@ class Node {
   // accepts clients and logs its route listener. Records a gtest failure and
   // returns false otherwise.
   bool start(milliseconds timeout = 15s);
+  // start() in two halves, so several nodes can be spawned at once before any is waited for.
+  bool spawn();
+  bool wait_ready(milliseconds timeout = 15s);
   bool running();
   int stop(milliseconds timeout = 10s);  // SIGTERM (SIGKILL after timeout)
   void kill();                           // SIGKILL

@@ -125,6 +125,12 @@ json::object build_routez(Server& server, SysTime now, int subs) {
   o["now"] = rfc3339(now);
   auto routes = server.cluster().routes(/*with_interest=*/subs != 0);
   o["num_routes"] = routes.size();
+  // Pylon extras (issue 14 §4, nats-server issue #5483): route connections opened and closed
+  // since the start, and how many of the closed were duplicates of a registered route.
+  RouteChurn churn = server.cluster().churn();
+  o["route_connections_opened"] = churn.opened;
+  o["route_connections_closed"] = churn.closed;
+  o["duplicate_routes_closed"] = churn.duplicates;
   json::array list;
   for (const auto& r : routes) {
     json::object ri;

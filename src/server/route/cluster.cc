@@ -226,6 +226,7 @@ void Cluster::do_accept() {
       }
       if (!running) return;
       auto r = std::make_shared<RouteConn>(server_, loop, std::move(sock), server_.next_cid(), std::nullopt, false);
+      routes_opened_.fetch_add(1, std::memory_order_relaxed);
       server_.track_connection(r);
       r->start();
     }
@@ -250,7 +251,8 @@ bool Cluster::configured_route_for(const std::string& host, int port) const {
   return is_explicit_locked(Url{"", "", "", host, port});
 }
 
-void Cluster::dial_later(const Url& url, bool explicit_route, int attempt, std::chrono::milliseconds delay) {
+void Cluster::dial_later(const Url& url, bool explicit_route, int attempt, std::chrono::milliseconds delay,
+                         bool no_gossip) {
   auto& loop = server_.loop(0);
   auto t = std::make_shared<asio::steady_timer>(loop.ctx(), delay);
   {
@@ -258,18 +260,18 @@ void Cluster::dial_later(const Url& url, bool explicit_route, int attempt, std::
     if (!running_) return;
     timers_.push_back(t);
   }
-  t->async_wait([this, t, url, explicit_route, attempt](const boost::system::error_code& ec) {
+  t->async_wait([this, t, url, explicit_route, attempt, no_gossip](const boost::system::error_code& ec) {
     {
       std::lock_guard lk(mu_);
       std::erase(timers_, t);
       if (ec || !running_) return;
       if (explicit_route && !is_explicit_locked(url)) return;  // removed by a reload
     }
-    solicit(url, explicit_route, attempt);
+    solicit(url, explicit_route, attempt, no_gossip);
   });
 }
 
-void Cluster::solicit(const Url& url, bool explicit_route, int attempt) {
+void Cluster::solicit(const Url& url, bool explicit_route, int attempt, bool no_gossip) {
   {
     std::lock_guard lk(mu_);
     if (!running_) return;
@@ -279,7 +281,7 @@ void Cluster::solicit(const Url& url, bool explicit_route, int attempt) {
   auto resolver = std::make_shared<tcp::resolver>(loop.ctx());
   auto deadline = std::make_shared<asio::steady_timer>(loop.ctx(), kRouteDialTimeout);
   server_.log().debugf("Trying to connect to route on {}:{}", url.host, url.port);
-  auto on_fail = [this, url, explicit_route, attempt](const std::string& why) {
+  auto on_fail = [this, url, explicit_route, attempt, no_gossip](const std::string& why) {
     int n = attempt + 1;
     // The reference reports the first failure and then only now and then.
     if (n == 1 || n % 3600 == 0) {
@@ -294,7 +296,7 @@ void Cluster::solicit(const Url& url, bool explicit_route, int attempt) {
         return;
       }
     }
-    dial_later(url, explicit_route, n, route_redial_wait(n) + jitter(100));
+    dial_later(url, explicit_route, n, route_redial_wait(n) + jitter(100), no_gossip);
   };
   deadline->async_wait([sock](const boost::system::error_code& ec) {
     if (!ec) {
@@ -304,7 +306,7 @@ void Cluster::solicit(const Url& url, bool explicit_route, int attempt) {
   });
   resolver->async_resolve(
       url.host, std::to_string(url.port),
-      [this, sock, resolver, deadline, url, explicit_route, &loop, on_fail](const boost::system::error_code& ec,
+      [this, sock, resolver, deadline, url, explicit_route, no_gossip, &loop, on_fail](const boost::system::error_code& ec,
                                                                              tcp::resolver::results_type results) {
         if (ec) {
           deadline->cancel();
@@ -312,7 +314,7 @@ void Cluster::solicit(const Url& url, bool explicit_route, int attempt) {
           return;
         }
         asio::async_connect(*sock, results,
-                            [this, sock, deadline, url, explicit_route, &loop, on_fail](
+                            [this, sock, deadline, url, explicit_route, no_gossip, &loop, on_fail](
                                 const boost::system::error_code& ec2, const tcp::endpoint&) {
                               deadline->cancel();
                               if (ec2) {
@@ -324,14 +326,15 @@ void Cluster::solicit(const Url& url, bool explicit_route, int attempt) {
                                 if (!running_) return;
                               }
                               auto r = std::make_shared<RouteConn>(server_, loop, std::move(*sock),
-                                                                   server_.next_cid(), url, explicit_route);
+                                                                   server_.next_cid(), url, explicit_route, no_gossip);
+                              routes_opened_.fetch_add(1, std::memory_order_relaxed);
                               server_.track_connection(r);
                               r->start();
                             });
       });
 }
 
-std::string Cluster::route_info_json() const {
+std::string Cluster::route_info_json(bool no_gossip) const {
   const auto& o = server_.options();
   json::object j;
   j["server_id"] = server_.id();
@@ -384,6 +387,7 @@ std::string Cluster::route_info_json() const {
   }
   if (server_.lame_duck()) j["ldm"] = true;
   j["lnoc"] = true;
+  if (no_gossip) j["no_gossip"] = true;
   // A Pylon extra (nats-server 2.9 unmarshals INFO into its Info struct, which drops unknown
   // fields): where our HTTP monitoring answers, so /dashboard on any node finds all the others.
   if (int http_port = server_.http_port(); http_port > 0) {
@@ -442,8 +446,16 @@ bool Cluster::register_route(const std::shared_ptr<RouteConn>& r, const RouteInf
     remote_leaf_urls_[info.id] = info.ldm ? std::vector<std::string>{} : info.leafnode_urls;
     dialing_.erase(host_port_key(info.host, info.port));
     if (r->solicited()) dialing_.erase(host_port_key(r->solicit_url()->host, r->solicit_url()->port));
-    if (!others.empty()) {
-      // Tell every other member about the newcomer, so they route to it (gossip).
+    // Gossip, as the reference since 2.10.17 (route.go addRoute; nats-server issue #5483): a
+    // route we dialled because of gossip, or whose peer says no_gossip, is not gossiped again,
+    // since the member that told us (or it) about the other told everyone. Gossiping it again
+    // made two members learn of each other from different nodes at once and dial each other:
+    // duplicate routes, growing fast with the cluster's size (tests/integration/route_mesh_test.cc).
+    const bool from_gossip = r->solicited() && !r->explicit_route();
+    if (!others.empty() && !from_gossip && !info.no_gossip) {
+      // Tell every other member about the newcomer, so they route to it. When the newcomer
+      // dialled us, they dial it with no_gossip, so it does not gossip them back (it may,
+      // when we dialled it: it may be joining another group of nodes to ours).
       json::object j;
       j["server_id"] = info.id;
       j["server_name"] = info.name;
@@ -468,12 +480,13 @@ bool Cluster::register_route(const std::shared_ptr<RouteConn>& r, const RouteInf
         j["ws_connect_urls"] = std::move(urls);
       }
       j["lnoc"] = info.lnoc;
+      if (!r->solicited()) j["no_gossip"] = true;
       proto::append_info(forward, json::serialize(j));
     }
   }
   auto& log = server_.log();
   log.info("{} - Route connection to {} ({}) registered", r->log_prefix(), info.name, info.id);
-  send_local_interest(*r);
+  send_local_interest(r);
   if (!forward.empty()) {
     for (auto& o : others) {
       if (o->enqueue(forward)) o->flush_signal();
@@ -490,6 +503,12 @@ void Cluster::route_closed(RouteConn& r) {
   bool running;
   std::optional<AdoptedDial> adopted;
   const RouteInfo& info = r.remote();
+  routes_closed_.fetch_add(1, std::memory_order_relaxed);
+  // A route to ourselves closes as "Duplicate Route" too (as in the reference), but it is a
+  // configuration's echo, not churn between two servers.
+  if (r.close_reason() == CloseReason::kDuplicateRoute && info.id != server_.id()) {
+    duplicate_routes_closed_.fetch_add(1, std::memory_order_relaxed);
+  }
   {
     std::lock_guard lk(mu_);
     running = running_;
@@ -506,6 +525,7 @@ void Cluster::route_closed(RouteConn& r) {
       }
     }
     connected_elsewhere = !info.id.empty() && by_id_.count(info.id) > 0;
+    sync_tails_.erase(&r);
     // A dial that ends here (registered or not) no longer holds back gossip about its peer.
     if (r.solicited()) dialing_.erase(host_port_key(r.solicit_url()->host, r.solicit_url()->port));
   }
@@ -547,7 +567,7 @@ void Cluster::gossip_received(RouteConn& from, const RouteInfo& info) {
   }
   server_.log().info("Learned of cluster member {} ({}) at {}:{} from {}; connecting", info.name, info.id, url.host,
                      url.port, from.remote().name);
-  solicit(url, false, 0);
+  solicit(url, false, 0, info.no_gossip);
 }
 
 void Cluster::end_gossip_dial(const Url& url) {
@@ -652,28 +672,85 @@ void Cluster::interest_changed(const Account& account, std::string_view subject,
 void Cluster::broadcast(const std::string& bytes, const RouteConn* except) {
   for (auto& [id, r] : by_id_) {
     if (r.get() == except) continue;
+    if (auto t = sync_tails_.find(r.get()); t != sync_tails_.end()) {
+      t->second += bytes;  // after the sync's last chunk
+      continue;
+    }
     if (r->enqueue(bytes)) r->flush_signal();
   }
 }
 
-void Cluster::send_local_interest(RouteConn& r) {
-  std::string buf;
+namespace {
+// Interest entries per chunk of a sync: about 128 KiB of RS+ lines, formatted in well under a
+// millisecond, so a publisher on the route's loop waits no longer than that between chunks.
+constexpr size_t kInterestSyncChunk = 4096;
+
+// "<account> <subject>[ <queue>]" (an interest_ key) as an RS+ line.
+void append_interest(std::string& buf, std::string_view key, int n) {
+  auto sp = key.find(' ');
+  std::string_view account = key.substr(0, sp), rest = key.substr(sp + 1);
+  auto sp2 = rest.find(' ');
+  if (sp2 == std::string_view::npos) {
+    proto::append_rs_sub(buf, account, rest, {}, 0);
+  } else {
+    proto::append_rs_sub(buf, account, rest.substr(0, sp2), rest.substr(sp2 + 1), n);
+  }
+}
+}  // namespace
+
+// A snapshot of our interest on its way to one route, chunk by chunk on the route's loop.
+struct Cluster::InterestSync {
+  std::vector<std::pair<std::string, int>> entries;
+  size_t next = 0;
+};
+
+void Cluster::send_local_interest(const std::shared_ptr<RouteConn>& r) {
+  auto sync = std::make_shared<InterestSync>();
   {
     std::lock_guard lk(mu_);
-    for (const auto& [key, n] : interest_) {
-      // "<account> <subject>[ <queue>]"
-      std::string_view k(key);
-      auto sp = k.find(' ');
-      std::string_view account = k.substr(0, sp), rest = k.substr(sp + 1);
-      auto sp2 = rest.find(' ');
-      if (sp2 == std::string_view::npos) {
-        proto::append_rs_sub(buf, account, rest, {}, 0);
-      } else {
-        proto::append_rs_sub(buf, account, rest.substr(0, sp2), rest.substr(sp2 + 1), n);
-      }
+    if (interest_.size() <= kInterestSyncChunk) {
+      // Small: at once, as one write.
+      std::string buf;
+      for (const auto& [key, n] : interest_) append_interest(buf, key, n);
+      if (!buf.empty() && r->enqueue(buf)) r->flush_signal();
+      return;
     }
-    if (!buf.empty() && r.enqueue(buf)) r.flush_signal();
+    // Large (a million subscriptions is a 40 MB burst of RS+): only the copy is made under
+    // mu_; formatting and queueing go chunk by chunk, each its own handler on the route's loop,
+    // so the loop's other connections (publishers) run between chunks, and SUBs on other
+    // loops wait for the copy only.
+    sync->entries.reserve(interest_.size());
+    for (const auto& [key, n] : interest_) sync->entries.emplace_back(key, n);
+    sync_tails_[r.get()];
   }
+  server_.log().debugf("{} - Sending {} interest entries in chunks of {}", r->log_prefix(), sync->entries.size(),
+                       kInterestSyncChunk);
+  asio::post(r->loop().ctx(), [this, r, sync]() mutable { send_interest_chunk(std::move(r), std::move(sync)); });
+}
+
+void Cluster::send_interest_chunk(std::shared_ptr<RouteConn> r, std::shared_ptr<InterestSync> sync) {
+  if (r->closing()) return;  // route_closed drops the tail
+  std::string buf;
+  const size_t end = std::min(sync->entries.size(), sync->next + kInterestSyncChunk);
+  for (; sync->next < end; ++sync->next) {
+    append_interest(buf, sync->entries[sync->next].first, sync->entries[sync->next].second);
+  }
+  if (sync->next < sync->entries.size()) {
+    if (r->enqueue(buf)) r->flush_signal();
+    auto& ctx = r->loop().ctx();
+    asio::post(ctx, [this, r = std::move(r), sync = std::move(sync)]() mutable {
+      send_interest_chunk(std::move(r), std::move(sync));
+    });
+    return;
+  }
+  // The last chunk and the changes made since the snapshot, in one step under mu_: a change
+  // made after it goes straight to the route (broadcast), behind them.
+  std::lock_guard lk(mu_);
+  if (auto t = sync_tails_.find(r.get()); t != sync_tails_.end()) {
+    buf += t->second;
+    sync_tails_.erase(t);
+  }
+  if (!buf.empty() && r->enqueue(buf)) r->flush_signal();
 }
 
 std::vector<std::string> Cluster::connect_urls() const {
@@ -758,6 +835,11 @@ std::vector<RouteSnapshot> Cluster::routes(bool with_interest) const {
   }
   std::sort(out.begin(), out.end(), [](const RouteSnapshot& a, const RouteSnapshot& b) { return a.rid < b.rid; });
   return out;
+}
+
+RouteChurn Cluster::churn() const {
+  return RouteChurn{routes_opened_.load(std::memory_order_relaxed), routes_closed_.load(std::memory_order_relaxed),
+                    duplicate_routes_closed_.load(std::memory_order_relaxed)};
 }
 
 size_t Cluster::num_routes() const {

@@ -8,6 +8,11 @@
 //  - messages that arrive on a route are delivered locally only (full mesh, one hop);
 //  - every registered route has been sent our whole local interest, and every change of it
 //    afterwards (RS+ on 0->1 for plain subjects, RS+ with the new weight for queues, RS- at 0).
+//    A large interest goes out in chunks on the route's loop (send_local_interest), and the
+//    changes made meanwhile wait in the route's sync tail until the last chunk is queued: the
+//    peer gets a snapshot and then every later change in order. Applying a change after a
+//    snapshot that may already show it is harmless, as RS+ and RS- set a state (a queue's RS+
+//    carries its whole weight), so the peer ends with our interest as it is now.
 //
 // Locking: `mu_` guards the registry, the interest counts and the URL sets. It is never held
 // while calling into a connection that could call back into the cluster; enqueueing bytes into
@@ -17,6 +22,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <memory>
@@ -50,6 +56,16 @@ class Context;
 std::chrono::milliseconds route_redial_wait(int failed);
 
 // A route, as monitoring shows it.
+// Route connections over the server's life, for /routez (Pylon extras: the reference counts
+// none of these; its log says "Route connection created" and "Router connection closed: ...").
+// A full mesh of n nodes started at once needs n-1 opened on each node; anything beyond that
+// is churn, and `duplicates` says how much of it was two connections to one server.
+struct RouteChurn {
+  uint64_t opened = 0;      // route connections made: accepted, or dialled and connected
+  uint64_t closed = 0;      // route connections closed, for any reason
+  uint64_t duplicates = 0;  // of those, closed because another connection to that server was registered
+};
+
 struct RouteSnapshot {
   uint64_t rid = 0;
   std::string remote_id, remote_name, ip;
@@ -81,8 +97,9 @@ class Cluster {
   std::string cluster_name() const;
   bool name_dynamic() const;
 
-  // Our route INFO JSON (for a new route connection).
-  std::string route_info_json() const;
+  // Our route INFO JSON (for a new route connection); `no_gossip` on a dial made because of
+  // gossip that said so (the reference's generateRouteInitialInfoJSON).
+  std::string route_info_json(bool no_gossip = false) const;
 
   // Routes call these (from their loops).
   // Registers a route after its INFO; false when one to that server exists (duplicate).
@@ -121,6 +138,7 @@ class Cluster {
   // with many subscriptions; /metrics needs only the counts).
   std::vector<RouteSnapshot> routes(bool with_interest = true) const;
   size_t num_routes() const;
+  RouteChurn churn() const;
 
   // Route TLS (cluster { tls {} }): the context a new route handshakes with, both ways; null
   // without TLS. A reload swaps it (new routes get the new certificates, as in the reference);
@@ -142,13 +160,16 @@ class Cluster {
 
  private:
   void do_accept();
-  void solicit(const Url& url, bool explicit_route, int attempt);
-  void dial_later(const Url& url, bool explicit_route, int attempt, std::chrono::milliseconds delay);
+  void solicit(const Url& url, bool explicit_route, int attempt, bool no_gossip = false);
+  void dial_later(const Url& url, bool explicit_route, int attempt, std::chrono::milliseconds delay,
+                  bool no_gossip = false);
   void end_gossip_dial(const Url& url);
   bool is_explicit(const Url& url) const;
   bool is_explicit_locked(const Url& url) const;  // mu_ held
   bool configured_route_for(const std::string& host, int port) const;
-  void send_local_interest(RouteConn& r);
+  void send_local_interest(const std::shared_ptr<RouteConn>& r);
+  struct InterestSync;
+  void send_interest_chunk(std::shared_ptr<RouteConn> r, std::shared_ptr<InterestSync> sync);
   void broadcast(const std::string& bytes, const RouteConn* except = nullptr);
   void notify_clients();  // async INFO with the new connect_urls
   void save_tls_name_locked(const std::vector<Url>& routes);  // mu_ held
@@ -179,10 +200,14 @@ class Cluster {
   // Local interest: key "<account> <subject>" or "<account> <subject> <queue>" -> local
   // subscription count.
   std::unordered_map<std::string, int> interest_;
+  // Routes whose interest sync is under way -> the interest changes (RS+/RS- lines) made since
+  // its snapshot, queued after its last chunk (see the invariants above).
+  std::unordered_map<const RouteConn*, std::string> sync_tails_;
   std::map<std::string, std::vector<std::string>> remote_urls_;  // remote id -> client URLs
   std::map<std::string, std::vector<std::string>> remote_ws_urls_;  // remote id -> WebSocket URLs
   std::map<std::string, std::vector<std::string>> remote_leaf_urls_;  // remote id -> leafnode URLs
   std::vector<std::shared_ptr<boost::asio::steady_timer>> timers_;
+  std::atomic<uint64_t> routes_opened_{0}, routes_closed_{0}, duplicate_routes_closed_{0};
   std::shared_ptr<const tls::Context> route_tls_;  // null: plaintext routes
   std::string tls_name_;                            // routeTLSName: first host name of the routes
 };

@@ -69,11 +69,12 @@ std::string interest_key(std::string_view account, std::string_view subject, std
 }  // namespace
 
 RouteConn::RouteConn(Server& server, EventLoop& loop, asio::ip::tcp::socket socket, uint64_t rid,
-                     std::optional<Url> solicit_url, bool explicit_route)
+                     std::optional<Url> solicit_url, bool explicit_route, bool no_gossip)
     : Connection(server, loop, std::move(socket), Kind::kRoute, rid),
       parser_(proto::Role::kServerOfRoute, route_limits()),
       solicit_url_(std::move(solicit_url)),
       explicit_route_(explicit_route),
+      no_gossip_(no_gossip),
       auth_timer_(loop.ctx()),
       ping_timer_(loop.ctx()) {}
 
@@ -118,7 +119,7 @@ void RouteConn::begin_route() {
   srv.log().info("{} - Route connection created", log_prefix());
   if (solicited()) send_connect();
   std::string info;
-  proto::append_info(info, srv.cluster().route_info_json());
+  proto::append_info(info, srv.cluster().route_info_json(no_gossip_));
   queue_self(info);
   const auto& c = srv.options().cluster;
   if (!solicited() && (!c.user.empty() || !c.token.empty())) {
@@ -346,39 +347,41 @@ bool RouteConn::on_rs_sub(std::string_view account, std::string_view subject, st
   }
   batch_activity_ = true;
   if (!registered()) return true;
-  std::string key = interest_key(account, subject, queue);
   SubPtr sub;
   std::shared_ptr<Account> acc;
+  bool fresh = false;
   {
+    // One lookup, one lock: a joining node takes a whole cluster's interest through here
+    // (a million RS+ in a row; issue 14 §4, docs/performance.md).
     std::lock_guard lk(subs_mu_);
-    auto it = subs_.find(key);
-    if (it != subs_.end()) {
+    auto [it, added] = subs_.try_emplace(interest_key(account, subject, queue));
+    fresh = added;
+    if (!fresh) {
       // A repeated RS+ for a queue updates its weight.
       it->second.sub->weight.store(weight > 0 ? weight : 1, std::memory_order_relaxed);
       sub = it->second.sub;
       acc = it->second.account;
+    } else {
+      acc = srv.accounts().find(account);
+      if (!acc) {
+        subs_.erase(it);
+        // As the reference with accounts from the config (a static resolver): logged, ignored.
+        srv.log().peer_error("{} - Unknown account \"{}\" for remote subject \"{}\"", log_prefix(), account, subject);
+        return true;
+      }
+      sub = std::make_shared<Subscription>();
+      sub->owner = shared_from_this();
+      sub->remote = true;
+      sub->subject = std::string(subject);
+      sub->queue = std::string(queue);
+      sub->sid = it->first;
+      sub->weight.store(queue.empty() ? 1 : (weight > 0 ? weight : 1), std::memory_order_relaxed);
+      it->second = RemoteInterest{sub, acc};
     }
   }
-  if (sub) {
+  if (!fresh) {
     if (!sub->queue.empty()) srv.leafnodes().interest(*acc, *sub, sub->weight.load(std::memory_order_relaxed));
     return true;
-  }
-  {
-    std::lock_guard lk(subs_mu_);
-    acc = srv.accounts().find(account);
-    if (!acc) {
-      // As the reference with accounts from the config (a static resolver): logged, ignored.
-      srv.log().peer_error("{} - Unknown account \"{}\" for remote subject \"{}\"", log_prefix(), account, subject);
-      return true;
-    }
-    sub = std::make_shared<Subscription>();
-    sub->owner = shared_from_this();
-    sub->remote = true;
-    sub->subject = std::string(subject);
-    sub->queue = std::string(queue);
-    sub->sid = key;
-    sub->weight.store(queue.empty() ? 1 : (weight > 0 ? weight : 1), std::memory_order_relaxed);
-    subs_.emplace(key, RemoteInterest{sub, acc});
   }
   acc->index().insert(sub);
   // The leafs we are hub of are told the rest of the cluster's interest too.

@@ -30,9 +30,11 @@ class MatchCache;  // match_cache.h
 
 class RouteConn final : public Connection, private proto::ParserHandler {
  public:
-  // `solicit_url` is set when we dialled the peer; `explicit_route` when it is configured.
+  // `solicit_url` is set when we dialled the peer; `explicit_route` when it is configured;
+  // `no_gossip` when we dial because of gossip that said no_gossip: our INFO says it too, so
+  // the peer does not gossip us again (Cluster::register_route).
   RouteConn(Server& server, EventLoop& loop, boost::asio::ip::tcp::socket socket, uint64_t rid,
-            std::optional<Url> solicit_url, bool explicit_route);
+            std::optional<Url> solicit_url, bool explicit_route, bool no_gossip = false);
   ~RouteConn() override;
 
   bool solicited() const noexcept { return solicit_url_.has_value(); }
@@ -108,6 +110,7 @@ class RouteConn final : public Connection, private proto::ParserHandler {
   std::optional<Url> solicit_url_;
   bool tls_ = false;  // loop thread: this route runs over TLS (cluster { tls {} })
   bool explicit_route_;
+  bool no_gossip_;
   boost::asio::steady_timer auth_timer_;
   boost::asio::steady_timer ping_timer_;
   int pings_out_ = 0;

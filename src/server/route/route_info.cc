@@ -19,6 +19,7 @@ enum InfoField : size_t {
   kConnectInfo, kGateway, kGatewayUrls, kGatewayUrl, kGatewayCmd, kGatewayCmdPayload, kGatewayNrp,
   kGatewayIom, kLeafnodeUrls, kRemoteAccount,
   kMonitorUrl,  // Pylon's own; nats-server's Info has no such field (so it ignores it)
+  kNoGossip,    // nats-server 2.10.17+'s; 2.9's Info has none (so it ignores it)
 };
 constexpr Field kInfoFields[] = {
     {"server_id", Type::kString},      {"server_name", Type::kString},
@@ -41,6 +42,7 @@ constexpr Field kInfoFields[] = {
     {"gateway_cmd_payload", Type::kBytes}, {"gateway_nrp", Type::kBool},
     {"gateway_iom", Type::kBool},      {"leafnode_urls", Type::kStringSlice},
     {"remote_account", Type::kString}, {"monitor_url", Type::kExtensionString},
+    {"no_gossip", Type::kExtensionBool},
 };
 constexpr proto::gojson::StructType kInfo{"Info", "server.Info", kInfoFields};
 
@@ -79,6 +81,7 @@ std::optional<std::string> decode_route_info(std::string_view json, RouteInfo& o
       case kLdm: out.ldm = v.b; break;
       case kLnoc: out.lnoc = v.b; break;
       case kMonitorUrl: out.monitor_url = v.s; break;
+      case kNoGossip: out.no_gossip = v.b; break;
       default: break;  // decoded for its type check only
     }
   });

@@ -25,6 +25,10 @@ struct RouteInfo {
   // Pylon's extra INFO field: the peer's HTTP monitoring URL ("http://host:port"), with an
   // unspecified host (0.0.0.0, ::) replaced by the route's remote IP. Empty for nats-server.
   std::string monitor_url;
+  // The reference's Info.NoGossip (nats-server 2.10.17+, issue #5483; 2.9 neither sends nor
+  // reads it): the peer dialled us because of gossip that said so, so we must not gossip it
+  // to our other routes (the member that told it about us told them too).
+  bool no_gossip = false;
 };
 
 // The fields of a route's CONNECT that a route uses (the reference's connectInfo).
