@@ -5,6 +5,7 @@
 #include <openssl/x509.h>
 #include <sys/socket.h>
 
+#include <array>
 #include <ctime>
 
 #include <boost/asio/post.hpp>
@@ -396,18 +397,30 @@ void Connection::start_write() {
   }
   writing_counted_ = out_writing_.size();
   if (ws_) {
-    // Framed here, on the loop, once per write: every enqueue path stays a plain append.
+    // Framed here, on the loop, once per write: every enqueue path stays a plain append. One
+    // uncompressed frame goes out around the protocol's bytes, not copied (frame_in_place):
+    // copying a large batch into a fresh buffer cost more than the framing.
     ws_frames_.clear();
-    ws_->take_output(out_writing_, ws_frames_);
-    out_writing_.swap(ws_frames_);
+    if (!ws_->frame_in_place(out_writing_, ws_frames_)) {
+      ws_->take_output(out_writing_, ws_frames_);
+      out_writing_.swap(ws_frames_);
+    }
   }
+  bool ws_in_place = ws_ && ws_->in_place();
+  // TLS: the batch sealed in wire order.
+  auto seal = [&] {
+    if (ws_in_place && !tls_->encrypt(ws_frames_)) return false;
+    if (!out_writing_.empty() && !tls_->encrypt(out_writing_)) return false;
+    return !ws_in_place || ws_->in_place_tail().empty() || tls_->encrypt(ws_->in_place_tail());
+  };
   bool tls_ready = tls_state_ == TlsState::kEstablished;
   if (tls_ready && flush_on_close_ && closing()) {
     // The last batch of a flushed close: close_notify after it, as Go's tls.Conn.Close.
     std::lock_guard lk(out_mu_);
     if (out_pending_.empty()) {
-      if (tls_->encrypt(out_writing_)) tls_->close_notify();
+      if (seal()) tls_->close_notify();
       out_writing_.clear();
+      ws_in_place = false;
     }
   }
   if (out_writing_.empty() && !(tls_ready && tls_->has_output())) {
@@ -425,7 +438,7 @@ void Connection::start_write() {
   // The transport, chosen once per connection: one predictable branch.
   if (tls_) {
     // Sealed here, on the loop, once per write batch: one send for every record in it.
-    if (!out_writing_.empty() && !tls_->encrypt(out_writing_)) {
+    if (!seal()) {
       writing_ = false;
       write_timer_.cancel();
       close(CloseReason::kWriteError, false);
@@ -433,6 +446,11 @@ void Connection::start_write() {
       return;
     }
     asio::async_write(socket_, asio::buffer(tls_->begin_send()), std::move(on_written));
+  } else if (ws_in_place) {
+    std::string_view tail = ws_->in_place_tail();
+    const std::array<asio::const_buffer, 3> frame{asio::buffer(ws_frames_), asio::buffer(out_writing_),
+                                                  asio::buffer(tail.data(), tail.size())};
+    asio::async_write(socket_, frame, std::move(on_written));
   } else {
     asio::async_write(socket_, asio::buffer(out_writing_), std::move(on_written));
   }

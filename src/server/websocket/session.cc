@@ -43,6 +43,17 @@ void Session::take_output(std::string_view app, std::string& out) {
   }
 }
 
+bool Session::frame_in_place(std::string_view app, std::string& head) {
+  close_sending_.clear();
+  in_place_ = upgraded_ && !app.empty() && !upgrade_.browser && !(deflater_ && app.size() > kCompressThreshold);
+  if (!in_place_) return false;
+  head += control_out_;
+  control_out_.clear();
+  append_frame_header(head, kBinary, app.size());
+  close_sending_.swap(close_out_);
+  return true;
+}
+
 uint16_t close_status_for(CloseReason reason) {
   switch (reason) {
     case CloseReason::kClientClosed:

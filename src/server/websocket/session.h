@@ -44,6 +44,16 @@ class Session {
   // Builds what goes on the wire from the protocol's `app` bytes: control frames first, then
   // `app` framed (compressed when negotiated), then the close frame if queued. Appends to `out`.
   void take_output(std::string_view app, std::string& out);
+  // The same, without copying `app`, when it goes as one uncompressed frame (no compression
+  // for it, no browser-sized frames): appends to `head` the control frames and `app`'s frame
+  // header, keeps the close frame if one is queued as in_place_tail(), and returns true; the
+  // caller sends head, app, tail in that order, in one write. False, touching nothing but
+  // in_place(), when `app` must be copied (take_output). Called once per write batch.
+  bool frame_in_place(std::string_view app, std::string& head);
+  // Whether the last frame_in_place() framed in place, and what goes after `app` then (valid
+  // until the next frame_in_place()).
+  bool in_place() const noexcept { return in_place_; }
+  std::string_view in_place_tail() const noexcept { return close_sending_; }
 
  private:
   std::shared_ptr<const Settings> settings_;
@@ -51,10 +61,12 @@ class Session {
   Upgrade upgrade_;
   bool upgraded_ = false;
   bool close_queued_ = false;
+  bool in_place_ = false;
   std::unique_ptr<FrameReader> reader_;
   std::unique_ptr<Deflater> deflater_;  // when compression was negotiated
   std::string control_out_;             // framed: the 101 response, pongs
   std::string close_out_;               // the close frame, sent last
+  std::string close_sending_;           // the close frame of frame_in_place's write
 };
 
 // The reference's wsEnqueueCloseMessage: the close status for why a connection closes.
