@@ -369,7 +369,8 @@ using EvHolder = std::shared_ptr<ClientEvents>;
 void on_disconnected(natsConnection*, void* closure) {
   auto& ev = **static_cast<EvHolder*>(closure);
   std::lock_guard lk(ev.mu);
-  if (ev.disconnected++ == 0) ev.first_disconnected = Clock::now();
+  ev.last_disconnected = Clock::now();
+  if (ev.disconnected++ == 0) ev.first_disconnected = ev.last_disconnected;
   ev.cv.notify_all();
 }
 void on_reconnected(natsConnection*, void* closure) {

@@ -148,7 +148,7 @@ struct ClientEvents {
   std::mutex mu;
   std::condition_variable cv;
   int disconnected = 0, reconnected = 0, closed = 0, discovered = 0;
-  Clock::time_point first_disconnected{}, first_closed{};
+  Clock::time_point first_disconnected{}, last_disconnected{}, first_closed{};
   // Waits (deadline) until pred() holds; pred runs under mu.
   bool wait(const std::function<bool()>& pred, milliseconds timeout);
   int get(int ClientEvents::*field);
