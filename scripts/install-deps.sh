@@ -29,6 +29,8 @@ PACKAGES=(
   openssl ca-certificates
   # `pylon top`'s terminal view
   libncurses-dev
+  # scripts/msgcost.sh and the profiles in docs/performance.md: callgrind, perf's tracepoints
+  valgrind linux-perf
 )
 
 missing=()

@@ -842,3 +842,145 @@ TEST(Stress, ClientRegistryCountsStayExactWhileClientsComeAndGoOnEveryLoop) {
 
 }  // namespace
 }  // namespace pylon::it
+
+namespace pylon::it {
+namespace {
+
+// A subscriber's pending output is a list of chunks (src/server/core/outbound_chunks.h), filled
+// by whichever loops deliver to it and written by its own with one writev. Here a subscriber
+// reads nothing while publishers on three other loops send it megabytes (hundreds of chunks,
+// more than the pool keeps, so chunks come from the pool and from malloc, and go back to both
+// while the churn's subscribers come and go on the same loops); then it reads. Every message
+// must arrive, each publisher's in its order: a chunk written twice, out of order or lost, or
+// a byte counted wrong across a seal, shows here as a gap or a parse failure.
+TEST(Stress, ASubscriberLaggingByManyChunksGetsEveryMessageInOrderFromOtherLoops) {
+  SKIP_IF_REFERENCE("--event_loops is Pylon's");
+  constexpr int kPublishers = 3;
+  constexpr int kPerPublisher = 20000;
+  constexpr size_t kPadding = 200;  // ~230 B a MSG: about 14 MB in all, some 210 chunks of 64 KiB
+  ServerProcess server(churn_server());
+  ASSERT_TRUE(server.start());
+  RawClient sub;
+  ASSERT_TRUE(sub.connect(server.port(), 5s, /*rcvbuf=*/16 * 1024));  // small: the server's queue grows
+  ASSERT_TRUE(sub.read_info());
+  ASSERT_TRUE(sub.handshake());
+  ASSERT_TRUE(sub.send("SUB lag.> 1\r\n"));
+  ASSERT_TRUE(sub.ping_pong());
+
+  Churn churn(server.port());
+  std::string why;
+  ASSERT_TRUE(churn.start(&why)) << why;
+  std::vector<std::thread> publishers;
+  std::atomic<int> published{0};
+  const std::string padding(kPadding, 'x');
+  for (int p = 0; p < kPublishers; ++p) {
+    publishers.emplace_back([&, p] {
+      RawClient c;
+      if (!c.connect(server.port()) || !c.read_info() || !c.handshake()) return;
+      std::string batch;
+      for (int seq = 1; seq <= kPerPublisher; ++seq) {
+        std::string payload = std::to_string(p) + ":" + std::to_string(seq) + ":" + padding;
+        batch += "PUB lag." + std::to_string(p) + " " + std::to_string(payload.size()) + "\r\n" + payload + "\r\n";
+        if (seq % 500 == 0) {
+          if (!c.send(batch, 30s)) return;
+          batch.clear();
+        }
+      }
+      // PONG: the server has taken every PUB into the subscriber's queue.
+      if (c.send(batch, 30s) && c.ping_pong(30s)) published.fetch_add(1);
+    });
+  }
+  for (auto& t : publishers) t.join();
+  ASSERT_EQ(published.load(), kPublishers) << "a publisher failed; log:\n" << server.log().substr(0, 4000);
+
+  // Now read it all: per publisher, the sequence numbers 1..kPerPublisher, in order.
+  std::vector<int> next(kPublishers, 1);
+  int received = 0;
+  std::string failure;
+  while (received < kPublishers * kPerPublisher && failure.empty()) {
+    auto line = sub.read_line(30s);
+    if (!line) {
+      failure = "the subscriber's stream stopped after " + std::to_string(received) + " messages";
+      break;
+    }
+    if (*line == "PING") {
+      sub.send("PONG\r\n");
+      continue;
+    }
+    if (line->rfind("MSG lag.", 0) != 0) {
+      failure = "unexpected line: " + line->substr(0, 80);
+      break;
+    }
+    size_t size = std::stoul(line->substr(line->rfind(' ') + 1));
+    auto payload = sub.read_exact(size + 2, 30s);
+    if (!payload) {
+      failure = "a payload never arrived";
+      break;
+    }
+    int p = std::stoi(payload->substr(0, payload->find(':')));
+    int seq = std::stoi(payload->substr(payload->find(':') + 1));
+    if (p < 0 || p >= kPublishers || payload->substr(payload->rfind(':') + 1, kPadding) != padding) {
+      failure = "a corrupt payload: " + payload->substr(0, 40);
+      break;
+    }
+    if (seq != next[p]) {
+      failure = "publisher " + std::to_string(p) + ": got " + std::to_string(seq) + " where " +
+                std::to_string(next[p]) + " was due (lost or reordered)";
+      break;
+    }
+    ++next[p];
+    ++received;
+  }
+  std::string canary = churn.finish();
+  EXPECT_EQ(failure, "");
+  EXPECT_EQ(received, kPublishers * kPerPublisher);
+  EXPECT_EQ(server.log().find("Slow Consumer"), std::string::npos) << server.log().substr(0, 4000);
+  expect_survived(server, churn, canary);
+}
+
+// Auto-unsubscribe (UNSUB sid max) counts deliveries under the subscriber's outbound lock, with
+// a plain increment: publishers on three loops deliver to one subscription at once, and it must
+// still get exactly `max` messages, no more (a lost count would let extra ones through).
+TEST(Stress, AutoUnsubscribeStopsAtExactlyMaxWhileThreeLoopsDeliver) {
+  SKIP_IF_REFERENCE("--event_loops is Pylon's");
+  constexpr int kPublishers = 3;
+  constexpr int kPerPublisher = 20000;
+  constexpr int kMax = 30000;  // below what is published, above what any one publisher sends
+  ServerProcess server(churn_server());
+  ASSERT_TRUE(server.start());
+  for (int round = 0; round < 6; ++round) {  // a lost count shows in most rounds, not all
+    RawClient sub;
+    ASSERT_TRUE(sub.connect(server.port()));
+    ASSERT_TRUE(sub.read_info());
+    ASSERT_TRUE(sub.handshake());
+    ASSERT_TRUE(sub.send("SUB max 7\r\nUNSUB 7 " + std::to_string(kMax) + "\r\n"));
+    ASSERT_TRUE(sub.ping_pong());
+    std::vector<std::thread> publishers;
+    std::atomic<int> published{0}, ready{0};
+    for (int p = 0; p < kPublishers; ++p) {
+      publishers.emplace_back([&] {
+        RawClient c;
+        bool ok = c.connect(server.port()) && c.read_info() && c.handshake();
+        ready.fetch_add(1);
+        // All connected before any publishes: their loops deliver to the subscription at once.
+        wait_for([&] { return ready.load() == kPublishers; }, 10s, 1ms);
+        if (!ok) return;
+        std::string batch;
+        for (int i = 0; i < kPerPublisher; ++i) batch += "PUB max 2\r\nhi\r\n";
+        if (c.send(batch, 30s) && c.ping_pong(30s)) published.fetch_add(1);
+      });
+    }
+    for (auto& t : publishers) t.join();
+    ASSERT_EQ(published.load(), kPublishers);
+    // Everything is queued for the subscriber; a PING behind it marks the end.
+    ASSERT_TRUE(sub.send("PING\r\n"));
+    auto all = sub.read_until("PONG\r\n", 30s);
+    ASSERT_TRUE(all.has_value()) << "no PONG after the messages";
+    int msgs = 0;
+    for (size_t at = all->find("MSG max 7 2\r\n"); at != std::string::npos; at = all->find("MSG max 7 2\r\n", at + 1)) ++msgs;
+    EXPECT_EQ(msgs, kMax) << "round " << round;
+  }
+}
+
+}  // namespace
+}  // namespace pylon::it

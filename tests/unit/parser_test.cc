@@ -262,6 +262,27 @@ TEST(ParserClientOps, OpNamesAreCaseInsensitive) {
                     "-ERR e", "INFO {}"}));
 }
 
+// A PUB line takes a fast way (fast_pub_args) when it is "subject [reply] size" with nothing
+// odd; every other shape goes the general way. Both must split alike, so the shapes at the
+// edge of the fast one: a stray '\r' as a separator, the largest and a too-long size, and
+// split feeds (the line gathered in the parser's own buffer).
+TEST(ParserClientOps, PubLinesAtTheEdgeOfTheFastPathSplitAsTheGeneralOne) {
+  EXPECT_EQ(events_of(kClientConn, "PUB foo\rbar 2\r\nok\r\n"), Events{"PUB subject=foo reply=bar total=2 payload=ok"});
+  EXPECT_EQ(events_of(kClientConn, "PUB foo \r2\r\nok\r\n"), Events{"PUB subject=foo total=2 payload=ok"});
+  EXPECT_EQ(events_of(kClientConn, "PUB foo 02\r\nok\r\n"), Events{"PUB subject=foo total=2 payload=ok"});
+  EXPECT_EQ(error_of(kClientConn, "PUB foo 1234567890\r\n"), ParseError::kBadArgs);  // 10 digits
+  EXPECT_EQ(error_of(kClientConn, "PUB 22\r\n"), ParseError::kBadArgs);                // a size, no subject
+  EXPECT_EQ(error_of(kClientConn, "PUB foo bar baz 2\r\nok\r\n"), ParseError::kBadArgs);
+  const std::string whole = "PUB foo.bar INBOX.1 5\r\nhello\r\n";
+  for (size_t cut = 1; cut < whole.size(); ++cut) {
+    Parser p(Role::kServerOfClient);
+    Recorder rec;
+    ASSERT_EQ(p.parse(whole.substr(0, cut), rec).error, ParseError::kNone) << cut;
+    ASSERT_EQ(p.parse(whole.substr(cut), rec).error, ParseError::kNone) << cut;
+    EXPECT_EQ(rec.events, Events{"PUB subject=foo.bar reply=INBOX.1 total=5 payload=hello"}) << cut;
+  }
+}
+
 TEST(ParserClientOps, SpacesAndTabsBetweenArgumentsAreOneSeparator) {
   for (std::string arg : {"foo 22", " foo 22", "foo 22 ", "foo   22", " \t foo \t 22 \t ", "\tfoo\t22"}) {
     EXPECT_EQ(events_of(kClientConn, "PUB " + arg + "\r\n" + std::string(22, 'x') + "\r\n"),

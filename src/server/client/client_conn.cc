@@ -644,38 +644,53 @@ bool ClientConn::deliver(Subscription& sub, std::string_view subject, std::strin
     if (!proto::subject_matches(sub.shadow->client_subject, mapped)) return false;
     subject = mapped;
   }
-  // Auto-unsubscribe: count this delivery; past the limit the subscription is done.
   // A wildcard subscription that a deny pattern covers only in part is filtered here.
   if (const Permissions* p = perms_.load(std::memory_order_acquire);
       p && !p->subscribe.deny.empty() && subscribe_denied(*p, subject)) {
     return false;
   }
   int64_t max = sub.max_msgs.load(std::memory_order_relaxed);
-  int64_t n = sub.delivered.fetch_add(1, std::memory_order_relaxed) + 1;
-  if (max > 0 && n > max) return false;
+  if (max > 0 && sub.delivered.load(std::memory_order_relaxed) >= max) return false;  // the exact check is below
+  // Noted before the message can reach the client, so its response never beats the permit.
   if (const Permissions* p = perms_.load(std::memory_order_acquire); p && p->has_response && !reply.empty()) {
     note_reply(reply, *p);
   }
 
+  // Auto-unsubscribe: count this delivery; past the limit the subscription is done. Every
+  // delivery to `sub` comes here, to its owner, and counts under our outbound lock, so the
+  // count is exact with a plain increment (no locked instruction).
+  int64_t n = 0;
+  auto count = [&] {
+    n = sub.delivered.load(std::memory_order_relaxed) + 1;
+    sub.delivered.store(n, std::memory_order_relaxed);
+    return max <= 0 || n <= max;
+  };
   bool ok;
   if (header_len >= 0 && !headers_) {
     // The receiver cannot take headers: deliver the body as a plain MSG.
     std::string_view body = payload.substr(static_cast<size_t>(header_len));
-    ok = enqueue_with(subject.size() + reply.size() + sub.sid.size() + body.size() + 32, [&](std::string& out) {
-      proto::append_msg(out, subject, sub.sid, reply, body);
-    });
+    ok = enqueue_message(subject.size() + reply.size() + sub.sid.size() + body.size() + 32, payload.size(),
+                         [&](std::string& out) {
+                           if (!count()) return false;
+                           proto::append_msg(out, subject, sub.sid, reply, body);
+                           return true;
+                         });
   } else if (header_len >= 0) {
-    ok = enqueue_with(subject.size() + reply.size() + sub.sid.size() + payload.size() + 48, [&](std::string& out) {
-      proto::append_hmsg(out, subject, sub.sid, reply, static_cast<size_t>(header_len), payload);
-    });
+    ok = enqueue_message(subject.size() + reply.size() + sub.sid.size() + payload.size() + 48, payload.size(),
+                         [&](std::string& out) {
+                           if (!count()) return false;
+                           proto::append_hmsg(out, subject, sub.sid, reply, static_cast<size_t>(header_len), payload);
+                           return true;
+                         });
   } else {
-    ok = enqueue_with(subject.size() + reply.size() + sub.sid.size() + payload.size() + 32, [&](std::string& out) {
-      proto::append_msg(out, subject, sub.sid, reply, payload);
-    });
+    ok = enqueue_message(subject.size() + reply.size() + sub.sid.size() + payload.size() + 32, payload.size(),
+                         [&](std::string& out) {
+                           if (!count()) return false;
+                           proto::append_msg(out, subject, sub.sid, reply, payload);
+                           return true;
+                         });
   }
   if (ok) {
-    out_msgs.fetch_add(1, std::memory_order_relaxed);
-    out_bytes.fetch_add(payload.size(), std::memory_order_relaxed);
     server().count_out(payload.size());
     if (server().log().trace()) {
       server().log().tracef("{} - ->> [{} {} {} {}{}{}]", log_prefix(), header_len >= 0 && headers_ ? "HMSG" : "MSG",

@@ -15,6 +15,7 @@
 #include "server/config/config.h"
 #include "server/core/check.h"
 #include "server/core/event_loop.h"
+#include "server/core/outbound_chunks.h"
 #include "server/server.h"
 #include "server/config/duration.h"
 #include "server/core/tcp_info.h"
@@ -29,13 +30,13 @@ namespace asio = boost::asio;
 using boost::system::error_code;
 
 namespace {
-// An outbound buffer larger than this is given back after a small write.
-constexpr size_t kShrinkOutbound = 1024 * 1024;
 // An outbound buffer of at most this capacity is given back as soon as it is empty: an idle
 // connection then holds none (its INFO's would otherwise stay for its life), and one that
-// writes little allocates one small block per write. A busy connection's larger buffers
-// stay, so the hot path does not allocate per write.
+// writes little allocates one small block per write. A busy connection keeps its two
+// chunk-sized buffers (out_pending_ and out_writing_ swap), so the hot path neither allocates
+// nor touches fresh pages per write; the chunks beyond them come from the pool.
 constexpr size_t kKeepOutbound = 4 * 1024;
+using outbound::kChunkSize;
 }  // namespace
 
 namespace {
@@ -346,13 +347,38 @@ bool Connection::enqueue(std::string_view bytes) {
   return enqueue_with(bytes.size(), [&](std::string& out) { out.append(bytes); });
 }
 
+void Connection::grow_locked(size_t size_hint) {
+  const size_t size = out_pending_.size();
+  if (size + size_hint <= kChunkSize) {
+    if (size == 0 && pending_bytes_.load(std::memory_order_relaxed) > 0) {
+      // A write is in flight, so more will follow: a whole chunk at once, from the pool.
+      out_pending_ = outbound::take_chunk();
+      return;
+    }
+    // Idle, or the tail is still small: grow in place (doubling), as a string does. What is
+    // copied is less than a chunk, once per chunk at most.
+    out_pending_.reserve(std::max(size + size_hint, std::min(2 * out_pending_.capacity(), kChunkSize)));
+    return;
+  }
+  // The tail would outgrow a chunk: seal it, and append to a fresh one (or, for one operation
+  // larger than a chunk, a block of its own size).
+  if (size > 0) out_chunks_.push_back(std::move(out_pending_));
+  if (size_hint <= kChunkSize) {
+    out_pending_ = outbound::take_chunk();
+  } else {
+    out_pending_ = std::string();
+    out_pending_.reserve(size_hint);
+  }
+}
+
 bool Connection::account_appended_locked(std::unique_lock<std::mutex>& lk, size_t n) {
-  size_t pending = pending_bytes_.fetch_add(n, std::memory_order_relaxed) + n;
+  // Every writer of pending_bytes_ holds out_mu_: no locked instruction for it.
+  size_t pending = pending_bytes_.load(std::memory_order_relaxed) + n;
   int64_t max_pending = server_.options().max_pending;
   if (max_pending > 0 && static_cast<int64_t>(pending) > max_pending) {
-    // Slow consumer: drop this data, cut the connection, never block the publisher.
+    // Slow consumer: drop this data, cut the connection, never block the publisher. The
+    // data is all in the tail (make_room_locked sealed before it was appended).
     out_pending_.resize(out_pending_.size() - n);
-    pending_bytes_.fetch_sub(n, std::memory_order_relaxed);
     lk.unlock();
     if (!closing()) {
       server_.count_slow_consumer();
@@ -361,6 +387,7 @@ bool Connection::account_appended_locked(std::unique_lock<std::mutex>& lk, size_
     }
     return false;
   }
+  pending_bytes_.store(pending, std::memory_order_relaxed);
   return true;
 }
 
@@ -382,8 +409,15 @@ void Connection::start_write() {
   if (writing_ || closed_) return;
   {
     std::lock_guard lk(out_mu_);
-    if (out_pending_.empty()) {
-      if (out_pending_.capacity() <= kKeepOutbound) std::string().swap(out_pending_);  // idle: give it back
+    if (out_chunks_.empty() && out_pending_.empty()) {
+      // A small buffer goes back (idle connections hold none); a busy connection's chunk
+      // stays for what comes next: the write's kept buffer becomes the tail, so the next
+      // batch appends into a whole chunk instead of growing a small one (copies, and fresh
+      // pages to fault in, every batch).
+      if (out_pending_.capacity() <= kKeepOutbound) {
+        std::string().swap(out_pending_);
+        out_pending_.swap(out_writing_);
+      }
       // Nothing to write. Go on below, outside the lock, when closing or when a TLS
       // handshake waited for the plaintext before it (a client's INFO) to go out, or when
       // the WebSocket layer has frames of its own (the 101, pongs, the close).
@@ -391,11 +425,23 @@ void Connection::start_write() {
           !(tls_ && tls_->has_output())) {
         return;
       }
+    } else if (out_chunks_.empty()) {
+      out_pending_.swap(out_writing_);  // out_writing_ was empty: its buffer is the next tail
     } else {
+      out_writing_chunks_.swap(out_chunks_);
+      if (!out_pending_.empty()) out_writing_chunks_.push_back(std::move(out_pending_));
+      out_pending_.clear();
       out_pending_.swap(out_writing_);
     }
   }
   writing_counted_ = out_writing_.size();
+  for (const auto& c : out_writing_chunks_) writing_counted_ += c.size();
+  if (ws_ && !out_writing_chunks_.empty()) {
+    // The frame wants the protocol's bytes in one piece: join the chunks (WebSocket only).
+    out_writing_.reserve(writing_counted_);
+    for (const auto& c : out_writing_chunks_) out_writing_.append(c);
+    outbound::give_back(out_writing_chunks_);
+  }
   if (ws_) {
     // Framed here, on the loop, once per write: every enqueue path stays a plain append. One
     // uncompressed frame goes out around the protocol's bytes, not copied (frame_in_place):
@@ -411,19 +457,23 @@ void Connection::start_write() {
   auto seal = [&] {
     if (ws_in_place && !tls_->encrypt(ws_frames_)) return false;
     if (!out_writing_.empty() && !tls_->encrypt(out_writing_)) return false;
+    for (const auto& c : out_writing_chunks_) {
+      if (!tls_->encrypt(c)) return false;
+    }
     return !ws_in_place || ws_->in_place_tail().empty() || tls_->encrypt(ws_->in_place_tail());
   };
   bool tls_ready = tls_state_ == TlsState::kEstablished;
   if (tls_ready && flush_on_close_ && closing()) {
     // The last batch of a flushed close: close_notify after it, as Go's tls.Conn.Close.
     std::lock_guard lk(out_mu_);
-    if (out_pending_.empty()) {
+    if (out_pending_.empty() && out_chunks_.empty()) {
       if (seal()) tls_->close_notify();
       out_writing_.clear();
+      outbound::give_back(out_writing_chunks_);
       ws_in_place = false;
     }
   }
-  if (out_writing_.empty() && !(tls_ready && tls_->has_output())) {
+  if (out_writing_.empty() && out_writing_chunks_.empty() && !(tls_ready && tls_->has_output())) {
     if (flush_on_close_) {
       finish_close();  // closing with nothing left to write
     } else {
@@ -451,8 +501,14 @@ void Connection::start_write() {
     const std::array<asio::const_buffer, 3> frame{asio::buffer(ws_frames_), asio::buffer(out_writing_),
                                                   asio::buffer(tail.data(), tail.size())};
     asio::async_write(socket_, frame, std::move(on_written));
-  } else {
+  } else if (out_writing_chunks_.empty()) {
     asio::async_write(socket_, asio::buffer(out_writing_), std::move(on_written));
+  } else {
+    // One writev for the whole batch (Asio sends up to 64 buffers a call).
+    out_iov_.clear();
+    if (!out_writing_.empty()) out_iov_.push_back(asio::buffer(out_writing_));
+    for (const auto& c : out_writing_chunks_) out_iov_.push_back(asio::buffer(c));
+    asio::async_write(socket_, out_iov_, std::move(on_written));
   }
 }
 
@@ -467,9 +523,12 @@ void Connection::arm_write_deadline(uint64_t delivered_before) {
     if (!self->closing()) {
       self->server_.count_slow_consumer();
       // The reference's words; its write is a writev of `chunks` buffers, ours is one buffer.
+      size_t chunks = self->out_writing_chunks_.empty() ? 1 : self->out_iov_.size();
+      size_t bytes = self->out_writing_.size();
+      for (const auto& c : self->out_writing_chunks_) bytes += c.size();
       self->server_.log().info(
-          "{} - Slow Consumer Detected: WriteDeadline of {} exceeded with 1 chunks of {} total bytes.",
-          self->log_prefix_, format_duration(self->server_.options().write_deadline), self->out_writing_.size());
+          "{} - Slow Consumer Detected: WriteDeadline of {} exceeded with {} chunks of {} total bytes.",
+          self->log_prefix_, format_duration(self->server_.options().write_deadline), chunks, bytes);
     }
     // As the reference (handleWriteTimeout): a route whose peer took some of the data within
     // the deadline is slow but alive, and cutting it would lose every message in flight to it;
@@ -486,18 +545,26 @@ void Connection::arm_write_deadline(uint64_t delivered_before) {
   });
 }
 
-void Connection::on_write_done(const error_code& ec, size_t n) {
+void Connection::on_write_done(const error_code& ec, size_t /*n*/) {
   PYLON_DCHECK_ON_LOOP(loop_);
   writing_ = false;
   write_timer_.cancel();
-  pending_bytes_.fetch_sub(writing_counted_, std::memory_order_relaxed);
+  {
+    std::lock_guard lk(out_mu_);  // every writer of pending_bytes_ holds it (appends don't lock-add)
+    pending_bytes_.store(pending_bytes_.load(std::memory_order_relaxed) - writing_counted_, std::memory_order_relaxed);
+  }
   writing_counted_ = 0;
   if (tls_state_ == TlsState::kEstablished) tls_->sent();
-  if ((out_writing_.capacity() > kShrinkOutbound && n < kShrinkOutbound / 4) ||
-      out_writing_.capacity() <= kKeepOutbound) {
-    std::string().swap(out_writing_);
+  if (!out_writing_chunks_.empty() && out_writing_.capacity() <= kKeepOutbound) {
+    // The last chunk stays as the next tail (the swap in start_write), the rest go to the pool.
+    out_writing_.swap(out_writing_chunks_.back());
+    out_writing_chunks_.pop_back();
+  }
+  outbound::give_back(out_writing_chunks_);
+  if (out_writing_.capacity() <= kKeepOutbound || out_writing_.capacity() > 2 * kChunkSize) {
+    std::string().swap(out_writing_);  // small, or one large operation's block: not kept
   } else {
-    out_writing_.clear();
+    out_writing_.clear();  // the next swap's tail
   }
   if (!stalled()) notify_stall_waiters();
   if (closed_) return;
@@ -588,7 +655,7 @@ void Connection::start_tls(std::shared_ptr<const tls::Context> ctx, TlsRole role
   bool idle = !writing_;
   if (idle) {
     std::lock_guard lk(out_mu_);
-    idle = out_pending_.empty();
+    idle = out_pending_.empty() && out_chunks_.empty();
   }
   // Else start_write begins the handshake once the plaintext queued so far is out.
   if (idle) begin_tls_handshake();

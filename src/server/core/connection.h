@@ -24,6 +24,7 @@
 // socket closed -> on_closed() on the loop -> the server drops its reference.
 #pragma once
 
+#include <boost/asio/buffer.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -96,10 +97,26 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool enqueue_with(size_t size_hint, Fn&& fn) {
     std::unique_lock lk(out_mu_);
     if (closing_.load(std::memory_order_relaxed)) return false;
+    make_room_locked(size_hint);
     size_t before = out_pending_.size();
-    out_pending_.reserve(before + size_hint);
     fn(out_pending_);
     return account_appended_locked(lk, out_pending_.size() - before);
+  }
+  // Appends one message for the peer and counts it (out_msgs, out_bytes += payload_size), all
+  // under the one lock: every writer of those counters and of pending_bytes_ holds out_mu_, so
+  // a delivery pays no locked instruction beyond the lock itself (they were four). fn(out)
+  // returns false to append nothing (e.g. an auto-unsubscribe limit it checked under the lock).
+  template <typename Fn>
+  bool enqueue_message(size_t size_hint, uint64_t payload_size, Fn&& fn) {
+    std::unique_lock lk(out_mu_);
+    if (closing_.load(std::memory_order_relaxed)) return false;
+    make_room_locked(size_hint);
+    size_t before = out_pending_.size();
+    if (!fn(out_pending_)) return false;
+    if (!account_appended_locked(lk, out_pending_.size() - before)) return false;
+    bump_locked(out_msgs, 1);
+    bump_locked(out_bytes, payload_size);
+    return true;
   }
   // Ask the owning loop to write what is pending. Thread-safe; cheap when already asked.
   void flush_signal();
@@ -128,7 +145,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // the open connections names a leak. Any thread.
   static int64_t in_memory() noexcept;
 
-  // Statistics (monitoring).
+  // Statistics (monitoring). in_*: written by this connection's loop only; out_*: written
+  // under out_mu_ only (enqueue_message). So both are plain load+store, read relaxed by anyone.
   std::atomic<uint64_t> in_msgs{0}, in_bytes{0}, out_msgs{0}, out_bytes{0};
   size_t pending_bytes() const noexcept { return pending_bytes_.load(std::memory_order_relaxed); }
 
@@ -205,6 +223,18 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Logs `what` and closes this connection alone (an exception from its protocol code).
   void close_on_exception(std::string_view what);
   bool account_appended_locked(std::unique_lock<std::mutex>& lk, size_t n);
+  // out_mu_ held (or the only writer): a counter's increment without a locked instruction.
+  static void bump_locked(std::atomic<uint64_t>& c, uint64_t n) noexcept {
+    c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
+  // out_mu_ held. Makes out_pending_ able to take `size_hint` more bytes without copying what
+  // it holds: a tail that would outgrow a chunk is sealed into out_chunks_ and a pooled chunk
+  // takes its place (outbound_chunks.h).
+  void make_room_locked(size_t size_hint) {
+    if (out_pending_.capacity() - out_pending_.size() >= size_hint) return;
+    grow_locked(size_hint);
+  }
+  void grow_locked(size_t size_hint);
   // Loop thread: reading goes on. A read attempt is posted (read_ready), as Asio's
   // speculative read: the socket (or, with TLS, OpenSSL's record buffer) may hold data that
   // arrived while this connection did not wait for it (a stall, the start, a handshake).
@@ -279,15 +309,24 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // (EventLoop::read_buffer) and holds none of its own; a TLS one's partial record waits in
   // OpenSSL's record buffer, which it releases when empty (tls/channel.h).
 
-  // Outbound. out_pending_ is appended by any thread under out_mu_; out_writing_ belongs
-  // to the loop while a write is in flight.
+  // Outbound. Pending output is out_chunks_ then out_pending_ (the tail, which appends go
+  // to), under out_mu_ (any thread appends). Chunks are sealed at about kChunkSize
+  // (outbound_chunks.h), so growing never copies what is queued, however far a slow
+  // subscriber lags: the reference's list of pooled buffers. A write takes all of it (loop
+  // thread): out_writing_ alone when there was one chunk, else out_writing_chunks_ (one
+  // writev; TLS seals them in order, WebSocket joins them into out_writing_ for its frame).
   std::mutex out_mu_;
+  std::vector<std::string> out_chunks_;
   std::string out_pending_;
   std::string out_writing_;
+  std::vector<std::string> out_writing_chunks_;  // loop thread, while a write is in flight
+  std::vector<boost::asio::const_buffer> out_iov_;  // loop thread: the writev of out_writing_chunks_
   // The protocol's bytes in out_writing_ (pending_bytes_ counts those): its size, unless
   // WebSocket framing made out_writing_ the frames around them. Loop thread.
   size_t writing_counted_ = 0;
-  std::atomic<size_t> pending_bytes_{0};  // pending + writing
+  // Pending + writing. Written under out_mu_ only (appends, and the write's completion), so
+  // a plain load+store; read relaxed without the lock (stall and slow-consumer decisions).
+  std::atomic<size_t> pending_bytes_{0};
   std::atomic<bool> flush_posted_{false};
   // Loop thread: the socket's write side is busy: a write, or the TLS handshake (which then
   // owns write_timer_ for its timeout).

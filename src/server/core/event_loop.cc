@@ -58,7 +58,10 @@ void EventLoop::stop() {
 void EventLoop::touch(Connection* c) {
   PYLON_DCHECK(in_loop());
   // Several loops may touch one connection at once; the token only dedupes within
-  // this loop's batch, and a second flush signal is harmless.
+  // this loop's batch, and a second flush signal is harmless. The plain load first: a
+  // connection touched again in the same batch (every message after the first) costs no
+  // locked instruction.
+  if (c->touch_token_.load(std::memory_order_relaxed) == batch_) return;
   if (c->touch_token_.exchange(batch_, std::memory_order_relaxed) != batch_) {
     touched_.push_back(c->shared_from_this());
   }

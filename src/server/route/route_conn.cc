@@ -451,21 +451,19 @@ bool RouteConn::send_message(std::string_view account, std::string_view subject,
   size_t hint = subject.size() + reply.size() + payload.size() + 48;
   for (auto q : queues) hint += q.size() + 1;
   if (header_len >= 0 && peer_headers_) {
-    ok = enqueue_with(hint, [&](std::string& out) {
+    ok = enqueue_message(hint, payload.size(), [&](std::string& out) {
       proto::append_routed_hmsg(out, account, subject, reply, queues, header_len, payload);
+      return true;
     });
   } else {
     // Headers are stripped for a peer that did not announce them.
     std::string_view body = header_len >= 0 ? payload.substr(static_cast<size_t>(header_len)) : payload;
-    ok = enqueue_with(hint, [&](std::string& out) {
+    ok = enqueue_message(hint, payload.size(), [&](std::string& out) {
       proto::append_rmsg(out, account, subject, reply, queues, body);
+      return true;
     });
   }
-  if (ok) {
-    out_msgs.fetch_add(1, std::memory_order_relaxed);
-    out_bytes.fetch_add(payload.size(), std::memory_order_relaxed);
-    server().count_out(payload.size());
-  }
+  if (ok) server().count_out(payload.size());
   return ok;
 }
 
