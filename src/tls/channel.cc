@@ -53,6 +53,10 @@ namespace {
 // OpenSSL's record buffer when reading ahead: one recv takes up to this much ciphertext (the
 // connection's largest read buffer).
 constexpr size_t kReadAhead = 64 * 1024;
+// A record's plaintext at most, and what sealing adds to it: the header, TLS 1.3's inner
+// content type and the AEAD tag (TLS 1.2's explicit nonce in place of the content type).
+constexpr size_t kMaxRecord = 16 * 1024;
+constexpr size_t kRecordOverhead = 5 + 8 + 16;
 }  // namespace
 
 Channel::Channel(SSL_CTX* ctx, int fd, bool server) {
@@ -134,6 +138,10 @@ Channel::Status Channel::decrypt(char* plain, size_t cap, size_t* n) {
     Status s = fail(r);
     return s == Status::kWantRead ? Status::kDone : s;
   }
+}
+
+void Channel::reserve(size_t plain, size_t pieces) {
+  queued_.reserve(queued_.size() + plain + (plain / kMaxRecord + pieces) * kRecordOverhead);
 }
 
 bool Channel::encrypt(std::string_view plain) {

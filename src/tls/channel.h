@@ -57,6 +57,10 @@ class Channel {
   Status decrypt(char* plain, size_t cap, size_t* n);
   // Seals `plain` into records appended to output(). False (error() set) on a fatal error.
   bool encrypt(std::string_view plain);
+  // Makes room in the output for sealing `plain` bytes given to encrypt in `pieces` calls, so
+  // a batch of many pieces is sealed without regrowing the buffer (each doubling copies what
+  // it holds: a batch of megabytes was copied about twice over).
+  void reserve(size_t plain, size_t pieces);
   // Queues close_notify (once).
   void close_notify();
 

@@ -455,6 +455,10 @@ void Connection::start_write() {
   bool ws_in_place = ws_ && ws_->in_place();
   // TLS: the batch sealed in wire order.
   auto seal = [&] {
+    size_t plain = out_writing_.size();
+    for (const auto& c : out_writing_chunks_) plain += c.size();
+    if (ws_in_place) plain += ws_frames_.size() + ws_->in_place_tail().size();
+    tls_->reserve(plain, out_writing_chunks_.size() + 3);
     if (ws_in_place && !tls_->encrypt(ws_frames_)) return false;
     if (!out_writing_.empty() && !tls_->encrypt(out_writing_)) return false;
     for (const auto& c : out_writing_chunks_) {
