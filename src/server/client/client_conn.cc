@@ -658,19 +658,20 @@ bool ClientConn::deliver(Subscription& sub, std::string_view subject, std::strin
   }
 
   bool ok;
+  const std::string_view sid = sub.sid();  // decoded once (SubNames)
   if (header_len >= 0 && !headers_) {
     // The receiver cannot take headers: deliver the body as a plain MSG.
     std::string_view body = payload.substr(static_cast<size_t>(header_len));
-    ok = enqueue_with(subject.size() + reply.size() + sub.sid().size() + body.size() + 32, [&](std::string& out) {
-      proto::append_msg(out, subject, sub.sid(), reply, body);
+    ok = enqueue_with(subject.size() + reply.size() + sid.size() + body.size() + 32, [&](std::string& out) {
+      proto::append_msg(out, subject, sid, reply, body);
     });
   } else if (header_len >= 0) {
-    ok = enqueue_with(subject.size() + reply.size() + sub.sid().size() + payload.size() + 48, [&](std::string& out) {
-      proto::append_hmsg(out, subject, sub.sid(), reply, static_cast<size_t>(header_len), payload);
+    ok = enqueue_with(subject.size() + reply.size() + sid.size() + payload.size() + 48, [&](std::string& out) {
+      proto::append_hmsg(out, subject, sid, reply, static_cast<size_t>(header_len), payload);
     });
   } else {
-    ok = enqueue_with(subject.size() + reply.size() + sub.sid().size() + payload.size() + 32, [&](std::string& out) {
-      proto::append_msg(out, subject, sub.sid(), reply, payload);
+    ok = enqueue_with(subject.size() + reply.size() + sid.size() + payload.size() + 32, [&](std::string& out) {
+      proto::append_msg(out, subject, sid, reply, payload);
     });
   }
   if (ok) {
@@ -679,7 +680,7 @@ bool ClientConn::deliver(Subscription& sub, std::string_view subject, std::strin
     server().count_out(payload.size());
     if (server().log().trace()) {
       server().log().tracef("{} - ->> [{} {} {} {}{}{}]", log_prefix(), header_len >= 0 && headers_ ? "HMSG" : "MSG",
-                            subject, sub.sid(), reply, reply.empty() ? "" : " ", payload.size());
+                            subject, sid, reply, reply.empty() ? "" : " ", payload.size());
     }
   }
   if (max > 0 && n == max) {
@@ -688,7 +689,7 @@ bool ClientConn::deliver(Subscription& sub, std::string_view subject, std::strin
     SubPtr victim;
     {
       std::lock_guard lk(subs_mu_);
-      auto it = subs_.find(std::string_view(sub.sid()));
+      auto it = subs_.find(sid);
       if (it != subs_.end() && it->get() == &sub) victim = *it;
     }
     if (victim) expire_subscription(victim);
