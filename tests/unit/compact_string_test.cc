@@ -109,8 +109,8 @@ TEST(SubNames, LongNamesLiveInOneBlock) {
   EXPECT_EQ(n.subject(), subject);
   EXPECT_EQ(n.queue(), queue);
   EXPECT_EQ(n.sid(), sid);
-  EXPECT_EQ(n.queue().data(), n.subject().data() + subject.size()) << "one block, back to back";
-  EXPECT_EQ(n.sid().data(), n.queue().data() + queue.size());
+  EXPECT_EQ(n.subject().data(), n.sid().data() + sid.size()) << "one block, back to back";
+  EXPECT_EQ(n.queue().data(), n.subject().data() + subject.size());
   SubNames long_plain(subject, "", "1");
   EXPECT_TRUE(long_plain.queue().empty());
   EXPECT_EQ(long_plain.sid(), "1");
