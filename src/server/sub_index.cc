@@ -65,9 +65,10 @@ bool pattern_matches(std::string_view pattern, std::string_view subject) noexcep
 // The subscriptions of one trie node (plain, or one queue group): O(1) add, remove and
 // membership, and contiguous members so a match copies them out with no hashing.
 //
-// Memory at scale (docs/performance.md): most nodes hold one subscription (a subject a single
-// client subscribed to), so one member sits inline, with no allocation; a second moves both
-// into `many_`. There small sets find members by a linear scan; past kIndexFrom members a
+// Memory at scale (docs/performance.md): a node with a single subscription keeps it in the
+// node itself (Node::one); a set exists once a node has two or more, and then often holds
+// one plain member beside a queue group's, so one member sits inline, with no allocation; a
+// second moves both into `many_`. There small sets find members by a linear scan; past kIndexFrom members a
 // pointer -> position map takes over, so a subject with 100k subscribers does not make
 // removal quadratic. Removal moves the last member into the hole, so order is not preserved.
 class SubSet {
