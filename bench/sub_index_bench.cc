@@ -16,9 +16,7 @@ using pylon::server::SubPtr;
 using pylon::server::Subscription;
 
 SubPtr make_sub(std::string subject, std::string queue = {}) {
-  auto s = std::make_shared<Subscription>();
-  s->subject = std::move(subject);
-  s->queue = std::move(queue);
+  auto s = std::make_shared<Subscription>(subject, queue, "");
   return s;
 }
 

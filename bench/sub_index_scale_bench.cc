@@ -20,9 +20,7 @@ constexpr int kSubs = 1000000;
 constexpr int kClients = 15000;
 
 SubPtr make_sub(std::string subject, std::string queue = {}) {
-  auto s = std::make_shared<Subscription>();
-  s->subject = std::move(subject);
-  s->queue = std::move(queue);
+  auto s = std::make_shared<Subscription>(subject, queue, "");
   return s;
 }
 

@@ -54,11 +54,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   while (fdp.remaining_bytes() > 0) {
     switch (fdp.ConsumeIntegralInRange<int>(0, 3)) {
       case 0: {  // SUB [queue]
-        auto sub = std::make_shared<Subscription>();
-        sub->subject = make_subject(fdp, true);
-        if (fdp.ConsumeBool()) sub->queue = fdp.ConsumeBool() ? "q1" : "q2";
+        const std::string subject = make_subject(fdp, true);
+        const std::string queue = fdp.ConsumeBool() ? (fdp.ConsumeBool() ? "q1" : "q2") : "";
         // The server inserts only subjects it validated; the index promises nothing else.
-        if (!pylon::proto::valid_subscribe_subject(sub->subject, false)) break;
+        if (!pylon::proto::valid_subscribe_subject(subject, false)) break;
+        auto sub = std::make_shared<Subscription>(subject, queue, "");
         index.insert(sub);
         live.push_back(sub);
         break;
@@ -88,22 +88,23 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         std::set<Subscription*> plain_want, plain_got;
         Groups groups_want, groups_got;
         for (const auto& s : live) {
-          if (!literal_ok || !pylon::proto::subject_matches(s->subject, subject)) continue;
-          if (s->queue.empty()) plain_want.insert(s.get()); else groups_want[s->queue].insert(s.get());
+          if (!literal_ok || !pylon::proto::subject_matches(s->subject(), subject)) continue;
+          if (s->queue().empty()) plain_want.insert(s.get()); else groups_want[std::string(s->queue())].insert(s.get());
         }
         for (const auto& s : got->plain) plain_got.insert(s.get());
         for (const auto& g : got->queues) {
           if (g.empty()) std::abort();  // an empty group would be picked from and find no one
           for (const auto& s : g) {
-            if (s->queue != g.front()->queue) std::abort();  // one group, one queue name
-            groups_got[s->queue].insert(s.get());
+            if (s->queue() != g.front()->queue()) std::abort();  // one group, one queue name
+            groups_got[std::string(s->queue())].insert(s.get());
           }
         }
         if (got->plain.size() != plain_got.size()) std::abort();  // a subscription twice
         if (plain_got != plain_want || groups_got != groups_want) {
           std::fprintf(stderr, "match(\"%s\") differs from the naive matcher: %zu/%zu plain, %zu/%zu groups\n",
                        subject.c_str(), plain_got.size(), plain_want.size(), groups_got.size(), groups_want.size());
-          for (const auto& s : live) std::fprintf(stderr, "  live: \"%s\" queue \"%s\"\n", s->subject.c_str(), s->queue.c_str());
+          for (const auto& s : live) std::fprintf(stderr, "  live: \"%.*s\" queue \"%.*s\"\n", static_cast<int>(s->subject().size()),
+                                   s->subject().data(), static_cast<int>(s->queue().size()), s->queue().data());
           std::abort();
         }
         break;

@@ -109,17 +109,17 @@ Connection* remote_target(const Subscription& s, const Reach& reach) {
 void pick_remote_member(std::vector<RouteTarget>& targets, const std::vector<SubPtr>& group, const Reach& reach) {
   int64_t total = 0;
   for (const auto& s : group) {
-    if (!is_client(*s) && !s->internal && remote_target(*s, reach)) total += s->weight.load(std::memory_order_relaxed);
+    if (!is_client(*s) && !s->internal() && remote_target(*s, reach)) total += s->weight.load(std::memory_order_relaxed);
   }
   if (total <= 0) return;
   int64_t pick = static_cast<int64_t>(next_random() % static_cast<uint64_t>(total));
   for (const auto& s : group) {
-    if (is_client(*s) || s->internal) continue;
+    if (is_client(*s) || s->internal()) continue;
     Connection* c = remote_target(*s, reach);
     if (c == nullptr) continue;
     pick -= s->weight.load(std::memory_order_relaxed);
     if (pick < 0) {
-      target_for(targets, c, s->leaf).queues.push_back(s->queue);
+      target_for(targets, c, s->leaf).queues.push_back(s->queue());
       return;
     }
   }
@@ -142,7 +142,7 @@ bool send_to_targets(Account& account, EventLoop& loop, std::vector<RouteTarget>
 
 // Whether `group` is one of the space-separated `queues` the sender chose us for.
 bool listed(const std::vector<SubPtr>& group, std::string_view queues) {
-  std::string_view name = group.front()->queue;
+  std::string_view name = group.front()->queue();
   std::string_view rest = queues, q;
   while (proto::next_queue(rest, q)) {
     if (q == name) return true;
@@ -161,9 +161,9 @@ bool deliver_message(Server& server, Account& account, const MatchResult& result
   for (const auto& sub : result.plain) {
     if (is_client(*sub)) {
       delivered |= deliver_local(loop, origin, *sub, msg);
-    } else if (sub->internal) {
+    } else if (sub->internal()) {
       if (!sub->closed.load(std::memory_order_relaxed)) {
-        delivered |= sub->internal->deliver(server, loop, origin, msg, from_route);
+        delivered |= sub->internal()->deliver(server, loop, origin, msg, from_route);
       }
     } else if (Connection* c = remote_target(*sub, reach)) {
       target_for(targets, c, sub->leaf);

@@ -156,7 +156,7 @@ void Server::start() {
 
 void Server::local_sub_added(const Account& account, const Subscription& sub) {
   cluster_->local_sub_added(account, sub);
-  leafnodes_->interest(account, sub, sub.queue.empty() ? 1 : sub.weight.load(std::memory_order_relaxed));
+  leafnodes_->interest(account, sub, sub.queue().empty() ? 1 : sub.weight.load(std::memory_order_relaxed));
 }
 
 void Server::local_sub_removed(const Account& account, const Subscription& sub) {

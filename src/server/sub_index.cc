@@ -9,6 +9,7 @@
 #include <span>
 
 #include "proto/subject.h"
+#include "server/core/compact_string.h"
 
 namespace pylon::server {
 
@@ -64,9 +65,10 @@ bool pattern_matches(std::string_view pattern, std::string_view subject) noexcep
 // The subscriptions of one trie node (plain, or one queue group): O(1) add, remove and
 // membership, and contiguous members so a match copies them out with no hashing.
 //
-// Memory at scale (docs/performance.md): most nodes hold one subscription (a subject a single
-// client subscribed to), so one member sits inline, with no allocation; a second moves both
-// into `many_`. There small sets find members by a linear scan; past kIndexFrom members a
+// Memory at scale (docs/performance.md): a node with a single subscription keeps it in the
+// node itself (Node::one); a set exists once a node has two or more, and then often holds
+// one plain member beside a queue group's, so one member sits inline, with no allocation; a
+// second moves both into `many_`. There small sets find members by a linear scan; past kIndexFrom members a
 // pointer -> position map takes over, so a subject with 100k subscribers does not make
 // removal quadratic. Removal moves the last member into the hole, so order is not preserved.
 class SubSet {
@@ -157,11 +159,50 @@ class SubSet {
 };
 
 // The queue groups of one node: a list, since a node has few (usually none or one), and an
-// empty list costs one pointer.
+// empty list costs one pointer. A group is never empty (the last member's removal unlinks
+// it), so its name is its first member's queue: no copy of the name.
 struct QueueGroup {
-  std::string name;
   SubSet members;
   std::unique_ptr<QueueGroup> next;
+
+  std::string_view name() const noexcept { return members.items().front()->queue(); }
+};
+
+// The subscriptions of a node that has two or more: the plain ones, and the queue groups.
+struct NodeSubs {
+  SubSet plain;
+  std::unique_ptr<QueueGroup> queues;
+
+  bool add(const SubPtr& sub) {
+    if (sub->queue().empty()) return plain.add(sub);
+    std::unique_ptr<QueueGroup>* slot = &queues;
+    for (; *slot; slot = &(*slot)->next) {
+      if ((*slot)->name() == sub->queue()) return (*slot)->members.add(sub);
+    }
+    *slot = std::make_unique<QueueGroup>();
+    return (*slot)->members.add(sub);
+  }
+
+  bool remove(const Subscription& sub) {
+    if (sub.queue().empty()) return plain.erase(&sub);
+    for (std::unique_ptr<QueueGroup>* slot = &queues; *slot; slot = &(*slot)->next) {
+      QueueGroup& g = **slot;
+      if (g.name() != sub.queue()) continue;
+      if (!g.members.erase(&sub)) return false;
+      if (g.members.empty()) *slot = std::move(g.next);  // unlinks and frees the group
+      return true;
+    }
+    return false;
+  }
+
+  // The only subscription left, plain or queue; null when there are more (or none).
+  SubPtr only() const {
+    const auto subs = plain.items();
+    if (!queues) return subs.size() == 1 ? subs.front() : nullptr;
+    if (!subs.empty() || queues->next) return nullptr;
+    const auto members = queues->members.items();
+    return members.size() == 1 ? members.front() : nullptr;
+  }
 };
 
 const std::shared_ptr<const MatchResult>& empty_result() {
@@ -173,18 +214,23 @@ const std::shared_ptr<const MatchResult>& empty_result() {
 // group name across nodes, so a queue group subscribed on "a.*" and "a.b" is one group.
 class ResultBuilder {
  public:
-  void add(const SubSet& plain, const QueueGroup* queues) {
-    if (!plain.empty()) {
-      const auto subs = plain.items();
+  // A node's subscriptions: its only one, or else its NodeSubs (either may be null).
+  void add(const SubPtr& one, const NodeSubs* many) {
+    if (one) {
+      if (one->queue().empty()) {
+        result().plain.push_back(one);
+      } else {
+        add_queue_members(one->queue(), {&one, 1});
+      }
+      return;
+    }
+    if (many == nullptr) return;
+    if (!many->plain.empty()) {
+      const auto subs = many->plain.items();
       result().plain.insert(result().plain.end(), subs.begin(), subs.end());
     }
-    for (const QueueGroup* g = queues; g != nullptr; g = g->next.get()) {
-      auto& groups = result().queues;
-      size_t i = 0;
-      while (i < groups.size() && groups[i].front()->queue != g->name) ++i;
-      if (i == groups.size()) groups.emplace_back();
-      const auto subs = g->members.items();
-      groups[i].insert(groups[i].end(), subs.begin(), subs.end());
+    for (const QueueGroup* g = many->queues.get(); g != nullptr; g = g->next.get()) {
+      add_queue_members(g->name(), g->members.items());
     }
   }
 
@@ -195,6 +241,13 @@ class ResultBuilder {
   }
 
  private:
+  void add_queue_members(std::string_view name, std::span<const SubPtr> subs) {
+    auto& groups = result().queues;
+    size_t i = 0;
+    while (i < groups.size() && groups[i].front()->queue() != name) ++i;
+    if (i == groups.size()) groups.emplace_back();
+    groups[i].insert(groups[i].end(), subs.begin(), subs.end());
+  }
   MatchResult& result() {
     if (!result_) result_ = std::make_shared<MatchResult>();
     return *result_;
@@ -205,44 +258,75 @@ class ResultBuilder {
 }  // namespace
 
 // One token of a subscription subject on one path: the subscriptions that end here and the
-// level of tokens that follow. A node with neither is pruned by remove(). 40 bytes, stored
+// level of tokens that follow. A node with neither is pruned by remove(). 32 bytes, stored
 // in its parent level's hash node (no allocation of its own for a literal token).
+//
+// Memory at scale (docs/performance.md): most nodes where a subject ends hold exactly one
+// subscription (a subject one client subscribed to), plain or in a queue group; it sits in
+// `one`, with no allocation. A second moves both into `many`; when removals leave one, it
+// moves back. Invariant: at most one of `one` and `many` is set.
 struct SubIndex::Node {
   std::unique_ptr<Level> next;  // null when no subscription continues past this token
-  SubSet plain;
-  std::unique_ptr<QueueGroup> queues;  // a list; few per node in practice: linear search by name
+  SubPtr one;
+  std::unique_ptr<NodeSubs> many;
 
-  bool empty() const noexcept { return plain.empty() && !queues && !next; }
+  bool empty() const noexcept { return !one && !many && !next; }
 
+  // False when `sub` is already here.
   bool add(const SubPtr& sub) {
-    if (sub->queue.empty()) return plain.add(sub);
-    std::unique_ptr<QueueGroup>* slot = &queues;
-    for (; *slot; slot = &(*slot)->next) {
-      if ((*slot)->name == sub->queue) return (*slot)->members.add(sub);
+    if (!many) {
+      if (!one) {
+        one = sub;
+        return true;
+      }
+      if (one == sub) return false;
+      many = std::make_unique<NodeSubs>();
+      many->add(one);
+      one.reset();
     }
-    *slot = std::make_unique<QueueGroup>();
-    (*slot)->name = sub->queue;
-    return (*slot)->members.add(sub);
+    return many->add(sub);
   }
 
+  // False when `sub` is not here.
   bool remove(const Subscription& sub) {
-    if (sub.queue.empty()) return plain.erase(&sub);
-    for (std::unique_ptr<QueueGroup>* slot = &queues; *slot; slot = &(*slot)->next) {
-      QueueGroup& g = **slot;
-      if (g.name != sub.queue) continue;
-      if (!g.members.erase(&sub)) return false;
-      if (g.members.empty()) *slot = std::move(g.next);  // unlinks and frees the group
+    if (!many) {
+      if (one.get() != &sub) return false;
+      one.reset();
       return true;
     }
-    return false;
+    if (!many->remove(sub)) return false;
+    if (SubPtr last = many->only()) {  // back to one: inline again
+      one = std::move(last);
+      many.reset();
+    }
+    return true;
+  }
+
+  // Calls visit(const SubPtr&) for each subscription here.
+  template <typename F>
+  void for_each_sub(const F& visit) const {
+    if (one) visit(one);
+    if (!many) return;
+    for (const SubPtr& s : many->plain.items()) visit(s);
+    for (const QueueGroup* g = many->queues.get(); g != nullptr; g = g->next.get()) {
+      for (const SubPtr& s : g->members.items()) visit(s);
+    }
   }
 };
 
 // The children of one node (or of the root): literal tokens by hash, plus at most one '*'
 // and one '>' child, as in the reference. A literal child lives in its hash node, whose
 // address never changes (std::unordered_map keeps references stable across rehashing).
+// The token is a 16-byte CompactString (inline up to 15 characters), so the hash node is
+// 56 bytes: one 64-byte malloc chunk. TokenHash is noexcept and cheap, so libstdc++ does not
+// store the hash in the node.
 struct SubIndex::Level {
-  std::unordered_map<std::string, Node, StringHash, std::equal_to<>> literals;
+  struct TokenHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+    size_t operator()(const CompactString& s) const noexcept { return (*this)(s.view()); }
+  };
+  std::unordered_map<CompactString, Node, TokenHash, std::equal_to<>> literals;
   std::unique_ptr<Node> pwc;  // '*'
   std::unique_ptr<Node> fwc;  // '>'
 
@@ -274,7 +358,7 @@ struct SubIndex::Level {
     } else {
       auto it = literals.find(token);
       if (it != literals.end()) return it->second;
-      return literals.try_emplace(std::string(token)).first->second;
+      return literals.try_emplace(CompactString(token)).first->second;
     }
     if (!*slot) *slot = std::make_unique<Node>();
     return **slot;
@@ -299,7 +383,7 @@ struct SubIndex::Level {
     const Node* star = nullptr;
     for (size_t i = 0; i < toks.size(); ++i) {
       if (l == nullptr) return;
-      if (l->fwc) out.add(l->fwc->plain, l->fwc->queues.get());
+      if (l->fwc) out.add(l->fwc->one, l->fwc->many.get());
       star = l->pwc.get();
       if (star != nullptr && star->next && i + 1 < toks.size()) {
         star->next->collect(toks.subspan(i + 1), out);
@@ -307,8 +391,8 @@ struct SubIndex::Level {
       n = l->literal(toks[i]);
       l = n != nullptr ? n->next.get() : nullptr;
     }
-    if (n != nullptr) out.add(n->plain, n->queues.get());
-    if (star != nullptr) out.add(star->plain, star->queues.get());
+    if (n != nullptr) out.add(n->one, n->many.get());
+    if (star != nullptr) out.add(star->one, star->many.get());
   }
 
   // Follows `sub`'s path from this level (`token` is its next token, `rest` the ones after)
@@ -353,11 +437,11 @@ SubIndex::SubIndex(size_t cache_max) : root_(std::make_unique<Level>()), cache_m
 SubIndex::~SubIndex() = default;
 
 void SubIndex::insert(const SubPtr& sub) {
-  assert(sub && !sub->subject.empty());
+  assert(sub && !sub->subject().empty());
   std::unique_lock lock(mu_);
   Level* l = root_.get();
   Node* n = nullptr;
-  proto::Tokens toks(sub->subject);
+  proto::Tokens toks(sub->subject());
   std::string_view t;
   while (toks.next(t)) {
     if (n != nullptr) {
@@ -371,13 +455,13 @@ void SubIndex::insert(const SubPtr& sub) {
   ++count_;
   generation_.store(generation_.load(std::memory_order_relaxed) + 1, std::memory_order_release);
   inserts_.fetch_add(1, std::memory_order_relaxed);
-  invalidate_cache_locked(sub->subject);
+  invalidate_cache_locked(sub->subject());
 }
 
 bool SubIndex::remove(const SubPtr& sub) {
   if (!sub) return false;
   std::unique_lock lock(mu_);
-  proto::Tokens toks(sub->subject);
+  proto::Tokens toks(sub->subject());
   std::string_view first;
   toks.next(first);
   if (!root_->remove(first, toks, *sub)) return false;
@@ -386,7 +470,7 @@ bool SubIndex::remove(const SubPtr& sub) {
   --count_;
   generation_.store(generation_.load(std::memory_order_relaxed) + 1, std::memory_order_release);
   removes_.fetch_add(1, std::memory_order_relaxed);
-  invalidate_cache_locked(sub->subject);
+  invalidate_cache_locked(sub->subject());
   return true;
 }
 
@@ -507,14 +591,7 @@ std::vector<SubPtr> SubIndex::all() const {
   std::shared_lock lock(mu_);
   std::vector<SubPtr> subs;
   subs.reserve(count_);
-  root_->for_each_node([&](const Node& n) {
-    const auto plain = n.plain.items();
-    subs.insert(subs.end(), plain.begin(), plain.end());
-    for (const QueueGroup* g = n.queues.get(); g != nullptr; g = g->next.get()) {
-      const auto members = g->members.items();
-      subs.insert(subs.end(), members.begin(), members.end());
-    }
-  });
+  root_->for_each_node([&](const Node& n) { n.for_each_sub([&](const SubPtr& s) { subs.push_back(s); }); });
   return subs;
 }
 

@@ -42,6 +42,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "server/core/sub_names.h"
+
 namespace pylon::server {
 
 class Connection;  // the receiving connection (client or route); see connection.h
@@ -60,23 +62,51 @@ class InternalSubscriber;  // router.h
 // auto-unsubscribe, or its close); the connection is freed when the last match result that
 // still names one of its subscriptions is dropped.
 //
-// Memory at scale (docs/performance.md): the small members sit together at the end, so the
-// object has no padding holes (168 bytes, 192 with its make_shared control block and malloc's
-// header).
+// Memory at scale (docs/performance.md): 104 bytes, which with its make_shared control block
+// fills one 128-byte malloc chunk. The subject, queue and sid are one immutable SubNames
+// (inline up to 53 bytes together); what only shadows and the server's own subscribers use
+// sits behind one pointer; the small members sit together at the end, with no padding holes.
 struct Subscription {
-  std::shared_ptr<Connection> owner;  // immutable once in the index; null only in index-only tests
-  std::string subject;
-  std::string queue;            // empty for a plain subscription
-  std::string sid;              // client-chosen id (clients) / "<account> <subject>[ <queue>]" key (routes)
-  std::atomic<int64_t> max_msgs{0};  // auto-unsubscribe after this many (0: none)
-  std::atomic<int64_t> delivered{0};
+  // The names are fixed here: the index, the owner's sid table and every match result read
+  // them without a lock.
+  Subscription(std::string_view subject, std::string_view queue, std::string_view sid)
+      : names_(subject, queue, sid) {}
+
+  // Hot path (matching, delivery): views into the subscription, valid while it lives.
+  std::string_view subject() const noexcept { return names_.subject(); }
+  std::string_view queue() const noexcept { return names_.queue(); }  // empty for a plain subscription
+  // Client-chosen id (clients) / "<account> <subject>[ <queue>]" key (routes).
+  std::string_view sid() const noexcept { return names_.sid(); }
+
   // A stream import's shadow of a client subscription (account/stream_import.h): in the
   // exporting account's index, delivered to `owner` under the mapped subject. Null for every
-  // other subscription; immutable once in the index.
-  std::shared_ptr<const SubjectMapping> shadow;
+  // other subscription.
+  const SubjectMapping* shadow() const noexcept { return special_ ? special_->shadow.get() : nullptr; }
   // The server's own subscriber (a service import, its responses): no connection; `remote` is
-  // set too, so the client path of the router never sees it. Immutable once in the index.
-  std::shared_ptr<InternalSubscriber> internal;
+  // set too, so the client path of the router never sees it. Null for every other subscription.
+  InternalSubscriber* internal() const noexcept { return special_ ? special_->internal.get() : nullptr; }
+  // Each set at most once, before the subscription is inserted in an index; immutable after.
+  void set_shadow(std::shared_ptr<const SubjectMapping> shadow) { special().shadow = std::move(shadow); }
+  void set_internal(std::shared_ptr<InternalSubscriber> internal) { special().internal = std::move(internal); }
+
+  std::shared_ptr<Connection> owner;  // immutable once in the index; null only in index-only tests
+
+ private:
+  struct Special {
+    std::shared_ptr<const SubjectMapping> shadow;
+    std::shared_ptr<InternalSubscriber> internal;
+  };
+  Special& special() {
+    if (!special_) special_ = std::make_unique<Special>();
+    return *special_;
+  }
+
+  SubNames names_;
+  std::unique_ptr<Special> special_;  // null for a client's or a route's subscription
+
+ public:
+  std::atomic<int64_t> max_msgs{0};  // auto-unsubscribe after this many (0: none)
+  std::atomic<int64_t> delivered{0};
   std::atomic<int32_t> weight{1};  // queue weight: 1 for a client, member count for a route
   // Removed; a holder of an old match result must skip it. SubIndex::remove() sets it,
   // SubIndex::insert() clears it.
@@ -84,6 +114,8 @@ struct Subscription {
   bool remote = false;  // owner is a route (RS+ interest), not a client; immutable
   bool leaf = false;    // owner is a leaf connection (LS+ interest; remote too); immutable
 };
+// With make_shared's 16-byte control block and malloc's 8-byte header: one 128-byte chunk.
+static_assert(sizeof(Subscription) <= 104, "a Subscription outgrew its 128-byte malloc chunk");
 
 using SubPtr = std::shared_ptr<Subscription>;
 

@@ -78,8 +78,7 @@ TEST(AccountRegistry, TheSystemAccountIsImplicitUnlessTurnedOffAndSurvivesReload
 TEST(AccountRegistry, EachAccountHasItsOwnIndex) {
   Accounts reg;
   reg.configure(with_accounts({"A", "B"}));
-  auto sub = std::make_shared<pylon::server::Subscription>();
-  sub->subject = "x";
+  auto sub = std::make_shared<pylon::server::Subscription>("x", "", "1");
   reg.find("A")->index().insert(sub);
   EXPECT_EQ(reg.find("A")->index().match("x")->plain.size(), 1u);
   EXPECT_TRUE(reg.find("B")->index().match("x")->plain.empty());

@@ -26,8 +26,7 @@ using namespace std::chrono_literals;
 constexpr int kSweepSlack = 20;
 
 SubPtr make_sub(std::string subject) {
-  auto s = std::make_shared<Subscription>();
-  s->subject = std::move(subject);
+  auto s = std::make_shared<Subscription>(subject, "", "");
   return s;
 }
 

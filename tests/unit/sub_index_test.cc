@@ -16,17 +16,14 @@ namespace pylon::server {
 namespace {
 
 SubPtr make_sub(std::string subject, std::string queue = {}, std::string sid = {}) {
-  auto s = std::make_shared<Subscription>();
-  s->subject = std::move(subject);
-  s->queue = std::move(queue);
-  s->sid = std::move(sid);
+  auto s = std::make_shared<Subscription>(subject, queue, sid);
   return s;
 }
 
 // The subjects of the plain subscriptions in a result, sorted (the index keeps no order).
 std::vector<std::string> plain_subjects(const MatchResult& r) {
   std::vector<std::string> out;
-  for (const auto& s : r.plain) out.push_back(s->subject);
+  for (const auto& s : r.plain) out.emplace_back(s->subject());
   std::sort(out.begin(), out.end());
   return out;
 }
@@ -217,18 +214,18 @@ TEST(SubIndexNodes, RandomInsertsAndRemovalsAgreeWithAModel) {
       for (const auto& p : r->plain) ASSERT_TRUE(got.insert(p).second) << "returned twice";
       for (const auto& g : r->queues) {
         ASSERT_FALSE(g.empty());
-        got_groups.insert(g.front()->queue);
+        got_groups.emplace(g.front()->queue());
         for (const auto& m : g) {
-          ASSERT_EQ(m->queue, g.front()->queue);
+          ASSERT_EQ(m->queue(), g.front()->queue());
           ASSERT_TRUE(got.insert(m).second) << "returned twice";
         }
       }
       std::set<SubPtr> want;
       std::set<std::string> want_groups;
       for (const auto& x : in) {
-        if (x->subject != subject) continue;
+        if (x->subject() != subject) continue;
         want.insert(x);
-        if (!x->queue.empty()) want_groups.insert(x->queue);
+        if (!x->queue().empty()) want_groups.emplace(x->queue());
       }
       ASSERT_EQ(got, want) << "step " << step << ", subject " << subject;
       ASSERT_EQ(got_groups, std::multiset<std::string>(want_groups.begin(), want_groups.end()))
@@ -249,7 +246,7 @@ TEST(SubIndexNodes, QueueGroupsOfOneNodeLeaveInAnyOrder) {
   auto groups = [&] {
     std::set<std::string> names;
     auto r = idx.match("foo");
-    for (const auto& g : r->queues) names.insert(g.front()->queue);
+    for (const auto& g : r->queues) names.emplace(g.front()->queue());
     return names;
   };
   ASSERT_EQ(groups(), (std::set<std::string>{"g1", "g2", "g3"}));
@@ -262,6 +259,63 @@ TEST(SubIndexNodes, QueueGroupsOfOneNodeLeaveInAnyOrder) {
   EXPECT_TRUE(groups().empty());
   ASSERT_EQ(idx.match("foo")->plain.size(), 1u);
   EXPECT_TRUE(idx.remove(plain));
+  EXPECT_EQ(idx.node_count(), 0u);
+}
+
+// A node's only subscription sits inline whether it is plain or in a queue group; a second
+// (of either kind) moves both out, and the last removal but one moves the survivor back.
+TEST(SubIndexNodes, ALoneQueueSubscriptionIsStillItsOwnGroup) {
+  SubIndex idx(0);
+  auto worker = make_sub("jobs.eu", "a-queue-group-name-past-fifteen", "1");
+  auto other = make_sub("jobs.eu", "a-queue-group-name-past-fifteen", "2");
+  auto plain = make_sub("jobs.eu", "", "3");
+  auto one_group = [&](std::initializer_list<SubPtr> members) {
+    auto r = idx.match("jobs.eu");
+    if (r->queues.size() != 1) return false;
+    return std::set<SubPtr>(r->queues[0].begin(), r->queues[0].end()) == std::set<SubPtr>(members);
+  };
+  idx.insert(worker);
+  EXPECT_TRUE(idx.match("jobs.eu")->plain.empty()) << "a queue subscription is never plain";
+  EXPECT_TRUE(one_group({worker}));
+  idx.insert(plain);  // one queue member and one plain: no longer one subscription
+  EXPECT_TRUE(one_group({worker}));
+  ASSERT_EQ(idx.match("jobs.eu")->plain.size(), 1u);
+  idx.insert(other);
+  EXPECT_TRUE(one_group({worker, other})) << "same queue name: one group, the name read from its members";
+  EXPECT_TRUE(idx.remove(plain));
+  EXPECT_TRUE(idx.remove(worker));  // the survivor goes back inline
+  EXPECT_TRUE(one_group({other}));
+  EXPECT_TRUE(idx.match("jobs.eu")->plain.empty());
+  idx.insert(plain);
+  EXPECT_TRUE(one_group({other}));
+  EXPECT_TRUE(idx.remove(other));  // and now the plain one is alone
+  EXPECT_TRUE(idx.match("jobs.eu")->queues.empty());
+  ASSERT_EQ(idx.match("jobs.eu")->plain.size(), 1u);
+  EXPECT_EQ(idx.all().size(), 1u);
+  EXPECT_FALSE(idx.remove(worker));
+  EXPECT_TRUE(idx.remove(plain));
+  EXPECT_EQ(idx.node_count(), 0u);
+}
+
+// The trie keys literal tokens with a 16-byte string, inline up to 15 characters: tokens on
+// either side of that boundary, and long ones, are each their own key.
+TEST(SubIndexNodes, TokensOfAnyLengthAreDistinctKeys) {
+  SubIndex idx(0);
+  const std::string t15(15, 't'), t16(16, 't'), t14(14, 't'), long_token(300, 't');
+  std::vector<SubPtr> subs;
+  for (const auto& t : {t14, t15, t16, long_token}) {
+    subs.push_back(make_sub("a." + t + ".b"));
+    idx.insert(subs.back());
+  }
+  auto wild = make_sub("a.*.b");
+  idx.insert(wild);
+  for (size_t i = 0; i < subs.size(); ++i) {
+    const std::string subject(subs[i]->subject());
+    EXPECT_EQ(plain_subjects(*idx.match(subject)), (std::vector<std::string>{"a.*.b", subject})) << subject;
+  }
+  EXPECT_TRUE(idx.match("a." + std::string(17, 't') + ".b")->plain.size() == 1u) << "only the wildcard";
+  for (const auto& s : subs) EXPECT_TRUE(idx.remove(s));
+  EXPECT_TRUE(idx.remove(wild));
   EXPECT_EQ(idx.node_count(), 0u);
 }
 
@@ -297,9 +351,9 @@ TEST(SubIndexQueues, OneGroupPerQueueNameAcrossMatchingPatterns) {
   std::set<SubPtr> workers, audit;
   for (const auto& g : r->queues) {
     ASSERT_FALSE(g.empty());
-    auto& target = g.front()->queue == "workers" ? workers : audit;
+    auto& target = g.front()->queue() == "workers" ? workers : audit;
     for (const auto& s : g) {
-      EXPECT_EQ(s->queue, g.front()->queue) << "a group holds one queue name only";
+      EXPECT_EQ(s->queue(), g.front()->queue()) << "a group holds one queue name only";
       target.insert(s);
     }
   }
@@ -429,8 +483,8 @@ TEST(SubIndexResults, ResultHeldAfterRemovalStaysValid) {
   EXPECT_TRUE(idx.remove(sub));
   sub.reset();  // the index and this test no longer own it; the result does
   ASSERT_EQ(held->plain.size(), 1u);
-  EXPECT_EQ(held->plain[0]->sid, "sid-1");
-  EXPECT_EQ(held->plain[0]->subject, "foo.bar");
+  EXPECT_EQ(held->plain[0]->sid(), "sid-1");
+  EXPECT_EQ(held->plain[0]->subject(), "foo.bar");
   EXPECT_TRUE(held->plain[0]->closed) << "holders must be able to see it was removed";
   EXPECT_TRUE(idx.match("foo.bar")->plain.empty());
 }
@@ -538,7 +592,7 @@ TEST(SubIndexCache, RandomMutationSequencesNeverLeaveAStaleResult) {
           for (const auto& s : g) got.insert(s.get());
         }
         for (const auto& s : live) {
-          if (reference_match(s->subject, subject)) want.insert(s.get());
+          if (reference_match(std::string(s->subject()), subject)) want.insert(s.get());
         }
         ASSERT_EQ(got, want) << "step " << step << " subject " << subject << " cache_max " << cache_max;
       }

@@ -56,11 +56,10 @@ std::string Account::add_response(Server& server, const std::shared_ptr<Account>
   if (!resp_sub_) {
     resp_rng_ = (static_cast<uint64_t>(std::random_device{}()) << 32) | std::random_device{}() | 1;
     resp_prefix_ = "_R_." + random_token(resp_rng_, 6) + ".";
-    auto sub = std::make_shared<Subscription>();
+    const std::string subject = resp_prefix_ + ">";
+    auto sub = std::make_shared<Subscription>(subject, "", subject);
     sub->remote = true;  // not a client's (see Subscription::internal)
-    sub->subject = resp_prefix_ + ">";
-    sub->sid = sub->subject;
-    sub->internal = std::make_shared<ResponseSubscriber>(weak_from_this());
+    sub->set_internal(std::make_shared<ResponseSubscriber>(weak_from_this()));
     index_.insert(sub);
     server.local_sub_added(*this, *sub);
     resp_sub_ = std::move(sub);
@@ -186,12 +185,11 @@ void Accounts::configure(const Options& o) {
           }
         }
       }
-      auto sub = std::make_shared<Subscription>();
+      const std::string& subject = im.to.empty() ? im.subject : im.to;
+      auto sub = std::make_shared<Subscription>(subject, "", subject);
       sub->remote = true;  // not a client's (see Subscription::internal)
-      sub->subject = im.to.empty() ? im.subject : im.to;
-      sub->sid = sub->subject;
-      sub->internal = std::make_shared<ServiceImportSubscriber>(importer, from->second, sub->subject, im.subject,
-                                                                type, threshold);
+      sub->set_internal(std::make_shared<ServiceImportSubscriber>(importer, from->second, subject, im.subject,
+                                                                  type, threshold));
       importer->index().insert(sub);
       importer->service_subs_.push_back(std::move(sub));
     }
@@ -211,13 +209,11 @@ void Accounts::configure(const Options& o) {
         }
       }
       if (taken) continue;
-      auto sub = std::make_shared<Subscription>();
+      auto sub = std::make_shared<Subscription>(si.subject, "", si.subject);
       sub->remote = true;  // not a client's (see Subscription::internal)
-      sub->subject = si.subject;
-      sub->sid = sub->subject;
-      sub->internal = std::make_shared<ServiceImportSubscriber>(
-          importer, sys, sub->subject, fmt::format("$SYS.REQ.ACCOUNT.{}.{}", name, si.request),
-          AccountExport::ResponseType::kStream, Duration{0});
+      sub->set_internal(std::make_shared<ServiceImportSubscriber>(
+          importer, sys, si.subject, fmt::format("$SYS.REQ.ACCOUNT.{}.{}", name, si.request),
+          AccountExport::ResponseType::kStream, Duration{0}));
       importer->index().insert(sub);
       importer->system_import_subs_.push_back(std::move(sub));
     }

@@ -314,11 +314,9 @@ EventLoop& SystemAccount::system_loop() const { return server_.loop(0); }
 void SystemAccount::start() {
   const std::string& id = server_.id();
   auto subscribe = [&](std::string subject, SysRequest what, Role role = Role::kRequest) {
-    auto sub = std::make_shared<Subscription>();
+    auto sub = std::make_shared<Subscription>(subject, "", subject);
     sub->remote = true;  // not a client's (see Subscription::internal)
-    sub->subject = std::move(subject);
-    sub->sid = sub->subject;
-    sub->internal = std::make_shared<SystemSubscriber>(weak_from_this(), what, role);
+    sub->set_internal(std::make_shared<SystemSubscriber>(weak_from_this(), what, role));
     account_->index().insert(sub);
     server_.local_sub_added(*account_, *sub);
     subs_.push_back(std::move(sub));

@@ -623,7 +623,7 @@ void ClientConn::send_no_responders(std::string_view reply) {
   {
     std::lock_guard lk(subs_mu_);
     for (auto& sub : subs_) {
-      if (sub->queue.empty() && proto::subject_matches(sub->subject, reply)) {
+      if (sub->queue().empty() && proto::subject_matches(sub->subject(), reply)) {
         target = sub;
         break;
       }
@@ -639,9 +639,9 @@ bool ClientConn::deliver(Subscription& sub, std::string_view subject, std::strin
   // A stream import's shadow: the message is the exporter's; this client sees it under the
   // subject its account imports it as, if its own subscription still matches that.
   std::string mapped;
-  if (sub.shadow) {
-    mapped = map_subject(*sub.shadow, subject);
-    if (!proto::subject_matches(sub.shadow->client_subject, mapped)) return false;
+  if (sub.shadow()) {
+    mapped = map_subject(*sub.shadow(), subject);
+    if (!proto::subject_matches(sub.shadow()->client_subject, mapped)) return false;
     subject = mapped;
   }
   // A wildcard subscription that a deny pattern covers only in part is filtered here.
@@ -666,27 +666,28 @@ bool ClientConn::deliver(Subscription& sub, std::string_view subject, std::strin
     return max <= 0 || n <= max;
   };
   bool ok;
+  const std::string_view sid = sub.sid();  // decoded once (SubNames)
   if (header_len >= 0 && !headers_) {
     // The receiver cannot take headers: deliver the body as a plain MSG.
     std::string_view body = payload.substr(static_cast<size_t>(header_len));
-    ok = enqueue_message(subject.size() + reply.size() + sub.sid.size() + body.size() + 32, payload.size(),
+    ok = enqueue_message(subject.size() + reply.size() + sid.size() + body.size() + 32, payload.size(),
                          [&](std::string& out) {
                            if (!count()) return false;
-                           proto::append_msg(out, subject, sub.sid, reply, body);
+                           proto::append_msg(out, subject, sid, reply, body);
                            return true;
                          });
   } else if (header_len >= 0) {
-    ok = enqueue_message(subject.size() + reply.size() + sub.sid.size() + payload.size() + 48, payload.size(),
+    ok = enqueue_message(subject.size() + reply.size() + sid.size() + payload.size() + 48, payload.size(),
                          [&](std::string& out) {
                            if (!count()) return false;
-                           proto::append_hmsg(out, subject, sub.sid, reply, static_cast<size_t>(header_len), payload);
+                           proto::append_hmsg(out, subject, sid, reply, static_cast<size_t>(header_len), payload);
                            return true;
                          });
   } else {
-    ok = enqueue_message(subject.size() + reply.size() + sub.sid.size() + payload.size() + 32, payload.size(),
+    ok = enqueue_message(subject.size() + reply.size() + sid.size() + payload.size() + 32, payload.size(),
                          [&](std::string& out) {
                            if (!count()) return false;
-                           proto::append_msg(out, subject, sub.sid, reply, payload);
+                           proto::append_msg(out, subject, sid, reply, payload);
                            return true;
                          });
   }
@@ -694,7 +695,7 @@ bool ClientConn::deliver(Subscription& sub, std::string_view subject, std::strin
     server().count_out(payload.size());
     if (server().log().trace()) {
       server().log().tracef("{} - ->> [{} {} {} {}{}{}]", log_prefix(), header_len >= 0 && headers_ ? "HMSG" : "MSG",
-                            subject, sub.sid, reply, reply.empty() ? "" : " ", payload.size());
+                            subject, sid, reply, reply.empty() ? "" : " ", payload.size());
     }
   }
   if (max > 0 && n == max) {
@@ -703,7 +704,7 @@ bool ClientConn::deliver(Subscription& sub, std::string_view subject, std::strin
     SubPtr victim;
     {
       std::lock_guard lk(subs_mu_);
-      auto it = subs_.find(std::string_view(sub.sid));
+      auto it = subs_.find(sid);
       if (it != subs_.end() && it->get() == &sub) victim = *it;
     }
     if (victim) expire_subscription(victim);
@@ -743,13 +744,13 @@ void ClientConn::drop_subscriptions_not_allowed(const Permissions& p) {
   {
     std::lock_guard lk(subs_mu_);
     for (const auto& sub : subs_) {
-      if (!can_subscribe(p, sub->subject)) removed.push_back(sub);
+      if (!can_subscribe(p, sub->subject())) removed.push_back(sub);
     }
   }
   for (const auto& sub : removed) {
     expire_subscription(sub);
-    send_err(fmt::format("Permissions Violation for Subscription to \"{}\" (sid \"{}\")", sub->subject, sub->sid));
-    server().log().info("Removed sub \"{}\" (sid \"{}\") for {} - not authorized", sub->subject, sub->sid,
+    send_err(fmt::format("Permissions Violation for Subscription to \"{}\" (sid \"{}\")", sub->subject(), sub->sid()));
+    server().log().info("Removed sub \"{}\" (sid \"{}\") for {} - not authorized", sub->subject(), sub->sid(),
                         auth_user());
   }
   if (!removed.empty()) loop().flush_touched();
@@ -788,15 +789,13 @@ void ClientConn::add_shadows(const SubPtr& sub) {
   if (it == subs_.end() || *it != sub) return;
   std::vector<Shadow> made;
   for (const auto& im : *imports) {
-    if (!subjects_collide(sub->subject, im.to)) continue;
+    if (!subjects_collide(sub->subject(), im.to)) continue;
     auto from = im.from.lock();
     if (!from) continue;
-    auto s = std::make_shared<Subscription>();
+    auto s = std::make_shared<Subscription>(im.source, sub->queue(), sub->sid());
     s->owner = shared_from_this();
-    s->subject = im.source;
-    s->queue = sub->queue;
-    s->sid = sub->sid;
-    s->shadow = std::make_shared<const SubjectMapping>(SubjectMapping{im.source, im.to, im.prefix, sub->subject});
+    s->set_shadow(std::make_shared<const SubjectMapping>(
+        SubjectMapping{im.source, im.to, im.prefix, std::string(sub->subject())}));
     from->index().insert(s);
     server().local_sub_added(*from, *s);
     made.push_back(Shadow{std::move(s), std::move(from)});
@@ -924,11 +923,8 @@ bool ClientConn::on_sub(std::string_view subject, std::string_view queue, std::s
       send_err(err::kMaxSubscriptions);
       return true;
     }
-    sub = std::make_shared<Subscription>();
+    sub = std::make_shared<Subscription>(subject, queue, sid);
     sub->owner = shared_from_this();
-    sub->subject = std::string(subject);
-    sub->queue = std::string(queue);
-    sub->sid = std::string(sid);
     subs_.insert(sub);
   }
   account_->index().insert(sub);

@@ -227,12 +227,12 @@ class ClientConn final : public Connection, private proto::ParserHandler, privat
   struct SidHash {
     using is_transparent = void;
     size_t operator()(std::string_view sid) const noexcept { return std::hash<std::string_view>{}(sid); }
-    size_t operator()(const SubPtr& sub) const noexcept { return (*this)(sub->sid); }
+    size_t operator()(const SubPtr& sub) const noexcept { return (*this)(sub->sid()); }
   };
   struct SidEqual {
     using is_transparent = void;
     static std::string_view sid(std::string_view s) noexcept { return s; }
-    static std::string_view sid(const SubPtr& sub) noexcept { return sub->sid; }
+    static std::string_view sid(const SubPtr& sub) noexcept { return sub->sid(); }
     template <typename A, typename B>
     bool operator()(const A& a, const B& b) const noexcept { return sid(a) == sid(b); }
   };

@@ -190,7 +190,7 @@ void LeafConn::announce(const Subscription& sub, int32_t old_weight, int32_t wei
   // A leaf's interest is, to the rest of our cluster, our own (the reference's
   // updateRouteSubscriptionMap for a non-spoke leaf). What our hub told us is not: the hub's
   // cluster has it already.
-  if (!solicited()) srv.cluster().interest_changed(*account_, sub.subject, sub.queue, weight - old_weight);
+  if (!solicited()) srv.cluster().interest_changed(*account_, sub.subject(), sub.queue(), weight - old_weight);
 }
 
 bool LeafConn::authorize(const std::string& user, const std::string& pass, const std::string& token) {
@@ -514,13 +514,10 @@ bool LeafConn::on_ls_sub(std::string_view, std::string_view, std::string_view su
       sub = it->second;
       old = sub->weight.exchange(w, std::memory_order_relaxed);  // a repeated LS+ updates the weight
     } else {
-      sub = std::make_shared<Subscription>();
+      sub = std::make_shared<Subscription>(subject, queue, key);
       sub->owner = shared_from_this();
       sub->remote = true;
       sub->leaf = true;
-      sub->subject = std::string(subject);
-      sub->queue = std::string(queue);
-      sub->sid = key;
       sub->weight.store(w, std::memory_order_relaxed);
       subs_.emplace(std::move(key), sub);
     }

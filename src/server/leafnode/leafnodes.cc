@@ -42,14 +42,19 @@ void save_tls_name(LeafRemote& remote, const Url& u) {
 }
 
 std::string interest_key(const Subscription& sub) {
-  return sub.queue.empty() ? sub.subject : sub.subject + " " + sub.queue;
+  std::string key(sub.subject());
+  if (!sub.queue().empty()) {
+    key += ' ';
+    key += sub.queue();
+  }
+  return key;
 }
 
 // Whether `leaf` is told about `sub` (the header's rules, the reference's updateSmap).
 bool tells(const LeafConn& leaf, const Subscription& sub) {
   if (sub.owner.get() == &leaf) return false;  // never its own
   if (!leaf.solicited()) return true;          // our leaf: everything we know
-  if (sub.internal || !sub.remote) return true;  // ours, or a local client's
+  if (sub.internal() || !sub.remote) return true;  // ours, or a local client's
   if (sub.leaf) return !static_cast<const LeafConn*>(sub.owner.get())->solicited();  // a leaf of ours
   return false;  // a route's: our hub's cluster does not need us for that
 }
@@ -72,13 +77,13 @@ void update(LeafConn& leaf, const Subscription& sub, int32_t weight, std::string
   const int32_t now = before + weight - old;
   if (now <= 0) {
     in.counts.erase(it);
-    if (before > 0) proto::append_ls_unsub(out, sub.subject, sub.queue);
+    if (before > 0) proto::append_ls_unsub(out, sub.subject(), sub.queue());
   } else {
     it->second = now;
-    if (!sub.queue.empty()) {
-      proto::append_ls_sub(out, sub.subject, sub.queue, now);
+    if (!sub.queue().empty()) {
+      proto::append_ls_sub(out, sub.subject(), sub.queue(), now);
     } else if (before <= 0) {
-      proto::append_ls_sub(out, sub.subject, {}, 0);
+      proto::append_ls_sub(out, sub.subject(), {}, 0);
     }
   }
 }
@@ -456,7 +461,7 @@ void Leafnodes::register_leaf(const std::shared_ptr<LeafConn>& leaf) {
     // after the snapshot already saw it is a no-op (update() compares the weights).
     for (const auto& sub : leaf->account()->index().all()) {
       if (!tells(*leaf, *sub)) continue;
-      int32_t w = sub->queue.empty() ? 1 : std::max(1, sub->weight.load(std::memory_order_relaxed));
+      int32_t w = sub->queue().empty() ? 1 : std::max(1, sub->weight.load(std::memory_order_relaxed));
       in.of[sub.get()] = w;
       in.counts[interest_key(*sub)] += w;
     }

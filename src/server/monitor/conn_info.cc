@@ -37,9 +37,9 @@ ConnSnapshot snapshot(const ClientConn& c, bool with_subs) {
     for (const auto& sub : subs) {
       SubDetail d;
       d.account = s.account;
-      d.subject = sub->subject;
-      d.queue = sub->queue;
-      d.sid = sub->sid;
+      d.subject = sub->subject();
+      d.queue = sub->queue();
+      d.sid = sub->sid();
       d.msgs = sub->delivered.load(std::memory_order_relaxed);
       d.max = sub->max_msgs.load(std::memory_order_relaxed);
       d.cid = s.cid;

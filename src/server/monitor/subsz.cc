@@ -86,12 +86,12 @@ json::object build_subsz(Server& server, SysTime now, const SubszOptions& opts, 
       for (const auto& sub : acc->index().all()) {
         auto it = cids.find(sub->owner.get());
         if (it == cids.end()) continue;
-        if (!opts.test.empty() && !proto::subject_matches(sub->subject, opts.test)) continue;
+        if (!opts.test.empty() && !proto::subject_matches(sub->subject(), opts.test)) continue;
         SubDetail d;
         d.account = acc->name();
-        d.subject = sub->subject;
-        d.queue = sub->queue;
-        d.sid = sub->sid;
+        d.subject = sub->subject();
+        d.queue = sub->queue();
+        d.sid = sub->sid();
         d.msgs = sub->delivered.load(std::memory_order_relaxed);
         d.max = sub->max_msgs.load(std::memory_order_relaxed);
         d.cid = it->second;

@@ -638,11 +638,11 @@ void Cluster::send_lame_duck() {
 }
 
 void Cluster::local_sub_added(const Account& account, const Subscription& sub) {
-  interest_changed(account, sub.subject, sub.queue, 1);
+  interest_changed(account, sub.subject(), sub.queue(), 1);
 }
 
 void Cluster::local_sub_removed(const Account& account, const Subscription& sub) {
-  interest_changed(account, sub.subject, sub.queue, -1);
+  interest_changed(account, sub.subject(), sub.queue(), -1);
 }
 
 void Cluster::interest_changed(const Account& account, std::string_view subject, std::string_view queue, int delta) {

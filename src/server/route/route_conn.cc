@@ -369,23 +369,20 @@ bool RouteConn::on_rs_sub(std::string_view account, std::string_view subject, st
         srv.log().peer_error("{} - Unknown account \"{}\" for remote subject \"{}\"", log_prefix(), account, subject);
         return true;
       }
-      sub = std::make_shared<Subscription>();
+      sub = std::make_shared<Subscription>(subject, queue, it->first);
       sub->owner = shared_from_this();
       sub->remote = true;
-      sub->subject = std::string(subject);
-      sub->queue = std::string(queue);
-      sub->sid = it->first;
       sub->weight.store(queue.empty() ? 1 : (weight > 0 ? weight : 1), std::memory_order_relaxed);
       it->second = RemoteInterest{sub, acc};
     }
   }
   if (!fresh) {
-    if (!sub->queue.empty()) srv.leafnodes().interest(*acc, *sub, sub->weight.load(std::memory_order_relaxed));
+    if (!sub->queue().empty()) srv.leafnodes().interest(*acc, *sub, sub->weight.load(std::memory_order_relaxed));
     return true;
   }
   acc->index().insert(sub);
   // The leafs we are hub of are told the rest of the cluster's interest too.
-  srv.leafnodes().interest(*acc, *sub, sub->queue.empty() ? 1 : sub->weight.load(std::memory_order_relaxed));
+  srv.leafnodes().interest(*acc, *sub, sub->queue().empty() ? 1 : sub->weight.load(std::memory_order_relaxed));
   return true;
 }
 
