@@ -160,12 +160,14 @@ class RouteConn final : public Connection, private proto::ParserHandler {
   };
   struct InterestEqual {
     using is_transparent = void;
-    static InterestKey key(const InterestKey& k) noexcept { return k; }
-    static InterestKey key(const RemoteInterest& ri) noexcept { return {ri.sub->sid, ri.hash}; }
+    static size_t hash(const InterestKey& k) noexcept { return k.hash; }
+    static size_t hash(const RemoteInterest& ri) noexcept { return ri.hash; }
+    static std::string_view sid(const InterestKey& k) noexcept { return k.sid; }
+    static std::string_view sid(const RemoteInterest& ri) noexcept { return ri.sub->sid; }
+    // The hashes first: the sid is two pointers away (the subscription, then its heap).
     template <typename A, typename B>
     bool operator()(const A& a, const B& b) const noexcept {
-      const InterestKey ka = key(a), kb = key(b);
-      return ka.hash == kb.hash && ka.sid == kb.sid;
+      return hash(a) == hash(b) && sid(a) == sid(b);
     }
   };
   using InterestTable = std::unordered_set<RemoteInterest, InterestHash, InterestEqual>;
