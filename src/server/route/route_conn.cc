@@ -368,8 +368,10 @@ bool RouteConn::on_rs_sub(std::string_view account, std::string_view subject, st
   SubPtr sub;
   std::shared_ptr<Account> acc;
   {
-    // One lookup, one lock: a joining node takes a whole cluster's interest through here
-    // (a million RS+ in a row; issue 14 §4, docs/performance.md).
+    // A joining node takes a whole cluster's interest through here (a million RS+ in a row;
+    // issue 14 §4, docs/performance.md): the key is built in a reused buffer and hashed once,
+    // and the lock (uncontended: monitoring is the only other taker) is taken once to look
+    // and once more to insert, around the allocations of a new subscription.
     std::lock_guard lk(subs_mu_);
     auto it = subs_.find(key);
     if (it != subs_.end()) {
