@@ -439,6 +439,23 @@ SubIndex::~SubIndex() = default;
 void SubIndex::insert(const SubPtr& sub) {
   assert(sub && !sub->subject().empty());
   std::unique_lock lock(mu_);
+  if (!insert_locked(sub)) return;  // already in the index: nothing changed
+  generation_.store(generation_.load(std::memory_order_relaxed) + 1, std::memory_order_release);
+  inserts_.fetch_add(1, std::memory_order_relaxed);
+  invalidate_cache_locked(sub->subject());
+}
+
+bool SubIndex::remove(const SubPtr& sub) {
+  if (!sub) return false;
+  std::unique_lock lock(mu_);
+  if (!remove_locked(*sub)) return false;
+  generation_.store(generation_.load(std::memory_order_relaxed) + 1, std::memory_order_release);
+  removes_.fetch_add(1, std::memory_order_relaxed);
+  invalidate_cache_locked(sub->subject());
+  return true;
+}
+
+bool SubIndex::insert_locked(const SubPtr& sub) {
   Level* l = root_.get();
   Node* n = nullptr;
   proto::Tokens toks(sub->subject());
@@ -450,28 +467,51 @@ void SubIndex::insert(const SubPtr& sub) {
     }
     n = &l->child_or_create(t);
   }
-  if (!n->add(sub)) return;  // already in the index: nothing changed
+  if (!n->add(sub)) return false;
   sub->closed.store(false, std::memory_order_relaxed);
   ++count_;
-  generation_.store(generation_.load(std::memory_order_relaxed) + 1, std::memory_order_release);
-  inserts_.fetch_add(1, std::memory_order_relaxed);
-  invalidate_cache_locked(sub->subject());
+  return true;
 }
 
-bool SubIndex::remove(const SubPtr& sub) {
-  if (!sub) return false;
-  std::unique_lock lock(mu_);
-  proto::Tokens toks(sub->subject());
+bool SubIndex::remove_locked(Subscription& sub) {
+  proto::Tokens toks(sub.subject());
   std::string_view first;
   toks.next(first);
-  if (!root_->remove(first, toks, *sub)) return false;
+  if (!root_->remove(first, toks, sub)) return false;
   // Holders of an earlier match result skip it from now on.
-  sub->closed.store(true, std::memory_order_relaxed);
+  sub.closed.store(true, std::memory_order_relaxed);
   --count_;
-  generation_.store(generation_.load(std::memory_order_relaxed) + 1, std::memory_order_release);
-  removes_.fetch_add(1, std::memory_order_relaxed);
-  invalidate_cache_locked(sub->subject());
   return true;
+}
+
+size_t SubIndex::apply(std::span<const Change> changes) {
+  // Past this many wildcard patterns in one batch, dropping the whole cache costs less than
+  // scanning it once per pattern (a batch is a read's worth of RS+, up to hundreds).
+  constexpr size_t kWildcardScans = 8;
+  std::unique_lock lock(mu_);
+  size_t inserted = 0, removed = 0;
+  for (const Change& c : changes) {
+    assert(c.sub && !c.sub->subject().empty());
+    if (c.remove) {
+      removed += remove_locked(*c.sub) ? 1 : 0;
+    } else {
+      inserted += insert_locked(c.sub) ? 1 : 0;
+    }
+  }
+  if (inserted + removed == 0) return 0;
+  generation_.store(generation_.load(std::memory_order_relaxed) + 1, std::memory_order_release);
+  inserts_.fetch_add(inserted, std::memory_order_relaxed);
+  removes_.fetch_add(removed, std::memory_order_relaxed);
+  if (cache_.empty()) return inserted + removed;
+  size_t wildcards = 0;
+  for (const Change& c : changes) wildcards += has_wildcard_token(c.sub->subject()) ? 1 : 0;
+  if (wildcards > kWildcardScans) {
+    cache_.clear();
+  } else {
+    // A change that did not change the index drops its cached subjects too: harmless.
+    for (const Change& c : changes) invalidate_cache_locked(c.sub->subject());
+  }
+  return inserted + removed;
 }
 
 // Hot path. A hit costs the shared lock, one hash probe (no allocation: transparent lookup)

@@ -35,6 +35,7 @@
 #include <functional>
 #include <memory>
 #include <shared_mutex>
+#include <span>
 
 #include <pthread.h>
 #include <string>
@@ -138,6 +139,18 @@ class SubIndex {
   // Returns false when the subscription was not in the index.
   bool remove(const SubPtr& sub);
 
+  // One change of a batch (apply()): insert `sub`, or remove it.
+  struct Change {
+    SubPtr sub;
+    bool remove = false;
+  };
+  // Applies `changes` in order under one exclusive lock with one generation bump: each does
+  // what insert() or remove() would, and a reader sees none of the batch or all of it. For a
+  // route's read of RS+/RS- (a joining node takes a million in a row: issue 14 §4), where a
+  // lock, a bump and a cache probe per change cost each connection's MatchCache a refill per
+  // subscription. Returns how many changes changed the index.
+  size_t apply(std::span<const Change> changes);
+
   // All subscriptions matching a literal subject. Never null. A subject with an empty
   // token ("", "a..b", "a.") matches nothing and is not cached.
   std::shared_ptr<const MatchResult> match(std::string_view subject);
@@ -213,6 +226,9 @@ class SubIndex {
 
   // mu_ held (shared or exclusive) on entry.
   std::shared_ptr<const MatchResult> match_locked(std::string_view subject) const;
+  // mu_ held exclusively on entry. The trie and count_ only: no bump, no invalidation.
+  bool insert_locked(const SubPtr& sub);
+  bool remove_locked(Subscription& sub);
   // mu_ held exclusively on entry.
   void invalidate_cache_locked(std::string_view pattern);
   void store_locked(std::string_view subject, std::shared_ptr<const MatchResult> result);

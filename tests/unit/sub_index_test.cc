@@ -601,6 +601,89 @@ TEST(SubIndexCache, RandomMutationSequencesNeverLeaveAStaleResult) {
   }
 }
 
+// --- batches (apply: a route's read of RS+/RS-) ------------------------------------------
+
+TEST(SubIndexBatch, ABatchAppliesInOrderWithOneGenerationBump) {
+  SubIndex idx;
+  auto a = make_sub("x"), b = make_sub("x"), c = make_sub("y"), a2 = make_sub("x");
+  idx.insert(c);
+  ASSERT_EQ(idx.match("x")->plain.size(), 0u);  // cached, so the batch must invalidate it
+  const uint64_t g = idx.generation();
+  // An RS- after the RS+ of the same subscription wins; a new RS+ of the subject comes back.
+  std::vector<SubIndex::Change> batch = {{a, false}, {b, false}, {a, true}, {c, true}, {a2, false}, {b, true}};
+  EXPECT_EQ(idx.apply(batch), 6u);
+  EXPECT_EQ(idx.generation(), g + 1);
+  auto r = idx.match("x");
+  ASSERT_EQ(r->plain.size(), 1u);
+  EXPECT_EQ(r->plain[0], a2);
+  EXPECT_EQ(idx.match("y")->plain.size(), 0u);
+  EXPECT_EQ(idx.count(), 1u);
+  EXPECT_TRUE(a->closed.load());
+  EXPECT_TRUE(b->closed.load());
+  EXPECT_TRUE(c->closed.load());
+  EXPECT_FALSE(a2->closed.load());
+  EXPECT_EQ(idx.inserts(), 4u);  // c's insert() and three in the batch
+  EXPECT_EQ(idx.removes(), 3u);
+}
+
+TEST(SubIndexBatch, ABatchThatChangesNothingLeavesTheGenerationAlone) {
+  SubIndex idx;
+  auto a = make_sub("x"), absent = make_sub("y");
+  idx.insert(a);
+  const uint64_t g = idx.generation();
+  std::vector<SubIndex::Change> batch = {{a, false}, {absent, true}};
+  EXPECT_EQ(idx.apply(batch), 0u);
+  EXPECT_EQ(idx.generation(), g);
+  EXPECT_EQ(idx.apply({}), 0u);
+  EXPECT_EQ(idx.generation(), g);
+}
+
+TEST(SubIndexBatch, RandomBatchesNeverLeaveAStaleResult) {
+  // As RandomMutationSequencesNeverLeaveAStaleResult, in batches of up to 40 changes: some
+  // with few wildcard patterns (the cache is invalidated pattern by pattern), some with many
+  // (it is dropped whole), some removing what the same batch inserted.
+  const std::vector<std::string> patterns = {"a", "b", "a.b", "a.c", "a.*", "*.b", "*", ">",
+                                             "a.>", "*.*", "a.b.c", "a.*.c", "*.b.>", "b.>"};
+  const std::vector<std::string> subjects = {"a", "b", "c", "a.b", "a.c", "b.b", "a.b.c",
+                                             "a.x.c", "b.b.b", "c.b.a.d"};
+  for (size_t cache_max : {size_t{0}, size_t{3}, size_t{1024}}) {
+    SubIndex idx(cache_max);
+    std::vector<SubPtr> live;
+    std::mt19937 rng(7 + cache_max);
+    for (int step = 0; step < 400; ++step) {
+      std::vector<SubIndex::Change> batch;
+      const size_t n = 1 + rng() % 40;
+      while (batch.size() < n) {
+        if (live.empty() || rng() % 2) {
+          auto s = make_sub(patterns[rng() % patterns.size()], rng() % 3 ? "" : "q" + std::to_string(rng() % 2));
+          batch.push_back({s, false});
+          live.push_back(s);
+        } else {
+          size_t i = rng() % live.size();
+          batch.push_back({live[i], true});
+          live.erase(live.begin() + i);
+        }
+      }
+      const uint64_t gen = idx.generation();
+      ASSERT_EQ(idx.apply(batch), n);
+      ASSERT_EQ(idx.generation(), gen + 1);
+      ASSERT_EQ(idx.count(), live.size());
+      for (const std::string& subject : subjects) {
+        auto r = idx.match(subject);
+        std::multiset<Subscription*> got, want;
+        for (const auto& s : r->plain) got.insert(s.get());
+        for (const auto& g : r->queues) {
+          for (const auto& s : g) got.insert(s.get());
+        }
+        for (const auto& s : live) {
+          if (reference_match(std::string(s->subject()), subject)) want.insert(s.get());
+        }
+        ASSERT_EQ(got, want) << "step " << step << " subject " << subject << " cache_max " << cache_max;
+      }
+    }
+  }
+}
+
 TEST(SubIndexCache, CacheIsBoundedByCacheMax) {
   SubIndex idx(8);
   idx.insert(make_sub(">"));

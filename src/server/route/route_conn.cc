@@ -56,16 +56,18 @@ std::string monitor_url_seen_from_here(std::string_view advertised, const std::s
   return fmt::format("{}{}:{}", scheme, h, port);
 }
 
-std::string interest_key(std::string_view account, std::string_view subject, std::string_view queue) {
-  std::string k(account);
+// The sid of a route's remote subscription, which is also its key in the route's table.
+void interest_key(std::string& k, std::string_view account, std::string_view subject, std::string_view queue) {
+  k.assign(account);
   k += ' ';
   k += subject;
   if (!queue.empty()) {
     k += ' ';
     k += queue;
   }
-  return k;
 }
+
+size_t hash_of(std::string_view sid) noexcept { return std::hash<std::string_view>{}(sid); }
 }  // namespace
 
 RouteConn::RouteConn(Server& server, EventLoop& loop, asio::ip::tcp::socket socket, uint64_t rid,
@@ -160,6 +162,8 @@ void RouteConn::send_connect() {
 
 bool RouteConn::on_read(std::string_view data) {
   auto r = parser_.parse(data, *this);
+  // What this read changed is in the index before the loop turns to anything else.
+  apply_pending();
   if (batch_activity_) {
     // Once per read batch, not per message: one clock read however many RMSGs it carried.
     batch_activity_ = false;
@@ -183,17 +187,28 @@ void RouteConn::on_closing() {
 }
 
 void RouteConn::on_closed(CloseReason reason) {
-  std::unordered_map<std::string, RemoteInterest> subs;
+  // A close in the middle of a read (on_closed runs inside close() when nothing is to be
+  // flushed): the read's RS- must still take their subscriptions out of the index, since
+  // the table below no longer names them.
+  apply_pending();
+  InterestTable subs;
   {
     std::lock_guard lk(subs_mu_);
     subs.swap(subs_);
   }
   // Dropping `subs` breaks the cycle connection -> table -> subscription -> connection; match
   // results in flight on other loops keep this route alive until they are done.
-  for (auto& [k, ri] : subs) {
-    ri.account->index().remove(ri.sub);
-    server().leafnodes().interest(*ri.account, *ri.sub, 0);
+  // Out of the index in batches too: a node leaving takes its whole interest with it.
+  for (const auto& ri : subs) {
+    if (ri.account != pending_account_) {
+      apply_pending();
+      pending_account_ = ri.account;
+    }
+    pending_.push_back(SubIndex::Change{ri.sub, true});
+    if (pending_.size() >= kMaxPending) apply_pending();
   }
+  apply_pending();
+  pending_account_.reset();
   last_account_.reset();
   // Cached results may name our own remote interest (a cycle through Subscription::owner).
   if (match_cache_) match_cache_->clear();
@@ -346,43 +361,53 @@ bool RouteConn::on_rs_sub(std::string_view account, std::string_view subject, st
                      queue.empty() ? "" : fmt::format(" {}", weight));
   }
   batch_activity_ = true;
-  if (!registered()) return true;
+  // Closing: on_closed may have emptied the table already, so nothing may enter it now.
+  if (!registered() || closing()) return true;
+  interest_key(key_buf_, account, subject, queue);
+  const InterestKey key{key_buf_, hash_of(key_buf_)};
   SubPtr sub;
   std::shared_ptr<Account> acc;
-  bool fresh = false;
   {
-    // One lookup, one lock: a joining node takes a whole cluster's interest through here
-    // (a million RS+ in a row; issue 14 §4, docs/performance.md).
+    // A joining node takes a whole cluster's interest through here (a million RS+ in a row;
+    // issue 14 §4, docs/performance.md): the key is built in a reused buffer and hashed once,
+    // and the lock (uncontended: monitoring is the only other taker) is taken once to look
+    // and once more to insert, around the allocations of a new subscription.
     std::lock_guard lk(subs_mu_);
-    auto [it, added] = subs_.try_emplace(interest_key(account, subject, queue));
-    fresh = added;
-    if (!fresh) {
+    auto it = subs_.find(key);
+    if (it != subs_.end()) {
       // A repeated RS+ for a queue updates its weight.
-      it->second.sub->weight.store(weight > 0 ? weight : 1, std::memory_order_relaxed);
-      sub = it->second.sub;
-      acc = it->second.account;
-    } else {
-      acc = srv.accounts().find(account);
-      if (!acc) {
-        subs_.erase(it);
-        // As the reference with accounts from the config (a static resolver): logged, ignored.
-        srv.log().peer_error("{} - Unknown account \"{}\" for remote subject \"{}\"", log_prefix(), account, subject);
-        return true;
-      }
-      sub = std::make_shared<Subscription>(subject, queue, it->first);
-      sub->owner = shared_from_this();
-      sub->remote = true;
-      sub->weight.store(queue.empty() ? 1 : (weight > 0 ? weight : 1), std::memory_order_relaxed);
-      it->second = RemoteInterest{sub, acc};
+      it->sub->weight.store(weight > 0 ? weight : 1, std::memory_order_relaxed);
+      sub = it->sub;
+      acc = it->account;
     }
   }
-  if (!fresh) {
-    if (!sub->queue().empty()) srv.leafnodes().interest(*acc, *sub, sub->weight.load(std::memory_order_relaxed));
+  if (sub) {
+    if (!sub->queue().empty()) {
+      apply_pending();  // the leafs hear of the subscription before its new weight
+      srv.leafnodes().interest(*acc, *sub, sub->weight.load(std::memory_order_relaxed));
+    }
     return true;
   }
-  acc->index().insert(sub);
-  // The leafs we are hub of are told the rest of the cluster's interest too.
-  srv.leafnodes().interest(*acc, *sub, sub->queue().empty() ? 1 : sub->weight.load(std::memory_order_relaxed));
+  const std::shared_ptr<Account>* ref = account_ref(account);
+  if (ref == nullptr) {
+    // As the reference with accounts from the config (a static resolver): logged, ignored.
+    srv.log().peer_error("{} - Unknown account \"{}\" for remote subject \"{}\"", log_prefix(), account, subject);
+    return true;
+  }
+  sub = std::make_shared<Subscription>(subject, queue, key_buf_);
+  sub->owner = shared_from_this();
+  sub->remote = true;
+  sub->weight.store(queue.empty() ? 1 : (weight > 0 ? weight : 1), std::memory_order_relaxed);
+  {
+    std::lock_guard lk(subs_mu_);
+    subs_.insert(RemoteInterest{sub, *ref, key.hash});
+  }
+  if (pending_account_ != *ref) {
+    apply_pending();
+    pending_account_ = *ref;
+  }
+  pending_.push_back(SubIndex::Change{std::move(sub), false});
+  if (pending_.size() >= kMaxPending) apply_pending();
   return true;
 }
 
@@ -390,17 +415,37 @@ bool RouteConn::on_rs_unsub(std::string_view account, std::string_view subject, 
   auto& srv = server();
   srv.log().tracef("{} - <<- [RS- {} {}{}{}]", log_prefix(), account, subject, queue.empty() ? "" : " ", queue);
   batch_activity_ = true;
+  interest_key(key_buf_, account, subject, queue);
   RemoteInterest ri;
   {
     std::lock_guard lk(subs_mu_);
-    auto it = subs_.find(interest_key(account, subject, queue));
+    auto it = subs_.find(InterestKey{key_buf_, hash_of(key_buf_)});
     if (it == subs_.end()) return true;
-    ri = std::move(it->second);
-    subs_.erase(it);
+    ri = std::move(subs_.extract(it).value());
   }
-  ri.account->index().remove(ri.sub);
-  srv.leafnodes().interest(*ri.account, *ri.sub, 0);
+  if (pending_account_ != ri.account) {
+    apply_pending();
+    pending_account_ = ri.account;
+  }
+  pending_.push_back(SubIndex::Change{std::move(ri.sub), true});
+  if (pending_.size() >= kMaxPending) apply_pending();
   return true;
+}
+
+void RouteConn::apply_pending() {
+  if (pending_.empty()) return;
+  Account& acc = *pending_account_;
+  acc.index().apply(pending_);
+  // The leafs we are hub of are told the rest of the cluster's interest too, after the index
+  // has it (as a single insert() or remove() did), in the order it came.
+  auto& leafnodes = server().leafnodes();
+  for (const SubIndex::Change& c : pending_) {
+    const Subscription& sub = *c.sub;
+    leafnodes.interest(acc, sub, c.remove ? 0 : sub.queue().empty() ? 1 : sub.weight.load(std::memory_order_relaxed));
+  }
+  // The account stays held by pending_account_, so a run of one account's RS+ compares one
+  // pointer per entry; the table's entries hold it for their own subscriptions.
+  pending_.clear();
 }
 
 bool RouteConn::on_rmsg(const proto::MsgArgs& a, std::string_view payload) {
@@ -414,6 +459,9 @@ bool RouteConn::on_rmsg(const proto::MsgArgs& a, std::string_view payload) {
   LoopCounters::bump(in_msgs, 1);
   LoopCounters::bump(in_bytes, payload.size());
   srv.count_in(payload.size());
+  // This read's RS+ before it: the message sees their interest. A test inline, since every
+  // RMSG passes here and a batch is pending only while interest arrives.
+  if (!pending_.empty()) apply_pending();
   Account* acc = account_for(a.account);
   if (acc == nullptr) {
     srv.log().debugf("{} - Unknown account \"{}\" for routed message on subject: \"{}\"", log_prefix(), a.account,
@@ -428,18 +476,18 @@ bool RouteConn::on_rmsg(const proto::MsgArgs& a, std::string_view payload) {
   return true;
 }
 
-Account* RouteConn::account_for(std::string_view name) {
+const std::shared_ptr<Account>* RouteConn::account_ref(std::string_view name) {
   Accounts& accounts = server().accounts();
-  if (name == kGlobalAccount) return &accounts.global();
+  if (name == kGlobalAccount) return &accounts.global_ref();
   uint64_t generation = accounts.generation();
   if (last_account_ && last_account_generation_ == generation && last_account_->name() == name) {
-    return last_account_.get();
+    return &last_account_;
   }
   auto acc = accounts.find(name);
   if (!acc) return nullptr;
   last_account_ = std::move(acc);
   last_account_generation_ = generation;
-  return last_account_.get();
+  return &last_account_;
 }
 
 bool RouteConn::send_message(std::string_view account, std::string_view subject, std::string_view reply, int64_t header_len,
@@ -468,7 +516,7 @@ std::vector<std::string> RouteConn::remote_interest() const {
   std::lock_guard lk(subs_mu_);
   std::vector<std::string> out;
   out.reserve(subs_.size());
-  for (auto& [k, s] : subs_) out.push_back(k);
+  for (const auto& ri : subs_) out.push_back(std::string(ri.sub->sid()));
   return out;
 }
 

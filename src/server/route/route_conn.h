@@ -16,7 +16,8 @@
 #include <optional>
 #include <span>
 #include <string>
-#include <unordered_map>
+#include <unordered_set>
+#include <vector>
 
 #include "proto/parser.h"
 #include "server/route/cluster.h"
@@ -123,9 +124,14 @@ class RouteConn final : public Connection, private proto::ParserHandler {
   RouteInfo remote_;
   std::atomic<bool> registered_{false};
 
-  // The account a route message names: $G without a lookup, any other through the registry,
-  // the last one kept (loop thread) so a stream of one account's messages looks it up once.
-  Account* account_for(std::string_view name);
+  // The account a route message or interest names: $G without a lookup, any other through
+  // the registry, the last one kept (loop thread) so a stream of one account's messages or
+  // RS+ looks it up once. Null when this server has no such account.
+  const std::shared_ptr<Account>* account_ref(std::string_view name);
+  Account* account_for(std::string_view name) {
+    const auto* acc = account_ref(name);
+    return acc != nullptr ? acc->get() : nullptr;
+  }
   std::shared_ptr<Account> last_account_;
   uint64_t last_account_generation_ = 0;
   // Loop thread: match results of the messages this route brought, per account
@@ -133,13 +139,52 @@ class RouteConn final : public Connection, private proto::ParserHandler {
   std::shared_ptr<MatchCache> match_cache_;
 
   // One RS+: the subscription in its account's index, and that account, held so the index
-  // the subscription is in outlives it (Lifetimes).
+  // the subscription is in outlives it (Lifetimes). The table's key is the subscription's
+  // own sid, "account subject[ queue]" (immutable), with its hash kept beside it: an entry
+  // is one allocation with no copy of the key, and a probe that meets another entry in its
+  // bucket compares hashes before it follows the pointer to the sid (memory and cache
+  // misses at scale: a joining node takes a million of these in a row, issue 14 §4).
   struct RemoteInterest {
     SubPtr sub;
     std::shared_ptr<Account> account;
+    size_t hash = 0;  // of sub->sid
   };
+  struct InterestKey {
+    std::string_view sid;
+    size_t hash;
+  };
+  struct InterestHash {
+    using is_transparent = void;
+    size_t operator()(const InterestKey& k) const noexcept { return k.hash; }
+    size_t operator()(const RemoteInterest& ri) const noexcept { return ri.hash; }
+  };
+  struct InterestEqual {
+    using is_transparent = void;
+    static size_t hash(const InterestKey& k) noexcept { return k.hash; }
+    static size_t hash(const RemoteInterest& ri) noexcept { return ri.hash; }
+    static std::string_view sid(const InterestKey& k) noexcept { return k.sid; }
+    static std::string_view sid(const RemoteInterest& ri) noexcept { return ri.sub->sid(); }
+    // The hashes first: the sid is two pointers away (the subscription, then its heap).
+    template <typename A, typename B>
+    bool operator()(const A& a, const B& b) const noexcept {
+      return hash(a) == hash(b) && sid(a) == sid(b);
+    }
+  };
+  using InterestTable = std::unordered_set<RemoteInterest, InterestHash, InterestEqual>;
   mutable std::mutex subs_mu_;
-  std::unordered_map<std::string, RemoteInterest> subs_;  // "account subject[ queue]" -> interest
+  InterestTable subs_;  // guarded by subs_mu_; by sid, "account subject[ queue]"
+
+  // Loop thread: this read's interest changes (RS+/RS-, LS+/LS-) not yet in the index, all
+  // of one account, in the order they came. They go in as one batch (SubIndex::apply: one
+  // exclusive lock, one generation bump) before anything that must see them: an RMSG of this
+  // route, a PONG, a change in another account, the end of the read, the route's close; and
+  // at most kMaxPending at a time, which bounds how long the batch holds the index's lock.
+  // docs/architecture.md, "Threading", says what other loops see and when.
+  static constexpr size_t kMaxPending = 256;
+  std::vector<SubIndex::Change> pending_;
+  std::shared_ptr<Account> pending_account_;
+  void apply_pending();
+  std::string key_buf_;  // loop thread: the sid of the RS+/RS- being read, reused
 
   // Monitoring (see rtt(), last_activity_at()).
   std::atomic<int64_t> rtt_ns_{0};
