@@ -625,7 +625,9 @@ bool fast_pub_args(std::string_view line, MsgArgs& a) noexcept {
   const char* const e = b + line.size();
   const char* d = e;
   int64_t size = 0, scale = 1;
-  while (d > b && static_cast<unsigned>(d[-1] - '0') < 10) {
+  // At most 10 digits are read: a tenth means too many for this path, and summing a run of
+  // digits of any length would overflow (fuzz/proto_client found "PUB foo - 9999…9").
+  while (d > b && e - d < 10 && static_cast<unsigned>(d[-1] - '0') < 10) {
     --d;
     size += (*d - '0') * scale;
     scale *= 10;

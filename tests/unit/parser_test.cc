@@ -271,6 +271,8 @@ TEST(ParserClientOps, PubLinesAtTheEdgeOfTheFastPathSplitAsTheGeneralOne) {
   EXPECT_EQ(events_of(kClientConn, "PUB foo \r2\r\nok\r\n"), Events{"PUB subject=foo total=2 payload=ok"});
   EXPECT_EQ(events_of(kClientConn, "PUB foo 02\r\nok\r\n"), Events{"PUB subject=foo total=2 payload=ok"});
   EXPECT_EQ(error_of(kClientConn, "PUB foo 1234567890\r\n"), ParseError::kBadArgs);  // 10 digits
+  // Far too many: read without overflowing (UBSan in the fuzz smoke tests sees that).
+  EXPECT_EQ(error_of(kClientConn, "PUB foo " + std::string(40, '9') + "\r\n"), ParseError::kBadArgs);
   EXPECT_EQ(error_of(kClientConn, "PUB 22\r\n"), ParseError::kBadArgs);                // a size, no subject
   EXPECT_EQ(error_of(kClientConn, "PUB foo bar baz 2\r\nok\r\n"), ParseError::kBadArgs);
   const std::string whole = "PUB foo.bar INBOX.1 5\r\nhello\r\n";
