@@ -563,12 +563,35 @@ TEST(SubIndexCache, WildcardTokensInAPublishSubjectAreTakenLiterally) {
   EXPECT_EQ(idx.match("foo.*")->plain.size(), 1u);
 }
 
+// The random mutation tests' patterns and subjects, and what a match must return: every live
+// subscription whose pattern matches, by brute force.
+const std::vector<std::string> kRandomPatterns = {"a",   "b",   "a.b",   "a.c",   "a.*",   "*.b", "*",
+                                                  ">",   "a.>", "*.*",   "a.b.c", "a.*.c", "*.b.>", "b.>"};
+const std::vector<std::string> kRandomSubjects = {"a",     "b",     "c",     "a.b",   "a.c",
+                                                  "b.b",   "a.b.c", "a.x.c", "b.b.b", "c.b.a.d"};
+
+std::multiset<Subscription*> matched(SubIndex& idx, const std::string& subject) {
+  auto r = idx.match(subject);
+  std::multiset<Subscription*> got;
+  for (const auto& s : r->plain) got.insert(s.get());
+  for (const auto& g : r->queues) {
+    for (const auto& s : g) got.insert(s.get());
+  }
+  return got;
+}
+
+std::multiset<Subscription*> brute_force(const std::vector<SubPtr>& live, const std::string& subject) {
+  std::multiset<Subscription*> want;
+  for (const auto& s : live) {
+    if (reference_match(std::string(s->subject()), subject)) want.insert(s.get());
+  }
+  return want;
+}
+
 TEST(SubIndexCache, RandomMutationSequencesNeverLeaveAStaleResult) {
   // Matches go through the cache; after every step each result must equal a brute force.
-  const std::vector<std::string> patterns = {"a", "b", "a.b", "a.c", "a.*", "*.b", "*", ">",
-                                             "a.>", "*.*", "a.b.c", "a.*.c", "*.b.>", "b.>"};
-  const std::vector<std::string> subjects = {"a", "b", "c", "a.b", "a.c", "b.b", "a.b.c",
-                                             "a.x.c", "b.b.b", "c.b.a.d"};
+  const auto& patterns = kRandomPatterns;
+  const auto& subjects = kRandomSubjects;
   for (size_t cache_max : {size_t{0}, size_t{3}, size_t{1024}}) {
     SubIndex idx(cache_max);
     std::vector<SubPtr> live;
@@ -585,16 +608,8 @@ TEST(SubIndexCache, RandomMutationSequencesNeverLeaveAStaleResult) {
       }
       for (int k = 0; k < 4; ++k) {
         const std::string& subject = subjects[rng() % subjects.size()];
-        auto r = idx.match(subject);
-        std::multiset<Subscription*> got, want;
-        for (const auto& s : r->plain) got.insert(s.get());
-        for (const auto& g : r->queues) {
-          for (const auto& s : g) got.insert(s.get());
-        }
-        for (const auto& s : live) {
-          if (reference_match(std::string(s->subject()), subject)) want.insert(s.get());
-        }
-        ASSERT_EQ(got, want) << "step " << step << " subject " << subject << " cache_max " << cache_max;
+        ASSERT_EQ(matched(idx, subject), brute_force(live, subject))
+            << "step " << step << " subject " << subject << " cache_max " << cache_max;
       }
     }
     EXPECT_LE(idx.cache_size(), cache_max);
@@ -642,10 +657,8 @@ TEST(SubIndexBatch, RandomBatchesNeverLeaveAStaleResult) {
   // As RandomMutationSequencesNeverLeaveAStaleResult, in batches of up to 40 changes: some
   // with few wildcard patterns (the cache is invalidated pattern by pattern), some with many
   // (it is dropped whole), some removing what the same batch inserted.
-  const std::vector<std::string> patterns = {"a", "b", "a.b", "a.c", "a.*", "*.b", "*", ">",
-                                             "a.>", "*.*", "a.b.c", "a.*.c", "*.b.>", "b.>"};
-  const std::vector<std::string> subjects = {"a", "b", "c", "a.b", "a.c", "b.b", "a.b.c",
-                                             "a.x.c", "b.b.b", "c.b.a.d"};
+  const auto& patterns = kRandomPatterns;
+  const auto& subjects = kRandomSubjects;
   for (size_t cache_max : {size_t{0}, size_t{3}, size_t{1024}}) {
     SubIndex idx(cache_max);
     std::vector<SubPtr> live;
@@ -669,16 +682,8 @@ TEST(SubIndexBatch, RandomBatchesNeverLeaveAStaleResult) {
       ASSERT_EQ(idx.generation(), gen + 1);
       ASSERT_EQ(idx.count(), live.size());
       for (const std::string& subject : subjects) {
-        auto r = idx.match(subject);
-        std::multiset<Subscription*> got, want;
-        for (const auto& s : r->plain) got.insert(s.get());
-        for (const auto& g : r->queues) {
-          for (const auto& s : g) got.insert(s.get());
-        }
-        for (const auto& s : live) {
-          if (reference_match(std::string(s->subject()), subject)) want.insert(s.get());
-        }
-        ASSERT_EQ(got, want) << "step " << step << " subject " << subject << " cache_max " << cache_max;
+        ASSERT_EQ(matched(idx, subject), brute_force(live, subject))
+            << "step " << step << " subject " << subject << " cache_max " << cache_max;
       }
     }
   }
