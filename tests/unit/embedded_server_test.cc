@@ -7,17 +7,24 @@
 
 #include <cerrno>
 #include <chrono>
+#include <memory>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "pylon/server.h"
+#include "server/core/connection.h"
 
 namespace {
 
 // A blocking loopback client that reads until `want` appears or the deadline passes.
 class RawClient {
  public:
-  explicit RawClient(int port) {
+  // `rcvbuf` > 0: a receive buffer that small (set before connecting), so what the server
+  // sends waits in its own outbound buffers until we read.
+  explicit RawClient(int port, int rcvbuf = 0) {
     fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (rcvbuf > 0) ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
     sockaddr_in a{};
     a.sin_family = AF_INET;
     a.sin_port = htons(static_cast<uint16_t>(port));
@@ -41,6 +48,7 @@ class RawClient {
     return got_.find(want) != std::string::npos;
   }
   const std::string& got() const { return got_; }
+  void clear() { got_.clear(); }
   // True when the server closes the connection (recv sees EOF) before the deadline.
   bool closed_by_peer(std::chrono::milliseconds deadline = std::chrono::seconds(5)) {
     auto end = std::chrono::steady_clock::now() + deadline;
@@ -148,6 +156,70 @@ TEST(EmbeddedServer, AnUnresolvableHostFailsEachListenerInTheReferenceWords) {
       EXPECT_EQ(std::string(e.what()).rfind(c.expect, 0), 0u) << c.what << ": " << e.what();
     }
   }
+}
+
+// A subscriber that once took a burst keeps a 64 KiB chunk as its next tail while busy; at
+// its ping tick, idle, it gives it back (Connection::release_idle_buffers, counted by
+// /metrics' pylon_idle_buffers_released_total), and delivery goes on as before. Each burst
+// is queued whole before the subscriber reads (a small receive buffer), so it fills chunks.
+TEST(EmbeddedServer, AnIdleSubscriberGivesBackTheBuffersOfItsLastBurst) {
+  using pylon::server::Connection;
+  pylon::Options o = ephemeral();
+  o.ping_interval = std::chrono::milliseconds(200);
+  o.ping_max = 1000;  // the raw clients never answer the server's PINGs
+  pylon::Server server(o);
+  server.start();
+
+  constexpr int kSubscribers = 8;
+  constexpr int kBurstMsgs = 256;  // 2,000 B each: 512 KB, eight chunks
+  constexpr int kSmallRcvbuf = 4096;
+  constexpr std::chrono::seconds kRead(30);  // a burst through a small receive buffer
+  std::vector<std::unique_ptr<RawClient>> subs;
+  for (int i = 0; i < kSubscribers; ++i) {
+    subs.push_back(std::make_unique<RawClient>(server.port(), kSmallRcvbuf));
+    auto& s = *subs.back();
+    ASSERT_TRUE(s.read_until("INFO "));
+    s.send("CONNECT {\"verbose\":false}\r\nSUB idle." + std::to_string(i) + " 1\r\nPING\r\n");
+    ASSERT_TRUE(s.read_until("PONG\r\n"));
+  }
+  RawClient pub(server.port());
+  ASSERT_TRUE(pub.read_until("INFO "));
+  const std::string payload(2000, 'x');
+  auto burst = [&](const std::string& end) {
+    std::string out = "CONNECT {\"verbose\":false}\r\n";
+    for (int i = 0; i < kSubscribers; ++i) {
+      std::string subject = "idle." + std::to_string(i);
+      for (int m = 0; m < kBurstMsgs; ++m) out += "PUB " + subject + " 2000\r\n" + payload + "\r\n";
+      out += "PUB " + subject + " " + std::to_string(end.size()) + "\r\n" + end + "\r\n";
+    }
+    pub.send(out + "PING\r\n");
+    ASSERT_TRUE(pub.read_until("PONG\r\n")) << "the burst is queued";
+    pub.clear();
+  };
+  // Before any burst the connections hold small buffers only: nothing to give back.
+  const uint64_t released_before = Connection::idle_buffers_released();
+  burst("end1");
+  for (int i = 0; i < kSubscribers; ++i) {
+    ASSERT_TRUE(subs[i]->read_until("MSG idle." + std::to_string(i) + " 1 4\r\nend1\r\n", kRead)) << "subscriber " << i;
+  }
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  auto released = [&] { return Connection::idle_buffers_released() - released_before; };
+  while (released() < static_cast<uint64_t>(kSubscribers) && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_GE(released(), static_cast<uint64_t>(kSubscribers)) << "idle subscribers kept their burst's buffers";
+
+  // Delivery after the release: a whole second burst to every subscriber.
+  burst("end2");
+  for (int i = 0; i < kSubscribers; ++i) {
+    auto& s = *subs[i];
+    ASSERT_TRUE(s.read_until("MSG idle." + std::to_string(i) + " 1 4\r\nend2\r\n", kRead)) << "subscriber " << i;
+    const std::string& got = s.got();
+    size_t msgs = 0;
+    for (size_t at = got.find("MSG idle."); at != std::string::npos; at = got.find("MSG idle.", at + 1)) ++msgs;
+    EXPECT_EQ(msgs, 2u * (kBurstMsgs + 1)) << "subscriber " << i;
+  }
+  server.shutdown();
 }
 
 }  // namespace

@@ -980,6 +980,7 @@ void ClientConn::on_deadline() {
 }
 
 void ClientConn::on_ping_timer() {
+  release_idle_buffers();
   auto& srv = server();
   auto interval = srv.options().ping_interval;
   // A client that sent us something within the interval is alive: no need to ask.

@@ -41,9 +41,13 @@ using outbound::kChunkSize;
 
 namespace {
 std::atomic<int64_t> g_in_memory{0};  // Connection objects constructed and not yet destroyed
+std::atomic<uint64_t> g_idle_buffers_released{0};
 }  // namespace
 
 int64_t Connection::in_memory() noexcept { return g_in_memory.load(std::memory_order_relaxed); }
+uint64_t Connection::idle_buffers_released() noexcept {
+  return g_idle_buffers_released.load(std::memory_order_relaxed);
+}
 
 Connection::Connection(Server& server, EventLoop& loop, asio::ip::tcp::socket socket, Kind kind, uint64_t cid)
     : server_(server), loop_(loop), socket_(std::move(socket)), kind_(kind), cid_(cid),
@@ -514,6 +518,26 @@ void Connection::start_write() {
     for (const auto& c : out_writing_chunks_) out_iov_.push_back(asio::buffer(c));
     asio::async_write(socket_, out_iov_, std::move(on_written));
   }
+}
+
+void Connection::release_idle_buffers() {
+  PYLON_DCHECK_ON_LOOP(loop_);
+  if (writing_ || closed_) return;
+  uint64_t released = 0;
+  auto release = [&](std::string& buf) {
+    if (buf.capacity() <= kKeepOutbound) return;
+    outbound::give_back(buf);  // to the pool when chunk-sized, else freed
+    ++released;
+  };
+  {
+    std::lock_guard lk(out_mu_);  // appenders on other loops hold it
+    if (!out_chunks_.empty() || !out_pending_.empty()) return;
+    release(out_pending_);
+  }
+  // Not writing: the rest are this loop's alone, and empty.
+  if (out_writing_.empty()) release(out_writing_);
+  release(ws_frames_);
+  if (released > 0) g_idle_buffers_released.fetch_add(released, std::memory_order_relaxed);
 }
 
 uint64_t Connection::delivered() { return tcp_bytes_acked(socket_.native_handle()); }

@@ -120,6 +120,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
   // Ask the owning loop to write what is pending. Thread-safe; cheap when already asked.
   void flush_signal();
+  // Loop thread, at each ping tick (client, route, leaf): when nothing is queued or being
+  // written, gives back the outbound buffers a busy spell left (a 64 KiB chunk kept as the
+  // next tail). A busy connection keeps its chunk between writes; an idle one holds none,
+  // so 100,000 subscribers that each once took a burst do not hold 6 GB for their lives.
+  void release_idle_buffers();
 
   // Close from any thread. Idempotent: the first reason wins. When `flush` is true, pending
   // output (e.g. a final -ERR) is written first, bounded by the write deadline.
@@ -144,6 +149,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // anything still holds it (Lifetimes in docs/architecture.md), so a count that stays above
   // the open connections names a leak. Any thread.
   static int64_t in_memory() noexcept;
+  // Buffers over 4 KiB that idle connections gave back (release_idle_buffers), whole process:
+  // the memory bursts left behind, not held by connections that went quiet. Any thread.
+  static uint64_t idle_buffers_released() noexcept;
 
   // Statistics (monitoring). in_*: written by this connection's loop only; out_*: written
   // under out_mu_ only (enqueue_message). So both are plain load+store, read relaxed by anyone.

@@ -601,6 +601,7 @@ void LeafConn::schedule_ping(bool first) {
   ping_timer_.expires_after(interval);
   ping_timer_.async_wait([self = shared_from_this(), this](const boost::system::error_code& ec) {
     if (ec || closing()) return;
+    release_idle_buffers();
     if (pings_out_ + 1 > server().options().ping_max) {
       server().log().error("{} - Stale Leafnode Connection - Closing", log_prefix());
       std::string line;

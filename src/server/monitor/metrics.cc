@@ -121,6 +121,10 @@ std::string build_metrics(Server& server, SysTime now, const std::map<std::strin
            "Client and route connections in memory, open or closed: a closed one is freed once nothing "
            "refers to it any more (match results being delivered from or cached); whole process.");
   e.sample(static_cast<double>(Connection::in_memory()));
+  e.family("pylon_idle_buffers_released_total", Type::kCounter,
+           "Outbound buffers over 4 KiB that connections gave back at their ping tick, with nothing queued: "
+           "the memory a burst left, not kept by a connection that went quiet; whole process.");
+  e.sample(Connection::idle_buffers_released());
   e.family("pylon_subscriptions", Type::kGauge,
            "Subscriptions in the subscription index: client subscriptions and the interest of routes.");
   e.sample(uint64_t{c.subscriptions});

@@ -537,6 +537,7 @@ void RouteConn::schedule_ping(bool first) {
   ping_timer_.expires_after(interval);
   ping_timer_.async_wait([self = shared_from_this(), this](const boost::system::error_code& ec) {
     if (ec || closing()) return;
+    release_idle_buffers();
     if (pings_out_ + 1 > server().options().ping_max) {
       server().log().error("{} - Stale Route Connection - Closing", log_prefix());
       // As the reference: -ERR, then close. The flush may wait out the write deadline on a
