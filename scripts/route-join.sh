@@ -27,7 +27,7 @@
 #   --clients N  client connections holding them (default 1000; the machine's descriptor
 #                limit is 20,000 per process)
 #   --msgs N     messages of each publisher run (default 5000000)
-#   --timeout S  limit of one join (default 120)
+#   --timeout S  limit of one fill, one join and one publisher run (default 120)
 # Env: BUILD_DIR (default build/), PYLON_SERVER, NATS_SERVER, PYLON, SCALE_CLIENTS, and
 # PYLON_ARGS (extra flags for every Pylon node, e.g. "--event_loops 1"), SERVERS (default
 # "nats pylon"; "pylon" alone, e.g. to compare two Pylon builds round by round), C_ENV
