@@ -15,7 +15,8 @@
 # On a loaded machine the join's wall time is mostly waiting for a CPU, so the CPU time the
 # work took is reported too (utime+stime from /proc/PID/stat): C's, from its start to the
 # moment its count is complete (the receiving side: parsing RS+, filling its index), and
-# B's over the same interval (the sending side: B has no publisher, only its half to send).
+# B's over the same interval (the sending side: B has no publisher, only its half to send),
+# and C's resident memory then (VmRSS; the peak, VmHWM, is the same here, as C only grows).
 # Reports per server the median over the rounds and the spread (half the range, as a
 # percentage of the median), and the load average at each run. Progress on stderr, the
 # table on stdout. Every process this script starts is stopped by its PID.
@@ -26,10 +27,11 @@
 #   --clients N  client connections holding them (default 1000; the machine's descriptor
 #                limit is 20,000 per process)
 #   --msgs N     messages of each publisher run (default 5000000)
-#   --timeout S  limit of one join (default 120)
+#   --timeout S  limit of one fill, one join and one publisher run (default 120)
 # Env: BUILD_DIR (default build/), PYLON_SERVER, NATS_SERVER, PYLON, SCALE_CLIENTS, and
 # PYLON_ARGS (extra flags for every Pylon node, e.g. "--event_loops 1"), SERVERS (default
-# "nats pylon"; "pylon" alone, e.g. to compare two Pylon builds round by round).
+# "nats pylon"; "pylon" alone, e.g. to compare two Pylon builds round by round), C_ENV
+# (environment for node C only, e.g. C_ENV="GLIBC_TUNABLES=glibc.malloc.arena_max=1").
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -95,6 +97,8 @@ routes_of() {
 now_ms() { date +%s%3N; }
 CLK_TCK=$(getconf CLK_TCK)
 # CPU time (ms) a process has used: utime + stime, fields 14 and 15 of /proc/PID/stat.
+# Resident memory (kB) of a process: VmRSS of /proc/PID/status.
+rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
 cpu_ms() { awk -v t="$CLK_TCK" '{ sub(/^.*\) /, ""); printf "%d", ($12 + $13) * 1000 / t }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 # wait_until SECONDS COMMAND...: polls every 20 ms.
 wait_until() {
@@ -107,13 +111,15 @@ wait_until() {
 
 # start_node KIND NAME CLIENT HTTP ROUTE [SEED_ROUTE]: echoes the PID.
 start_node() {
-  local kind=$1 name=$2 cport=$3 hport=$4 rport=$5 seed=${6:-} bin args
+  local kind=$1 name=$2 cport=$3 hport=$4 rport=$5 seed=${6:-} bin args envs=()
   bin=$([ "$kind" = nats ] && echo "$NATS_SERVER" || echo "$PYLON_SERVER")
   args=(-a 127.0.0.1 -p "$cport" -m "$hport" -n "$name" --cluster_name join --cluster "nats://127.0.0.1:$rport")
   [ -n "$seed" ] && args+=(--routes "nats://127.0.0.1:$seed")
   # shellcheck disable=SC2086
   [ "$kind" = pylon ] && args+=($PYLON_ARGS)
-  "$bin" "${args[@]}" >"$TMP/$kind-$name.log" 2>&1 &
+  # shellcheck disable=SC2206
+  [ "$name" = C ] && [ -n "${C_ENV:-}" ] && envs=(${C_ENV})
+  env "${envs[@]}" "$bin" "${args[@]}" >"$TMP/$kind-$name.log" 2>&1 &
   echo $!
 }
 has_subs() { local n; n=$(subs_of "$1"); [ -n "$n" ] && [ "$n" -ge "$2" ]; }
@@ -172,6 +178,7 @@ run() {
     R[$kind,$round,join]=$((t1 - t0))
     R[$kind,$round,cpu_c]=$(cpu_ms "$pc")
     R[$kind,$round,cpu_b]=$(($(cpu_ms "$pb") - b0))
+    R[$kind,$round,rss_c]=$(($(rss_kb "$pc") / 1024))
   else
     log "$kind: C did not learn every subscription within ${TIMEOUT}s (it has $(subs_of "$hc") of $target)"
     FAILED=1
@@ -179,7 +186,7 @@ run() {
   wait "$bench_pid" || { log "$kind: publisher during the join failed"; FAILED=1; }
   R[$kind,$round,during]=$(rate_of "$TMP/pub-join.json")
   R[$kind,$round,load]=$(loadavg)
-  log "round $round, $kind: join ${R[$kind,$round,join]:-FAIL} ms (CPU: C ${R[$kind,$round,cpu_c]:-?} ms, B ${R[$kind,$round,cpu_b]:-?} ms); publisher ${R[$kind,$round,base]:-?} msgs/s alone," \
+  log "round $round, $kind: join ${R[$kind,$round,join]:-FAIL} ms (CPU: C ${R[$kind,$round,cpu_c]:-?} ms, B ${R[$kind,$round,cpu_b]:-?} ms; C's RSS ${R[$kind,$round,rss_c]:-?} MiB); publisher ${R[$kind,$round,base]:-?} msgs/s alone," \
     "${R[$kind,$round,during]:-?} msgs/s during the join (load ${R[$kind,$round,load]})"
   stop_pids
 }
@@ -215,13 +222,15 @@ row "C's CPU until complete: receiving (ms)" "$(median_spread nats cpu_c)" "$(me
   "$(ratio "$(median nats cpu_c)" "$(median pylon cpu_c)")"
 row "B's CPU meanwhile: sending half (ms)" "$(median_spread nats cpu_b)" "$(median_spread pylon cpu_b)" \
   "$(ratio "$(median nats cpu_b)" "$(median pylon cpu_b)")"
+row "C's RSS when complete (MiB)" "$(median_spread nats rss_c)" "$(median_spread pylon rss_c)" \
+  "$(ratio "$(median nats rss_c)" "$(median pylon rss_c)")"
 row "publisher on A alone (msgs/s)" "$(median_spread nats base)" "$(median_spread pylon base)" \
   "$(ratio "$(median nats base)" "$(median pylon base)")"
 row "publisher on A during the join (msgs/s)" "$(median_spread nats during)" "$(median_spread pylon during)" \
   "$(ratio "$(median nats during)" "$(median pylon during)")"
 for kind in nats pylon; do
   for r in $(seq 1 "$ROUNDS"); do
-    echo "  $kind round $r: join ${R[$kind,$r,join]:-FAIL} ms (CPU C ${R[$kind,$r,cpu_c]:-?}, B ${R[$kind,$r,cpu_b]:-?} ms), publisher ${R[$kind,$r,base]:-?} -> ${R[$kind,$r,during]:-?} msgs/s, load ${R[$kind,$r,load]:-?}"
+    echo "  $kind round $r: join ${R[$kind,$r,join]:-FAIL} ms (CPU C ${R[$kind,$r,cpu_c]:-?}, B ${R[$kind,$r,cpu_b]:-?} ms; C's RSS ${R[$kind,$r,rss_c]:-?} MiB), publisher ${R[$kind,$r,base]:-?} -> ${R[$kind,$r,during]:-?} msgs/s, load ${R[$kind,$r,load]:-?}"
   done
 done
 exit $FAILED

@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 
+#include <cstdlib>
 #include <random>
 
 #include "proto/writer.h"
@@ -199,16 +200,17 @@ void RouteConn::on_closed(CloseReason reason) {
   // Dropping `subs` breaks the cycle connection -> table -> subscription -> connection; match
   // results in flight on other loops keep this route alive until they are done.
   // Out of the index in batches too: a node leaving takes its whole interest with it.
-  for (const auto& ri : subs) {
-    if (ri.account != pending_account_) {
+  subs.for_each([&](const RemoteInterest& ri) {
+    if (ri.account != pending_account_.get()) {
       apply_pending();
-      pending_account_ = ri.account;
+      pending_account_ = held_account(ri.account);
     }
     pending_.push_back(SubIndex::Change{ri.sub, true});
     if (pending_.size() >= kMaxPending) apply_pending();
-  }
+  });
   apply_pending();
   pending_account_.reset();
+  interest_accounts_.clear();
   last_account_.reset();
   // Cached results may name our own remote interest (a cycle through Subscription::owner).
   if (match_cache_) match_cache_->clear();
@@ -364,21 +366,20 @@ bool RouteConn::on_rs_sub(std::string_view account, std::string_view subject, st
   // Closing: on_closed may have emptied the table already, so nothing may enter it now.
   if (!registered() || closing()) return true;
   interest_key(key_buf_, account, subject, queue);
-  const InterestKey key{key_buf_, hash_of(key_buf_)};
+  const size_t hash = hash_of(key_buf_);
   SubPtr sub;
-  std::shared_ptr<Account> acc;
+  Account* acc = nullptr;
   {
     // A joining node takes a whole cluster's interest through here (a million RS+ in a row;
     // issue 14 §4, docs/performance.md): the key is built in a reused buffer and hashed once,
     // and the lock (uncontended: monitoring is the only other taker) is taken once to look
     // and once more to insert, around the allocations of a new subscription.
     std::lock_guard lk(subs_mu_);
-    auto it = subs_.find(key);
-    if (it != subs_.end()) {
+    if (RemoteInterest* ri = subs_.find(key_buf_, hash)) {
       // A repeated RS+ for a queue updates its weight.
-      it->sub->weight.store(weight > 0 ? weight : 1, std::memory_order_relaxed);
-      sub = it->sub;
-      acc = it->account;
+      ri->sub->weight.store(weight > 0 ? weight : 1, std::memory_order_relaxed);
+      sub = ri->sub;
+      acc = ri->account;
     }
   }
   if (sub) {
@@ -398,9 +399,10 @@ bool RouteConn::on_rs_sub(std::string_view account, std::string_view subject, st
   sub->owner = shared_from_this();
   sub->remote = true;
   sub->weight.store(queue.empty() ? 1 : (weight > 0 ? weight : 1), std::memory_order_relaxed);
+  hold_account(*ref);
   {
     std::lock_guard lk(subs_mu_);
-    subs_.insert(RemoteInterest{sub, *ref, key.hash});
+    subs_.insert_new(hash, RemoteInterest{sub, ref->get()});
   }
   if (pending_account_ != *ref) {
     apply_pending();
@@ -419,17 +421,31 @@ bool RouteConn::on_rs_unsub(std::string_view account, std::string_view subject, 
   RemoteInterest ri;
   {
     std::lock_guard lk(subs_mu_);
-    auto it = subs_.find(InterestKey{key_buf_, hash_of(key_buf_)});
-    if (it == subs_.end()) return true;
-    ri = std::move(subs_.extract(it).value());
+    if (!subs_.extract(key_buf_, hash_of(key_buf_), ri)) return true;
   }
-  if (pending_account_ != ri.account) {
+  if (pending_account_.get() != ri.account) {
     apply_pending();
-    pending_account_ = ri.account;
+    pending_account_ = held_account(ri.account);
   }
   pending_.push_back(SubIndex::Change{std::move(ri.sub), true});
   if (pending_.size() >= kMaxPending) apply_pending();
   return true;
+}
+
+void RouteConn::hold_account(const std::shared_ptr<Account>& acc) {
+  for (const auto& held : interest_accounts_) {
+    if (held == acc) return;
+  }
+  interest_accounts_.push_back(acc);
+}
+
+const std::shared_ptr<Account>& RouteConn::held_account(Account* acc) const {
+  for (const auto& held : interest_accounts_) {
+    if (held.get() == acc) return held;
+  }
+  // Unreachable: every entry's account was held when the entry went in, and stays held
+  // until on_closed has taken the entries out.
+  std::abort();
 }
 
 void RouteConn::apply_pending() {
@@ -516,7 +532,7 @@ std::vector<std::string> RouteConn::remote_interest() const {
   std::lock_guard lk(subs_mu_);
   std::vector<std::string> out;
   out.reserve(subs_.size());
-  for (const auto& ri : subs_) out.push_back(std::string(ri.sub->sid()));
+  subs_.for_each([&](const RemoteInterest& ri) { out.push_back(std::string(ri.sub->sid())); });
   return out;
 }
 

@@ -16,11 +16,11 @@
 #include <optional>
 #include <span>
 #include <string>
-#include <unordered_set>
 #include <vector>
 
 #include "proto/parser.h"
 #include "server/route/cluster.h"
+#include "server/route/interest_table.h"
 #include "server/core/connection.h"
 #include "server/sub_index.h"
 #include "server/config/url.h"
@@ -138,41 +138,28 @@ class RouteConn final : public Connection, private proto::ParserHandler {
   // (match_cache.h); made at the first RMSG, cleared in on_closed.
   std::shared_ptr<MatchCache> match_cache_;
 
-  // One RS+: the subscription in its account's index, and that account, held so the index
-  // the subscription is in outlives it (Lifetimes). The table's key is the subscription's
-  // own sid, "account subject[ queue]" (immutable), with its hash kept beside it: an entry
-  // is one allocation with no copy of the key, and a probe that meets another entry in its
-  // bucket compares hashes before it follows the pointer to the sid (memory and cache
-  // misses at scale: a joining node takes a million of these in a row, issue 14 §4).
+  // One RS+: the subscription in its account's index, and that account. The table's key is
+  // the subscription's own sid, "account subject[ queue]" (immutable), so an entry copies no
+  // key; it lives in its slot of an open-addressing table (interest_table.h), 32 bytes with
+  // its hash, so a lookup reads consecutive slots and an entry costs no allocation of its own
+  // (memory and cache misses at scale: a joining node takes a million of these in a row,
+  // issue 14 §4). The account is held by interest_accounts_, so the index the subscription
+  // is in outlives it (Lifetimes).
   struct RemoteInterest {
     SubPtr sub;
-    std::shared_ptr<Account> account;
-    size_t hash = 0;  // of sub->sid
+    Account* account = nullptr;
   };
-  struct InterestKey {
-    std::string_view sid;
-    size_t hash;
+  struct SidOf {
+    std::string_view operator()(const RemoteInterest& ri) const noexcept { return ri.sub->sid(); }
   };
-  struct InterestHash {
-    using is_transparent = void;
-    size_t operator()(const InterestKey& k) const noexcept { return k.hash; }
-    size_t operator()(const RemoteInterest& ri) const noexcept { return ri.hash; }
-  };
-  struct InterestEqual {
-    using is_transparent = void;
-    static size_t hash(const InterestKey& k) noexcept { return k.hash; }
-    static size_t hash(const RemoteInterest& ri) noexcept { return ri.hash; }
-    static std::string_view sid(const InterestKey& k) noexcept { return k.sid; }
-    static std::string_view sid(const RemoteInterest& ri) noexcept { return ri.sub->sid(); }
-    // The hashes first: the sid is two pointers away (the subscription, then its heap).
-    template <typename A, typename B>
-    bool operator()(const A& a, const B& b) const noexcept {
-      return hash(a) == hash(b) && sid(a) == sid(b);
-    }
-  };
-  using InterestTable = std::unordered_set<RemoteInterest, InterestHash, InterestEqual>;
+  using InterestTable = FlatSidTable<RemoteInterest, SidOf>;
   mutable std::mutex subs_mu_;
   InterestTable subs_;  // guarded by subs_mu_; by sid, "account subject[ queue]"
+  // Loop thread: every account an entry of subs_ names (usually one, $G), held until
+  // on_closed has taken the entries out of their indexes.
+  std::vector<std::shared_ptr<Account>> interest_accounts_;
+  void hold_account(const std::shared_ptr<Account>& acc);
+  const std::shared_ptr<Account>& held_account(Account* acc) const;
 
   // Loop thread: this read's interest changes (RS+/RS-, LS+/LS-) not yet in the index, all
   // of one account, in the order they came. They go in as one batch (SubIndex::apply: one
