@@ -295,6 +295,9 @@ class Core : public std::enable_shared_from_this<Core>, private proto::ParserHan
   TransportPtr tr_;                      // the live transport (null while not connected)
   TransportPtr attempt_tr_;              // the transport of a connect attempt in progress
   TransportPtr parsing_tr_;              // the transport whose bytes are being parsed
+  // The subscription of the last MSG parsed; dropped at the end of each read (feed), so it
+  // keeps an unsubscribed subscription alive no longer than the read that delivered to it.
+  std::shared_ptr<SubState> hot_sub_;
   std::string wbuf_;                     // the write in flight
   std::string ws_head_, ws_tail_;        // WebSocket: the frames around wbuf_ in that write
   // Messages for callbacks gathered while parsing one read (one post per read, not per

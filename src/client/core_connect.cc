@@ -460,6 +460,7 @@ bool Core::feed(const TransportPtr& tr, std::string_view data) {
   parsing_tr_ = tr;
   proto::ParseResult r = tr->parser.parse(data, *this);
   parsing_tr_.reset();
+  hot_sub_.reset();
   flush_callback_batch();
   if (r.error != proto::ParseError::kNone) {
     on_transport_error(tr, ErrorInfo(Error::kProtocol, r.detail + " (from " + tr->server->url.str() + ")"));
@@ -479,6 +480,7 @@ bool Core::feed_frames(const TransportPtr& tr, char* data, size_t n) {
     return r.error == proto::ParseError::kNone && !r.stopped && tr == tr_;
   });
   parsing_tr_.reset();
+  hot_sub_.reset();
   flush_callback_batch();
   if (r.error != proto::ParseError::kNone) {
     on_transport_error(tr, ErrorInfo(Error::kProtocol, r.detail + " (from " + tr->server->url.str() + ")"));

@@ -130,13 +130,16 @@ bool Core::on_msg(const proto::MsgArgs& a, std::string_view payload) {
   in_bytes_.store(in_bytes_.load(std::memory_order_relaxed) + payload.size(), std::memory_order_relaxed);
   uint64_t sid = 0;
   std::from_chars(a.sid.data(), a.sid.data() + a.sid.size(), sid);
-  std::shared_ptr<SubState> s;
+  // hot_sub_ keeps the subscription alive while its message is handed on: a copy of the
+  // shared_ptr per message moved its reference count, a cache line the callback thread
+  // writes too, for every message; this moves it once per read and subscription.
+  const std::shared_ptr<SubState>& s = hot_sub_;
   bool limit_reached = false;
   {
     std::lock_guard lk(mu_);
     auto it = subs_.find(sid);
     if (it == subs_.end()) return true;  // unsubscribed while the message was on its way
-    s = it->second;
+    if (it->second != hot_sub_) hot_sub_ = it->second;
     if (s->max > 0) {
       if (s->received >= static_cast<uint64_t>(s->max)) return true;
       if (++s->received == static_cast<uint64_t>(s->max)) {

@@ -238,9 +238,12 @@ void Core::deliver_async(const std::shared_ptr<SubState>& s, const proto::MsgArg
     return;
   }
   if (s->slow.load(std::memory_order_relaxed)) s->slow.store(false);
-  // A large read (up to 1 MB of small messages) goes out in several batches of at most
-  // kKeepItems, the size a recycled batch keeps.
-  if (cb_batch_ && cb_batch_->size >= DeliveryBatchPool::kKeepItems) flush_callback_batch();
+  // A large read (up to 1 MB) goes out in several batches of at most kKeepItems messages
+  // and about kMaxBytes of bodies, the size whose strings a recycled batch keeps.
+  if (cb_batch_ && (cb_batch_->size >= DeliveryBatchPool::kKeepItems ||
+                    cb_batch_->bytes + payload.size() > DeliveryBatchPool::kMaxBytes)) {
+    flush_callback_batch();
+  }
   if (!cb_batch_) cb_batch_ = batch_pool_.take();
   DeliveryBatch& b = *cb_batch_;
   if (b.size == b.items.size()) b.items.emplace_back();
@@ -251,15 +254,17 @@ void Core::deliver_async(const std::shared_ptr<SubState>& s, const proto::MsgArg
     s->in_batch = true;
     b.subs.push_back({s, 0, 0});
   }
+  b.bytes += payload.size();
   ++s->batch_msgs;
   s->batch_bytes += bytes;
 }
 
 namespace {
 
-// A joined batch stays below this, so one post's handlers stay bounded and a recycled
-// batch keeps all its items.
+// A joined batch stays below these, so one post's handlers stay bounded and a recycled
+// batch keeps all its items and their bodies' capacity.
 constexpr size_t kMaxJoinedItems = DeliveryBatchPool::kKeepItems;
+constexpr size_t kMaxJoinedBytes = DeliveryBatchPool::kMaxJoinedBytes;
 
 // Moves src's messages to the end of dst (swapping Message objects: both keep their
 // strings' capacity) and adds up the per-subscription counts; src is left empty.
@@ -281,7 +286,9 @@ void join_batch(DeliveryBatch& dst, DeliveryBatch& src) {
       dst.subs.push_back(std::move(ps));
     }
   }
+  dst.bytes += src.bytes;
   src.size = 0;
+  src.bytes = 0;
   src.subs.clear();
 }
 
@@ -301,7 +308,8 @@ void Core::flush_callback_batch() {
   {
     std::lock_guard lk(handoff_mu_);
     const uint64_t posts = cb_posts_.load(std::memory_order_acquire);
-    if (!handoff_.empty() && tail_seq_ == posts && handoff_.back()->size + cb_batch_->size <= kMaxJoinedItems) {
+    if (!handoff_.empty() && tail_seq_ == posts && handoff_.back()->size + cb_batch_->size <= kMaxJoinedItems &&
+        handoff_.back()->bytes + cb_batch_->bytes <= kMaxJoinedBytes) {
       join_batch(*handoff_.back(), *cb_batch_);  // cb_batch_ stays ours, empty, for the next read
       return;
     }

@@ -10,6 +10,14 @@
 // reference per subscription in the batch, so no reference count moves per message.
 // Pending counts (SubState::pending_*) are raised once per subscription and batch on the
 // I/O strand and lowered once when the batch's handlers are done.
+//
+// A batch is bounded in messages and in body bytes (kKeepItems, kMaxBytes), and a recycled
+// batch keeps the capacity of every body up to kKeepBodyBytes, a bound above what a
+// joined batch can hold: so a warm subscriber of 1 KiB messages copies each body into a
+// string it already owns. (Bounded in messages only, a 1 MiB read of 1 KiB messages made
+// one batch of 1,000 bodies, half of them freed on the way back and allocated again on
+// the next read: malloc, heap growth and page faults were a third of the subscriber's
+// CPU, docs/performance.md.)
 #pragma once
 
 #include <cstdint>
@@ -33,6 +41,7 @@ struct DeliveryBatch {
   };
   std::vector<Item> items;  // items[0, size) are in use; the rest are spares
   size_t size = 0;
+  size_t bytes = 0;         // the bodies' (payloads') bytes of items[0, size)
   std::vector<PerSub> subs;
 };
 
@@ -42,6 +51,11 @@ class DeliveryBatchPool {
   // Also the most messages one batch takes (Core::flush_callback_batch joins up to it),
   // so a recycled batch is never trimmed in steady state.
   static constexpr size_t kKeepItems = 8192;
+  // The I/O strand hands a batch over once its bodies reach this many bytes (a message
+  // larger than this goes alone), and joins batches waiting for the callback strand up to
+  // kMaxJoinedBytes: per hand-off that is still hundreds of 1 KiB messages.
+  static constexpr size_t kMaxBytes = 256 * 1024;
+  static constexpr size_t kMaxJoinedBytes = 1024 * 1024;
 
   std::unique_ptr<DeliveryBatch> take() {
     {
@@ -57,13 +71,15 @@ class DeliveryBatchPool {
 
   // Keeps a bounded amount of memory (under 8 MB in all, only after a burst kept that
   // many batches in flight): a few batches, each trimmed to kKeepItems messages whose
-  // bodies keep at most kKeepBodyBytes of capacity together.
+  // bodies keep at most kKeepBodyBytes of capacity together (a joined batch's bodies fit,
+  // unless one large message's string grew beyond it: that one goes).
   void give_back(std::unique_ptr<DeliveryBatch> b) {
     {
       std::lock_guard lk(mu_);
       if (spare_.size() >= kKeepBatches) return;  // freed here, outside the lock
     }
     b->size = 0;
+    b->bytes = 0;
     b->subs.clear();
     if (b->items.size() > kKeepItems) b->items.resize(kKeepItems);
     size_t kept = 0;
@@ -78,7 +94,7 @@ class DeliveryBatchPool {
 
  private:
   static constexpr size_t kKeepBatches = 4;
-  static constexpr size_t kKeepBodyBytes = 512 * 1024;
+  static constexpr size_t kKeepBodyBytes = kMaxJoinedBytes + kMaxBytes;
   std::mutex mu_;
   std::vector<std::unique_ptr<DeliveryBatch>> spare_;
 };

@@ -57,20 +57,24 @@ class SubState {
   const MessageHandler handler;             // empty: synchronous (or internal)
   std::function<void(Message&)> internal;   // the reply subscription: runs on the I/O strand
 
+  // The members below are grouped by the thread that writes them per message, each group
+  // on its own cache line: the I/O strand's (batch_*, read with the limits and pending
+  // counts per message) apart from the callback strand's (delivered). Sharing a line, the
+  // two threads took it from each other for every message (false sharing).
+
   // Guarded by Core::mu_.
-  int64_t max = 0;         // auto-unsubscribe limit; 0: none
+  alignas(64) int64_t max = 0;  // auto-unsubscribe limit; 0: none
   uint64_t received = 0;   // messages that arrived (counted against max)
   bool draining = false;
 
   // I/O strand only: what this subscription has in the delivery batch being filled.
-  int64_t batch_msgs = 0;
+  alignas(64) int64_t batch_msgs = 0;
   int64_t batch_bytes = 0;
   bool in_batch = false;
 
   // Read and written without the core lock.
   std::atomic<bool> active{true};
   std::atomic<bool> discard{false};  // handlers skip what is still queued
-  std::atomic<uint64_t> delivered{0};
   std::atomic<uint64_t> dropped{0};
   // Received, not yet handled. An async subscription's counts move once per delivery
   // batch (see delivery_batch.h); a sync one's per message.
@@ -79,9 +83,11 @@ class SubState {
   std::atomic<int64_t> limit_msgs;
   std::atomic<int64_t> limit_bytes;
   std::atomic<bool> slow{false};     // in a slow-consumer episode (reported once per episode)
+  // Written by the callback strand (or next_msg) per message handed out.
+  alignas(64) std::atomic<uint64_t> delivered{0};
 
   // Synchronous subscriptions: the queue next_msg() reads.
-  std::mutex qmu;
+  alignas(64) std::mutex qmu;
   std::condition_variable qcv;
   std::deque<Message> q;             // [qmu]
   bool slow_report = false;          // [qmu] next_msg() owes a kSlowConsumer

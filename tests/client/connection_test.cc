@@ -479,6 +479,94 @@ TEST_P(ConnectionTest, FirstReachableServerOfThePoolIsUsed) {
   EXPECT_EQ(c->servers(), (std::vector<std::string>{dead, server_->url()})) << "no_randomize keeps the order";
 }
 
+// Stress: subscriptions come and go (unsubscribe, auto-unsubscribe, drain) on subjects
+// that a publisher floods meanwhile, so the I/O thread's view of a subscription (the one
+// it keeps across a read, Core::hot_sub_) changes under it many times per read. Every
+// message must reach the subscription it was sent to (its sid and subject), no
+// auto-unsubscribed subscription may get more than its limit, and delivery to a
+// subscription made afterwards is whole and in order.
+TEST_P(ConnectionTest, SubscriptionChurnWhileMessagesArrive) {
+  constexpr int kSubjects = 4;
+  constexpr int kRounds = 300;
+  auto pub = connect();
+  auto c = connect();
+  struct Probe {
+    std::string subject;
+    std::atomic<uint64_t> sid{0};  // 0 until subscribe() returned
+    std::atomic<int64_t> count{0};
+    std::atomic<int> misrouted{0};
+    int64_t max = 0;
+    Subscription sub;
+  };
+  std::atomic<int64_t> published{0};
+  // A jthread: an assertion that ends the test early still stops and joins it.
+  std::jthread flood([&](std::stop_token stop) {
+    std::string payload(200, 'x');
+    try {
+      for (int64_t i = 0; !stop.stop_requested(); ++i) {
+        pub->publish("churn." + std::to_string(i % kSubjects), payload);
+        published.fetch_add(1, std::memory_order_relaxed);
+      }
+    } catch (const Exception&) {
+      // The test ends by closing; a publish that raced the close is not a failure.
+    }
+  });
+  std::vector<std::shared_ptr<Probe>> probes;
+  for (int i = 0; i < kRounds; ++i) {
+    auto p = std::make_shared<Probe>();
+    p->subject = "churn." + std::to_string(i % kSubjects);
+    Probe* raw = p.get();
+    p->sub = c->subscribe(p->subject, [raw](Message& m) {
+      const uint64_t want = raw->sid.load();
+      if ((want != 0 && m.sid != want) || m.subject != raw->subject) raw->misrouted.fetch_add(1);
+      raw->count.fetch_add(1);
+    });
+    p->sid.store(p->sub.sid());
+    switch (i % 3) {
+      case 0:
+        p->max = 1 + i % 17;
+        p->sub.auto_unsubscribe(p->max);
+        break;
+      case 1:
+        wait_for([&] { return raw->count.load() > 0; }, 20ms);
+        p->sub.unsubscribe();
+        break;
+      default:
+        wait_for([&] { return raw->count.load() > 0; }, 20ms);
+        p->sub.drain();
+        break;
+    }
+    probes.push_back(std::move(p));
+  }
+  ASSERT_GT(published.load(), kRounds) << "the publisher must have run during the churn";
+  flood.request_stop();
+  flood.join();
+  c->flush();
+
+  Inbox inbox;
+  auto last = c->subscribe("churn.after", inbox.handler());
+  c->flush();
+  for (int i = 0; i < 500; ++i) pub->publish("churn.after", std::to_string(i));
+  ASSERT_TRUE(inbox.wait_size(500));
+  auto msgs = inbox.messages();
+  for (int i = 0; i < 500; ++i) ASSERT_EQ(msgs[i].data, std::to_string(i));
+
+  int64_t delivered = 0;
+  for (auto& p : probes) {
+    EXPECT_EQ(p->misrouted.load(), 0) << p->subject << " sid " << p->sid.load();
+    if (p->max > 0) EXPECT_LE(p->count.load(), p->max) << p->subject << " sid " << p->sid.load();
+    delivered += p->count.load();
+  }
+  EXPECT_GT(delivered, 0);
+  EXPECT_TRUE(wait_for([&] {
+    for (auto& p : probes) {
+      if (p->max > 0 && p->count.load() == p->max && p->sub.valid()) return false;
+      if (p->max == 0 && p->sub.valid()) return false;  // unsubscribed or drained
+    }
+    return true;
+  })) << "every subscription that reached its end reports it";
+}
+
 INSTANTIATE_TEST_SUITE_P(Servers, ConnectionTest, ::testing::Values("pylon", "nats-server"),
                          [](const auto& info) { return info.param == "pylon" ? "Pylon" : "NatsServer"; });
 

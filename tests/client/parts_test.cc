@@ -4,6 +4,7 @@
 
 #include <set>
 
+#include "client/delivery_batch.h"
 #include "client/handshake_json.h"
 #include "client/headers_codec.h"
 #include "client/nuid.h"
@@ -255,6 +256,40 @@ TEST(Handshake, ConnectCarriesCredentialsFromTheUrlFirst) {
   EXPECT_THROW(parse_info(R"({"server_id":"X","max_payload":-1e300})"), Exception);
   EXPECT_THROW(parse_info(R"({"server_id":"X","port":1e19})"), Exception);
   EXPECT_EQ(parse_info(R"({"server_id":"X","max_payload":1024.0})").max_payload, 1024);
+}
+
+// A subscriber of 1 KiB messages copies each body into a string a recycled batch kept:
+// every body of the largest batch the I/O strand hands over (joined) keeps its capacity.
+TEST(DeliveryBatchPool, ARecycledBatchKeepsItsBodies) {
+  DeliveryBatchPool pool;
+  auto b = pool.take();
+  const size_t n = DeliveryBatchPool::kMaxJoinedBytes / 1024;
+  b->items.resize(n);
+  for (auto& it : b->items) it.msg.data.assign(1024, 'x');
+  b->size = n;
+  b->bytes = n * 1024;
+  pool.give_back(std::move(b));
+  auto again = pool.take();
+  EXPECT_EQ(again->size, 0u);
+  EXPECT_EQ(again->bytes, 0u);
+  ASSERT_EQ(again->items.size(), n);
+  size_t kept = 0;
+  for (auto& it : again->items) kept += it.msg.data.capacity() >= 1024 ? 1 : 0;
+  EXPECT_EQ(kept, n);
+}
+
+// ...but the memory a batch keeps stays bounded: large bodies beyond the bound are freed.
+TEST(DeliveryBatchPool, LargeBodiesAreNotKept) {
+  DeliveryBatchPool pool;
+  auto b = pool.take();
+  b->items.resize(8);
+  for (auto& it : b->items) it.msg.data.assign(1024 * 1024, 'x');
+  b->size = 8;
+  pool.give_back(std::move(b));
+  auto again = pool.take();
+  size_t capacity = 0;
+  for (auto& it : again->items) capacity += it.msg.data.capacity();
+  EXPECT_LE(capacity, 2 * (DeliveryBatchPool::kMaxJoinedBytes + DeliveryBatchPool::kMaxBytes));
 }
 
 }  // namespace
