@@ -81,7 +81,7 @@ class Channel {
   uint64_t socket_reads() const noexcept { return socket_reads_; }
   // Bytes of ciphertext read and not yet given to OpenSSL: after decrypt() returned kDone, at
   // most a record header's first 4 bytes (the rest of a partial record waits in OpenSSL).
-  size_t buffered() const noexcept { return in_end_ - in_begin_; }
+  size_t buffered() const noexcept { return in_end_ - in_begin_ + head_len_; }
 
   // Ciphertext out: what to send. The caller sends output() whole, then calls sent(); output
   // queued meanwhile (by decrypt) goes to a second buffer, so the one being sent never moves.
@@ -95,7 +95,8 @@ class Channel {
   // Reads the socket into in_ after what is there (one recv). > 0: bytes added; 0: end of
   // stream; kWouldBlock (EAGAIN); kSocketError (errno says why).
   long fill();
-  // Gives back in_ once it holds nothing, so an idle connection holds no read buffer.
+  // Gives back in_ once it holds nothing but a header's first bytes, so an idle connection
+  // holds no read buffer.
   void settle() noexcept;
   static constexpr long kWouldBlock = -1;
   static constexpr long kSocketError = -2;
@@ -110,6 +111,10 @@ class Channel {
   // taken (0 at a record boundary, where the next header is read).
   std::unique_ptr<char[]> in_;
   size_t in_begin_ = 0, in_end_ = 0, record_left_ = 0;
+  // A header's first bytes, kept here by settle() so that a peer that stops mid-header pins
+  // 4 bytes, not the read buffer; fill() puts them back in front.
+  unsigned char head_[4] = {};
+  size_t head_len_ = 0;
   bool eof_ = false;
   uint64_t socket_reads_ = 0;
   bool close_notify_sent_ = false;
