@@ -5,8 +5,8 @@
 //
 // Why not Asio's ssl::stream (which the client used before): it reads at most one 16 KiB
 // record per socket read and sends each record with its own write, copying the ciphertext
-// through a BIO pair both ways. Here a read opens every whole record the socket holds (OpenSSL
-// reads ahead into a 64 KiB buffer) until the caller's buffer is full or the socket says
+// through a BIO pair both ways. Here a read opens every whole record the socket holds (the
+// channel reads up to 256 KiB a recv) until the caller's buffer is full or the socket says
 // EAGAIN; a write seals up to kSealChunk of plaintext into records and sends them with one
 // write.
 //

@@ -5,14 +5,70 @@
 
 #include <boost/asio/ssl/error.hpp>
 
+#include <sys/socket.h>
+
+#include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <stdexcept>
 
 namespace pylon::tls {
 
-// The BIO OpenSSL writes to: it appends to the channel's output queue, and always succeeds.
+namespace {
+// A record's header: content type, version, length (big-endian).
+constexpr size_t kRecordHeader = 5;
+// One recv takes up to this much ciphertext: under a fast publisher the socket holds more than
+// 64 KiB at every read, and each recv also costs an ACK and the kernel's per-call work (with
+// 64 KiB, 0.034 recv calls per 1 KiB message; with this, 0.013: docs/performance.md,
+// 2026-12-06 "TLS 1 KiB"). Held only while it holds a header or more (settle()).
+constexpr size_t kReadSize = 256 * 1024;
+// A record's plaintext at most, and what sealing adds to it: the header, TLS 1.3's inner
+// content type and the AEAD tag (TLS 1.2's explicit nonce in place of the content type).
+constexpr size_t kMaxRecord = 16 * 1024;
+constexpr size_t kRecordOverhead = kRecordHeader + 8 + 16;
+}  // namespace
+
+// The channel's BIO, OpenSSL's only I/O. Reading, it hands OpenSSL the ciphertext the channel
+// reads from the socket, never past the end of the record OpenSSL is reading (channel.h says
+// why); writing, it appends to the channel's output queue, and always succeeds.
 struct ChannelBio {
   static Channel* of(BIO* b) { return static_cast<Channel*>(BIO_get_data(b)); }
+
+  static int read(BIO* b, char* out, size_t len, size_t* done) {
+    BIO_clear_retry_flags(b);
+    Channel* c = of(b);
+    *done = 0;
+    if (len == 0) return 0;
+    for (;;) {
+      size_t avail = c->in_end_ - c->in_begin_;
+      if (c->record_left_ == 0 && avail >= kRecordHeader) {
+        const auto* h = reinterpret_cast<const unsigned char*>(c->in_.get() + c->in_begin_);
+        c->record_left_ = kRecordHeader + (size_t{h[3]} << 8 | h[4]);
+      }
+      // A header's first bytes are held back until it is whole (its length bounds what is
+      // given), except at the end of the stream, where OpenSSL must see them to say so.
+      if (avail > 0 && (c->record_left_ > 0 || c->eof_)) {
+        size_t n = std::min(len, avail);
+        if (c->record_left_ > 0) {
+          n = std::min(n, c->record_left_);
+          c->record_left_ -= n;
+        }
+        std::memcpy(out, c->in_.get() + c->in_begin_, n);
+        c->in_begin_ += n;
+        *done = n;
+        return 1;
+      }
+      if (c->eof_) return 0;
+      long r = c->fill();
+      if (r > 0) continue;
+      if (r == 0) {
+        c->eof_ = true;
+        continue;
+      }
+      if (r == Channel::kWouldBlock) BIO_set_retry_read(b);
+      return 0;
+    }
+  }
 
   static int write(BIO* b, const char* in, size_t len, size_t* done) {
     BIO_clear_retry_flags(b);
@@ -26,6 +82,8 @@ struct ChannelBio {
       case BIO_CTRL_FLUSH:
       case BIO_CTRL_DUP:
         return 1;
+      case BIO_CTRL_EOF:  // OpenSSL asks after a read of nothing: the end, or "try again"
+        return of(b)->eof_ ? 1 : 0;
       default:
         return 0;
     }
@@ -41,6 +99,7 @@ struct ChannelBio {
       BIO_METHOD* bm = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "pylon tls channel");
       if (bm == nullptr) throw std::runtime_error("BIO_meth_new failed");
       BIO_meth_set_write_ex(bm, write);
+      BIO_meth_set_read_ex(bm, read);
       BIO_meth_set_ctrl(bm, ctrl);
       BIO_meth_set_create(bm, create);
       return bm;
@@ -49,38 +108,67 @@ struct ChannelBio {
   }
 };
 
-namespace {
-// OpenSSL's record buffer when reading ahead: one recv takes up to this much ciphertext (the
-// connection's largest read buffer).
-constexpr size_t kReadAhead = 64 * 1024;
-// A record's plaintext at most, and what sealing adds to it: the header, TLS 1.3's inner
-// content type and the AEAD tag (TLS 1.2's explicit nonce in place of the content type).
-constexpr size_t kMaxRecord = 16 * 1024;
-constexpr size_t kRecordOverhead = 5 + 8 + 16;
-}  // namespace
 
-Channel::Channel(SSL_CTX* ctx, int fd, bool server) {
+Channel::Channel(SSL_CTX* ctx, int fd, bool server) : fd_(fd) {
   ssl_ = SSL_new(ctx);
-  BIO* in = ssl_ ? BIO_new_socket(fd, BIO_NOCLOSE) : nullptr;
-  BIO* out = in ? BIO_new(ChannelBio::method()) : nullptr;
-  if (out == nullptr) {
-    BIO_free(in);
+  BIO* bio = ssl_ ? BIO_new(ChannelBio::method()) : nullptr;
+  if (bio == nullptr) {
     SSL_free(ssl_);
     throw std::runtime_error("cannot create a TLS session");
   }
-  BIO_set_data(out, this);
-  SSL_set_bio(ssl_, in, out);  // the session owns both
-  // Read ahead: one recv takes every record there is, not a header and then a body.
-  // Release buffers: an idle connection holds no record buffers of OpenSSL's.
-  // A peer that closes without close_notify has closed, as Go sees it (io.EOF).
+  BIO_set_data(bio, this);
+  SSL_set_bio(ssl_, bio, bio);  // the session owns it (one reference for both directions)
+  // Read ahead: OpenSSL asks for a whole record in one BIO read, not a header and then a body
+  // (the BIO gives no more than the record). Release buffers: an idle connection holds no
+  // record buffers of OpenSSL's. A peer that closes without close_notify has closed, as Go
+  // sees it (io.EOF).
   SSL_set_read_ahead(ssl_, 1);
-  SSL_set_default_read_buffer_len(ssl_, kReadAhead);
   SSL_set_mode(ssl_, SSL_MODE_RELEASE_BUFFERS);
   SSL_set_options(ssl_, SSL_OP_IGNORE_UNEXPECTED_EOF);
   if (server) {
     SSL_set_accept_state(ssl_);
   } else {
     SSL_set_connect_state(ssl_);
+  }
+}
+
+long Channel::fill() {
+  if (!in_) {
+    in_ = std::make_unique_for_overwrite<char[]>(kReadSize);
+    std::memcpy(in_.get(), head_, head_len_);
+    in_begin_ = 0;
+    in_end_ = head_len_;
+    head_len_ = 0;
+  } else if (in_begin_ == in_end_) {
+    in_begin_ = in_end_ = 0;
+  } else if (in_begin_ > 0) {
+    // Only a header's first bytes are ever left over (the BIO gives the rest of a record as it
+    // comes): move those few to the front.
+    std::memmove(in_.get(), in_.get() + in_begin_, in_end_ - in_begin_);
+    in_end_ -= in_begin_;
+    in_begin_ = 0;
+  }
+  // Until EAGAIN, never fewer calls: a recv that comes back short may have stopped at a FIN
+  // (or before a reset) whose readiness epoll has already reported, so only EAGAIN or the end
+  // tells the caller it may wait.
+  ++socket_reads_;
+  ssize_t r = ::recv(fd_, in_.get() + in_end_, kReadSize - in_end_, 0);
+  if (r > 0) {
+    in_end_ += static_cast<size_t>(r);
+    return r;
+  }
+  if (r == 0) return 0;
+  if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return kWouldBlock;
+  return kSocketError;
+}
+
+void Channel::settle() noexcept {
+  if (in_ && in_end_ - in_begin_ < kRecordHeader) {
+    // Anything short of a header is held back (ChannelBio::read): at most 4 bytes.
+    head_len_ = in_end_ - in_begin_;
+    std::memcpy(head_, in_.get() + in_begin_, head_len_);
+    in_.reset();
+    in_begin_ = in_end_ = 0;
   }
 }
 
@@ -116,7 +204,9 @@ Channel::Status Channel::handshake() {
   ERR_clear_error();
   errno = 0;
   int r = SSL_do_handshake(ssl_);
-  return r == 1 ? Status::kDone : fail(r);
+  Status s = r == 1 ? Status::kDone : fail(r);
+  settle();
+  return s;
 }
 
 Channel::Status Channel::decrypt(char* plain, size_t cap, size_t* n) {
@@ -136,6 +226,7 @@ Channel::Status Channel::decrypt(char* plain, size_t cap, size_t* n) {
     }
     *n = total;
     Status s = fail(r);
+    settle();
     return s == Status::kWantRead ? Status::kDone : s;
   }
 }

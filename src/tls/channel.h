@@ -1,21 +1,29 @@
-// TLS for one server connection, with the bytes in our hands: OpenSSL does the record layer
-// and the handshake; the connection does every socket read and write itself, through the same
-// event loop and the same calls as plaintext.
+// TLS for one connection, with the bytes in our hands: OpenSSL does the record layer and the
+// handshake; the connection does every socket read and write itself, through the same event
+// loop and the same calls as plaintext.
 //
 // Why not Asio's ssl::stream (which the server used before): it reads at most one 17 KiB
 // record per socket read and goes once round the event loop per record, copying the
 // ciphertext through a BIO pair both ways. Under a fast publisher that is a recv and an
 // epoll_wait per 16 KiB, where nats-server (Go's crypto/tls) reads what is there.
 //
-// Here, reading: OpenSSL reads the (non-blocking) socket itself, read-ahead into a 64 KiB
-// record buffer, so the ciphertext is copied once, by the kernel; decrypt() opens every whole
+// Reading: the channel's BIO reads the (non-blocking) socket into a buffer of its own, up to
+// 256 KiB a recv, and hands OpenSSL one record at a time from it; decrypt() opens every whole
 // record there is until the socket says EAGAIN. Only then does the connection wait for the
-// socket to become readable: with Asio's edge-triggered epoll, a wait begun after EAGAIN in
-// the same handler cannot miss data. Writing: encrypt() seals a whole write batch into one
-// buffer of ours (a BIO that appends), which the connection sends with one write.
+// socket to become readable: with Asio's edge-triggered epoll, a wait begun after EAGAIN in the
+// same handler cannot miss data. Why one record at a time: OpenSSL 3.0's record layer, reading
+// ahead, moves every byte that follows a record in its buffer to the buffer's front before it
+// opens the next record (ssl3_read_n's payload alignment), so a 64 KiB read-ahead of 16 KiB
+// records moved 1.5 bytes per byte received, and a larger one, or smaller records, more
+// (quadratic in records per read). Given one record, OpenSSL's buffer is empty after it and
+// nothing moves; the price is one memcpy of the record, and it is what lets a recv be large
+// (docs/performance.md, 2026-12-06 "TLS 1 KiB").
 //
-// Threading: like the socket, a Channel belongs to its connection's loop and is used only
-// there (docs/architecture.md, "TLS").
+// Writing: encrypt() seals a whole write batch into one buffer of ours (the same BIO appends),
+// which the connection sends with one write.
+//
+// Threading: like the socket, a Channel belongs to its connection's loop (or the client's I/O
+// strand) and is used only there (docs/architecture.md, "TLS").
 #pragma once
 
 #include <openssl/ssl.h>
@@ -23,6 +31,8 @@
 #include <boost/system/error_code.hpp>
 
 #include <cstddef>
+#include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -31,6 +41,7 @@ namespace pylon::tls {
 class Channel {
  public:
   // `fd`: the connection's socket, in non-blocking mode; the channel reads it, never closes it.
+  // No bytes may have been read from it yet but by MSG_PEEK.
   // Throws std::runtime_error when OpenSSL cannot make the session (out of memory).
   Channel(SSL_CTX* ctx, int fd, bool server);
   ~Channel();
@@ -66,6 +77,12 @@ class Channel {
 
   const boost::system::error_code& error() const noexcept { return error_; }
 
+  // recv calls made on the socket so far (tests: how much one recv takes).
+  uint64_t socket_reads() const noexcept { return socket_reads_; }
+  // Bytes of ciphertext read and not yet given to OpenSSL: after decrypt() returned kDone, at
+  // most a record header's first 4 bytes (the rest of a partial record waits in OpenSSL).
+  size_t buffered() const noexcept { return in_end_ - in_begin_ + head_len_; }
+
   // Ciphertext out: what to send. The caller sends output() whole, then calls sent(); output
   // queued meanwhile (by decrypt) goes to a second buffer, so the one being sent never moves.
   bool has_output() const noexcept { return !queued_.empty(); }
@@ -75,10 +92,31 @@ class Channel {
  private:
   friend struct ChannelBio;
   Status fail(int ret);
+  // Reads the socket into in_ after what is there (one recv). > 0: bytes added; 0: end of
+  // stream; kWouldBlock (EAGAIN); kSocketError (errno says why).
+  long fill();
+  // Gives back in_ once it holds nothing but a header's first bytes, so an idle connection
+  // holds no read buffer.
+  void settle() noexcept;
+  static constexpr long kWouldBlock = -1;
+  static constexpr long kSocketError = -2;
+
+  int fd_;
 
   SSL* ssl_ = nullptr;
   // Ciphertext to send: queued_ fills; sending_ is on the wire (swapped in begin_send).
   std::string queued_, sending_;
+  // Ciphertext read, not yet given to OpenSSL: in_[in_begin_, in_end_), allocated on a read
+  // and freed by settle(). record_left_: bytes of the record at in_begin_ that OpenSSL has not
+  // taken (0 at a record boundary, where the next header is read).
+  std::unique_ptr<char[]> in_;
+  size_t in_begin_ = 0, in_end_ = 0, record_left_ = 0;
+  // A header's first bytes, kept here by settle() so that a peer that stops mid-header pins
+  // 4 bytes, not the read buffer; fill() puts them back in front.
+  unsigned char head_[4] = {};
+  size_t head_len_ = 0;
+  bool eof_ = false;
+  uint64_t socket_reads_ = 0;
   bool close_notify_sent_ = false;
   boost::system::error_code error_;
 };

@@ -210,7 +210,7 @@ void Connection::read_ready() {
 }
 
 void Connection::read_tls(char* buf) {
-  // OpenSSL reads the socket itself (tls/channel.h) and opens every whole record it holds.
+  // The channel reads the socket (tls/channel.h) and opens every whole record there is.
   size_t n = 0;
   auto status = tls_->decrypt(buf, EventLoop::kReadBufferSize, &n);
   tls_more_ = status == tls::Channel::Status::kFull;
