@@ -433,19 +433,16 @@ bool RouteConn::on_rs_unsub(std::string_view account, std::string_view subject, 
 }
 
 void RouteConn::hold_account(const std::shared_ptr<Account>& acc) {
-  for (const auto& held : interest_accounts_) {
-    if (held == acc) return;
-  }
-  interest_accounts_.push_back(acc);
+  if (pending_account_ == acc) return;  // the common case: the account of the read so far
+  interest_accounts_.try_emplace(acc.get(), acc);
 }
 
 const std::shared_ptr<Account>& RouteConn::held_account(Account* acc) const {
-  for (const auto& held : interest_accounts_) {
-    if (held.get() == acc) return held;
-  }
-  // Unreachable: every entry's account was held when the entry went in, and stays held
+  auto it = interest_accounts_.find(acc);
+  // Always found: every entry's account was held when the entry went in, and stays held
   // until on_closed has taken the entries out.
-  std::abort();
+  if (it == interest_accounts_.end()) std::abort();
+  return it->second;
 }
 
 void RouteConn::apply_pending() {

@@ -16,6 +16,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "proto/parser.h"
@@ -155,9 +156,10 @@ class RouteConn final : public Connection, private proto::ParserHandler {
   using InterestTable = FlatSidTable<RemoteInterest, SidOf>;
   mutable std::mutex subs_mu_;
   InterestTable subs_;  // guarded by subs_mu_; by sid, "account subject[ queue]"
-  // Loop thread: every account an entry of subs_ names (usually one, $G), held until
-  // on_closed has taken the entries out of their indexes.
-  std::vector<std::shared_ptr<Account>> interest_accounts_;
+  // Loop thread: every account an entry of subs_ names (usually one, $G; thousands in an
+  // operator's cluster, so found by address, not by a scan per RS+), held until on_closed has
+  // taken the entries out of their indexes.
+  std::unordered_map<const Account*, std::shared_ptr<Account>> interest_accounts_;
   void hold_account(const std::shared_ptr<Account>& acc);
   const std::shared_ptr<Account>& held_account(Account* acc) const;
 
