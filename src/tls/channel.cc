@@ -263,6 +263,18 @@ std::string& Channel::begin_send() noexcept {
   return sending_;
 }
 
+size_t Channel::release_idle() noexcept {
+  constexpr size_t kKeep = 4 * 1024;  // what an idle connection may keep (a PING's record)
+  size_t released = 0;
+  for (std::string* buf : {&queued_, &sending_}) {
+    if (buf->empty() && buf->capacity() > kKeep) {
+      std::string().swap(*buf);
+      ++released;
+    }
+  }
+  return released;
+}
+
 void Channel::sent() noexcept {
   // A burst's buffer is not kept by an idle connection.
   if (sending_.capacity() > 256 * 1024) {

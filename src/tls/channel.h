@@ -88,6 +88,12 @@ class Channel {
   bool has_output() const noexcept { return !queued_.empty(); }
   std::string& begin_send() noexcept;
   void sent() noexcept;
+  // Between sends (nothing on the wire): frees the output buffers a burst grew (up to 256 KiB
+  // each are kept while busy), when nothing is queued in them; returns how many went. For
+  // the connection's idle release at its ping tick (Connection::release_idle_buffers).
+  size_t release_idle() noexcept;
+  // The output buffers' capacity, in bytes (tests, monitoring).
+  size_t output_capacity() const noexcept { return queued_.capacity() + sending_.capacity(); }
 
  private:
   friend struct ChannelBio;

@@ -187,5 +187,39 @@ TEST_F(TlsChannelTest, CloseNotifyAfterDataIsAClose) {
   EXPECT_EQ(got, message(7, 500));
 }
 
+TEST_F(TlsChannelTest, AnIdleChannelGivesBackTheOutputBuffersOfABurst) {
+  // A burst of 100 KiB sealed and sent, then a small batch: the burst's buffer is kept for
+  // the next batch (sent() keeps up to 256 KiB) until release_idle(), after which the
+  // channel holds at most a few KiB, and seals and sends as before.
+  auto client_reads = [&](size_t want) {
+    std::string got, buf(128 * 1024, '\0');
+    for (int i = 0; i < 1000 && got.size() < want; ++i) {
+      size_t n = 0;
+      Status st = client_->decrypt(buf.data(), buf.size(), &n);
+      got.append(buf.data(), n);
+      EXPECT_TRUE(st == Status::kDone || st == Status::kFull);
+    }
+    return got;
+  };
+  std::string burst;
+  for (size_t i = 0; i < 100; ++i) burst += message(i, 1024);
+  ASSERT_TRUE(server_->encrypt(burst));
+  send_output(*server_, server_fd_);
+  ASSERT_EQ(client_reads(burst.size()), burst);
+  ASSERT_TRUE(server_->encrypt("PING\r\n"));
+  send_output(*server_, server_fd_);
+  ASSERT_EQ(client_reads(6), "PING\r\n");
+  ASSERT_GE(server_->output_capacity(), burst.size()) << "the burst's buffer is kept while busy";
+
+  EXPECT_GE(server_->release_idle(), 1u);
+  EXPECT_LE(server_->output_capacity(), 8u * 1024);
+  EXPECT_EQ(server_->release_idle(), 0u) << "nothing left to give back";
+
+  std::string after = message(42, 3000);
+  ASSERT_TRUE(server_->encrypt(after));
+  send_output(*server_, server_fd_);
+  EXPECT_EQ(client_reads(after.size()), after);
+}
+
 }  // namespace
 }  // namespace pylon::tls

@@ -537,6 +537,7 @@ void Connection::release_idle_buffers() {
   // Not writing: the rest are this loop's alone, and empty.
   if (out_writing_.empty()) release(out_writing_);
   release(ws_frames_);
+  if (tls_ && tls_state_ == TlsState::kEstablished) released += tls_->release_idle();
   if (released > 0) g_idle_buffers_released.fetch_add(released, std::memory_order_relaxed);
 }
 
