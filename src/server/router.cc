@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "proto/parser.h"
+#include "proto/writer.h"
 #include "server/account/account.h"
 #include "server/client/client_conn.h"
 #include "server/core/check.h"
@@ -45,20 +46,23 @@ LeafConn* leaf_of(const Subscription& s) { return static_cast<LeafConn*>(s.owner
 bool takes_routed(const RouteConn* r) { return r->registered() && !r->closing(); }
 bool takes_routed(const LeafConn* l) { return l->registered() && !l->closing(); }
 
-// Delivers to one local client subscription; false when it did not take the message.
-bool deliver_local(EventLoop& loop, const Origin& origin, Subscription& sub, const Message& msg) {
+// Delivers to one local client subscription; false when it did not take the message. `msg`
+// is formatted once, at the first client it reaches, for all of them.
+bool deliver_local(EventLoop& loop, const Origin& origin, Subscription& sub, proto::ClientMsg& msg) {
   if (sub.closed.load(std::memory_order_relaxed)) return false;
   ClientConn* client = client_of(sub);
   PYLON_DCHECK(client != nullptr && client->kind() == Connection::Kind::kClient);
   if (client == origin.conn && !origin.echo) return false;
-  if (!client->deliver(sub, msg.subject, msg.reply, msg.header_len, msg.payload)) return false;
+  if (!client->deliver(sub, msg)) return false;
+  LoopCounters::bump(loop.counters().out_msgs, 1);
+  LoopCounters::bump(loop.counters().out_bytes, msg.payload().size());
   loop.touch(client);
   return true;
 }
 
 // Tries local client members of a queue group, starting at a random one.
 bool deliver_to_local_member(EventLoop& loop, const Origin& origin, const std::vector<SubPtr>& group,
-                             const Message& msg) {
+                             proto::ClientMsg& msg) {
   size_t n = group.size();
   size_t start = static_cast<size_t>(next_random() % n);
   for (size_t i = 0; i < n; ++i) {
@@ -158,9 +162,12 @@ bool deliver_message(Server& server, Account& account, const MatchResult& result
                      const Message& msg, const Reach& reach, bool from_route, const std::string_view* only_queues) {
   bool delivered = false;
   std::vector<RouteTarget> targets;  // allocates only when a route or leaf is interested
+  // Formatted at the first client it reaches, once for all (unless it can reach only one).
+  proto::ClientMsg client_msg(msg.subject, msg.reply, msg.header_len, msg.payload,
+                              result.plain.size() + result.queues.size());
   for (const auto& sub : result.plain) {
     if (is_client(*sub)) {
-      delivered |= deliver_local(loop, origin, *sub, msg);
+      delivered |= deliver_local(loop, origin, *sub, client_msg);
     } else if (sub->internal()) {
       if (!sub->closed.load(std::memory_order_relaxed)) {
         delivered |= sub->internal()->deliver(server, loop, origin, msg, from_route);
@@ -172,7 +179,7 @@ bool deliver_message(Server& server, Account& account, const MatchResult& result
   if (only_queues == nullptr || !only_queues->empty()) {
     for (const auto& group : result.queues) {
       if (group.empty() || (only_queues != nullptr && !listed(group, *only_queues))) continue;
-      if (deliver_to_local_member(loop, origin, group, msg)) {
+      if (deliver_to_local_member(loop, origin, group, client_msg)) {
         delivered = true;
         continue;
       }

@@ -126,6 +126,58 @@ TEST(Writer, PartsOfEveryLengthAreCopiedExactly) {
   }
 }
 
+// A message formatted once for all its subscribers writes, for each sid, exactly what
+// append_msg/append_hmsg would: subjects, replies and payloads of every length (around the
+// inline payload's bound, and a subject that needs the heap), and sids whose length changes
+// from one subscriber to the next (the sid's slot moves, grows past the buffer, shrinks).
+TEST(ClientMsg, EachSubscribersCopyIsTheOpAppendMsgWrites) {
+  const std::vector<std::string> sids = {"1", "22", "3", "4444444444", "5", std::string(40, 's'), "66",
+                                         std::string(400, 't'), "7"};
+  const size_t k = ClientMsg::kInlinePayload;
+  for (size_t n : {size_t{0}, size_t{1}, size_t{9}, size_t{17}, k - 1, k, k + 1, size_t{5000}}) {
+    std::string payload;
+    for (size_t i = 0; i < n; ++i) payload += static_cast<char>('A' + i % 26);
+    for (const std::string& subject : {std::string("s"), std::string("foo.bar"), std::string(600, 'x')}) {
+      for (std::string_view reply : {std::string_view(), std::string_view("_INBOX.r")}) {
+        for (int64_t hdr : {int64_t{-1}, int64_t{0}, static_cast<int64_t>(n / 2)}) {
+         for (size_t receivers : {size_t{1}, sids.size()}) {
+          ClientMsg msg(subject, reply, hdr, payload, receivers);
+          std::string got = "x";  // appended after what is there
+          std::string want = "x";
+          for (const std::string& sid : sids) {
+            const size_t before = got.size();
+            const size_t size = msg.size(sid);
+            msg.append(got, sid);
+            // The room asked for: exact when formatted once, a bound when direct.
+            if (receivers > 1) {
+              EXPECT_EQ(got.size() - before, size) << "sid " << sid.size();
+            } else {
+              EXPECT_LE(got.size() - before, size) << "sid " << sid.size();
+            }
+            if (hdr < 0) {
+              append_msg(want, subject, sid, reply, payload);
+            } else {
+              append_hmsg(want, subject, sid, reply, hdr, payload);
+            }
+          }
+          ASSERT_EQ(got, want) << "payload " << n << ", subject " << subject.size() << ", reply " << reply
+                               << ", header " << hdr << ", receivers " << receivers;
+         }
+        }
+      }
+    }
+  }
+}
+
+TEST(ClientMsg, KeepsWhatItWasGiven) {
+  ClientMsg msg("foo", "r", 2, "hihello", 2);
+  EXPECT_EQ(msg.subject(), "foo");
+  EXPECT_EQ(msg.reply(), "r");
+  EXPECT_EQ(msg.header_len(), 2);
+  EXPECT_EQ(msg.payload(), "hihello");
+  EXPECT_EQ(written([&](std::string& b) { msg.append(b, "9"); }), "HMSG foo 9 r 2 7\r\nhihello\r\n");
+}
+
 TEST(Writer, WritersAppendToWhatIsThere) {
   std::string b = "PING\r\n";
   append_msg(b, "a", "1", "", "x");

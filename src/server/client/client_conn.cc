@@ -636,6 +636,21 @@ void ClientConn::send_no_responders(std::string_view reply) {
 
 bool ClientConn::deliver(Subscription& sub, std::string_view subject, std::string_view reply, int64_t header_len,
                          std::string_view payload) {
+  proto::ClientMsg msg(subject, reply, header_len, payload);
+  if (!deliver(sub, msg)) return false;
+  server().count_out(payload.size());
+  return true;
+}
+
+bool ClientConn::deliver(Subscription& sub, proto::ClientMsg& msg) {
+  // The publisher's message as every subscriber gets it (formatted once), unless this one
+  // sees it otherwise: under an import's subject, or without the headers it cannot take.
+  if (sub.shadow() || (msg.header_len() >= 0 && !headers_)) [[unlikely]] return deliver_converted(sub, msg);
+  return deliver_as(sub, msg, msg.payload().size());
+}
+
+bool ClientConn::deliver_converted(Subscription& sub, const proto::ClientMsg& msg) {
+  std::string_view subject = msg.subject();
   // A stream import's shadow: the message is the exporter's; this client sees it under the
   // subject its account imports it as, if its own subscription still matches that.
   std::string mapped;
@@ -644,6 +659,20 @@ bool ClientConn::deliver(Subscription& sub, std::string_view subject, std::strin
     if (!proto::subject_matches(sub.shadow()->client_subject, mapped)) return false;
     subject = mapped;
   }
+  int64_t header_len = msg.header_len();
+  std::string_view payload = msg.payload();
+  if (header_len >= 0 && !headers_) {
+    // The receiver cannot take headers: the body goes as a plain MSG.
+    payload = payload.substr(static_cast<size_t>(header_len));
+    header_len = -1;
+  }
+  proto::ClientMsg own(subject, msg.reply(), header_len, payload);
+  return deliver_as(sub, own, msg.payload().size());
+}
+
+bool ClientConn::deliver_as(Subscription& sub, proto::ClientMsg& msg, uint64_t counted_size) {
+  const std::string_view subject = msg.subject();
+  const std::string_view reply = msg.reply();
   // A wildcard subscription that a deny pattern covers only in part is filtered here.
   if (const Permissions* p = perms_.load(std::memory_order_acquire);
       p && !p->subscribe.deny.empty() && subscribe_denied(*p, subject)) {
@@ -660,43 +689,17 @@ bool ClientConn::deliver(Subscription& sub, std::string_view subject, std::strin
   // delivery to `sub` comes here, to its owner, and counts under our outbound lock, so the
   // count is exact with a plain increment (no locked instruction).
   int64_t n = 0;
-  auto count = [&] {
+  const std::string_view sid = sub.sid();  // decoded once (SubNames)
+  const bool ok = enqueue_message(msg.size(sid), counted_size, [&](std::string& out) {
     n = sub.delivered.load(std::memory_order_relaxed) + 1;
     sub.delivered.store(n, std::memory_order_relaxed);
-    return max <= 0 || n <= max;
-  };
-  bool ok;
-  const std::string_view sid = sub.sid();  // decoded once (SubNames)
-  if (header_len >= 0 && !headers_) {
-    // The receiver cannot take headers: deliver the body as a plain MSG.
-    std::string_view body = payload.substr(static_cast<size_t>(header_len));
-    ok = enqueue_message(subject.size() + reply.size() + sid.size() + body.size() + 32, payload.size(),
-                         [&](std::string& out) {
-                           if (!count()) return false;
-                           proto::append_msg(out, subject, sid, reply, body);
-                           return true;
-                         });
-  } else if (header_len >= 0) {
-    ok = enqueue_message(subject.size() + reply.size() + sid.size() + payload.size() + 48, payload.size(),
-                         [&](std::string& out) {
-                           if (!count()) return false;
-                           proto::append_hmsg(out, subject, sid, reply, static_cast<size_t>(header_len), payload);
-                           return true;
-                         });
-  } else {
-    ok = enqueue_message(subject.size() + reply.size() + sid.size() + payload.size() + 32, payload.size(),
-                         [&](std::string& out) {
-                           if (!count()) return false;
-                           proto::append_msg(out, subject, sid, reply, payload);
-                           return true;
-                         });
-  }
-  if (ok) {
-    server().count_out(payload.size());
-    if (server().log().trace()) {
-      server().log().tracef("{} - ->> [{} {} {} {}{}{}]", log_prefix(), header_len >= 0 && headers_ ? "HMSG" : "MSG",
-                            subject, sid, reply, reply.empty() ? "" : " ", payload.size());
-    }
+    if (max > 0 && n > max) return false;
+    msg.append(out, sid);
+    return true;
+  });
+  if (ok && server().log().trace()) [[unlikely]] {
+    server().log().tracef("{} - ->> [{} {} {} {}{}{}]", log_prefix(), msg.header_len() >= 0 ? "HMSG" : "MSG", subject,
+                          sid, reply, reply.empty() ? "" : " ", counted_size);
   }
   if (max > 0 && n == max) {
     auto self = std::static_pointer_cast<ClientConn>(shared_from_this());

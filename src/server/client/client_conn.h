@@ -23,6 +23,10 @@
 #include "server/sub_index.h"
 #include "server/tls/cert_identity.h"
 
+namespace pylon::proto {
+class ClientMsg;
+}
+
 namespace pylon::server {
 
 class MatchCache;  // match_cache.h
@@ -80,6 +84,10 @@ class ClientConn final : public Connection, private proto::ParserHandler, privat
   // Returns true when the message was queued.
   bool deliver(Subscription& sub, std::string_view subject, std::string_view reply, int64_t header_len,
                std::string_view payload);
+  // The same, for a message formatted once for all its subscribers (the router's). Counts
+  // this connection's out_msgs/out_bytes, not the server's: the caller adds those to its
+  // loop's counters when this returns true.
+  bool deliver(Subscription& sub, proto::ClientMsg& msg);
 
   // After a config reload: checks the credentials again (closing the connection with
   // -ERR 'Authorization Violation' when they no longer pass) and takes the new limits. Any thread.
@@ -92,6 +100,12 @@ class ClientConn final : public Connection, private proto::ParserHandler, privat
   void expire_subscription(const SubPtr& sub);
 
  private:
+  // deliver()'s parts: a message this subscriber sees otherwise (an import's subject,
+  // headers it cannot take) is formatted for it alone; then the checks and the append.
+  // `counted_size` is the published payload's size (out_bytes).
+  bool deliver_converted(Subscription& sub, const proto::ClientMsg& msg);
+  bool deliver_as(Subscription& sub, proto::ClientMsg& msg, uint64_t counted_size);
+
   // Connection
   void on_start() override;
   bool on_read(std::string_view data) override;
