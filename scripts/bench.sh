@@ -231,26 +231,7 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# True when something accepts TCP connections on 127.0.0.1:$1.
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-# A free port not handed out before in this setup (PICKED), checked with ss and a probe.
-PICKED=" "
-pick_port() {
-  local port i
-  for i in $(seq 1 200); do
-    port=$((20000 + RANDOM % 40000))
-    case "$PICKED" in *" $port "*) continue ;; esac
-    if command -v ss >/dev/null 2>&1; then
-      [ -z "$(ss -Htan "( sport = :$port )" 2>/dev/null)" ] || continue
-    fi
-    port_open "$port" && continue
-    PICKED="$PICKED$port "
-    echo "$port"
-    return 0
-  done
-  die "found no free port"
-}
+source "$(dirname "${BASH_SOURCE[0]}")/lib/ports.sh"  # port_open, pick_port
 
 tls_block() {
   printf 'tls {\n  cert_file: "%s"\n  key_file: "%s"\n  ca_file: "%s"\n}\n' \
@@ -287,7 +268,7 @@ start_setup() {
   bin=$(server_bin "$kind")
   [ "$setup" = client ] && bin=$NATS_SERVER  # both clients publish to the reference server
   for attempt in 1 2 3; do
-    PICKED=" "
+    ports_forget
     SERVER_PIDS=()
     local ports=() rports=() hports=() wsport=
     case "$setup" in plain|tls|client|accounts|ws) n=1 ;; *) n=3 ;; esac

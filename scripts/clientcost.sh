@@ -56,22 +56,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-PICKED=" "
-pick_port() {
-  local port
-  for _ in $(seq 1 200); do
-    port=$((20000 + RANDOM % 40000))
-    case "$PICKED" in *" $port "*) continue ;; esac
-    [ -z "$(ss -Htan "( sport = :$port )" 2>/dev/null)" ] || continue
-    port_open "$port" && continue
-    PICKED="$PICKED$port "
-    echo "$port"
-    return 0
-  done
-  echo "clientcost.sh: found no free port" >&2
-  exit 1
-}
+source "$(dirname "${BASH_SOURCE[0]}")/lib/ports.sh"  # port_open, pick_port
 json_num() { grep -o "\"$2\":[0-9.e+-]*" "$1" | head -1 | cut -d: -f2; }
 load() { cut -d' ' -f1 /proc/loadavg; }
 

@@ -58,19 +58,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-pick_port() {
-  local port
-  for _ in $(seq 1 200); do
-    port=$((20000 + RANDOM % 40000))
-    [ -z "$(ss -Htan "( sport = :$port )" 2>/dev/null)" ] || continue
-    port_open "$port" && continue
-    echo "$port"
-    return 0
-  done
-  echo "msgcost.sh: found no free port" >&2
-  exit 1
-}
+source "$(dirname "${BASH_SOURCE[0]}")/lib/ports.sh"  # port_open, pick_port
 wait_port() {
   for _ in $(seq 1 600); do
     port_open "$1" && return 0

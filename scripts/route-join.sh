@@ -72,17 +72,7 @@ trap 'exit 130' INT TERM
 
 log() { echo "route-join.sh: $*" >&2; }
 loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-USED_PORTS=" "
-pick_port() {
-  local port i
-  for i in $(seq 1 200); do
-    port=$((20000 + RANDOM % 40000))
-    case "$USED_PORTS" in *" $port "*) continue ;; esac
-    if ! port_open "$port"; then USED_PORTS="$USED_PORTS$port "; echo "$port"; return 0; fi
-  done
-  log "found no free port"; exit 1
-}
+source "$(dirname "${BASH_SOURCE[0]}")/lib/ports.sh"  # port_open, pick_port
 # num_subscriptions of a node's /subsz (empty when it does not answer).
 subs_of() {
   local body

@@ -41,17 +41,7 @@ stop_pids() {
 trap 'stop_pids; rm -rf "$TMP"' EXIT
 trap 'exit 130' INT TERM
 
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-USED=" "
-pick_port() {
-  local port
-  for _ in $(seq 1 200); do
-    port=$((20000 + RANDOM % 40000))
-    case "$USED" in *" $port "*) continue ;; esac
-    if ! port_open "$port"; then USED="$USED$port "; echo "$port"; return 0; fi
-  done
-  echo "route-mesh.sh: found no free port" >&2; exit 1
-}
+source "$(dirname "${BASH_SOURCE[0]}")/lib/ports.sh"  # port_open, pick_port
 get() { (exec 3<>"/dev/tcp/127.0.0.1/$1" && printf 'GET %s HTTP/1.0\r\n\r\n' "$2" >&3 && cat <&3) 2>/dev/null || true; }
 field() { sed -n "s/.*\"$1\": *\([0-9]*\).*/\1/p" | head -n1; }
 # counts NODE_INDEX: "opened closed duplicates routes"

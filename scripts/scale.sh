@@ -47,16 +47,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-pick_port() {
-  local port i
-  for i in $(seq 1 200); do
-    port=$((20000 + RANDOM % 40000))
-    port_open "$port" || { echo "$port"; return 0; }
-  done
-  echo "scale.sh: found no free port" >&2
-  exit 1
-}
+source "$(dirname "${BASH_SOURCE[0]}")/lib/ports.sh"  # port_open, pick_port
 
 FAILED=0
 declare -A RESULT
