@@ -160,6 +160,7 @@ bool listed(const std::vector<SubPtr>& group, std::string_view queues) {
 // sender chose us for them); a local member first, else a remote one by weight.
 bool deliver_message(Server& server, Account& account, const MatchResult& result, EventLoop& loop, const Origin& origin,
                      const Message& msg, const Reach& reach, bool from_route, const std::string_view* only_queues) {
+  if (result.plain.empty() && result.queues.empty()) return false;  // no interest: nothing to set up
   bool delivered = false;
   std::vector<RouteTarget> targets;  // allocates only when a route or leaf is interested
   // Formatted at the first client it reaches, once for all (unless it can reach only one).
