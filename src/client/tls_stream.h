@@ -41,7 +41,7 @@ class TlsStream {
 
   // Plaintext sealed per write: 8 records, sent with one write, in an output buffer the
   // channel keeps between writes (it gives back only larger ones).
-  static constexpr size_t kSealChunk = 128 * 1024;
+  static constexpr size_t kSealChunk = tls::Channel::kSealSlice;
 
   // Sets `socket` non-blocking (OpenSSL reads it directly). Throws std::runtime_error when
   // OpenSSL cannot make the session.

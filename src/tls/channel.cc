@@ -257,9 +257,15 @@ void Channel::close_notify() {
   ERR_clear_error();
 }
 
+std::atomic<size_t> Channel::largest_send_{0};
+
 std::string& Channel::begin_send() noexcept {
   sending_.clear();
   sending_.swap(queued_);
+  // One relaxed load a send; a compare-exchange only when a send is larger than any before.
+  size_t seen = largest_send_.load(std::memory_order_relaxed);
+  while (sending_.size() > seen && !largest_send_.compare_exchange_weak(seen, sending_.size(), std::memory_order_relaxed)) {
+  }
   return sending_;
 }
 

@@ -30,6 +30,7 @@
 
 #include <boost/system/error_code.hpp>
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -66,6 +67,11 @@ class Channel {
   // first. With kClosed or kError, `*n` may still count plaintext that came
   // before: the caller takes it, then closes. May queue output (TLS 1.3 post-handshake messages).
   Status decrypt(char* plain, size_t cap, size_t* n);
+  // Plaintext sealed per send by a writer with much queued (the server's connections, the
+  // client's stream): 8 full records. The output a slice needs stays under the 256 KiB that
+  // sent() keeps, so a busy writer reuses one warm buffer.
+  static constexpr size_t kSealSlice = 128 * 1024;
+
   // Seals `plain` into records appended to output(). False (error() set) on a fatal error.
   bool encrypt(std::string_view plain);
   // Makes room in the output for sealing `plain` bytes given to encrypt in `pieces` calls, so
@@ -94,6 +100,10 @@ class Channel {
   size_t release_idle() noexcept;
   // The output buffers' capacity, in bytes (tests, monitoring).
   size_t output_capacity() const noexcept { return queued_.capacity() + sending_.capacity(); }
+  // The most ciphertext any channel of this process has handed to one send (begin_send):
+  // what a writer that seals kSealSlice at a time keeps below kSealSlice plus the records'
+  // overhead, however much it has queued. Tests.
+  static size_t largest_send() noexcept { return largest_send_.load(std::memory_order_relaxed); }
 
  private:
   friend struct ChannelBio;
@@ -106,6 +116,8 @@ class Channel {
   void settle() noexcept;
   static constexpr long kWouldBlock = -1;
   static constexpr long kSocketError = -2;
+
+  static std::atomic<size_t> largest_send_;
 
   int fd_;
 

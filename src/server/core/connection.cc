@@ -457,28 +457,27 @@ void Connection::start_write() {
     }
   }
   bool ws_in_place = ws_ && ws_->in_place();
-  // TLS: the batch sealed in wire order.
-  auto seal = [&] {
-    size_t plain = out_writing_.size();
-    for (const auto& c : out_writing_chunks_) plain += c.size();
-    if (ws_in_place) plain += ws_frames_.size() + ws_->in_place_tail().size();
-    tls_->reserve(plain, out_writing_chunks_.size() + 3);
-    if (ws_in_place && !tls_->encrypt(ws_frames_)) return false;
-    if (!out_writing_.empty() && !tls_->encrypt(out_writing_)) return false;
-    for (const auto& c : out_writing_chunks_) {
-      if (!tls_->encrypt(c)) return false;
-    }
-    return !ws_in_place || ws_->in_place_tail().empty() || tls_->encrypt(ws_->in_place_tail());
-  };
   bool tls_ready = tls_state_ == TlsState::kEstablished;
-  if (tls_ready && flush_on_close_ && closing()) {
+  if (tls_ready) {
+    // The batch in wire order, sealed one slice at a time (seal_tls_slice).
+    tls_batch_.clear();
+    tls_piece_ = tls_piece_off_ = 0;
+    auto add = [this](std::string_view b) {
+      if (!b.empty()) tls_batch_.push_back(b);
+    };
+    if (ws_in_place) add(ws_frames_);
+    add(out_writing_);
+    for (const auto& c : out_writing_chunks_) add(c);
+    if (ws_in_place) add(ws_->in_place_tail());
     // The last batch of a flushed close: close_notify after it, as Go's tls.Conn.Close.
-    std::lock_guard lk(out_mu_);
-    if (out_pending_.empty() && out_chunks_.empty()) {
-      if (seal()) tls_->close_notify();
-      out_writing_.clear();
-      outbound::give_back(out_writing_chunks_);
-      ws_in_place = false;
+    tls_close_after_ = false;
+    if (flush_on_close_ && closing()) {
+      std::lock_guard lk(out_mu_);
+      tls_close_after_ = out_pending_.empty() && out_chunks_.empty();
+    }
+    if (tls_close_after_ && tls_batch_.empty()) {
+      tls_->close_notify();  // nothing to seal first (a no-op when already sent)
+      tls_close_after_ = false;
     }
   }
   if (out_writing_.empty() && out_writing_chunks_.empty() && !(tls_ready && tls_->has_output())) {
@@ -495,8 +494,8 @@ void Connection::start_write() {
   auto on_written = [self = shared_from_this()](const error_code& ec, size_t n) { self->on_write_done(ec, n); };
   // The transport, chosen once per connection: one predictable branch.
   if (tls_) {
-    // Sealed here, on the loop, once per write batch: one send for every record in it.
-    if (!seal()) {
+    // Sealed here, on the loop, a slice at a time: one send for every record in the slice.
+    if (!seal_tls_slice()) {
       writing_ = false;
       write_timer_.cancel();
       close(CloseReason::kWriteError, false);
@@ -518,6 +517,35 @@ void Connection::start_write() {
     for (const auto& c : out_writing_chunks_) out_iov_.push_back(asio::buffer(c));
     asio::async_write(socket_, out_iov_, std::move(on_written));
   }
+}
+
+bool Connection::seal_tls_slice() {
+  PYLON_DCHECK_ON_LOOP(loop_);
+  // Count the slice first, so the output grows once (reserve) for all its records.
+  size_t plain = 0, pieces = 0;
+  for (size_t i = tls_piece_, off = tls_piece_off_; i < tls_batch_.size() && plain < tls::Channel::kSealSlice;
+       ++i, off = 0) {
+    plain += std::min(tls_batch_[i].size() - off, tls::Channel::kSealSlice - plain);
+    ++pieces;
+  }
+  tls_->reserve(plain, pieces);
+  tls_slice_plain_ = plain;
+  while (plain > 0) {
+    std::string_view piece = tls_batch_[tls_piece_].substr(tls_piece_off_);
+    size_t take = std::min(piece.size(), plain);
+    if (!tls_->encrypt(piece.substr(0, take))) return false;
+    plain -= take;
+    tls_piece_off_ += take;
+    if (tls_piece_off_ == tls_batch_[tls_piece_].size()) {
+      ++tls_piece_;
+      tls_piece_off_ = 0;
+    }
+  }
+  if (tls_close_after_ && tls_piece_ == tls_batch_.size()) {
+    tls_->close_notify();
+    tls_close_after_ = false;
+  }
+  return true;
 }
 
 void Connection::release_idle_buffers() {
@@ -576,6 +604,31 @@ void Connection::arm_write_deadline(uint64_t delivered_before) {
 
 void Connection::on_write_done(const error_code& ec, size_t /*n*/) {
   PYLON_DCHECK_ON_LOOP(loop_);
+  if (tls_ && tls_piece_ < tls_batch_.size() && !ec && !closed_ && (!closing() || flush_on_close_)) {
+    // The next slice of a TLS batch. What the last one carried is out of pending now, so a
+    // stalled producer may go on before the whole batch is written (WebSocket counts its
+    // protocol bytes, not the frames it seals: its batch leaves pending whole, below).
+    tls_->sent();
+    if (!ws_) {
+      std::lock_guard lk(out_mu_);
+      pending_bytes_.store(pending_bytes_.load(std::memory_order_relaxed) - tls_slice_plain_,
+                           std::memory_order_relaxed);
+      writing_counted_ -= tls_slice_plain_;
+    }
+    if (!stalled()) notify_stall_waiters();
+    if (!seal_tls_slice()) {
+      writing_ = false;
+      write_timer_.cancel();
+      close(CloseReason::kWriteError, false);
+      finish_close();
+      return;
+    }
+    arm_write_deadline(kind_ == Kind::kRoute ? delivered() : 0);
+    asio::async_write(socket_, asio::buffer(tls_->begin_send()),
+                      [self = shared_from_this()](const error_code& ec, size_t n) { self->on_write_done(ec, n); });
+    return;
+  }
+  tls_batch_.clear();
   writing_ = false;
   write_timer_.cancel();
   {

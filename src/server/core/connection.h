@@ -262,6 +262,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void resume_read();
   void notify_stall_waiters();
   void start_write();  // loop thread
+  // Seals the next slice of tls_batch_ into the channel's output (close_notify after the
+  // last, when asked). False on a fatal TLS error.
+  bool seal_tls_slice();
   // Loop thread: the write deadline's timer; `delivered_before` is delivered() when armed.
   void arm_write_deadline(uint64_t delivered_before);
   // Loop thread: bytes the peer's TCP has acknowledged (routes' write deadline). Only ever
@@ -332,6 +335,17 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // The protocol's bytes in out_writing_ (pending_bytes_ counts those): its size, unless
   // WebSocket framing made out_writing_ the frames around them. Loop thread.
   size_t writing_counted_ = 0;
+  // TLS: the write batch's plaintext, in wire order (views of out_writing_, the chunks and a
+  // WebSocket frame's parts, which stay put until the batch completes), sealed at most
+  // tls::Channel::kSealSlice at a time: one slice is sealed, sent, and only then the next
+  // (seal_tls_slice, on_write_done). So the ciphertext buffer stays one slice, kept and warm,
+  // however far a subscriber lags; sealing a 30 MB backlog at once had grown (zeroed, faulted
+  // in, copied) a fresh 30 MB buffer per write, which made the loop slower the further it
+  // fell behind. Loop thread.
+  std::vector<std::string_view> tls_batch_;
+  size_t tls_piece_ = 0, tls_piece_off_ = 0;
+  size_t tls_slice_plain_ = 0;      // plaintext in the slice on the wire
+  bool tls_close_after_ = false;    // close_notify after the batch's last slice
   // Pending + writing. Written under out_mu_ only (appends, and the write's completion), so
   // a plain load+store; read relaxed without the lock (stall and slow-consumer decisions).
   std::atomic<size_t> pending_bytes_{0};
