@@ -473,6 +473,14 @@ run_row() {
 
 log "nats-server: $("$NATS_SERVER" --version 2>&1 | head -n1); pylon-server: $PYLON_SERVER; $(nproc) CPUs;" \
     "load average $(cut -d' ' -f1-3 /proc/loadavg); runs=$RUNS scale=$SCALE rows=${#SELECTED[@]}"
+# With the kernel's autogroup on, each session shares the CPUs equally whatever its nice, so a
+# niced build in another terminal still takes its half (docs/performance.md, "How much to
+# trust a ratio").
+if [ "$(cat /proc/sys/kernel/sched_autogroup_enabled 2>/dev/null || echo 0)" = 1 ] &&
+   awk '{ exit !($1 > 1.5) }' /proc/loadavg; then
+  log "warning: the machine is busy and autogroup is on: other sessions' work takes its share" \
+      "of the CPUs even when niced (echo 0 > /proc/sys/kernel/sched_autogroup_enabled lets nice work)"
+fi
 for round in $(seq 1 "$RUNS"); do
   order=("${SERVERS[@]}")
   [ $((round % 2)) -eq 0 ] && order=(pylon nats)
