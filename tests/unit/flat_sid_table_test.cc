@@ -67,7 +67,9 @@ void random_against_model(const std::function<size_t(std::string_view)>& hash, u
         Entry out;
         bool removed = table.extract(k, h, out);
         ASSERT_EQ(removed, model.erase(k) == 1) << "step " << step << " " << k;
-        if (removed) EXPECT_EQ(out.sid, k);
+        if (removed) {
+          EXPECT_EQ(out.sid, k);
+        }
         ASSERT_EQ(table.find(k, h), nullptr) << "step " << step << " " << k;
       }
     }
@@ -120,6 +122,54 @@ TEST(FlatSidTable, GrowsKeepingEveryEntryAndHoldsAtMostThreeQuarters) {
   Table moved(std::move(table));
   EXPECT_TRUE(table.empty());
   expect_same(moved, model, good_hash);
+}
+
+TEST(FlatSidTable, ShrinksAsEntriesGoAndFreesItsSlotsWithTheLast) {
+  Table table;
+  std::unordered_map<std::string, int> model;
+  constexpr int kMany = 200000;
+  for (int i = 0; i < kMany; ++i) {
+    std::string k = "$G burst." + std::to_string(i);
+    table.insert_new(good_hash(k), Entry{k, i});
+    model.emplace(k, i);
+  }
+  const size_t full = table.capacity();
+  ASSERT_GE(full, static_cast<size_t>(kMany));
+  // Remove all but 100, checking the rest stay reachable as the table shrinks under them.
+  for (int i = 100; i < kMany; ++i) {
+    std::string k = "$G burst." + std::to_string(i);
+    Entry out;
+    ASSERT_TRUE(table.extract(k, good_hash(k), out)) << k;
+    model.erase(k);
+    ASSERT_LE(table.size() * 4, table.capacity() * 3);
+    if (table.capacity() > 16) {
+      ASSERT_GE(table.size() * 8, table.capacity() / 2) << "shrank too late at " << i;
+    }
+    if (i % 9973 == 0) expect_same(table, model, good_hash);
+  }
+  expect_same(table, model, good_hash);
+  EXPECT_LT(table.capacity(), 8u * 100) << "100 entries in a table of " << table.capacity() << " (it held " << full << ")";
+  // Inserts and removals around one size do not rehash back and forth: the capacity holds.
+  const size_t settled = table.capacity();
+  for (int round = 0; round < 1000; ++round) {
+    std::string k = "$G churn." + std::to_string(round);
+    table.insert_new(good_hash(k), Entry{k, round});
+    Entry out;
+    ASSERT_TRUE(table.extract(k, good_hash(k), out));
+    ASSERT_EQ(table.capacity(), settled) << "round " << round;
+  }
+  // The last entry out frees the slots.
+  for (int i = 0; i < 100; ++i) {
+    std::string k = "$G burst." + std::to_string(i);
+    Entry out;
+    ASSERT_TRUE(table.extract(k, good_hash(k), out)) << k;
+  }
+  EXPECT_TRUE(table.empty());
+  EXPECT_EQ(table.capacity(), 0u);
+  EXPECT_EQ(table.find("$G burst.1", good_hash("$G burst.1")), nullptr);
+  // And it grows again from nothing.
+  table.insert_new(good_hash("again"), Entry{"again", 1});
+  ASSERT_NE(table.find("again", good_hash("again")), nullptr);
 }
 
 }  // namespace

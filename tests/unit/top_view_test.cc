@@ -159,7 +159,9 @@ TEST(TopPoller, AConnectionClosingBetweenPagesShiftsNoOtherOneOut) {
   std::set<uint64_t> got;
   for (const auto& c : snap.conns) EXPECT_TRUE(got.insert(c.cid).second) << "cid " << c.cid << " listed twice";
   for (int cid = 1; cid <= 2500; ++cid) {
-    if (cid != 10) EXPECT_TRUE(got.count(static_cast<uint64_t>(cid))) << "cid " << cid << " is missing";
+    if (cid != 10) {
+      EXPECT_TRUE(got.count(static_cast<uint64_t>(cid))) << "cid " << cid << " is missing";
+    }
   }
   EXPECT_GE(pages, 3);
 }

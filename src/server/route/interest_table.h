@@ -16,6 +16,10 @@
 //
 // Load: at most 3/4 of the slots are used (then the table doubles), so a lookup that misses
 // reads a few slots on average; the capacity is a power of two, the slot the hash's low bits.
+// When removals leave fewer than 1/8 used, it shrinks to about half full, and when the last
+// entry goes it frees its slots: a route whose peer once held a million subscriptions does
+// not keep their 64 MiB after they are gone. (Growing at 3/4 and shrinking at 1/8 means a run
+// of inserts and removals around one size never rehashes back and forth.)
 //
 // Memory: a slot array of 2 MiB or more (65,536 route entries) is mapped on its own, aligned
 // to 2 MiB and marked MADV_HUGEPAGE, so the kernel may back it with transparent huge pages
@@ -96,6 +100,15 @@ class FlatSidTable {
     }
     out = std::move(slots_[i].value);
     erase_slot(i);
+    if (size_ == 0) {
+      release(slots_, capacity());
+      slots_ = nullptr;
+      mask_ = 0;
+    } else if (capacity() > kMinCapacity && size_ * 8 < capacity()) {
+      size_t cap = kMinCapacity;
+      while (cap < size_ * 2) cap *= 2;
+      rehash(cap);
+    }
     return true;
   }
 
@@ -117,9 +130,11 @@ class FlatSidTable {
   // 0 marks an empty slot, so a key hashing to 0 is stored as 1 (it probes from slot 1 too).
   static size_t stored(size_t hash) noexcept { return hash != 0 ? hash : 1; }
 
-  void grow() {
+  void grow() { rehash(capacity() == 0 ? kMinCapacity : capacity() * 2); }
+
+  // Moves every entry into a new array of `cap` slots (a power of two, room for them all).
+  void rehash(size_t cap) {
     const size_t old_cap = capacity();
-    const size_t cap = old_cap == 0 ? kMinCapacity : old_cap * 2;
     Slot* old = slots_;
     slots_ = allocate(cap);
     mask_ = cap - 1;
