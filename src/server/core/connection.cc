@@ -440,18 +440,20 @@ void Connection::start_write() {
   }
   writing_counted_ = out_writing_.size();
   for (const auto& c : out_writing_chunks_) writing_counted_ += c.size();
-  if (ws_ && !out_writing_chunks_.empty()) {
-    // The frame wants the protocol's bytes in one piece: join the chunks (WebSocket only).
-    out_writing_.reserve(writing_counted_);
-    for (const auto& c : out_writing_chunks_) out_writing_.append(c);
-    outbound::give_back(out_writing_chunks_);
-  }
   if (ws_) {
     // Framed here, on the loop, once per write: every enqueue path stays a plain append. One
-    // uncompressed frame goes out around the protocol's bytes, not copied (frame_in_place):
-    // copying a large batch into a fresh buffer cost more than the framing.
+    // uncompressed frame goes out around the protocol's bytes where they lie, out_writing_ and
+    // the chunks (frame_in_place): joining a lagging subscriber's chunks into one buffer
+    // first copied every byte again, into megabytes of freshly mapped pages (their faults
+    // doubled the server's system time on WebSocket pub->sub 16 B, docs/performance.md).
     ws_frames_.clear();
-    if (!ws_->frame_in_place(out_writing_, ws_frames_)) {
+    if (!ws_->frame_in_place(writing_counted_, ws_frames_)) {
+      if (!out_writing_chunks_.empty()) {
+        // Compressed, or a browser's frames: the codec wants the protocol's bytes in one piece.
+        out_writing_.reserve(writing_counted_);
+        for (const auto& c : out_writing_chunks_) out_writing_.append(c);
+        outbound::give_back(out_writing_chunks_);
+      }
       ws_->take_output(out_writing_, ws_frames_);
       out_writing_.swap(ws_frames_);
     }
@@ -504,11 +506,20 @@ void Connection::start_write() {
       return;
     }
     asio::async_write(socket_, asio::buffer(tls_->begin_send()), std::move(on_written));
-  } else if (ws_in_place) {
+  } else if (ws_in_place && out_writing_chunks_.empty()) {
     std::string_view tail = ws_->in_place_tail();
     const std::array<asio::const_buffer, 3> frame{asio::buffer(ws_frames_), asio::buffer(out_writing_),
                                                   asio::buffer(tail.data(), tail.size())};
     asio::async_write(socket_, frame, std::move(on_written));
+  } else if (ws_in_place) {
+    // The frame's header, the protocol's bytes where they lie, the close frame: one writev.
+    std::string_view tail = ws_->in_place_tail();
+    out_iov_.clear();
+    out_iov_.push_back(asio::buffer(ws_frames_));
+    if (!out_writing_.empty()) out_iov_.push_back(asio::buffer(out_writing_));
+    for (const auto& c : out_writing_chunks_) out_iov_.push_back(asio::buffer(c));
+    if (!tail.empty()) out_iov_.push_back(asio::buffer(tail.data(), tail.size()));
+    asio::async_write(socket_, out_iov_, std::move(on_written));
   } else if (out_writing_chunks_.empty()) {
     asio::async_write(socket_, asio::buffer(out_writing_), std::move(on_written));
   } else {
