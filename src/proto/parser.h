@@ -146,6 +146,13 @@ class Parser {
   // Recognises a whole "PUB "/"MSG "/"HPUB "/"HMSG "/"RMSG " at p (5 bytes readable) and
   // moves past it; false leaves everything to the per-letter states.
   bool fast_op_name(const char* p, size_t& i) noexcept;
+  // Hot path of a server reading a client: a common PUB ("PUB subject [reply] size", its
+  // payload and CRLF) lying whole in the buffer from p + i goes to the handler at once, past
+  // the per-op states, and i moves past it; go_on is the handler's answer. Anything else (a
+  // split, an odd shape, a limit passed, an error) returns false with nothing touched, and
+  // the states take it from i as before: so the callbacks, errors and bytes consumed are
+  // the same either way.
+  bool fast_pub(const char* p, size_t n, size_t& i, ParserHandler& h, bool& go_on);
   // A complete control line (no "\r\n") of op_: calls the handler, or sets up
   // pending_ and moves to the payload. Returns false on error (r filled) or stop.
   bool on_line(std::string_view line, ParseResult& r, size_t at, ParserHandler& h);

@@ -26,8 +26,10 @@ using detail::put_part;
 // resize zero-fills what the copies then overwrite: cheaper than the appends for an op of a
 // few KiB (callgrind, pub->sub 1 KiB: 1700 instructions a message against 2058), not for
 // a large payload, whose zero fill would double the memory traffic: that is appended.
+// Always inlined: its callers' literal parts fold only then, and GCC stops inlining it into a
+// writer reached from two callers (append_msg; docs/performance.md, the MSG formatted once).
 template <typename... Parts>
-void put(std::string& buf, const Parts&... parts) {
+[[gnu::always_inline]] inline void put(std::string& buf, const Parts&... parts) {
   constexpr size_t kInlineMax = 4096;
   const size_t n = (std::string_view(parts).size() + ...);
   const size_t at = buf.size();
@@ -218,8 +220,10 @@ void ClientMsg::resize_slot(size_t n) {
 }
 
 void ClientMsg::append_direct(std::string& out, std::string_view sid) {
-  if (header_len_ < 0) {
-    append_msg(out, subject_, sid, reply_, payload_);
+  if (header_len_ < 0) [[likely]] {
+    // append_msg's body, formatted here: one call less per delivery to a single receiver.
+    put(out, "MSG ", subject_, " ", sid, sep_if(reply_), reply_, " ", Num(static_cast<int64_t>(payload_.size())), kCrlf,
+        payload_, kCrlf);
   } else {
     append_hmsg(out, subject_, sid, reply_, header_len_, payload_);
   }

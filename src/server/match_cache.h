@@ -95,11 +95,13 @@ class MatchCache final : public Sweepable, public std::enable_shared_from_this<M
   size_t size() const noexcept;
 
  private:
-  struct StringHash {
+  // The hot path's hash (match_cache.cc): inline, a word at a time. Not noexcept on purpose:
+  // libstdc++ then keeps each node's hash, so a probe compares hashes before subjects.
+  struct SubjectHash {
     using is_transparent = void;
-    size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+    size_t operator()(std::string_view s) const;
   };
-  using Results = std::unordered_map<std::string, std::shared_ptr<const MatchResult>, StringHash, std::equal_to<>>;
+  using Results = std::unordered_map<std::string, std::shared_ptr<const MatchResult>, SubjectHash, std::equal_to<>>;
   struct Slot {
     std::shared_ptr<Account> account;
     uint64_t generation = 0;  // the account index's generation the results are current for

@@ -200,6 +200,8 @@ bool route_message(Server& server, Account& account, EventLoop& loop, const Orig
 
 bool route_message(Server& server, Account& account, const MatchResult& result, EventLoop& loop,
                    const Origin& origin, const Message& msg) {
+  // No interest (publish-only traffic): answered here, before deliver_message's frame.
+  if (result.plain.empty() && result.queues.empty()) return false;
   return deliver_message(server, account, result, loop, origin, msg, Reach{}, /*from_route=*/false, nullptr);
 }
 

@@ -9,6 +9,7 @@
 
 #include <boost/json.hpp>
 
+#include <algorithm>
 #include <fstream>
 #include <string>
 
@@ -60,8 +61,9 @@ struct ServerFrame {
 // A WebSocket client over RawClient: the upgrade, then frames.
 class WsClient {
  public:
-  bool open(int port, const std::string& extra = "") {
-    if (!raw_.connect(port)) return false;
+  // rcvbuf > 0: the socket's SO_RCVBUF, set before connecting (a subscriber made to lag).
+  bool open(int port, const std::string& extra = "", int rcvbuf = 0) {
+    if (!raw_.connect(port, 5s, rcvbuf)) return false;
     if (!raw_.send(upgrade_request(port, extra))) return false;
     auto head = raw_.read_until("\r\n\r\n");
     return head && head->rfind("HTTP/1.1 101 ", 0) == 0;
@@ -184,6 +186,51 @@ TEST(Websocket, MessagesCrossBetweenWebsocketAndTcpClients) {
 
   ASSERT_TRUE(ws.send_app("PUB from.ws 3\r\nyes\r\n"));
   EXPECT_TRUE(tcp.read_until("MSG from.ws 9 3\r\nyes\r\n"));
+}
+
+// A subscriber that lags has its messages queued in many outbound chunks, and a write batch
+// then frames them where they lie (the frame's header, every chunk, in one writev; before, they
+// were joined into one buffer first). What it reads must be exactly the messages, in order, in
+// frames it can decode. 16 MiB with a small receive buffer: more than the kernel's buffers hold,
+// so batches of many chunks form (max_pending's half, 32 MiB, is not reached: no stall).
+TEST(Websocket, ASubscriberThatLagsGetsEveryMessageInOrderFromManyChunks) {
+  WsServer w;
+  ASSERT_TRUE(w.server.start());
+  WsClient ws;
+  ASSERT_TRUE(ws.open(w.ws_port, "", 16 * 1024));
+  ASSERT_TRUE(ws.read_app_until("\r\n"));  // INFO
+  ASSERT_TRUE(ws.handshake());
+  ASSERT_TRUE(ws.send_app("SUB burst 1\r\nPING\r\n"));
+  ASSERT_TRUE(ws.read_app_until("PONG\r\n"));
+  RawClient tcp;
+  ASSERT_TRUE(tcp.connect(w.server.port()));
+  ASSERT_TRUE(tcp.read_info());
+  ASSERT_TRUE(tcp.handshake());
+
+  constexpr int kMsgs = 32000;
+  constexpr size_t kSize = 500;
+  std::string pubs, expected;
+  for (int i = 0; i < kMsgs; ++i) {
+    std::string payload = "#" + std::to_string(i) + "|";
+    payload.resize(kSize, 'x');
+    pubs += "PUB burst " + std::to_string(kSize) + "\r\n" + payload + "\r\n";
+    expected += "MSG burst 1 " + std::to_string(kSize) + "\r\n" + payload + "\r\n";
+  }
+  ASSERT_TRUE(tcp.send(pubs + "PING\r\n", 60s));
+  ASSERT_TRUE(tcp.read_until("PONG\r\n", 60s));  // every message is queued for the subscriber
+  std::string got;
+  int frames = 0;
+  while (got.size() < expected.size()) {
+    auto f = ws.read_frame(60s);
+    ASSERT_TRUE(f) << "after " << got.size() << " bytes in " << frames << " frames";
+    ASSERT_EQ(f->opcode, 2) << "after " << got.size() << " bytes";
+    got += f->payload;
+    ++frames;
+  }
+  ASSERT_EQ(got.size(), expected.size());
+  const auto diff = std::mismatch(got.begin(), got.end(), expected.begin());
+  EXPECT_TRUE(diff.first == got.end()) << "first difference at byte " << (diff.first - got.begin()) << " of "
+                                       << got.size() << ", in " << frames << " frames";
 }
 
 TEST(Websocket, BadUpgradeRequestsGetTheReferenceHttpErrors) {

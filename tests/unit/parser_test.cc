@@ -831,6 +831,35 @@ TEST(ParserStop, StoppingOnASplitMessageCountsOnlyThisFeedsBytes) {
   EXPECT_EQ(rec.events, Events{"PUB subject=a total=5 payload=hello"});
 }
 
+// A whole common PUB goes to the handler past the per-op states (Parser::fast_pub), and its
+// words are found a machine word at a time (find_sep). Words of every length around the word
+// size, each separator in every lane, and a fourth word: the outcome is the general way's,
+// whole or fed a byte at a time (which always takes the states).
+TEST(ParserClientOps, PubWordsOfEveryLengthAndSeparatorParseAsTheGeneralWay) {
+  for (size_t len = 1; len <= 40; ++len) {
+    for (char sep : {' ', '\t', '\r'}) {
+      const std::string subj(len, 's'), reply(41 - len, 'r');
+      const std::string two = "PUB " + subj + sep + "2\r\nok\r\n";
+      const std::string three = "PUB " + subj + sep + reply + sep + "2\r\nok\r\n";
+      const std::string four = "PUB " + subj + sep + reply + sep + "x 2\r\nok\r\n";
+      EXPECT_EQ(events_of(kClientConn, two), Events{"PUB subject=" + subj + " total=2 payload=ok"}) << len;
+      EXPECT_EQ(events_of(kClientConn, three), Events{"PUB subject=" + subj + " reply=" + reply + " total=2 payload=ok"})
+          << len;
+      EXPECT_EQ(error_of(kClientConn, four), ParseError::kBadArgs) << len;
+      for (const std::string& s : {two, three, four, two + three + four}) {
+        EXPECT_EQ(byte_by_byte(kClientConn, s), whole(kClientConn, s)) << len;
+      }
+    }
+  }
+  // At the limits: the fast way leaves a control line too long and a payload too big to the
+  // states, which say so; a payload not followed by CRLF likewise.
+  EXPECT_EQ(error_of(kClientConn, "PUB foo.bar 2\r\nok\r\n", control_line(8)), ParseError::kMaxControlLine);
+  EXPECT_EQ(error_of(kClientConn, "PUB foo 3\r\nbig\r\n", payload_limit(2)), ParseError::kMaxPayload);
+  EXPECT_EQ(error_of(kClientConn, "PUB foo 2\r\nokX\r\n"), ParseError::kUnknownOp);
+  EXPECT_EQ(events_of(kClientConn, "PUB foo 2\r\nok\r\nPUB bar 0\r\n\r\n"),
+            (Events{"PUB subject=foo total=2 payload=ok", "PUB subject=bar total=0 payload="}));
+}
+
 // ---- Split reads ----------------------------------------------------------------------
 
 // One stream per role exercising every op, with odd spacing, empty payloads, payloads

@@ -592,7 +592,9 @@ bool ClientConn::on_pub(const proto::MsgArgs& a, std::string_view payload) {
   // Written only by this connection's loop: no locked increment needed.
   LoopCounters::bump(in_msgs, 1);
   LoopCounters::bump(in_bytes, payload.size());
-  srv.count_in(payload.size());
+  // The server's totals are per loop, and this is our loop: no thread-local lookup (count_in).
+  LoopCounters::bump(loop().counters().in_msgs, 1);
+  LoopCounters::bump(loop().counters().in_bytes, payload.size());
   batch_activity_ = true;
 
   if (!match_cache_) match_cache_ = std::make_shared<MatchCache>(loop());

@@ -40,6 +40,12 @@ using outbound::kChunkSize;
 }  // namespace
 
 namespace {
+// Plaintext reads made at once, each after a full one, in the handler running now on this
+// loop's thread (on_read_done): one connection's chain, which ends before the handler returns,
+// so a counter per thread is one per chain. At kReadsInARow the next read is posted instead.
+constexpr unsigned kReadsInARow = 8;
+thread_local unsigned t_reads_in_a_row = 0;
+
 std::atomic<int64_t> g_in_memory{0};  // Connection objects constructed and not yet destroyed
 std::atomic<uint64_t> g_idle_buffers_released{0};
 }  // namespace
@@ -184,7 +190,10 @@ void Connection::do_read() {
   PYLON_DCHECK_ON_LOOP(loop_);
   reading_ = true;
   // Posted, so a read into the loop's buffer never runs inside another connection's use of it.
-  asio::post(loop_.ctx(), [self = shared_from_this()] { self->read_ready(); });
+  asio::post(loop_.ctx(), [self = shared_from_this()] {
+    t_reads_in_a_row = 0;  // a new chain of reads
+    self->read_ready();
+  });
 }
 
 void Connection::read_ready() {
@@ -246,6 +255,7 @@ void Connection::wait_readable() {
       self->on_read_done(ec, nullptr, 0);
       return;
     }
+    t_reads_in_a_row = 0;  // a new chain of reads
     self->read_ready();
   });
 }
@@ -286,11 +296,22 @@ void Connection::on_read_done(const error_code& ec, char* data, size_t n) {
     stalled->add_stall_waiter(shared_from_this());
     return;
   }
-  // A full buffer means more may wait (in the socket, or in OpenSSL's records): read again
-  // after what else is queued on the loop. Else the socket is drained: wait for it.
+  // A full buffer means more may wait (in the socket, or in OpenSSL's records): read again.
+  // Else the socket is drained: wait for it.
   if (tls_ ? tls_more_ : n == EventLoop::kReadBufferSize) {
+    // Plaintext reads on at once, up to kReadsInARow reads: a posted read goes round the loop's
+    // queue, and Asio polls epoll once per round (one epoll_wait per read on pub 1 KiB, where a
+    // 64 KiB read holds 60 messages). After that many, the next read is posted, so the other
+    // connections of the loop get their turn. The buffer is free again here: on_read is done
+    // with it, and no view of it is kept.
+    if (!tls_ && ++t_reads_in_a_row < kReadsInARow) {
+      read_ready();
+      return;
+    }
+    t_reads_in_a_row = 0;
     do_read();
   } else {
+    t_reads_in_a_row = 0;
     wait_readable();
   }
 }
@@ -440,18 +461,20 @@ void Connection::start_write() {
   }
   writing_counted_ = out_writing_.size();
   for (const auto& c : out_writing_chunks_) writing_counted_ += c.size();
-  if (ws_ && !out_writing_chunks_.empty()) {
-    // The frame wants the protocol's bytes in one piece: join the chunks (WebSocket only).
-    out_writing_.reserve(writing_counted_);
-    for (const auto& c : out_writing_chunks_) out_writing_.append(c);
-    outbound::give_back(out_writing_chunks_);
-  }
   if (ws_) {
     // Framed here, on the loop, once per write: every enqueue path stays a plain append. One
-    // uncompressed frame goes out around the protocol's bytes, not copied (frame_in_place):
-    // copying a large batch into a fresh buffer cost more than the framing.
+    // uncompressed frame goes out around the protocol's bytes where they lie, out_writing_ and
+    // the chunks (frame_in_place): joining a lagging subscriber's chunks into one buffer
+    // first copied every byte again, into megabytes of freshly mapped pages (their faults
+    // doubled the server's system time on WebSocket pub->sub 16 B, docs/performance.md).
     ws_frames_.clear();
-    if (!ws_->frame_in_place(out_writing_, ws_frames_)) {
+    if (!ws_->frame_in_place(writing_counted_, ws_frames_)) {
+      if (!out_writing_chunks_.empty()) {
+        // Compressed, or a browser's frames: the codec wants the protocol's bytes in one piece.
+        out_writing_.reserve(writing_counted_);
+        for (const auto& c : out_writing_chunks_) out_writing_.append(c);
+        outbound::give_back(out_writing_chunks_);
+      }
       ws_->take_output(out_writing_, ws_frames_);
       out_writing_.swap(ws_frames_);
     }
@@ -503,11 +526,20 @@ void Connection::start_write() {
       return;
     }
     asio::async_write(socket_, asio::buffer(tls_->begin_send()), std::move(on_written));
-  } else if (ws_in_place) {
+  } else if (ws_in_place && out_writing_chunks_.empty()) {
     std::string_view tail = ws_->in_place_tail();
     const std::array<asio::const_buffer, 3> frame{asio::buffer(ws_frames_), asio::buffer(out_writing_),
                                                   asio::buffer(tail.data(), tail.size())};
     asio::async_write(socket_, frame, std::move(on_written));
+  } else if (ws_in_place) {
+    // The frame's header, the protocol's bytes where they lie, the close frame: one writev.
+    std::string_view tail = ws_->in_place_tail();
+    out_iov_.clear();
+    out_iov_.push_back(asio::buffer(ws_frames_));
+    if (!out_writing_.empty()) out_iov_.push_back(asio::buffer(out_writing_));
+    for (const auto& c : out_writing_chunks_) out_iov_.push_back(asio::buffer(c));
+    if (!tail.empty()) out_iov_.push_back(asio::buffer(tail.data(), tail.size()));
+    asio::async_write(socket_, out_iov_, std::move(on_written));
   } else if (out_writing_chunks_.empty()) {
     asio::async_write(socket_, asio::buffer(out_writing_), std::move(on_written));
   } else {

@@ -43,13 +43,13 @@ void Session::take_output(std::string_view app, std::string& out) {
   }
 }
 
-bool Session::frame_in_place(std::string_view app, std::string& head) {
+bool Session::frame_in_place(size_t app_size, std::string& head) {
   close_sending_.clear();
-  in_place_ = upgraded_ && !app.empty() && !upgrade_.browser && !(deflater_ && app.size() > kCompressThreshold);
+  in_place_ = upgraded_ && app_size > 0 && !upgrade_.browser && !(deflater_ && app_size > kCompressThreshold);
   if (!in_place_) return false;
   head += control_out_;
   control_out_.clear();
-  append_frame_header(head, kBinary, app.size());
+  append_frame_header(head, kBinary, app_size);
   close_sending_.swap(close_out_);
   return true;
 }

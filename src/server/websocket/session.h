@@ -44,12 +44,13 @@ class Session {
   // Builds what goes on the wire from the protocol's `app` bytes: control frames first, then
   // `app` framed (compressed when negotiated), then the close frame if queued. Appends to `out`.
   void take_output(std::string_view app, std::string& out);
-  // The same, without copying `app`, when it goes as one uncompressed frame (no compression
-  // for it, no browser-sized frames): appends to `head` the control frames and `app`'s frame
-  // header, keeps the close frame if one is queued as in_place_tail(), and returns true; the
-  // caller sends head, app, tail in that order, in one write. False, touching nothing but
-  // in_place(), when `app` must be copied (take_output). Called once per write batch.
-  bool frame_in_place(std::string_view app, std::string& head);
+  // The same, without copying the protocol's bytes (`app_size` of them, which may lie in many
+  // buffers), when they go as one uncompressed frame (no compression for them, no
+  // browser-sized frames): appends to `head` the control frames and the frame's header, keeps
+  // the close frame if one is queued as in_place_tail(), and returns true; the caller sends
+  // head, the bytes, tail in that order, in one write. False, touching nothing but in_place(),
+  // when the bytes must be copied (take_output). Called once per write batch.
+  bool frame_in_place(size_t app_size, std::string& head);
   // Whether the last frame_in_place() framed in place, and what goes after `app` then (valid
   // until the next frame_in_place()).
   bool in_place() const noexcept { return in_place_; }
