@@ -10,12 +10,20 @@
 #             user + system, every thread, start-up included; use --msgs large enough).
 #   pub       `pylon bench --pub 1` alone (the client rows of scripts/bench.sh), or with
 #             --natsc nats.c's publisher (build/bench/natsc_publisher) for comparison.
-#   callgrind (--callgrind) the subscriber under valgrind: instructions per message, the
+#   callgrind (--callgrind) the client under valgrind: instructions per message, the
 #             difference between a run of 3N messages and one of N over 2N, so start-up
-#             cancels out.
+#             cancels out. --mode sub: the subscriber. --mode pub: the publisher (ours, or
+#             nats.c's with --natsc), reported twice: the whole process (every thread; the
+#             kernel's side of the writes is not counted) and the publish call alone (the
+#             publishing thread's cost: Core::publish, or natsConnection_Publish, inclusive).
+#             Under valgrind the threads take turns, so how the writes are batched is not
+#             what it is natively: compare calls, and --syscalls for the batching.
+#   syscalls  (--syscalls, --mode pub) perf's tracepoints on the publisher process: writes
+#             (sendmsg/sendto/write/writev), futex calls, epoll waits and context switches
+#             per message, and the bytes per write.
 #
 # Usage: scripts/clientcost.sh [--mode sub|pub] [--size BYTES] [--msgs N] [--tls] [--natsc]
-#                              [--callgrind] [--runs K]
+#                              [--callgrind | --syscalls] [--runs K]
 # Env: PYLON (default build/pylon) the client under test; PUB_PYLON the sub mode's feeder
 # (default PYLON); NATSC_PUBLISHER; NATS_SERVER (default /usr/sbin/nats-server).
 # Prints one line per run on stdout.
@@ -32,6 +40,7 @@ MSGS=
 TLS=0
 NATSC=0
 CALLGRIND=0
+SYSCALLS=0
 RUNS=1
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -41,6 +50,7 @@ while [ $# -gt 0 ]; do
     --tls) TLS=1; shift ;;
     --natsc) NATSC=1; shift ;;
     --callgrind) CALLGRIND=1; shift ;;
+    --syscalls) SYSCALLS=1; shift ;;
     --runs) RUNS=$2; shift 2 ;;
     -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     *) echo "clientcost.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
@@ -106,15 +116,71 @@ sub_run() {
   wait "$sub_pid" || { cat "$TMP/sub.err" >&2; exit 1; }
 }
 
+# One publisher run of $1 messages (ours, or nats.c's with --natsc); $2...: a command
+# prefix (valgrind, perf) or nothing. Leaves its JSON in $TMP/pub.json.
+pub_run() {
+  local n=$1
+  shift
+  if [ $NATSC -eq 1 ]; then
+    [ $TLS -eq 0 ] || { echo "clientcost.sh: natsc_publisher has no TLS flags" >&2; exit 2; }
+    "$@" "$NATSC_PUBLISHER" --server "$URL" --msgs "$n" --size "$SIZE" --subject clientcost.subject \
+      >"$TMP/pub.json" 2>"$TMP/pub.err" || { cat "$TMP/pub.err" >&2; exit 1; }
+  else
+    "$@" "$PYLON" bench --no-progress --json --server "$URL" "${TLS_FLAGS[@]}" --pub 1 --sub 0 --size "$SIZE" \
+      --msgs "$n" --timeout 600 clientcost.subject >"$TMP/pub.json" 2>"$TMP/pub.err" ||
+      { cat "$TMP/pub.err" >&2; exit 1; }
+  fi
+}
+if [ $NATSC -eq 1 ]; then WHO=nats.c; PUBLISH_FN=natsConnection_Publish; else WHO=$PYLON; PUBLISH_FN='pylon::client::Core::publish('; fi
+
 if [ $CALLGRIND -eq 1 ]; then
-  [ "$MODE" = sub ] || { echo "clientcost.sh: --callgrind measures the subscriber (--mode sub)" >&2; exit 2; }
   N=${MSGS:-100000}
   total() { awk '/^(summary|totals):/ { print $2; exit }' "$1"; }
-  sub_run "$N" valgrind --tool=callgrind --callgrind-out-file="$TMP/cg.a"
-  sub_run $((3 * N)) valgrind --tool=callgrind --callgrind-out-file="$TMP/cg.b"
-  a=$(total "$TMP/cg.a")
-  b=$(total "$TMP/cg.b")
-  echo "mode=sub size=$SIZE tls=$TLS client=$PYLON instructions/msg=$(( (b - a) / (2 * N) )) (runs of $N and $((3 * N)): $a, $b) load=$(load)"
+  # The inclusive instructions of the function named $2 (callgrind_annotate's first column).
+  # (Into a file first: a reader that stops early would end callgrind_annotate with SIGPIPE.)
+  inclusive() {
+    callgrind_annotate --inclusive=yes --threshold=100 "$1" >"$1.txt" 2>/dev/null
+    awk -v f="$2" 'index($0, f) { gsub(/,/, "", $1); print $1 + 0; exit }' "$1.txt"
+  }
+  if [ "$MODE" = sub ]; then
+    sub_run "$N" valgrind --tool=callgrind --callgrind-out-file="$TMP/cg.a"
+    sub_run $((3 * N)) valgrind --tool=callgrind --callgrind-out-file="$TMP/cg.b"
+    a=$(total "$TMP/cg.a")
+    b=$(total "$TMP/cg.b")
+    echo "mode=sub size=$SIZE tls=$TLS client=$PYLON instructions/msg=$(( (b - a) / (2 * N) )) (runs of $N and $((3 * N)): $a, $b) load=$(load)"
+    exit 0
+  fi
+  for r in $(seq 1 "$RUNS"); do
+    pub_run "$N" valgrind --tool=callgrind --callgrind-out-file="$TMP/cg.a"
+    pub_run $((3 * N)) valgrind --tool=callgrind --callgrind-out-file="$TMP/cg.b"
+    a=$(total "$TMP/cg.a")
+    b=$(total "$TMP/cg.b")
+    ca=$(inclusive "$TMP/cg.a" "$PUBLISH_FN")
+    cb=$(inclusive "$TMP/cg.b" "$PUBLISH_FN")
+    echo "mode=pub size=$SIZE tls=$TLS client=$WHO run=$r instructions/msg=$(( (b - a) / (2 * N) )) publish_call/msg=$(( (cb - ca) / (2 * N) )) (runs of $N and $((3 * N)): $a, $b; calls $ca, $cb) load=$(load)"
+  done
+  exit 0
+fi
+
+if [ $SYSCALLS -eq 1 ]; then
+  [ "$MODE" = pub ] || { echo "clientcost.sh: --syscalls measures the publisher (--mode pub)" >&2; exit 2; }
+  N=${MSGS:-10000000}
+  EVENTS=syscalls:sys_enter_sendmsg,syscalls:sys_enter_sendto,syscalls:sys_enter_write,syscalls:sys_enter_writev,syscalls:sys_enter_futex,syscalls:sys_enter_epoll_wait,syscalls:sys_enter_epoll_pwait,context-switches
+  for r in $(seq 1 "$RUNS"); do
+    pub_run "$N" perf stat -x, -e "$EVENTS" -o "$TMP/perf.csv" --
+    declare -A count=()
+    while IFS=, read -r value _ event _; do
+      [ -n "$event" ] && count[$event]=${value%%.*}
+    done < <(grep -v '^#' "$TMP/perf.csv" | grep ,)
+    n_of() { local v=${count[$1]:-0}; [[ $v =~ ^[0-9]+$ ]] && echo "$v" || echo 0; }
+    writes=$(( $(n_of syscalls:sys_enter_sendmsg) + $(n_of syscalls:sys_enter_sendto) + $(n_of syscalls:sys_enter_write) + $(n_of syscalls:sys_enter_writev) ))
+    wire=$(( N * (${#SIZE} + SIZE + 27) ))  # "PUB clientcost.subject <size>\r\n<data>\r\n"
+    awk -v n="$N" -v w="$writes" -v f="$(n_of syscalls:sys_enter_futex)" \
+      -v e="$(( $(n_of syscalls:sys_enter_epoll_wait) + $(n_of syscalls:sys_enter_epoll_pwait) ))" \
+      -v cs="$(n_of context-switches)" -v b="$wire" -v who="$WHO" -v size="$SIZE" -v r="$r" -v load="$(load)" \
+      'BEGIN { printf "mode=pub size=%s client=%s run=%s msgs=%d writes/msg=%.5f bytes/write=%.0f futex/msg=%.5f epoll_waits/msg=%.5f cswitches/msg=%.5f load=%s\n", size, who, r, n, w / n, w ? b / w : 0, f / n, e / n, cs / n, load }'
+    unset count
+  done
   exit 0
 fi
 
@@ -124,19 +190,11 @@ for r in $(seq 1 "$RUNS"); do
     sub_run "$N"
     out=$TMP/sub.json
     who=$PYLON
-  elif [ $NATSC -eq 1 ]; then
-    N=${MSGS:-10000000}
-    [ $TLS -eq 0 ] || { echo "clientcost.sh: natsc_publisher has no TLS flags" >&2; exit 2; }
-    "$NATSC_PUBLISHER" --server "$URL" --msgs "$N" --size "$SIZE" --subject clientcost.subject >"$TMP/pub.json"
-    out=$TMP/pub.json
-    who=nats.c
   else
     N=${MSGS:-10000000}
-    "$PYLON" bench --no-progress --json --server "$URL" "${TLS_FLAGS[@]}" --pub 1 --sub 0 --size "$SIZE" \
-      --msgs "$N" --timeout 600 clientcost.subject >"$TMP/pub.json" 2>"$TMP/pub.err" ||
-      { cat "$TMP/pub.err" >&2; exit 1; }
+    pub_run "$N"
     out=$TMP/pub.json
-    who=$PYLON
+    who=$WHO
   fi
   rate=$(json_num "$out" msgs_per_sec)
   cpu=$(json_num "$out" client_cpu_ms)

@@ -231,7 +231,7 @@ void Core::begin_close() {
       return;
     }
     closing_ = true;
-    out_cv_.notify_all();
+    wake_publishers_locked();
     // A WebSocket ends with a close frame after the last bytes, as nats.go's (1000, no reason).
     const bool ws_close = live_locked() && tr_ && tr_->ws;
     if (ws_close) tr_->ws->queue_close(websocket::kNormalClosure);
@@ -267,7 +267,7 @@ void Core::finalize_close(const ErrorInfo& why) {
     reply_sub_.reset();
     out_.clear();
     write_pending_ = false;
-    out_cv_.notify_all();
+    wake_publishers_locked();
   }
   boost::system::error_code ignored;
   for (auto* tr : {&tr_, &attempt_tr_}) {

@@ -12,7 +12,9 @@
 // * Application threads call publish/subscribe/flush/request: they take mu_, append
 //   the operation to out_ and, if no write is pending, post one do_write() to the
 //   strand (write coalescing: many publishes per socket write). Members marked [mu] are
-//   guarded by mu_. Nothing is called back while mu_ is held.
+//   guarded by mu_, a FutexMutex (futex_mutex.h: every publish takes it, and std::mutex's
+//   call chain cost more than the rest of the lock). Nothing is called back while mu_ is
+//   held. A publisher over kMaxOutboundBytes waits on out_cv_, counted in out_waiters_.
 // * The callback strand (cb_strand_) runs message handlers and connection events in
 //   order; owner_mu_ is held around each, so the Connection can detach itself safely.
 // * Lock order: mu_ -> SubState::qmu. owner_mu_ is never taken with mu_ held.
@@ -39,6 +41,7 @@
 #include <boost/asio/strand.hpp>
 
 #include "client/delivery_batch.h"
+#include "client/futex_mutex.h"
 #include "client/server_pool.h"
 #include "client/sub_state.h"
 #include "client/tls.h"
@@ -188,6 +191,11 @@ class Core : public std::enable_shared_from_this<Core>, private proto::ParserHan
 
   // ---- Writing ----------------------------------------------------------------------------
   void kick_locked();  // [mu] make sure a do_write() will look at out_
+  // [mu] Wakes the publishers waiting for out_ to drain, if any: condition_variable_any's
+  // notify takes its own mutex, which every write batch would pay for nothing.
+  void wake_publishers_locked() {
+    if (out_waiters_ > 0) out_cv_.notify_all();
+  }
   void do_write();     // [io]
   // Rebuilds out_ keeping only the publishes (SUB/UNSUB/PING are replayed or obsolete).
   void keep_publishes_locked();
@@ -267,9 +275,11 @@ class Core : public std::enable_shared_from_this<Core>, private proto::ParserHan
   std::atomic<bool> events_stopped_{false};  // the callback thread is ending: post nothing more
 
   // ---- Shared state [mu] -------------------------------------------------------------------
-  mutable std::mutex mu_;
-  std::condition_variable state_cv_;     // status changes
-  std::condition_variable out_cv_;       // out_ drained (backpressure)
+  // Every publish takes it: a futex word, not std::mutex (futex_mutex.h says why).
+  mutable FutexMutex mu_;
+  std::condition_variable_any state_cv_;  // status changes
+  std::condition_variable_any out_cv_;    // out_ drained (backpressure); see wake_publishers_locked
+  int out_waiters_ = 0;                  // publishers waiting in out_cv_
   Status status_ = Status::kDisconnected;
   bool closing_ = false;                 // close() called: flushing the last bytes
   bool closed_done_ = false;             // kClosed and its events queued: close() may return

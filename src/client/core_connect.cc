@@ -397,7 +397,7 @@ void Core::on_connected(const TransportPtr& tr, ServerInfo info, bool reconnect)
     write_pending_ = true;
     asio::post(io_strand_, [self = shared_from_this()] { self->do_write(); });
     state_cv_.notify_all();
-    out_cv_.notify_all();
+    wake_publishers_locked();
   }
   start_ping_timer();
   spawn(read_loop(tr));
@@ -530,7 +530,7 @@ void Core::do_write() {
       return;
     }
     wbuf_.swap(out_);  // out_ takes wbuf_'s spare capacity for the next batch
-    out_cv_.notify_all();
+    wake_publishers_locked();
   }
   writing_ = true;
   auto written = [self = shared_from_this(), tr](const boost::system::error_code& ec, size_t) {
@@ -631,7 +631,7 @@ void Core::on_transport_error(const TransportPtr& tr, const ErrorInfo& why) {
       pings_out_ = 0;
       write_pending_ = false;
       state_cv_.notify_all();
-      out_cv_.notify_all();
+      wake_publishers_locked();
     }
   }
   boost::system::error_code ignored;

@@ -71,7 +71,9 @@ void Core::publish(std::string_view subject, std::string_view reply, const Heade
     if (out_.size() <= kMaxOutboundBytes || io_ctx_->get_executor().running_in_this_thread()) break;
     // Backpressure: the socket is behind; wait for it rather than grow without bound,
     // then look at the state again (it may have changed meanwhile).
+    ++out_waiters_;
     out_cv_.wait(lk, [this] { return out_.size() <= kMaxOutboundBytes || !live_locked() || closing_; });
+    --out_waiters_;
   }
 
   if (with_headers) {

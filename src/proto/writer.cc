@@ -237,9 +237,52 @@ void ClientMsg::prepare(size_t sid_len) {
   }
 }
 
+namespace {
+
+// put_part for parts up to 32 bytes without a call (a subject is often 17-32 bytes, where
+// put_part calls memcpy): two overlapping 16-byte moves, inside the part's bounds.
+inline char* put_part32(char* out, std::string_view v) noexcept {
+  const size_t n = v.size();
+  if (n <= 16 || n > 32) return detail::put_part(out, v);
+  char a[16], b[16];
+  std::memcpy(a, v.data(), 16);
+  std::memcpy(b, v.data() + n - 16, 16);
+  std::memcpy(out, a, 16);
+  std::memcpy(out + n - 16, b, 16);
+  return out + n;
+}
+
+}  // namespace
+
+// The client library's hot path (every publish() under the connection's lock). put()
+// grows the buffer with resize(), which zero-fills the new bytes through two calls
+// (about 40 instructions a 16 B publish, callgrind); an operation of up to kStackOp bytes
+// is formatted on the stack instead and appended with one copy, its parts moved by
+// fixed-size loads and stores. A larger one goes through put(), whose copy of the payload
+// dominates anyway.
 void append_pub(std::string& buf, std::string_view subject, std::string_view reply, std::string_view payload) {
-  put(buf, "PUB ", subject, sep_if(reply), reply, " ", Num(static_cast<int64_t>(payload.size())), kCrlf, payload,
-      kCrlf);
+  constexpr size_t kStackOp = 256;
+  constexpr size_t kMaxDigits = 20;
+  const size_t bound = 4 + subject.size() + 1 + reply.size() + 1 + kMaxDigits + 2 + payload.size() + 2;
+  if (bound > kStackOp) {
+    put(buf, "PUB ", subject, sep_if(reply), reply, " ", Num(static_cast<int64_t>(payload.size())), kCrlf, payload,
+        kCrlf);
+    return;
+  }
+  char op[kStackOp];
+  char* p = op;
+  std::memcpy(p, "PUB ", 4);
+  p = put_part32(p + 4, subject);
+  if (!reply.empty()) {
+    *p = ' ';
+    p = put_part32(p + 1, reply);
+  }
+  *p++ = ' ';
+  p = std::to_chars(p, p + kMaxDigits, payload.size()).ptr;
+  std::memcpy(p, "\r\n", 2);
+  p = put_part32(p + 2, payload);
+  std::memcpy(p, "\r\n", 2);
+  buf.append(op, static_cast<size_t>(p + 2 - op));
 }
 
 void append_hpub(std::string& buf, std::string_view subject, std::string_view reply, int64_t hdr_len,

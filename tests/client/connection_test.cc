@@ -567,6 +567,100 @@ TEST_P(ConnectionTest, SubscriptionChurnWhileMessagesArrive) {
   })) << "every subscription that reached its end reports it";
 }
 
+// publish() checks its subject 16 bytes at a time (src/proto/subject.cc): a valid subject
+// does not vouch for the next one, even in the same buffer, at any length.
+TEST_P(ConnectionTest, EveryPublishedSubjectIsCheckedEvenInAReusedBuffer) {
+  auto c = connect();
+  Inbox inbox;
+  auto sub = c->subscribe(">", inbox.handler());
+  c->flush();
+  auto code_of = [&](const std::string& subject) -> std::error_code {
+    try {
+      c->publish(subject, "x");
+    } catch (const Exception& e) {
+      return e.code();
+    }
+    return {};
+  };
+  int valid = 0;
+  for (size_t len : {5, 16, 17, 31, 33, 40}) {
+    std::string subject(len, 'a');
+    subject[len / 2] = '.';
+    ASSERT_EQ(code_of(subject), std::error_code()) << subject;
+    ++valid;
+    for (size_t at : {size_t{0}, len / 2 + 1, len - 1}) {  // an empty first, middle or last token
+      std::string bad = subject;
+      bad[at] = '.';
+      EXPECT_EQ(code_of(bad), Error::kInvalidSubject) << "'" << bad << "'";
+    }
+    for (char space : {' ', '\t', '\r', '\n', '\f'}) {
+      std::string bad = subject;
+      bad[len - 1] = space;
+      EXPECT_EQ(code_of(bad), Error::kInvalidSubject) << len;
+    }
+    subject[len - 1] = '\v';  // other control bytes are allowed, as the reference allows them
+    ASSERT_EQ(code_of(subject), std::error_code()) << len;
+    ++valid;
+  }
+  c->flush();
+  ASSERT_TRUE(inbox.wait_size(valid));
+  EXPECT_TRUE(c->is_connected()) << "a refused publish leaves the connection alone";
+  EXPECT_EQ(c->stats().out_msgs, static_cast<uint64_t>(valid)) << "a refused publish sends nothing";
+}
+
+// publish() from many threads at once, beside flushes, subscribes and unsubscribes on
+// the same connection: each thread's messages arrive complete and in its order, and the
+// connection's lock (client::FutexMutex) keeps every operation whole.
+TEST_P(ConnectionTest, ManyThreadsPublishingKeepEachThreadsOrder) {
+  constexpr int kThreads = 4;
+  constexpr int kPerThread = 20000;
+  auto c = connect();
+  auto rx = connect();
+  std::mutex mu;
+  std::vector<int> next(kThreads, 0);
+  std::atomic<int> received{0}, out_of_order{0};
+  auto sub = rx->subscribe("mt.*", [&](Message& m) {
+    const int t = m.subject.back() - '0';
+    const int seq = std::stoi(m.data.substr(0, m.data.find(' ')));
+    std::lock_guard lk(mu);
+    if (t < 0 || t >= kThreads || seq != next[t]) out_of_order.fetch_add(1);
+    if (t >= 0 && t < kThreads) next[t] = seq + 1;
+    received.fetch_add(1);
+  });
+  rx->flush();
+  std::atomic<bool> stop{false};
+  std::jthread churn([&] {  // other operations taking the same lock meanwhile
+    for (int i = 0; !stop.load(); ++i) {
+      auto s = c->subscribe("mt.churn." + std::to_string(i % 8), [](Message&) {});
+      c->flush();
+      s.unsubscribe();
+    }
+  });
+  std::vector<std::jthread> pubs;
+  std::atomic<int> failed{0};
+  for (int t = 0; t < kThreads; ++t) {
+    pubs.emplace_back([&, t] {
+      const std::string subject = "mt." + std::to_string(t);
+      const std::string pad(t * 40, 'p');  // differing sizes: a torn operation would not parse
+      try {
+        for (int i = 0; i < kPerThread; ++i) c->publish(subject, std::to_string(i) + " " + pad);
+        c->flush();
+      } catch (const Exception&) {
+        failed.fetch_add(1);
+      }
+    });
+  }
+  for (auto& p : pubs) p.join();
+  stop = true;
+  churn.join();
+  ASSERT_EQ(failed.load(), 0);
+  EXPECT_TRUE(wait_for([&] { return received.load() == kThreads * kPerThread; }, 30s))
+      << received.load() << " of " << kThreads * kPerThread;
+  EXPECT_EQ(out_of_order.load(), 0);
+  EXPECT_TRUE(c->is_connected());
+  EXPECT_EQ(c->stats().out_msgs, static_cast<uint64_t>(kThreads * kPerThread));
+}
+
 INSTANTIATE_TEST_SUITE_P(Servers, ConnectionTest, ::testing::Values("pylon", "nats-server"),
                          [](const auto& info) { return info.param == "pylon" ? "Pylon" : "NatsServer"; });
 

@@ -2,9 +2,15 @@
 // NUIDs, error codes.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <set>
+#include <thread>
+#include <vector>
 
 #include "client/delivery_batch.h"
+#include "client/futex_mutex.h"
 #include "client/handshake_json.h"
 #include "client/headers_codec.h"
 #include "client/nuid.h"
@@ -290,6 +296,53 @@ TEST(DeliveryBatchPool, LargeBodiesAreNotKept) {
   size_t capacity = 0;
   for (auto& it : again->items) capacity += it.msg.data.capacity();
   EXPECT_LE(capacity, 2 * (DeliveryBatchPool::kMaxJoinedBytes + DeliveryBatchPool::kMaxBytes));
+}
+
+// The connection's lock (Core::mu_). More threads than cores, so holders are preempted
+// inside the section and lockers go past the spin to sleep on the futex: still one holder
+// at a time, and every increment made under it is seen by the next holder.
+TEST(FutexMutex, OneHolderAtATimeUnderContention) {
+  FutexMutex mu;
+  uint64_t counter = 0;  // plain: only the lock orders the threads' writes
+  std::atomic<bool> inside{false};
+  std::atomic<int> overlaps{0};
+  constexpr int kThreads = 6;
+  constexpr int kRounds = 100000;
+  {
+    std::vector<std::jthread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&] {
+        for (int i = 0; i < kRounds; ++i) {
+          std::lock_guard lk(mu);
+          if (inside.exchange(true, std::memory_order_relaxed)) overlaps.fetch_add(1);
+          ++counter;
+          inside.store(false, std::memory_order_relaxed);
+        }
+      });
+    }
+  }
+  EXPECT_EQ(overlaps.load(), 0);
+  EXPECT_EQ(counter, static_cast<uint64_t>(kThreads) * kRounds);
+  EXPECT_TRUE(mu.try_lock()) << "free again after the last unlock";
+  EXPECT_FALSE(mu.try_lock()) << "held";
+  mu.unlock();
+}
+
+// The backpressure and state waits use it with std::condition_variable_any.
+TEST(FutexMutex, WorksWithAConditionVariable) {
+  FutexMutex mu;
+  std::condition_variable_any cv;
+  int stage = 0;
+  std::jthread other([&] {
+    std::unique_lock lk(mu);
+    cv.wait(lk, [&] { return stage == 1; });
+    stage = 2;
+    cv.notify_all();
+  });
+  std::unique_lock lk(mu);
+  stage = 1;
+  cv.notify_all();
+  EXPECT_TRUE(cv.wait_for(lk, std::chrono::seconds(30), [&] { return stage == 2; }));
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -85,6 +86,64 @@ TEST(SubjectPublish, FastCheckOnlyLooksForWhitespaceAndEmptyTokens) {
   EXPECT_FALSE(valid_publish_subject("foo."));
   EXPECT_FALSE(valid_publish_subject("foo bar"));
   EXPECT_FALSE(valid_publish_subject("foo\tbar"));
+}
+
+// The rule of the non-pedantic publish check, written out byte by byte: non-empty, no
+// empty token, none of the whitespace the reference refuses.
+bool publish_rule(std::string_view s) {
+  if (s.empty()) return false;
+  size_t token = 0;
+  for (char c : s) {
+    if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f') return false;
+    if (c != '.') {
+      ++token;
+    } else if (token == 0) {
+      return false;
+    } else {
+      token = 0;
+    }
+  }
+  return token != 0;
+}
+
+// The client checks every published subject 16 bytes at a time (subject.cc): a block
+// boundary, the overlapping last block and the short-subject copy must not change a verdict.
+// Each subject is its own exactly-sized heap string, so an ASan build sees any read past it.
+TEST(SubjectPublish, TheBlockCheckAgreesWithTheRuleAtEveryLengthAndPosition) {
+  const std::string specials = std::string(".\x20\t\n\r\f\v\x01\x1f\x21\x7f\x80\xff*>", 15) + std::string(1, '\0');
+  for (size_t len = 0; len <= 70; ++len) {
+    const std::string base(len, 'a');
+    EXPECT_EQ(valid_publish_subject(base), publish_rule(base)) << len;
+    for (size_t i = 0; i < len; ++i) {
+      for (char c : specials) {
+        std::string one = base;
+        one[i] = c;
+        ASSERT_EQ(valid_publish_subject(one), publish_rule(one)) << "length " << len << ", byte " << int(c) << " at " << i;
+      }
+      for (size_t j = i + 1; j < len; ++j) {  // two dots: adjacent ones make an empty token
+        std::string two = base;
+        two[i] = '.';
+        two[j] = '.';
+        ASSERT_EQ(valid_publish_subject(two), publish_rule(two)) << "length " << len << ", dots at " << i << ", " << j;
+      }
+    }
+  }
+}
+
+TEST(SubjectPublish, TheBlockCheckAgreesWithTheRuleOnRandomSubjects) {
+  const std::string alphabet = std::string("ab.\x20\t\v\r*>\xff", 10);
+  uint64_t x = 0x9E3779B97F4A7C15ull;
+  auto next = [&x] {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return x;
+  };
+  for (int k = 0; k < 200000; ++k) {
+    std::string s(next() % 48, 'a');
+    for (char& c : s) c = alphabet[next() % (next() % 4 == 0 ? alphabet.size() : 3)];
+    ASSERT_EQ(valid_publish_subject(s), publish_rule(s)) << "'" << s << "'";
+  }
 }
 
 TEST(SubjectLiteral, TheReferencesSubjectIsLiteralTable) {

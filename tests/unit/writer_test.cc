@@ -64,6 +64,30 @@ TEST(Writer, PubAndHpubFromAClient) {
   EXPECT_EQ(written([](std::string& b) { append_hpub(b, "foo", "r", 0, "x"); }), "HPUB foo r 0 1\r\nx\r\n");
 }
 
+// append_pub formats a small operation on the stack with fixed-size moves of up to 32
+// bytes and a large one in place: every length of subject, reply and payload on either
+// side of those bounds gives the same bytes.
+TEST(Writer, PubIsExactAtEveryLengthAroundItsCopyAndStackBounds) {
+  auto text = [](size_t n, char first) {
+    std::string t(n, '.');
+    for (size_t i = 0; i < n; ++i) t[i] = static_cast<char>(first + i % 26);
+    return t;
+  };
+  for (size_t subject_len : {1, 2, 7, 8, 15, 16, 17, 18, 31, 32, 33, 64, 200, 300}) {
+    for (size_t reply_len : {0, 1, 16, 17, 32, 40}) {
+      for (size_t payload_len : {0, 1, 3, 16, 17, 32, 33, 100, 150, 200, 230, 255, 256, 1024, 5000}) {
+        const std::string subject = text(subject_len, 'a'), reply = text(reply_len, 'A'),
+                          payload = text(payload_len, 'a');
+        std::string expected = "PUB " + subject + (reply.empty() ? "" : " " + reply) + " " +
+                               std::to_string(payload_len) + "\r\n" + payload + "\r\n";
+        std::string b = "x";  // appended to, not overwritten
+        append_pub(b, subject, reply, payload);
+        ASSERT_EQ(b, "x" + expected) << subject_len << " " << reply_len << " " << payload_len;
+      }
+    }
+  }
+}
+
 TEST(Writer, SubAndUnsub) {
   EXPECT_EQ(written([](std::string& b) { append_sub(b, "foo.*", "", "1"); }), "SUB foo.* 1\r\n");
   EXPECT_EQ(written([](std::string& b) { append_sub(b, "foo", "workers", "2"); }), "SUB foo workers 2\r\n");
