@@ -307,10 +307,6 @@ void Core::finalize_close(const ErrorInfo& why) {
   state_cv_.notify_all();
 }
 
-bool Core::live_locked() const noexcept {
-  return status_ == Status::kConnected || status_ == Status::kDrainingSubs || status_ == Status::kDrainingPubs;
-}
-
 void Core::ensure_not_io_thread(const char* what) const {
   if (io_ctx_->get_executor().running_in_this_thread()) {
     throw Exception(Error::kWouldBlock, std::string(what) + " would wait for the thread calling it; use the async form");

@@ -190,7 +190,13 @@ class Core : public std::enable_shared_from_this<Core>, private proto::ParserHan
   ErrorInfo io_error(const boost::system::error_code& ec, const Transport& tr) const;
 
   // ---- Writing ----------------------------------------------------------------------------
-  void kick_locked();  // [mu] make sure a do_write() will look at out_
+  // [mu] Makes sure a do_write() will look at out_: posts one unless a write is posted or
+  // in flight already (so a publish posts nothing while the I/O thread keeps up). Inline:
+  // every publish calls it.
+  void kick_locked() {
+    if (!write_pending_ && live_locked()) post_write_locked();
+  }
+  void post_write_locked();  // [mu] write_pending_ = true, and one do_write() posted
   // [mu] Wakes the publishers waiting for out_ to drain, if any: condition_variable_any's
   // notify takes its own mutex, which every write batch would pay for nothing.
   void wake_publishers_locked() {
@@ -203,7 +209,9 @@ class Core : public std::enable_shared_from_this<Core>, private proto::ParserHan
   // ---- Closing (core.cc) ------------------------------------------------------------------
   void begin_close();                                       // [io] flush what is buffered, then finalize
   void finalize_close(const ErrorInfo& why);                 // [io]
-  bool live_locked() const noexcept;                         // connected or draining
+  bool live_locked() const noexcept {  // connected or draining (inline: every publish asks)
+    return status_ == Status::kConnected || status_ == Status::kDrainingSubs || status_ == Status::kDrainingPubs;
+  }
   void ensure_not_io_thread(const char* what) const;
   void wait_closed(std::optional<milliseconds> bound);
   void detach_owner();  // owner_ = nullptr, once no callback runs (any thread)

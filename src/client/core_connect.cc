@@ -509,8 +509,7 @@ ErrorInfo Core::io_error(const boost::system::error_code& ec, const Transport& t
 
 // ---- Writing ----------------------------------------------------------------------------------
 
-void Core::kick_locked() {
-  if (write_pending_ || !live_locked()) return;
+void Core::post_write_locked() {
   write_pending_ = true;
   asio::post(io_strand_, [self = shared_from_this()] { self->do_write(); });
 }

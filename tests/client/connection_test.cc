@@ -628,33 +628,43 @@ TEST_P(ConnectionTest, ManyThreadsPublishingKeepEachThreadsOrder) {
     received.fetch_add(1);
   });
   rx->flush();
+  // A flush waits behind everything published before it: generous for a sanitizer build.
+  constexpr auto kFlushTimeout = 120s;
   std::atomic<bool> stop{false};
+  std::atomic<int> failed{0};
+  std::string failure;  // the first one, written once before `failed` moves from 0
+  auto fail = [&](const Exception& e) {
+    if (failed.fetch_add(1) == 0) failure = e.what();
+  };
   std::jthread churn([&] {  // other operations taking the same lock meanwhile
-    for (int i = 0; !stop.load(); ++i) {
-      auto s = c->subscribe("mt.churn." + std::to_string(i % 8), [](Message&) {});
-      c->flush();
-      s.unsubscribe();
+    try {
+      for (int i = 0; !stop.load(); ++i) {
+        auto s = c->subscribe("mt.churn." + std::to_string(i % 8), [](Message&) {});
+        c->flush(kFlushTimeout);
+        s.unsubscribe();
+      }
+    } catch (const Exception& e) {
+      fail(e);
     }
   });
   std::vector<std::jthread> pubs;
-  std::atomic<int> failed{0};
   for (int t = 0; t < kThreads; ++t) {
     pubs.emplace_back([&, t] {
       const std::string subject = "mt." + std::to_string(t);
       const std::string pad(t * 40, 'p');  // differing sizes: a torn operation would not parse
       try {
         for (int i = 0; i < kPerThread; ++i) c->publish(subject, std::to_string(i) + " " + pad);
-        c->flush();
-      } catch (const Exception&) {
-        failed.fetch_add(1);
+        c->flush(kFlushTimeout);
+      } catch (const Exception& e) {
+        fail(e);
       }
     });
   }
   for (auto& p : pubs) p.join();
   stop = true;
   churn.join();
-  ASSERT_EQ(failed.load(), 0);
-  EXPECT_TRUE(wait_for([&] { return received.load() == kThreads * kPerThread; }, 30s))
+  ASSERT_EQ(failed.load(), 0) << failure;
+  EXPECT_TRUE(wait_for([&] { return received.load() == kThreads * kPerThread; }, kFlushTimeout))
       << received.load() << " of " << kThreads * kPerThread;
   EXPECT_EQ(out_of_order.load(), 0);
   EXPECT_TRUE(c->is_connected());
