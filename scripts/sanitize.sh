@@ -5,9 +5,21 @@
 # process writes its reports to one directory (the sanitizer's log_path), and the run fails
 # if any report was written, even when every test passed.
 #   Builds in build-asan/ and build-tsan/ (BUILD_ASAN, BUILD_TSAN override).
+#   scripts/sanitize.sh [asan|tsan]... [-- CTEST ARGS]: what follows `--` goes to ctest, e.g.
+#   scripts/sanitize.sh tsan -- -R 'Stress|Tls' to run only those tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-kinds=("$@")
+kinds=()
+ctest_args=()
+while [ $# -gt 0 ]; do
+  if [ "$1" = -- ]; then
+    shift
+    ctest_args=("$@")
+    break
+  fi
+  kinds+=("$1")
+  shift
+done
 [ ${#kinds[@]} -eq 0 ] && kinds=(asan tsan)
 status=0
 for kind in "${kinds[@]}"; do
@@ -23,7 +35,7 @@ for kind in "${kinds[@]}"; do
       flags="-fsanitize=thread -Wno-tsan"
       ;;
     *)
-      echo "usage: scripts/sanitize.sh [asan|tsan]..." >&2
+      echo "usage: scripts/sanitize.sh [asan|tsan]... [-- CTEST ARGS]" >&2
       exit 2
       ;;
   esac
@@ -33,12 +45,12 @@ for kind in "${kinds[@]}"; do
   cmake --build "$dir" -j "$(nproc)"
   reports=$(cd "$dir" && pwd)/sanitizer-reports
   rm -rf "$reports" && mkdir -p "$reports"
-  echo "== $kind: every test, reports into $reports"
+  echo "== $kind: every test${ctest_args[*]:+ (ctest ${ctest_args[*]})}, reports into $reports"
   rc=0
   ASAN_OPTIONS="log_path=$reports/asan:detect_leaks=1" \
     UBSAN_OPTIONS="log_path=$reports/ubsan:print_stacktrace=1" \
     TSAN_OPTIONS="log_path=$reports/tsan:second_deadlock_stack=1:suppressions=$(pwd)/scripts/tsan.supp" \
-    ctest --test-dir "$dir" --output-on-failure -j "$(nproc)" --timeout 600 || rc=$?
+    ctest --test-dir "$dir" --output-on-failure -j "$(nproc)" --timeout 600 "${ctest_args[@]}" || rc=$?
   n=$(find "$reports" -type f | wc -l)
   if [ "$n" -gt 0 ]; then
     echo "== $kind: $n sanitizer report(s):"
