@@ -40,12 +40,6 @@ using outbound::kChunkSize;
 }  // namespace
 
 namespace {
-// Plaintext reads made at once, each after a full one, in the handler running now on this
-// loop's thread (on_read_done): one connection's chain, which ends before the handler returns,
-// so a counter per thread is one per chain. At kReadsInARow the next read is posted instead.
-constexpr unsigned kReadsInARow = 8;
-thread_local unsigned t_reads_in_a_row = 0;
-
 std::atomic<int64_t> g_in_memory{0};  // Connection objects constructed and not yet destroyed
 std::atomic<uint64_t> g_idle_buffers_released{0};
 }  // namespace
@@ -190,10 +184,7 @@ void Connection::do_read() {
   PYLON_DCHECK_ON_LOOP(loop_);
   reading_ = true;
   // Posted, so a read into the loop's buffer never runs inside another connection's use of it.
-  asio::post(loop_.ctx(), [self = shared_from_this()] {
-    t_reads_in_a_row = 0;  // a new chain of reads
-    self->read_ready();
-  });
+  asio::post(loop_.ctx(), [self = shared_from_this()] { self->read_ready(); });
 }
 
 void Connection::read_ready() {
@@ -255,7 +246,6 @@ void Connection::wait_readable() {
       self->on_read_done(ec, nullptr, 0);
       return;
     }
-    t_reads_in_a_row = 0;  // a new chain of reads
     self->read_ready();
   });
 }
@@ -296,22 +286,11 @@ void Connection::on_read_done(const error_code& ec, char* data, size_t n) {
     stalled->add_stall_waiter(shared_from_this());
     return;
   }
-  // A full buffer means more may wait (in the socket, or in OpenSSL's records): read again.
-  // Else the socket is drained: wait for it.
+  // A full buffer means more may wait (in the socket, or in OpenSSL's records): read again
+  // after what else is queued on the loop. Else the socket is drained: wait for it.
   if (tls_ ? tls_more_ : n == EventLoop::kReadBufferSize) {
-    // Plaintext reads on at once, up to kReadsInARow reads: a posted read goes round the loop's
-    // queue, and Asio polls epoll once per round (one epoll_wait per read on pub 1 KiB, where a
-    // 64 KiB read holds 60 messages). After that many, the next read is posted, so the other
-    // connections of the loop get their turn. The buffer is free again here: on_read is done
-    // with it, and no view of it is kept.
-    if (!tls_ && ++t_reads_in_a_row < kReadsInARow) {
-      read_ready();
-      return;
-    }
-    t_reads_in_a_row = 0;
     do_read();
   } else {
-    t_reads_in_a_row = 0;
     wait_readable();
   }
 }
