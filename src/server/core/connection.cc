@@ -496,15 +496,7 @@ void Connection::start_write() {
   auto on_written = [self = shared_from_this()](const error_code& ec, size_t n) { self->on_write_done(ec, n); };
   // The transport, chosen once per connection: one predictable branch.
   if (tls_) {
-    // Sealed here, on the loop, a slice at a time: one send for every record in the slice.
-    if (!seal_tls_slice()) {
-      writing_ = false;
-      write_timer_.cancel();
-      close(CloseReason::kWriteError, false);
-      finish_close();
-      return;
-    }
-    asio::async_write(socket_, asio::buffer(tls_->begin_send()), std::move(on_written));
+    send_tls_slice();  // sealed here, on the loop, a slice at a time
   } else if (ws_in_place && out_writing_chunks_.empty()) {
     std::string_view tail = ws_->in_place_tail();
     const std::array<asio::const_buffer, 3> frame{asio::buffer(ws_frames_), asio::buffer(out_writing_),
@@ -528,6 +520,19 @@ void Connection::start_write() {
     for (const auto& c : out_writing_chunks_) out_iov_.push_back(asio::buffer(c));
     asio::async_write(socket_, out_iov_, std::move(on_written));
   }
+}
+
+void Connection::send_tls_slice() {
+  if (!seal_tls_slice()) {
+    writing_ = false;
+    write_timer_.cancel();
+    close(CloseReason::kWriteError, false);
+    finish_close();
+    return;
+  }
+  // One send for every record of the slice.
+  asio::async_write(socket_, asio::buffer(tls_->begin_send()),
+                    [self = shared_from_this()](const error_code& ec, size_t n) { self->on_write_done(ec, n); });
 }
 
 bool Connection::seal_tls_slice() {
@@ -627,16 +632,8 @@ void Connection::on_write_done(const error_code& ec, size_t /*n*/) {
       writing_counted_ -= tls_slice_plain_;
     }
     if (!stalled()) notify_stall_waiters();
-    if (!seal_tls_slice()) {
-      writing_ = false;
-      write_timer_.cancel();
-      close(CloseReason::kWriteError, false);
-      finish_close();
-      return;
-    }
     arm_write_deadline(kind_ == Kind::kRoute ? delivered() : 0);
-    asio::async_write(socket_, asio::buffer(tls_->begin_send()),
-                      [self = shared_from_this()](const error_code& ec, size_t n) { self->on_write_done(ec, n); });
+    send_tls_slice();
     return;
   }
   tls_batch_.clear();

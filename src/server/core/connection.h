@@ -265,6 +265,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Seals the next slice of tls_batch_ into the channel's output (close_notify after the
   // last, when asked). False on a fatal TLS error.
   bool seal_tls_slice();
+  // Seals the next slice and sends it (on_write_done comes next); closes the connection on a
+  // fatal TLS error. writing_ is set, the write deadline armed.
+  void send_tls_slice();
   // Loop thread: the write deadline's timer; `delivered_before` is delivered() when armed.
   void arm_write_deadline(uint64_t delivered_before);
   // Loop thread: bytes the peer's TCP has acknowledged (routes' write deadline). Only ever
