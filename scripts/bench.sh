@@ -9,7 +9,8 @@
 # and the client libraries (Pylon's against the official C
 # client, nats.c, each publishing alone to one nats-server: the "client" rows, where the
 # figure is the client's own CPU per message, from its getrusage). Each setup (one node, one node with TLS, 3 nodes, 3 nodes
-# with TLS routes) is started for one server at a time, so the servers never compete for
+# with TLS routes; the 3-node ones with a max_pending that holds a whole run, so a lagging
+# subscriber is not cut) is started for one server at a time, so the servers never compete for
 # the CPUs; its rows run; it is stopped (SIGTERM, by PID). A round does every setup for
 # both servers, in alternating order from round to round, so a drift in machine load hits
 # both alike. Each figure is the median over the rounds, with its spread (half the range,
@@ -84,6 +85,9 @@ log() { echo "bench.sh: $*" >&2; }
 [[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "--runs must be a positive integer"
 [[ $SCALE =~ ^[0-9]*\.?[0-9]+$ ]] || die "--scale must be a positive number"
 [[ $STORM_CLIENTS =~ ^[1-9][0-9]*$ ]] || die "--storm-clients must be a positive integer"
+# max_pending of the 3-node setups: a whole cross-node run's bytes on the wire (the 1 KiB
+# rows: 500,000 messages of about 1,060 bytes at scale 1), and never below the default.
+CLUSTER_MAX_PENDING=$(awk -v s="$SCALE" 'BEGIN { mb = int(500000 * 1100 * s / 1048576) + 1; if (mb < 64) mb = 64; print mb "MB" }')
 
 # Rows: name | setup | tags | kind | messages at scale 1 (requests; clients for the storm)
 #       | arguments of `pylon bench` ({A}: node A's URL, {B}: node B's; one node: both the same).
@@ -289,6 +293,13 @@ start_setup() {
           [ "$setup" = accounts ] && accounts_block
           [ "$setup" = ws ] && printf 'websocket {\n  listen: "127.0.0.1:%s"\n  no_tls: true\n}\n' "$wsport"
           if [ "$n" -gt 1 ]; then
+            # Cross-node, the subscriber (a client sharing the 2 cores with 3 servers) can be
+            # slower than the route; neither server stalls a route for a slow receiver, so
+            # its backlog forms on node B and the default 64 MB cuts it as a slow consumer
+            # whenever B's route reader outruns it. These rows measure delivery across a
+            # route, not that cut: both servers get room for a whole run's backlog, and a
+            # lagging subscriber makes the row client-limited (docs/performance.md).
+            echo "max_pending: $CLUSTER_MAX_PENDING"
             echo "server_name: bench-$i"
             echo "http: 127.0.0.1:${hports[$i]}"
             echo "cluster {"
