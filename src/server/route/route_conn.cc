@@ -165,6 +165,11 @@ bool RouteConn::on_read(std::string_view data) {
   auto r = parser_.parse(data, *this);
   // What this read changed is in the index before the loop turns to anything else.
   apply_pending();
+  // The batch's account stays for the next read's run of it, unless its last entry went.
+  if (pending_account_ && (last_held_ == nullptr || last_held_->account != pending_account_) &&
+      !interest_accounts_.contains(pending_account_.get())) {
+    pending_account_.reset();
+  }
   if (batch_activity_) {
     // Once per read batch, not per message: one clock read however many RMSGs it carried.
     batch_activity_ = false;
@@ -210,6 +215,7 @@ void RouteConn::on_closed(CloseReason reason) {
   });
   apply_pending();
   pending_account_.reset();
+  last_held_ = nullptr;
   interest_accounts_.clear();
   last_account_.reset();
   // Cached results may name our own remote interest (a cycle through Subscription::owner).
@@ -427,22 +433,35 @@ bool RouteConn::on_rs_unsub(std::string_view account, std::string_view subject, 
     apply_pending();
     pending_account_ = held_account(ri.account);
   }
+  // The batch holds the account now (pending_account_) until the removal is in its index.
+  release_account(ri.account);
   pending_.push_back(SubIndex::Change{std::move(ri.sub), true});
   if (pending_.size() >= kMaxPending) apply_pending();
   return true;
 }
 
 void RouteConn::hold_account(const std::shared_ptr<Account>& acc) {
-  if (pending_account_ == acc) return;  // the common case: the account of the read so far
-  interest_accounts_.try_emplace(acc.get(), acc);
+  // The common case, a run of one account's RS+: one pointer compared per entry.
+  if (last_held_ == nullptr || last_held_->account != acc) {
+    last_held_ = &interest_accounts_.try_emplace(acc.get(), HeldAccount{acc, 0}).first->second;
+  }
+  ++last_held_->entries;
+}
+
+void RouteConn::release_account(const Account* acc) {
+  auto it = interest_accounts_.find(acc);
+  if (it == interest_accounts_.end()) std::abort();  // see held_account
+  if (--it->second.entries > 0) return;
+  if (last_held_ == &it->second) last_held_ = nullptr;
+  interest_accounts_.erase(it);
 }
 
 const std::shared_ptr<Account>& RouteConn::held_account(Account* acc) const {
   auto it = interest_accounts_.find(acc);
   // Always found: every entry's account was held when the entry went in, and stays held
-  // until on_closed has taken the entries out.
+  // while the entry is in subs_.
   if (it == interest_accounts_.end()) std::abort();
-  return it->second;
+  return it->second.account;
 }
 
 void RouteConn::apply_pending() {

@@ -157,10 +157,19 @@ class RouteConn final : public Connection, private proto::ParserHandler {
   mutable std::mutex subs_mu_;
   InterestTable subs_;  // guarded by subs_mu_; by sid, "account subject[ queue]"
   // Loop thread: every account an entry of subs_ names (usually one, $G; thousands in an
-  // operator's cluster, so found by address, not by a scan per RS+), held until on_closed has
-  // taken the entries out of their indexes.
-  std::unordered_map<const Account*, std::shared_ptr<Account>> interest_accounts_;
-  void hold_account(const std::shared_ptr<Account>& acc);
+  // operator's cluster, so found by address, not by a scan per RS+), with how many entries
+  // name it. Held while it has entries: the last RS- of an account lets go of it once the
+  // removal's batch holds it (pending_account_), and on_closed takes every entry out of its
+  // index before it lets go of the rest. So an account a reload removed goes as soon as no
+  // route has interest in it, not when the route closes.
+  struct HeldAccount {
+    std::shared_ptr<Account> account;
+    size_t entries = 0;
+  };
+  std::unordered_map<const Account*, HeldAccount> interest_accounts_;
+  HeldAccount* last_held_ = nullptr;  // the entry hold_account counted last (nodes are stable)
+  void hold_account(const std::shared_ptr<Account>& acc);  // one more entry of acc in subs_
+  void release_account(const Account* acc);                // one entry fewer
   const std::shared_ptr<Account>& held_account(Account* acc) const;
 
   // Loop thread: this read's interest changes (RS+/RS-, LS+/LS-) not yet in the index, all
