@@ -29,8 +29,10 @@ class SubNames {
   static constexpr size_t kInline = 53;  // subject + queue + sid, in bytes
 
   SubNames(std::string_view subject, std::string_view queue, std::string_view sid) {
-    const size_t total = subject.size() + queue.size() + sid.size();
-    if (total <= kInline) {
+    // Each length against what is left, not their sum, which could wrap: so the compiler
+    // sees every inline copy bounded by raw_ too (GCC's -Warray-bounds did not).
+    if (subject.size() <= kInline && queue.size() <= kInline - subject.size() &&
+        sid.size() <= kInline - subject.size() - queue.size()) {
       auto* p = raw_;
       p = put(p, sid);
       p = put(p, subject);
@@ -40,6 +42,7 @@ class SubNames {
       raw_[kSidLen] = static_cast<unsigned char>(sid.size());
       return;
     }
+    const size_t total = subject.size() + queue.size() + sid.size();
     if (total > UINT32_MAX) throw std::length_error("SubNames: longer than 4 GiB");
     char* block = new char[total];
     auto* p = reinterpret_cast<unsigned char*>(block);
