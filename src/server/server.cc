@@ -298,28 +298,37 @@ void Server::send_async_info_to_clients() {
 
 EventLoop& Server::next_loop() { return *loops_[next_loop_.fetch_add(1, std::memory_order_relaxed) % loops_.size()]; }
 
-void Server::do_accept() {
+void Server::do_accept() { accept_on(*acceptor_, accept_backoff_, false); }
+
+void Server::do_websocket_accept() { accept_on(*websocket_acceptor_, websocket_backoff_, true); }
+
+void Server::accept_on(tcp::acceptor& acceptor, AcceptBackoff& backoff, bool websocket) {
+  // Acceptors are closed (shutdown, lame duck), never destroyed while the loops run.
   EventLoop& loop = next_loop();
-  acceptor_->async_accept(loop.ctx(), [this, &loop](const boost::system::error_code& ec, tcp::socket sock) {
+  acceptor.async_accept(loop.ctx(), [this, &loop, &acceptor, &backoff, websocket](const boost::system::error_code& ec,
+                                                                                  tcp::socket sock) {
     if (ec) {
       if (ec == asio::error::operation_aborted || !running_) return;
       // Too many open files and the like: the connection stays in the backlog, so back off
       // (10 ms doubling to 1 s) rather than spin, and log once per sleep (accept_backoff.h).
-      auto sleep = accept_backoff_.next_sleep();
-      log_->error("Temporary Client Accept Error({}), sleeping {}ms", ec.message(), sleep.count());
+      auto sleep = backoff.next_sleep();
+      log_->error("Temporary {} Accept Error({}), sleeping {}ms", websocket ? "Websocket" : "Client", ec.message(),
+                  sleep.count());
       auto t = std::make_shared<asio::steady_timer>(loops_[0]->ctx(), sleep);
-      t->async_wait([this, t](const boost::system::error_code&) {
-        if (running_) do_accept();
+      t->async_wait([this, t, &acceptor, &backoff, websocket](const boost::system::error_code&) {
+        if (running_) accept_on(acceptor, backoff, websocket);
       });
       return;
     }
-    accept_backoff_.reset();
-    if (!running_) return;
+    backoff.reset();
+    // One accepted as lame duck mode closed the listener is let go, as the reference does.
+    if (!running_ || lame_duck_) return;
     uint64_t cid = next_cid();
     stats_.total_connections.fetch_add(1, std::memory_order_relaxed);
-    auto c = std::make_shared<ClientConn>(*this, loop, std::move(sock), cid);
+    auto c = std::make_shared<ClientConn>(*this, loop, std::move(sock), cid,
+                                          websocket ? websocket_settings_ : nullptr);
     c->start();
-    do_accept();
+    accept_on(acceptor, backoff, websocket);
   });
 }
 
@@ -350,29 +359,6 @@ void Server::start_websocket() {
   const char* scheme = websocket_tls_ ? "wss" : "ws";
   log_->info("Listening for websocket clients on {}://{}:{}", scheme, host, websocket_port_);
   if (!websocket_tls_) log_->warn("Websocket not configured with TLS. DO NOT USE IN PRODUCTION!");
-}
-
-void Server::do_websocket_accept() {
-  EventLoop& loop = next_loop();
-  websocket_acceptor_->async_accept(loop.ctx(), [this, &loop](const boost::system::error_code& ec, tcp::socket sock) {
-    if (ec) {
-      if (ec == asio::error::operation_aborted || !running_) return;
-      auto sleep = websocket_backoff_.next_sleep();
-      log_->error("Temporary Websocket Accept Error({}), sleeping {}ms", ec.message(), sleep.count());
-      auto t = std::make_shared<asio::steady_timer>(loops_[0]->ctx(), sleep);
-      t->async_wait([this, t](const boost::system::error_code&) {
-        if (running_) do_websocket_accept();
-      });
-      return;
-    }
-    websocket_backoff_.reset();
-    if (!running_ || lame_duck_) return;
-    uint64_t cid = next_cid();
-    stats_.total_connections.fetch_add(1, std::memory_order_relaxed);
-    auto c = std::make_shared<ClientConn>(*this, loop, std::move(sock), cid, websocket_settings_);
-    c->start();
-    do_websocket_accept();
-  });
 }
 
 Server::ClientInfoParts Server::client_info_parts(bool websocket) const {

@@ -175,6 +175,8 @@ class Server {
   // accepts onto the loops as do_accept does.
   void start_websocket();
   void do_websocket_accept();
+  // Both listeners' accept loop: each connection onto the next loop, errors backed off.
+  void accept_on(boost::asio::ip::tcp::acceptor& acceptor, AcceptBackoff& backoff, bool websocket);
 
   // The client INFO JSON cut where the per-client fields go (client_id, client_ip: after
   // max_payload, before connect_urls, the reference's field order). Built once per async
@@ -205,9 +207,9 @@ class Server {
   std::vector<std::unique_ptr<EventLoop>> loops_;
   std::atomic<size_t> next_loop_{0};
   std::unique_ptr<boost::asio::ip::tcp::acceptor> acceptor_;
-  AcceptBackoff accept_backoff_;  // only in do_accept's handler
+  AcceptBackoff accept_backoff_;  // only in accept_on's handler, for acceptor_
   std::unique_ptr<boost::asio::ip::tcp::acceptor> websocket_acceptor_;
-  AcceptBackoff websocket_backoff_;  // only in do_websocket_accept's handler
+  AcceptBackoff websocket_backoff_;  // only in accept_on's handler, for websocket_acceptor_
   std::shared_ptr<const websocket::Settings> websocket_settings_;
   std::shared_ptr<const tls::Context> websocket_tls_;
   int websocket_port_ = 0;
