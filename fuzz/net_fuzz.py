@@ -1,9 +1,15 @@
 #!/usr/bin/env python3
 """Network-level fuzzer: mutated protocol streams against a running (ASan+UBSan) pylon-server.
 
-Many short connections to the client port and the route port send mutations of the seed
-corpus (fuzz/corpus/proto_client, proto_route, json) in random chunk sizes, with random
-pauses, reads and abrupt closes (RST). Meanwhile a canary publisher and subscriber on the
+Many short connections send mutations of the seed corpus in random chunk sizes, with random
+pauses, reads and abrupt closes (RST), to every listener the server has:
+  - the client port and the route port: fuzz/corpus/proto_client, proto_route, json;
+  - the WebSocket port (no_tls): a mutated HTTP upgrade, or a good one and then the client
+    protocol in masked frames whose bytes (opcodes, lengths, masks, fragments, control
+    frames) are mutated too;
+  - the monitoring port: HTTP requests for every endpoint with mutated queries (corpus query);
+  - the leaf node port, over TLS: a real handshake (Python's ssl) and then a mutated leaf
+    protocol stream, or bytes that are no TLS handshake at all. Meanwhile a canary publisher and subscriber on the
 same server exchange numbered messages on a subject no mutation can guess; every one must
 arrive, once, in order. The run fails on server death, a sanitizer report (the server's
 ASAN_OPTIONS/UBSAN_OPTIONS log_path directory), a sanitizer or "terminate called" line in its
@@ -16,11 +22,14 @@ Inside the namespace nothing else listens, so the ports are fixed.
   fuzz/net_fuzz.py --server build-asan/pylon-server --seconds 60 [--workers 8] [--keep DIR]
 """
 import argparse
+import base64
 import os
 import random
 import shutil
 import signal
 import socket
+import ssl
+import struct
 import subprocess
 import sys
 import tempfile
@@ -30,6 +39,19 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CLIENT_PORT = 4222
 ROUTE_PORT = 6222
+WS_PORT = 8080
+HTTP_PORT = 8222
+LEAF_PORT = 7422
+PORTS = {"client": CLIENT_PORT, "route": ROUTE_PORT, "ws": WS_PORT, "http": HTTP_PORT, "leaf": LEAF_PORT}
+# Which listener a connection goes to, by weight.
+KINDS = [("client", 35), ("route", 25), ("ws", 15), ("http", 10), ("leaf", 15)]
+HTTP_PATHS = [b"/varz", b"/connz", b"/routez", b"/subsz", b"/leafz", b"/accountz", b"/healthz", b"/metrics",
+              b"/", b"/gatewayz", b"/jsz", b"/accstatz"]
+HTTP_TOKENS = [b"GET ", b"POST ", b" HTTP/1.1\r\n", b" HTTP/1.0\r\n", b"\r\n", b"\r\n\r\n", b"Host: x\r\n",
+               b"Upgrade: websocket\r\n", b"Connection: Upgrade\r\n", b"Sec-WebSocket-Version: 13\r\n",
+               b"Sec-WebSocket-Key: ", b"Sec-WebSocket-Extensions: permessage-deflate\r\n",
+               b"Content-Length: 99999\r\n", b"Transfer-Encoding: chunked\r\n", b"?", b"&", b"=", b"%",
+               b"%00", b"%zz", b"/../", b"\x00", b"\xff", b" ", b":"]
 
 TOKENS = [b"PUB ", b"HPUB ", b"SUB ", b"UNSUB ", b"PING\r\n", b"PONG\r\n", b"CONNECT ", b"INFO ",
           b"RS+ ", b"RS- ", b"RMSG ", b"HMSG ", b"LS+ ", b"LMSG ", b"+OK\r\n", b"-ERR ", b"\r\n", b"\n",
@@ -75,10 +97,90 @@ def mutate(rng, data, pool):
     return bytes(b)
 
 
+def ws_upgrade(rng):
+    key = base64.b64encode(bytes(rng.randrange(256) for _ in range(16)))
+    ext = b"Sec-WebSocket-Extensions: permessage-deflate\r\n" if rng.random() < 0.3 else b""
+    return (b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: " + key + b"\r\n" + ext + b"\r\n")
+
+
+def ws_frame(rng, payload, opcode=2, fin=True):
+    """A client frame (masked) around payload; the header forms a peer may choose, all of them."""
+    b0 = (0x80 if fin else 0) | opcode
+    n = len(payload)
+    mask = bytes(rng.randrange(256) for _ in range(4))
+    if n < 126 and rng.random() < 0.8:
+        head = struct.pack("!BB", b0, 0x80 | n)
+    elif n < 65536 and rng.random() < 0.8:
+        head = struct.pack("!BBH", b0, 0x80 | 126, n)
+    else:
+        head = struct.pack("!BBQ", b0, 0x80 | 127, n)
+    return head + mask + bytes(c ^ mask[i % 4] for i, c in enumerate(payload))
+
+
+def ws_stream(rng, data):
+    """The client protocol in frames: split anywhere, with continuations, pings and a close."""
+    out = []
+    pos = 0
+    first = True
+    while pos < len(data):
+        n = rng.choice([1, 5, 64, 1000, len(data)])
+        part = data[pos:pos + n]
+        pos += n
+        last = pos >= len(data)
+        fin = last or rng.random() < 0.5
+        out.append(ws_frame(rng, part, opcode=(rng.choice([1, 2]) if first else 0), fin=fin))
+        first = fin
+        if rng.random() < 0.1:
+            out.append(ws_frame(rng, b"p" * rng.randint(0, 125), opcode=9))
+    if rng.random() < 0.2:
+        out.append(ws_frame(rng, struct.pack("!H", rng.choice([1000, 1001, 1002, 1005, 3000, 4999, 999])) + b"bye",
+                            opcode=8))
+    return b"".join(out)
+
+
+def connection_bytes(rng, kind, pools):
+    """What one connection of `kind` sends, mutated."""
+    if kind == "client":
+        if rng.random() < 0.2:
+            data = b"CONNECT " + rng.choice(pools["json"]) + b"\r\nPING\r\n"
+        else:
+            data = b"".join(rng.choice(pools["client"]) for _ in range(rng.randint(1, 3)))
+        return mutate(rng, data, pools["client"])
+    if kind == "route":
+        if rng.random() < 0.2:
+            data = (b'CONNECT {"verbose":false,"name":"F%d","cluster":""}\r\nINFO ' % rng.randrange(1 << 30) +
+                    rng.choice(pools["json"]) + b"\r\n")
+        else:
+            data = b"".join(rng.choice(pools["route"]) for _ in range(rng.randint(1, 3)))
+        return mutate(rng, data, pools["route"])
+    if kind == "ws":
+        if rng.random() < 0.3:
+            return mutate(rng, ws_upgrade(rng), HTTP_TOKENS)  # sent alone (see fuzz_worker)
+        proto = b"CONNECT {\"verbose\":false}\r\n" + b"".join(rng.choice(pools["client"])
+                                                                for _ in range(rng.randint(1, 3)))
+        frames = ws_stream(rng, mutate(rng, proto, pools["client"]))
+        if rng.random() < 0.6:
+            frames = mutate(rng, frames, [ws_frame(rng, b"PING\r\n"), b"\x88\x80", b"\x89\xfe", b"\x7f"])
+        return frames
+    if kind == "http":
+        query = rng.choice(pools["query"]) if rng.random() < 0.7 else b""
+        if query.startswith(b"/"):
+            target = query
+        else:
+            target = rng.choice(HTTP_PATHS) + (b"?" + query if query else b"")
+        data = b"GET " + target + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+        return mutate(rng, data, HTTP_TOKENS + pools["query"]) if rng.random() < 0.7 else data
+    # leaf: the stream after the TLS handshake
+    data = (b'CONNECT {"verbose":false,"name":"L%d","headers":true}\r\n' % rng.randrange(1 << 30) +
+            b"".join(rng.choice(pools["leaf"]) for _ in range(rng.randint(1, 3))))
+    return mutate(rng, data, pools["leaf"])
+
+
 class Stats:
     def __init__(self):
         self.lock = threading.Lock()
-        self.conns = {"client": 0, "route": 0}
+        self.conns = {kind: 0 for kind, _ in KINDS}
         self.refused = 0
         self.bytes = 0
 
@@ -90,29 +192,42 @@ class Stats:
                 self.refused += 1
 
 
-def fuzz_worker(seed, deadline, stats, pools, stop):
+def fuzz_worker(seed, deadline, stats, pools, stop, tls_ctx):
     rng = random.Random(seed)
+    kinds = [k for k, w in KINDS for _ in range(w)]
     while time.monotonic() < deadline and not stop.is_set():
-        kind = "client" if rng.random() < 0.6 else "route"
-        port = CLIENT_PORT if kind == "client" else ROUTE_PORT
-        pool = pools[kind]
-        if kind == "client" and rng.random() < 0.2:
-            data = b"CONNECT " + rng.choice(pools["json"]) + b"\r\nPING\r\n"
-        elif kind == "route" and rng.random() < 0.2:
-            data = (b'CONNECT {"verbose":false,"name":"F%d","cluster":""}\r\nINFO ' % rng.randrange(1 << 30) +
-                    rng.choice(pools["json"]) + b"\r\n")
-        else:
-            data = b"".join(rng.choice(pool) for _ in range(rng.randint(1, 3)))
-        data = mutate(rng, data, pool)
+        kind = rng.choice(kinds)
+        data = connection_bytes(rng, kind, pools)
         sent = 0
         try:
-            s = socket.create_connection(("127.0.0.1", port), timeout=2)
+            s = socket.create_connection(("127.0.0.1", PORTS[kind]), timeout=2)
         except OSError:
             stats.add(kind, 0, refused=True)
             continue
         try:
             s.settimeout(0.2)
-            if rng.random() < 0.7:
+            if kind == "leaf":
+                # The server's INFO first, then TLS (2.9's order); or bytes that are no handshake.
+                s.settimeout(2)
+                s.recv(4096)
+                if rng.random() < 0.8:
+                    s = tls_ctx.wrap_socket(s, server_hostname="localhost")
+                else:
+                    data = mutate(rng, b"\x16\x03\x01\x00\x05hello" + data, pools["leaf"])
+                s.settimeout(0.2)
+            elif kind == "ws" and not data.startswith(b"GET") and rng.random() < 0.9:
+                # Frames go after the 101: data sent with the upgrade is refused as the
+                # reference refuses it ("client sent data before handshake is complete").
+                s.sendall(ws_upgrade(rng))
+                s.settimeout(2)
+                got = b""
+                while b"\r\n\r\n" not in got:
+                    chunk = s.recv(4096)
+                    if not chunk:
+                        raise OSError("closed before the 101")
+                    got += chunk
+                s.settimeout(0.2)
+            elif kind in ("client", "route") and rng.random() < 0.7:
                 try:
                     s.recv(4096)  # the INFO
                 except OSError:
@@ -132,7 +247,7 @@ def fuzz_worker(seed, deadline, stats, pools, stop):
                     pass
             if rng.random() < 0.3:
                 s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")  # RST
-        except OSError:
+        except (OSError, ssl.SSLError):
             pass  # the server closed on us: that is its answer to bad input
         finally:
             s.close()
@@ -258,19 +373,33 @@ def main():
     env = dict(os.environ)
     env["ASAN_OPTIONS"] = "log_path=%s/asan:detect_leaks=1:abort_on_error=1" % reports
     env["UBSAN_OPTIONS"] = "log_path=%s/ubsan:print_stacktrace=1:halt_on_error=1" % reports
+    certs = os.path.join(work, "certs")
+    subprocess.run(["bash", os.path.join(ROOT, "tests", "common", "make-test-certs.sh"), certs], check=True,
+                   stdout=subprocess.DEVNULL)
+    conf = os.path.join(work, "server.conf")
+    with open(conf, "w") as fh:
+        fh.write("""listen: "127.0.0.1:%d"
+http: "127.0.0.1:%d"
+cluster { listen: "127.0.0.1:%d" }
+websocket { listen: "127.0.0.1:%d", no_tls: true, compression: true }
+leafnodes {
+  listen: "127.0.0.1:%d"
+  tls { cert_file: "%s/server.pem", key_file: "%s/server-key.pem", ca_file: "%s/ca.pem" }
+}
+""" % (CLIENT_PORT, HTTP_PORT, ROUTE_PORT, WS_PORT, LEAF_PORT, certs, certs, certs))
+    tls_ctx = ssl.create_default_context(cafile=os.path.join(certs, "ca.pem"))
     with open(out_path, "wb") as out:
-        server = subprocess.Popen([args.server, "-a", "127.0.0.1", "-p", str(CLIENT_PORT),
-                                   "--cluster", "nats://127.0.0.1:%d" % ROUTE_PORT, "-l", log_path],
+        server = subprocess.Popen([args.server, "-c", conf, "-l", log_path],
                                   stdout=out, stderr=subprocess.STDOUT, env=env)
-    print("net_fuzz: server pid %d, client port %d, route port %d, seed %d, %gs, logs in %s" %
-          (server.pid, CLIENT_PORT, ROUTE_PORT, args.seed, args.seconds, work), flush=True)
+    print("net_fuzz: server pid %d, ports: %s, seed %d, %gs, logs in %s" %
+          (server.pid, ", ".join("%s %d" % kv for kv in PORTS.items()), args.seed, args.seconds, work), flush=True)
     failures = []
     try:
         deadline = time.monotonic() + 15
         while True:
             try:
-                socket.create_connection(("127.0.0.1", CLIENT_PORT), timeout=1).close()
-                socket.create_connection(("127.0.0.1", ROUTE_PORT), timeout=1).close()
+                for port in PORTS.values():
+                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
                 break
             except OSError:
                 if server.poll() is not None or time.monotonic() > deadline:
@@ -278,12 +407,17 @@ def main():
                 time.sleep(0.05)
 
         canary = Canary("canary.%016x" % random.Random(args.seed).getrandbits(64))
-        pools = {"client": load_corpus("proto_client"), "route": load_corpus("proto_route"),
-                 "json": load_corpus("json")}
+        route = load_corpus("proto_route")
+        pools = {"client": load_corpus("proto_client"), "route": route, "json": load_corpus("json"),
+                 "query": load_corpus("query"),
+                 # The leaf protocol: LS+/LS-/LMSG, and the route seeds' framing around them.
+                 "leaf": [b"LS+ foo\r\n", b"LS+ foo.* q 1\r\n", b"LS- foo\r\n", b"LMSG foo 5\r\nhello\r\n",
+                          b"LMSG foo + r q 2\r\nhi\r\n", b"HLMSG foo 12 14\r\nNATS/1.0\r\n\r\nhi\r\n",
+                          b"PING\r\n", b"PONG\r\n", b"INFO {}\r\n"] + route}
         stats = Stats()
         stop = threading.Event()
         end = time.monotonic() + args.seconds
-        workers = [threading.Thread(target=fuzz_worker, args=(args.seed * 1000 + i, end, stats, pools, stop),
+        workers = [threading.Thread(target=fuzz_worker, args=(args.seed * 1000 + i, end, stats, pools, stop, tls_ctx),
                                     daemon=True) for i in range(args.workers)]
         for w in workers:
             w.start()
@@ -304,9 +438,9 @@ def main():
                 break
             if now >= next_report:
                 next_report = now + 5
-                print("net_fuzz: %3.0fs  connections: client %d, route %d  canary %d/%d" %
-                      (now - started, stats.conns["client"], stats.conns["route"], canary.received, canary.sent),
-                      flush=True)
+                print("net_fuzz: %3.0fs  connections: %s  canary %d/%d" %
+                      (now - started, ", ".join("%s %d" % kv for kv in stats.conns.items()), canary.received,
+                       canary.sent), flush=True)
         stop.set()
         for w in workers:
             w.join(10)
@@ -317,9 +451,9 @@ def main():
                 failures.extend(canary.errors)
             elif canary.received != canary.sent:
                 failures.append("canary lost messages: %d of %d arrived" % (canary.received, canary.sent))
-        total = stats.conns["client"] + stats.conns["route"]
-        print("net_fuzz: %d connections tried (client %d, route %d, %d refused), %d bytes sent" %
-              (total, stats.conns["client"], stats.conns["route"], stats.refused, stats.bytes))
+        total = sum(stats.conns.values())
+        print("net_fuzz: %d connections tried (%s; %d refused), %d bytes sent" %
+              (total, ", ".join("%s %d" % kv for kv in stats.conns.items()), stats.refused, stats.bytes))
         print("net_fuzz: canary %d sent, %d received in order" % (canary.sent, canary.received))
     except Exception as e:  # noqa: BLE001 - any harness failure fails the run, with its reason
         failures.append("net_fuzz: %s" % e)
