@@ -636,6 +636,12 @@ bool await_interest(Client& pub, const std::string& subject, Collector& col, con
   }
 }
 
+std::unique_ptr<Client> client_of(Node& n, const std::string& name) {
+  ClientOptions o;
+  o.name = name;
+  return Client::connect({n.client_url()}, o);
+}
+
 natsStatus publish(Client& c, const std::string& subject, const std::string& data, const std::string& reply,
                    const std::map<std::string, std::string>& headers) {
   if (headers.empty()) {

@@ -193,6 +193,10 @@ struct Received {
   int tag = 0;  // of the subscription that got it
 };
 
+// A client of node `n` named `name` (the name shows in /connz and the server's log); null,
+// with a gtest failure, when it cannot connect.
+std::unique_ptr<Client> client_of(Node& n, const std::string& name);
+
 // Thread-safe sink for async subscriptions. Payloads starting with "__probe__:"
 // are kept apart (see await_interest) and never show up in messages().
 class Collector {

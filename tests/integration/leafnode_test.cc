@@ -15,6 +15,7 @@ namespace {
 
 using cluster::AsyncSub;
 using cluster::Client;
+using cluster::client_of;
 using cluster::Collector;
 using cluster::Kind;
 using cluster::Node;
@@ -30,12 +31,6 @@ std::string hub_config(int leaf_port, const std::string& auth = "") {
 std::string leaf_config(int leaf_port, const std::string& userinfo = "") {
   return "leafnodes { remotes = [ { url: \"nats-leaf://" + userinfo + "127.0.0.1:" + std::to_string(leaf_port) +
          "\" } ] }\n";
-}
-
-std::unique_ptr<Client> client_of(Node& n, const std::string& name) {
-  cluster::ClientOptions o;
-  o.name = name;
-  return Client::connect({n.client_url()}, o);
 }
 
 // Publishes kMessages numbered messages on `subject` and returns after `col` got them, or the

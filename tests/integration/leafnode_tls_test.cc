@@ -20,6 +20,7 @@ namespace {
 
 using cluster::AsyncSub;
 using cluster::Client;
+using cluster::client_of;
 using cluster::Collector;
 using cluster::Kind;
 using cluster::Node;
@@ -62,12 +63,6 @@ std::string remote_tls(const std::string& cert, const std::string& key, const st
 std::string good_leaf(int leaf_port) {
   const auto& c = test_certs();
   return leaf_remote("tls://127.0.0.1:" + std::to_string(leaf_port), remote_tls(c.client_cert(), c.client_key(), c.ca()));
-}
-
-std::unique_ptr<Client> client_of(Node& n, const std::string& name) {
-  cluster::ClientOptions o;
-  o.name = name;
-  return Client::connect({n.client_url()}, o);
 }
 
 int leafz_count(const Node& n) {
