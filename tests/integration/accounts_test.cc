@@ -318,23 +318,6 @@ TEST(Accounts, ARouteCarriesTheAccountAndUnknownAccountsAreDroppedAndLogged) {
   EXPECT_NE(got->find("RMSG A bar 2\r\nhi\r\n"), std::string::npos) << *got;
 }
 
-// Writes `config` as the server's file, sends SIGHUP and waits for the reload to be logged.
-bool reload_with(ServerProcess& srv, const std::string& config) {
-  std::string before = srv.log();
-  auto count = [](const std::string& log) {
-    size_t n = 0;
-    for (size_t at = log.find("Reloaded server configuration"); at != std::string::npos;
-         at = log.find("Reloaded server configuration", at + 1)) {
-      ++n;
-    }
-    return n;
-  };
-  size_t n0 = count(before);
-  std::ofstream(srv.dir() + "/server.conf", std::ios::trunc) << config;
-  if (::kill(srv.pid(), SIGHUP) != 0) return false;
-  return wait_for([&] { return count(srv.log()) > n0; }, 10s, 10ms);
-}
-
 // As the reference's reloadAuthorization: accounts come and go on SIGHUP; a client whose user
 // now belongs elsewhere is closed (and lands in its new account when it reconnects); the
 // others keep their subscriptions; new imports apply.

@@ -579,4 +579,20 @@ std::optional<HttpResponse> http_get(int port, const std::string& target, millis
   return r;
 }
 
+bool reload_with(ServerProcess& srv, const std::string& config) {
+  std::string before = srv.log();
+  auto count = [](const std::string& log) {
+    size_t n = 0;
+    for (size_t at = log.find("Reloaded server configuration"); at != std::string::npos;
+         at = log.find("Reloaded server configuration", at + 1)) {
+      ++n;
+    }
+    return n;
+  };
+  size_t n0 = count(before);
+  std::ofstream(srv.dir() + "/server.conf", std::ios::trunc) << config;
+  if (::kill(srv.pid(), SIGHUP) != 0) return false;
+  return wait_for([&] { return count(srv.log()) > n0; }, 10s, 10ms);
+}
+
 }  // namespace pylon::it

@@ -119,6 +119,9 @@ class ServerProcess {
 };
 
 // A raw TCP client with an internal read buffer. Every read takes a deadline.
+// Writes `config` as the server's file, sends SIGHUP and waits for the reload to be logged.
+bool reload_with(ServerProcess& srv, const std::string& config);
+
 class RawClient {
  public:
   RawClient() = default;
