@@ -72,6 +72,24 @@ class OrderCheck {
   std::string bad_;
 };
 
+// Flushes `c`, again after a reconnect if the connection is lost meanwhile (a subscriber
+// far behind flat-out publishers may be cut as a slow consumer); false after `timeout`.
+bool flush_through_reconnects(Connection& c, std::chrono::milliseconds timeout = 60s) {
+  const auto deadline = Clock::now() + timeout;
+  while (Clock::now() < deadline) {
+    if (!wait_for([&] { return c.is_connected(); }, std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()))) {
+      return false;
+    }
+    try {
+      c.flush(60s);
+      return true;
+    } catch (const Exception& e) {
+      if (e.code() != Error::kDisconnected) throw;
+    }
+  }
+  return false;
+}
+
 class PublishPathTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
@@ -96,7 +114,10 @@ TEST_P(PublishPathTest, ManyThreadsKeepTheirOrderAcrossAServerRestartWithinTheRe
   Connection pub(po);
   pub.connect();
   OrderCheck check(kThreads);  // outlives rx, whose handler uses it
-  Connection rx(client_options(server_->url()));
+  ClientOptions ro = client_options(server_->url());
+  Events rev;
+  rev.attach(ro);
+  Connection rx(ro);
   rx.connect();
   auto sub = rx.subscribe("pp.restart.*", check.handler());
   rx.flush();
@@ -146,14 +167,19 @@ TEST_P(PublishPathTest, ManyThreadsKeepTheirOrderAcrossAServerRestartWithinTheRe
   ASSERT_TRUE(wait_for([&] { return check.total() > before + 2000; }, 60s)) << check.total();
   stop = true;
   for (auto& p : pubs) p.join();
-  pub.flush(60s);
-  // Each thread's last message was published before the flush: it arrives.
+  ASSERT_TRUE(flush_through_reconnects(pub));
+  // A subscriber that lagged behind the flat-out publishers may have been cut (a slow
+  // consumer) and be back by now: once it is, each thread's tail, published after all the
+  // rest and confirmed by a flush, arrives last.
+  ASSERT_TRUE(flush_through_reconnects(rx));
+  for (int t = 0; t < kThreads; ++t) pub.publish("pp.restart." + std::to_string(t), body(t, published[t]));
+  ASSERT_TRUE(flush_through_reconnects(pub));
   EXPECT_TRUE(wait_for([&] {
     for (int t = 0; t < kThreads; ++t) {
-      if (check.last(t) != published[t] - 1) return false;
+      if (check.last(t) != published[t]) return false;
     }
     return true;
-  }, 60s));
+  }, 60s)) << "the subscriber's disconnects: " << rev.disconnected.load();
   EXPECT_EQ(check.bad(), "");
   EXPECT_EQ(other_errors.load(), 0) << other_error;
   EXPECT_GE(pev.reconnected.load(), 1);
@@ -166,9 +192,9 @@ TEST_P(PublishPathTest, ManyThreadsKeepTheirOrderAcrossAServerRestartWithinTheRe
 // connection. Each thread's messages arrive in order with no gap, every publish made before
 // a flush that succeeded arrives, and none arrives that was not published; after close() a
 // publish fails with kConnectionClosed only, and a flush succeeds or fails with
-// kConnectionClosed. (close() writes what is buffered but does not wait for the server:
-// with bytes still unsent, a PONG arriving after the close makes the kernel reset the
-// connection, so the tail after the last confirmed flush may be lost.)
+// kConnectionClosed. (close() writes what is buffered but does not wait for the server;
+// against nats-server the tail after the last confirmed flush was seen lost in some
+// rounds, so only flush()'s guarantee is checked here.)
 TEST_P(PublishPathTest, PublishersWriteWhileOtherThreadsFlushAndClose) {
   constexpr int kThreads = 3;
   OrderCheck check(kThreads);  // outlives rx, whose handler uses it
