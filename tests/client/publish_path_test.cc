@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -90,6 +91,13 @@ bool flush_through_reconnects(Connection& c, std::chrono::milliseconds timeout =
   return false;
 }
 
+// Runs `f` when the scope ends: a failed ASSERT returns early, and the publisher threads
+// (which loop until told or until their connection closes) must end before they are joined.
+struct OnExit {
+  std::function<void()> f;
+  ~OnExit() { f(); }
+};
+
 class PublishPathTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
@@ -109,12 +117,14 @@ TEST_P(PublishPathTest, ManyThreadsKeepTheirOrderAcrossAServerRestartWithinTheRe
   constexpr int kBufferBytes = 256 * 1024;
   ClientOptions po = client_options(server_->url());
   po.reconnect_buffer_size = kBufferBytes;
+  po.max_reconnects = -1;  // the server stays down as long as the bound takes to reach
   Events pev;
   pev.attach(po);
   Connection pub(po);
   pub.connect();
   OrderCheck check(kThreads);  // outlives rx, whose handler uses it
   ClientOptions ro = client_options(server_->url());
+  ro.max_reconnects = -1;
   Events rev;
   rev.attach(ro);
   Connection rx(ro);
@@ -150,6 +160,7 @@ TEST_P(PublishPathTest, ManyThreadsKeepTheirOrderAcrossAServerRestartWithinTheRe
       published[t] = seq;
     });
   }
+  OnExit stop_publishers{[&] { stop = true; }};
   ASSERT_TRUE(wait_for([&] { return check.total() > 2000; }, 60s)) << check.total();
   server_->stop();
   ASSERT_TRUE(wait_for([&] { return pub.status() == Status::kReconnecting; }, 30s));
@@ -162,7 +173,9 @@ TEST_P(PublishPathTest, ManyThreadsKeepTheirOrderAcrossAServerRestartWithinTheRe
   }, 60s));
   const long before = check.total();
   server_->start(server_->port());
-  ASSERT_TRUE(wait_for([&] { return pub.is_connected() && rx.is_connected(); }, 30s));
+  ASSERT_TRUE(wait_for([&] { return pub.is_connected() && rx.is_connected(); }, 30s))
+      << "publisher " << to_string(pub.status()) << " (" << pub.last_error().message << "), subscriber "
+      << to_string(rx.status()) << " (" << rx.last_error().message << ")";
   // Publishing goes on after the reconnect (the subscriber is back as well).
   ASSERT_TRUE(wait_for([&] { return check.total() > before + 2000; }, 60s)) << check.total();
   stop = true;
@@ -246,6 +259,7 @@ TEST_P(PublishPathTest, PublishersWriteWhileOtherThreadsFlushAndClose) {
       }
     }
   });
+  OnExit close_on_exit{[&] { pub.close(); }};  // ends the publishers and the flusher
   ASSERT_TRUE(wait_for([&] { return flushes.load() >= 3 && check.total() > 3000; }, 60s))
       << flushes.load() << " flushes, " << check.total() << " received";
   std::jthread closer([&] { pub.close(); });
@@ -308,6 +322,9 @@ TEST_P(PublishPathTest, ConnectionsChurnWhileSeveralThreadsPublishOnThem) {
         }
       });
     }
+    OnExit close_on_exit{[&] {  // ends the publishers
+      if (pub) pub->close();
+    }};
     ASSERT_TRUE(wait_for([&] { return check.total() > 200; }, 60s)) << "round " << round;
     pub->close();
     for (auto& p : pubs) p.join();

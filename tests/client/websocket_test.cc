@@ -367,11 +367,13 @@ class ScriptedWsServer {
 const std::string kInfo =
     "INFO {\"server_id\":\"WSFAKE\",\"version\":\"2.9.10\",\"proto\":1,\"headers\":true,\"max_payload\":1048576}\r\n";
 
+// The scripts run in a jthread: a connect() that throws (a timeout on a loaded machine) then
+// fails the test with its reason, where a joinable std::thread would end the process.
 TEST(ScriptedWebsocket, OperationsCutAcrossFramesAndPingFramesAreHandled) {
   ScriptedWsServer server;
   Connection c(client_options(server.url()));
   Unframed from_client;
-  std::thread script([&] {
+  std::jthread script([&] {
     ASSERT_TRUE(server.accept());
     server.send_frames(kInfo, 3);  // INFO in frames of 3 bytes
     ASSERT_TRUE(server.read_app_until("PING\r\n", from_client));
@@ -406,7 +408,7 @@ TEST(ScriptedWebsocket, OperationsCutAcrossFramesAndPingFramesAreHandled) {
 TEST(ScriptedWebsocket, ARefusedUpgradeSaysTheServersStatus) {
   ScriptedWsServer server;
   Connection c(client_options(server.url()));
-  std::thread script([&] { server.accept("HTTP/1.1 403 Forbidden"); });
+  std::jthread script([&] { server.accept("HTTP/1.1 403 Forbidden"); });
   try {
     c.connect();
     ADD_FAILURE() << "connected";
@@ -424,7 +426,7 @@ TEST(ScriptedWebsocket, TheServersCloseFrameLosesTheConnectionWithItsReason) {
   Events events;
   events.attach(o);
   Connection c(o);
-  std::thread script([&] {
+  std::jthread script([&] {
     Unframed u;
     ASSERT_TRUE(server.accept());
     server.send_frames(kInfo, 1 << 20);
