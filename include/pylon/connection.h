@@ -134,8 +134,8 @@ class Connection {
   void drain(std::chrono::milliseconds timeout = std::chrono::milliseconds::zero());
 
   // ---- Publishing --------------------------------------------------------------------
-  // Publishes are buffered, many per write (by the I/O thread; over plain TCP, by a publish
-  // leaving 32 KiB unsent, no write in flight). Reconnecting: the reconnect buffer. Throws on invalid
+  // Publishes are buffered and written by the I/O thread (many per write). While
+  // reconnecting they go to the reconnect buffer (see ClientOptions). Throws on invalid
   // subject, max payload, closed or draining connection, full reconnect buffer.
   void publish(std::string_view subject, std::string_view data);
   void publish(std::string_view subject, std::string_view data, const Headers& headers);

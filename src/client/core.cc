@@ -236,7 +236,7 @@ void Core::begin_close() {
     const bool ws_close = live_locked() && tr_ && tr_->ws;
     if (ws_close) tr_->ws->queue_close(websocket::kNormalClosure);
     // Write out what was published before close(), as the Go client does; bounded.
-    if (live_locked() && tr_ && (write_in_flight_ || !out_.empty() || ws_close)) {
+    if (live_locked() && tr_ && (writing_ || !out_.empty() || ws_close)) {
       kick_locked();
       close_timer_.expires_after(opts_.connect_timeout);
       close_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
@@ -266,8 +266,6 @@ void Core::finalize_close(const ErrorInfo& why) {
     subs.swap(subs_);
     reply_sub_.reset();
     out_.clear();
-    out_remnant_ = 0;
-    end_direct_locked();  // before the sockets are closed below
     write_pending_ = false;
     wake_publishers_locked();
   }

@@ -12,21 +12,7 @@
 // * Application threads call publish/subscribe/flush/request: they take mu_, append
 //   the operation to out_ and, if no write is pending, post one do_write() to the
 //   strand (write coalescing: many publishes per socket write). Members marked [mu] are
-//   guarded by mu_ (see below). The one exception to "the I/O strand writes": over plain
-//   TCP a publisher that finds kDirectWriteBytes or more in out_ and no write in flight
-//   (write_in_flight_, [mu]) sends out_ itself, non-blocking, under mu_ (direct_write_locked,
-//   as nats.c's publisher writes its buffer): the bytes are sent from the core that wrote
-//   them. What the socket does not take stays in out_ for the I/O strand (its first
-//   out_remnant_ bytes are the rest of a batch partly sent: like a write in flight, they
-//   are dropped, never replayed, if the connection is lost), and
-//   any send error is left for the I/O strand's write to meet and handle as always
-//   (on_transport_error). The rule that makes this safe: a byte leaves out_ for the socket
-//   only under mu_ with write_in_flight_ false (a publisher's send), or by the I/O strand
-//   setting write_in_flight_ under mu_ as it swaps out_ into wbuf_ (cleared under mu_ when
-//   that write ends); direct_fd_ is the live plain-TCP socket's descriptor, set and cleared
-//   under mu_, and cleared before that socket is closed, so a publisher never sends on a
-//   closed or reused descriptor. Never from the I/O or callback threads.
-//   mu_ is a FutexMutex (futex_mutex.h: every publish takes it, and std::mutex's
+//   guarded by mu_, a FutexMutex (futex_mutex.h: every publish takes it, and std::mutex's
 //   call chain cost more than the rest of the lock). Nothing is called back while mu_ is
 //   held. A publisher over kMaxOutboundBytes waits on out_cv_, counted in out_waiters_.
 // * The callback strand (cb_strand_) runs message handlers and connection events in
@@ -78,10 +64,6 @@ using Strand = asio::strand<asio::io_context::executor_type>;
 // stay in cache. At 32 MiB every batch grew a fresh buffer: page faults and copies made
 // a 1 KiB publish cost 3.5 us of client CPU instead of 0.6 us (docs/performance.md).
 inline constexpr size_t kMaxOutboundBytes = 1024 * 1024;
-// Over plain TCP, a publisher that leaves this many unsent bytes in out_ while no write is
-// in flight sends them itself (Core::direct_write_locked): nats.c's buffer size, so the
-// bytes go out from the core that just wrote them, while they are in its cache.
-inline constexpr size_t kDirectWriteBytes = 32 * 1024;
 inline constexpr size_t kReadBufferBytes = 64 * 1024;
 inline constexpr size_t kMaxReadBufferBytes = 1024 * 1024;
 
@@ -220,14 +202,7 @@ class Core : public std::enable_shared_from_this<Core>, private proto::ParserHan
   void wake_publishers_locked() {
     if (out_waiters_ > 0) out_cv_.notify_all();
   }
-  // [io] Starts a write of out_ unless one is in flight; `ended`: called by the write that
-  // just ended (it clears write_in_flight_ in the same locked section).
-  void do_write(bool ended = false);
-  // [mu] A publisher's own non-blocking send of out_ (see the header comment); called only
-  // with direct_fd_ >= 0 and no write in flight, never on the I/O or callback threads.
-  void direct_write_locked();
-  // [mu] Forgets the plain-TCP descriptor: called before the socket of tr_ is closed.
-  void end_direct_locked() noexcept { direct_fd_ = -1; }
+  void do_write();     // [io]
   // Rebuilds out_ keeping only the publishes (SUB/UNSUB/PING are replayed or obsolete).
   void keep_publishes_locked();
 
@@ -319,20 +294,6 @@ class Core : public std::enable_shared_from_this<Core>, private proto::ParserHan
   bool connected_once_ = false;
   std::string out_;                      // operations not yet handed to the socket
   bool write_pending_ = false;           // a do_write() is posted or a write is in flight
-  // The I/O strand's write (wbuf_) is in flight: set when it takes out_, cleared when that
-  // write ends. Written only by the I/O strand, under mu_; publishers read it under mu_.
-  bool write_in_flight_ = false;
-  // tr_'s socket when it is plain TCP (no TLS, no WebSocket) and live, else -1: where a
-  // publisher may send directly. Set in on_connected, cleared before the socket is closed.
-  int direct_fd_ = -1;
-  // The first out_remnant_ bytes of out_ are the rest of a batch a publisher sent in part
-  // (direct_write_locked; it may start inside an operation): written before anything
-  // else, dropped (not replayed) if the connection is lost first, as the I/O strand's own
-  // write in flight is.
-  size_t out_remnant_ = 0;
-  // A publisher's send met a full socket (or an error): no publisher sends again until the
-  // I/O strand's next do_write(), which clears it.
-  bool direct_blocked_ = false;
   ServerPool pool_;
   ServerInfo info_;
   ErrorInfo last_error_;
@@ -368,6 +329,7 @@ class Core : public std::enable_shared_from_this<Core>, private proto::ParserHan
   std::deque<std::unique_ptr<DeliveryBatch>> handoff_;
   uint64_t tail_seq_ = 0;                // cb_posts_ when handoff_.back() was posted [handoff_mu_]
   std::atomic<uint64_t> cb_posts_{0};
+  bool writing_ = false;
   Phase phase_ = Phase::kInfo;
   std::string hs_info_;                  // handshake: INFO text
   std::string hs_err_;                   // handshake: -ERR text

@@ -393,9 +393,6 @@ void Core::on_connected(const TransportPtr& tr, ServerInfo info, bool reconnect)
     pings_out_ = 0;
     status_ = Status::kConnected;
     connected_once_ = true;
-    // Plain TCP: publishers may send on the socket themselves (direct_write_locked).
-    direct_fd_ = (!tr->tls && !tr->ws) ? tr->socket.native_handle() : -1;
-    direct_blocked_ = false;
     // A write of a lost transport may still be in flight; do_write() hands over then.
     write_pending_ = true;
     asio::post(io_strand_, [self = shared_from_this()] { self->do_write(); });
@@ -517,15 +514,11 @@ void Core::post_write_locked() {
   asio::post(io_strand_, [self = shared_from_this()] { self->do_write(); });
 }
 
-void Core::do_write(bool ended) {
-  // The write in flight calls us again when it ends. (write_in_flight_ is written only on
-  // this strand, so reading it here needs no lock.)
-  if (write_in_flight_ && !ended) return;
+void Core::do_write() {
+  if (writing_) return;  // the write in flight calls us again when it ends
   TransportPtr tr = tr_;
   {
     std::lock_guard lk(mu_);
-    write_in_flight_ = false;
-    direct_blocked_ = false;  // the socket took a write again (or will be waited for now)
     const bool ws_output = tr && tr->ws && tr->ws->has_output();  // a pong, the close frame
     if (!tr || !live_locked() || (out_.empty() && !ws_output)) {
       write_pending_ = false;
@@ -536,25 +529,21 @@ void Core::do_write(bool ended) {
       return;
     }
     wbuf_.swap(out_);  // out_ takes wbuf_'s spare capacity for the next batch
-    out_remnant_ = 0;  // a publisher's partly sent operation, if any, leads wbuf_ now
-    write_in_flight_ = true;
     wake_publishers_locked();
   }
+  writing_ = true;
   auto written = [self = shared_from_this(), tr](const boost::system::error_code& ec, size_t) {
+    self->writing_ = false;
     self->wbuf_.clear();
-    if (tr != self->tr_ || ec) {
-      {
-        std::lock_guard lk(self->mu_);
-        self->write_in_flight_ = false;
-      }
-      if (tr != self->tr_) {  // a lost transport: hand over to the current one
-        if (self->tr_) self->do_write();
-        return;
-      }
+    if (tr != self->tr_) {  // a lost transport: hand over to the current one
+      if (self->tr_) self->do_write();
+      return;
+    }
+    if (ec) {
       self->on_transport_error(tr, self->io_error(ec, *tr));
       return;
     }
-    self->do_write(true);
+    self->do_write();
   };
   if (tr->ws) {
     // Masked in place (wbuf_ is the frame's payload, between the headers and the close
@@ -583,10 +572,7 @@ void Core::keep_publishes_locked() {
     }
   } keep;
   proto::Parser p(proto::Role::kServerOfClient, proto::ParserLimits{-1, -1});
-  // The rest of an operation a publisher sent in part is not an operation: dropped, as a
-  // write in flight is when the connection is lost.
-  p.parse(std::string_view(out_).substr(std::min(out_remnant_, out_.size())), keep);
-  out_remnant_ = 0;
+  p.parse(out_, keep);
   out_.swap(keep.out);
 }
 
@@ -629,7 +615,6 @@ void Core::on_transport_error(const TransportPtr& tr, const ErrorInfo& why) {
   bool reconnect = false;
   {
     std::lock_guard lk(mu_);
-    end_direct_locked();  // before the socket is closed below
     if (status_ == Status::kClosed) return;
     const bool draining = status_ == Status::kDrainingSubs || status_ == Status::kDrainingPubs;
     reconnect = opts_.allow_reconnect && !closing_ && !draining;

@@ -5,8 +5,6 @@
 #include <boost/asio/steady_timer.hpp>
 #include <future>
 
-#include <sys/socket.h>
-
 #include "client/core.h"
 #include "client/headers_codec.h"
 #include "proto/subject.h"
@@ -87,35 +85,7 @@ void Core::publish(std::string_view subject, std::string_view reply, const Heade
   }
   ++out_msgs_;
   out_bytes_ += total;
-  // Plain TCP, a batch's worth unsent and no write in flight: send it from here, as nats.c
-  // does (core.h's header comment gives the rule). Not on the I/O thread (it writes anyway)
-  // nor the callback thread (a handler's publish must not wait on a socket).
-  if (out_.size() >= kDirectWriteBytes && direct_fd_ >= 0 && !write_in_flight_ && !direct_blocked_ &&
-      !io_ctx_->get_executor().running_in_this_thread() && !cb_ctx_->get_executor().running_in_this_thread()) {
-    direct_write_locked();
-    if (out_.empty()) return;  // all sent: nothing for the I/O strand
-  }
   kick_locked();
-}
-
-void Core::direct_write_locked() {
-  // Non-blocking: a full socket leaves the rest to the I/O strand (kick_locked, after this),
-  // which waits for the socket; publishers do not try again until it has written.
-  const ssize_t n = ::send(direct_fd_, out_.data(), out_.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
-  if (n == static_cast<ssize_t>(out_.size())) {
-    out_.clear();
-    out_remnant_ = 0;
-    wake_publishers_locked();
-    return;
-  }
-  direct_blocked_ = true;
-  if (n <= 0) return;  // EAGAIN, or an error the I/O strand's write will meet and handle
-  // Sent in part: what is left of this batch is the I/O strand's, as if it had taken the
-  // batch and its write were in flight: written first, and dropped (not replayed) if the
-  // connection is lost first. (The cut is somewhere inside; no need to find where.)
-  out_.erase(0, static_cast<size_t>(n));
-  out_remnant_ = out_.size();
-  wake_publishers_locked();
 }
 
 // ---- Flush ---------------------------------------------------------------------------------

@@ -1,8 +1,7 @@
-// The publisher's write path under stress (issue 14 §6): over plain TCP a publisher sends
-// out_ itself once kDirectWriteBytes are unsent and no write is in flight (client/core.h),
-// so these tests publish 1 KiB messages, many per batch, from several threads while the
-// server is restarted, while other threads flush and close, and while connections come
-// and go. Each publisher numbers its messages and pads them to its own length: a message
+// The publisher's write path under stress (issue 14 §6): 1 KiB messages, many per write
+// batch, published from several threads while the server is restarted, while other threads
+// flush and close, and while connections come and go. (Written for a publisher that sent
+// its own 32 KiB batches over plain TCP, which was reverted; they hold for any writer.) Each publisher numbers its messages and pads them to its own length: a message
 // lost from the middle of a batch, a batch sent twice or a torn operation shows as a
 // gap inside a run, a repeat or a payload of the wrong size. Runs against an embedded
 // Pylon server and against nats-server.
