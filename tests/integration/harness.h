@@ -12,11 +12,13 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 namespace pylon::it {
@@ -119,6 +121,19 @@ class ServerProcess {
 };
 
 // A raw TCP client with an internal read buffer. Every read takes a deadline.
+// Sets `stop` and joins `threads` when the scope ends: a failed ASSERT returns early, and
+// worker threads that loop until `stop` must end before what they use goes away.
+struct StopAndJoin {
+  std::atomic<bool>& stop;
+  std::vector<std::thread>& threads;
+  ~StopAndJoin() {
+    stop = true;
+    for (auto& t : threads) {
+      if (t.joinable()) t.join();
+    }
+  }
+};
+
 // Writes `config` as the server's file, sends SIGHUP and waits for the reload to be logged.
 bool reload_with(ServerProcess& srv, const std::string& config);
 

@@ -113,16 +113,7 @@ TEST(Stress, RouteInterestInAnAccountComesAndGoesAsReloadsRemakeIt) {
   std::atomic<bool> stop{false};
   std::atomic<int> b_cycles{0};
   std::vector<std::thread> threads;
-  struct JoinOnExit {
-    std::atomic<bool>& stop;
-    std::vector<std::thread>& threads;
-    ~JoinOnExit() {
-      stop = true;
-      for (auto& t : threads) {
-        if (t.joinable()) t.join();
-      }
-    }
-  } join_on_exit{stop, threads};
+  StopAndJoin join_on_exit{stop, threads};  // a failed ASSERT returns early
   // Clients of B (refused while B is gone) and of A come and go on the other loops, subscribe
   // to the peer's subjects and publish on them.
   for (int t = 0; t < 2; ++t) {

@@ -119,17 +119,7 @@ TEST(Stress, RouteInterestInBatchesWhileOtherLoopsPublishAndSubscribe) {
   std::atomic<bool> stop{false};
   std::atomic<int> churn_cycles{0};
   std::vector<std::thread> threads;
-  // A failed ASSERT returns from here: the threads stop and are joined on the way out.
-  struct JoinOnExit {
-    std::atomic<bool>& stop;
-    std::vector<std::thread>& threads;
-    ~JoinOnExit() {
-      stop = true;
-      for (auto& t : threads) {
-        if (t.joinable()) t.join();
-      }
-    }
-  } join_on_exit{stop, threads};
+  StopAndJoin join_on_exit{stop, threads};  // a failed ASSERT returns early
   for (int t = 0; t < 2; ++t) {
     threads.emplace_back([&, t] {
       std::mt19937 rng(static_cast<unsigned>(t + 1));
