@@ -74,7 +74,7 @@ TEST(NkeyTool, GenMakesEachTypeAndPubAndSignVerifyAgree) {
 
 TEST(NkeyAuth, CClientSignsTheNonceFromASeedFile) {
   GeneratedKey limited = gen(), free = gen();
-  ServerProcess srv(with_config(nkey_config(limited.pub, free.pub)));
+  ServerProcess srv(with_config(nkey_config(limited.pub, free.pub), {"-D"}));  // -D: why a key is refused
   ASSERT_TRUE(srv.start());
   TempDir keys;
   std::string limited_seed = keys.write("limited.nk", limited.seed + "\n");
@@ -161,7 +161,7 @@ TEST(NkeyAuth, EachFailureIsAnAuthorizationViolationThatCostsOthersNothing) {
 
 TEST(NkeyAuth, PylonToolConnectsWithNkey) {
   GeneratedKey limited = gen(), free = gen();
-  ServerProcess srv(with_config(nkey_config(limited.pub, free.pub)));
+  ServerProcess srv(with_config(nkey_config(limited.pub, free.pub), {"-D"}));  // -D: why a key is refused
   ASSERT_TRUE(srv.start());
   TempDir keys;
   std::string seed_file = keys.write("free.nk", free.seed + "\n");
