@@ -29,6 +29,24 @@ GeneratedKey gen(const std::string& type = "user") {
   return k;
 }
 
+// A client with a valid key (its seed in `seed_file`). libnats 3.4.1 now and then sends its
+// CONNECT with the nkey and no signature (the server's -D log: "Signature missing"): about one
+// run in 50 of these tests beside other load, against nats-server 2.9.10 as against Pylon
+// (docs/reliability.md, 2026-12-06). The client's flaw, not the server's: a valid key's
+// client tries up to 3 times; a refusal for any other reason fails at once.
+NatsConn connect_with_key(const std::string& url, const std::string& pub, const std::string& seed_file) {
+  for (int attempt = 1;; ++attempt) {
+    natsStatus s = NATS_OK;
+    auto c = nats_connect(url, [&](natsOptions* o) { natsOptions_SetNKeyFromSeed(o, pub.c_str(), seed_file.c_str()); },
+                          &s);
+    if (c) return c;
+    if (attempt == 3 || s != NATS_CONNECTION_AUTH_FAILED) {
+      ADD_FAILURE() << "connect to " << url << " with a valid nkey failed: " << status_text(s);
+      return c;
+    }
+  }
+}
+
 std::string nkey_config(const std::string& limited, const std::string& free) {
   return "listen: 127.0.0.1:{PORT}\nauthorization {\n  users: [\n    {nkey: " + limited +
          ", permissions: {publish: \"nk.>\", subscribe: \"nk.>\"}}\n    {nkey: " + free + "}\n  ]\n}\n";
@@ -80,13 +98,9 @@ TEST(NkeyAuth, CClientSignsTheNonceFromASeedFile) {
   std::string limited_seed = keys.write("limited.nk", limited.seed + "\n");
   std::string free_seed = keys.write("free.nk", free.seed + "\n");
 
-  auto lc = nats_connect(srv.url(), [&](natsOptions* o) {
-    natsOptions_SetNKeyFromSeed(o, limited.pub.c_str(), limited_seed.c_str());
-  });
+  auto lc = connect_with_key(srv.url(), limited.pub, limited_seed);
   ASSERT_TRUE(lc);
-  auto fc = nats_connect(srv.url(), [&](natsOptions* o) {
-    natsOptions_SetNKeyFromSeed(o, free.pub.c_str(), free_seed.c_str());
-  });
+  auto fc = connect_with_key(srv.url(), free.pub, free_seed);
   ASSERT_TRUE(fc);
   auto sub = sub_sync(lc.get(), "nk.data");
   ASSERT_TRUE(flush(lc.get()));
@@ -114,9 +128,7 @@ TEST(NkeyAuth, EachFailureIsAnAuthorizationViolationThatCostsOthersNothing) {
   TempDir keys;
   std::string free_seed = keys.write("free.nk", free.seed + "\n");
   std::string stranger_seed = keys.write("stranger.nk", stranger.seed + "\n");
-  auto bystander = nats_connect(srv.url(), [&](natsOptions* o) {
-    natsOptions_SetNKeyFromSeed(o, free.pub.c_str(), free_seed.c_str());
-  });
+  auto bystander = connect_with_key(srv.url(), free.pub, free_seed);
   ASSERT_TRUE(bystander);
   auto bsub = sub_sync(bystander.get(), "still.here");
   ASSERT_TRUE(flush(bystander.get()));
@@ -165,9 +177,7 @@ TEST(NkeyAuth, PylonToolConnectsWithNkey) {
   ASSERT_TRUE(srv.start());
   TempDir keys;
   std::string seed_file = keys.write("free.nk", free.seed + "\n");
-  auto sub = nats_connect(srv.url(), [&](natsOptions* o) {
-    natsOptions_SetNKeyFromSeed(o, free.pub.c_str(), seed_file.c_str());
-  });
+  auto sub = connect_with_key(srv.url(), free.pub, seed_file);
   ASSERT_TRUE(sub);
   auto s = sub_sync(sub.get(), "tool.nkey");
   ASSERT_TRUE(flush(sub.get()));
@@ -192,16 +202,13 @@ TEST(NkeyAuth, AReloadThatDropsAKeyDisconnectsItsClientsAndKeepsTheOthers) {
   TempDir keys;
   std::string kept_seed = keys.write("kept.nk", kept.seed + "\n");
   std::string dropped_seed = keys.write("dropped.nk", dropped.seed + "\n");
-  auto kc = nats_connect(srv.url(), [&](natsOptions* o) {
-    natsOptions_SetNKeyFromSeed(o, kept.pub.c_str(), kept_seed.c_str());
-  });
-  auto dc = nats_connect(srv.url(), [&](natsOptions* o) {
-    natsOptions_SetNKeyFromSeed(o, dropped.pub.c_str(), dropped_seed.c_str());
-  });
+  auto kc = connect_with_key(srv.url(), kept.pub, kept_seed);
+  auto dc = connect_with_key(srv.url(), dropped.pub, dropped_seed);
   ASSERT_TRUE(kc && dc);
 
   std::string config = "listen: 127.0.0.1:" + std::to_string(srv.port()) + "\nauthorization {\n  users: [\n    {nkey: " +
                        kept.pub + ", permissions: {publish: \"nk.>\", subscribe: \"nk.>\"}}\n  ]\n}\n";
+  const size_t log_before_reload = srv.log().size();  // a retried connect may have logged a refusal
   std::ofstream(srv.dir() + "/server.conf", std::ios::trunc) << config;
   ASSERT_EQ(::kill(srv.pid(), SIGHUP), 0);
   ASSERT_TRUE(srv.wait_for_log("Reloaded server configuration", 10s)) << srv.log();
@@ -210,7 +217,9 @@ TEST(NkeyAuth, AReloadThatDropsAKeyDisconnectsItsClientsAndKeepsTheOthers) {
   // nats-server closes it silently (clientHasMovedToDifferentAccount: "user/nkey no longer
   // exists"); Pylon says why, as it does for a removed password user.
   if (!using_reference_server()) {
-    EXPECT_TRUE(srv.wait_for_log("authentication error - Nkey \"" + dropped.pub + "\"", 5s)) << srv.log();
+    EXPECT_TRUE(wait_for([&] {
+      return srv.log().find("authentication error - Nkey \"" + dropped.pub + "\"", log_before_reload) != std::string::npos;
+    }, 5s)) << srv.log();
   }
   auto sub = sub_sync(kc.get(), "nk.after");
   ASSERT_TRUE(flush(kc.get()));
@@ -231,8 +240,8 @@ TEST(NkeyAuth, NkeyUsersInAccountsAreBoundToTheirAccount) {
   TempDir keys;
   std::string a_seed = keys.write("a.nk", a.seed + "\n");
   std::string b_seed = keys.write("b.nk", b.seed + "\n");
-  auto ac = nats_connect(srv.url(), [&](natsOptions* o) { natsOptions_SetNKeyFromSeed(o, a.pub.c_str(), a_seed.c_str()); });
-  auto bc = nats_connect(srv.url(), [&](natsOptions* o) { natsOptions_SetNKeyFromSeed(o, b.pub.c_str(), b_seed.c_str()); });
+  auto ac = connect_with_key(srv.url(), a.pub, a_seed);
+  auto bc = connect_with_key(srv.url(), b.pub, b_seed);
   ASSERT_TRUE(ac && bc);
   auto asub = sub_sync(ac.get(), "tenant.data");
   auto bsub = sub_sync(bc.get(), "tenant.data");
