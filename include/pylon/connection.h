@@ -124,8 +124,10 @@ class Connection {
   // Tries each server of the pool once, in pool order; throws Error::kNoServers with the
   // last failure (or the auth error) if none accepts. See retry_on_failed_connect.
   void connect();
-  // Closes now: what was published is written out first (bounded by the connect
-  // timeout); pending requests and flushes fail with kConnectionClosed. Idempotent.
+  // Closes now: what was published is written out first, and the server gets all of it
+  // (our side is shut down and the server's end awaited, so no reset loses it; bounded by
+  // the connect timeout; docs/client.md); no message is delivered after the call; pending
+  // requests and flushes fail with kConnectionClosed. Idempotent.
   void close();
   // Unsubscribes everything, lets every message already received be handled, flushes
   // the last publishes, then closes. Blocks until closed; throws kDrainTimeout (after

@@ -235,8 +235,9 @@ void Core::begin_close() {
     // A WebSocket ends with a close frame after the last bytes, as nats.go's (1000, no reason).
     const bool ws_close = live_locked() && tr_ && tr_->ws;
     if (ws_close) tr_->ws->queue_close(websocket::kNormalClosure);
-    // Write out what was published before close(), as the Go client does; bounded.
-    if (live_locked() && tr_ && (writing_ || !out_.empty() || ws_close)) {
+    // Write out what was published before close(), as the Go client does, then shut our side
+    // down and read to the server's end (linger): bounded by one timer.
+    if (live_locked() && tr_) {
       kick_locked();
       close_timer_.expires_after(opts_.connect_timeout);
       close_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {

@@ -203,6 +203,9 @@ class Core : public std::enable_shared_from_this<Core>, private proto::ParserHan
     if (out_waiters_ > 0) out_cv_.notify_all();
   }
   void do_write();     // [io]
+  // [io] close(), once the last bytes are written: shuts our side down and reads (dropping
+  // it) to the server's end, then closes. See lingering_.
+  void linger(const TransportPtr& tr);
   // Rebuilds out_ keeping only the publishes (SUB/UNSUB/PING are replayed or obsolete).
   void keep_publishes_locked();
 
@@ -290,6 +293,7 @@ class Core : public std::enable_shared_from_this<Core>, private proto::ParserHan
   int out_waiters_ = 0;                  // publishers waiting in out_cv_
   Status status_ = Status::kDisconnected;
   bool closing_ = false;                 // close() called: flushing the last bytes
+  bool lingering_ = false;               // [io] close(): our side shut down; reading to the server's end
   bool closed_done_ = false;             // kClosed and its events queued: close() may return
   bool connected_once_ = false;
   std::string out_;                      // operations not yet handed to the socket

@@ -277,6 +277,10 @@ TEST_P(ConnectionTest, FlushConfirmsAndFailsWhenClosed) {
   EXPECT_THROW(c->subscribe("x", [](Message&) {}), Exception);
 }
 
+TEST_P(ConnectionTest, EverythingPublishedBeforeCloseArrives) {
+  expect_every_publish_before_close_arrives(client_options(server_->url()));
+}
+
 TEST_P(ConnectionTest, DrainHandlesEverythingReceivedThenCloses) {
   ClientOptions o = client_options(server_->url());
   Events ev;

@@ -18,6 +18,28 @@
 
 namespace pylon::test {
 
+void expect_every_publish_before_close_arrives(const ClientOptions& o, int messages, int rounds) {
+  Connection sub_conn(o);
+  sub_conn.connect();
+  std::atomic<int> got{0};
+  auto sub = sub_conn.subscribe("close.tail", [&](Message&) { ++got; });
+  sub_conn.flush();
+  const std::string payload(1024, 'x');
+  for (int round = 0; round < rounds; ++round) {
+    got = 0;
+    Connection pub(o);
+    pub.connect();
+    auto echo = pub.subscribe("close.tail", [](Message&) {});
+    pub.flush();
+    for (int i = 0; i < messages; ++i) pub.publish("close.tail", payload);
+    pub.close();
+    EXPECT_EQ(pub.status(), Status::kClosed);
+    EXPECT_FALSE(pub.last_error()) << pub.last_error().message;
+    EXPECT_TRUE(wait_for([&] { return got.load() == messages; }))
+        << "round " << round << ": " << got.load() << " of " << messages << " arrived";
+  }
+}
+
 bool wait_for(const std::function<bool()>& pred, std::chrono::milliseconds timeout) {
   const auto end = Clock::now() + timeout;
   while (Clock::now() < end) {

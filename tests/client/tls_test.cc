@@ -116,6 +116,11 @@ TEST_P(TlsTest, ConnectsOverATlsUrl) {
   expect_round_trip(c);
 }
 
+TEST_P(TlsTest, EverythingPublishedBeforeCloseArrives) {
+  auto server = start(tls_setup());
+  expect_every_publish_before_close_arrives(trusting(server->url("tls", "localhost")), 10000, 2);
+}
+
 TEST_P(TlsTest, UpgradesAfterInfoWhenTheServerRequiresTls) {
   auto server = start(tls_setup());
   // No TLS option asks for TLS here: the server's INFO does. By default the server's

@@ -92,6 +92,11 @@ TEST_P(WebsocketTest, PublishesSubscribesAndRequestsOverAWsUrl) {
   expect_round_trip(c, "basic");
 }
 
+TEST_P(WebsocketTest, EverythingPublishedBeforeCloseArrives) {
+  auto server = start();
+  expect_every_publish_before_close_arrives(client_options(server->ws_url()), 10000, 2);
+}
+
 TEST_P(WebsocketTest, SpeaksMaskedBinaryFramesAfterAnHttpUpgrade) {
   auto server = start();
   // The server's bytes reach the client one byte per write: every frame header and payload
