@@ -938,6 +938,135 @@ TEST(Stress, ASubscriberLaggingByManyChunksGetsEveryMessageInOrderFromOtherLoops
   expect_survived(server, churn, canary);
 }
 
+// A small batch for a plaintext client of another loop is sent by the delivering loop itself
+// (Connection::write_directly, under the client's outbound lock); a larger one, or one that
+// comes while the owner's write is in flight, is the owner loop's to write. Here the two
+// kinds alternate for one subscriber: three publishers on their own loops each send a lone
+// message, pause, then a burst far over the direct write's 16 KiB, while the subscriber reads
+// through a small receive buffer, stops reading now and then (so a direct send finds the
+// socket full, or takes part of a batch), and pings (its PONGs are queued by its own loop).
+// Every message must arrive once, in each publisher's order, while the churn's subscribers
+// reset under direct sends from the flood publishers' loops. /metrics proves the direct path ran.
+TEST(Stress, DirectSendsFromOtherLoopsAndTheOwnersWritesKeepEachPublishersOrder) {
+  SKIP_IF_REFERENCE("--event_loops is Pylon's");
+  constexpr int kPublishers = 3;
+  constexpr int kCycles = 150;      // each: one lone message, then a burst
+  constexpr int kBurst = 120;       // ~230 B a MSG: ~28 KB, over Connection::kDirectWriteMax
+  constexpr size_t kPadding = 200;
+  constexpr int kPerPublisher = kCycles * (1 + kBurst);
+  const int http_port = pick_free_port();
+  ServerProcess server(churn_server({"-m", std::to_string(http_port)}));
+  ASSERT_TRUE(server.start());
+  auto direct_writes = [&]() -> int64_t {
+    auto r = http_get(http_port, "/metrics", 10s);
+    if (!r || r->status != 200) return -1;
+    const std::string name = "\npylon_direct_writes_total ";
+    size_t at = r->body.find(name);
+    return at == std::string::npos ? -1 : std::stoll(r->body.substr(at + name.size()));
+  };
+  const int64_t direct_before = direct_writes();
+  ASSERT_GE(direct_before, 0) << "no pylon_direct_writes_total in /metrics";
+
+  RawClient sub;
+  ASSERT_TRUE(sub.connect(server.port(), 5s, /*rcvbuf=*/16 * 1024));
+  ASSERT_TRUE(sub.read_info());
+  ASSERT_TRUE(sub.handshake());
+  ASSERT_TRUE(sub.send("SUB mix.> 1\r\n"));
+  ASSERT_TRUE(sub.ping_pong());
+
+  Churn churn(server.port());
+  std::string why;
+  ASSERT_TRUE(churn.start(&why)) << why;
+  std::vector<std::thread> publishers;
+  std::atomic<int> published{0};
+  const std::string padding(kPadding, 'x');
+  for (int p = 0; p < kPublishers; ++p) {
+    publishers.emplace_back([&, p] {
+      RawClient c;
+      if (!c.connect(server.port()) || !c.read_info() || !c.handshake()) return;
+      auto pub = [&](int seq) {
+        std::string payload = std::to_string(p) + ":" + std::to_string(seq) + ":" + padding;
+        return "PUB mix." + std::to_string(p) + " " + std::to_string(payload.size()) + "\r\n" + payload + "\r\n";
+      };
+      int seq = 0;
+      for (int cycle = 0; cycle < kCycles; ++cycle) {
+        if (!c.send(pub(++seq), 30s)) return;
+        std::this_thread::sleep_for(std::chrono::microseconds(300 + 200 * p));
+        std::string burst;
+        for (int i = 0; i < kBurst; ++i) burst += pub(++seq);
+        if (!c.send(burst, 30s)) return;
+        if (cycle % 10 == 9 && !c.ping_pong(30s)) return;  // keeps the publisher near the server
+      }
+      if (c.ping_pong(30s)) published.fetch_add(1);
+    });
+  }
+
+  std::vector<int> next(kPublishers, 1);
+  int received = 0, pings = 0, pongs = 0, paused_at = -1;
+  std::string failure;
+  while (received < kPublishers * kPerPublisher && failure.empty()) {
+    if (received % 97 == 0 && received != paused_at) {
+      paused_at = received;
+      std::this_thread::sleep_for(1ms);  // the socket fills meanwhile
+      if (received % 970 == 0 && sub.send("PING\r\n")) ++pings;
+    }
+    auto line = sub.read_line(30s);
+    if (!line) {
+      failure = "the subscriber's stream stopped after " + std::to_string(received) + " messages";
+      break;
+    }
+    if (*line == "PING") {
+      sub.send("PONG\r\n");
+      continue;
+    }
+    if (*line == "PONG") {
+      ++pongs;
+      continue;
+    }
+    if (line->rfind("MSG mix.", 0) != 0) {
+      failure = "unexpected line: " + line->substr(0, 80);
+      break;
+    }
+    size_t size = std::stoul(line->substr(line->rfind(' ') + 1));
+    auto payload = sub.read_exact(size + 2, 30s);
+    if (!payload) {
+      failure = "a payload never arrived";
+      break;
+    }
+    int p = std::stoi(payload->substr(0, payload->find(':')));
+    int seq = std::stoi(payload->substr(payload->find(':') + 1));
+    if (p < 0 || p >= kPublishers || payload->substr(payload->rfind(':') + 1, kPadding) != padding ||
+        payload->substr(payload->size() - 2) != "\r\n") {
+      failure = "a corrupt payload: " + payload->substr(0, 40);
+      break;
+    }
+    if (seq != next[p]) {
+      failure = "publisher " + std::to_string(p) + ": got " + std::to_string(seq) + " where " +
+                std::to_string(next[p]) + " was due (lost or reordered)";
+      break;
+    }
+    ++next[p];
+    ++received;
+  }
+  for (auto& t : publishers) t.join();
+  std::string canary = churn.finish();
+  EXPECT_EQ(published.load(), kPublishers) << "a publisher failed; log:\n" << server.log().substr(0, 4000);
+  EXPECT_EQ(failure, "");
+  EXPECT_EQ(received, kPublishers * kPerPublisher);
+  // Every PING was answered, in the stream with the messages (the last PONGs may follow them).
+  EXPECT_TRUE(wait_for([&] {
+    while (auto line = sub.read_line(50ms)) {
+      if (*line == "PONG") ++pongs;
+    }
+    return pongs == pings;
+  }, 10s)) << pongs << " PONGs for " << pings << " PINGs";
+  EXPECT_EQ(server.log().find("Slow Consumer"), std::string::npos) << server.log().substr(0, 4000);
+  const int64_t direct_after = direct_writes();
+  std::printf("direct writes: %lld\n", static_cast<long long>(direct_after - direct_before));
+  EXPECT_GT(direct_after, direct_before) << "no batch was sent by the delivering loop";
+  expect_survived(server, churn, canary);
+}
+
 // Auto-unsubscribe (UNSUB sid max) counts deliveries under the subscriber's outbound lock, with
 // a plain increment: publishers on three loops deliver to one subscription at once, and it must
 // still get exactly `max` messages, no more (a lost count would let extra ones through).

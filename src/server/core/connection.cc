@@ -38,7 +38,10 @@ using outbound::kChunkSize;
 namespace {
 std::atomic<int64_t> g_in_memory{0};  // Connection objects constructed and not yet destroyed
 std::atomic<uint64_t> g_idle_buffers_released{0};
+std::atomic<uint64_t> g_direct_writes{0};
 }  // namespace
+
+uint64_t Connection::direct_writes() noexcept { return g_direct_writes.load(std::memory_order_relaxed); }
 
 int64_t Connection::in_memory() noexcept { return g_in_memory.load(std::memory_order_relaxed); }
 uint64_t Connection::idle_buffers_released() noexcept {
@@ -163,6 +166,11 @@ void Connection::start() {
     if (!self->closing() && self->tls_state_ == TlsState::kNone) {
       error_code ec;
       self->socket_.non_blocking(true, ec);
+      if (self->kind_ == Kind::kClient && !self->ws_) {
+        // Plaintext for good: a client's TLS is decided in on_start (begin_protocol).
+        self->direct_fd_ = self->socket_.native_handle();
+        self->direct_write_ok_.store(true, std::memory_order_release);
+      }
       self->do_read();
     }
     self->loop_.flush_touched();
@@ -391,17 +399,45 @@ bool Connection::account_appended_locked(std::unique_lock<std::mutex>& lk, size_
   return true;
 }
 
-void Connection::flush_signal() {
+void Connection::flush_signal(bool direct) {
   if (loop_.in_loop()) {
     start_write();
     return;
   }
+  if (direct && direct_write_ok_.load(std::memory_order_acquire) && write_directly()) return;
   if (!flush_posted_.exchange(true, std::memory_order_acq_rel)) {
     asio::post(loop_.ctx(), [self = shared_from_this()] {
       self->flush_posted_.store(false, std::memory_order_release);
       self->start_write();
     });
   }
+}
+
+bool Connection::write_directly() {
+  PYLON_DCHECK(!loop_.in_loop());
+  bool notify = false;
+  {
+    std::lock_guard lk(out_mu_);
+    // The socket stays open while we hold the lock: it is closed (finish_close) only after
+    // close() set closing_ under this lock.
+    if (closing_.load(std::memory_order_relaxed)) return false;
+    if (out_busy_) return true;  // the write in flight ends in start_write, which takes it
+    if (out_chunks_.empty() && out_pending_.empty()) return true;
+    if (!out_chunks_.empty() || out_pending_.size() > kDirectWriteMax) return false;
+    ssize_t n = ::send(direct_fd_, out_pending_.data(), out_pending_.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n <= 0) return false;  // full (or an error, which our loop's write then meets)
+    const size_t sent = static_cast<size_t>(n);
+    pending_bytes_.store(pending_bytes_.load(std::memory_order_relaxed) - sent, std::memory_order_relaxed);
+    g_direct_writes.fetch_add(1, std::memory_order_relaxed);
+    if (sent < out_pending_.size()) {
+      out_pending_.erase(0, sent);  // at most kDirectWriteMax moved, and only when the socket filled
+      return false;
+    }
+    out_pending_.clear();
+    notify = !stall_waiters_.empty() && !stalled();
+  }
+  if (notify) notify_stall_waiters();
+  return true;
 }
 
 void Connection::start_write() {
@@ -427,11 +463,13 @@ void Connection::start_write() {
       }
     } else if (out_chunks_.empty()) {
       out_pending_.swap(out_writing_);  // out_writing_ was empty: its buffer is the next tail
+      out_busy_ = true;
     } else {
       out_writing_chunks_.swap(out_chunks_);
       if (!out_pending_.empty()) out_writing_chunks_.push_back(std::move(out_pending_));
       out_pending_.clear();
       out_pending_.swap(out_writing_);
+      out_busy_ = true;
     }
   }
   writing_counted_ = out_writing_.size();
@@ -521,6 +559,10 @@ void Connection::start_write() {
 void Connection::send_tls_slice() {
   if (!seal_tls_slice()) {
     writing_ = false;
+    {
+      std::lock_guard lk(out_mu_);
+      out_busy_ = false;
+    }
     write_timer_.cancel();
     close(CloseReason::kWriteError, false);
     finish_close();
@@ -638,6 +680,7 @@ void Connection::on_write_done(const error_code& ec, size_t /*n*/) {
   {
     std::lock_guard lk(out_mu_);  // every writer of pending_bytes_ holds it (appends don't lock-add)
     pending_bytes_.store(pending_bytes_.load(std::memory_order_relaxed) - writing_counted_, std::memory_order_relaxed);
+    out_busy_ = false;
   }
   writing_counted_ = 0;
   if (tls_state_ == TlsState::kEstablished) tls_->sent();
@@ -707,6 +750,9 @@ void Connection::close_in_loop(CloseReason reason, bool flush) {
 
 void Connection::finish_close() {
   PYLON_DCHECK_ON_LOOP(loop_);
+  // close() set closing_ under out_mu_ first, so no other loop sends on the socket now
+  // (write_directly) and none will.
+  PYLON_DCHECK(closing());
   if (closed_) return;
   closed_ = true;
   error_code ec;

@@ -3,10 +3,13 @@
 // detection, and an orderly close. A kind (ClientConn, RouteConn) adds its protocol by
 // overriding on_start / on_read / on_closed; the core knows nothing of subjects or routes.
 //
-// Threading: a connection is owned by one EventLoop; reads, writes, timers and close run
-// on that loop. Other loops deliver messages into it with enqueue_*(), which append to the
-// outbound buffer under `out_mu_` (a small lock held only for the append), then call
-// flush_signal() once per read batch (via EventLoop::touch/flush_touched).
+// Threading: a connection is owned by one EventLoop; reads, timers and close run on that
+// loop, and so do writes but one: other loops deliver messages into it with enqueue_*(),
+// which append to the outbound buffer under `out_mu_` (a small lock held only for the
+// append), then call flush_signal() once per read batch (via EventLoop::touch/flush_touched).
+// For a plaintext client with no write in flight and a small batch, that producer loop sends
+// the batch itself, under out_mu_ (write_directly: the wake-up of the owner's loop would cost
+// more than the send); anything else is the owner's to write.
 //
 // Transport: the plain TCP socket, or TLS over it (a tls::Channel, chosen once per connection by
 // start_tls: OpenSSL reads the socket and seals records into our output buffer; tls/channel.h).
@@ -119,7 +122,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
     return true;
   }
   // Ask the owning loop to write what is pending. Thread-safe; cheap when already asked.
-  void flush_signal();
+  // From another thread, a small batch for a plaintext client may be sent right here
+  // (write_directly), unless `direct` is false: EventLoop::flush_touched says so when its
+  // batch touched several connections of this one's loop, for which one wake-up of that loop
+  // costs less than their sends on the delivering loop.
+  void flush_signal(bool direct = true);
   // Loop thread, at each ping tick (client, route, leaf): when nothing is queued or being
   // written, gives back the outbound buffers a busy spell left (a 64 KiB chunk kept as the
   // next tail). A busy connection keeps its chunk between writes; an idle one holds none,
@@ -152,6 +159,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Buffers over 4 KiB that idle connections gave back (release_idle_buffers), whole process:
   // the memory bursts left behind, not held by connections that went quiet. Any thread.
   static uint64_t idle_buffers_released() noexcept;
+  // Batches that a producer loop sent itself to a client of another loop (write_directly),
+  // whole process. Any thread.
+  static uint64_t direct_writes() noexcept;
+  // The largest batch a producer loop sends itself: above it the owner's loop writes, so a
+  // stream's writes stay spread over the loops (a request, a reply, a trickle fit under it).
+  static constexpr size_t kDirectWriteMax = 16 * 1024;
 
   // Statistics (monitoring). in_*: written by this connection's loop only; out_*: written
   // under out_mu_ only (enqueue_message). So both are plain load+store, read relaxed by anyone.
@@ -262,6 +275,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void resume_read();
   void notify_stall_waiters();
   void start_write();  // loop thread
+  // A producer loop's thread (not ours), from flush_signal: sends what is pending when this is
+  // a plaintext client (direct_write_ok_) with no write in flight, no chunks and at most
+  // kDirectWriteMax pending, all under out_mu_. True when nothing is left for our loop: all
+  // sent, or a write in flight that takes it when it completes. False: post start_write.
+  bool write_directly();
   // Seals the next slice of tls_batch_ into the channel's output (close_notify after the
   // last, when asked). False on a fatal TLS error.
   bool seal_tls_slice();
@@ -349,6 +367,16 @@ class Connection : public std::enable_shared_from_this<Connection> {
   size_t tls_piece_ = 0, tls_piece_off_ = 0;
   size_t tls_slice_plain_ = 0;      // plaintext in the slice on the wire
   bool tls_close_after_ = false;    // close_notify after the batch's last slice
+  // Under out_mu_: our loop took bytes out of the pending ones and its write of them has not
+  // completed (start_write .. on_write_done). While set nothing else writes to the socket,
+  // and the completion's start_write takes whatever was appended meanwhile.
+  bool out_busy_ = false;
+  // Set once on our loop after on_start, before any delivery can reach us (a client has no
+  // subscription before it reads): a plaintext client, never TLS nor WebSocket, whose socket
+  // is `direct_fd_`. Then write_directly may send on another loop's thread. Released by
+  // store, read with acquire: direct_fd_ is written before it.
+  std::atomic<bool> direct_write_ok_{false};
+  int direct_fd_ = -1;
   // Pending + writing. Written under out_mu_ only (appends, and the write's completion), so
   // a plain load+store; read relaxed without the lock (stall and slow-consumer decisions).
   std::atomic<size_t> pending_bytes_{0};

@@ -1,5 +1,7 @@
 #include "server/core/event_loop.h"
 
+#include <algorithm>
+
 #include "server/core/check.h"
 #include "server/core/connection.h"
 
@@ -72,8 +74,28 @@ std::shared_ptr<Connection> EventLoop::flush_touched() {
   ++batch_;
   if (touched_.empty()) return nullptr;
   std::shared_ptr<Connection> stalled;
+  // How many touched connections each other loop owns: a loop with one is sent its batch
+  // right here when it is small (Connection::write_directly); a loop with several is woken
+  // once and writes them itself, in parallel with this one.
+  other_loops_.clear();
   for (auto& c : touched_) {
-    c->flush_signal();
+    EventLoop* l = &c->loop();
+    if (l == this) continue;
+    auto it = std::find_if(other_loops_.begin(), other_loops_.end(), [l](const auto& e) { return e.first == l; });
+    if (it == other_loops_.end()) {
+      other_loops_.emplace_back(l, 1);
+    } else {
+      ++it->second;
+    }
+  }
+  for (auto& c : touched_) {
+    bool direct = false;
+    if (&c->loop() != this) {
+      for (const auto& [l, n] : other_loops_) {
+        if (l == &c->loop()) direct = n == 1;
+      }
+    }
+    c->flush_signal(direct);
     if (c->stalled() && (!stalled || c->pending_bytes() > stalled->pending_bytes())) stalled = c;
   }
   touched_.clear();

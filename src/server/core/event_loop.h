@@ -16,6 +16,7 @@
 #include <memory>
 #include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "server/core/deadline_list.h"
@@ -114,6 +115,7 @@ class EventLoop {
   int index_;
   uint64_t batch_;  // unique per loop and batch: (index << 48) | counter
   std::vector<std::shared_ptr<Connection>> touched_;
+  std::vector<std::pair<EventLoop*, int>> other_loops_;  // flush_touched's scratch: touched per other loop
   LoopCounters counters_;
   // Loop thread. The timer is armed only while something is registered, so an idle server
   // has no wake-ups from it; stop() drops its handler with the others.

@@ -125,6 +125,10 @@ std::string build_metrics(Server& server, SysTime now, const std::map<std::strin
            "Outbound buffers over 4 KiB that connections gave back at their ping tick, with nothing queued: "
            "the memory a burst left, not kept by a connection that went quiet; whole process.");
   e.sample(Connection::idle_buffers_released());
+  e.family("pylon_direct_writes_total", Type::kCounter,
+           "Small batches a delivering event loop sent itself to an idle plaintext client of another loop, "
+           "instead of waking that client's loop to send them; whole process.");
+  e.sample(Connection::direct_writes());
   e.family("pylon_subscriptions", Type::kGauge,
            "Subscriptions in the subscription index: client subscriptions and the interest of routes.");
   e.sample(uint64_t{c.subscriptions});
