@@ -92,6 +92,7 @@ class FakeServer {
     if (fd_ >= 0) ::close(fd_);
     fd_ = -1;
   }
+  int fd() const { return fd_; }
 
  private:
   int listen_fd_ = -1;
@@ -194,6 +195,42 @@ uint64_t tcp_wmem_max() {
 // the server reads nothing, a publisher waits once the library holds more than
 // kMaxOutboundBytes unsent (plus the write in flight), and carries on, losing nothing, when
 // the server reads again.
+// close() shuts the client's side down behind its last bytes, then waits for the server's end
+// (docs/client.md): a server that never closes holds it up for connect_timeout at most, and
+// what it sends meanwhile is dropped, not delivered.
+TEST(FakeServer, CloseSendsEverythingThenAFinAndWaitsForTheServersEndWithinItsBound) {
+  FakeServer server;
+  ClientOptions o = fake_options(server);
+  o.connect_timeout = 500ms;
+  auto c = connect_to(server, o);
+  ASSERT_TRUE(c->is_connected());
+  std::atomic<int> delivered{0};
+  auto sub = c->subscribe("late", [&](Message&) { ++delivered; });
+  for (int i = 0; i < 100; ++i) c->publish("last", "m" + std::to_string(i));
+  std::thread closer([&] {
+    // Wait for the FIN: our read then sees the end of the stream after the last PUB.
+    std::string got;
+    bool eof = wait_for([&] {
+      char buf[4096];
+      ssize_t n = ::recv(server.fd(), buf, sizeof buf, MSG_DONTWAIT);
+      if (n > 0) got.append(buf, static_cast<size_t>(n));
+      return n == 0;
+    }, 5s);
+    EXPECT_TRUE(eof) << "no FIN from the client";
+    EXPECT_NE(got.find("PUB last 3\r\nm99\r\n"), std::string::npos) << "the last PUB did not arrive before the FIN";
+    // The server keeps its side open and keeps sending: the client drops it.
+    server.send("MSG late 1 5\r\nhello\r\n");
+  });
+  const auto start = std::chrono::steady_clock::now();
+  c->close();
+  const auto took = std::chrono::steady_clock::now() - start;
+  closer.join();
+  EXPECT_EQ(c->status(), Status::kClosed);
+  EXPECT_GE(took, 400ms) << "close() did not wait for the server's end";
+  EXPECT_LT(took, 3s) << "close() was not bounded by connect_timeout";
+  EXPECT_EQ(delivered.load(), 0) << "a message was delivered after close()";
+}
+
 TEST(FakeServer, APublisherWaitsForAServerThatDoesNotReadAndBuffersABoundedAmount) {
   FakeServer server;
   auto c = connect_to(server, fake_options(server));
