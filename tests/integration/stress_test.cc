@@ -846,6 +846,69 @@ TEST(Stress, ClientRegistryCountsStayExactWhileClientsComeAndGoOnEveryLoop) {
 namespace pylon::it {
 namespace {
 
+// Numbered streams from several publishers to one subscriber: publisher p's n-th message on
+// `<prefix>.<p>` carries "p:n:<padding>".
+std::string numbered_pub(const std::string& prefix, int p, int seq, const std::string& padding) {
+  std::string payload = std::to_string(p) + ":" + std::to_string(seq) + ":" + padding;
+  return "PUB " + prefix + "." + std::to_string(p) + " " + std::to_string(payload.size()) + "\r\n" + payload + "\r\n";
+}
+
+struct NumberedRead {
+  std::string failure;  // empty: every message arrived once, whole, in each publisher's order
+  int received = 0;
+  int pongs = 0;  // PONGs read between the messages
+};
+
+// Reads `total` numbered messages (subscribed as `<prefix>.>`) from `sub`, answering the
+// server's PINGs; `before_each(received)` runs before each line is read.
+NumberedRead read_numbered(RawClient& sub, const std::string& prefix, int publishers, int total,
+                           const std::string& padding, const std::function<void(int)>& before_each = {}) {
+  NumberedRead r;
+  std::vector<int> next(static_cast<size_t>(publishers), 1);
+  const std::string head = "MSG " + prefix + ".";
+  while (r.received < total && r.failure.empty()) {
+    if (before_each) before_each(r.received);
+    auto line = sub.read_line(30s);
+    if (!line) {
+      r.failure = "the subscriber's stream stopped after " + std::to_string(r.received) + " messages";
+      break;
+    }
+    if (*line == "PING") {
+      sub.send("PONG\r\n");
+      continue;
+    }
+    if (*line == "PONG") {
+      ++r.pongs;
+      continue;
+    }
+    if (line->rfind(head, 0) != 0) {
+      r.failure = "unexpected line: " + line->substr(0, 80);
+      break;
+    }
+    size_t size = std::stoul(line->substr(line->rfind(' ') + 1));
+    auto payload = sub.read_exact(size + 2, 30s);
+    if (!payload) {
+      r.failure = "a payload never arrived";
+      break;
+    }
+    int p = std::stoi(payload->substr(0, payload->find(':')));
+    int seq = std::stoi(payload->substr(payload->find(':') + 1));
+    if (p < 0 || p >= publishers || payload->substr(payload->rfind(':') + 1, padding.size()) != padding ||
+        payload->substr(payload->size() - 2) != "\r\n") {
+      r.failure = "a corrupt payload: " + payload->substr(0, 40);
+      break;
+    }
+    if (seq != next[static_cast<size_t>(p)]) {
+      r.failure = "publisher " + std::to_string(p) + ": got " + std::to_string(seq) + " where " +
+                  std::to_string(next[static_cast<size_t>(p)]) + " was due (lost or reordered)";
+      break;
+    }
+    ++next[static_cast<size_t>(p)];
+    ++r.received;
+  }
+  return r;
+}
+
 // A subscriber's pending output is a list of chunks (src/server/core/outbound_chunks.h), filled
 // by whichever loops deliver to it and written by its own with one writev. Here a subscriber
 // reads nothing while publishers on three other loops send it megabytes (hundreds of chunks,
@@ -879,8 +942,7 @@ TEST(Stress, ASubscriberLaggingByManyChunksGetsEveryMessageInOrderFromOtherLoops
       if (!c.connect(server.port()) || !c.read_info() || !c.handshake()) return;
       std::string batch;
       for (int seq = 1; seq <= kPerPublisher; ++seq) {
-        std::string payload = std::to_string(p) + ":" + std::to_string(seq) + ":" + padding;
-        batch += "PUB lag." + std::to_string(p) + " " + std::to_string(payload.size()) + "\r\n" + payload + "\r\n";
+        batch += numbered_pub("lag", p, seq, padding);
         if (seq % 500 == 0) {
           if (!c.send(batch, 30s)) return;
           batch.clear();
@@ -894,46 +956,10 @@ TEST(Stress, ASubscriberLaggingByManyChunksGetsEveryMessageInOrderFromOtherLoops
   ASSERT_EQ(published.load(), kPublishers) << "a publisher failed; log:\n" << server.log().substr(0, 4000);
 
   // Now read it all: per publisher, the sequence numbers 1..kPerPublisher, in order.
-  std::vector<int> next(kPublishers, 1);
-  int received = 0;
-  std::string failure;
-  while (received < kPublishers * kPerPublisher && failure.empty()) {
-    auto line = sub.read_line(30s);
-    if (!line) {
-      failure = "the subscriber's stream stopped after " + std::to_string(received) + " messages";
-      break;
-    }
-    if (*line == "PING") {
-      sub.send("PONG\r\n");
-      continue;
-    }
-    if (line->rfind("MSG lag.", 0) != 0) {
-      failure = "unexpected line: " + line->substr(0, 80);
-      break;
-    }
-    size_t size = std::stoul(line->substr(line->rfind(' ') + 1));
-    auto payload = sub.read_exact(size + 2, 30s);
-    if (!payload) {
-      failure = "a payload never arrived";
-      break;
-    }
-    int p = std::stoi(payload->substr(0, payload->find(':')));
-    int seq = std::stoi(payload->substr(payload->find(':') + 1));
-    if (p < 0 || p >= kPublishers || payload->substr(payload->rfind(':') + 1, kPadding) != padding) {
-      failure = "a corrupt payload: " + payload->substr(0, 40);
-      break;
-    }
-    if (seq != next[p]) {
-      failure = "publisher " + std::to_string(p) + ": got " + std::to_string(seq) + " where " +
-                std::to_string(next[p]) + " was due (lost or reordered)";
-      break;
-    }
-    ++next[p];
-    ++received;
-  }
+  NumberedRead got = read_numbered(sub, "lag", kPublishers, kPublishers * kPerPublisher, padding);
   std::string canary = churn.finish();
-  EXPECT_EQ(failure, "");
-  EXPECT_EQ(received, kPublishers * kPerPublisher);
+  EXPECT_EQ(got.failure, "");
+  EXPECT_EQ(got.received, kPublishers * kPerPublisher);
   EXPECT_EQ(server.log().find("Slow Consumer"), std::string::npos) << server.log().substr(0, 4000);
   expect_survived(server, churn, canary);
 }
@@ -984,10 +1010,7 @@ TEST(Stress, DirectSendsFromOtherLoopsAndTheOwnersWritesKeepEachPublishersOrder)
     publishers.emplace_back([&, p] {
       RawClient c;
       if (!c.connect(server.port()) || !c.read_info() || !c.handshake()) return;
-      auto pub = [&](int seq) {
-        std::string payload = std::to_string(p) + ":" + std::to_string(seq) + ":" + padding;
-        return "PUB mix." + std::to_string(p) + " " + std::to_string(payload.size()) + "\r\n" + payload + "\r\n";
-      };
+      auto pub = [&](int seq) { return numbered_pub("mix", p, seq, padding); };
       int seq = 0;
       for (int cycle = 0; cycle < kCycles; ++cycle) {
         if (!c.send(pub(++seq), 30s)) return;
@@ -1001,58 +1024,20 @@ TEST(Stress, DirectSendsFromOtherLoopsAndTheOwnersWritesKeepEachPublishersOrder)
     });
   }
 
-  std::vector<int> next(kPublishers, 1);
-  int received = 0, pings = 0, pongs = 0, paused_at = -1;
-  std::string failure;
-  while (received < kPublishers * kPerPublisher && failure.empty()) {
+  int pings = 0, paused_at = -1;
+  NumberedRead got = read_numbered(sub, "mix", kPublishers, kPublishers * kPerPublisher, padding, [&](int received) {
     if (received % 97 == 0 && received != paused_at) {
       paused_at = received;
       std::this_thread::sleep_for(1ms);  // the socket fills meanwhile
       if (received % 970 == 0 && sub.send("PING\r\n")) ++pings;
     }
-    auto line = sub.read_line(30s);
-    if (!line) {
-      failure = "the subscriber's stream stopped after " + std::to_string(received) + " messages";
-      break;
-    }
-    if (*line == "PING") {
-      sub.send("PONG\r\n");
-      continue;
-    }
-    if (*line == "PONG") {
-      ++pongs;
-      continue;
-    }
-    if (line->rfind("MSG mix.", 0) != 0) {
-      failure = "unexpected line: " + line->substr(0, 80);
-      break;
-    }
-    size_t size = std::stoul(line->substr(line->rfind(' ') + 1));
-    auto payload = sub.read_exact(size + 2, 30s);
-    if (!payload) {
-      failure = "a payload never arrived";
-      break;
-    }
-    int p = std::stoi(payload->substr(0, payload->find(':')));
-    int seq = std::stoi(payload->substr(payload->find(':') + 1));
-    if (p < 0 || p >= kPublishers || payload->substr(payload->rfind(':') + 1, kPadding) != padding ||
-        payload->substr(payload->size() - 2) != "\r\n") {
-      failure = "a corrupt payload: " + payload->substr(0, 40);
-      break;
-    }
-    if (seq != next[p]) {
-      failure = "publisher " + std::to_string(p) + ": got " + std::to_string(seq) + " where " +
-                std::to_string(next[p]) + " was due (lost or reordered)";
-      break;
-    }
-    ++next[p];
-    ++received;
-  }
+  });
+  int pongs = got.pongs;
   for (auto& t : publishers) t.join();
   std::string canary = churn.finish();
   EXPECT_EQ(published.load(), kPublishers) << "a publisher failed; log:\n" << server.log().substr(0, 4000);
-  EXPECT_EQ(failure, "");
-  EXPECT_EQ(received, kPublishers * kPerPublisher);
+  EXPECT_EQ(got.failure, "");
+  EXPECT_EQ(got.received, kPublishers * kPerPublisher);
   // Every PING was answered, in the stream with the messages (the last PONGs may follow them).
   EXPECT_TRUE(wait_for([&] {
     while (auto line = sub.read_line(50ms)) {
