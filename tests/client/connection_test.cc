@@ -4,6 +4,7 @@
 
 #include <condition_variable>
 #include <mutex>
+#include <shared_mutex>
 #include <stdexcept>
 #include <thread>
 
@@ -503,11 +504,16 @@ TEST_P(ConnectionTest, SubscriptionChurnWhileMessagesArrive) {
     Subscription sub;
   };
   std::atomic<int64_t> published{0};
+  // An auto-unsubscribed probe counts every message it received before its limit was set
+  // (Subscription::auto_unsubscribe), so while one is made the flood pauses (`gate`), until
+  // the server has both its SUB and its UNSUB: then at most `max` reach it.
+  std::shared_mutex gate;
   // A jthread: an assertion that ends the test early still stops and joins it.
   std::jthread flood([&](std::stop_token stop) {
     std::string payload(200, 'x');
     try {
       for (int64_t i = 0; !stop.stop_requested(); ++i) {
+        std::shared_lock open(gate);
         pub->publish("churn." + std::to_string(i % kSubjects), payload);
         published.fetch_add(1, std::memory_order_relaxed);
       }
@@ -520,22 +526,31 @@ TEST_P(ConnectionTest, SubscriptionChurnWhileMessagesArrive) {
     auto p = std::make_shared<Probe>();
     p->subject = "churn." + std::to_string(i % kSubjects);
     Probe* raw = p.get();
-    p->sub = c->subscribe(p->subject, [raw](Message& m) {
-      const uint64_t want = raw->sid.load();
-      if ((want != 0 && m.sid != want) || m.subject != raw->subject) raw->misrouted.fetch_add(1);
-      raw->count.fetch_add(1);
-    });
-    p->sid.store(p->sub.sid());
+    auto subscribe = [&] {
+      p->sub = c->subscribe(p->subject, [raw](Message& m) {
+        const uint64_t want = raw->sid.load();
+        if ((want != 0 && m.sid != want) || m.subject != raw->subject) raw->misrouted.fetch_add(1);
+        raw->count.fetch_add(1);
+      });
+      p->sid.store(p->sub.sid());
+    };
     switch (i % 3) {
-      case 0:
+      case 0: {
+        std::unique_lock closed(gate);
+        pub->flush();  // every publish so far is through the server, before our SUB
+        subscribe();
         p->max = 1 + i % 17;
         p->sub.auto_unsubscribe(p->max);
+        c->flush();  // the server has the SUB and the UNSUB
         break;
+      }
       case 1:
+        subscribe();
         wait_for([&] { return raw->count.load() > 0; }, 20ms);
         p->sub.unsubscribe();
         break;
       default:
+        subscribe();
         wait_for([&] { return raw->count.load() > 0; }, 20ms);
         p->sub.drain();
         break;
