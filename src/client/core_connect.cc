@@ -565,12 +565,13 @@ void Core::do_write() {
 
 void Core::linger(const TransportPtr& tr) {
   if (tr != tr_ || lingering_) return;
-  // Closing a socket with unread input makes the kernel send a reset, and a reset makes the
-  // server's kernel throw away what it received and the server has not read yet: the last
-  // publishes, lost though they were written (both servers lost the tail of 20,000 1 KiB
-  // messages so: tests/client/connection_test.cc). So our side is shut down after the last
-  // byte (a FIN, behind the data), and what the server sends meanwhile is read and dropped
-  // until its end: it reads everything we sent before it sees the FIN. close_timer_ bounds it.
+  // Closing a socket with unread input aborts the connection (RFC 2525, 2.17): the kernel
+  // sends a reset at once, and what our socket still held to send — written, but not yet
+  // taken by a server whose receive window was full — is thrown away: the last publishes,
+  // lost though write() took them (the tail of 20,000 1 KiB messages, against both servers:
+  // tests/client). So our side is shut down after the last byte (a FIN, behind the data),
+  // and what the server sends meanwhile is read and dropped until its end: the server reads
+  // everything we sent before it sees the FIN. close_timer_ bounds it.
   lingering_ = true;
   boost::system::error_code ec;
   tr->socket.shutdown(tcp::socket::shutdown_send, ec);

@@ -129,8 +129,8 @@ class Inbox {
 
 // close() writes out what was published first, as Go's and nats.c's do, and the server
 // gets all of it: a connection made with `o` publishes `rounds` x `messages` 1 KiB messages,
-// subscribed to them itself so it closes with unread input (a close that resets the
-// connection makes the server's kernel drop what the server had not read yet), and a second
+// subscribed to them itself so it closes with unread input (a close with unread input aborts
+// the connection, and the kernel throws away what the socket had not sent yet), and a second
 // connection made with `o` must receive every one.
 void expect_every_publish_before_close_arrives(const ClientOptions& o, int messages = 20000, int rounds = 3);
 
