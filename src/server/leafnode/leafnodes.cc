@@ -166,13 +166,14 @@ void Leafnodes::dial_remotes() {
 }
 
 void Leafnodes::stop() {
-  std::vector<std::shared_ptr<asio::steady_timer>> timers;
   {
+    // Under mu_, as every arming of a timer in timers_ (whichever loop dials later), so the
+    // two never touch one timer at once (TSan found a cancel here racing an async_wait).
     std::lock_guard lk(mu_);
     running_ = false;
-    timers.swap(timers_);
+    for (auto& t : timers_) t->cancel();
+    timers_.clear();
   }
-  for (auto& t : timers) t->cancel();
   if (acceptor_) {
     std::promise<void> closed;
     asio::post(server_.loop(0).ctx(), [this, &closed] {
@@ -192,11 +193,9 @@ void Leafnodes::do_accept() {
       auto sleep = accept_backoff_.next_sleep();
       server_.log().error("Temporary Leafnode Accept Error({}), sleeping {}ms", ec.message(), sleep.count());
       auto t = std::make_shared<asio::steady_timer>(server_.loop(0).ctx(), sleep);
-      {
-        std::lock_guard lk(mu_);
-        if (!running_) return;
-        timers_.push_back(t);
-      }
+      std::lock_guard lk(mu_);  // armed under mu_, as stop() cancels (stop)
+      if (!running_) return;
+      timers_.push_back(t);
       t->async_wait([this, t](const boost::system::error_code& tec) {
         {
           std::lock_guard lk(mu_);
@@ -286,11 +285,9 @@ void Leafnodes::dial(const std::shared_ptr<LeafRemote>& remote) {
 
 void Leafnodes::dial_later(const std::shared_ptr<LeafRemote>& remote, std::chrono::nanoseconds delay) {
   auto t = std::make_shared<asio::steady_timer>(server_.loop(0).ctx(), delay);
-  {
-    std::lock_guard lk(mu_);
-    if (!running_) return;
-    timers_.push_back(t);
-  }
+  std::lock_guard lk(mu_);  // armed under mu_, as stop() cancels (stop)
+  if (!running_) return;
+  timers_.push_back(t);
   t->async_wait([this, t, remote](const boost::system::error_code& ec) {
     {
       std::lock_guard lk(mu_);

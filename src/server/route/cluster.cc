@@ -170,13 +170,15 @@ void Cluster::start() {
 
 void Cluster::stop() {
   std::vector<std::shared_ptr<RouteConn>> routes;
-  std::vector<std::shared_ptr<asio::steady_timer>> timers;
   {
     std::lock_guard lk(mu_);
     if (!running_) return;
     running_ = false;
     for (auto& [id, r] : by_id_) routes.push_back(r);
-    timers.swap(timers_);
+    // Under mu_, as every arming of a timer in timers_ (from whichever loop), so a cancel
+    // never touches a timer another thread is arming (the leaf nodes' twin raced so, TSan).
+    for (auto& t : timers_) t->cancel();
+    timers_.clear();
   }
   if (acceptor_) {
     std::promise<void> done;
@@ -186,9 +188,6 @@ void Cluster::stop() {
       done.set_value();
     });
     done.get_future().wait();
-  }
-  for (auto& t : timers) {
-    asio::post(t->get_executor(), [t] { t->cancel(); });
   }
   for (auto& r : routes) r->close(CloseReason::kServerShutdown, false);
 }
@@ -203,11 +202,9 @@ void Cluster::do_accept() {
       server_.log().error("Temporary Route Accept Error({}), sleeping {}ms", ec.message(), sleep.count());
       // On loop 0, where stop() closes the acceptor; in timers_, so stop() cancels it.
       auto t = std::make_shared<asio::steady_timer>(server_.loop(0).ctx(), sleep);
-      {
-        std::lock_guard lk(mu_);
-        if (!running_) return;
-        timers_.push_back(t);
-      }
+      std::lock_guard lk(mu_);  // armed under mu_, as stop() cancels
+      if (!running_) return;
+      timers_.push_back(t);
       t->async_wait([this, t](const boost::system::error_code& tec) {
         {
           std::lock_guard lk(mu_);
@@ -255,11 +252,9 @@ void Cluster::dial_later(const Url& url, bool explicit_route, int attempt, std::
                          bool no_gossip) {
   auto& loop = server_.loop(0);
   auto t = std::make_shared<asio::steady_timer>(loop.ctx(), delay);
-  {
-    std::lock_guard lk(mu_);
-    if (!running_) return;
-    timers_.push_back(t);
-  }
+  std::lock_guard lk(mu_);  // armed under mu_, as stop() cancels
+  if (!running_) return;
+  timers_.push_back(t);
   t->async_wait([this, t, url, explicit_route, attempt, no_gossip](const boost::system::error_code& ec) {
     {
       std::lock_guard lk(mu_);
