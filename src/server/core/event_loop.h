@@ -1,5 +1,6 @@
 // An event loop: one thread running one io_context. Each connection is owned by one
-// loop and all its socket I/O and timers run there.
+// loop and its socket I/O and timers run there (one exception: a small batch that another loop
+// delivered may be sent by that loop, Connection::write_directly).
 //
 // Write coalescing lives here too: while a loop processes a read batch, every connection
 // that received a message is "touched" once; at the end of the batch each touched
