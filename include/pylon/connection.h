@@ -84,6 +84,9 @@ struct Statistics {
   uint64_t out_msgs = 0;
   uint64_t out_bytes = 0;  // payload bytes (headers included) published
   uint64_t reconnects = 0;
+  // Writes made by the calling thread of request() or flush() itself, not handed to the
+  // connection's I/O thread (plain TCP, nothing else being written; see docs/client.md).
+  uint64_t direct_writes = 0;
 };
 
 // What the connected server said about itself in INFO.

@@ -231,6 +231,7 @@ void Core::begin_close() {
       return;
     }
     closing_ = true;
+    direct_fd_ = -1;  // linger() shuts our side down
     wake_publishers_locked();
     // A WebSocket ends with a close frame after the last bytes, as nats.go's (1000, no reason).
     const bool ws_close = live_locked() && tr_ && tr_->ws;
@@ -257,6 +258,7 @@ void Core::finalize_close(const ErrorInfo& why) {
   bool was_live = false;
   {
     std::lock_guard lk(mu_);
+    direct_fd_ = -1;  // before the sockets close, below
     if (status_ == Status::kClosed) return;
     was_live = live_locked();
     status_ = Status::kClosed;
@@ -399,6 +401,7 @@ Statistics Core::stats() const {
     std::lock_guard lk(mu_);
     s.out_msgs = out_msgs_;
     s.out_bytes = out_bytes_;
+    s.direct_writes = direct_writes_;
   }
   s.reconnects = reconnects_.load(std::memory_order_relaxed);
   return s;

@@ -11,7 +11,9 @@
 //   drain). Members marked [io] are touched only there.
 // * Application threads call publish/subscribe/flush/request: they take mu_, append
 //   the operation to out_ and, if no write is pending, post one do_write() to the
-//   strand (write coalescing: many publishes per socket write). Members marked [mu] are
+//   strand (write coalescing: many publishes per socket write). A request, a flush and a
+//   reply may instead send out_ themselves when the strand is idle (write_now_locked;
+//   the rules: docs/architecture.md, "Who writes a client library socket"). Members marked [mu] are
 //   guarded by mu_, a FutexMutex (futex_mutex.h: every publish takes it, and std::mutex's
 //   call chain cost more than the rest of the lock). Nothing is called back while mu_ is
 //   held. A publisher over kMaxOutboundBytes waits on out_cv_, counted in out_waiters_.
@@ -64,6 +66,9 @@ using Strand = asio::strand<asio::io_context::executor_type>;
 // stay in cache. At 32 MiB every batch grew a fresh buffer: page faults and copies made
 // a 1 KiB publish cost 3.5 us of client CPU instead of 0.6 us (docs/performance.md).
 inline constexpr size_t kMaxOutboundBytes = 1024 * 1024;
+// At most this much is sent by write_now_locked() from a caller's thread: a request or a
+// flush's PING behind a few publishes. More is the I/O thread's (it may block).
+inline constexpr size_t kDirectWriteMax = 16 * 1024;
 inline constexpr size_t kReadBufferBytes = 64 * 1024;
 inline constexpr size_t kMaxReadBufferBytes = 1024 * 1024;
 
@@ -122,8 +127,9 @@ class Core : public std::enable_shared_from_this<Core>, private proto::ParserHan
   void drain(milliseconds timeout);
 
   // ---- Publishing --------------------------------------------------------------------
+  // now: the caller waits for an answer (request(), flush()): write_now_locked(), not a kick.
   void publish(std::string_view subject, std::string_view reply, const Headers* headers, int status,
-               std::string_view status_description, std::string_view data);
+               std::string_view status_description, std::string_view data, bool now = false);
   void flush(milliseconds timeout);
   void start_flush(milliseconds timeout, std::function<void(const ErrorInfo&)> done);
 
@@ -197,6 +203,16 @@ class Core : public std::enable_shared_from_this<Core>, private proto::ParserHan
     if (!write_pending_ && live_locked()) post_write_locked();
   }
   void post_write_locked();  // [mu] write_pending_ = true, and one do_write() posted
+  // [mu] For a caller that now waits for the server's answer (request(), flush()), and for
+  // the first publish of the handler of a delivery batch's last message (a reply: nothing
+  // else of the batch waits to join its write): sends out_ from this thread, one
+  // non-blocking send, when nothing is posted to or in flight on the I/O strand (out_ is
+  // then everything not yet written, so the order holds), the transport is plain TCP
+  // (direct_fd_) and out_ is at most kDirectWriteMax; else, and for what the socket does
+  // not take at once, kicks the strand. It saves a round trip a wake-up of the I/O thread.
+  // Not for every publish: a publisher that wrote each message itself would make a system
+  // call per message while the I/O thread sat idle (docs/client.md).
+  void write_now_locked();
   // [mu] Wakes the publishers waiting for out_ to drain, if any: condition_variable_any's
   // notify takes its own mutex, which every write batch would pay for nothing.
   void wake_publishers_locked() {
@@ -231,13 +247,14 @@ class Core : public std::enable_shared_from_this<Core>, private proto::ParserHan
   void run_next_batch();             // [cb]
   void run_batch(DeliveryBatch& b);  // [cb]
 
-  void register_pong(std::shared_ptr<PongWaiter> w);         // throws when closed
+  void register_pong(std::shared_ptr<PongWaiter> w, bool now);  // throws when closed; now: as publish()'s
   void append_sub_locked(std::string& buf, const SubState& s) const;
   void end_after_pending(const std::shared_ptr<SubState>& s, ErrorInfo why);  // [io]
 
   // ---- Requests (core_request.cc) ----------------------------------------------------------
   void ensure_reply_subscription_locked();
-  std::shared_ptr<ReplyWaiter> register_request(Message& msg, std::function<void(const ErrorInfo&, Message)> done);
+  std::shared_ptr<ReplyWaiter> register_request(Message& msg, std::function<void(const ErrorInfo&, Message)> done,
+                                               bool now);
   void on_reply(Message& m);  // [io]
   void forget_request(const std::string& token);
 
@@ -298,6 +315,12 @@ class Core : public std::enable_shared_from_this<Core>, private proto::ParserHan
   bool connected_once_ = false;
   std::string out_;                      // operations not yet handed to the socket
   bool write_pending_ = false;           // a do_write() is posted or a write is in flight
+  // The live transport's socket while it is plain TCP, for write_now_locked(); else -1.
+  // Set to -1 under mu_ before that socket is shut down or closed (on_transport_error,
+  // begin_close, finalize_close), and every send through it is made under mu_: so no send
+  // reaches a closed descriptor, or one the number was reused for.
+  int direct_fd_ = -1;
+  uint64_t direct_writes_ = 0;
   ServerPool pool_;
   ServerInfo info_;
   ErrorInfo last_error_;

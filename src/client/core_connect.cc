@@ -10,6 +10,7 @@
 #include <boost/asio/write.hpp>
 #include <array>
 #include <cstring>
+#include <sys/socket.h>
 #include <future>
 #include <random>
 
@@ -395,6 +396,7 @@ void Core::on_connected(const TransportPtr& tr, ServerInfo info, bool reconnect)
     connected_once_ = true;
     // A write of a lost transport may still be in flight; do_write() hands over then.
     write_pending_ = true;
+    direct_fd_ = (tr->tls || tr->ws) ? -1 : tr->socket.native_handle();
     asio::post(io_strand_, [self = shared_from_this()] { self->do_write(); });
     state_cv_.notify_all();
     wake_publishers_locked();
@@ -520,6 +522,21 @@ void Core::post_write_locked() {
   asio::post(io_strand_, [self = shared_from_this()] { self->do_write(); });
 }
 
+void Core::write_now_locked() {
+  if (write_pending_ || direct_fd_ < 0 || !live_locked() || out_.size() > kDirectWriteMax) {
+    kick_locked();
+    return;
+  }
+  const ssize_t n = ::send(direct_fd_, out_.data(), out_.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+  if (n > 0) {
+    ++direct_writes_;
+    out_.erase(0, static_cast<size_t>(n));
+  }
+  // The socket was full, took part, or failed: the strand writes the rest (and meets the
+  // same error, which it handles as any write's).
+  if (!out_.empty()) kick_locked();
+}
+
 void Core::do_write() {
   if (writing_) return;  // the write in flight calls us again when it ends
   TransportPtr tr = tr_;
@@ -636,6 +653,7 @@ void Core::on_transport_error(const TransportPtr& tr, const ErrorInfo& why) {
   bool reconnect = false;
   {
     std::lock_guard lk(mu_);
+    direct_fd_ = -1;  // before the socket closes, below
     if (status_ == Status::kClosed) return;
     const bool draining = status_ == Status::kDrainingSubs || status_ == Status::kDrainingPubs;
     reconnect = opts_.allow_reconnect && !closing_ && !draining;

@@ -29,7 +29,7 @@ asio::awaitable<ErrorInfo> Core::ping_pong() {
           asio::post(ex, [h, e]() mutable { std::move (*h)(e); });
         });
         try {
-          register_pong(w);
+          register_pong(w, false);
         } catch (const Exception& e) {
           w->fire(e.info());
         }

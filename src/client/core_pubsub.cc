@@ -22,8 +22,17 @@ bool has_whitespace(std::string_view s) {
 
 // ---- Publishing ----------------------------------------------------------------------------
 
+namespace {
+// The Core whose handler runs on this thread for the last message of its delivery batch:
+// that handler's first publish (a reply, typically) is written at once, as a request's
+// is (write_now_locked), since no other message of the batch waits to join its write.
+// One per handler call, so a handler that publishes in a loop still hands its messages
+// to the I/O thread in batches.
+thread_local const Core* t_write_now_core = nullptr;
+}  // namespace
+
 void Core::publish(std::string_view subject, std::string_view reply, const Headers* headers, int status,
-                   std::string_view status_description, std::string_view data) {
+                   std::string_view status_description, std::string_view data, bool now) {
   if (subject.empty() || !proto::valid_publish_subject(subject, opts_.pedantic)) {
     throw Exception(Error::kInvalidSubject, "'" + std::string(subject) + "'");
   }
@@ -85,19 +94,31 @@ void Core::publish(std::string_view subject, std::string_view reply, const Heade
   }
   ++out_msgs_;
   out_bytes_ += total;
-  kick_locked();
+  if (t_write_now_core == this) {
+    t_write_now_core = nullptr;
+    now = true;
+  }
+  if (now) {
+    write_now_locked();
+  } else {
+    kick_locked();
+  }
 }
 
 // ---- Flush ---------------------------------------------------------------------------------
 
-void Core::register_pong(std::shared_ptr<PongWaiter> w) {
+void Core::register_pong(std::shared_ptr<PongWaiter> w, bool now) {
   std::lock_guard lk(mu_);
   if (status_ == Status::kClosed || closing_) throw Exception(Error::kConnectionClosed, "");
   if (status_ == Status::kDisconnected) throw Exception(Error::kNotConnected, "");
   if (live_locked()) {
     out_.append(proto::kPingOp);
     pongs_.push_back(std::move(w));
-    kick_locked();
+    if (now) {
+      write_now_locked();
+    } else {
+      kick_locked();
+    }
   } else {
     deferred_pongs_.push_back(std::move(w));  // sent after the reconnect's replay
   }
@@ -109,7 +130,7 @@ void Core::flush(milliseconds timeout) {
   std::promise<ErrorInfo> answer;
   auto result = answer.get_future();
   auto w = std::make_shared<PongWaiter>([&answer](const ErrorInfo& e) { answer.set_value(e); });
-  register_pong(w);
+  register_pong(w, true);
   if (result.wait_for(timeout) == std::future_status::timeout) {
     w->fire(ErrorInfo(Error::kTimeout, "flush: no PONG within " + std::to_string(timeout.count()) + " ms"));
   }
@@ -124,7 +145,7 @@ void Core::start_flush(milliseconds timeout, std::function<void(const ErrorInfo&
     asio::post(timer->get_executor(), [timer] { timer->cancel(); });
     done(e);
   });
-  register_pong(w);
+  register_pong(w, false);
   timer->expires_after(timeout);
   timer->async_wait([w, timeout](const boost::system::error_code& ec) {
     if (!ec) w->fire(ErrorInfo(Error::kTimeout, "flush: no PONG within " + std::to_string(timeout.count()) + " ms"));
@@ -348,6 +369,7 @@ void Core::run_batch(DeliveryBatch& b) {
     if (s.discard.load(std::memory_order_relaxed)) continue;
     if (!lk.owns_lock()) lk.lock();
     if (!owner_) break;  // the connection is being destroyed: no more handlers
+    if (i + 1 == b.size) t_write_now_core = this;
     try {
       s.handler(b.items[i].msg);
     } catch (const std::exception& e) {
@@ -355,6 +377,7 @@ void Core::run_batch(DeliveryBatch& b) {
     } catch (...) {
       post_async_error(owner_of(&s), ErrorInfo(Error::kHandlerException, s.subject));
     }
+    t_write_now_core = nullptr;
     s.delivered.fetch_add(1, std::memory_order_relaxed);
     if (owner_waiters_.load(std::memory_order_relaxed) > 0) lk.unlock();
   }

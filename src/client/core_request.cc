@@ -33,7 +33,7 @@ void Core::ensure_reply_subscription_locked() {
 }
 
 std::shared_ptr<ReplyWaiter> Core::register_request(Message& msg,
-                                                    std::function<void(const ErrorInfo&, Message)> done) {
+                                                    std::function<void(const ErrorInfo&, Message)> done, bool now) {
   if (msg.subject.empty() || !proto::valid_publish_subject(msg.subject, opts_.pedantic)) {
     throw Exception(Error::kInvalidSubject, "'" + msg.subject + "'");
   }
@@ -50,7 +50,7 @@ std::shared_ptr<ReplyWaiter> Core::register_request(Message& msg,
     msg.reply = reply_prefix_ + w->token;
   }
   try {
-    publish(msg.subject, msg.reply, &msg.headers, msg.status, msg.status_description, msg.data);
+    publish(msg.subject, msg.reply, &msg.headers, msg.status, msg.status_description, msg.data, now);
   } catch (...) {
     forget_request(w->token);
     throw;
@@ -70,7 +70,7 @@ Message Core::request(Message msg, milliseconds timeout) {
   auto result = answer.get_future();
   auto w = register_request(msg, [&answer](const ErrorInfo& e, Message m) {
     answer.set_value({e, std::move(m)});
-  });
+  }, /*now=*/true);
   if (result.wait_for(timeout) == std::future_status::timeout) {
     if (w->fire(ErrorInfo(Error::kTimeout, "no reply on " + msg.subject + " within " +
                                                std::to_string(timeout.count()) + " ms"),
@@ -85,7 +85,7 @@ Message Core::request(Message msg, milliseconds timeout) {
 
 void Core::start_request(Message msg, milliseconds timeout, std::function<void(const ErrorInfo&, Message)> done) {
   if (timeout.count() <= 0) throw Exception(Error::kInvalidArgument, "request timeout must be > 0");
-  auto w = register_request(msg, std::move(done));
+  auto w = register_request(msg, std::move(done), /*now=*/false);
   // The timer lives in the waiter; it is armed on the I/O strand, which also runs
   // on_reply(), so arming and cancelling never race.
   asio::post(io_strand_, [self = shared_from_this(), w, timeout, subject = msg.subject] {
