@@ -84,8 +84,9 @@ struct Statistics {
   uint64_t out_msgs = 0;
   uint64_t out_bytes = 0;  // payload bytes (headers included) published
   uint64_t reconnects = 0;
-  // Writes made by the calling thread of request() or flush() itself, not handed to the
-  // connection's I/O thread (plain TCP, nothing else being written; see docs/client.md).
+  // Writes made by a thread in request() or flush(), or replying from a handler, itself,
+  // not handed to the connection's I/O thread (plain TCP, when that thread has nothing
+  // to write; docs/client.md, "Threads").
   uint64_t direct_writes = 0;
 };
 

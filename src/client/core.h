@@ -13,10 +13,11 @@
 //   the operation to out_ and, if no write is pending, post one do_write() to the
 //   strand (write coalescing: many publishes per socket write). A request, a flush and a
 //   reply may instead send out_ themselves when the strand is idle (write_now_locked;
-//   the rules: docs/architecture.md, "Who writes a client library socket"). Members marked [mu] are
-//   guarded by mu_, a FutexMutex (futex_mutex.h: every publish takes it, and std::mutex's
-//   call chain cost more than the rest of the lock). Nothing is called back while mu_ is
-//   held. A publisher over kMaxOutboundBytes waits on out_cv_, counted in out_waiters_.
+//   the rules: docs/architecture.md, "Who writes a client library socket"). Members
+//   marked [mu] are guarded by mu_, a FutexMutex (futex_mutex.h: every publish takes
+//   it, and std::mutex's call chain cost more than the rest of the lock). Nothing is
+//   called back while mu_ is held. A publisher over kMaxOutboundBytes waits on out_cv_,
+//   counted in out_waiters_.
 // * The callback strand (cb_strand_) runs message handlers and connection events in
 //   order; owner_mu_ is held around each, so the Connection can detach itself safely.
 // * Lock order: mu_ -> SubState::qmu. owner_mu_ is never taken with mu_ held.
@@ -127,7 +128,8 @@ class Core : public std::enable_shared_from_this<Core>, private proto::ParserHan
   void drain(milliseconds timeout);
 
   // ---- Publishing --------------------------------------------------------------------
-  // now: the caller waits for an answer (request(), flush()): write_now_locked(), not a kick.
+  // now: the caller waits for an answer (request()): write_now_locked(), not a kick. So is
+  // the first publish of the handler of a delivery batch's last message (t_write_now_core).
   void publish(std::string_view subject, std::string_view reply, const Headers* headers, int status,
                std::string_view status_description, std::string_view data, bool now = false);
   void flush(milliseconds timeout);

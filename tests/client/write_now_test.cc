@@ -186,7 +186,8 @@ TEST_P(WriteNowTest, ThreadsWriteWhileTheirSocketIsLostAndClosedAndItsNumberReus
   const int port = free_port();
   auto server = make_server(GetParam());
   server->start(port);
-  ClientOptions so = client_options(server->url());
+  const std::string url = server->url();  // the same across restarts; read here, not by the threads
+  ClientOptions so = client_options(url);
   so.max_reconnects = -1;
   so.reconnect_wait = 50ms;
   Connection svc(so);
@@ -204,7 +205,7 @@ TEST_P(WriteNowTest, ThreadsWriteWhileTheirSocketIsLostAndClosedAndItsNumberReus
       // A connection that lived through a restart loses its socket: that is not a finding.
       auto restarted = [&] { return r0 % 2 == 1 || restarts.load() != r0; };
       try {
-        ClientOptions o = client_options(server->url());
+        ClientOptions o = client_options(url);
         o.allow_reconnect = false;
         Events ev;
         ev.attach(o);
@@ -233,7 +234,7 @@ TEST_P(WriteNowTest, ThreadsWriteWhileTheirSocketIsLostAndClosedAndItsNumberReus
     return false;
   };
   for (int round = 0; round < kRounds; ++round) {
-    ClientOptions o = client_options(server->url());
+    ClientOptions o = client_options(url);
     o.max_reconnects = -1;
     o.reconnect_wait = 50ms;
     Connection c(o);
