@@ -3,7 +3,8 @@
 #
 # The matrix of issues 12 and 14: pub-only, 1->1, fan-out 1->4 and a queue group of 4 at
 # 16 B, 1 KiB and 64 KiB; request/reply latency with 1 and 50 requesters; cross-node (a
-# 3-node cluster of each server, publisher on node A, subscriber on node B); the same over
+# 3-node cluster of each server, publisher or requesters on node A, subscriber or replier on
+# node B); the same over
 # TLS; pub->sub over WebSocket (issue 15: both servers given the same
 # `websocket { no_tls: true }` block, Pylon's client library at both ends); a TLS connect storm;
 # and the client libraries (Pylon's against the official C
@@ -114,6 +115,8 @@ ROWS=(
   "req/reply, 50 requesters, 16 B|plain|req,16b|req|50000|--req 50 --size 16"
   "req/reply via a service import, 1 requester, 16 B|accounts|req,16b,accounts|req|10000|--req 1 --size 16 --sub-server {B}"
   "req/reply via a service import, 50 requesters, 16 B|accounts|req,16b,accounts|req|50000|--req 50 --size 16 --sub-server {B}"
+  "cross-node req/reply, 1 requester, 16 B|cluster|req,16b,cluster|req|10000|--req 1 --size 16 --sub-server {B}"
+  "cross-node req/reply, 50 requesters, 16 B|cluster|req,16b,cluster|req|50000|--req 50 --size 16 --sub-server {B}"
   "cross-node pub->sub 16 B|cluster|cluster,16b|bench|3000000|--pub 1 --sub 1 --size 16 --sub-server {B}"
   "cross-node pub->sub 1 KiB|cluster|cluster,1k|bench|500000|--pub 1 --sub 1 --size 1024 --sub-server {B}"
   "TLS pub 16 B|tls|tls,pub,16b|bench|10000000|--pub 1 --sub 0 --size 16"
