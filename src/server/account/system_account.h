@@ -55,6 +55,7 @@
 #include <vector>
 
 #include "server/account/remote_servers.h"
+#include "server/account/sys_request_options.h"
 #include "server/monitor/conn_info.h"
 #include "server/sub_index.h"
 
@@ -64,13 +65,6 @@ class Account;
 class ClientConn;
 class EventLoop;
 class Server;
-
-// What a $SYS.REQ request asks for (the reference's names, the subject's last token). kInfo,
-// kAccountStatz and kConns are the account-scoped INFO, STATZ and CONNS.
-enum class SysRequest {
-  kStatsz, kVarz, kConnz, kSubsz, kRoutez, kHealthz, kAccountz, kJsz, kGatewayz, kLeafz,
-  kInfo, kAccountStatz, kConns,
-};
 
 class SystemAccount : public std::enable_shared_from_this<SystemAccount> {
  public:
