@@ -17,7 +17,8 @@ std::vector<std::string> load_config_file(const std::string& path, Options& opts
 // std::invalid_argument in the reference's words.
 void validate_no_auth_user(const Options& opts);
 
-// Checks the options as a whole. Throws std::invalid_argument with a message for the user.
+// Checks the options as a whole (options_check.cc). Throws std::invalid_argument with a
+// message for the user.
 void validate_options(const Options& opts);
 
 }  // namespace pylon::server
