@@ -1,7 +1,8 @@
 // Cluster mode: the route listener, solicited routes and their redial, the registry of
 // routes by remote server id, gossip of new members, propagation of local interest, and the
 // client URLs (connect_urls) that clients learn. Wire format: nats-server 2.9's route
-// protocol (shared/ROUTE-PROTOCOL.md), so Pylon and nats-server nodes mesh together.
+// protocol (shared/ROUTE-PROTOCOL.md), so Pylon and nats-server nodes mesh together. The
+// interest propagation is in cluster_interest.cc, the rest in cluster.cc.
 //
 // Invariants:
 //  - at most one registered route per remote server id (a second one is a "Duplicate Route");
