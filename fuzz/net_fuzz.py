@@ -9,11 +9,17 @@ pauses, reads and abrupt closes (RST), to every listener the server has:
     frames) are mutated too;
   - the monitoring port: HTTP requests for every endpoint with mutated queries (corpus query);
   - the leaf node port, over TLS: a real handshake (Python's ssl) and then a mutated leaf
-    protocol stream, or bytes that are no TLS handshake at all. Meanwhile a canary publisher and subscriber on the
-same server exchange numbered messages on a subject no mutation can guess; every one must
-arrive, once, in order. The run fails on server death, a sanitizer report (the server's
-ASAN_OPTIONS/UBSAN_OPTIONS log_path directory), a sanitizer or "terminate called" line in its
-output, or a lost, duplicated or reordered canary message.
+    protocol stream, or bytes that are no TLS handshake at all;
+  - a second server's client and route ports, both TLS with verified client certificates (the
+    client port: INFO, then TLS; the route port: TLS first, as 2.9 orders them): a handshake
+    with a good certificate and then the mutated client or route protocol, or a handshake with
+    a certificate from a CA the server does not trust, or with none, or bytes that are no
+    handshake.
+Meanwhile on each server a canary publisher and subscriber (over TLS on the second) exchange
+numbered messages on a subject no mutation can guess; every one must arrive, once, in order.
+The run fails on a server's death, a sanitizer report (the servers' ASAN_OPTIONS/UBSAN_OPTIONS
+log_path directory), a sanitizer or "terminate called" line in a server's output, or a lost,
+duplicated or reordered canary message.
 
 It runs in a network namespace of its own (unshare -n, loopback only): a fuzzed route INFO
 may advertise any address, and the server must not dial out of the machine because of it.
@@ -42,9 +48,14 @@ ROUTE_PORT = 6222
 WS_PORT = 8080
 HTTP_PORT = 8222
 LEAF_PORT = 7422
-PORTS = {"client": CLIENT_PORT, "route": ROUTE_PORT, "ws": WS_PORT, "http": HTTP_PORT, "leaf": LEAF_PORT}
+# The second server's: every client and route must use TLS, with a certificate from the test CA.
+TLS_CLIENT_PORT = 4223
+TLS_ROUTE_PORT = 6223
+PORTS = {"client": CLIENT_PORT, "route": ROUTE_PORT, "ws": WS_PORT, "http": HTTP_PORT, "leaf": LEAF_PORT,
+         "tls_client": TLS_CLIENT_PORT, "tls_route": TLS_ROUTE_PORT}
 # Which listener a connection goes to, by weight.
-KINDS = [("client", 35), ("route", 25), ("ws", 15), ("http", 10), ("leaf", 15)]
+KINDS = [("client", 30), ("route", 20), ("ws", 15), ("http", 10), ("leaf", 10), ("tls_client", 10),
+         ("tls_route", 5)]
 HTTP_PATHS = [b"/varz", b"/connz", b"/routez", b"/subsz", b"/leafz", b"/accountz", b"/healthz", b"/metrics",
               b"/", b"/gatewayz", b"/jsz", b"/accstatz"]
 HTTP_TOKENS = [b"GET ", b"POST ", b" HTTP/1.1\r\n", b" HTTP/1.0\r\n", b"\r\n", b"\r\n\r\n", b"Host: x\r\n",
@@ -140,7 +151,9 @@ def ws_stream(rng, data):
 
 
 def connection_bytes(rng, kind, pools):
-    """What one connection of `kind` sends, mutated."""
+    """What one connection of `kind` sends, mutated (over TLS, tls_client and tls_route send what
+    client and route do)."""
+    kind = kind[len("tls_"):] if kind.startswith("tls_") else kind
     if kind == "client":
         if rng.random() < 0.2:
             data = b"CONNECT " + rng.choice(pools["json"]) + b"\r\nPING\r\n"
@@ -192,7 +205,23 @@ class Stats:
                 self.refused += 1
 
 
-def fuzz_worker(seed, deadline, stats, pools, stop, tls_ctx):
+def tls_handshake(rng, s, kind, data, pools, ctxs):
+    """The start of a connection to the TLS server: its INFO first on the client port, then a
+    handshake with a good client certificate (most), with one from a CA the server does not
+    trust, or with none; or, instead, bytes that are no handshake (the stream the connection
+    would have sent, behind a TLS record header or not). Returns the socket and the stream."""
+    s.settimeout(2)
+    if kind == "tls_client":
+        s.recv(4096)
+    r = rng.random()
+    ctx = ctxs["good"] if r < 0.7 else ctxs["wrong"] if r < 0.8 else ctxs["none"] if r < 0.9 else None
+    if ctx is None:
+        head = b"\x16\x03\x01\x00\x05hello" if rng.random() < 0.5 else b""
+        return s, mutate(rng, head + data, pools["client" if kind == "tls_client" else "route"])
+    return ctx.wrap_socket(s, server_hostname="localhost"), data
+
+
+def fuzz_worker(seed, deadline, stats, pools, stop, ctxs):
     rng = random.Random(seed)
     kinds = [k for k, w in KINDS for _ in range(w)]
     while time.monotonic() < deadline and not stop.is_set():
@@ -211,9 +240,12 @@ def fuzz_worker(seed, deadline, stats, pools, stop, tls_ctx):
                 s.settimeout(2)
                 s.recv(4096)
                 if rng.random() < 0.8:
-                    s = tls_ctx.wrap_socket(s, server_hostname="localhost")
+                    s = ctxs["leaf"].wrap_socket(s, server_hostname="localhost")
                 else:
                     data = mutate(rng, b"\x16\x03\x01\x00\x05hello" + data, pools["leaf"])
+                s.settimeout(0.2)
+            elif kind in ("tls_client", "tls_route"):
+                s, data = tls_handshake(rng, s, kind, data, pools, ctxs)
                 s.settimeout(0.2)
             elif kind == "ws" and not data.startswith(b"GET") and rng.random() < 0.9:
                 # Frames go after the 101: data sent with the upgrade is refused as the
@@ -255,10 +287,13 @@ def fuzz_worker(seed, deadline, stats, pools, stop, tls_ctx):
 
 
 class Canary:
-    """A publisher and a subscriber on one server; numbered messages, checked in order."""
+    """A publisher and a subscriber on one server; numbered messages, checked in order. With
+    `ctx`, both connect over TLS (after the server's INFO, as 2.9 orders it)."""
 
-    def __init__(self, subject):
+    def __init__(self, subject, port=CLIENT_PORT, ctx=None):
         self.subject = subject
+        self.port = port
+        self.ctx = ctx
         self.sent = 0
         self.received = 0
         self.errors = []
@@ -270,9 +305,16 @@ class Canary:
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
 
-    @staticmethod
-    def _connect():
-        s = socket.create_connection(("127.0.0.1", CLIENT_PORT), timeout=10)
+    def _connect(self):
+        s = socket.create_connection(("127.0.0.1", self.port), timeout=10)
+        if self.ctx:
+            info = b""
+            while not info.endswith(b"\r\n"):
+                chunk = s.recv(1)
+                if not chunk:
+                    raise RuntimeError("canary: the server closed the connection before its INFO")
+                info += chunk
+            s = self.ctx.wrap_socket(s, server_hostname="localhost")
         s.sendall(b'CONNECT {"verbose":false,"pedantic":false,"name":"canary"}\r\n')
         return s
 
@@ -368,32 +410,58 @@ def main():
     reports = os.path.join(work, "sanitizer-reports")
     shutil.rmtree(reports, ignore_errors=True)
     os.makedirs(reports)
-    log_path = os.path.join(work, "server.log")
-    out_path = os.path.join(work, "server.out")
     env = dict(os.environ)
     env["ASAN_OPTIONS"] = "log_path=%s/asan:detect_leaks=1:abort_on_error=1" % reports
     env["UBSAN_OPTIONS"] = "log_path=%s/ubsan:print_stacktrace=1:halt_on_error=1" % reports
     certs = os.path.join(work, "certs")
     subprocess.run(["bash", os.path.join(ROOT, "tests", "common", "make-test-certs.sh"), certs], check=True,
                    stdout=subprocess.DEVNULL)
-    conf = os.path.join(work, "server.conf")
-    with open(conf, "w") as fh:
-        fh.write("""listen: "127.0.0.1:%d"
+    tls_block = 'tls { cert_file: "%s/server.pem", key_file: "%s/server-key.pem", ca_file: "%s/ca.pem"%s }'
+    confs = {
+        # Every plaintext listener, and leaf nodes over TLS.
+        "server": """listen: "127.0.0.1:%d"
 http: "127.0.0.1:%d"
 cluster { listen: "127.0.0.1:%d" }
 websocket { listen: "127.0.0.1:%d", no_tls: true, compression: true }
 leafnodes {
   listen: "127.0.0.1:%d"
-  tls { cert_file: "%s/server.pem", key_file: "%s/server-key.pem", ca_file: "%s/ca.pem" }
+  %s
 }
-""" % (CLIENT_PORT, HTTP_PORT, ROUTE_PORT, WS_PORT, LEAF_PORT, certs, certs, certs))
-    tls_ctx = ssl.create_default_context(cafile=os.path.join(certs, "ca.pem"))
-    with open(out_path, "wb") as out:
-        server = subprocess.Popen([args.server, "-c", conf, "-l", log_path],
-                                  stdout=out, stderr=subprocess.STDOUT, env=env)
-    print("net_fuzz: server pid %d, ports: %s, seed %d, %gs, logs in %s" %
-          (server.pid, ", ".join("%s %d" % kv for kv in PORTS.items()), args.seed, args.seconds, work), flush=True)
+""" % (CLIENT_PORT, HTTP_PORT, ROUTE_PORT, WS_PORT, LEAF_PORT, tls_block % (certs, certs, certs, "")),
+        # Clients and routes over TLS only, each with a certificate the test CA signed.
+        "tls-server": """listen: "127.0.0.1:%d"
+%s
+cluster {
+  listen: "127.0.0.1:%d"
+  %s
+}
+""" % (TLS_CLIENT_PORT, tls_block % (certs, certs, certs, ", verify: true, timeout: 2"), TLS_ROUTE_PORT,
+       tls_block % (certs, certs, certs, ", timeout: 2")),
+    }
+
+    def context(cert=None):
+        ctx = ssl.create_default_context(cafile=os.path.join(certs, "ca.pem"))
+        if cert:
+            ctx.load_cert_chain(os.path.join(certs, cert + ".pem"), os.path.join(certs, cert + "-key.pem"))
+        return ctx
+
+    ctxs = {"leaf": context(), "good": context("client"), "wrong": context("wrong-client"), "none": context()}
+    servers = {}
+    for name, text in confs.items():
+        conf = os.path.join(work, name + ".conf")
+        with open(conf, "w") as fh:
+            fh.write(text)
+        with open(os.path.join(work, name + ".out"), "wb") as out:
+            servers[name] = subprocess.Popen([args.server, "-c", conf, "-l", os.path.join(work, name + ".log")],
+                                             stdout=out, stderr=subprocess.STDOUT, env=env)
+    print("net_fuzz: servers %s, ports: %s, seed %d, %gs, logs in %s" %
+          (", ".join("%s pid %d" % (n, p.pid) for n, p in servers.items()),
+           ", ".join("%s %d" % kv for kv in PORTS.items()), args.seed, args.seconds, work), flush=True)
     failures = []
+
+    def dead():
+        return ["%s died (exit status %s)" % (n, p.returncode) for n, p in servers.items() if p.poll() is not None]
+
     try:
         deadline = time.monotonic() + 15
         while True:
@@ -402,11 +470,13 @@ leafnodes {
                     socket.create_connection(("127.0.0.1", port), timeout=1).close()
                 break
             except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("the server did not start (exit %s)" % server.poll())
+                if dead() or time.monotonic() > deadline:
+                    raise RuntimeError("the servers did not start (%s)" % ("; ".join(dead()) or "no listener"))
                 time.sleep(0.05)
 
-        canary = Canary("canary.%016x" % random.Random(args.seed).getrandbits(64))
+        subject_rng = random.Random(args.seed)
+        canaries = [Canary("canary.%016x" % subject_rng.getrandbits(64)),
+                    Canary("canary.%016x" % subject_rng.getrandbits(64), TLS_CLIENT_PORT, ctxs["good"])]
         route = load_corpus("proto_route")
         pools = {"client": load_corpus("proto_client"), "route": route, "json": load_corpus("json"),
                  "query": load_corpus("query"),
@@ -417,60 +487,69 @@ leafnodes {
         stats = Stats()
         stop = threading.Event()
         end = time.monotonic() + args.seconds
-        workers = [threading.Thread(target=fuzz_worker, args=(args.seed * 1000 + i, end, stats, pools, stop, tls_ctx),
+        workers = [threading.Thread(target=fuzz_worker, args=(args.seed * 1000 + i, end, stats, pools, stop, ctxs),
                                     daemon=True) for i in range(args.workers)]
         for w in workers:
             w.start()
         next_report = time.monotonic() + 5
         started = time.monotonic()
+        def canary_line():
+            return ", ".join("%d/%d" % (c.received, c.sent) for c in canaries)
+
         while time.monotonic() < end:
-            canary.publish()
+            for c in canaries:
+                c.publish()
             time.sleep(1.0 / args.rate)
             now = time.monotonic()
-            if server.poll() is not None:
-                failures.append("the server died (exit status %s)" % server.returncode)
+            if dead():
+                failures.extend(dead())
                 break
             if sanitizer_reports(reports):
                 failures.append("sanitizer report(s) written")
                 break
-            if canary.errors:
-                failures.extend(canary.errors)
+            errors = [e for c in canaries for e in c.errors]
+            if errors:
+                failures.extend(errors)
                 break
             if now >= next_report:
                 next_report = now + 5
-                print("net_fuzz: %3.0fs  connections: %s  canary %d/%d" %
-                      (now - started, ", ".join("%s %d" % kv for kv in stats.conns.items()), canary.received,
-                       canary.sent), flush=True)
+                print("net_fuzz: %3.0fs  connections: %s  canaries %s" %
+                      (now - started, ", ".join("%s %d" % kv for kv in stats.conns.items()), canary_line()),
+                      flush=True)
         stop.set()
         for w in workers:
             w.join(10)
-        if server.poll() is None and not failures:
-            canary.flush()
-            canary.wait_all(15)
-            if canary.errors:
-                failures.extend(canary.errors)
-            elif canary.received != canary.sent:
-                failures.append("canary lost messages: %d of %d arrived" % (canary.received, canary.sent))
+        if not dead() and not failures:
+            for c in canaries:
+                c.flush()
+            for c in canaries:
+                c.wait_all(15)
+                if c.errors:
+                    failures.extend(c.errors)
+                elif c.received != c.sent:
+                    failures.append("canary %s lost messages: %d of %d arrived" % (c.subject, c.received, c.sent))
         total = sum(stats.conns.values())
         print("net_fuzz: %d connections tried (%s; %d refused), %d bytes sent" %
               (total, ", ".join("%s %d" % kv for kv in stats.conns.items()), stats.refused, stats.bytes))
-        print("net_fuzz: canary %d sent, %d received in order" % (canary.sent, canary.received))
+        print("net_fuzz: canaries (plain, TLS) %s sent and received in order" % canary_line())
     except Exception as e:  # noqa: BLE001 - any harness failure fails the run, with its reason
         failures.append("net_fuzz: %s" % e)
     finally:
-        if server.poll() is None:
-            server.send_signal(signal.SIGTERM)
-            try:
-                server.wait(30)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
-                failures.append("the server did not exit within 30s of SIGTERM")
-    with open(out_path, "rb") as fh:
-        output = fh.read().decode("utf-8", "replace")
-    for needle in ("terminate called", "runtime error:", "AddressSanitizer", "LeakSanitizer"):
-        if needle in output:
-            failures.append("server output contains %r" % needle)
+        for name, server in servers.items():
+            if server.poll() is None:
+                server.send_signal(signal.SIGTERM)
+                try:
+                    server.wait(30)
+                except subprocess.TimeoutExpired:
+                    server.kill()
+                    server.wait()
+                    failures.append("%s did not exit within 30s of SIGTERM" % name)
+    for name in servers:
+        with open(os.path.join(work, name + ".out"), "rb") as fh:
+            output = fh.read().decode("utf-8", "replace")
+        for needle in ("terminate called", "runtime error:", "AddressSanitizer", "LeakSanitizer"):
+            if needle in output:
+                failures.append("%s output contains %r" % (name, needle))
     for r in sanitizer_reports(reports):
         failures.append("sanitizer report %s" % r)
         with open(r, errors="replace") as fh:
@@ -479,7 +558,7 @@ leafnodes {
         print("net_fuzz: FAILED")
         for f in failures:
             print("  " + f)
-        print("net_fuzz: server log and output kept in %s" % work)
+        print("net_fuzz: the servers' logs and output kept in %s" % work)
         return 1
     print("net_fuzz: PASSED (no crash, no sanitizer report, every canary message in order)")
     if not args.keep:
