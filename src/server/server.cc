@@ -13,6 +13,7 @@
 #include <netinet/in.h>
 
 #include "proto/writer.h"
+#include "server/accept_peer.h"
 #include "server/account/system_account.h"
 #include "server/client/client_conn.h"
 #include "server/client/nkeys.h"
@@ -305,8 +306,9 @@ void Server::do_websocket_accept() { accept_on(*websocket_acceptor_, websocket_b
 void Server::accept_on(tcp::acceptor& acceptor, AcceptBackoff& backoff, bool websocket) {
   // Acceptors are closed (shutdown, lame duck), never destroyed while the loops run.
   EventLoop& loop = next_loop();
-  acceptor.async_accept(loop.ctx(), [this, &loop, &acceptor, &backoff, websocket](const boost::system::error_code& ec,
-                                                                                  tcp::socket sock) {
+  async_accept_with_peer(acceptor, loop.ctx(), [this, &loop, &acceptor, &backoff, websocket](
+                                                   const boost::system::error_code& ec, tcp::socket sock,
+                                                   const tcp::endpoint& peer) {
     if (ec) {
       if (ec == asio::error::operation_aborted || !running_) return;
       // Too many open files and the like: the connection stays in the backlog, so back off
@@ -326,7 +328,7 @@ void Server::accept_on(tcp::acceptor& acceptor, AcceptBackoff& backoff, bool web
     uint64_t cid = next_cid();
     stats_.total_connections.fetch_add(1, std::memory_order_relaxed);
     auto c = std::make_shared<ClientConn>(*this, loop, std::move(sock), cid,
-                                          websocket ? websocket_settings_ : nullptr);
+                                          websocket ? websocket_settings_ : nullptr, &peer);
     c->start();
     accept_on(acceptor, backoff, websocket);
   });

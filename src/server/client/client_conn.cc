@@ -43,8 +43,9 @@ std::string trace_payload(std::string_view p, int max) {
 }  // namespace
 
 ClientConn::ClientConn(Server& server, EventLoop& loop, asio::ip::tcp::socket socket, uint64_t cid,
-                       std::shared_ptr<const websocket::Settings> websocket)
-    : Connection(server, loop, std::move(socket), Kind::kClient, cid),
+                       std::shared_ptr<const websocket::Settings> websocket,
+                       const asio::ip::tcp::endpoint* accepted_peer)
+    : Connection(server, loop, std::move(socket), Kind::kClient, cid, accepted_peer),
       parser_(proto::Role::kServerOfClient, limits_of(server.options())),
       account_(server.accounts().global_ref()) {
   if (websocket) attach_websocket(std::move(websocket));

@@ -35,7 +35,8 @@ class ClientConn final : public Connection, private proto::ParserHandler, privat
  public:
   // `websocket`: accepted on the websocket listener (the WebSocket layer under the protocol).
   ClientConn(Server& server, EventLoop& loop, boost::asio::ip::tcp::socket socket, uint64_t cid,
-             std::shared_ptr<const websocket::Settings> websocket = nullptr);
+             std::shared_ptr<const websocket::Settings> websocket = nullptr,
+             const boost::asio::ip::tcp::endpoint* accepted_peer = nullptr);
   ~ClientConn() override;
 
   // What the client announced in CONNECT (read by other loops when delivering: these

@@ -48,13 +48,14 @@ uint64_t Connection::idle_buffers_released() noexcept {
   return g_idle_buffers_released.load(std::memory_order_relaxed);
 }
 
-Connection::Connection(Server& server, EventLoop& loop, asio::ip::tcp::socket socket, Kind kind, uint64_t cid)
+Connection::Connection(Server& server, EventLoop& loop, asio::ip::tcp::socket socket, Kind kind, uint64_t cid,
+                       const asio::ip::tcp::endpoint* accepted_peer)
     : server_(server), loop_(loop), socket_(std::move(socket)), kind_(kind), cid_(cid),
       started_at_(std::chrono::system_clock::now()), last_activity_(std::chrono::steady_clock::now()),
       write_timer_(loop.ctx()) {
   g_in_memory.fetch_add(1, std::memory_order_relaxed);
   error_code ec;
-  auto ep = socket_.remote_endpoint(ec);
+  auto ep = accepted_peer ? *accepted_peer : socket_.remote_endpoint(ec);
   if (!ec) {
     remote_ip_ = ep.address().to_string();
     remote_port_ = ep.port();

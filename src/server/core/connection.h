@@ -67,7 +67,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
  public:
   enum class Kind { kClient, kRoute, kLeaf };
 
-  Connection(Server& server, EventLoop& loop, boost::asio::ip::tcp::socket socket, Kind kind, uint64_t cid);
+  // `accepted_peer`: the address accept() gave for an accepted socket (accept_peer.h); null for
+  // one we dialled, whose address the socket still knows.
+  Connection(Server& server, EventLoop& loop, boost::asio::ip::tcp::socket socket, Kind kind, uint64_t cid,
+             const boost::asio::ip::tcp::endpoint* accepted_peer = nullptr);
   virtual ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;

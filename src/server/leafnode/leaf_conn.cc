@@ -60,8 +60,9 @@ bool bool_field(const json::object& o, std::string_view key) {
 }  // namespace
 
 LeafConn::LeafConn(Server& server, EventLoop& loop, asio::ip::tcp::socket socket, uint64_t lid,
-                   std::shared_ptr<LeafRemote> remote, std::optional<Url> url)
-    : Connection(server, loop, std::move(socket), Kind::kLeaf, lid),
+                   std::shared_ptr<LeafRemote> remote, std::optional<Url> url,
+                   const asio::ip::tcp::endpoint* accepted_peer)
+    : Connection(server, loop, std::move(socket), Kind::kLeaf, lid, accepted_peer),
       parser_(proto::Role::kServerOfLeaf, leaf_limits()),
       remote_(std::move(remote)),
       url_(std::move(url)),

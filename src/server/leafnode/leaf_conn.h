@@ -60,7 +60,8 @@ class LeafConn final : public Connection, private proto::ParserHandler {
  public:
   // `remote` is set when we dialled (`url` the URL dialled), null when we accepted.
   LeafConn(Server& server, EventLoop& loop, boost::asio::ip::tcp::socket socket, uint64_t lid,
-           std::shared_ptr<LeafRemote> remote, std::optional<Url> url);
+           std::shared_ptr<LeafRemote> remote, std::optional<Url> url,
+           const boost::asio::ip::tcp::endpoint* accepted_peer = nullptr);
   ~LeafConn() override;
 
   // We dialled this connection: we are the leaf, the peer is our hub (the reference's spoke).

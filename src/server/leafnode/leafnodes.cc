@@ -10,6 +10,7 @@
 #include <random>
 
 #include "proto/writer.h"
+#include "server/accept_peer.h"
 #include "server/account/account.h"
 #include "server/core/listen_address.h"
 #include "server/leafnode/leaf_conn.h"
@@ -187,7 +188,8 @@ void Leafnodes::stop() {
 
 void Leafnodes::do_accept() {
   EventLoop& loop = server_.next_loop();
-  acceptor_->async_accept(loop.ctx(), [this, &loop](const boost::system::error_code& ec, tcp::socket sock) {
+  async_accept_with_peer(*acceptor_, loop.ctx(), [this, &loop](const boost::system::error_code& ec, tcp::socket sock,
+                                                                const tcp::endpoint& peer) {
     if (ec) {
       if (ec == asio::error::operation_aborted) return;
       auto sleep = accept_backoff_.next_sleep();
@@ -211,7 +213,8 @@ void Leafnodes::do_accept() {
       std::lock_guard lk(mu_);
       if (!running_) return;
     }
-    auto c = std::make_shared<LeafConn>(server_, loop, std::move(sock), server_.next_cid(), nullptr, std::nullopt);
+    auto c = std::make_shared<LeafConn>(server_, loop, std::move(sock), server_.next_cid(), nullptr, std::nullopt,
+                                        &peer);
     server_.track_connection(c);
     c->start();
     do_accept();

@@ -13,6 +13,7 @@
 #include <stdexcept>
 #include <unordered_map>
 
+#include "server/accept_peer.h"
 #include "server/client/client_conn.h"
 #include "server/core/event_loop.h"
 #include "server/core/listen_address.h"
@@ -98,12 +99,13 @@ constexpr std::string_view kPlainToHttps =
 template <class Stream>
 class HttpSession final : public Monitor::Session, public std::enable_shared_from_this<HttpSession<Stream>> {
  public:
-  HttpSession(Monitor& mon, EventLoop& loop, tcp::socket sock) requires(!kSecure<Stream>)
-      : mon_(mon), loop_(loop), stream_(std::move(sock)) {}
+  HttpSession(Monitor& mon, EventLoop& loop, tcp::socket sock, const tcp::endpoint& peer) requires(!kSecure<Stream>)
+      : mon_(mon), loop_(loop), peer_(peer), stream_(std::move(sock)) {}
   // The session keeps `tls` (the context it handshakes with) for its whole life.
-  HttpSession(Monitor& mon, EventLoop& loop, tcp::socket sock, std::shared_ptr<const tls::Context> tls)
+  HttpSession(Monitor& mon, EventLoop& loop, tcp::socket sock, const tcp::endpoint& peer,
+              std::shared_ptr<const tls::Context> tls)
     requires(kSecure<Stream>)
-      : mon_(mon), loop_(loop), tls_(std::move(tls)), stream_(std::move(sock), tls_->native()) {
+      : mon_(mon), loop_(loop), peer_(peer), tls_(std::move(tls)), stream_(std::move(sock), tls_->native()) {
     // As the reference's monitor (ClientAuth = NoClientCert): the tls block's `verify` is for
     // clients of the NATS port, never for a browser or curl.
     stream_.set_verify_mode(asio::ssl::verify_none);
@@ -174,10 +176,8 @@ class HttpSession final : public Monitor::Session, public std::enable_shared_fro
   }
 
   void handshake_failed(const std::string& why) {
-    beast::error_code ec;
-    auto ep = socket().remote_endpoint(ec);
     mon_.server_.log().peer_error("monitoring: TLS handshake error from {}: {}",
-                             ec ? std::string("?") : join_host_port(ep.address().to_string(), ep.port()), why);
+                                  join_host_port(peer_.address().to_string(), peer_.port()), why);
     close_now();
   }
 
@@ -237,6 +237,7 @@ class HttpSession final : public Monitor::Session, public std::enable_shared_fro
 
   Monitor& mon_;
   EventLoop& loop_;
+  tcp::endpoint peer_;  // as accept() gave it (accept_peer.h): the socket may have lost it
   std::shared_ptr<const tls::Context> tls_;  // https only; declared before stream_, which uses it
   Stream stream_;
   beast::flat_buffer buf_;
@@ -326,7 +327,8 @@ void Monitor::stop() {
 
 void Monitor::do_accept() {
   EventLoop& loop = server_.next_loop();
-  acceptor_->async_accept(loop.ctx(), [this, &loop](const boost::system::error_code& ec, tcp::socket sock) {
+  async_accept_with_peer(*acceptor_, loop.ctx(), [this, &loop](const boost::system::error_code& ec, tcp::socket sock,
+                                                                const tcp::endpoint& peer) {
     if (!running_.load()) return;
     if (ec) {
       if (ec == asio::error::operation_aborted) return;
@@ -342,9 +344,9 @@ void Monitor::do_accept() {
     accept_backoff_.reset();
     std::shared_ptr<Session> s;
     if (secure_) {
-      s = std::make_shared<HttpSession<TlsStream>>(*this, loop, std::move(sock), current_tls());
+      s = std::make_shared<HttpSession<TlsStream>>(*this, loop, std::move(sock), peer, current_tls());
     } else {
-      s = std::make_shared<HttpSession<beast::tcp_stream>>(*this, loop, std::move(sock));
+      s = std::make_shared<HttpSession<beast::tcp_stream>>(*this, loop, std::move(sock), peer);
     }
     {
       std::lock_guard lk(mu_);

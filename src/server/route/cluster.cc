@@ -8,6 +8,7 @@
 #include <random>
 
 #include "proto/writer.h"
+#include "server/accept_peer.h"
 #include "server/client/client_conn.h"
 #include "server/core/event_loop.h"
 #include "server/core/listen_address.h"
@@ -194,7 +195,8 @@ void Cluster::stop() {
 
 void Cluster::do_accept() {
   EventLoop& loop = server_.next_loop();
-  acceptor_->async_accept(loop.ctx(), [this, &loop](const boost::system::error_code& ec, tcp::socket sock) {
+  async_accept_with_peer(*acceptor_, loop.ctx(), [this, &loop](const boost::system::error_code& ec, tcp::socket sock,
+                                                                const tcp::endpoint& peer) {
     if (ec) {
       if (ec == asio::error::operation_aborted) return;
       // The connection stays in the backlog: retrying at once would spin (accept_backoff.h).
@@ -222,7 +224,8 @@ void Cluster::do_accept() {
         running = running_;
       }
       if (!running) return;
-      auto r = std::make_shared<RouteConn>(server_, loop, std::move(sock), server_.next_cid(), std::nullopt, false);
+      auto r = std::make_shared<RouteConn>(server_, loop, std::move(sock), server_.next_cid(), std::nullopt, false,
+                                           false, &peer);
       routes_opened_.fetch_add(1, std::memory_order_relaxed);
       server_.track_connection(r);
       r->start();

@@ -72,8 +72,9 @@ size_t hash_of(std::string_view sid) noexcept { return std::hash<std::string_vie
 }  // namespace
 
 RouteConn::RouteConn(Server& server, EventLoop& loop, asio::ip::tcp::socket socket, uint64_t rid,
-                     std::optional<Url> solicit_url, bool explicit_route, bool no_gossip)
-    : Connection(server, loop, std::move(socket), Kind::kRoute, rid),
+                     std::optional<Url> solicit_url, bool explicit_route, bool no_gossip,
+                     const asio::ip::tcp::endpoint* accepted_peer)
+    : Connection(server, loop, std::move(socket), Kind::kRoute, rid, accepted_peer),
       parser_(proto::Role::kServerOfRoute, route_limits()),
       solicit_url_(std::move(solicit_url)),
       explicit_route_(explicit_route),

@@ -36,7 +36,8 @@ class RouteConn final : public Connection, private proto::ParserHandler {
   // `no_gossip` when we dial because of gossip that said no_gossip: our INFO says it too, so
   // the peer does not gossip us again (Cluster::register_route).
   RouteConn(Server& server, EventLoop& loop, boost::asio::ip::tcp::socket socket, uint64_t rid,
-            std::optional<Url> solicit_url, bool explicit_route, bool no_gossip = false);
+            std::optional<Url> solicit_url, bool explicit_route, bool no_gossip = false,
+            const boost::asio::ip::tcp::endpoint* accepted_peer = nullptr);
   ~RouteConn() override;
 
   bool solicited() const noexcept { return solicit_url_.has_value(); }
