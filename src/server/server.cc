@@ -418,13 +418,13 @@ std::string Server::client_info_json(uint64_t cid, const std::string& client_ip,
   return out;
 }
 
-bool Server::register_client(const std::shared_ptr<ClientConn>& c) {
+Server::Registration Server::register_client(const std::shared_ptr<ClientConn>& c) {
   // shutdown() closes the registry before it closes the clients, so a client is either
   // refused here or among those it closes (client_registry.h).
   int max = options().max_connections;
-  if (clients_.add(c->cid(), c, max > 0 ? static_cast<size_t>(max) : 0)) return true;
+  if (clients_.add(c->cid(), c, max > 0 ? static_cast<size_t>(max) : 0)) return Registration::kAdded;
   notify_if_idle();  // a refused add may have held the count's last place for a moment
-  return false;
+  return clients_.closed() ? Registration::kShuttingDown : Registration::kFull;
 }
 
 void Server::remove_client(uint64_t cid) {

@@ -141,8 +141,11 @@ class Server {
   void track_connection(const std::shared_ptr<Connection>& c);
   void untrack_connection(uint64_t cid);
 
-  // Registry. register_client() refuses when max_connections is reached.
-  bool register_client(const std::shared_ptr<ClientConn>& c);
+  // Registry. register_client() refuses when max_connections is reached, and once shutdown()
+  // began (a client accepted meanwhile is closed without a word, as the reference's
+  // createClient does; it is not told 'maximum connections exceeded').
+  enum class Registration { kAdded, kFull, kShuttingDown };
+  Registration register_client(const std::shared_ptr<ClientConn>& c);
   void remove_client(uint64_t cid);
   void notify_if_idle();  // wakes shutdown()'s wait once no connection is left
   size_t num_clients() const;  // no lock: an atomic count

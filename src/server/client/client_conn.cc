@@ -99,10 +99,16 @@ void ClientConn::begin_protocol() {
       queue_self("INFO " + info + "\r\n");
     }
   }
-  if (!srv.register_client(std::static_pointer_cast<ClientConn>(shared_from_this()))) {
-    srv.log().peer_error("{} - {}", log_prefix(), err::kMaxConnections);
-    send_err_and_close(err::kMaxConnections, CloseReason::kMaxConnectionsExceeded);
-    return;
+  switch (srv.register_client(std::static_pointer_cast<ClientConn>(shared_from_this()))) {
+    case Server::Registration::kAdded:
+      break;
+    case Server::Registration::kShuttingDown:
+      close(CloseReason::kServerShutdown, false);
+      return;
+    case Server::Registration::kFull:
+      srv.log().peer_error("{} - {}", log_prefix(), err::kMaxConnections);
+      send_err_and_close(err::kMaxConnections, CloseReason::kMaxConnectionsExceeded);
+      return;
   }
   if (tls) {
     // As 2.9: the handshake right after INFO; the auth timer starts once it is done, so the

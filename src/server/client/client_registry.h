@@ -90,6 +90,9 @@ class ClientRegistry {
     return out;
   }
 
+  // True once close() was called: every add is refused since.
+  bool closed() const noexcept { return closed_.load(std::memory_order_acquire); }
+
   // Refuses every add from now on (see the invariants).
   void close() {
     closed_.store(true, std::memory_order_release);
