@@ -14,8 +14,9 @@ pauses, reads and abrupt closes (RST), to every listener the server has:
     client port: INFO, then TLS; the route port: TLS first, as 2.9 orders them): a handshake
     with a good certificate and then the mutated client or route protocol, or a handshake with
     a certificate from a CA the server does not trust, or with none, or bytes that are no
-    handshake.
-Meanwhile on each server a canary publisher and subscriber (over TLS on the second) exchange
+    handshake; and its WebSocket port over TLS (wss), as the plaintext one after a handshake;
+  - a third server's client port with handshake_first (TLS before INFO), as the second's.
+Meanwhile on each server a canary publisher and subscriber (over TLS on the others) exchange
 numbered messages on a subject no mutation can guess; every one must arrive, once, in order.
 The run fails on a server's death, a sanitizer report (the servers' ASAN_OPTIONS/UBSAN_OPTIONS
 log_path directory), a sanitizer or "terminate called" line in a server's output, or a lost,
@@ -51,11 +52,16 @@ LEAF_PORT = 7422
 # The second server's: every client and route must use TLS, with a certificate from the test CA.
 TLS_CLIENT_PORT = 4223
 TLS_ROUTE_PORT = 6223
+WSS_PORT = 8443
+# The third server's client port: TLS before INFO (handshake_first).
+TLS_FIRST_PORT = 4224
 PORTS = {"client": CLIENT_PORT, "route": ROUTE_PORT, "ws": WS_PORT, "http": HTTP_PORT, "leaf": LEAF_PORT,
-         "tls_client": TLS_CLIENT_PORT, "tls_route": TLS_ROUTE_PORT}
+         "tls_client": TLS_CLIENT_PORT, "tls_route": TLS_ROUTE_PORT, "wss": WSS_PORT, "tls_first": TLS_FIRST_PORT}
 # Which listener a connection goes to, by weight.
-KINDS = [("client", 30), ("route", 20), ("ws", 15), ("http", 10), ("leaf", 10), ("tls_client", 10),
-         ("tls_route", 5)]
+KINDS = [("client", 25), ("route", 20), ("ws", 10), ("http", 10), ("leaf", 10), ("tls_client", 10),
+         ("tls_route", 5), ("wss", 5), ("tls_first", 5)]
+# What a TLS listener's connections send once their handshake is done.
+PLAIN_KIND = {"tls_client": "client", "tls_route": "route", "tls_first": "client", "wss": "ws"}
 HTTP_PATHS = [b"/varz", b"/connz", b"/routez", b"/subsz", b"/leafz", b"/accountz", b"/healthz", b"/metrics",
               b"/", b"/gatewayz", b"/jsz", b"/accstatz"]
 HTTP_TOKENS = [b"GET ", b"POST ", b" HTTP/1.1\r\n", b" HTTP/1.0\r\n", b"\r\n", b"\r\n\r\n", b"Host: x\r\n",
@@ -151,9 +157,8 @@ def ws_stream(rng, data):
 
 
 def connection_bytes(rng, kind, pools):
-    """What one connection of `kind` sends, mutated (over TLS, tls_client and tls_route send what
-    client and route do)."""
-    kind = kind[len("tls_"):] if kind.startswith("tls_") else kind
+    """What one connection of `kind` sends, mutated (over TLS, what its PLAIN_KIND sends)."""
+    kind = PLAIN_KIND.get(kind, kind)
     if kind == "client":
         if rng.random() < 0.2:
             data = b"CONNECT " + rng.choice(pools["json"]) + b"\r\nPING\r\n"
@@ -206,10 +211,11 @@ class Stats:
 
 
 def tls_handshake(rng, s, kind, data, pools, ctxs):
-    """The start of a connection to the TLS server: its INFO first on the client port, then a
-    handshake with a good client certificate (most), with one from a CA the server does not
-    trust, or with none; or, instead, bytes that are no handshake (the stream the connection
-    would have sent, behind a TLS record header or not). Returns the socket and the stream."""
+    """The start of a connection to a TLS listener: the server's INFO first on a client port
+    without handshake_first, then a handshake with a good client certificate (most), with one
+    from a CA the server does not trust, or with none; or, instead, bytes that are no handshake
+    (the stream the connection would have sent, behind a TLS record header or not). Returns
+    the socket and the stream."""
     s.settimeout(2)
     if kind == "tls_client":
         s.recv(4096)
@@ -217,7 +223,7 @@ def tls_handshake(rng, s, kind, data, pools, ctxs):
     ctx = ctxs["good"] if r < 0.7 else ctxs["wrong"] if r < 0.8 else ctxs["none"] if r < 0.9 else None
     if ctx is None:
         head = b"\x16\x03\x01\x00\x05hello" if rng.random() < 0.5 else b""
-        return s, mutate(rng, head + data, pools["client" if kind == "tls_client" else "route"])
+        return s, mutate(rng, head + data, pools["client" if PLAIN_KIND[kind] == "ws" else PLAIN_KIND[kind]])
     return ctx.wrap_socket(s, server_hostname="localhost"), data
 
 
@@ -244,10 +250,10 @@ def fuzz_worker(seed, deadline, stats, pools, stop, ctxs):
                 else:
                     data = mutate(rng, b"\x16\x03\x01\x00\x05hello" + data, pools["leaf"])
                 s.settimeout(0.2)
-            elif kind in ("tls_client", "tls_route"):
+            elif kind in PLAIN_KIND:
                 s, data = tls_handshake(rng, s, kind, data, pools, ctxs)
                 s.settimeout(0.2)
-            elif kind == "ws" and not data.startswith(b"GET") and rng.random() < 0.9:
+            if PLAIN_KIND.get(kind, kind) == "ws" and not data.startswith(b"GET") and rng.random() < 0.9:
                 # Frames go after the 101: data sent with the upgrade is refused as the
                 # reference refuses it ("client sent data before handshake is complete").
                 s.sendall(ws_upgrade(rng))
@@ -288,12 +294,14 @@ def fuzz_worker(seed, deadline, stats, pools, stop, ctxs):
 
 class Canary:
     """A publisher and a subscriber on one server; numbered messages, checked in order. With
-    `ctx`, both connect over TLS (after the server's INFO, as 2.9 orders it)."""
+    `ctx`, both connect over TLS: after the server's INFO, as 2.9 orders it, or before it with
+    `tls_first` (handshake_first)."""
 
-    def __init__(self, subject, port=CLIENT_PORT, ctx=None):
+    def __init__(self, subject, port=CLIENT_PORT, ctx=None, tls_first=False):
         self.subject = subject
         self.port = port
         self.ctx = ctx
+        self.tls_first = tls_first
         self.sent = 0
         self.received = 0
         self.errors = []
@@ -307,13 +315,14 @@ class Canary:
 
     def _connect(self):
         s = socket.create_connection(("127.0.0.1", self.port), timeout=10)
-        if self.ctx:
+        if self.ctx and not self.tls_first:
             info = b""
             while not info.endswith(b"\r\n"):
                 chunk = s.recv(1)
                 if not chunk:
                     raise RuntimeError("canary: the server closed the connection before its INFO")
                 info += chunk
+        if self.ctx:
             s = self.ctx.wrap_socket(s, server_hostname="localhost")
         s.sendall(b'CONNECT {"verbose":false,"pedantic":false,"name":"canary"}\r\n')
         return s
@@ -435,8 +444,17 @@ cluster {
   listen: "127.0.0.1:%d"
   %s
 }
+websocket {
+  listen: "127.0.0.1:%d"
+  compression: true
+  %s
+}
 """ % (TLS_CLIENT_PORT, tls_block % (certs, certs, certs, ", verify: true, timeout: 2"), TLS_ROUTE_PORT,
-       tls_block % (certs, certs, certs, ", timeout: 2")),
+       tls_block % (certs, certs, certs, ", timeout: 2"), WSS_PORT, tls_block % (certs, certs, certs, "")),
+        # TLS before INFO; no client certificate asked for.
+        "tls-first-server": """listen: "127.0.0.1:%d"
+%s
+""" % (TLS_FIRST_PORT, tls_block % (certs, certs, certs, ", handshake_first: true, timeout: 2")),
     }
 
     def context(cert=None):
@@ -476,7 +494,8 @@ cluster {
 
         subject_rng = random.Random(args.seed)
         canaries = [Canary("canary.%016x" % subject_rng.getrandbits(64)),
-                    Canary("canary.%016x" % subject_rng.getrandbits(64), TLS_CLIENT_PORT, ctxs["good"])]
+                    Canary("canary.%016x" % subject_rng.getrandbits(64), TLS_CLIENT_PORT, ctxs["good"]),
+                    Canary("canary.%016x" % subject_rng.getrandbits(64), TLS_FIRST_PORT, ctxs["none"], tls_first=True)]
         route = load_corpus("proto_route")
         pools = {"client": load_corpus("proto_client"), "route": route, "json": load_corpus("json"),
                  "query": load_corpus("query"),
@@ -531,7 +550,7 @@ cluster {
         total = sum(stats.conns.values())
         print("net_fuzz: %d connections tried (%s; %d refused), %d bytes sent" %
               (total, ", ".join("%s %d" % kv for kv in stats.conns.items()), stats.refused, stats.bytes))
-        print("net_fuzz: canaries (plain, TLS) %s sent and received in order" % canary_line())
+        print("net_fuzz: canaries (plain, TLS, TLS first) %s sent and received in order" % canary_line())
     except Exception as e:  # noqa: BLE001 - any harness failure fails the run, with its reason
         failures.append("net_fuzz: %s" % e)
     finally:
