@@ -110,8 +110,8 @@ class Node {
   // unavailable).
   std::optional<std::multiset<std::string>> routez_remote_ids() const;
   // Remote server IDs of the routes that are registered and not closed per the
-  // log lines "rid:N - Route connection to NAME (ID) registered" / "... closed:
-  // ..." (Pylon only).
+  // log lines "rid:N - Route connection to NAME (ID) registered" / "rid:N - Router
+  // connection closed: ..." (Pylon only).
   std::multiset<std::string> log_live_route_ids() const;
 
   std::string describe();  // one-line route state for failure messages

@@ -69,6 +69,9 @@ TEST(PeerAddress, LogLinesNameThePeerAsAcceptedWhenItResetBeforeTheServerSetItUp
         << "no line names route " << routes[i] << "\n" << srv.log();
   }
   EXPECT_EQ(srv.log().find(" :0 - "), std::string::npos) << "a line names no peer:\n" << srv.log();
+  // And a route's end in the reference's words (2.9's closeConnection: "Router connection
+  // closed: <reason>"), which Pylon had as "Route connection closed".
+  EXPECT_TRUE(srv.wait_for_log("Router connection closed: ", 10s)) << srv.log();
   ASSERT_TRUE(srv.running()) << srv.log();
 }
 

@@ -222,11 +222,12 @@ void RouteConn::on_closed(CloseReason reason) {
   // Cached results may name our own remote interest (a cycle through Subscription::owner).
   if (match_cache_) match_cache_->clear();
   auto& log = server().log();
-  if (remote_.id.empty()) {
-    log.info("{} - Route connection closed: {}", log_prefix(), to_string(reason));
+  // The reference's words (2.9: "Router connection closed: <reason>"), which operators grep
+  // for; a route that told us its peer gets the " - Remote: <name>" of later versions.
+  if (remote_.name.empty()) {
+    log.info("{} - Router connection closed: {}", log_prefix(), to_string(reason));
   } else {
-    log.info("{} - Route connection to {} ({}) closed: {}", log_prefix(), remote_.name, remote_.id,
-             to_string(reason));
+    log.info("{} - Router connection closed: {} - Remote: {}", log_prefix(), to_string(reason), remote_.name);
   }
   server().cluster().route_closed(*this);
 }
