@@ -15,6 +15,7 @@
 #include "proto/writer.h"
 #include "server/accept_peer.h"
 #include "server/account/system_account.h"
+#include "server/client/auth.h"
 #include "server/client/client_conn.h"
 #include "server/client/nkeys.h"
 #include "server/route/cluster.h"
@@ -77,8 +78,10 @@ void Server::start() {
   start_time_ = std::chrono::system_clock::now();
   log_->info("Starting pylon-server");
   log_->info("  Version:  {} (NATS protocol of nats-server {})", kPylonVersion, kNatsCompatVersion);
+  if (!options().cluster.name.empty()) log_->info("  Cluster:  {}", options().cluster.name);
   log_->info("  Name:     {}", name_);
   log_->info("  ID:       {}", id_);
+  warn_of_plaintext_passwords();
   if (!options().config_file.empty()) log_->info("Using configuration file: {}", options().config_file);
 
   for (auto& l : loops_) l->start();
@@ -153,6 +156,19 @@ void Server::start() {
     throw;
   }
   log_->info("Server is ready");
+}
+
+void Server::warn_of_plaintext_passwords() const {
+  // The reference's checkAuthforWarnings, at start: a password that is no bcrypt hash, the
+  // single user's or any user's (a user with no password under verify_and_map excepted).
+  const Options& o = options();
+  bool plaintext = !o.password.empty() && !is_bcrypt(o.password);
+  for (const User& u : o.users) {
+    if (plaintext) break;
+    if (u.password.empty() && o.tls.map) continue;
+    plaintext = !is_bcrypt(u.password);
+  }
+  if (plaintext) log_->warn("Plaintext passwords detected, use nkeys or bcrypt");
 }
 
 void Server::local_sub_added(const Account& account, const Subscription& sub) {

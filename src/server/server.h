@@ -173,6 +173,8 @@ class Server {
   const std::shared_ptr<SystemAccount>& system_account() const noexcept { return system_; }
 
  private:
+  // At start: "Plaintext passwords detected, use nkeys or bcrypt", as the reference warns.
+  void warn_of_plaintext_passwords() const;
   void do_accept();
   // WebSocket listener: binds it (throws std::runtime_error in the reference's words) and
   // accepts onto the loops as do_accept does.

@@ -77,6 +77,38 @@ TEST(Authorization, WrongPasswordOfAKnownUserIsRefusedAndLoggedWithTheAddress) {
   EXPECT_EQ(log.find("wrong"), std::string::npos) << "the log never shows the password";
 }
 
+// As the reference's checkAuthforWarnings: a password that is no bcrypt hash, anywhere, is
+// warned of once at start; bcrypt hashes and nkeys are not. Against both servers.
+TEST(Authorization, PlaintextPasswordsAreWarnedOfAtStart) {
+  constexpr std::string_view kWarning = "[WRN] Plaintext passwords detected, use nkeys or bcrypt";
+  constexpr const char* kHash = "$2a$11$abcdefghijklmnopqrstuuUCnuixm4ngvxv5GQ9LK1yFHBonHULYe";
+  struct Case {
+    const char* what;
+    ServerOptions opts;
+    bool warned;
+  };
+  const std::vector<Case> cases = {
+      {"one user plaintext among bcrypt ones", with_config(kUsersConfig, {}), true},
+      {"--user/--pass", with_args({"--user", "u", "--pass", "p"}), true},
+      {"every user bcrypt",
+       with_config(std::string("listen: 127.0.0.1:{PORT}\nauthorization { users = [ {user: a, password: \"") + kHash +
+                       "\"}, {user: b, password: \"" + kHash + "\"} ] }\n",
+                   {}),
+       false},
+      {"a single bcrypt user",
+       with_config(std::string("listen: 127.0.0.1:{PORT}\nauthorization { user: u, password: \"") + kHash + "\" }\n",
+                   {}),
+       false},
+      {"a token", with_args({"--auth", "s3cret"}), false},
+  };
+  for (const auto& c : cases) {
+    ServerProcess srv(c.opts);
+    ASSERT_TRUE(srv.start()) << c.what;
+    ASSERT_TRUE(srv.wait_for_log("Server is ready", 10s)) << c.what << "\n" << srv.log();
+    EXPECT_EQ(srv.log().find(kWarning) != std::string::npos, c.warned) << c.what << "\n" << srv.log();
+  }
+}
+
 namespace {
 std::string field(const std::string& out, const std::string& name) {
   auto at = out.find(name + ": ");
