@@ -84,11 +84,12 @@ int run(CommandLine& cl, int argc, char** argv) {
       continue;
     }
     if (sig == SIGINT || sig == SIGTERM || sig == SIGQUIT) {
-      log->info("Trapped \"{}\" signal", sig == SIGINT ? "interrupt" : sig == SIGTERM ? "terminated" : "quit");
+      // Debug level, as the reference's signal handler (one Debugf for every signal it traps).
+      log->debugf("Trapped \"{}\" signal", sig == SIGINT ? "interrupt" : sig == SIGTERM ? "terminated" : "quit");
       break;
     }
     if (sig == SIGUSR1) {
-      log->info("Trapped \"user defined signal 1\" signal");
+      log->debugf("Trapped \"user defined signal 1\" signal");
       // The reference exits when the file cannot be opened again; we say why (on stderr,
       // where the log goes until a re-open succeeds) and keep serving.
       try {
@@ -100,7 +101,7 @@ int run(CommandLine& cl, int argc, char** argv) {
       continue;
     }
     if (sig == SIGHUP) {
-      log->info("Trapped \"hangup\" signal");
+      log->debugf("Trapped \"hangup\" signal");
       // Read the file again and apply the same flags on top, as at start.
       try {
         CommandLine next = parse_command_line(argc, argv);
@@ -113,7 +114,7 @@ int run(CommandLine& cl, int argc, char** argv) {
       continue;
     }
     if (sig == SIGUSR2) {
-      log->info("Trapped \"user defined signal 2\" signal");
+      log->debugf("Trapped \"user defined signal 2\" signal");
       srv.enter_lame_duck();
       continue;
     }
