@@ -21,6 +21,8 @@
 #include <cstring>
 #include <cstdint>
 
+#include "proto/go_quote.h"
+
 namespace pylon::proto {
 
 enum class Parser::State : uint8_t {
@@ -155,6 +157,11 @@ std::string_view error_text(ParseError e) noexcept {
     case ParseError::kNone: break;
   }
   return {};
+}
+
+std::string error_log_text(const ParseResult& r, std::string_view kind) {
+  if (r.error == ParseError::kUnknownOp) return std::string(kind) + " parser ERROR: " + r.detail;
+  return r.detail;
 }
 
 bool sends_err(ParseError e) noexcept {
@@ -611,8 +618,17 @@ bool Parser::deliver(std::string_view payload, ParserHandler& h) {
 }
 
 bool Parser::bad_args(ParseResult& r, size_t at, const char* op_name, const char* problem, std::string_view line) {
-  fail(r, at, ParseError::kBadArgs, std::string(op_name) + " " + problem + ": " + snippet(line, 256));
+  fail(r, at, ParseError::kBadArgs, std::string(op_name) + " " + problem + ": " + quoted_args(line));
   return false;
+}
+
+std::string Parser::quoted_args(std::string_view args) const {
+  // As the reference words it: a client's arguments with Go's %q (client.go's processPub and
+  // the rest), a route's or leaf's in single quotes ('%s' in route.go and leafnode.go).
+  if (role_ != Role::kServerOfClient) return snippet(args, 256);
+  std::string out;
+  append_go_quoted(out, args.substr(0, 256));
+  return out;
 }
 
 namespace {
@@ -845,7 +861,7 @@ bool Parser::parse_msg_args(std::string_view line, ParseResult& r, size_t at) {
 
 bool Parser::on_line(std::string_view line, ParseResult& r, size_t at, ParserHandler& h) {
   auto bad = [&](std::string_view what) {
-    fail(r, at, ParseError::kBadArgs, std::string(what) + ": " + snippet(line, 256));
+    fail(r, at, ParseError::kBadArgs, std::string(what) + ": " + quoted_args(line));
     return false;
   };
   auto done = [&](bool go_on) {

@@ -110,6 +110,12 @@ struct ParseResult {
   std::string detail;        // human-readable context for the log on error
 };
 
+// A parse error's log text (after the connection's prefix) as the reference logs it: bad
+// arguments, an oversize control line or payload in their own words ("processPub Bad or
+// Missing Size: \"a b c\""), anything else after "<kind> parser ERROR: ", `kind` being the
+// reference's name for the connection ("Client", "Router", "Leafnode").
+std::string error_log_text(const ParseResult& r, std::string_view kind);
+
 struct ParserLimits {
   // Bytes of a control line's arguments (after the op name and its spaces, without "\r\n").
   // Like the reference, enforced only for Role::kServerOfClient; <0: no limit.
@@ -159,6 +165,8 @@ class Parser {
   bool parse_msg_args(std::string_view line, ParseResult& r, size_t at);
   [[gnu::cold, gnu::noinline]] bool bad_args(ParseResult& r, size_t at, const char* op_name, const char* problem,
                                              std::string_view line);
+  // A bad operation's arguments for its error text, quoted as the reference quotes them.
+  [[gnu::cold]] std::string quoted_args(std::string_view args) const;
   // Hands the message in pending_ with its payload to the handler.
   bool deliver(std::string_view payload, ParserHandler& h);
   // The payload goes on in the next feed: copy the control line (line_) into arg_buf_,

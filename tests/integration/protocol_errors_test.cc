@@ -249,6 +249,12 @@ TEST_F(RawProto, MalformedArgumentsCloseConnection) {
     EXPECT_TRUE(c.peer_closed()) << "not closed after " << bad;
     for (auto& l : lines) EXPECT_EQ(l.rfind("-ERR", 0), 0u) << "unexpected line after " << bad << ": " << l;
   }
+  // Logged in the reference's words, its arguments quoted as Go's %q, with no other prefix
+  // than the connection's (Pylon logged "Client parser ERROR: processPub ...: 'foo bar'").
+  for (const char* line : {R"( - processPub Parse Error: "foo")", R"( - processPub Bad or Missing Size: "foo bar")",
+                           R"( - processSub Parse Error: "foo")", R"( - processSub Parse Error: "a b c d")"}) {
+    EXPECT_TRUE(server.wait_for_log(line, 5s)) << line << "\n" << server.log();
+  }
 }
 
 TEST_F(RawProto, MaximumPayloadViolation) {

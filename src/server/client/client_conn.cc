@@ -162,19 +162,10 @@ bool ClientConn::on_read(std::string_view data) {
   if (r.error != proto::ParseError::kNone) {
     auto& log = server().log();
     CloseReason reason = CloseReason::kProtocolViolation;
-    switch (r.error) {
-      case proto::ParseError::kMaxPayload:
-        reason = CloseReason::kMaxPayloadExceeded;
-        log.peer_error("{} - {}", log_prefix(), r.detail);  // "maximum payload exceeded: 1025 vs 1024"
-        break;
-      case proto::ParseError::kMaxControlLine:
-        reason = CloseReason::kMaxControlLineExceeded;
-        log.peer_error("{} - {}", log_prefix(), r.detail);  // "maximum control line exceeded: max_control_line ..."
-        break;
-      default:
-        log.peer_error("{} - Client parser ERROR: {}", log_prefix(), r.detail);
-        break;
-    }
+    if (r.error == proto::ParseError::kMaxPayload) reason = CloseReason::kMaxPayloadExceeded;
+    if (r.error == proto::ParseError::kMaxControlLine) reason = CloseReason::kMaxControlLineExceeded;
+    // "maximum payload exceeded: 1025 vs 1024", "processPub Parse Error: \"a b\"", ...
+    log.peer_error("{} - {}", log_prefix(), proto::error_log_text(r, "Client"));
     // As the reference: malformed arguments close without an -ERR; the rest say why.
     if (proto::sends_err(r.error)) {
       send_err_and_close(proto::error_text(r.error), reason);

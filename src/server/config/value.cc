@@ -5,6 +5,8 @@
 #include <charconv>
 #include <cstdio>
 
+#include "proto/go_quote.h"
+
 namespace pylon::config {
 
 std::string Position::to_string() const {
@@ -29,27 +31,7 @@ std::string_view kind_name(Kind k) {
   return "?";
 }
 
-void append_go_quoted(std::string& out, std::string_view s) {
-  out += '"';
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20 || c == 0x7f) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\x%02x", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  out += '"';
-}
+void append_go_quoted(std::string& out, std::string_view s) { proto::append_go_quoted(out, s); }
 
 namespace {
 

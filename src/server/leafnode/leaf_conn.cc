@@ -137,7 +137,7 @@ void LeafConn::arm_auth_timer() {
 bool LeafConn::on_read(std::string_view data) {
   auto r = parser_.parse(data, *this);
   if (r.error != proto::ParseError::kNone) {
-    server().log().peer_error("{} - Leafnode parser ERROR: {}", log_prefix(), r.detail);
+    server().log().peer_error("{} - {}", log_prefix(), proto::error_log_text(r, "Leafnode"));
     if (proto::sends_err(r.error)) {
       send_err_and_close(proto::error_text(r.error), CloseReason::kProtocolViolation);
     } else {

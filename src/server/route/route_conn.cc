@@ -177,7 +177,7 @@ bool RouteConn::on_read(std::string_view data) {
     activity_ns_.store(now_ns(), std::memory_order_relaxed);
   }
   if (r.error != proto::ParseError::kNone) {
-    server().log().peer_error("{} - Route parser ERROR: {}", log_prefix(), r.detail);
+    server().log().peer_error("{} - {}", log_prefix(), proto::error_log_text(r, "Router"));
     if (proto::sends_err(r.error)) {
       send_err_and_close(proto::error_text(r.error), CloseReason::kProtocolViolation);
     } else {
