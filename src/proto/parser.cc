@@ -56,6 +56,92 @@ enum class Parser::Op : uint8_t {
 };
 
 namespace {
+// The reference's parserState numbers (parser.go of nats-server 2.9, OP_START = 0 and on in
+// the order it declares them) that reference_state() names.
+enum RefState : int {
+  kRefStart = 0, kRefPlus = 1, kRefPlusO = 2, kRefPlusOk = 3, kRefMinus = 4, kRefMinusE = 5, kRefMinusEr = 6, kRefMinusErr = 7,
+  kRefC = 10, kRefConnect = 16, kRefConnectArg = 17, kRefH = 18, kRefHp = 19, kRefHpu = 20, kRefHpub = 21,
+  kRefHpubArg = 23, kRefHm = 24, kRefHms = 25, kRefHmsg = 26, kRefHmsgArg = 28, kRefP = 29, kRefPu = 30,
+  kRefPub = 31, kRefPubArg = 33, kRefPi = 34, kRefPin = 35, kRefPing = 36, kRefPo = 37, kRefPon = 38,
+  kRefPong = 39, kRefMsgPayload = 40, kRefMsgEndR = 41, kRefMsgEndN = 42, kRefS = 43, kRefSu = 44,
+  kRefSub = 45, kRefSubArg = 47, kRefL = 55, kRefLs = 56, kRefR = 57, kRefRs = 58, kRefU = 59,
+  kRefUnsub = 63, kRefUnsubArg = 65, kRefM = 66, kRefMs = 67, kRefMsg = 68, kRefMsgArg = 70, kRefI = 71,
+  kRefInfo = 74, kRefInfoArg = 75, kRefMinusErrArg = 9,
+};
+}  // namespace
+
+// Our states follow the reference's per-letter states one for one. After a whole name it has
+// a state per operation (OP_PUB, OP_SUB, ...) where we have one for all (kOpName), so the
+// operation says which; RS+/LS+ and RS-/LS- pass through its OP_SUB and OP_UNSUB, RMSG and
+// LMSG through OP_MSG.
+int Parser::reference_state(State s, Op op) noexcept {
+  // The state after a whole name (0), in the blanks after it (1), or in its arguments (2).
+  // Where the reference has no state of blanks (CONNECT, INFO) it stays on the name's.
+  auto named = [op](int phase) -> int {
+    auto pick = [phase](int name, int blanks, int args) { return phase == 0 ? name : phase == 1 ? blanks : args; };
+    switch (op) {
+      case Op::kPub: return pick(kRefPub, kRefPub + 1, kRefPubArg);
+      case Op::kHpub: return pick(kRefHpub, kRefHpub + 1, kRefHpubArg);
+      case Op::kSub: case Op::kRsSub: case Op::kLsSub: return pick(kRefSub, kRefSub + 1, kRefSubArg);
+      case Op::kUnsub: case Op::kRsUnsub: case Op::kLsUnsub: return pick(kRefUnsub, kRefUnsub + 1, kRefUnsubArg);
+      case Op::kMsg: case Op::kRmsg: case Op::kLmsg: return pick(kRefMsg, kRefMsg + 1, kRefMsgArg);
+      case Op::kHmsg: return pick(kRefHmsg, kRefHmsg + 1, kRefHmsgArg);
+      case Op::kErr: return pick(kRefMinusErr, kRefMinusErr + 1, kRefMinusErrArg);
+      case Op::kConnect: return pick(kRefConnect, kRefConnect, kRefConnectArg);
+      case Op::kInfo: return pick(kRefInfo, kRefInfo, kRefInfoArg);
+      case Op::kPing: return kRefPing;
+      case Op::kPong: return kRefPong;
+      case Op::kOk: return kRefPlusOk;
+      case Op::kNone: break;
+    }
+    return kRefStart;
+  };
+  switch (s) {
+    case State::kOpStart: return kRefStart;
+    case State::kOpPlus: return kRefPlus;
+    case State::kOpPlusO: return kRefPlusO;
+    case State::kOpMinus: return kRefMinus;
+    case State::kOpMinusE: return kRefMinusE;
+    case State::kOpMinusEr: return kRefMinusEr;
+    case State::kOpC: case State::kOpCo: case State::kOpCon: case State::kOpConn: case State::kOpConne:
+    case State::kOpConnec:
+      return kRefC + (static_cast<int>(s) - static_cast<int>(State::kOpC));
+    case State::kOpI: case State::kOpIn: case State::kOpInf:
+      return kRefI + (static_cast<int>(s) - static_cast<int>(State::kOpI));
+    case State::kOpP: return kRefP;
+    case State::kOpPu: return kRefPu;
+    case State::kOpPi: return kRefPi;
+    case State::kOpPin: return kRefPin;
+    case State::kOpPo: return kRefPo;
+    case State::kOpPon: return kRefPon;
+    case State::kOpH: return kRefH;
+    case State::kOpHp: return kRefHp;
+    case State::kOpHpu: return kRefHpu;
+    case State::kOpHm: return kRefHm;
+    case State::kOpHms: return kRefHms;
+    case State::kOpS: return kRefS;
+    case State::kOpSu: return kRefSu;
+    case State::kOpU: case State::kOpUn: case State::kOpUns: case State::kOpUnsu:
+      return kRefU + (static_cast<int>(s) - static_cast<int>(State::kOpU));
+    case State::kOpR: return kRefR;
+    case State::kOpRs: return kRefRs;
+    case State::kOpL: return kRefL;
+    case State::kOpLs: return kRefLs;
+    case State::kOpM: return kRefM;
+    case State::kOpMs: return kRefMs;
+    case State::kOpName: return named(0);
+    case State::kArgSpace: return named(1);
+    case State::kArg: return named(2);
+    case State::kSkipLine: return named(0);
+    case State::kPayload: return kRefMsgPayload;
+    case State::kMsgEndR: return kRefMsgEndR;
+    case State::kMsgEndN: return kRefMsgEndN;
+    case State::kFailed: break;
+  }
+  return kRefStart;
+}
+
+namespace {
 
 // Compares a byte with a lower-case letter, ignoring case. Setting bit 5 maps 'A'..'Z'
 // onto 'a'..'z' and never maps a non-letter onto a letter, so this is exact.
@@ -160,9 +246,27 @@ std::string_view error_text(ParseError e) noexcept {
 }
 
 std::string error_log_text(const ParseResult& r, std::string_view kind) {
-  if (r.error == ParseError::kUnknownOp) return std::string(kind) + " parser ERROR: " + r.detail;
+  if (r.error == ParseError::kUnknownOp) {
+    return std::string(kind) + " parser ERROR, " + (r.reference_detail.empty() ? r.detail : r.reference_detail);
+  }
   return r.detail;
 }
+
+namespace {
+
+// The reference's protoSnippet: Go's %q of up to 32 bytes from `at`, where a buffer that ends
+// sooner loses its last byte (its stop is len(buf)-1), and `""` when nothing is left.
+std::string reference_snippet(std::string_view buf, size_t at) {
+  constexpr size_t kMax = 32;  // PROTO_SNIPPET_SIZE
+  if (at >= buf.size()) return "\"\"";
+  size_t stop = at + kMax;
+  if (stop > buf.size()) stop = buf.size() - 1;
+  std::string out;
+  append_go_quoted(out, buf.substr(at, stop - at));
+  return out;
+}
+
+}  // namespace
 
 bool sends_err(ParseError e) noexcept {
   return e == ParseError::kUnknownOp || e == ParseError::kMaxControlLine || e == ParseError::kMaxPayload;
@@ -291,7 +395,11 @@ ParseResult Parser::parse(std::string_view buf, ParserHandler& h) {
   const size_t n = buf.size();
   size_t i = 0;
 
-  auto unknown = [&](size_t at) {
+  // `ref_state`: the reference's state at this byte, when ours does not say it.
+  auto unknown = [&](size_t at, int ref_state = -1) {
+    if (ref_state < 0) ref_state = reference_state(state_, op_);
+    r.reference_detail = "state=" + std::to_string(ref_state) + ", i=" + std::to_string(at) + ": proto='" +
+                         reference_snippet(buf, at) + "...'";
     return fail(r, at, ParseError::kUnknownOp,
                 "unknown protocol operation at byte " + std::to_string(at) + ": " + snippet(buf.substr(at), 32));
   };
@@ -362,7 +470,10 @@ ParseResult Parser::parse(std::string_view buf, ParserHandler& h) {
           default: return unknown(i);
         }
         // Like the reference, refuse at once a letter no op of this role starts with.
-        if (!first_letter_allowed(role_, static_cast<char>(b | 0x20))) return unknown(i);
+        if (!first_letter_allowed(role_, static_cast<char>(b | 0x20))) {
+          state_ = State::kOpStart;
+          return unknown(i);
+        }
         ++i;
         break;
 
@@ -526,8 +637,8 @@ ParseResult Parser::parse(std::string_view buf, ParserHandler& h) {
         if (!payload_split_) {
           if (n - i >= total + 2) {
             // Hot path: the payload and its CRLF are whole in buf; jump over them.
-            if (p[i + total] != '\r') return unknown(i + total);
-            if (p[i + total + 1] != '\n') return unknown(i + total + 1);
+            if (p[i + total] != '\r') return unknown(i + total, kRefMsgEndR);
+            if (p[i + total + 1] != '\n') return unknown(i + total + 1, kRefMsgEndN);
             std::string_view payload(p + i, total);
             i += total + 2;
             if (!finished(deliver(payload, h))) return r;

@@ -108,12 +108,16 @@ struct ParseResult {
   ParseError error = ParseError::kNone;
   bool stopped = false;      // a handler returned false
   std::string detail;        // human-readable context for the log on error
+  // kUnknownOp only: "state=N, i=N: proto='\"...\"'...", the context the reference's
+  // parseError logs (N being the state of its parser.go and the byte's index in the buffer).
+  std::string reference_detail;
 };
 
 // A parse error's log text (after the connection's prefix) as the reference logs it: bad
 // arguments, an oversize control line or payload in their own words ("processPub Bad or
-// Missing Size: \"a b c\""), anything else after "<kind> parser ERROR: ", `kind` being the
-// reference's name for the connection ("Client", "Router", "Leafnode").
+// Missing Size: \"a b c\""), an unknown operation as "<kind> parser ERROR, state=N, i=N:
+// proto='...'...", `kind` being the reference's name for the connection ("Client", "Router",
+// "Leafnode").
 std::string error_log_text(const ParseResult& r, std::string_view kind);
 
 struct ParserLimits {
@@ -149,6 +153,8 @@ class Parser {
   enum class Op : uint8_t;     // the operation being parsed, defined in parser.cc
 
   ParseResult fail(ParseResult& r, size_t at, ParseError e, std::string detail);
+  // The reference's parser state (parser.go) for ours, for its "parser ERROR, state=N" line.
+  static int reference_state(State s, Op op) noexcept;
   // Recognises a whole "PUB "/"MSG "/"HPUB "/"HMSG "/"RMSG " at p (5 bytes readable) and
   // moves past it; false leaves everything to the per-letter states.
   bool fast_op_name(const char* p, size_t& i) noexcept;

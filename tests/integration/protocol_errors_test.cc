@@ -257,6 +257,41 @@ TEST_F(RawProto, MalformedArgumentsCloseConnection) {
   }
 }
 
+// An unknown operation is logged as the reference's parseError writes it: the state its
+// parser.go was in, the byte's index in the read, and Go's %q of up to 32 bytes from there
+// (its protoSnippet, which drops a short buffer's last byte). Operators' alerts match these
+// lines. Each bad line goes alone on a client that has finished its handshake, so both
+// servers read it as one buffer from index 0.
+TEST_F(RawProto, UnknownOperationsAreLoggedAsTheReferenceLogsThem) {
+  struct Case {
+    std::string send;
+    std::string logged;  // after "Client parser ERROR, "
+  };
+  const std::vector<Case> cases = {
+      {"FOO bar\r\n", R"(state=0, i=0: proto='"FOO bar\r"...')"},
+      {"PUBX foo 1\r\n", R"(state=31, i=3: proto='"X foo 1\r"...')"},         // OP_PUB
+      {"SUB\r\n", R"(state=45, i=3: proto='"\r"...')"},                        // OP_SUB
+      {"CONNEXT {}\r\n", R"(state=14, i=5: proto='"XT {}\r"...')"},          // OP_CONNE
+      {"+OX\r\n", R"(state=2, i=2: proto='"X\r"...')"},                        // OP_PLUS_O
+      {"UNSUX 1\r\n", R"(state=62, i=4: proto='"X 1\r"...')"},                 // OP_UNSU
+      {"PUB foo 3\r\nhello\r\n", R"(state=41, i=14: proto='"lo\r"...')"},     // MSG_END_R
+      {"PUB foo 3\r\nabc\rX\r\n", R"(state=42, i=15: proto='"X\r"...')"},     // MSG_END_N
+      {"MSG foo 1 1\r\na\r\n", R"(state=0, i=0: proto='"MSG foo 1 1\r\na\r"...')"},  // not a client's
+      // A TLS ClientHello's first bytes: control bytes and a byte of no UTF-8 sequence as \xHH.
+      {std::string("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\x7f\xc3\xa9\x07\r\n", 17),
+       R"(state=0, i=0: proto='"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\x7fé\a\r"...')"},
+  };
+  for (const auto& c : cases) {
+    RawClient client = quiet_client(server);
+    ASSERT_TRUE(client.send(c.send));
+    expect_error_then_close(client, "-ERR 'Unknown Protocol Operation'");
+  }
+  for (const auto& c : cases) {
+    const std::string line = " - Client parser ERROR, " + c.logged;
+    EXPECT_TRUE(server.wait_for_log(line, 5s)) << line << "\n" << server.log();
+  }
+}
+
 TEST_F(RawProto, MaximumPayloadViolation) {
   RawClient c = quiet_client(server);
   ASSERT_TRUE(c.send("PUB foo 1048577\r\n"));

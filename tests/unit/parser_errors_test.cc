@@ -91,6 +91,61 @@ TEST(ParserErrors, TheReferencesShouldFailListFails) {
   }
 }
 
+// The reference's parseError context, "state=N, i=N: proto='<%q>...'": N its parser.go state
+// (OP_START = 0, in declaration order) before the failing byte, i that byte's index in the
+// buffer, and protoSnippet's quoting of up to 32 bytes from it (a short buffer loses its last
+// byte). The integration test RawProto.UnknownOperationsAreLoggedAsTheReferenceLogsThem
+// checks a sample of these against nats-server itself.
+TEST(ParserErrors, UnknownOperationsCarryTheReferencesStateIndexAndSnippet) {
+  auto context = [](Role role, std::string_view input) {
+    Parser parser(role);
+    Recorder rec;
+    ParseResult r = parser.parse(input, rec);
+    EXPECT_EQ(r.error, ParseError::kUnknownOp) << input;
+    return r.reference_detail;
+  };
+  const std::vector<std::pair<const char*, const char*>> client = {
+      {"xxx\r\n", R"(state=0, i=0: proto='"xxx\r"...')"},
+      {"Px\r\n", R"(state=29, i=1: proto='"x\r"...')"},          // OP_P
+      {"PIx\r\n", R"(state=34, i=2: proto='"x\r"...')"},         // OP_PI
+      {"PONx\r\n", R"(state=38, i=3: proto='"x\r"...')"},        // OP_PON
+      {"+x\r\n", R"(state=1, i=1: proto='"x\r"...')"},           // OP_PLUS
+      {"-ERx\r\n", R"(state=6, i=3: proto='"x\r"...')"},         // OP_MINUS_ER
+      {"-ERRx\r\n", R"(state=7, i=4: proto='"x\r"...')"},        // OP_MINUS_ERR
+      {"CONNECx\r\n", R"(state=15, i=6: proto='"x\r"...')"},     // OP_CONNEC
+      {"HPUx\r\n", R"(state=20, i=3: proto='"x\r"...')"},        // OP_HPU
+      {"HPUBx\r\n", R"(state=21, i=4: proto='"x\r"...')"},       // OP_HPUB
+      {"SUx\r\n", R"(state=44, i=2: proto='"x\r"...')"},         // OP_SU
+      {"UNSUBx\r\n", R"(state=63, i=5: proto='"x\r"...')"},      // OP_UNSUB
+      {"INFx\r\n", R"(state=73, i=3: proto='"x\r"...')"},        // OP_INF
+      {"M\r\n", R"(state=0, i=0: proto='"M\r"...')"},            // no client op starts so
+      {"RS+ x\r\n", R"(state=0, i=0: proto='"RS+ x\r"...')"},
+      {"PUB a 1\r\nxy\r\n", R"(state=41, i=10: proto='"y\r"...')"},  // MSG_END_R
+      {"PUB a 1\r\nx\ry\r\n", R"(state=42, i=11: proto='"y\r"...')"},  // MSG_END_N
+      {"PING\r\nFOO", R"(state=0, i=6: proto='"FO"...')"},
+      {"Q" "0123456789abcdef0123456789abcdef0123456789", R"(state=0, i=0: proto='"Q0123456789abcdef0123456789abcde"...')"},
+  };
+  for (const auto& [input, expected] : client) EXPECT_EQ(context(kClientConn, input), expected) << input;
+  const std::vector<std::pair<const char*, const char*>> route = {
+      {"RS+x\r\n", R"(state=45, i=3: proto='"x\r"...')"},  // RS+ passes through OP_SUB
+      {"RS-x\r\n", R"(state=63, i=3: proto='"x\r"...')"},  // and RS- through OP_UNSUB
+      {"RMx\r\n", R"(state=66, i=2: proto='"x\r"...')"},   // RMSG through OP_M
+      {"Rx\r\n", R"(state=57, i=1: proto='"x\r"...')"},    // OP_R
+      {"LSx\r\n", R"(state=56, i=2: proto='"x\r"...')"},   // OP_LS
+  };
+  for (const auto& [input, expected] : route) EXPECT_EQ(context(kRouteConn, input), expected) << input;
+
+  // Split across reads, i counts from the start of the read that holds the byte.
+  Parser parser(kClientConn);
+  Recorder rec;
+  EXPECT_EQ(parser.parse("PIN", rec).error, ParseError::kNone);
+  ParseResult r = parser.parse("x\r\n", rec);
+  EXPECT_EQ(r.error, ParseError::kUnknownOp);
+  EXPECT_EQ(r.reference_detail, R"(state=35, i=0: proto='"x\r"...')");  // OP_PIN
+  // And the whole log text, as the connection's log line ends.
+  EXPECT_EQ(error_log_text(r, "Client"), R"(Client parser ERROR, state=35, i=0: proto='"x\r"...')");
+}
+
 TEST(ParserErrors, AnOpNameMustBeFollowedByASpace) {
   EXPECT_EQ(error_of(kClientConn, "PUBfoo 1\r\nx\r\n"), ParseError::kUnknownOp);
   EXPECT_EQ(error_of(kClientConn, "SUB\tfoo 1\r\n"), ParseError::kNone);
