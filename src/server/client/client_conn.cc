@@ -673,7 +673,9 @@ bool ClientConn::on_sub(std::string_view subject, std::string_view queue, std::s
   batch_activity_ = true;
   if (!proto::valid_subscribe_subject(subject, pedantic_) ||
       (!queue.empty() && !proto::valid_queue_name(queue))) {
-    srv.log().peer_error("{} - Invalid subject: {}", log_prefix(), subject);
+    // The reference answers with -ERR and logs nothing: a client's own mistake, which its
+    // -ERR reports. At debug level here, for whoever is looking.
+    srv.log().debugf("{} - Invalid subject: {}", log_prefix(), subject);
     send_err(err::kInvalidSubject);
     return true;
   }
