@@ -3,6 +3,7 @@
 // isolation from misbehaving clients. Expected texts are the reference server 2.9's
 // (server/client.go, server/parser.go, server/errors.go).
 #include <gtest/gtest.h>
+#include <sys/socket.h>
 
 #include <boost/json.hpp>
 
@@ -345,6 +346,51 @@ TEST(RawProtoOptions, LogLinesNameTheClientAfterConnect) {
   size_t line_start = log.rfind('\n', at) + 1;
   EXPECT_EQ(log.substr(line_start, at - line_start).find('"'), std::string::npos)
       << "a client without version, lang or name has no tag: " << log.substr(line_start, at - line_start);
+}
+
+// A client that resets while the server's writes to it wait on a full socket: the write
+// fails, which the reference logs as "Error flushing: <why>" (at debug level for a client)
+// and closes as a "Write Error"; every other connection goes on.
+TEST(RawProtoOptions, AResetWhileWritesArePendingIsAWriteError) {
+  ServerProcess server(with_args({"-D"}));
+  ASSERT_TRUE(server.start());
+  RawClient victim;
+  ASSERT_TRUE(victim.connect(server.port(), 5s, 4096));  // a small window fills at once
+  ASSERT_TRUE(victim.read_info());
+  ASSERT_TRUE(victim.handshake());
+  ASSERT_TRUE(victim.send("SUB big 1\r\n"));
+  ASSERT_TRUE(victim.ping_pong());
+  RawClient pub = quiet_client(server);
+  const std::string msg = "PUB big 16384\r\n" + std::string(16384, 'x') + "\r\n";
+  std::string burst;
+  for (int i = 0; i < 512; ++i) burst += msg;  // 8 MiB the victim never reads: more than the kernel holds
+  ASSERT_TRUE(pub.send(burst, 10s));
+  ASSERT_TRUE(pub.ping_pong(10s));  // the server has taken all of it
+  linger reset{1, 0};
+  ASSERT_EQ(::setsockopt(victim.fd(), SOL_SOCKET, SO_LINGER, &reset, sizeof reset), 0);
+  victim.close();
+  ASSERT_TRUE(server.wait_for_log(" - Error flushing: ", 5s)) << server.log();
+  // Pylon's loop runs the failed write before the read that also fails (Asio completes a
+  // socket's write before its read); nats-server's reading and writing goroutines race, and
+  // its read sometimes closes the client first, as "Client Closed".
+  if (!using_reference_server()) {
+    EXPECT_TRUE(server.wait_for_log("Client connection closed: Write Error", 5s)) << server.log();
+  } else {
+    EXPECT_TRUE(wait_for([&] {
+      const std::string log = server.log();
+      return log.find("Client connection closed: Write Error") != std::string::npos ||
+             log.find("Client connection closed: Client Closed") != std::string::npos;
+    }, 5s)) << server.log();
+  }
+  const std::string log = server.log();
+  const size_t at = log.find(" - Error flushing: ");
+  const size_t line_start = log.rfind('\n', at) + 1;
+  EXPECT_NE(log.substr(line_start, at - line_start).find("[DBG]"), std::string::npos) << log;
+  EXPECT_EQ(server.log().find("[ERR]"), std::string::npos) << "a client's write error is not an error of the server's\n"
+                                                            << server.log();
+  // The publisher is untouched.
+  ASSERT_TRUE(pub.send("SUB small 2\r\nPUB small 2\r\nok\r\n"));
+  EXPECT_EQ(pub.read_until("ok\r\n", 5s), "MSG small 2 2\r\nok\r\n");
 }
 
 TEST(RawProtoOptions, MaximumControlLineExceeded) {

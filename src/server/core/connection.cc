@@ -699,6 +699,13 @@ void Connection::on_write_done(const error_code& ec, size_t /*n*/) {
   if (!stalled()) notify_stall_waiters();
   if (closed_) return;
   if (ec) {
+    // The reference's flushOutbound: a client's at debug level, a route's or a leaf's as an
+    // error (its peer is a server, whose loss an operator must see).
+    if (kind_ == Kind::kClient) {
+      server_.log().debugf("{} - Error flushing: {}", log_prefix_, ec.message());
+    } else {
+      server_.log().error("{} - Error flushing: {}", log_prefix_, ec.message());
+    }
     close(CloseReason::kWriteError, false);
     finish_close();
     return;
