@@ -96,6 +96,23 @@ TEST(RouteRedial, AnExplicitRouteThatCannotBeReachedIsRedialledWithBackoff) {
   }
 }
 
+// The reference's words for a dial: the route's host:port as configured, then the address
+// dialled; and a name that does not resolve as 'lookup for host "<name>": <why>'. Operators
+// read these to tell a DNS problem from a refused port.
+TEST(RouteRedial, EachDialNamesTheAddressItTriesAndALookupFailureNamesTheHost) {
+  int rp = pick_free_port(), dead = pick_free_port();
+  ServerProcess a(conf(cluster_conf(rp, "  routes: [ nats-route://127.0.0.1:" + std::to_string(dead) +
+                                            ", nats-route://nosuch.invalid:" + std::to_string(dead) + " ]\n"),
+                       {"-D"}));
+  ASSERT_TRUE(a.start());
+  const std::string d = std::to_string(dead);
+  for (const std::string& line :
+       {"[DBG] Trying to connect to route on 127.0.0.1:" + d + " (127.0.0.1:" + d + ")",
+        std::string(R"([ERR] Error trying to connect to route (attempt 1): lookup for host "nosuch.invalid": )")}) {
+    EXPECT_TRUE(a.wait_for_log(line, 10s)) << line << "\n" << a.log();
+  }
+}
+
 TEST(RouteRedial, AGossipedRouteGivesUpAfterConnectRetries) {
   constexpr int kRetries = 2;
   int rp = pick_free_port(), dead = pick_free_port();

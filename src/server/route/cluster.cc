@@ -7,6 +7,7 @@
 #include <future>
 #include <random>
 
+#include "proto/go_quote.h"
 #include "proto/writer.h"
 #include "server/accept_peer.h"
 #include "server/client/client_conn.h"
@@ -33,6 +34,17 @@ constexpr std::string_view kClusterTlsInsecureWarning =
 std::chrono::milliseconds jitter(int max_ms) {
   thread_local std::mt19937 rng{std::random_device{}()};
   return std::chrono::milliseconds(std::uniform_int_distribution<int>(0, max_ms)(rng));
+}
+
+// Go's net.JoinHostPort: an IPv6 host in brackets.
+std::string join_host_port(const std::string& host, int port) {
+  return host.find(':') != std::string::npos ? fmt::format("[{}]:{}", host, port) : fmt::format("{}:{}", host, port);
+}
+
+std::string go_quoted(std::string_view s) {
+  std::string out;
+  proto::append_go_quoted(out, s);
+  return out;
 }
 
 std::string host_port_key(const std::string& host, int port) {
@@ -278,7 +290,6 @@ void Cluster::solicit(const Url& url, bool explicit_route, int attempt, bool no_
   auto sock = std::make_shared<tcp::socket>(loop.ctx());
   auto resolver = std::make_shared<tcp::resolver>(loop.ctx());
   auto deadline = std::make_shared<asio::steady_timer>(loop.ctx(), kRouteDialTimeout);
-  server_.log().debugf("Trying to connect to route on {}:{}", url.host, url.port);
   auto on_fail = [this, url, explicit_route, attempt, no_gossip](const std::string& why) {
     int n = attempt + 1;
     // The reference reports the first failure and then only now and then.
@@ -308,10 +319,19 @@ void Cluster::solicit(const Url& url, bool explicit_route, int attempt, bool no_
                                                                              tcp::resolver::results_type results) {
         if (ec) {
           deadline->cancel();
-          on_fail(ec.message());
+          on_fail(fmt::format("lookup for host {}: {}", go_quoted(url.host), ec.message()));
           return;
         }
-        asio::async_connect(*sock, results,
+        // Each address dialled is logged first, as the reference logs the one it picked
+        // ("Trying to connect to route on <url host:port> (<address>)"). Unlike the reference,
+        // which dials one resolved address at random, every address is tried in turn: a
+        // `localhost` route reaches a listener on 127.0.0.1 even though ::1 resolves first.
+        auto log_dial = [this, url](const boost::system::error_code&, const tcp::endpoint& ep) {
+          server_.log().debugf("Trying to connect to route on {} ({})", join_host_port(url.host, url.port),
+                               join_host_port(ep.address().to_string(), ep.port()));
+          return true;
+        };
+        asio::async_connect(*sock, results, log_dial,
                             [this, sock, deadline, url, explicit_route, no_gossip, &loop, on_fail](
                                 const boost::system::error_code& ec2, const tcp::endpoint&) {
                               deadline->cancel();
