@@ -3,6 +3,8 @@
 // state names follow scanner.go so the two can be read side by side.
 #include "proto/go_json.h"
 
+#include "proto/go_quote.h"
+
 #include "proto/go_json_strings.h"
 
 #include <charconv>
@@ -23,35 +25,14 @@ bool is_hex(unsigned char c) noexcept {
 
 // Go's quoteChar: the byte as a rune (Latin-1), quoted as strconv.Quote does, in single quotes.
 std::string quote_char(unsigned char c) {
-  if (c == '\'') return "'\\''";
-  if (c == '"') return "'\"'";
   std::string out = "'";
-  static constexpr char kHex[] = "0123456789abcdef";
-  switch (c) {
-    case '\a': out += "\\a"; break;
-    case '\b': out += "\\b"; break;
-    case '\f': out += "\\f"; break;
-    case '\n': out += "\\n"; break;
-    case '\r': out += "\\r"; break;
-    case '\t': out += "\\t"; break;
-    case '\v': out += "\\v"; break;
-    case '\\': out += "\\\\"; break;
-    default:
-      if (c < 0x20 || c == 0x7f) {
-        out += "\\x";
-        out += kHex[c >> 4];
-        out += kHex[c & 15];
-      } else if (c < 0x80) {
-        out += static_cast<char>(c);
-      } else if (c <= 0xa0 || c == 0xad) {
-        // C1 controls, no-break space and soft hyphen: not printable for strconv.
-        out += "\\u00";
-        out += kHex[c >> 4];
-        out += kHex[c & 15];
-      } else {
-        out += static_cast<char>(0xc0 | (c >> 6));  // the rune U+00xx in UTF-8
-        out += static_cast<char>(0x80 | (c & 0x3f));
-      }
+  if (c < 0x80) {
+    append_go_escaped_ascii(out, c, '\'');
+  } else if (go_unprintable(c)) {
+    append_go_escaped_rune(out, c);
+  } else {
+    out += static_cast<char>(0xc0 | (c >> 6));  // the rune U+00xx in UTF-8
+    out += static_cast<char>(0x80 | (c & 0x3f));
   }
   out += '\'';
   return out;

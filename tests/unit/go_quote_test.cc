@@ -20,6 +20,13 @@ TEST(GoQuote, MatchesGosPercentQ) {
       {"\xc3\xa9", "\"\xc3\xa9\""},                   // é, printed as is
       {"\xc2\x85", R"("\u0085")"},                    // a C1 control
       {"\xc2\xad", R"("\u00ad")"},                    // the soft hyphen, which Go does not print
+      {"\xc2\xa0", R"("\u00a0")"},                    // nor a space other than ASCII's
+      {"\xe3\x80\x80", R"("\u3000")"},
+      {"\xe2\x80\xa8", R"("\u2028")"},                // a line separator
+      {"\xe2\x80\x8b", R"("\u200b")"},                // a zero-width space
+      {"\xef\xbb\xbf", R"("\ufeff")"},                // a byte-order mark
+      {"\xc2\xa1", "\"\xc2\xa1\""},                    // ¡, printed
+      {"'", R"("'")"},
       {"\xc0\x80", R"("\xc0\x80")"},                  // an overlong NUL
       {"\xe2\x82", R"("\xe2\x82")"},                  // a sequence cut short
       {"\xed\xa0\x80", R"("\xed\xa0\x80")"},          // a surrogate
