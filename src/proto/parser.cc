@@ -268,6 +268,10 @@ std::string reference_snippet(std::string_view buf, size_t at) {
 
 }  // namespace
 
+bool unknown_op_began_as_connect(const ParseResult& r) noexcept {
+  return r.error == ParseError::kUnknownOp && r.reference_state >= kRefC && r.reference_state <= kRefConnectArg;
+}
+
 bool sends_err(ParseError e) noexcept {
   return e == ParseError::kUnknownOp || e == ParseError::kMaxControlLine || e == ParseError::kMaxPayload;
 }
@@ -398,6 +402,7 @@ ParseResult Parser::parse(std::string_view buf, ParserHandler& h) {
   // `ref_state`: the reference's state at this byte, when ours does not say it.
   auto unknown = [&](size_t at, int ref_state = -1) {
     if (ref_state < 0) ref_state = reference_state(state_, op_);
+    r.reference_state = ref_state;
     r.reference_detail = "state=" + std::to_string(ref_state) + ", i=" + std::to_string(at) + ": proto='" +
                          reference_snippet(buf, at) + "...'";
     return fail(r, at, ParseError::kUnknownOp,

@@ -111,6 +111,7 @@ struct ParseResult {
   // kUnknownOp only: "state=N, i=N: proto='\"...\"'...", the context the reference's
   // parseError logs (N being the state of its parser.go and the byte's index in the buffer).
   std::string reference_detail;
+  int reference_state = -1;  // kUnknownOp only: that N
 };
 
 // A parse error's log text (after the connection's prefix) as the reference logs it: bad
@@ -119,6 +120,11 @@ struct ParseResult {
 // proto='...'...", `kind` being the reference's name for the connection ("Client", "Router",
 // "Leafnode").
 std::string error_log_text(const ParseResult& r, std::string_view kind);
+
+// An unknown operation that began as CONNECT does ("Cx", "CONNEX"): the only kind the
+// reference's parser lets a client that must authenticate send first; any other is an
+// authorization violation there, whatever follows.
+bool unknown_op_began_as_connect(const ParseResult& r) noexcept;
 
 struct ParserLimits {
   // Bytes of a control line's arguments (after the op name and its spaces, without "\r\n").

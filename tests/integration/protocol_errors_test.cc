@@ -38,6 +38,12 @@ std::vector<std::string> lines_before_pong(RawClient& c) {
   return before;
 }
 
+size_t count_occurrences(const std::string& text, std::string_view needle) {
+  size_t n = 0;
+  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + needle.size())) ++n;
+  return n;
+}
+
 RawClient quiet_client(const ServerProcess& s, std::string_view connect = kQuiet) {
   RawClient c = raw_connect(s.port());
   std::string got;
@@ -491,6 +497,49 @@ TEST(RawProtoAuth, AuthorizationViolation) {
     EXPECT_TRUE(c.handshake(R"({"verbose":false,"user":"alice","pass":"s3cr3t"})", &got)) << got;
   }
   EXPECT_TRUE(server.running());
+}
+
+// Before CONNECT the reference's parser refuses any operation that does not begin as CONNECT
+// does, before it knows whether the operation exists: "GARBAGE" or "PX" sent first to a
+// server that requires authentication is an authorization violation, not an unknown
+// operation (a port scanner or an HTTP probe is logged as a failed authentication). Only
+// what begins with 'C' gets as far as the parser's own error.
+TEST(RawProtoAuth, AnythingButConnectFirstIsAnAuthorizationViolation) {
+  ServerProcess server(with_args({"--user", "alice", "--pass", "s3cr3t"}));
+  ASSERT_TRUE(server.start());
+  for (const char* first : {"GARBAGE\r\n", "PX\r\n", "GET / HTTP/1.1\r\n\r\n"}) {
+    RawClient c = raw_connect(server.port());
+    ASSERT_TRUE(c.send(first));
+    expect_error_then_close(c, "-ERR 'Authorization Violation'");
+  }
+  RawClient c = raw_connect(server.port());
+  ASSERT_TRUE(c.send("Cx\r\n"));
+  expect_error_then_close(c, "-ERR 'Unknown Protocol Operation'");
+  EXPECT_TRUE(server.wait_for_log(R"( - Client parser ERROR, state=10, i=1: proto='"x\r"...')", 5s)) << server.log();
+  EXPECT_TRUE(wait_for([&] { return count_occurrences(server.log(), " - authentication error") == 3; }, 5s))
+      << server.log();
+}
+
+// no_auth_user takes a client that sends no CONNECT at all, as the reference's parser does
+// (a telnet session that subscribes straight away): the client is that user, with its
+// permissions, and its first operation is carried out.
+TEST(RawProtoAuth, NoAuthUserTakesAClientThatSendsNoConnect) {
+  ServerProcess server(with_config(
+      "authorization {\n  users: [\n    {user: alice, password: s3cr3t}\n"
+      "    {user: anon, password: x, permissions: {publish: \"open.>\", subscribe: \"open.>\"}}\n  ]\n}\n"
+      "no_auth_user: anon\n"));
+  ASSERT_TRUE(server.start());
+  RawClient c = raw_connect(server.port());
+  ASSERT_TRUE(c.send("SUB open.x 1\r\nPUB open.x 2\r\nhi\r\nPING\r\n"));
+  // Verbose, as every client is until its CONNECT says otherwise: +OK for the SUB and the PUB.
+  EXPECT_EQ(c.read_until("PONG\r\n"), "+OK\r\n+OK\r\nMSG open.x 1 2\r\nhi\r\nPONG\r\n");
+  ASSERT_TRUE(c.send("PUB closed 2\r\nhi\r\nPING\r\n"));
+  EXPECT_EQ(c.read_until("PONG\r\n"), "-ERR 'Permissions Violation for Publish to \"closed\"'\r\nPONG\r\n");
+  // An operation that does not exist is still one: admitted, then refused as unknown.
+  RawClient g = raw_connect(server.port());
+  ASSERT_TRUE(g.send("GARBAGE\r\n"));
+  expect_error_then_close(g, "-ERR 'Unknown Protocol Operation'");
+  EXPECT_EQ(server.log().find(" - authentication error"), std::string::npos) << server.log();
 }
 
 TEST(RawProtoAuth, TokenViolation) {

@@ -160,6 +160,12 @@ bool ClientConn::on_read(std::string_view data) {
     activity_ns_.store(std::chrono::duration_cast<std::chrono::nanoseconds>(now).count(), std::memory_order_relaxed);
   }
   if (r.error != proto::ParseError::kNone) {
+    // Before CONNECT, the reference's parser refuses any operation that does not begin as
+    // CONNECT does, before it is known to be unknown ("GARBAGE" is an authorization
+    // violation there), unless no_auth_user takes the client.
+    if (r.error == proto::ParseError::kUnknownOp && !unknown_op_began_as_connect(r) && !check_connected()) {
+      return false;
+    }
     auto& log = server().log();
     CloseReason reason = CloseReason::kProtocolViolation;
     if (r.error == proto::ParseError::kMaxPayload) reason = CloseReason::kMaxPayloadExceeded;
@@ -273,7 +279,7 @@ void ClientConn::send_ok() {
 }
 
 bool ClientConn::check_connected() {
-  if (connect_received_ || !auth_required()) return true;
+  if (connect_received_ || !auth_required() || admit_as_no_auth_user()) return true;
   auth_violation();
   return false;
 }

@@ -119,6 +119,16 @@ class ClientConn final : public Connection, private proto::ParserHandler, privat
   void begin_protocol();
   // Whether this client must authenticate: the server's auth, or a websocket block's own.
   bool auth_required() const;
+  // Before CONNECT, an operation other than CONNECT: no_auth_user, when it names a configured
+  // user, is who the client then is (the reference's parser; telnet demos). False when there
+  // is none, and the operation is an authorization violation.
+  bool admit_as_no_auth_user();
+  // The account `account_name` names (empty: the one the client is in), and the client counted
+  // in it; false when it does not exist or would change after the first CONNECT.
+  bool join_account(const std::string& account_name);
+  // The client is past authentication: its auth timer stopped, its RTT estimated, its
+  // account's connection count published. Once.
+  void mark_connected();
 
   // proto::ParserHandler
   bool on_connect(std::string_view json) override;
@@ -198,6 +208,7 @@ class ClientConn final : public Connection, private proto::ParserHandler, privat
   // before any subscription exists; `bound_` once counted in the account's clients.
   std::shared_ptr<Account> account_;
   bool bound_ = false;
+  bool connect_event_sent_ = false;  // the system account's CONNECT event, at the first CONNECT
   // Loop thread: this client's match results in account_ (match_cache.h), made at its first
   // PUB, so a client that only subscribes pays nothing; cleared in on_closed.
   std::shared_ptr<MatchCache> match_cache_;

@@ -1,6 +1,7 @@
 // A client's CONNECT: its credentials checked (users, tokens, nkeys, certificates), its account
 // and permissions, the answer in the reference's words; and what a reload or a lowered
 // max_connections does to a client already in. The protocol after CONNECT is client_conn.cc.
+#include <algorithm>
 #include <boost/asio/post.hpp>
 
 #include "proto/subject.h"
@@ -164,18 +165,9 @@ bool ClientConn::on_connect(std::string_view text) {
     auth_violation();
     return false;
   }
-  if (!account_name.empty() && account_name != account_->name()) {
-    // Bound once: a repeated CONNECT cannot carry the client (and its subscriptions) elsewhere.
-    auto acc = server().accounts().find(account_name);
-    if (!acc || connect_received_) {
-      auth_violation();
-      return false;
-    }
-    account_ = std::move(acc);
-  }
-  if (!bound_) {
-    bound_ = true;
-    account_->client_bound();
+  if (!join_account(account_name)) {
+    auth_violation();
+    return false;
   }
   // Absent fields keep the reference's defaults (ClientConnect's): verbose and pedantic on, echo on.
   verbose_ = opts.verbose;
@@ -195,26 +187,58 @@ bool ClientConn::on_connect(std::string_view text) {
     send_err_and_close(err::kNoRespondersRequiresHeaders, CloseReason::kProtocolViolation);
     return false;
   }
-  bool first_connect = !connect_received_;
-  if (!connect_received_) {
-    connect_received_ = true;
-    auth_timer_.reset();  // cancels its wait
-    // Monitoring: estimate the RTT from accept to CONNECT until a PONG measures it (as the reference).
-    auto now = std::chrono::system_clock::now();
-    rtt_ns_.store(std::max<int64_t>(1, std::chrono::duration_cast<std::chrono::nanoseconds>(now - started_at()).count()),
-                  std::memory_order_relaxed);
-    activity_ns_.store(std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count(),
-                       std::memory_order_relaxed);
-  }
-  if (first_connect) {
-    if (const auto& sys = server().system_account()) {
-      // Its account's account_connections first, then (not for $G, as the reference's
-      // accountConnectEvent) the CONNECT event: the reference's order.
-      sys->account_connections_changed(account_);
-      if (!account_->is_global()) sys->client_connected(*this);
-    }
+  // Its account's account_connections first, then (not for $G, as the reference's
+  // accountConnectEvent) the CONNECT event: the reference's order. A client that no_auth_user
+  // admitted before its CONNECT (admit_as_no_auth_user) got the first then, and gets the
+  // CONNECT event at its first CONNECT, as in the reference.
+  mark_connected();
+  if (!connect_event_sent_) {
+    connect_event_sent_ = true;
+    if (const auto& sys = server().system_account(); sys && !account_->is_global()) sys->client_connected(*this);
   }
   if (verbose_) send_ok();
+  return true;
+}
+
+bool ClientConn::join_account(const std::string& account_name) {
+  if (!account_name.empty() && account_name != account_->name()) {
+    // Bound once: a repeated CONNECT cannot carry the client (and its subscriptions) elsewhere.
+    auto acc = server().accounts().find(account_name);
+    if (!acc || connect_received_) return false;
+    account_ = std::move(acc);
+  }
+  if (!bound_) {
+    bound_ = true;
+    account_->client_bound();
+  }
+  return true;
+}
+
+void ClientConn::mark_connected() {
+  if (connect_received_) return;
+  connect_received_ = true;
+  auth_timer_.reset();  // cancels its wait
+  // Monitoring: estimate the RTT from accept to CONNECT until a PONG measures it (as the reference).
+  auto now = std::chrono::system_clock::now();
+  rtt_ns_.store(std::max<int64_t>(1, std::chrono::duration_cast<std::chrono::nanoseconds>(now - started_at()).count()),
+                std::memory_order_relaxed);
+  activity_ns_.store(std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count(),
+                     std::memory_order_relaxed);
+  if (const auto& sys = server().system_account()) sys->account_connections_changed(account_);
+}
+
+bool ClientConn::admit_as_no_auth_user() {
+  const Options& o = server().options();
+  const bool ws_override = is_websocket() && o.websocket.auth_override();
+  const std::string& name = ws_override ? o.websocket.no_auth_user : o.no_auth_user;
+  if (name.empty()) return false;
+  // The reference looks the name up in its users (those of the authorization block and of
+  // the accounts), as a CONNECT without credentials would be.
+  auto it = std::find_if(o.users.begin(), o.users.end(), [&](const User& u) { return u.user == name; });
+  if (it == o.users.end() || !join_account(it->account)) return false;
+  user_ = it->user;
+  perms_ = it->permissions.empty() ? nullptr : &it->permissions;
+  mark_connected();
   return true;
 }
 
