@@ -120,6 +120,46 @@ TEST_P(ClusterMessaging, WildcardsAcrossNodes) {
   }
 }
 
+// A subject published with wildcard tokens crosses the routes to the wildcard subscriptions
+// of every node, and to no literal one, as the reference's sublist matches it (its '*' and
+// '>' are tokens that only wildcard subscriptions match); a mixed cluster agrees.
+TEST_P(ClusterMessaging, WildcardSubjectsPublishedReachWildcardSubscribersOnEveryNode) {
+  const std::vector<std::string> patterns{"ws.>", "ws.*", "*.*", "ws.lit"};
+  std::vector<std::unique_ptr<Client>> subs, pubs;
+  std::map<std::pair<int, size_t>, std::shared_ptr<Collector>> cols;
+  std::vector<std::unique_ptr<AsyncSub>> ss;
+  for (int i = 0; i < 3; ++i) {
+    subs.push_back(pinned(i, "wssub-" + std::to_string(i)));
+    pubs.push_back(pinned(i, "wspub-" + std::to_string(i)));
+    ASSERT_TRUE(subs.back() && pubs.back());
+    for (size_t k = 0; k < patterns.size(); ++k) {
+      auto c = std::make_shared<Collector>();
+      cols[{i, k}] = c;
+      ss.push_back(AsyncSub::make(*subs[i], patterns[k], c, i));
+      ASSERT_TRUE(ss.back());
+    }
+  }
+  for (int p = 0; p < 3; ++p)
+    for (auto& [key, c] : cols)
+      ASSERT_TRUE(await_interest(*pubs[p], key.second == 3 ? "ws.lit" : "ws.probe", *c, "p" + std::to_string(p)))
+          << patterns[key.second] << " on " << label(key.first) << " not visible on " << label(p);
+  for (int p = 0; p < 3; ++p) {
+    for (const char* subj : {"ws.*", "ws.>"}) {
+      ASSERT_EQ(publish(*pubs[p], subj, "x" + std::to_string(p) + "|" + subj), NATS_OK);
+    }
+    ASSERT_TRUE(pubs[p]->flush());
+  }
+  for (auto& [key, c] : cols) {
+    std::set<std::string> want;
+    if (key.second != 3) {
+      for (int p = 0; p < 3; ++p)
+        for (const char* subj : {"ws.*", "ws.>"}) want.insert("x" + std::to_string(p) + "|" + subj);
+    }
+    EXPECT_TRUE(exactly_once(*c, "x", want)) << patterns[key.second] << " on " << label(key.first);
+    for (auto& m : c->messages()) EXPECT_EQ(m.data.substr(m.data.find('|') + 1), m.subject);
+  }
+}
+
 TEST_P(ClusterMessaging, RequestReplyAcrossNodesWithHeaders) {
   std::vector<std::unique_ptr<Client>> responders, requesters;
   std::vector<std::unique_ptr<AsyncSub>> ss;

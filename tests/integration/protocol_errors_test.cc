@@ -9,6 +9,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <map>
+#include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -458,6 +461,43 @@ TEST_F(RawProto, InvalidPublishSubjectWhenPedantic) {
   RawClient lax = quiet_client(server, R"({"verbose":false,"pedantic":false})");
   ASSERT_TRUE(lax.send("PUB foo.* 2\r\nhi\r\n"));
   EXPECT_TRUE(lines_before_pong(lax).empty());
+}
+
+// A publish subject with wildcard tokens is published all the same, pedantic or not: the
+// reference's -ERR is a warning, and its sublist matches the tokens as they are, so a '*' or
+// '>' there is a token only wildcard subscriptions match. A subject with an empty token
+// matches nothing. (Pylon dropped all of these.)
+TEST_F(RawProto, WildcardTokensInAPublishedSubjectReachOnlyWildcardSubscriptions) {
+  RawClient sub = quiet_client(server);
+  ASSERT_TRUE(sub.send("SUB foo.> 1\r\nSUB foo.* 2\r\nSUB foo.bar 3\r\nSUB *.* 4\r\nSUB > 5\r\nSUB foo 6\r\n"));
+  ASSERT_TRUE(sub.ping_pong());
+  RawClient pedantic = quiet_client(server, R"({"verbose":false,"pedantic":true})");
+  ASSERT_TRUE(pedantic.send("PUB foo.* 1\r\na\r\n"));
+  auto before = lines_before_pong(pedantic);
+  ASSERT_EQ(before.size(), 1u);
+  EXPECT_EQ(before[0], "-ERR 'Invalid Publish Subject'");
+  RawClient lax = quiet_client(server, R"({"verbose":false,"pedantic":false})");
+  ASSERT_TRUE(lax.send("PUB foo.> 1\r\nb\r\nPUB > 1\r\nc\r\nPUB foo..bar 1\r\nd\r\nPUB foo.bar 1\r\ne\r\n"));
+  EXPECT_TRUE(lines_before_pong(lax).empty());
+  // Everything delivered is queued to the subscriber before the answer to its PING. Within a
+  // message the order of its subscriptions is the server's own: compare sets.
+  std::vector<std::string> lines;
+  ASSERT_TRUE(sub.ping_pong(5s, &lines));
+  ASSERT_EQ(lines.size() % 2, 0u);
+  std::map<std::string, std::multiset<std::string>> by_payload;  // payload -> "subject sid"
+  for (size_t i = 0; i < lines.size(); i += 2) {
+    std::istringstream words(lines[i]);
+    std::string op, subject, sid;
+    words >> op >> subject >> sid;
+    EXPECT_EQ(op, "MSG") << lines[i];
+    by_payload[lines[i + 1]].insert(subject + " " + sid);
+  }
+  using Set = std::multiset<std::string>;
+  EXPECT_EQ(by_payload["a"], (Set{"foo.* 1", "foo.* 2", "foo.* 4", "foo.* 5"}));
+  EXPECT_EQ(by_payload["b"], (Set{"foo.> 1", "foo.> 2", "foo.> 4", "foo.> 5"}));
+  EXPECT_EQ(by_payload["c"], (Set{"> 5"}));
+  EXPECT_EQ(by_payload.count("d"), 0u) << "an empty token matches nothing";
+  EXPECT_EQ(by_payload["e"], (Set{"foo.bar 1", "foo.bar 2", "foo.bar 3", "foo.bar 4", "foo.bar 5"}));
 }
 
 // ------------------------------------------------------------------ authorization

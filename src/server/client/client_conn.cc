@@ -404,17 +404,15 @@ bool ClientConn::on_pub(const proto::MsgArgs& a, std::string_view payload) {
   LoopCounters::bump(loop().counters().in_bytes, payload.size());
   batch_activity_ = true;
 
+  // A subject that is not a valid literal one ("foo.*", "a..b") draws a pedantic client's
+  // -ERR, and is still published, as the reference's processPub only warns: its tokens are
+  // matched as they are, so a '*' or '>' in it is a token that only wildcard subscriptions
+  // match ("foo.*" reaches foo.*, foo.> and *.*, not foo.bar), and a subject with an empty
+  // token matches nothing (SubIndex::match).
+  if (pedantic_ && !proto::valid_publish_subject(a.subject, true)) send_err(err::kInvalidPublishSubject);
   if (!match_cache_) match_cache_ = std::make_shared<MatchCache>(loop());
-  // Only subjects that passed the check below are cached, so a cached one needs no check.
   const MatchResult* result = match_cache_->find(*account_, a.subject);
-  if (result == nullptr) {
-    // Wildcards cannot be published to; pedantic clients are told so (the reference's text).
-    if (!proto::valid_publish_subject(a.subject, true)) {
-      if (pedantic_) send_err(err::kInvalidPublishSubject);
-      return true;
-    }
-    result = &match_cache_->store(*account_, a.subject);
-  }
+  if (result == nullptr) result = &match_cache_->store(*account_, a.subject);
   // What we queue for ourselves from here on (+OK, our own echo) may cut us as a slow
   // consumer, and on_closed clears the cache: the pin keeps `result` until we are done.
   MatchCache::Pin pin(*match_cache_);
