@@ -463,6 +463,55 @@ TEST_F(RawProto, InvalidPublishSubjectWhenPedantic) {
   EXPECT_TRUE(lines_before_pong(lax).empty());
 }
 
+// Found by fuzz/proto_diff.py (the same random sessions against both servers):
+
+// A later CONNECT changes only what it names, as the reference unmarshals it into the options
+// it has: a bare "CONNECT {}" leaves a quiet client quiet, and authenticated as it was.
+TEST(RawProtoOptions, ALaterConnectKeepsWhatItDoesNotName) {
+  ServerProcess server(with_args({"--user", "alice", "--pass", "s3cr3t"}));
+  ASSERT_TRUE(server.start());
+  RawClient c = raw_connect(server.port());
+  std::string got;
+  ASSERT_TRUE(c.handshake(R"({"verbose":false,"pedantic":false,"user":"alice","pass":"s3cr3t"})", &got)) << got;
+  ASSERT_TRUE(c.send("CONNECT {}\r\nSUB a.* 1\r\nPUB foo.* 2\r\nhi\r\n"));
+  EXPECT_TRUE(lines_before_pong(c).empty()) << "no +OK (verbose stays false), no -ERR (pedantic stays false)";
+  ASSERT_TRUE(c.send("CONNECT {\"verbose\":true}\r\nSUB b 2\r\n"));
+  EXPECT_EQ(lines_before_pong(c), (std::vector<std::string>{"+OK", "+OK"}));
+}
+
+// PONG, -ERR and +OK leave in the order of what they answer: a PING read before a bad
+// subscription is answered before its -ERR, and before the -ERR of an operation that closes
+// the connection.
+TEST_F(RawProto, APingIsAnsweredBeforeTheErrorsOfWhatFollowsIt) {
+  RawClient c = quiet_client(server);
+  ASSERT_TRUE(c.send("PING\r\nSUB foo..bar 1\r\n"));
+  EXPECT_EQ(c.read_line(5s), "PONG");
+  EXPECT_EQ(c.read_line(5s), "-ERR 'Invalid Subject'");
+  EXPECT_TRUE(lines_before_pong(c).empty());
+  RawClient d = quiet_client(server);
+  ASSERT_TRUE(d.send("PING\r\nGARBAGE\r\n"));
+  auto lines = d.read_all_lines(5s);
+  EXPECT_TRUE(d.peer_closed());
+  EXPECT_EQ(lines, (std::vector<std::string>{"PONG", "-ERR 'Unknown Protocol Operation'"}));
+}
+
+// A SUB is judged in the reference's order: permissions, the subscription limit, a repeated
+// sid (ignored, so its subject is never looked at), and the subject last.
+TEST(RawProtoOptions, ARepeatedSidIsIgnoredBeforeItsSubjectIsChecked) {
+  ServerProcess server(with_config("max_subscriptions: 2\n"));
+  ASSERT_TRUE(server.start());
+  RawClient c = quiet_client(server);
+  ASSERT_TRUE(c.send("SUB foo 1\r\nSUB .bad 1\r\n"));
+  EXPECT_TRUE(lines_before_pong(c).empty()) << "a repeated sid is ignored, whatever its subject";
+  ASSERT_TRUE(c.send("SUB .bad 2\r\n"));
+  EXPECT_EQ(lines_before_pong(c), (std::vector<std::string>{"-ERR 'Invalid Subject'"}));
+  ASSERT_TRUE(c.send("SUB bar 3\r\n"));
+  EXPECT_TRUE(lines_before_pong(c).empty());
+  // At the limit, even a repeated sid is refused as one too many.
+  ASSERT_TRUE(c.send("SUB foo 1\r\n"));
+  EXPECT_EQ(lines_before_pong(c), (std::vector<std::string>{"-ERR 'maximum subscriptions exceeded'"}));
+}
+
 // A publish subject with wildcard tokens is published all the same, pedantic or not: the
 // reference's -ERR is a warning, and its sublist matches the tokens as they are, so a '*' or
 // '>' there is a token only wildcard subscriptions match. A subject with an empty token

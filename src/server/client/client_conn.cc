@@ -166,6 +166,9 @@ bool ClientConn::on_read(std::string_view data) {
     if (r.error == proto::ParseError::kUnknownOp && !unknown_op_began_as_connect(r) && !check_connected()) {
       return false;
     }
+    // The PINGs before the bad operation are answered before its -ERR, in the order the
+    // reference writes them (it answers each PING as it reads it).
+    send_owed_pongs();
     auto& log = server().log();
     CloseReason reason = CloseReason::kProtocolViolation;
     if (r.error == proto::ParseError::kMaxPayload) reason = CloseReason::kMaxPayloadExceeded;
@@ -261,7 +264,10 @@ void ClientConn::queue_self(std::string_view bytes) {
   if (enqueue(bytes)) loop().touch(this);
 }
 
+// -ERR and +OK answer what came after any PING still owed its PONG (answer_pings holds PONGs
+// back only while nothing else is written): the PONGs go first, in the reference's order.
 void ClientConn::send_err(std::string_view text) {
+  send_owed_pongs();
   server().log().tracef("{} - ->> [-ERR '{}']", log_prefix(), text);
   std::string line;
   proto::append_err(line, text);
@@ -274,6 +280,7 @@ void ClientConn::send_err_and_close(std::string_view text, CloseReason reason) {
 }
 
 void ClientConn::send_ok() {
+  send_owed_pongs();
   server().log().tracef("{} - ->> [OK]", log_prefix());
   queue_self("+OK\r\n");
 }
@@ -310,6 +317,10 @@ void ClientConn::answer_pings() {
   boost::system::error_code ec;
   size_t waiting = socket().available(ec);
   if (!ec && waiting > 0 && pong_lag_bytes_ < kMaxPongLag) return;
+  send_owed_pongs();
+}
+
+void ClientConn::send_owed_pongs() {
   for (; pongs_owed_ > 0; --pongs_owed_) {
     server().log().tracef("{} - ->> [PONG]", log_prefix());
     queue_self("PONG\r\n");
@@ -675,14 +686,6 @@ bool ClientConn::on_sub(std::string_view subject, std::string_view queue, std::s
   srv.log().tracef("{} - <<- [SUB {} {}{}{}]", log_prefix(), subject, queue, queue.empty() ? "" : " ", sid);
   if (!check_connected()) return false;
   batch_activity_ = true;
-  if (!proto::valid_subscribe_subject(subject, pedantic_) ||
-      (!queue.empty() && !proto::valid_queue_name(queue))) {
-    // The reference answers with -ERR and logs nothing: a client's own mistake, which its
-    // -ERR reports. At debug level here, for whoever is looking.
-    srv.log().debugf("{} - Invalid subject: {}", log_prefix(), subject);
-    send_err(err::kInvalidSubject);
-    return true;
-  }
   if (const Permissions* p = perms_.load(); p && !can_subscribe(*p, subject)) {
     if (queue.empty()) {
       srv.log().peer_error("{} - Subscription Violation - {}, Subject \"{}\", SID {}", log_prefix(), auth_user(),
@@ -698,15 +701,26 @@ bool ClientConn::on_sub(std::string_view subject, std::string_view queue, std::s
   SubPtr sub;
   {
     std::lock_guard lk(subs_mu_);
+    // The reference's order (processSubEx): permissions (above), the limit, a repeated sid,
+    // and only then the subject, which its sublist's Insert checks. So a repeated sid with a
+    // bad subject is ignored, as a repeated sid is.
+    int max_subs = srv.options().max_subscriptions;
+    if (max_subs > 0 && static_cast<int>(subs_.size()) >= max_subs) {
+      srv.log().peer_error("{} - {}", log_prefix(), err::kMaxSubscriptions);
+      send_err(err::kMaxSubscriptions);
+      return true;
+    }
     if (subs_.find(sid) != subs_.end()) {
       // A repeated sid keeps the existing subscription, as the reference does.
       if (verbose_) send_ok();
       return true;
     }
-    int max_subs = srv.options().max_subscriptions;
-    if (max_subs > 0 && static_cast<int>(subs_.size()) >= max_subs) {
-      srv.log().peer_error("{} - {}", log_prefix(), err::kMaxSubscriptions);
-      send_err(err::kMaxSubscriptions);
+    if (!proto::valid_subscribe_subject(subject, pedantic_) ||
+        (!queue.empty() && !proto::valid_queue_name(queue))) {
+      // The reference answers with -ERR and logs nothing: a client's own mistake, which its
+      // -ERR reports. At debug level here, for whoever is looking.
+      srv.log().debugf("{} - Invalid subject: {}", log_prefix(), subject);
+      send_err(err::kInvalidSubject);
       return true;
     }
     sub = std::make_shared<Subscription>(subject, queue, sid);

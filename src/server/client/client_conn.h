@@ -147,6 +147,8 @@ class ClientConn final : public Connection, private proto::ParserHandler, privat
   void queue_self(std::string_view bytes);
   // Answers the PINGs read so far, unless more input is already waiting (then later).
   void answer_pings();
+  // Queues the PONGs owed now, whatever input waits.
+  void send_owed_pongs();
   // True when an operation other than CONNECT may run; else it is an auth violation.
   bool check_connected();
   void auth_violation();

@@ -126,7 +126,27 @@ const User* ClientConn::user_from_certificate(const Options& o) {
 bool ClientConn::on_connect(std::string_view text) {
   server().log().tracef("{} - <<- [CONNECT {}]", log_prefix(), text);
   ClientConnect opts;
-  opts.protocol = protocol_.load();  // a later CONNECT without "protocol" keeps the first one's
+  // As the reference's json.Unmarshal into the client's options: a later CONNECT changes what
+  // it names and keeps the rest ("CONNECT {}" after a CONNECT with verbose false and a user's
+  // credentials leaves the client quiet, and authenticated as that user).
+  opts.protocol = protocol_.load();
+  if (connect_received_) {
+    opts.verbose = verbose_;
+    opts.pedantic = pedantic_;
+    opts.echo = echo_;
+    opts.headers = headers_;
+    opts.no_responders = no_responders_;
+    opts.name = name_;
+    opts.lang = lang_;
+    opts.version = version_;
+    if (rare_) {
+      opts.user = rare_->conn_user;
+      opts.pass = rare_->conn_pass;
+      opts.auth_token = rare_->conn_token;
+      opts.nkey = rare_->conn_nkey;
+      opts.sig = rare_->conn_sig;
+    }
+  }
   if (auto e = decode_client_connect(text, opts)) {
     // As the reference's readLoop on a CONNECT json.Unmarshal refuses: Go's error text in
     // the log, no -ERR, the connection closed as a protocol violation.
